@@ -1,0 +1,84 @@
+// A resource definition is everything the generic machinery needs to serve one kind. Built-in kinds
+// and CRD-defined kinds are both expressed as ResourceDefinitions; per-kind behaviour lives here as
+// data (and small strategy hooks), never as a branch on the kind in the generic code.
+
+import type { FieldError } from './errors.ts';
+
+/** A JSON object as stored and served. */
+export type KObject = Record<string, any>;
+
+/** An OpenAPI v3 schema node in Kubernetes' structural dialect (JSONSchemaProps). */
+export type JSONSchema = Record<string, any>;
+
+export interface TableColumn {
+  name: string;
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
+  format?: string;
+  description?: string;
+  priority?: number;
+  /** CRD additionalPrinterColumns: a JSONPath evaluated against the object. */
+  jsonPath?: string;
+  /** Built-in printers: computes the cell from the object. */
+  cell?: (obj: KObject) => unknown;
+}
+
+export interface ScaleSubresource {
+  specReplicasPath: string; // e.g. ".spec.replicas"
+  statusReplicasPath: string; // e.g. ".status.replicas"
+  labelSelectorPath?: string;
+}
+
+/** Per-kind hooks, modelled on the apiserver's RESTCreateStrategy / RESTUpdateStrategy. */
+export interface Strategy {
+  /** Fill server-owned fields on create (after metadata is set, before validation). */
+  prepareForCreate?(obj: KObject): void;
+  /** Fill/restore server-owned fields on update of the main resource. */
+  prepareForUpdate?(obj: KObject, old: KObject): void;
+  /** Kind-specific validation beyond the schema. `old` is set on update. */
+  validate?(obj: KObject, old?: KObject): FieldError[];
+  /** Whether a change from old to obj bumps metadata.generation (default: any change outside metadata and status). */
+  generationChanged?(obj: KObject, old: KObject): boolean;
+}
+
+export interface ResourceDefinition {
+  group: string; // "" for core
+  version: string;
+  resource: string; // plural, e.g. "configmaps"
+  singular: string;
+  kind: string;
+  listKind: string;
+  namespaced: boolean;
+  shortNames?: string[];
+  categories?: string[];
+  verbs: string[];
+  /** Structural schema of the whole object; drives validation, pruning, defaulting, OpenAPI, explain and SMP. */
+  schema?: JSONSchema;
+  /**
+   * How unknown fields are detected: 'prune' = the schema is authoritative (CRDs; unknown fields are dropped
+   * and reported per fieldValidation). 'none' = no unknown-field detection.
+   */
+  unknownFields: 'prune' | 'none';
+  /** Strategic merge patch is accepted (built-ins only; CRDs answer 415 like the real server). */
+  strategicMergePatch: boolean;
+  /** Whether metadata.generation is maintained. */
+  generation: boolean;
+  subresources: {
+    status?: boolean;
+    scale?: ScaleSubresource;
+  };
+  /** Table columns after NAME; an empty list means the default AGE column for CRDs / "Created At" for others. */
+  columns: TableColumn[];
+  /** Extra field selectors beyond metadata.name/metadata.namespace: label -> value extractor. */
+  fieldSelectors?: Record<string, (obj: KObject) => string | undefined>;
+  /** DELETE replies with the object (CRs) instead of a Success Status (most built-ins). */
+  deleteReturnsObject: boolean;
+  strategy?: Strategy;
+  /** Set for resources defined by a CRD: the CRD's name. */
+  crdName?: string;
+  /** Served for reads/writes but hidden from discovery (never used yet; reserved). */
+  hidden?: boolean;
+}
+
+export function groupVersion(def: Pick<ResourceDefinition, 'group' | 'version'>): string {
+  return def.group ? `${def.group}/${def.version}` : def.version;
+}
