@@ -77,10 +77,11 @@ export function signPayload(key: KeyObject, payload: Uint8Array): Buffer {
  * Verify a signature over SHA-256(payload). ECDSA signatures must be raw r||s of twice the
  * curve size (what EVE produces); as Adam does, a DER signature is also accepted from devices.
  */
-export function verifyPayloadSignature(key: KeyObject, payload: Uint8Array, sig: Uint8Array): boolean {
+export function verifyPayloadSignature(key: KeyObject, payload: Uint8Array, sig: Uint8Array, rawOnly = false): boolean {
   try {
     if (key.asymmetricKeyType === 'ec') {
       if (crypto.verify('sha256', payload, { key, dsaEncoding: 'ieee-p1363' }, sig)) return true;
+      if (rawOnly) return false;
       // DER ECDSA-Sig-Value starts with SEQUENCE (0x30); raw r||s for P-256 is exactly 64 bytes.
       return sig.length !== 64 && sig[0] === 0x30 && crypto.verify('sha256', payload, { key, dsaEncoding: 'der' }, sig);
     }
@@ -148,10 +149,13 @@ export function parseEnvelope(bytes: Uint8Array): AuthContainer {
   return c;
 }
 
-/** Throws unless the container is signed by `key`; returns the payload. */
-export function verifyEnvelope(c: AuthContainer, key: KeyObject): Uint8Array {
+/**
+ * Throws unless the container is signed by `key`; returns the payload. `rawOnly` refuses DER
+ * ECDSA signatures, as EVE does for controller responses.
+ */
+export function verifyEnvelope(c: AuthContainer, key: KeyObject, rawOnly = false): Uint8Array {
   const payload = c.protectedPayload?.payload ?? new Uint8Array(0);
-  if (c.signatureHash.length === 0 || !verifyPayloadSignature(key, payload, c.signatureHash)) {
+  if (c.signatureHash.length === 0 || !verifyPayloadSignature(key, payload, c.signatureHash, rawOnly)) {
     throw new EnvelopeError('sign-verify', 'envelope signature does not verify');
   }
   return payload;
@@ -181,7 +185,7 @@ export function openControllerResponse(
     throw new EnvelopeError('cert-miss', 'senderCertHash does not match the controller signing certificate');
   }
   const key = signing.key ?? crypto.createPublicKey(certPemString(signing.certPem));
-  return verifyEnvelope(c, key);
+  return verifyEnvelope(c, key, true);
 }
 
 function certPemString(p: string | Uint8Array): string {

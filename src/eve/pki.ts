@@ -146,13 +146,14 @@ function fresh(p: CertAndKey | undefined, marginDays: number): boolean {
 
 /**
  * Load the controller PKI from `dir`, creating whatever is missing. The root CA is never
- * replaced once created (devices pin it); leaves are re-issued when missing, close to expiry,
- * or (TLS cert) when the requested host names changed.
+ * replaced once created (devices pin it); leaves are re-issued when missing or close to expiry.
+ * The TLS cert's host list only grows: it is re-issued to cover `hosts` (default: localhost,
+ * loopback IPs, os.hostname()) plus every host it already covered, so a name written onto an
+ * install medium by `kubeve bootstrap` stays valid. Delete server.pem to shrink it.
  */
 export async function loadOrCreatePki(opts: { dir: string; hosts?: string[] }): Promise<ControllerPki> {
   const dir = opts.dir;
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const hosts = opts.hosts?.length ? [...new Set(opts.hosts)] : defaultHosts();
 
   let root = readPair(dir, FILES.root);
   if (!root) {
@@ -168,8 +169,13 @@ export async function loadOrCreatePki(opts: { dir: string; hosts?: string[] }): 
   const issuer = { cert: new x509.X509Certificate(root.certPem), keyPem: root.keyPem };
   // The TLS cert is re-issued when the host list changes; remember which hosts it covers.
   const hostsFile = path.join(dir, 'server.hosts.json');
-  const oldHosts = fs.existsSync(hostsFile) ? (JSON.parse(fs.readFileSync(hostsFile, 'utf8')) as string[]) : [];
-  const sameHosts = oldHosts.length === hosts.length && hosts.every((h) => oldHosts.includes(h));
+  const oldHosts =
+    fs.existsSync(hostsFile) && fs.existsSync(path.join(dir, `${FILES.server}.pem`))
+      ? (JSON.parse(fs.readFileSync(hostsFile, 'utf8')) as string[])
+      : [];
+  const wanted = opts.hosts?.length ? opts.hosts : oldHosts.length ? [] : defaultHosts();
+  const hosts = [...new Set([...oldHosts, ...wanted])];
+  const sameHosts = hosts.length === oldHosts.length;
   const leaf = async (base: string, cn: string, usages: x509.KeyUsageFlags, h?: string[]): Promise<CertAndKey> => {
     let p = readPair(dir, base);
     if (!fresh(p, 30) || (h && !sameHosts)) {
