@@ -1,0 +1,91 @@
+// Fleet-wide counters and a constant-memory latency histogram (log buckets, ~2 % resolution).
+
+const BUCKETS_PER_DOUBLING = 32;
+const MIN_MS = 0.05;
+
+export class LatencyHistogram {
+  private readonly counts = new Map<number, number>();
+  count = 0;
+  sum = 0;
+  max = 0;
+
+  record(ms: number): void {
+    const b = ms <= MIN_MS ? 0 : Math.ceil(Math.log2(ms / MIN_MS) * BUCKETS_PER_DOUBLING);
+    this.counts.set(b, (this.counts.get(b) ?? 0) + 1);
+    this.count++;
+    this.sum += ms;
+    if (ms > this.max) this.max = ms;
+  }
+
+  /** Upper bound of the bucket holding quantile q (0..1); 0 when empty. */
+  quantile(q: number): number {
+    if (this.count === 0) return 0;
+    const target = Math.max(1, Math.ceil(q * this.count));
+    const keys = [...this.counts.keys()].sort((a, b) => a - b);
+    let seen = 0;
+    for (const k of keys) {
+      seen += this.counts.get(k)!;
+      if (seen >= target) return Math.min(this.max, MIN_MS * 2 ** (k / BUCKETS_PER_DOUBLING));
+    }
+    return this.max;
+  }
+
+  get mean(): number {
+    return this.count ? this.sum / this.count : 0;
+  }
+
+  merge(o: LatencyHistogram): void {
+    for (const [k, v] of o.counts) this.counts.set(k, (this.counts.get(k) ?? 0) + v);
+    this.count += o.count;
+    this.sum += o.sum;
+    this.max = Math.max(this.max, o.max);
+  }
+
+  reset(): void {
+    this.counts.clear();
+    this.count = this.sum = this.max = 0;
+  }
+}
+
+/** Request outcome counters shared by all devices of a fleet (or owned by one device). */
+export class SimStats {
+  readonly latency = new LatencyHistogram();
+  readonly byEndpoint = new Map<string, LatencyHistogram>();
+  requests = 0;
+  /** Requests that got no HTTP response (connection refused, TLS failure, timeout, offline). */
+  networkErrors = 0;
+  /** Responses by status code. */
+  readonly statuses = new Map<number, number>();
+  tlsResumed = 0;
+  tlsFull = 0;
+  /** Controller responses whose envelope failed verification (tampered, unknown signer, ...). */
+  rejectedEnvelopes = 0;
+  configsApplied = 0;
+  configsUnchanged = 0;
+
+  record(endpoint: string, status: number | undefined, ms: number, resumed?: boolean): void {
+    this.requests++;
+    if (status === undefined) {
+      this.networkErrors++;
+      return;
+    }
+    this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1);
+    this.latency.record(ms);
+    let h = this.byEndpoint.get(endpoint);
+    if (!h) this.byEndpoint.set(endpoint, (h = new LatencyHistogram()));
+    h.record(ms);
+    if (resumed === true) this.tlsResumed++;
+    else if (resumed === false) this.tlsFull++;
+  }
+
+  status(code: number): number {
+    return this.statuses.get(code) ?? 0;
+  }
+}
+
+/** Canonical endpoint name for stats: `config`, `info`, `apps/newlogs`, ... (no UUIDs). */
+export function endpointOf(path: string): string {
+  const m = /\/api\/v2\/edgedevice\/(?:id\/[^/]+\/)?(.*)$/.exec(path);
+  const rest = m ? m[1]! : path;
+  return rest.replace(/instanceid\/[^/]+\//, '');
+}
