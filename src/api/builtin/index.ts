@@ -1,0 +1,26 @@
+// The built-in kinds served by kubeve, as data for the generic registry, and the objects every cluster starts with.
+
+import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
+import { configmaps, secrets } from './configmap.ts';
+import { customresourcedefinitions } from './crd.ts';
+import { events, eventsV1 } from './event.ts';
+import { leases } from './lease.ts';
+import { KUBERNETES_FINALIZER, namespaces } from './namespace.ts';
+import { nodes } from './node.ts';
+import { pods } from './pod.ts';
+import { serviceaccounts } from './serviceaccount.ts';
+
+export function builtinResources(): ResourceDefinition[] {
+  return [namespaces, configmaps, secrets, events, serviceaccounts, nodes, pods, eventsV1, leases, customresourcedefinitions];
+}
+
+/** The system namespaces, in the state the namespace strategy gives a new namespace. */
+export function bootstrapObjects(): KObject[] {
+  return ['default', 'kube-system', 'kube-public', 'kube-node-lease'].map((name) => ({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name, labels: { 'kubernetes.io/metadata.name': name } },
+    spec: { finalizers: [KUBERNETES_FINALIZER] },
+    status: { phase: 'Active' },
+  }));
+}
