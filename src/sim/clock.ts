@@ -51,7 +51,6 @@ export class SimClock {
       this.timers.delete(id);
       fn();
     }, Math.min(this.real(simMs), 2 ** 31 - 1));
-    t.unref?.();
     this.timers.set(id, t);
     return { id };
   }

@@ -170,7 +170,7 @@ export class SimDevice extends EventEmitter {
   private readonly timers = new Map<string, TimerHandle>();
   private ticking = false;
   private lastUuidCheck = -Infinity;
-  private infoQueue = new Map<string, { attempts: number; notBefore: number }>();
+  private infoQueue = new Map<string, { attempts: number; notBefore: number; seq: number }>();
   private infoDraining = false;
   private readonly infoQueueBackoff = new Backoff(1 * MINUTE, 15 * MINUTE);
   private readonly metricCounters: MetricCounters;
@@ -729,7 +729,10 @@ export class SimDevice extends EventEmitter {
   }
 
   private enqueueInfo(key: string): void {
-    if (!this.infoQueue.has(key)) this.infoQueue.set(key, { attempts: 0, notBefore: 0 });
+    const item = this.infoQueue.get(key);
+    // a newer message for the same object replaces the queued one
+    if (item) item.seq++;
+    else this.infoQueue.set(key, { attempts: 0, notBefore: 0, seq: 0 });
   }
 
   get pendingInfo(): number {
@@ -757,6 +760,7 @@ export class SimDevice extends EventEmitter {
       for (const [key, item] of ready) {
         if (gen !== this.bootGen) return;
         if (this.infoQueue.get(key) !== item) continue;
+        const seq = item.seq;
         const msg = buildInfo(this.model, key, { devUuid: this.uuid, serial: this.serial, now: this.clock.now() });
         if (!msg) {
           this.infoQueue.delete(key);
@@ -774,8 +778,8 @@ export class SimDevice extends EventEmitter {
           this.counters.infoSent++;
           this.infoQueueBackoff.reset();
           // a newer change queued meanwhile stays queued
-          if (this.infoQueue.get(key) === item && !this.model.dirty.has(key)) this.infoQueue.delete(key);
-          else if (this.infoQueue.get(key) === item) item.attempts = 0;
+          if (this.infoQueue.get(key) === item && item.seq === seq && !this.model.dirty.has(key)) this.infoQueue.delete(key);
+          else item.attempts = 0;
         } else if ([401, 403, 407, 408, 429].includes(s) || s >= 500) {
           this.counters.infoRetried++;
           item.attempts++;
