@@ -637,6 +637,7 @@ export class SimDevice extends EventEmitter {
       return;
     }
     this.counters.configApplied++;
+    if (this.phase === 'registered') this.setPhase('configured');
     this.stats.configsApplied++;
     if (this.opts.fleetStats) this.opts.fleetStats.configsApplied++;
     this.model.log('info', 'zedagent', `applied config ${resp.configHash} (version ${resp.config.id?.version ?? ''})`, this.clock.now());
