@@ -44,8 +44,10 @@ interface Row {
   deleted_at: number | null;
 }
 
+/** SPKI of an EC device certificate's key (EVE device keys are ECDSA P-256). Throws otherwise. */
 export function spkiOf(certPem: string): string {
   const key = new crypto.X509Certificate(certPem).publicKey;
+  if (key.asymmetricKeyType !== 'ec') throw new Error(`device key must be ECDSA, got ${key.asymmetricKeyType}`);
   return (key.export({ type: 'spki', format: 'der' }) as Buffer).toString('latin1');
 }
 
@@ -59,6 +61,9 @@ export class DeviceRegistry {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
+    // better-sqlite3 defaults to a 16 MiB page cache; the registry is read rarely (the hot path
+    // is served from memory), so 2 MiB keeps resident memory from growing with the fleet.
+    this.db.pragma('cache_size = -2048');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS devices (
         uuid TEXT PRIMARY KEY, cert_hash TEXT NOT NULL, cert_pem TEXT NOT NULL,
@@ -67,6 +72,7 @@ export class DeviceRegistry {
       CREATE UNIQUE INDEX IF NOT EXISTS devices_active_cert ON devices(cert_hash) WHERE deleted_at IS NULL;
       CREATE INDEX IF NOT EXISTS devices_cert ON devices(cert_hash);
       CREATE INDEX IF NOT EXISTS devices_onboard ON devices(onboard_hash, serial);
+      CREATE INDEX IF NOT EXISTS devices_onboard_soft ON devices(onboard_hash, soft_serial);
       CREATE TABLE IF NOT EXISTS configs (uuid TEXT PRIMARY KEY, hash TEXT NOT NULL, bytes BLOB NOT NULL);
       CREATE TABLE IF NOT EXISTS attest (uuid TEXT PRIMARY KEY, certs BLOB, token BLOB, keys BLOB);
     `);
@@ -79,6 +85,7 @@ export class DeviceRegistry {
       active: this.db.prepare(`SELECT * FROM devices WHERE deleted_at IS NULL`),
       all: this.db.prepare(`SELECT * FROM devices ORDER BY created_at`),
       byOnboard: this.db.prepare(`SELECT * FROM devices WHERE deleted_at IS NULL AND onboard_hash = ? AND serial = ?`),
+      byOnboardSoft: this.db.prepare(`SELECT * FROM devices WHERE deleted_at IS NULL AND onboard_hash = ? AND soft_serial = ?`),
       tombstone: this.db.prepare(`SELECT * FROM devices WHERE deleted_at IS NOT NULL AND cert_hash = ? ORDER BY deleted_at DESC LIMIT 1`),
       del: this.db.prepare(`UPDATE devices SET deleted_at = ? WHERE uuid = ? AND deleted_at IS NULL`),
       cfgGet: this.db.prepare(`SELECT hash, bytes FROM configs WHERE uuid = ?`),
@@ -130,9 +137,10 @@ export class DeviceRegistry {
   list(includeDeleted = false): DeviceDetails[] {
     return ((includeDeleted ? this.stmt.all : this.stmt.active).all() as Row[]).map(toDetails);
   }
-  /** Active device registered with this onboarding cert and serial. */
-  findByOnboarding(onboardHash: string, serial: string): DeviceDetails | undefined {
-    const r = this.stmt.byOnboard.get(onboardHash, serial) as Row | undefined;
+  /** Active device registered with this onboarding cert and serial (or, if given, soft serial). */
+  findByOnboarding(onboardHash: string, serial: string, softSerial = ''): DeviceDetails | undefined {
+    const r = (this.stmt.byOnboard.get(onboardHash, serial) ??
+      (softSerial ? this.stmt.byOnboardSoft.get(onboardHash, softSerial) : undefined)) as Row | undefined;
     return r && toDetails(r);
   }
   /** Most recent deleted device that used this cert (to answer 404 rather than 401). */
@@ -145,6 +153,7 @@ export class DeviceRegistry {
   insert(d: { uuid: string; deviceCertPem: string; serial?: string; softSerial?: string; onboardCertHash?: string }): DeviceRecord {
     const uuid = d.uuid.toLowerCase();
     const certHash = certHashB64(d.deviceCertPem);
+    spkiOf(d.deviceCertPem); // rejects non-EC keys before anything is stored
     if (this.byUuid.has(uuid)) throw new Error(`device ${uuid} is already registered`);
     if (this.byHash.has(certHash)) throw new Error('device certificate is already registered');
     const row: Row = {
@@ -222,20 +231,24 @@ function toDetails(r: Row): DeviceDetails {
   };
 }
 
-/** Bounded LRU of public KeyObjects (creating one costs ~100 µs; each holds ~2.6 KiB). */
+/**
+ * Bounded cache of device public KeyObjects (creating one costs ~100 µs; each holds ~2.6 KiB of
+ * native memory). Devices are admitted until the cache is full and then stay (no eviction
+ * churn: evicted KeyObjects would linger as native garbage until a major GC, which V8 does not
+ * schedule for them). Devices beyond the capacity are verified from their SPKI bytes directly,
+ * which allocates nothing long-lived but costs ~130 µs more per request.
+ */
 export class KeyCache {
   private readonly map = new Map<string, crypto.KeyObject>();
   constructor(private readonly capacity: number) {}
-  get(rec: DeviceRecord): crypto.KeyObject {
-    let k = this.map.get(rec.uuid);
-    if (k) {
-      this.map.delete(rec.uuid);
-    } else {
-      k = crypto.createPublicKey({ key: Buffer.from(rec.spki, 'latin1'), format: 'der', type: 'spki' });
-      if (this.map.size >= this.capacity) this.map.delete(this.map.keys().next().value!);
-    }
-    this.map.set(rec.uuid, k);
-    return k;
+  get(rec: DeviceRecord): crypto.KeyObject | { ecSpki: Buffer } {
+    const k = this.map.get(rec.uuid);
+    if (k) return k;
+    const spki = Buffer.from(rec.spki, 'latin1');
+    if (this.map.size >= this.capacity) return { ecSpki: spki };
+    const key = crypto.createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    this.map.set(rec.uuid, key);
+    return key;
   }
   drop(uuid: string): void {
     this.map.delete(uuid);

@@ -92,7 +92,7 @@ test('20 devices onboard concurrently, fetch config, then poll with 304', async 
   assert.equal(c.api.listDevices().filter((x) => uuids.has(x.uuid)).length, 20);
 });
 
-test('repeat registration: same cert → 200; same serial with another device cert → 409', async () => {
+test('repeat registration: same cert → 200; same serial with another device cert → 409; same cert under another serial → 409', async () => {
   c.allow.allow(c.onboard.certPem, 'SN-REPEAT');
   const d = await TestDevice.create(c, 'SN-REPEAT');
   await d.fetchCerts();
@@ -101,6 +101,9 @@ test('repeat registration: same cert → 200; same serial with another device ce
   const other = await createDeviceCert();
   const before = c.api.deviceCount;
   assert.equal((await d.register('SN-REPEAT', other)).status, 409);
+  // the same device cert claimed under another serial is a conflict too
+  c.allow.allow(c.onboard.certPem, 'SN-REPEAT-2');
+  assert.equal((await d.register('SN-REPEAT-2')).status, 409);
   assert.equal(c.api.deviceCount, before);
 });
 

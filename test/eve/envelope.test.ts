@@ -184,5 +184,9 @@ test('key cache is bounded', async () => {
   }));
   for (const r of recs) cache.get(r);
   assert.equal(cache.size, 2);
-  assert.equal(cache.get(recs[0]!).asymmetricKeyType, 'ec');
+  assert.ok(cache.get(recs[0]!) instanceof crypto.KeyObject);
+  // beyond capacity: SPKI bytes, usable for verification, nothing cached
+  const over = cache.get(recs[2]!);
+  assert.ok(!(over instanceof crypto.KeyObject) && over.ecSpki.length === 91);
+  assert.equal(cache.size, 2);
 });

@@ -24,8 +24,16 @@ import { ZRegisterMsgSchema } from '../../src/eve/gen/register/register_pb.ts';
 import { UuidResponseSchema } from '../../src/eve/gen/eveuuid/eveuuid_pb.ts';
 import { ConfigRequestSchema, ConfigResponseSchema } from '../../src/eve/gen/config/devconfig_pb.ts';
 
+const created: string[] = [];
+process.on('exit', () => {
+  for (const d of created) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A temporary directory removed when the test process exits. */
 export function tmpDir(prefix = 'kubeve-eve-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  created.push(d);
+  return d;
 }
 
 export interface TestController {
