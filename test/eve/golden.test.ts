@@ -323,3 +323,26 @@ test('every field and enum value matches lf-edge/eve-api (descriptor table)', as
   assert.equal(values, tableValues, 'enum values checked');
   assert.ok(fields > 800, `checked ${fields} fields, ${values} enum values`);
 });
+
+test('decoders tolerate unknown fields, unknown oneof cases and unknown enum values (and keep them)', async () => {
+  const { fromBinary } = await import('@bufbuild/protobuf');
+  const { BinaryWriter, WireType } = await import('@bufbuild/protobuf/wire');
+  // ZInfoMsg{ztype=99 (unknown enum), devId, ntp_sources=23 (oneof case we do not model),
+  //          dinfo=3{ state=44: 42 (unknown enum), enrolled_certs=60 (unmodelled field) }}
+  const dinfo = new BinaryWriter().tag(44, WireType.Varint).int32(42).tag(60, WireType.LengthDelimited).bytes(new Uint8Array([10, 1, 65])).finish();
+  const bytes = new BinaryWriter()
+    .tag(1, WireType.Varint).int32(99)
+    .tag(2, WireType.LengthDelimited).string(U)
+    .tag(23, WireType.LengthDelimited).bytes(new Uint8Array([8, 1]))
+    .tag(3, WireType.LengthDelimited).bytes(dinfo)
+    .finish();
+  const msg = fromBinary(ZInfoMsgSchema, bytes);
+  assert.equal(msg.ztype, 99);
+  assert.equal(msg.devId, U);
+  assert.equal(msg.InfoContent.case, 'dinfo');
+  assert.equal(msg.InfoContent.case === 'dinfo' && msg.InfoContent.value.state, 42);
+  // unknown fields survive a re-encode
+  const again = walk(toBinary(ZInfoMsgSchema, msg));
+  assert.ok(again.some((f) => f.no === 23));
+  assert.ok(walk(sub(again, 3)).some((f) => f.no === 60));
+});
