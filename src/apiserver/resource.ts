@@ -38,6 +38,17 @@ export interface Strategy {
   validate?(obj: KObject, old?: KObject): FieldError[];
   /** Whether a change from old to obj bumps metadata.generation (default: any change outside metadata and status). */
   generationChanged?(obj: KObject, old: KObject): boolean;
+  /**
+   * Graceful deletion (Pods): the grace period in seconds to wait before removal, or undefined to
+   * delete at once. Called with the requested gracePeriodSeconds from DeleteOptions.
+   */
+  gracefulDeleteSeconds?(obj: KObject, requested: number | undefined): number | undefined;
+  /** Finalization that lives outside metadata.finalizers and keeps the object (Namespace spec.finalizers). */
+  pendingFinalization?(obj: KObject): boolean;
+  /** Refuses a delete by throwing a StatusError (Namespace: the system namespaces cannot be deleted). */
+  checkDelete?(obj: KObject): void;
+  /** Called once when deletionTimestamp is first set (Namespace: status.phase Terminating). */
+  prepareForDeleting?(obj: KObject): void;
 }
 
 export interface ResourceDefinition {
@@ -65,6 +76,10 @@ export interface ResourceDefinition {
   subresources: {
     status?: boolean;
     scale?: ScaleSubresource;
+    /** pods/binding: POST a Binding to set spec.nodeName (the scheduler's write). */
+    binding?: boolean;
+    /** namespaces/finalize: PUT to change spec.finalizers (the namespace controller's write). */
+    finalize?: boolean;
   };
   /** Table columns after NAME; an empty list means the default AGE column for CRDs / "Created At" for others. */
   columns: TableColumn[];

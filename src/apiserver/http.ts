@@ -1,0 +1,594 @@
+// The HTTPS front of the API server: authentication, routing of the Kubernetes URL space onto the
+// generic REST service, content negotiation (JSON / Table), body decoding and watch streaming.
+
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import { StatusError, badRequest, internalError, methodNotAllowed, notAcceptable, tooLarge, unsupportedMediaType } from './errors.ts';
+import type { KObject, ResourceDefinition } from './resource.ts';
+import type { Registry } from './registry.ts';
+import type { ResourceService, DeleteOptions, WriteOptions, FieldValidation, Ctx } from './rest.ts';
+import { PATCH_TYPES } from './rest.ts';
+import { compileFilter, parseRV, type ObjectEvent } from './store.ts';
+import { Discovery, type Doc } from './discovery.ts';
+import { parseIncludeObject, toTable, columnDefinitions, row, type IncludeObject } from './table.ts';
+import { buildOpenAPIv3, openAPIv3Index, openAPIHash } from './openapi.ts';
+import { applyJsonPatch, applyMergePatch } from './patch/index.ts';
+
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+export const KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0-kubeve', gitCommit: '0000000000000000000000000000000000000000', gitTreeState: 'clean', buildDate: '2026-11-24T00:00:00Z', goVersion: 'go1.23.0', compiler: 'gc', platform: 'linux/amd64' };
+
+export interface UserInfo {
+  username: string;
+  uid?: string;
+  groups: string[];
+}
+
+export interface HttpOptions {
+  host: string;
+  port: number;
+  certPem: string;
+  keyPem: string;
+  caPem: string;
+  tokenFile: string;
+  /** Interval between watch bookmarks (the real server: about a minute). */
+  bookmarkIntervalMs?: number;
+  maxBodyBytes?: number;
+}
+
+const NOT_FOUND = () => new StatusError(404, 'NotFound', 'the server could not find the requested resource', {});
+
+type Target = {
+  def: ResourceDefinition;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+};
+
+/** Parses a static token file (token,user,uid,"group1,group2") into a lookup table. */
+function loadTokens(path: string): Map<string, UserInfo> {
+  const tokens = new Map<string, UserInfo>();
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const m = /^([^,]+),([^,]+),([^,]*)(?:,"?([^"]*)"?)?\s*$/.exec(line.trim());
+    if (!m) continue;
+    tokens.set(m[1], { username: m[2], uid: m[3] || undefined, groups: m[4] ? m[4].split(',').filter(Boolean) : [] });
+  }
+  return tokens;
+}
+
+export class HttpFront {
+  server: https.Server;
+  private discovery: Discovery;
+  private tokens: Map<string, UserInfo>;
+  private openapi?: { generation: number; docs: Map<string, { doc: object; body: string; hash: string }>; index: string };
+  private watches = new Set<ServerResponse>();
+
+  constructor(private registry: Registry, private service: ResourceService, private opts: HttpOptions) {
+    this.tokens = loadTokens(opts.tokenFile);
+    this.discovery = new Discovery(registry, () => `${opts.host}:${this.port}`);
+    this.server = https.createServer(
+      { cert: opts.certPem, key: opts.keyPem, ca: opts.caPem, requestCert: true, rejectUnauthorized: false },
+      (req, res) => void this.handle(req, res),
+    );
+    this.server.keepAliveTimeout = 65_000;
+  }
+
+  get port(): number {
+    const a = this.server.address();
+    return a && typeof a === 'object' ? a.port : this.opts.port;
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.host, () => resolve());
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.watches) w.end();
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  // ---- authentication --------------------------------------------------------------------
+
+  private authenticate(req: IncomingMessage): UserInfo | undefined {
+    const auth = req.headers.authorization;
+    if (auth) {
+      const m = /^Bearer\s+(\S+)$/i.exec(auth);
+      const user = m ? this.tokens.get(m[1]) : undefined;
+      return user ? { ...user, groups: [...user.groups, 'system:authenticated'] } : undefined;
+    }
+    const sock = req.socket as TLSSocket;
+    if (sock.authorized) {
+      const cert = sock.getPeerCertificate();
+      const cn = cert.subject?.CN;
+      if (cn) {
+        const o = cert.subject.O;
+        const groups = Array.isArray(o) ? o : o ? [o] : [];
+        return { username: Array.isArray(cn) ? cn[0] : cn, groups: [...groups, 'system:authenticated'] };
+      }
+    }
+    return undefined;
+  }
+
+  // ---- dispatch ---------------------------------------------------------------------------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const ctx: Ctx = { warnings: [] };
+    try {
+      const url = new URL(req.url ?? '/', 'https://kubeve');
+      const path = url.pathname.replace(/\/+$/, '') || '/';
+      if (path === '/healthz' || path === '/livez' || path === '/readyz') return this.text(res, 200, 'ok');
+      // A bad credential is refused even where anonymous access would be allowed.
+      const user = this.authenticate(req);
+      if (!user) {
+        req.resume();
+        throw new StatusError(401, 'Unauthorized', 'Unauthorized');
+      }
+      if (path === '/version') return this.json(res, 200, KUBE_VERSION);
+      if (path === '/api' || path === '/apis') return this.discoveryRoot(req, res, path === '/api');
+      if (path.startsWith('/openapi/')) return this.openAPI(req, res, path, url);
+      const parts = path.split('/').slice(1).map(decodeURIComponent);
+      if (parts[0] === 'api' && parts[1] === 'v1' && parts.length === 2) return this.sendDoc(req, res, this.discovery.resourceList('', 'v1'));
+      if (parts[0] === 'apis' && parts.length === 2) return this.sendDoc(req, res, this.discovery.apiGroupDoc(parts[1]));
+      if (parts[0] === 'apis' && parts.length === 3) return this.sendDoc(req, res, this.discovery.resourceList(parts[1], parts[2]));
+      let group: string;
+      let version: string;
+      let rest: string[];
+      if (parts[0] === 'api' && parts[1] === 'v1') [group, version, rest] = ['', 'v1', parts.slice(2)];
+      else if (parts[0] === 'apis' && parts.length > 3) [group, version, rest] = [parts[1], parts[2], parts.slice(3)];
+      else throw NOT_FOUND();
+      const target = this.resolve(group, version, rest);
+      await this.serveResource(req, res, url, target, ctx);
+    } catch (e) {
+      this.fail(res, e, ctx);
+    }
+  }
+
+  private resolve(group: string, version: string, rest: string[]): Target {
+    const lookup = (r: string) => this.registry.lookup(group, version, r);
+    if (rest[0] === 'namespaces' && rest.length >= 3) {
+      const def = lookup(rest[2]);
+      if (def?.namespaced && rest.length <= 5) return { def, namespace: rest[1], name: rest[3], subresource: rest[4] };
+    }
+    const def = lookup(rest[0] ?? '');
+    if (!def || rest.length > 3) throw NOT_FOUND();
+    return { def, name: rest[1], subresource: rest[2] };
+  }
+
+  private async serveResource(req: IncomingMessage, res: ServerResponse, url: URL, t: Target, ctx: Ctx): Promise<void> {
+    const { def } = t;
+    const q = url.searchParams;
+    const method = req.method ?? 'GET';
+    if (t.def.namespaced && t.name !== undefined && t.namespace === undefined) throw NOT_FOUND();
+    const sub = t.subresource;
+    if (sub !== undefined) {
+      const known = (sub === 'status' && def.subresources.status) || (sub === 'scale' && def.subresources.scale) || (sub === 'binding' && def.subresources.binding) || (sub === 'finalize' && def.subresources.finalize);
+      if (!known) throw NOT_FOUND();
+    }
+    const verb = t.name === undefined
+      ? ({ GET: q.get('watch') === 'true' || q.get('watch') === '1' ? 'watch' : 'list', POST: 'create', DELETE: 'deletecollection' } as Record<string, string>)[method]
+      : ({ GET: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete', POST: sub === 'binding' ? 'create' : undefined } as Record<string, string | undefined>)[method];
+    if (!verb || (sub === undefined && !def.verbs.includes(verb))) throw methodNotAllowed(method, def.resource);
+    if (t.name === undefined && def.namespaced && t.namespace === undefined && (verb === 'create' || verb === 'deletecollection')) throw NOT_FOUND();
+
+    const w = this.writeOptions(q, sub);
+    const ns = t.namespace;
+    switch (verb) {
+      case 'list': {
+        const list = await this.service.list(def, ns, listQuery(q));
+        return this.sendObjectOrTable(req, res, q, def, list, true);
+      }
+      case 'watch':
+        return this.watch(req, res, q, def, ns);
+      case 'get': {
+        const obj = await this.service.get(def, ns, t.name!);
+        if (sub === 'scale') return this.json(res, 200, this.service.toScale(def, obj));
+        return this.sendObjectOrTable(req, res, q, def, obj, false);
+      }
+      case 'create': {
+        const body = await this.readObject(req);
+        if (sub === 'binding') return this.json(res, 201, await this.bind(def, ns, t.name!, body, w, ctx), ctx);
+        return this.json(res, 201, await this.service.create(def, ns, body, w, ctx), ctx);
+      }
+      case 'update': {
+        const body = await this.readObject(req);
+        if (sub === 'scale') return this.json(res, 200, await this.service.updateScale(def, ns, t.name!, () => body, w, ctx), ctx);
+        if (sub === 'finalize') return this.json(res, 200, await this.finalize(def, t.name!, body, w, ctx), ctx);
+        const r = await this.service.update(def, ns, t.name!, body, w, ctx);
+        return this.json(res, r.created ? 201 : 200, r.object, ctx);
+      }
+      case 'patch': {
+        const ct = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+        const patch = await this.readBody(req, ct);
+        if (ct === PATCH_TYPES.apply) throw unsupportedMediaType(ct, [PATCH_TYPES.json, PATCH_TYPES.merge, ...(def.strategicMergePatch ? [PATCH_TYPES.strategic] : [])]);
+        if (sub === 'scale') {
+          const obj = await this.service.updateScale(def, ns, t.name!, (scale) => {
+            const out = ct === PATCH_TYPES.json ? applyJsonPatch(scale, patch) : ct === PATCH_TYPES.merge || ct === PATCH_TYPES.strategic ? applyMergePatch(scale, patch) : undefined;
+            if (out === undefined) throw unsupportedMediaType(ct, [PATCH_TYPES.json, PATCH_TYPES.merge, PATCH_TYPES.strategic]);
+            return out as KObject;
+          }, w, ctx);
+          return this.json(res, 200, obj, ctx);
+        }
+        return this.json(res, 200, await this.service.patch(def, ns, t.name!, ct, patch, w, ctx), ctx);
+      }
+      case 'delete': {
+        const opts = await this.deleteOptions(req, q);
+        const r = await this.service.delete(def, ns, t.name!, opts);
+        if (r.deleted && !def.deleteReturnsObject) {
+          return this.json(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: t.name, group: def.group || undefined, kind: def.resource, uid: r.object.metadata.uid } });
+        }
+        return this.json(res, 200, r.object);
+      }
+      case 'deletecollection': {
+        const opts = await this.deleteOptions(req, q);
+        return this.json(res, 200, await this.service.deleteCollection(def, ns, listQuery(q), opts));
+      }
+    }
+    throw methodNotAllowed(method, def.resource);
+  }
+
+  /** pods/binding: sets spec.nodeName once, as the scheduler's Binding does. */
+  private async bind(def: ResourceDefinition, ns: string | undefined, name: string, body: KObject, w: WriteOptions, ctx: Ctx): Promise<KObject> {
+    const node = body?.target?.name;
+    if (body?.kind !== undefined && body.kind !== 'Binding') throw badRequest(`the kind in the data (${body.kind}) does not match the expected kind (Binding)`);
+    if (!node) throw badRequest('Binding target.name is required');
+    await this.service.guaranteedUpdate(def, ns, name, undefined, (cur) => {
+      if (cur.spec?.nodeName) throw new StatusError(409, 'Conflict', `Operation cannot be fulfilled on pods/binding "${name}": pod ${name} is already assigned to node "${cur.spec.nodeName}"`);
+      cur.spec = { ...cur.spec, nodeName: node };
+      return cur;
+    }, { ...w, subresource: 'binding' }, ctx);
+    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 };
+  }
+
+  /** namespaces/finalize: only spec.finalizers changes. */
+  private async finalize(def: ResourceDefinition, name: string, body: KObject, w: WriteOptions, ctx: Ctx): Promise<KObject> {
+    return this.service.guaranteedUpdate(def, undefined, name, parseRV(body?.metadata?.resourceVersion), (cur) => {
+      cur.spec = { ...cur.spec, finalizers: body?.spec?.finalizers ?? [] };
+      return cur;
+    }, { ...w, subresource: 'finalize' }, ctx);
+  }
+
+  private writeOptions(q: URLSearchParams, subresource?: string): WriteOptions {
+    const dryRun = q.getAll('dryRun');
+    for (const d of dryRun) if (d !== 'All') throw badRequest(`Invalid dry run value: "${d}"; valid values are "All"`);
+    const fv = q.get('fieldValidation');
+    if (fv !== null && fv !== 'Strict' && fv !== 'Warn' && fv !== 'Ignore') {
+      throw badRequest(`fieldValidation: Unsupported value: "${fv}": supported values: "Ignore", "Strict", "Warn"`);
+    }
+    return { dryRun: dryRun.length > 0, fieldManager: q.get('fieldManager') ?? undefined, fieldValidation: (fv as FieldValidation) ?? undefined, subresource };
+  }
+
+  private async deleteOptions(req: IncomingMessage, q: URLSearchParams): Promise<DeleteOptions> {
+    const raw = await this.readRaw(req);
+    let o: KObject = {};
+    if (raw.length) {
+      o = this.decode(raw, req.headers['content-type'] ?? 'application/json') as KObject;
+      if (!o || typeof o !== 'object') throw badRequest('DeleteOptions must be an object');
+    } else {
+      const gp = q.get('gracePeriodSeconds');
+      o = {
+        propagationPolicy: q.get('propagationPolicy') ?? undefined,
+        gracePeriodSeconds: gp !== null ? Number(gp) : undefined,
+        orphanDependents: q.has('orphanDependents') ? q.get('orphanDependents') === 'true' : undefined,
+        dryRun: q.getAll('dryRun'),
+      };
+    }
+    const dry: string[] = Array.isArray(o.dryRun) ? o.dryRun : [];
+    for (const d of dry) if (d !== 'All') throw badRequest(`Invalid dry run value: "${d}"; valid values are "All"`);
+    if (q.getAll('dryRun').some((d) => d !== 'All')) throw badRequest('Invalid dry run value');
+    return {
+      propagationPolicy: o.propagationPolicy,
+      orphanDependents: o.orphanDependents,
+      gracePeriodSeconds: o.gracePeriodSeconds,
+      preconditions: o.preconditions,
+      dryRun: dry.length > 0 || q.getAll('dryRun').length > 0,
+    };
+  }
+
+  // ---- bodies -----------------------------------------------------------------------------
+
+  private readRaw(req: IncomingMessage): Promise<Buffer> {
+    const limit = this.opts.maxBodyBytes ?? MAX_BODY_BYTES;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      req.resume();
+      return Promise.reject(tooLarge(`limit is ${limit}`));
+    }
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > limit) {
+          reject(tooLarge(`limit is ${limit}`));
+          req.removeAllListeners('data');
+          req.resume();
+          return;
+        }
+        chunks.push(c);
+      });
+      req.on('end', () => resolve(Buffer.concat(chunks)));
+      req.on('error', reject);
+    });
+  }
+
+  private decode(raw: Buffer, contentType: string): unknown {
+    const ct = contentType.split(';')[0].trim().toLowerCase();
+    const text = raw.toString('utf8');
+    if (ct === 'application/yaml' || ct === 'application/apply-patch+yaml' || ct === 'text/yaml') {
+      try {
+        return YAML.parse(text, { version: '1.1' });
+      } catch (e) {
+        throw badRequest(`error converting YAML to JSON: ${(e as Error).message.split('\n')[0]}`);
+      }
+    }
+    if (ct === '' || ct === 'application/json' || ct.endsWith('+json')) {
+      try {
+        return JSON.parse(text);
+      } catch (e) {
+        throw badRequest(`the object provided is unrecognized or malformed: ${(e as Error).message}`);
+      }
+    }
+    throw unsupportedMediaType(ct, ['application/json', 'application/yaml']);
+  }
+
+  private async readBody(req: IncomingMessage, contentType: string): Promise<unknown> {
+    const raw = await this.readRaw(req);
+    if (!raw.length) throw badRequest('the request body is empty');
+    return this.decode(raw, contentType);
+  }
+
+  private async readObject(req: IncomingMessage): Promise<KObject> {
+    const body = await this.readBody(req, req.headers['content-type'] ?? 'application/json');
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the body of the request must be a JSON object');
+    return body as KObject;
+  }
+
+  // ---- responses --------------------------------------------------------------------------
+
+  private wantsTable(req: IncomingMessage): 'v1' | 'v1beta1' | undefined {
+    const accept = req.headers.accept ?? '';
+    for (const part of accept.split(',')) {
+      const p = part.replace(/\s+/g, '');
+      if (/;as=Table/.test(p) && /;g=meta\.k8s\.io/.test(p)) {
+        if (/;v=v1(;|$)/.test(p)) return 'v1';
+        if (/;v=v1beta1(;|$)/.test(p)) return 'v1beta1';
+      }
+    }
+    return undefined;
+  }
+
+  private checkAccept(req: IncomingMessage): void {
+    const accept = req.headers.accept;
+    if (!accept) return;
+    const ok = accept.split(',').some((p) => {
+      const t = p.split(';')[0].trim();
+      return t === '*/*' || t === 'application/*' || t === 'application/json' || t === 'application/yaml';
+    });
+    if (!ok) throw notAcceptable(`only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf`);
+  }
+
+  private sendObjectOrTable(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, def: ResourceDefinition, obj: KObject, isList: boolean): void {
+    const tv = this.wantsTable(req);
+    if (!tv) {
+      this.checkAccept(req);
+      return this.json(res, 200, obj);
+    }
+    const include = parseIncludeObject(q.get('includeObject'));
+    const table = isList
+      ? toTable(def, obj.items, include, obj.metadata, q.get('noHeaders') !== 'true')
+      : toTable(def, [obj], include, { resourceVersion: obj.metadata.resourceVersion }, q.get('noHeaders') !== 'true');
+    table.apiVersion = `meta.k8s.io/${tv}`;
+    return this.json(res, 200, table, undefined, `application/json;as=Table;v=${tv};g=meta.k8s.io`);
+  }
+
+  private json(res: ServerResponse, code: number, body: unknown, ctx?: Ctx, contentType = 'application/json'): void {
+    const data = JSON.stringify(body);
+    if (ctx?.warnings.length) res.setHeader('Warning', [...new Set(ctx.warnings)].map((w) => `299 - ${JSON.stringify(w)}`));
+    res.writeHead(code, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(data), 'Cache-Control': 'no-cache, private' });
+    res.end(data);
+  }
+
+  private text(res: ServerResponse, code: number, body: string): void {
+    res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  private fail(res: ServerResponse, e: unknown, ctx: Ctx): void {
+    const err = e instanceof StatusError ? e : internalError(e);
+    if (!(e instanceof StatusError)) console.error('kubeve: internal error', e);
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    for (const [k, v] of Object.entries(err.headers ?? {})) res.setHeader(k, v);
+    this.json(res, err.code, err.toStatus(), ctx);
+  }
+
+  // ---- discovery and OpenAPI --------------------------------------------------------------
+
+  private discoveryRoot(req: IncomingMessage, res: ServerResponse, core: boolean): void {
+    const accept = (req.headers.accept ?? '').replace(/\s+/g, '');
+    const m = /application\/json;g=apidiscovery\.k8s\.io;v=(v2beta1|v2);as=APIGroupDiscoveryList/.exec(accept);
+    if (m) {
+      const v = m[1] as 'v2' | 'v2beta1';
+      return this.sendDoc(req, res, this.discovery.aggregated(core, v), `application/json;g=apidiscovery.k8s.io;v=${v};as=APIGroupDiscoveryList`);
+    }
+    return this.sendDoc(req, res, core ? this.discovery.apiVersions() : this.discovery.apiGroupList());
+  }
+
+  private sendDoc(req: IncomingMessage, res: ServerResponse, doc: Doc | undefined, contentType = 'application/json'): void {
+    if (!doc) throw NOT_FOUND();
+    const headers = { 'Content-Type': contentType, ETag: doc.etag, Vary: 'Accept', 'Cache-Control': 'public' };
+    if (req.headers['if-none-match'] === doc.etag) {
+      res.writeHead(304, headers);
+      return void res.end();
+    }
+    res.writeHead(200, { ...headers, 'Content-Length': Buffer.byteLength(doc.body) });
+    res.end(doc.body);
+  }
+
+  private openAPIDocs() {
+    if (this.openapi?.generation === this.registry.generation) return this.openapi;
+    const byGV = new Map<string, ResourceDefinition[]>();
+    for (const d of this.registry.all()) {
+      const gv = d.group ? `apis/${d.group}/${d.version}` : `api/${d.version}`;
+      if (!byGV.has(gv)) byGV.set(gv, []);
+      byGV.get(gv)!.push(d);
+    }
+    const docs = new Map<string, { doc: object; body: string; hash: string }>();
+    const raw = new Map<string, object>();
+    for (const [gv, defs] of byGV) {
+      const doc = buildOpenAPIv3(gv, defs);
+      raw.set(gv, doc);
+      docs.set(gv, { doc, body: JSON.stringify(doc), hash: openAPIHash(doc) });
+    }
+    this.openapi = { generation: this.registry.generation, docs, index: JSON.stringify(openAPIv3Index(raw)) };
+    return this.openapi;
+  }
+
+  private openAPI(req: IncomingMessage, res: ServerResponse, path: string, url: URL): void {
+    const o = this.openAPIDocs();
+    if (path === '/openapi/v3') {
+      return this.sendDoc(req, res, { body: o.index, etag: `"${openAPIHash(o.index)}"` });
+    }
+    if (path.startsWith('/openapi/v3/')) {
+      const gv = path.slice('/openapi/v3/'.length);
+      const d = o.docs.get(gv);
+      if (!d) throw NOT_FOUND();
+      const accept = req.headers.accept ?? '';
+      if (accept && !/application\/json|\*\/\*/.test(accept)) throw notAcceptable('only application/json is served for OpenAPI v3');
+      const h = url.searchParams.get('hash');
+      if (h && h !== d.hash) {
+        res.writeHead(301, { Location: `/openapi/v3/${gv}?hash=${d.hash}` });
+        return void res.end();
+      }
+      const headers: Record<string, string> = { 'Content-Type': 'application/json', ETag: `"${d.hash}"`, Vary: 'Accept' };
+      if (h) Object.assign(headers, { 'Cache-Control': 'public, immutable', Expires: new Date(Date.now() + 365 * 86400_000).toUTCString() });
+      res.writeHead(200, { ...headers, 'Content-Length': Buffer.byteLength(d.body) });
+      return void res.end(d.body);
+    }
+    throw NOT_FOUND(); // OpenAPI v2 is not served; kubectl works from v3.
+  }
+
+  // ---- watch ------------------------------------------------------------------------------
+
+  private async watch(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, def: ResourceDefinition, ns: string | undefined): Promise<void> {
+    const tv = this.wantsTable(req);
+    if (!tv) this.checkAccept(req);
+    const include: IncludeObject = tv ? parseIncludeObject(q.get('includeObject')) : 'Object';
+    const filter = compileFilter(def, q.get('labelSelector') ?? undefined, q.get('fieldSelector') ?? undefined);
+    const storage = this.service.store.storage;
+    let from = parseRV(q.get('resourceVersion') ?? undefined);
+    const bookmarks = q.get('allowWatchBookmarks') === 'true';
+    const timeoutS = q.has('timeoutSeconds') ? Number(q.get('timeoutSeconds')) : 1800 * (1 + Math.random());
+
+    // An RV from the future: wait briefly for it, then answer like the real server.
+    if (from && from > (await storage.currentRevision())) {
+      const deadline = Date.now() + 3000;
+      while (from > (await storage.currentRevision()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      if (from > (await storage.currentRevision())) {
+        throw new StatusError(504, 'Timeout', `Timeout: Too large resource version: ${from}, current: ${await storage.currentRevision()}`, { causes: [{ type: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 });
+      }
+    }
+
+    let initial: KObject[] = [];
+    if (!from) {
+      // "Start at most recent": synthetic ADDED events for the current state, then changes.
+      const list = await this.service.store.list(def, ns, { labelSelector: q.get('labelSelector') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined });
+      initial = list.items;
+      from = Number(list.resourceVersion);
+    }
+    const contentType = tv ? `application/json;as=Table;v=${tv};g=meta.k8s.io` : 'application/json';
+    let headersSent = false;
+    const sendHeaders = () => {
+      if (headersSent) return;
+      headersSent = true;
+      res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+      res.flushHeaders();
+    };
+    let firstTable = true;
+    let lastRV = from;
+    // Until replay from `from` reaches this revision, only delivered events prove progress.
+    const caughtUpAt = await storage.currentRevision();
+    const encodeEvent = (type: string, obj: KObject): string => {
+      if (type === 'BOOKMARK' || type === 'ERROR' || !tv) return JSON.stringify({ type, object: type === 'ERROR' || type === 'BOOKMARK' ? obj : this.service.forVersion(def, obj) }) + '\n';
+      const table = {
+        kind: 'Table', apiVersion: `meta.k8s.io/${tv}`, metadata: { resourceVersion: obj.metadata.resourceVersion },
+        columnDefinitions: firstTable ? columnDefinitions(def) : [],
+        rows: [row(def, this.service.forVersion(def, obj), include)],
+      };
+      firstTable = false;
+      return JSON.stringify({ type, object: table }) + '\n';
+    };
+    const send = (type: string, obj: KObject) => {
+      if (res.writableEnded) return;
+      res.write(encodeEvent(type, obj));
+      // A consumer that stops reading is dropped instead of buffering without bound.
+      if (res.writableLength > 64 * 1024 * 1024) stop();
+    };
+    const pending: ObjectEvent[] = [];
+    let live = false;
+    let watcher: { stop(): void } | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let bookmarkTimer: NodeJS.Timeout | undefined;
+    const stop = () => {
+      watcher?.stop();
+      clearTimeout(timer);
+      clearInterval(bookmarkTimer);
+      this.watches.delete(res);
+      if (!res.writableEnded) res.end();
+    };
+    try {
+      watcher = this.service.store.watch(def, ns, from, filter, (ev) => {
+        lastRV = Number(ev.object.metadata.resourceVersion);
+        if (!live) pending.push(ev);
+        else send(ev.type, ev.object);
+      });
+    } catch (e) {
+      if (e instanceof StatusError && e.code === 410) {
+        // Delivered as an ERROR event on a 200 stream, as the watch cache does.
+        sendHeaders();
+        res.end(JSON.stringify({ type: 'ERROR', object: e.toStatus() }) + '\n');
+        return;
+      }
+      throw e;
+    }
+    sendHeaders();
+    this.watches.add(res);
+    res.on('close', stop);
+    for (const o of initial) send('ADDED', o);
+    for (const ev of pending) send(ev.type, ev.object);
+    pending.length = 0;
+    live = true;
+    const bookmark = async () => {
+      // Live events are delivered synchronously on commit, so once caught up the store's revision is safe to report.
+      const rv = lastRV >= caughtUpAt ? Math.max(lastRV, await storage.currentRevision()) : lastRV;
+      send('BOOKMARK', { kind: def.kind, apiVersion: def.group ? `${def.group}/${def.version}` : def.version, metadata: { resourceVersion: String(rv) } });
+    };
+    timer = setTimeout(() => {
+      if (bookmarks) void bookmark().finally(stop);
+      else stop();
+    }, Math.max(0, timeoutS * 1000));
+    if (bookmarks) bookmarkTimer = setInterval(() => void bookmark(), this.opts.bookmarkIntervalMs ?? 60_000);
+  }
+}
+
+function listQuery(q: URLSearchParams) {
+  const limit = q.get('limit');
+  if (limit !== null && !/^\d+$/.test(limit)) throw badRequest(`limit: Invalid value: "${limit}": must be a non-negative integer`);
+  return {
+    labelSelector: q.get('labelSelector') ?? undefined,
+    fieldSelector: q.get('fieldSelector') ?? undefined,
+    limit: limit !== null ? Number(limit) : undefined,
+    continue: q.get('continue') ?? undefined,
+    resourceVersion: q.get('resourceVersion') ?? undefined,
+    resourceVersionMatch: q.get('resourceVersionMatch') ?? undefined,
+  };
+}

@@ -1,0 +1,134 @@
+// Assembles the embedded API server: storage, registry of built-in kinds, the REST service, the
+// embedded controllers (CRDs, namespaces, garbage collection) and the HTTPS front.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Storage } from './storage/types.ts';
+import { SqliteStorage } from './storage/sqlite.ts';
+import { Registry } from './registry.ts';
+import { ObjectStore, objectKey, encode } from './store.ts';
+import { ResourceService } from './rest.ts';
+import { HttpFront } from './http.ts';
+import { ensureServerCredentials, kubeconfig } from './pki.ts';
+import { builtinResources, bootstrapObjects } from '../api/builtin/index.ts';
+import { ChangeFeed } from '../controllers/events.ts';
+import { CRDController } from '../controllers/crd.ts';
+import { NamespaceController } from '../controllers/namespace.ts';
+import { GarbageCollector } from '../controllers/gc.ts';
+import { randomUUID } from 'node:crypto';
+import { KeyExistsError } from './storage/types.ts';
+
+export interface ApiServerOptions {
+  dataDir: string;
+  host?: string;
+  port?: number;
+  /** Name or address clients use; written into the kubeconfig and the serving certificate. */
+  advertiseAddress?: string;
+  /** Use this storage instead of the SQLite file in the data dir. */
+  storage?: Storage;
+  bookmarkIntervalMs?: number;
+  /** How often history older than compactRetainMs is compacted. */
+  compactIntervalMs?: number;
+  compactRetainMs?: number;
+  /** Events kept in memory for watches (older ones are read from the database until compacted). */
+  watchCacheEvents?: number;
+}
+
+export interface ApiServer {
+  url: string;
+  port: number;
+  kubeconfigPath: string;
+  adminToken: string;
+  caPem: string;
+  registry: Registry;
+  service: ResourceService;
+  storage: Storage;
+  feed: ChangeFeed;
+  close(): Promise<void>;
+}
+
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const host = opts.host ?? '127.0.0.1';
+  const advertise = opts.advertiseAddress ?? (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
+  const creds = await ensureServerCredentials(dataDir, [advertise]);
+  const storage = opts.storage ?? SqliteStorage.open(join(dataDir, 'kubeve.db'), { watchCache: { maxEvents: opts.watchCacheEvents } });
+
+  const registry = new Registry();
+  registry.add(builtinResources());
+  const store = new ObjectStore(storage);
+  const service = new ResourceService(store, registry);
+  await bootstrap(registry, storage);
+
+  const feed = new ChangeFeed(storage, registry);
+  const crds = new CRDController(registry, service, feed);
+  const namespaces = new NamespaceController(registry, service, feed);
+  const gc = new GarbageCollector(registry, service, feed);
+  const startRev = await storage.currentRevision();
+  await crds.load();
+  await gc.load();
+  feed.start(startRev);
+  await namespaces.resume();
+
+  const http = new HttpFront(registry, service, {
+    host, port: opts.port ?? 6443, certPem: `${creds.serving.certPem.trim()}\n${creds.ca.certPem.trim()}\n`, keyPem: creds.serving.keyPem, caPem: creds.ca.certPem,
+    tokenFile: creds.tokenFile, bookmarkIntervalMs: opts.bookmarkIntervalMs,
+  });
+  await http.listen();
+  const url = `https://${advertise.includes(':') ? `[${advertise}]` : advertise}:${http.port}`;
+  writeFileSync(creds.kubeconfigPath, kubeconfig(url, creds.ca.certPem, { name: 'kubeve-admin', token: creds.adminToken }), { mode: 0o600 });
+
+  const compaction = startCompaction(storage, opts.compactIntervalMs ?? 5 * 60_000, opts.compactRetainMs ?? 10 * 60_000);
+
+  return {
+    url, port: http.port, kubeconfigPath: creds.kubeconfigPath, adminToken: creds.adminToken, caPem: creds.ca.certPem,
+    registry, service, storage, feed,
+    async close() {
+      clearInterval(compaction);
+      await http.close();
+      feed.stop();
+      namespaces.stop();
+      gc.stop();
+      await feed.idle();
+      await storage.close();
+    },
+  };
+}
+
+/** Creates the system namespaces once; they are ordinary objects after that. */
+async function bootstrap(registry: Registry, storage: Storage): Promise<void> {
+  for (const obj of bootstrapObjects()) {
+    const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/', 2) : ['', obj.apiVersion];
+    const def = registry.byKind(group, version, obj.kind);
+    if (!def) continue;
+    const o = structuredClone(obj);
+    o.metadata.uid ??= randomUUID();
+    o.metadata.creationTimestamp ??= new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    try {
+      await storage.create(objectKey(def, o.metadata.namespace, o.metadata.name), encode(o));
+    } catch (e) {
+      if (!(e instanceof KeyExistsError)) throw e;
+    }
+  }
+}
+
+/**
+ * Compacts history periodically, keeping at least `retainMs` of it so that watches and paginated
+ * lists in progress can resume (kube-apiserver compacts every 5 minutes).
+ */
+function startCompaction(storage: Storage, intervalMs: number, retainMs: number): NodeJS.Timeout {
+  const marks: Array<{ at: number; rev: number }> = [];
+  const t = setInterval(async () => {
+    try {
+      const now = Date.now();
+      marks.push({ at: now, rev: await storage.currentRevision() });
+      while (marks.length > 1 && marks[1].at <= now - retainMs) marks.shift();
+      if (marks[0].at <= now - retainMs && marks[0].rev > storage.compactedRevision()) await storage.compact(marks[0].rev);
+    } catch (e) {
+      console.error('kubeve: compaction failed:', e instanceof Error ? e.message : e);
+    }
+  }, intervalMs);
+  t.unref();
+  return t;
+}

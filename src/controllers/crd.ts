@@ -1,0 +1,143 @@
+// CustomResourceDefinition lifecycle, as the apiextensions controllers run it: check names
+// (NamesAccepted), publish the resource (Established; discovery and OpenAPI follow the registry),
+// and on deletion remove every custom resource before letting the CRD go.
+
+import type { Registry } from '../apiserver/registry.ts';
+import type { ResourceService } from '../apiserver/rest.ts';
+import type { KObject, ResourceDefinition } from '../apiserver/resource.ts';
+import { resourceDefinitionsFromCRD } from '../apiserver/crd.ts';
+import { StatusError } from '../apiserver/errors.ts';
+import { keyPrefix } from '../apiserver/store.ts';
+import type { ChangeFeed } from './events.ts';
+
+export const CLEANUP_FINALIZER = 'customresourcecleanup.apiextensions.k8s.io';
+
+function condition(type: string, status: 'True' | 'False', reason: string, message: string, old?: KObject[]): KObject {
+  const prev = old?.find((c) => c.type === type);
+  const lastTransitionTime = prev && prev.status === status ? prev.lastTransitionTime : new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return { type, status, lastTransitionTime, reason, message };
+}
+
+export class CRDController {
+  constructor(private registry: Registry, private service: ResourceService, feed: ChangeFeed) {
+    feed.subscribe(async (ev) => {
+      if (ev.def.group !== 'apiextensions.k8s.io' || ev.def.resource !== 'customresourcedefinitions') return;
+      if (ev.type === 'delete') {
+        this.registry.removeCRD(ev.object.metadata.name);
+        this.registry.setTerminating(ev.object.metadata.name, false);
+      }
+      else await this.sync(ev.object);
+    });
+  }
+
+  private crdDef(): ResourceDefinition {
+    return this.registry.lookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
+  }
+
+  /** Serves every stored CRD at start, before the API opens. */
+  async load(): Promise<void> {
+    const list = await this.service.list(this.crdDef(), undefined, {});
+    for (const crd of list.items as KObject[]) {
+      if (this.namesConflict(crd) === undefined) this.registry.replaceCRD(crd.metadata.name, resourceDefinitionsFromCRD(crd));
+    }
+    for (const crd of list.items as KObject[]) await this.sync(crd);
+  }
+
+  /** Names of this CRD that clash with another CRD (or a built-in) of the same group. */
+  private namesConflict(crd: KObject): { reason: string; message: string } | undefined {
+    const n = crd.spec.names;
+    const group = crd.spec.group;
+    for (const d of this.registry.all()) {
+      if (d.group !== group || d.crdName === crd.metadata.name) continue;
+      if (d.resource === n.plural) return { reason: 'PluralConflict', message: `"${n.plural}" is already in use` };
+      if (n.singular && d.singular === n.singular) return { reason: 'SingularConflict', message: `"${n.singular}" is already in use` };
+      const short = (n.shortNames ?? []).find((s: string) => d.shortNames?.includes(s));
+      if (short) return { reason: 'ShortNamesConflict', message: `"${short}" is already in use` };
+      if (d.kind === n.kind) return { reason: 'KindConflict', message: `"${n.kind}" is already in use` };
+      if (n.listKind && d.listKind === n.listKind) return { reason: 'ListKindConflict', message: `"${n.listKind}" is already in use` };
+    }
+    return undefined;
+  }
+
+  private async sync(crd: KObject): Promise<void> {
+    const name = crd.metadata.name;
+    if (crd.metadata.deletionTimestamp) return this.cleanup(crd);
+    if (!(crd.metadata.finalizers ?? []).includes(CLEANUP_FINALIZER)) {
+      await this.service.guaranteedUpdate(this.crdDef(), undefined, name, undefined, (o) => {
+        o.metadata.finalizers = [...(o.metadata.finalizers ?? []), CLEANUP_FINALIZER];
+        return o;
+      }, {}, { warnings: [] });
+      return; // the update comes back through the feed
+    }
+    const clash = this.namesConflict(crd);
+    const old: KObject[] = crd.status?.conditions ?? [];
+    let conditions: KObject[];
+    if (clash) {
+      this.registry.removeCRD(name);
+      conditions = [
+        condition('NamesAccepted', 'False', clash.reason, clash.message, old),
+        condition('Established', 'False', 'NotAccepted', 'not all names are accepted', old),
+      ];
+    } else {
+      this.registry.replaceCRD(name, resourceDefinitionsFromCRD(crd));
+      conditions = [
+        condition('NamesAccepted', 'True', 'NoConflicts', 'no conflicts found', old),
+        condition('Established', 'True', 'InitialNamesAccepted', 'the initial names have been accepted', old),
+      ];
+    }
+    const storage = (crd.spec.versions ?? []).find((v: KObject) => v.storage)?.name;
+    const storedVersions = [...new Set([...(crd.status?.storedVersions ?? []), ...(storage ? [storage] : [])])];
+    const status = { conditions, acceptedNames: clash ? crd.status?.acceptedNames ?? { plural: '', kind: '' } : { ...crd.spec.names }, storedVersions };
+    await this.writeStatus(name, status);
+  }
+
+  private async writeStatus(name: string, status: KObject): Promise<void> {
+    try {
+      await this.service.guaranteedUpdate(this.crdDef(), undefined, name, undefined, (o) => {
+        o.status = status;
+        return o;
+      }, { subresource: 'status' }, { warnings: [] });
+    } catch (e) {
+      if (!(e instanceof StatusError && e.code === 404)) throw e;
+    }
+  }
+
+  /** Deletes every custom resource of a terminating CRD, then drops the cleanup finalizer. */
+  private async cleanup(crd: KObject): Promise<void> {
+    const name = crd.metadata.name;
+    this.registry.setTerminating(name, true);
+    const old: KObject[] = crd.status?.conditions ?? [];
+    if (!old.some((c) => c.type === 'Terminating' && c.status === 'True')) {
+      const conditions = [...old.filter((c) => c.type !== 'Terminating'), condition('Terminating', 'True', 'InstanceDeletionInProgress', 'CustomResourceDefinition marked for deletion; instance deletion in progress', old)];
+      await this.writeStatus(name, { ...crd.status, conditions });
+      return;
+    }
+    const defs = resourceDefinitionsFromCRD(crd);
+    const def = defs[0];
+    if (def) {
+      const list = await this.service.store.list(def, undefined, {});
+      for (const o of list.items) {
+        try {
+          await this.service.delete(def, o.metadata.namespace, o.metadata.name, { propagationPolicy: 'Background' });
+        } catch (e) {
+          if (!(e instanceof StatusError && e.code === 404)) throw e;
+        }
+      }
+      if ((await this.service.store.storage.count(keyPrefix(def))) > 0) {
+        // Some instances wait on their own finalizers; try again shortly.
+        setTimeout(() => void this.cleanup(crd).catch(() => undefined), 500).unref();
+        return;
+      }
+    }
+    this.registry.removeCRD(name);
+    try {
+      await this.service.guaranteedUpdate(this.crdDef(), undefined, name, undefined, (o) => {
+        o.metadata.finalizers = (o.metadata.finalizers ?? []).filter((f: string) => f !== CLEANUP_FINALIZER);
+        if (!o.metadata.finalizers.length) delete o.metadata.finalizers;
+        return o;
+      }, {}, { warnings: [] });
+    } catch (e) {
+      if (!(e instanceof StatusError && e.code === 404)) throw e;
+    }
+  }
+}

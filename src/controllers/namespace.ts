@@ -1,0 +1,76 @@
+// Namespace deletion, as kube-controller-manager's namespace controller does it: once a namespace is
+// Terminating, delete everything in it, wait until nothing is left, then clear the "kubernetes"
+// finalizer, which lets the namespace itself go.
+
+import type { Registry } from '../apiserver/registry.ts';
+import type { ResourceService } from '../apiserver/rest.ts';
+import type { KObject, ResourceDefinition } from '../apiserver/resource.ts';
+import { StatusError } from '../apiserver/errors.ts';
+import type { ChangeFeed } from './events.ts';
+
+export class NamespaceController {
+  private busy = new Set<string>();
+  private retry = new Map<string, NodeJS.Timeout>();
+
+  constructor(private registry: Registry, private service: ResourceService, feed: ChangeFeed, private retryMs = 1000) {
+    feed.subscribe((ev) => {
+      if (ev.def.group === '' && ev.def.resource === 'namespaces' && ev.type !== 'delete' && ev.object.metadata.deletionTimestamp) {
+        this.kick(ev.object.metadata.name);
+      }
+    });
+  }
+
+  /** Picks up namespaces that were terminating when the server stopped. */
+  async resume(): Promise<void> {
+    const nsDef = this.nsDef();
+    const list = await this.service.list(nsDef, undefined, {});
+    for (const ns of list.items as KObject[]) if (ns.metadata.deletionTimestamp) this.kick(ns.metadata.name);
+  }
+
+  stop(): void {
+    for (const t of this.retry.values()) clearTimeout(t);
+  }
+
+  private nsDef(): ResourceDefinition {
+    return this.registry.lookup('', 'v1', 'namespaces')!;
+  }
+
+  private kick(name: string): void {
+    if (this.busy.has(name)) return;
+    this.busy.add(name);
+    void this.sync(name).finally(() => this.busy.delete(name));
+  }
+
+  private async sync(name: string): Promise<void> {
+    // The first pass deletes; a second finds what is still held by finalizers or grace periods.
+    let remaining = await this.deleteContent(name);
+    if (remaining > 0) remaining = await this.deleteContent(name);
+    if (remaining > 0) {
+      clearTimeout(this.retry.get(name));
+      this.retry.set(name, setTimeout(() => { this.retry.delete(name); this.kick(name); }, this.retryMs));
+      return;
+    }
+    try {
+      await this.service.guaranteedUpdate(this.nsDef(), undefined, name, undefined, (ns) => {
+        ns.spec = { ...ns.spec, finalizers: (ns.spec?.finalizers ?? []).filter((f: string) => f !== 'kubernetes') };
+        return ns;
+      }, { subresource: 'finalize' }, { warnings: [] });
+    } catch (e) {
+      if (!(e instanceof StatusError && e.code === 404)) throw e;
+    }
+  }
+
+  /** Deletes every object in the namespace; returns how many were found. */
+  private async deleteContent(name: string): Promise<number> {
+    // One definition per stored resource (several served versions share storage).
+    const seen = new Set<string>();
+    let remaining = 0;
+    for (const def of this.registry.all()) {
+      if (!def.namespaced || seen.has(`${def.group}/${def.resource}`) || !def.verbs.includes('delete')) continue;
+      seen.add(`${def.group}/${def.resource}`);
+      const left = await this.service.deleteCollection(def, name, {}, { propagationPolicy: 'Background' });
+      remaining += (left.items as KObject[]).length;
+    }
+    return remaining;
+  }
+}
