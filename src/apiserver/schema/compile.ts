@@ -146,6 +146,9 @@ function schemas(v: unknown, asIs: boolean): Node[] {
   return Array.isArray(v) ? v.filter(isSchema).map((s) => compile(s, asIs)) : [];
 }
 
-export function isSchema(v: unknown): v is JSONSchema {
+/** A JSON object (not null, not an array). */
+export function isObject(v: unknown): v is Record<string, unknown> {
   return !!v && typeof v === 'object' && !Array.isArray(v);
 }
+
+export const isSchema = isObject as (v: unknown) => v is JSONSchema;

@@ -2,12 +2,7 @@
 // defaulted are dropped first (PruneNonNullableNullsWithoutDefaults), then defaults fill missing fields and
 // non-nullable nulls. Defaults apply only where the parent object exists, and recurse into what they add.
 
-import type { Node } from './compile.ts';
-import { fieldSchema } from './compile.ts';
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return !!v && typeof v === 'object' && !Array.isArray(v);
-}
+import { fieldSchema, isObject, type Node } from './compile.ts';
 
 const nonNullableNull = (x: unknown, s: Node | undefined): s is Node => x === null && !!s && !s.nullable;
 

@@ -3,13 +3,9 @@
 // (objectmeta.Validate). Both walk the structural part of the schema only.
 
 import type { FieldError } from '../errors.ts';
-import type { Node } from './compile.ts';
+import { isObject, type Node } from './compile.ts';
 import { child, duplicate, goJSON, index, invalid, key, required } from './field.ts';
 import { dns1035Label } from './names.ts';
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return !!v && typeof v === 'object' && !Array.isArray(v);
-}
 
 export function validateListTypes(s: Node, obj: Record<string, unknown>, path = ''): FieldError[] {
   const errs: FieldError[] = [];

@@ -45,7 +45,8 @@ const FORMATS: Record<string, (s: string) => boolean> = {
 
 /** The checker of a supported format, or undefined when validation ignores the format. */
 export function formatChecker(format: unknown): ((s: string) => boolean) | undefined {
-  return typeof format === 'string' && format ? FORMATS[format.replaceAll('-', '')] : undefined;
+  const name = typeof format === 'string' ? format.replaceAll('-', '') : '';
+  return Object.hasOwn(FORMATS, name) ? FORMATS[name] : undefined;
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];

@@ -4,7 +4,7 @@
 // paths come back in that order (the last two groups sorted), ready for `unknown field "<path>"`.
 
 import type { KObject } from '../resource.ts';
-import type { Node } from './compile.ts';
+import { isObject, type Node } from './compile.ts';
 import { child, index, key } from './field.ts';
 import { META, META_SCHEMAS, OBJECT_META_FIELDS } from './meta.ts';
 
@@ -31,10 +31,6 @@ export function pruneValue(x: unknown, s: Node, path: string): string[] {
   const out: string[] = [];
   prune(x, s, path, out);
   return out;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return !!v && typeof v === 'object' && !Array.isArray(v);
 }
 
 /** The schema for a key of an object node: properties, else additionalProperties (none for a bare boolean). */
