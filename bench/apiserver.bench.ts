@@ -61,12 +61,18 @@ function rawSqlite() {
 
 interface Conn { port: number; token: string; ca: string; agent: https.Agent }
 
+/** One request; anything but the expected 2xx aborts the benchmark (a failing request is not a fast one). */
 function req(c: Conn, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
+  const contentType = method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
   return new Promise((resolve, reject) => {
-    const r = https.request({ host: '127.0.0.1', port: c.port, path, method, agent: c.agent, headers: { Authorization: `Bearer ${c.token}`, 'Content-Type': 'application/json', Accept: 'application/json' } }, (res) => {
+    const r = https.request({ host: '127.0.0.1', port: c.port, path, method, agent: c.agent, headers: { Authorization: `Bearer ${c.token}`, 'Content-Type': contentType, Accept: 'application/json' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        if (res.statusCode! >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
+        else resolve({ status: res.statusCode!, body: text });
+      });
     });
     r.on('error', reject);
     r.end(body === undefined ? undefined : JSON.stringify(body));
