@@ -16,6 +16,7 @@ import { Discovery, type Doc } from './discovery.ts';
 import { parseIncludeObject, toTable, columnDefinitions, row, type IncludeObject } from './table.ts';
 import { buildOpenAPIv3, openAPIv3Index, openAPIHash } from './openapi.ts';
 import { applyJsonPatch, applyMergePatch } from './patch/index.ts';
+import { decodeKubeProtobuf, PROTOBUF_CONTENT_TYPE } from './protobuf/decode.ts';
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 export const KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0-kubeve', gitCommit: '0000000000000000000000000000000000000000', gitTreeState: 'clean', buildDate: '2026-11-24T00:00:00Z', goVersion: 'go1.23.0', compiler: 'gc', platform: 'linux/amd64' };
@@ -320,6 +321,8 @@ export class HttpFront {
 
   private decode(raw: Buffer, contentType: string): unknown {
     const ct = contentType.split(';')[0].trim().toLowerCase();
+    // kubectl's typed commands POST protobuf and do not fall back to JSON on 415.
+    if (ct === PROTOBUF_CONTENT_TYPE) return decodeKubeProtobuf(raw);
     const text = raw.toString('utf8');
     if (ct === 'application/yaml' || ct === 'application/apply-patch+yaml' || ct === 'text/yaml') {
       try {
@@ -335,7 +338,7 @@ export class HttpFront {
         throw badRequest(`the object provided is unrecognized or malformed: ${(e as Error).message}`);
       }
     }
-    throw unsupportedMediaType(ct, ['application/json', 'application/yaml']);
+    throw unsupportedMediaType(ct, ['application/json', 'application/yaml', PROTOBUF_CONTENT_TYPE]);
   }
 
   private async readBody(req: IncomingMessage, contentType: string): Promise<unknown> {

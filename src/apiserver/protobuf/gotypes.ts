@@ -1,0 +1,36 @@
+// What the .proto files cannot say about the Go types behind them, and so about their JSON form.
+// Upstream's generated.proto marks every field `optional`; the JSON shape comes from the Go struct tags
+// (k8s.io/api and k8s.io/apimachinery types.go). Struct fields need no entry: Go always writes them.
+
+export interface GoFields {
+  /** Pointer scalars (*bool, *int64): emitted whenever present on the wire, even as false/0. */
+  pointer?: readonly string[];
+  /** Value scalars without `omitempty`: Go's encoder emits them even when zero. */
+  always?: readonly string[];
+  /** Proto field name -> JSON name, where they differ. */
+  rename?: Readonly<Record<string, string>>;
+}
+
+const META = 'k8s.io.apimachinery.pkg.apis.meta.v1';
+
+export const GO_FIELDS: ReadonlyMap<string, GoFields> = new Map<string, GoFields>([
+  [`${META}.ObjectMeta`, { pointer: ['deletionGracePeriodSeconds'] }],
+  [`${META}.OwnerReference`, { pointer: ['controller', 'blockOwnerDeletion'], always: ['apiVersion', 'kind', 'name', 'uid'] }],
+  [`${META}.LabelSelectorRequirement`, { always: ['key', 'operator'] }],
+  [`${META}.FieldSelectorRequirement`, { always: ['key', 'operator'] }],
+
+  ['k8s.io.api.core.v1.NamespaceCondition', { always: ['type', 'status'] }],
+  ['k8s.io.api.core.v1.Secret', { pointer: ['immutable'] }],
+  ['k8s.io.api.core.v1.ConfigMap', { pointer: ['immutable'] }],
+  ['k8s.io.api.core.v1.ServiceAccount', { pointer: ['automountServiceAccountToken'] }],
+
+  ['k8s.io.api.rbac.v1.Subject', { always: ['kind', 'name'] }],
+  ['k8s.io.api.rbac.v1.RoleRef', { always: ['apiGroup', 'kind', 'name'] }],
+
+  ['k8s.io.api.authentication.v1.TokenRequestSpec', { pointer: ['expirationSeconds'] }],
+  ['k8s.io.api.authentication.v1.TokenRequestStatus', { always: ['token'] }],
+  ['k8s.io.api.authentication.v1.BoundObjectReference', { rename: { uID: 'uid' } }],
+
+  ['k8s.io.api.authorization.v1.SubjectAccessReviewStatus', { always: ['allowed'] }],
+  ['k8s.io.api.authorization.v1.SubjectRulesReviewStatus', { always: ['incomplete'] }],
+]);
