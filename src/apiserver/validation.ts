@@ -3,31 +3,11 @@
 // pkg/apis/meta/v1/validation. Errors are FieldError values whose `detail` is field.Error.ErrorBody().
 
 import type { FieldError } from './errors.ts';
+import { goQuote } from './schema/field.ts';
+
+export { goQuote };
 
 // ---- rendering like field.Error.ErrorBody ----------------------------------------------------
-
-/** Go's %q (strconv.Quote): control characters are escaped Go-style, printable Unicode is kept. */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    switch (ch) {
-      case '"': out += '\\"'; continue;
-      case '\\': out += '\\\\'; continue;
-      case '\x07': out += '\\a'; continue;
-      case '\b': out += '\\b'; continue;
-      case '\f': out += '\\f'; continue;
-      case '\n': out += '\\n'; continue;
-      case '\r': out += '\\r'; continue;
-      case '\t': out += '\\t'; continue;
-      case '\v': out += '\\v'; continue;
-    }
-    if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else if (c >= 0x80 && c < 0xa0) out += `\\u${c.toString(16).padStart(4, '0')}`;
-    else out += ch;
-  }
-  return `${out}"`;
-}
 
 /** A value already rendered Go-style (e.g. %#v of a slice or struct). */
 class GoText {
