@@ -278,16 +278,20 @@ class Mapper {
     if (!memory || memory < MIN_MEMORY_BYTES) return s.fail('InvalidResources', `memory ${spec.resources?.memory} must be at least 16Mi`);
     if (memory / 1024 > 0xffffffff) return s.fail('InvalidResources', `memory ${spec.resources?.memory} is too large`);
 
-    const ds = await this.datastore(s, namespace, spec.datastoreRef?.name, String(spec.image ?? ''), container);
-    if (!ds) return undefined;
-    const format: ImageFormat = container ? 'container' : (spec.imageFormat ?? 'qcow2');
-    const ct = this.contentTree(s, appUid, ds, format, str(spec.imageSha256), name);
-    const root: VolumeRecord = { uuid: uuidV5(`${this.device}/root/${ct}`, appUid), displayName: `${name}-root`, origin: { type: 'download', contentTreeUuid: ct } };
-    s.staged.volumes.set(root.uuid, root);
-    s.staged.owners.set(root.uuid, owner('root'));
-    const volumes: AppVolumeRecord[] = [{ uuid: root.uuid, mountDir: container ? '/' : '' }];
-
+    // Every reference is resolved (and every problem reported) before deciding to leave the app out.
     let ok = true;
+    const volumes: AppVolumeRecord[] = [];
+    const ds = await this.datastore(s, namespace, spec.datastoreRef?.name, String(spec.image ?? ''), container);
+    if (!ds) ok = false;
+    else {
+      const format: ImageFormat = container ? 'container' : (spec.imageFormat ?? 'qcow2');
+      const ct = this.contentTree(s, appUid, ds, format, str(spec.imageSha256), name);
+      const root: VolumeRecord = { uuid: uuidV5(`${this.device}/root/${ct}`, appUid), displayName: `${name}-root`, origin: { type: 'download', contentTreeUuid: ct } };
+      s.staged.volumes.set(root.uuid, root);
+      s.staged.owners.set(root.uuid, owner('root'));
+      volumes.push({ uuid: root.uuid, mountDir: container ? '/' : '' });
+    }
+
     for (const v of spec.volumes ?? []) {
       let uuid: string | undefined;
       if (v.volumeRef?.name) {
