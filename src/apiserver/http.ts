@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
-import { StatusError, badRequest, internalError, methodNotAllowed, notAcceptable, tooLarge, unsupportedMediaType } from './errors.ts';
+import { StatusError, badRequest, internalError, invalid, methodNotAllowed, notAcceptable, tooLarge, unsupportedMediaType } from './errors.ts';
 import type { KObject, ResourceDefinition } from './resource.ts';
 import type { Registry } from './registry.ts';
 import type { ResourceService, DeleteOptions, WriteOptions, FieldValidation, Ctx } from './rest.ts';
@@ -179,6 +179,7 @@ export class HttpFront {
     if (t.name === undefined && def.namespaced && t.namespace === undefined && (verb === 'create' || verb === 'deletecollection')) throw NOT_FOUND();
 
     const w = this.writeOptions(q, sub);
+    w.fieldManager ??= managerFromUserAgent(req.headers['user-agent']);
     const ns = t.namespace;
     switch (verb) {
       case 'list': {
@@ -207,7 +208,13 @@ export class HttpFront {
       case 'patch': {
         const ct = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
         const patch = await this.readBody(req, ct);
-        if (ct === PATCH_TYPES.apply) throw unsupportedMediaType(ct, [PATCH_TYPES.json, PATCH_TYPES.merge, ...(def.strategicMergePatch ? [PATCH_TYPES.strategic] : [])]);
+        if (ct === PATCH_TYPES.apply && sub !== 'scale') {
+          // Apply needs an explicit field manager: the User-Agent fallback does not count.
+          const force = ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(q.get('force') ?? '');
+          const r = await this.service.apply(def, ns, t.name!, patch, { ...w, fieldManager: q.get('fieldManager') ?? undefined, force }, ctx);
+          return this.json(res, r.created ? 201 : 200, r.object, ctx);
+        }
+        if (q.has('force')) throw invalid('PatchOptions', 'meta.k8s.io', '', [{ type: 'FieldValueForbidden', field: 'force', detail: 'Forbidden: may not be specified for non-apply patch' }]);
         if (sub === 'scale') {
           const obj = await this.service.updateScale(def, ns, t.name!, (scale) => {
             const out = ct === PATCH_TYPES.json ? applyJsonPatch(scale, patch) : ct === PATCH_TYPES.merge || ct === PATCH_TYPES.strategic ? applyMergePatch(scale, patch) : undefined;
@@ -594,4 +601,10 @@ function listQuery(q: URLSearchParams) {
     resourceVersion: q.get('resourceVersion') ?? undefined,
     resourceVersionMatch: q.get('resourceVersionMatch') ?? undefined,
   };
+}
+
+/** The field manager of a write without ?fieldManager: the User-Agent up to its first "/" (create.go prefixFromUserAgent). */
+function managerFromUserAgent(ua: string | undefined): string | undefined {
+  const name = [...(ua ?? '').split('/')[0]].filter((ch) => !/\p{C}/u.test(ch)).join('').slice(0, 128);
+  return name || undefined;
 }

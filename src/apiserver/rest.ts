@@ -18,6 +18,7 @@ import { compileObjectSchema, type ObjectSchema } from './schema/index.ts';
 import { validateObjectMeta, validateMetadataUpdate } from './validation.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch/index.ts';
 import { getPath, setPath } from './jsonpath.ts';
+import { apply as applyConfig, updateManagedFields, type FieldManagerScope } from './fieldmanager/index.ts';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
@@ -26,6 +27,11 @@ export interface WriteOptions {
   fieldManager?: string;
   fieldValidation?: FieldValidation;
   subresource?: string;
+}
+
+export interface ApplyOptions extends WriteOptions {
+  /** Take over fields other managers own instead of failing with a conflict. */
+  force?: boolean;
 }
 
 export interface DeleteOptions {
@@ -68,6 +74,8 @@ function clone<T>(v: T): T {
 
 export class ResourceService {
   private schemas = new WeakMap<ResourceDefinition, ObjectSchema | null>();
+  /** Objects produced by server-side apply, with the managedFields apply computed for them. */
+  private applied = new WeakMap<KObject, KObject[] | undefined>();
 
   constructor(public readonly store: ObjectStore, public readonly registry: Registry) {}
 
@@ -125,7 +133,7 @@ export class ResourceService {
 
     this.normalize(def, obj, opts, ctx);
     def.strategy?.prepareForCreate?.(obj);
-    this.recordManager(obj, opts, 'Update');
+    this.trackManagedFields(def, undefined, obj, opts);
 
     const generated = !meta.name;
     if (generated) meta.name = meta.generateName + Array.from({ length: 5 }, () => GENERATE_CHARS[randomInt(GENERATE_CHARS.length)]).join('');
@@ -184,7 +192,7 @@ export class ResourceService {
     const accepted = def.strategicMergePatch
       ? [PATCH_TYPES.json, PATCH_TYPES.merge, PATCH_TYPES.strategic]
       : [PATCH_TYPES.json, PATCH_TYPES.merge];
-    if (!accepted.includes(type as never)) throw unsupportedMediaType(type, accepted);
+    if (!accepted.includes(type as never)) throw unsupportedMediaType(type, [...accepted, PATCH_TYPES.apply]);
     return this.guaranteedUpdate(def, ns, name, undefined, (cur) => {
       const base = clone(cur);
       let out: unknown;
@@ -203,6 +211,68 @@ export class ResourceService {
       if (patched.metadata.name !== name) throw badRequest(`metadata.name: Invalid value: ${JSON.stringify(patched.metadata.name)}: field is immutable`);
       return this.checkBody(def, ns, patched);
     }, opts, ctx);
+  }
+
+  /**
+   * Server-side apply (PATCH application/apply-patch+yaml): merges the configuration into the live object
+   * under field ownership, or creates the object when it does not exist.
+   */
+  async apply(def: ResourceDefinition, ns: string | undefined, name: string, body: unknown, opts: ApplyOptions, ctx: Ctx): Promise<{ object: KObject; created: boolean }> {
+    const manager = opts.fieldManager ?? '';
+    const optErrs: FieldError[] = [];
+    if (!manager) optErrs.push({ type: 'FieldValueRequired', field: 'fieldManager', detail: 'Required value: is required for apply patch' });
+    if (manager.length > 128) optErrs.push({ type: 'FieldValueTooLong', field: 'fieldManager', detail: `Too long: may not be more than 128 bytes` });
+    if (optErrs.length) throw invalid('PatchOptions', 'meta.k8s.io', '', optErrs);
+    const config = this.applyConfig(def, ns, name, body);
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.store.get(def, ns, name);
+      if (!cur) {
+        const r = applyConfig(undefined, clone(config), manager, !!opts.force, this.fieldScope(def, opts));
+        this.applied.set(r.object, r.managedFields);
+        try {
+          return { object: await this.create(def, ns, r.object, opts, ctx), created: true };
+        } catch (e) {
+          if (e instanceof StatusError && e.reason === 'AlreadyExists' && attempt < MAX_RETRIES) continue;
+          throw e;
+        }
+      }
+      try {
+        const object = await this.guaranteedUpdate(def, ns, name, undefined, (live) => {
+          const rv = config.metadata.resourceVersion;
+          if (rv !== undefined && rv !== live.metadata.resourceVersion) throw conflict(def.resource, def.group, name, OBJECT_MODIFIED);
+          const r = applyConfig(live, clone(config), manager, !!opts.force, this.fieldScope(def, opts));
+          this.applied.set(r.object, r.managedFields);
+          return r.object;
+        }, opts, ctx);
+        return { object, created: false };
+      } catch (e) {
+        // Deleted between the read and the write: apply creates it.
+        if (e instanceof StatusError && e.code === 404 && attempt < MAX_RETRIES) continue;
+        throw e;
+      }
+    }
+  }
+
+  /** Checks an apply configuration against the URL, as the apply patcher does before merging. */
+  private applyConfig(def: ResourceDefinition, ns: string | undefined, name: string, body: unknown): KObject {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('error decoding YAML: the apply configuration must be an object');
+    const config = body as KObject;
+    const [g, v] = typeof config.apiVersion === 'string' && config.apiVersion.includes('/') ? config.apiVersion.split('/', 2) : ['', config.apiVersion ?? ''];
+    if (g !== def.group || v !== def.version || config.kind !== def.kind) throw badRequest(`invalid object type: ${g}/${v}, Kind=${config.kind ?? ''}`);
+    if (config.metadata === undefined || config.metadata === null) config.metadata = {};
+    if (typeof config.metadata !== 'object' || Array.isArray(config.metadata)) throw badRequest('metadata must be an object');
+    if (config.metadata.managedFields !== undefined) throw badRequest('metadata.managedFields must be nil');
+    if (config.metadata.name !== undefined && config.metadata.name !== name) {
+      throw badRequest(`the name of the object (${config.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    config.metadata.name = name;
+    if (def.namespaced) {
+      if (config.metadata.namespace !== undefined && config.metadata.namespace !== ns) {
+        throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      }
+      config.metadata.namespace = ns;
+    }
+    return config;
   }
 
   /**
@@ -250,11 +320,14 @@ export class ResourceService {
   /** Applies update semantics to `next` (the client's desired object) given the stored `cur`. */
   private prepareUpdate(def: ResourceDefinition, next: KObject, cur: KObject, opts: WriteOptions, ctx: Ctx): KObject {
     next.metadata ??= {};
+    const applied = this.applied.has(next);
     const sub = opts.subresource;
     if (sub === 'status') {
       // Only .status changes through /status.
       const status = next.status;
+      const from = next;
       next = clone(cur);
+      if (applied) this.applied.set(next, this.applied.get(from));
       if (status === undefined) delete next.status;
       else next.status = status;
     } else if (def.subresources.status) {
@@ -274,6 +347,7 @@ export class ResourceService {
     // Kind strategies govern the main resource; subresources (status, scale, binding, finalize) have their own narrow rules.
     if (!sub) def.strategy?.prepareForUpdate?.(next, cur);
     if (def.generation && this.specChanged(def, next, cur)) m.generation = (c.generation ?? 0) + 1;
+    this.trackManagedFields(def, cur, next, opts);
 
     const errs = [
       ...validateObjectMeta(m, { namespaced: def.namespaced, nameRule: 'subdomain' }),
@@ -282,9 +356,6 @@ export class ResourceService {
       ...(sub ? [] : def.strategy?.validate?.(next, cur) ?? []),
     ];
     if (errs.length) throw invalid(def.kind, def.group, m.name, errs);
-    if (!isDeepStrictEqual({ ...next, metadata: { ...m, managedFields: undefined } }, { ...cur, metadata: { ...c, managedFields: undefined } })) {
-      this.recordManager(next, opts, 'Update');
-    }
     return next;
   }
 
@@ -359,18 +430,22 @@ export class ResourceService {
     return [];
   }
 
-  /** A simplified managedFields record of who wrote the object last (full SSA ownership comes with server-side apply). */
-  private recordManager(obj: KObject, opts: WriteOptions, operation: 'Update' | 'Apply'): void {
-    const manager = opts.fieldManager;
-    if (!manager) return;
-    const entries: KObject[] = Array.isArray(obj.metadata.managedFields) ? obj.metadata.managedFields : [];
-    const subresource = opts.subresource === 'status' ? 'status' : undefined;
-    const entry: KObject = { manager, operation, apiVersion: obj.apiVersion, time: nowRFC3339(), fieldsType: 'FieldsV1', fieldsV1: fieldSet(obj, subresource) };
-    if (subresource) entry.subresource = subresource;
-    const i = entries.findIndex((e) => e.manager === manager && e.operation === operation && e.subresource === subresource);
-    if (i >= 0) entries[i] = entry;
-    else entries.push(entry);
-    obj.metadata.managedFields = entries;
+  private fieldScope(def: ResourceDefinition, opts: WriteOptions): FieldManagerScope {
+    return { schema: def.schema, apiVersion: groupVersion(def), subresource: opts.subresource, statusSubresource: !!def.subresources.status, now: nowRFC3339() };
+  }
+
+  /** An Update operation by opts.fieldManager takes ownership of the fields it changed (live is undefined on create). */
+  private trackManagedFields(def: ResourceDefinition, live: KObject | undefined, next: KObject, opts: WriteOptions): void {
+    if (this.applied.has(next)) {
+      const fields = this.applied.get(next);
+      if (fields) next.metadata.managedFields = fields;
+      else delete next.metadata.managedFields;
+      return;
+    }
+    if (!opts.fieldManager) return;
+    const fields = updateManagedFields(live, next, opts.fieldManager, this.fieldScope(def, opts));
+    if (fields) next.metadata.managedFields = fields;
+    else delete next.metadata.managedFields;
   }
 
   // ---- delete ------------------------------------------------------------------------------
@@ -501,24 +576,4 @@ export class ResourceService {
     }, { ...opts, subresource: 'scale' }, ctx);
     return this.toScale(def, obj);
   }
-}
-
-/** The FieldsV1 set of an object's fields (maps recursed, lists atomic). */
-function fieldSet(obj: KObject, subresource?: string): KObject {
-  const walk = (v: unknown): KObject => {
-    if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
-    const out: KObject = {};
-    for (const [k, x] of Object.entries(v)) out[`f:${k}`] = walk(x);
-    return out;
-  };
-  if (subresource === 'status') return { 'f:status': walk(obj.status) };
-  const out: KObject = {};
-  const meta: KObject = {};
-  for (const f of ['labels', 'annotations', 'finalizers', 'ownerReferences']) if (obj.metadata[f] !== undefined) meta[`f:${f}`] = walk(obj.metadata[f]);
-  if (Object.keys(meta).length) out['f:metadata'] = meta;
-  for (const [k, v] of Object.entries(obj)) {
-    if (k === 'apiVersion' || k === 'kind' || k === 'metadata') continue;
-    out[`f:${k}`] = walk(v);
-  }
-  return out;
 }
