@@ -376,3 +376,18 @@ test('ipv4Plan derives and checks local network addressing; image references spl
   assert.deepEqual(splitImageRef('ghcr.io/org/app@sha256:' + 'a'.repeat(64)), { registry: 'ghcr.io', path: 'org/app@sha256:' + 'a'.repeat(64) });
   assert.deepEqual(splitImageRef('localhost:5000/app'), { registry: 'localhost:5000', path: 'app:latest' });
 });
+
+test('a rendered config runs on the simulated device: apps reach RUNNING with an address from their network instance', async () => {
+  const { DeviceModel } = await import('../../src/sim/model.ts');
+  const f = fixtures();
+  const m = await map(f);
+  assert.deepEqual(m.problems, []);
+  const hw = { manufacturer: 'QEMU', productName: 'pc', machineArch: 'x86_64', cpuArch: 'x86_64', platform: 'kvm', ncpu: 4, memoryMB: 4096, storageMB: 32768, ports: [{ ifname: 'eth0', mac: '02:42:00:00:00:01', ip: '192.168.1.10', subnet: '192.168.1.0/24', gateway: '192.168.1.1' }] };
+  const device = new DeviceModel(hw, '14.5.1-kvm-amd64', {}, 0, () => 0);
+  device.apply(decoded(renderDeviceConfig(m.input).bytes), DEVICE, 0);
+  for (let i = 0; i < 200 && device.appStates().nginx !== 'RUNNING'; i++) device.step(i);
+  assert.equal(device.appStates().nginx, 'RUNNING');
+  assert.equal(device.appStates().ubuntu, 'INSTALLED', 'activate: false installs without running');
+  const app = device.apps.get(f.nginx.metadata.uid)!;
+  assert.match(app.nets[0]!.ip ?? '', /^10\.50\.0\.\d+$/);
+});
