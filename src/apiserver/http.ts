@@ -170,6 +170,12 @@ export class HttpFront {
     const sub = t.subresource;
     if (sub !== undefined) {
       const known = (sub === 'status' && def.subresources.status) || (sub === 'scale' && def.subresources.scale) || (sub === 'binding' && def.subresources.binding) || (sub === 'finalize' && def.subresources.finalize);
+      const custom = def.subresources.custom?.[sub];
+      if (custom && t.name !== undefined) {
+        if (method !== 'GET') throw methodNotAllowed(method, `${def.resource}/${sub}`);
+        this.checkAccept(req);
+        return this.json(res, 200, await custom.get(await this.service.get(def, t.namespace, t.name)));
+      }
       if (!known) throw NOT_FOUND();
     }
     const verb = t.name === undefined

@@ -1,7 +1,7 @@
 // The registry of served resources. Built-in and CRD-defined resources live side by side; CRDs are
 // added and removed at run time, and listeners (discovery, OpenAPI caches) are told of every change.
 
-import { groupVersion, type ResourceDefinition } from './resource.ts';
+import { groupVersion, type CustomSubresource, type ResourceDefinition } from './resource.ts';
 
 export class Registry {
   private defs = new Map<string, ResourceDefinition>(); // "group/version/resource"
@@ -14,7 +14,7 @@ export class Registry {
   }
 
   add(defs: ResourceDefinition[]): void {
-    for (const d of defs) this.defs.set(Registry.id(d.group, d.version, d.resource), d);
+    for (const d of defs) this.defs.set(Registry.id(d.group, d.version, d.resource), this.extended(d));
     this.changed();
   }
 
@@ -27,8 +27,36 @@ export class Registry {
   /** Replaces the definitions of one CRD at once (an update may add or drop versions). */
   replaceCRD(crdName: string, defs: ResourceDefinition[]): void {
     for (const [k, d] of this.defs) if (d.crdName === crdName) this.defs.delete(k);
-    for (const d of defs) this.defs.set(Registry.id(d.group, d.version, d.resource), d);
+    for (const d of defs) this.defs.set(Registry.id(d.group, d.version, d.resource), this.extended(d));
     this.changed();
+  }
+
+  // Custom subresources are kept apart from the definitions because CRD-defined ones are rebuilt
+  // on every CRD change; they are re-applied to each definition of the group/resource.
+  private extensions = new Map<string, Record<string, CustomSubresource>>(); // "group/resource"
+
+  /** Serves a custom subresource on every version of group/resource (also ones added later). Returns its removal. */
+  extendSubresource(group: string, resource: string, name: string, sub: CustomSubresource): () => void {
+    const k = `${group}/${resource}`;
+    this.extensions.set(k, { ...this.extensions.get(k), [name]: sub });
+    const reapply = () => {
+      for (const d of this.defs.values()) if (d.group === group && d.resource === resource) this.extended(d);
+      this.changed();
+    };
+    reapply();
+    return () => {
+      const ext = this.extensions.get(k);
+      if (ext?.[name] !== sub) return;
+      delete ext[name];
+      for (const d of this.defs.values()) if (d.group === group && d.resource === resource && d.subresources.custom) delete d.subresources.custom[name];
+      this.changed();
+    };
+  }
+
+  private extended(d: ResourceDefinition): ResourceDefinition {
+    const ext = this.extensions.get(`${d.group}/${d.resource}`);
+    if (ext) d.subresources = { ...d.subresources, custom: { ...d.subresources.custom, ...ext } };
+    return d;
   }
 
   private terminating = new Set<string>();

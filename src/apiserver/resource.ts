@@ -28,6 +28,19 @@ export interface ScaleSubresource {
   labelSelectorPath?: string;
 }
 
+/**
+ * A read-only subresource whose body is computed from the object by whoever registered it
+ * (Registry.extendSubresource), e.g. the device config a controller rendered for an EdgeNode.
+ */
+export interface CustomSubresource {
+  /** Response kind announced in discovery (group/version default to the resource's own). */
+  kind: string;
+  group?: string;
+  version?: string;
+  /** The body for GET <resource>/<name>/<subresource>; a thrown StatusError is the answer. */
+  get(obj: KObject): unknown | Promise<unknown>;
+}
+
 /** Per-kind hooks, modelled on the apiserver's RESTCreateStrategy / RESTUpdateStrategy. */
 export interface Strategy {
   /** Fill server-owned fields on create (after metadata is set, before validation). */
@@ -80,6 +93,8 @@ export interface ResourceDefinition {
     binding?: boolean;
     /** namespaces/finalize: PUT to change spec.finalizers (the namespace controller's write). */
     finalize?: boolean;
+    /** Read-only views computed by a controller (e.g. edgenodes/<name>/config), by subresource name. */
+    custom?: Record<string, CustomSubresource>;
   };
   /** Table columns after NAME; an empty list means the default AGE column for CRDs / "Created At" for others. */
   columns: TableColumn[];

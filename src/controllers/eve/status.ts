@@ -1,0 +1,115 @@
+// Status writing shared by the EVE controllers: conditions with Kubernetes semantics
+// (lastTransitionTime moves only when status changes) and a read-modify-write of .status that
+// writes nothing when the mutation changed nothing, retries on conflicts, and serialises writers
+// of the same object inside this process (presence, info ingestion and render all touch EdgeNodes).
+
+import { isDeepStrictEqual } from 'node:util';
+import type { KObject } from '../../apiserver/resource.ts';
+import { isConflict, isNotFound, type Client, type GVR } from '../client.ts';
+
+export const GROUP = 'eve.kubeve.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const EDGENODES: GVR = { group: GROUP, version: VERSION, resource: 'edgenodes' };
+export const ONBOARDINGKEYS: GVR = { group: GROUP, version: VERSION, resource: 'onboardingkeys' };
+export const APPINSTANCES: GVR = { group: GROUP, version: VERSION, resource: 'appinstances' };
+export const NETWORKINSTANCES: GVR = { group: GROUP, version: VERSION, resource: 'networkinstances' };
+export const VOLUMES: GVR = { group: GROUP, version: VERSION, resource: 'volumes' };
+export const DATASTORES: GVR = { group: GROUP, version: VERSION, resource: 'datastores' };
+export const SECRETS: GVR = { group: '', version: 'v1', resource: 'secrets' };
+
+export const FIELD_MANAGER = 'kubeve-eve-controller';
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface Condition {
+  type: string;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+  lastTransitionTime?: string;
+  observedGeneration?: number;
+}
+
+export const rfc3339 = (ms = Date.now()) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/**
+ * Sets a condition in `status.conditions`. Returns the previous status of that condition
+ * ('' when it was absent) so callers can tell a transition from a refresh.
+ */
+export function setCondition(status: KObject, c: Condition, nowMs = Date.now()): ConditionStatus | '' {
+  const list: KObject[] = Array.isArray(status.conditions) ? status.conditions : (status.conditions = []);
+  const i = list.findIndex((x) => x.type === c.type);
+  const prev = i >= 0 ? list[i]! : undefined;
+  const next: KObject = {
+    type: c.type,
+    status: c.status,
+    reason: c.reason,
+    message: c.message,
+    lastTransitionTime: prev && prev.status === c.status ? prev.lastTransitionTime : (c.lastTransitionTime ?? rfc3339(nowMs)),
+    ...(c.observedGeneration !== undefined ? { observedGeneration: c.observedGeneration } : {}),
+  };
+  if (i >= 0) list[i] = next;
+  else list.push(next);
+  return (prev?.status as ConditionStatus | undefined) ?? '';
+}
+
+export function getCondition(obj: KObject | undefined, type: string): KObject | undefined {
+  return (obj?.status?.conditions as KObject[] | undefined)?.find((c) => c.type === type);
+}
+
+/** What a status mutation saw and did. */
+export interface StatusChange {
+  /** The object after the write (or as read when nothing changed); undefined if it does not exist. */
+  object?: KObject;
+  /** The object before the mutation. */
+  before?: KObject;
+  written: boolean;
+}
+
+export class StatusWriter {
+  private chains = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly client: Client) {}
+
+  /**
+   * Reads the object, lets `mutate` edit a copy of its status (return false to skip), and writes
+   * .status only if it changed. Conflicting writers elsewhere are retried with a fresh read.
+   */
+  mutate(r: GVR, ns: string | undefined, name: string, mutate: (status: KObject, obj: KObject) => boolean | void): Promise<StatusChange> {
+    const key = `${r.resource}/${ns ?? ''}/${name}`;
+    const run = async (): Promise<StatusChange> => {
+      for (let attempt = 0; ; attempt++) {
+        let cur: KObject;
+        try {
+          cur = await this.client.get(r, ns, name);
+        } catch (e) {
+          if (isNotFound(e)) return { written: false };
+          throw e;
+        }
+        const status: KObject = structuredClone(cur.status ?? {});
+        if (mutate(status, cur) === false || isDeepStrictEqual(status, cur.status ?? {})) return { object: cur, before: cur, written: false };
+        try {
+          const object = await this.client.updateStatus(r, { ...cur, status }, { fieldManager: FIELD_MANAGER });
+          return { object, before: cur, written: true };
+        } catch (e) {
+          if (isNotFound(e)) return { written: false };
+          if (isConflict(e) && attempt < 10) continue;
+          throw e;
+        }
+      }
+    };
+    const prev = this.chains.get(key) ?? Promise.resolve();
+    const p = prev.then(run, run);
+    this.chains.set(key, p);
+    void p.finally(() => {
+      if (this.chains.get(key) === p) this.chains.delete(key);
+    }).catch(() => undefined);
+    return p;
+  }
+
+  /** Resolves when every queued write has finished (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.chains.size) await Promise.allSettled([...this.chains.values()]);
+  }
+}

@@ -1,0 +1,67 @@
+// `kubeve server` as one process (DESIGN §3): the embedded API server, the CRDs of deploy/crds
+// installed through it, the EVE device API on its own port, and the EVE controllers between them.
+
+import { startApiServer, type ApiServer, type ApiServerOptions } from '../apiserver/server.ts';
+import { startDeviceApi, DEFAULT_DEVICE_API_PORT, type DeviceApi } from '../eve/device-api.ts';
+import { InProcessClient } from '../controllers/client.ts';
+import { installCrds } from '../controllers/eve/install.ts';
+import { EveControllers, type EveControllerOptions } from '../controllers/eve/index.ts';
+import { GROUP } from '../controllers/eve/status.ts';
+
+export interface KubeveOptions extends ApiServerOptions {
+  /** Device API port (default 8443; 0 = any free port). */
+  devicePort?: number;
+  /** Device API listen address (default: all interfaces). */
+  deviceHost?: string;
+  /** Extra names/IPs devices use to reach the device API (its TLS certificate names them). */
+  deviceTlsHosts?: string[];
+  /** Directory of the CRD manifests (default deploy/crds of this checkout). */
+  crdDir?: string;
+  eve?: EveControllerOptions;
+  log?: (msg: string) => void;
+}
+
+export interface Kubeve {
+  api: ApiServer;
+  device: DeviceApi;
+  eve: EveControllers;
+  close(): Promise<void>;
+}
+
+export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
+  const api = await startApiServer(o);
+  try {
+    const client = new InProcessClient(api.service, api.registry);
+    await installCrds(client, { dir: o.crdDir });
+    const eve = new EveControllers(client, o.eve);
+    const hosts = [...new Set(['localhost', '127.0.0.1', ...(o.advertiseAddress ? [o.advertiseAddress] : []), ...(o.deviceTlsHosts ?? [])])];
+    const device = await startDeviceApi({
+      dataDir: o.dataDir,
+      host: o.deviceHost,
+      port: o.devicePort ?? DEFAULT_DEVICE_API_PORT,
+      tlsHosts: hosts,
+      hooks: eve.hooks,
+      log: o.log,
+    });
+    const removeConfig = api.registry.extendSubresource(GROUP, 'edgenodes', 'config', {
+      kind: 'EdgeDevConfig',
+      get: (obj) => eve.render.servedConfig(obj),
+    });
+    await eve.start(device);
+    return {
+      api,
+      device,
+      eve,
+      async close() {
+        eve.stop();
+        removeConfig();
+        await device.close();
+        await eve.status.idle().catch(() => undefined);
+        await api.close();
+      },
+    };
+  } catch (e) {
+    await api.close();
+    throw e;
+  }
+}
