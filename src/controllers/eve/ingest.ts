@@ -132,7 +132,8 @@ export class Ingest {
     if (!r.written || !r.object) return;
     const before = r.before?.status ?? {};
     const after = r.object.status ?? {};
-    if (before.lastRebootTime && after.lastRebootTime !== before.lastRebootTime) {
+    // A reboot is a new lastRebootTime on a device that had reported before (not its first report).
+    if (before.hardware && after.lastRebootTime && after.lastRebootTime !== before.lastRebootTime) {
       void this.events.record(r.object, 'Normal', 'Rebooted', `device rebooted: ${after.lastRebootReason ?? 'unknown reason'}`);
     }
     const was = getCondition(r.before, 'BaseOSReady');
