@@ -1,7 +1,8 @@
 // The kubeve command line: one binary for the server, the simulator and helper commands.
 
 import { Command } from 'commander';
-import { startApiServer } from '../apiserver/server.ts';
+import { startKubeve } from '../server/kubeve.ts';
+import { DEFAULT_DEVICE_API_PORT } from '../eve/device-api.ts';
 import { registerEveCommands } from '../eve/cli.ts';
 import { registerSimCommands } from '../sim/cli.ts';
 
@@ -10,21 +11,39 @@ program.name('kubeve').description('A Kubernetes-compatible controller for EVE-O
 
 program
   .command('server')
-  .description('run the embedded Kubernetes-compatible API server (SQLite storage in the data directory)')
+  .description('run kubeve: the embedded Kubernetes-compatible API server (SQLite in the data directory), the EVE device API and the EVE controllers')
   .option('--data-dir <dir>', 'data directory (env KUBEVE_DATA_DIR)', process.env.KUBEVE_DATA_DIR ?? './kubeve-data')
   .option('--host <addr>', 'address to listen on (env KUBEVE_HOST)', process.env.KUBEVE_HOST ?? '127.0.0.1')
   .option('--port <port>', 'HTTPS port of the Kubernetes API (env KUBEVE_PORT)', process.env.KUBEVE_PORT ?? '6443')
   .option('--advertise-address <addr>', 'address clients use to reach the server (kubeconfig and certificate)')
-  .action(async (o: { dataDir: string; host: string; port: string; advertiseAddress?: string }) => {
-    const server = await startApiServer({ dataDir: o.dataDir, host: o.host, port: Number(o.port), advertiseAddress: o.advertiseAddress });
+  .option('--device-host <addr>', 'listen address of the EVE device API (env KUBEVE_DEVICE_HOST)', process.env.KUBEVE_DEVICE_HOST ?? '0.0.0.0')
+  .option('--device-port <port>', 'HTTPS port of the EVE device API (env KUBEVE_DEVICE_PORT)', process.env.KUBEVE_DEVICE_PORT ?? String(DEFAULT_DEVICE_API_PORT))
+  .option('--offline-timeout <seconds>', 'mark a silent device Online=False after this long (default: 3 × its timer.config.interval)')
+  .action(async (o: { dataDir: string; host: string; port: string; advertiseAddress?: string; deviceHost: string; devicePort: string; offlineTimeout?: string }) => {
+    const k = await startKubeve({
+      dataDir: o.dataDir, host: o.host, port: Number(o.port), advertiseAddress: o.advertiseAddress,
+      deviceHost: o.deviceHost, devicePort: Number(o.devicePort),
+      eve: o.offlineTimeout ? { offlineTimeoutMs: Number(o.offlineTimeout) * 1000 } : {},
+      log: (m) => console.log(m),
+    });
+    const server = k.api;
+    const deviceAddr = k.device.serverAddress(o.advertiseAddress ?? 'localhost');
+    const dataDir = o.dataDir;
     console.log(`kubeve API server listening on ${server.url}`);
-    console.log(`Point kubectl at it with:\n\n  export KUBECONFIG=${server.kubeconfigPath}\n  kubectl get namespaces\n`);
+    console.log(`Point kubectl at it with:\n\n  export KUBECONFIG=${server.kubeconfigPath}\n  kubectl get namespaces\n  kubectl get eve -A   # the EVE resources (category eve)\n`);
+    console.log(`EVE device API (API v2) listening on https://${deviceAddr}/api/v2/edgedevice/`);
+    console.log(`Onboard devices:\n`);
+    console.log(`  npm run kubeve -- bootstrap --data-dir ${dataDir} --server ${deviceAddr} --out ./eve-config`);
+    console.log(`  # copy ./eve-config/* to the CONFIG partition of an EVE installer, or simulate devices:`);
+    console.log(`  kubectl apply -f - <<EOF\n  apiVersion: eve.kubeve.io/v1alpha1\n  kind: OnboardingKey\n  metadata: {name: batch-1}\n  spec:\n    autoEnroll: true\n    certificate: |\n      <contents of ./eve-config/onboard.cert.pem, indented>\n  EOF`);
+    console.log(`  npm run sim -- --bootstrap-dir ./eve-config --count 5 --time-scale 10`);
+    console.log(`  kubectl get edgenodes\n`);
     let stopping = false;
     const stop = async (sig: string) => {
       if (stopping) return;
       stopping = true;
       console.log(`kubeve: ${sig} received, shutting down`);
-      await server.close();
+      await k.close();
       process.exit(0);
     };
     process.on('SIGINT', () => void stop('SIGINT'));
