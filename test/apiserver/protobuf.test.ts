@@ -371,6 +371,62 @@ describe('real kubectl bodies for RBAC, token and review kinds decode to the rig
   });
 });
 
+// ---- the same commands end to end, now that the RBAC, token and review kinds are served -------------
+
+describe('kubectl RBAC, token and auth commands end to end', () => {
+  let ts: TestServer;
+  before(async () => { ts = await startTestServer(); });
+  after(async () => { await ts?.close(); });
+
+  const RBAC = '/apis/rbac.authorization.k8s.io/v1';
+
+  test('kubectl create role / clusterrole store the rules kubectl sent', async () => {
+    assert.match(await ts.ok(['create', 'role', 'e2e-r', '--verb=get,list', '--resource=pods,configmaps', '--resource-name=x']), /role\.rbac\.authorization\.k8s\.io\/e2e-r created/);
+    const role = await api(ts.server, 'GET', `${RBAC}/namespaces/default/roles/e2e-r`);
+    assert.equal(role.status, 200);
+    assert.deepEqual(role.body.rules, [{ verbs: ['get', 'list'], apiGroups: [''], resources: ['pods', 'configmaps'], resourceNames: ['x'] }]);
+
+    await ts.ok(['create', 'clusterrole', 'e2e-cr', '--verb=get', '--non-resource-url=/healthz']);
+    const cr = await api(ts.server, 'GET', `${RBAC}/clusterroles/e2e-cr`);
+    assert.deepEqual(cr.body.rules, [{ verbs: ['get'], nonResourceURLs: ['/healthz'] }]);
+
+    await ts.ok(['create', 'clusterrole', 'e2e-agg', '--aggregation-rule=team=a']);
+    const agg = await api(ts.server, 'GET', `${RBAC}/clusterroles/e2e-agg`);
+    assert.deepEqual(agg.body.aggregationRule, { clusterRoleSelectors: [{ matchLabels: { team: 'a' } }] });
+  });
+
+  test('kubectl create rolebinding / clusterrolebinding store subjects and roleRef', async () => {
+    await ts.ok(['create', 'rolebinding', 'e2e-rb', '--role=e2e-r', '--user=u1', '--serviceaccount=default:sa1']);
+    const rb = await api(ts.server, 'GET', `${RBAC}/namespaces/default/rolebindings/e2e-rb`);
+    assert.equal(rb.status, 200);
+    assert.deepEqual(rb.body.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'e2e-r' });
+    assert.deepEqual(rb.body.subjects.map((s: { kind: string; name: string; namespace?: string }) => [s.kind, s.name, s.namespace]), [['User', 'u1', undefined], ['ServiceAccount', 'sa1', 'default']]);
+
+    await ts.ok(['create', 'clusterrolebinding', 'e2e-crb', '--clusterrole=e2e-cr', '--group=g1']);
+    const crb = await api(ts.server, 'GET', `${RBAC}/clusterrolebindings/e2e-crb`);
+    assert.deepEqual(crb.body.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'e2e-cr' });
+    assert.deepEqual(crb.body.subjects, [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'g1' }]);
+  });
+
+  test('kubectl create token: audiences and duration reach the issued token', async () => {
+    await ts.ok(['create', 'serviceaccount', 'e2e-sa']);
+    const jwt = (await ts.ok(['create', 'token', 'e2e-sa', '--audience=aud-1', '--duration=10m'])).trim();
+    const parts = jwt.split('.');
+    assert.equal(parts.length, 3, jwt);
+    const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+    assert.equal(claims.sub, 'system:serviceaccount:default:e2e-sa');
+    assert.deepEqual([claims.aud].flat(), ['aud-1']);
+    assert.equal(claims.exp - claims.iat, 600);
+  });
+
+  test('kubectl auth whoami and can-i', async () => {
+    assert.match(await ts.ok(['auth', 'whoami']), /Username\s+kubeve-admin/);
+    assert.equal((await ts.ok(['auth', 'can-i', 'create', 'pods', '--subresource=eviction', '-n', 'kube-system'])).trim(), 'yes');
+    assert.equal((await ts.ok(['auth', 'can-i', 'get', '/healthz'])).trim(), 'yes');
+    assert.match(await ts.ok(['auth', 'can-i', '--list']), /Resources\s+Non-Resource URLs/);
+  });
+});
+
 // ---- bad bodies --------------------------------------------------------------------------------------
 
 describe('bad protobuf bodies are refused and change nothing', () => {

@@ -48,7 +48,8 @@ export function messageToJSON(desc: DescMessage, msg: Message, path = ''): unkno
   for (const field of desc.fields) {
     const name = go.rename?.[field.name] ?? field.name;
     const fieldPath = path ? `${path}.${name}` : name;
-    // Go never omits a struct, and Go clients always put one on the wire: present means emitted.
+    // Go always emits struct fields (and Go clients always send them), and emits pointer scalars when
+    // non-nil: for both, present on the wire means emitted, even as {} / false / 0.
     const pointer = field.fieldKind === 'message' || go.pointer?.includes(field.name);
     if (pointer && !isFieldSet(msg as any, field)) continue;
     const value = fieldToJSON(field, (msg as any)[field.localName], fieldPath);
