@@ -208,7 +208,8 @@ export class RenderController implements OwnerLookup {
       if (a && a.spec?.nodeName === name) appObjs.push(a);
     }
     const prev = this.renders.get(name);
-    const uuid: string | undefined = node.status?.uuid;
+    // A UUID to adopt (spec.uuid) gets its config before the device registers: ready at first poll.
+    const uuid: string | undefined = node.status?.uuid || node.spec?.uuid;
     if (!uuid) {
       this.track(name, [], [], prev);
       return undefined;
@@ -313,7 +314,7 @@ export class RenderController implements OwnerLookup {
 
   /** The config served to the EdgeNode's device, as proto3 JSON. */
   servedConfig(obj: KObject): unknown {
-    const uuid: string | undefined = obj.status?.uuid;
+    const uuid: string | undefined = obj.status?.uuid || obj.spec?.uuid;
     const cfg = uuid ? this.api?.getConfig(uuid) : undefined;
     if (!cfg) throw new StatusError(404, 'NotFound', `edgenodes.eve.kubeve.io "${obj.metadata.name}" has no rendered config yet (the device has not registered)`, { name: obj.metadata.name, group: 'eve.kubeve.io', kind: 'edgenodes' });
     return toJson(EdgeDevConfigSchema, cfg.config);
