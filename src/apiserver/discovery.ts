@@ -18,6 +18,7 @@ function subresources(d: ResourceDefinition): Array<{ name: string; group: strin
   if (d.subresources.scale) out.push({ name: 'scale', group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: SUB_VERBS });
   if (d.subresources.binding) out.push({ name: 'binding', group: '', version: 'v1', kind: 'Binding', verbs: ['create'] });
   if (d.subresources.finalize) out.push({ name: 'finalize', ...self, verbs: ['update'] });
+  for (const [name, a] of Object.entries(d.subresources.actions ?? {})) out.push({ name, group: a.group, version: a.version, kind: a.kind, verbs: ['create'] });
   for (const [name, c] of Object.entries(d.subresources.custom ?? {})) {
     out.push({ name, group: c.group ?? d.group, version: c.version ?? d.version, kind: c.kind, verbs: ['get'] });
   }

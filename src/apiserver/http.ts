@@ -3,8 +3,6 @@
 
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TLSSocket } from 'node:tls';
-import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { StatusError, badRequest, internalError, invalid, methodNotAllowed, notAcceptable, tooLarge, unsupportedMediaType } from './errors.ts';
 import type { KObject, ResourceDefinition } from './resource.ts';
@@ -17,15 +15,13 @@ import { parseIncludeObject, toTable, columnDefinitions, row, type IncludeObject
 import { buildOpenAPIv3, openAPIv3Index, openAPIHash } from './openapi.ts';
 import { applyJsonPatch, applyMergePatch } from './patch/index.ts';
 import { decodeKubeProtobuf, PROTOBUF_CONTENT_TYPE } from './protobuf/decode.ts';
+import { ANONYMOUS_USER, forbiddenError, requestAttributes, unauthorized, type Attributes, type Security, type UserInfo } from './auth/index.ts';
+import { MUTATING_VERBS, type AuditLog } from './audit.ts';
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 export const KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0-kubeve', gitCommit: '0000000000000000000000000000000000000000', gitTreeState: 'clean', buildDate: '2026-11-24T00:00:00Z', goVersion: 'go1.23.0', compiler: 'gc', platform: 'linux/amd64' };
 
-export interface UserInfo {
-  username: string;
-  uid?: string;
-  groups: string[];
-}
+export type { UserInfo } from './auth/index.ts';
 
 export interface HttpOptions {
   host: string;
@@ -33,7 +29,10 @@ export interface HttpOptions {
   certPem: string;
   keyPem: string;
   caPem: string;
-  tokenFile: string;
+  /** Authentication, impersonation and authorization of every request. */
+  security: Security;
+  /** Mutating requests are recorded here when set. */
+  audit?: AuditLog;
   /** Interval between watch bookmarks (the real server: about a minute). */
   bookmarkIntervalMs?: number;
   maxBodyBytes?: number;
@@ -48,26 +47,13 @@ type Target = {
   subresource?: string;
 };
 
-/** Parses a static token file (token,user,uid,"group1,group2") into a lookup table. */
-function loadTokens(path: string): Map<string, UserInfo> {
-  const tokens = new Map<string, UserInfo>();
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const m = /^([^,]+),([^,]+),([^,]*)(?:,"?([^"]*)"?)?\s*$/.exec(line.trim());
-    if (!m) continue;
-    tokens.set(m[1], { username: m[2], uid: m[3] || undefined, groups: m[4] ? m[4].split(',').filter(Boolean) : [] });
-  }
-  return tokens;
-}
-
 export class HttpFront {
   server: https.Server;
   private discovery: Discovery;
-  private tokens: Map<string, UserInfo>;
   private openapi?: { generation: number; docs: Map<string, { doc: object; body: string; hash: string }>; index: string };
   private watches = new Set<ServerResponse>();
 
   constructor(private registry: Registry, private service: ResourceService, private opts: HttpOptions) {
-    this.tokens = loadTokens(opts.tokenFile);
     this.discovery = new Discovery(registry, () => `${opts.host}:${this.port}`);
     this.server = https.createServer(
       { cert: opts.certPem, key: opts.keyPem, ca: opts.caPem, requestCert: true, rejectUnauthorized: false },
@@ -95,26 +81,42 @@ export class HttpFront {
     await closed;
   }
 
-  // ---- authentication --------------------------------------------------------------------
+  // ---- authentication and authorization ----------------------------------------------------
 
-  private authenticate(req: IncomingMessage): UserInfo | undefined {
-    const auth = req.headers.authorization;
-    if (auth) {
-      const m = /^Bearer\s+(\S+)$/i.exec(auth);
-      const user = m ? this.tokens.get(m[1]) : undefined;
-      return user ? { ...user, groups: [...user.groups, 'system:authenticated'] } : undefined;
+  /**
+   * Authenticates, applies impersonation and authorizes the request (401/403 on refusal) and puts the
+   * user on the context. Anonymous requests only reach what system:unauthenticated is granted.
+   */
+  private async admit(req: IncomingMessage, url: URL, ctx: Ctx, audit: { attrs: Attributes; requestor?: UserInfo }): Promise<void> {
+    const sec = this.opts.security;
+    const method = req.method ?? 'GET';
+    const requestor = await sec.authenticate(req);
+    if (!requestor) {
+      if (!sec.authorize(audit.attrs).allowed) throw unauthorized();
+      ctx.user = ANONYMOUS_USER;
+      return;
     }
-    const sock = req.socket as TLSSocket;
-    if (sock.authorized) {
-      const cert = sock.getPeerCertificate();
-      const cn = cert.subject?.CN;
-      if (cn) {
-        const o = cert.subject.O;
-        const groups = Array.isArray(o) ? o : o ? [o] : [];
-        return { username: Array.isArray(cn) ? cn[0] : cn, groups: [...groups, 'system:authenticated'] };
-      }
-    }
-    return undefined;
+    audit.requestor = requestor;
+    audit.attrs = requestAttributes(method, url, requestor);
+    const user = sec.impersonate(req, requestor);
+    audit.attrs = requestAttributes(method, url, user);
+    const d = sec.authorize(audit.attrs);
+    if (!d.allowed) throw forbiddenError(audit.attrs, d.reason);
+    ctx.user = user;
+    ctx.security = sec;
+  }
+
+  /** One audit line per mutating resource request, refused ones included. */
+  private audit(res: ServerResponse, audit: { attrs: Attributes; requestor?: UserInfo }, req: IncomingMessage): void {
+    const a = audit.attrs;
+    if (!this.opts.audit || !a.resourceRequest || !MUTATING_VERBS.has(a.verb)) return;
+    const impersonated = audit.requestor && audit.requestor.username !== a.user.username;
+    this.opts.audit.record({
+      timestamp: new Date().toISOString(), user: a.user.username, groups: a.user.groups,
+      impersonatedBy: impersonated ? audit.requestor!.username : undefined,
+      verb: a.verb, apiGroup: a.apiGroup, resource: a.resource, subresource: a.subresource, namespace: a.namespace, name: a.name,
+      code: res.statusCode, sourceIP: req.socket.remoteAddress,
+    });
   }
 
   // ---- dispatch ---------------------------------------------------------------------------
@@ -124,13 +126,17 @@ export class HttpFront {
     try {
       const url = new URL(req.url ?? '/', 'https://kubeve');
       const path = url.pathname.replace(/\/+$/, '') || '/';
-      if (path === '/healthz' || path === '/livez' || path === '/readyz') return this.text(res, 200, 'ok');
-      // A bad credential is refused even where anonymous access would be allowed.
-      const user = this.authenticate(req);
-      if (!user) {
+      const audit = { attrs: requestAttributes(req.method ?? 'GET', url, ANONYMOUS_USER) };
+      res.once('close', () => this.audit(res, audit, req));
+      try {
+        await this.admit(req, url, ctx, audit);
+      } catch (e) {
         req.resume();
-        throw new StatusError(401, 'Unauthorized', 'Unauthorized');
+        throw e;
       }
+      if (path === '/healthz' || path === '/livez' || path === '/readyz') return this.text(res, 200, 'ok');
+      if (path === '/openid/v1/jwks') return this.json(res, 200, this.opts.security.tokens.jwks(), undefined, 'application/jwk-set+json');
+      if (path === '/.well-known/openid-configuration') return this.json(res, 200, this.opts.security.tokens.openidConfiguration(`https://${req.headers.host ?? `${this.opts.host}:${this.port}`}`));
       if (path === '/version') return this.json(res, 200, KUBE_VERSION);
       if (path === '/api' || path === '/apis') return this.discoveryRoot(req, res, path === '/api');
       if (path.startsWith('/openapi/')) return this.openAPI(req, res, path, url);
@@ -168,8 +174,9 @@ export class HttpFront {
     const method = req.method ?? 'GET';
     if (t.def.namespaced && t.name !== undefined && t.namespace === undefined) throw NOT_FOUND();
     const sub = t.subresource;
+    const action = sub !== undefined ? def.subresources.actions?.[sub] : undefined;
     if (sub !== undefined) {
-      const known = (sub === 'status' && def.subresources.status) || (sub === 'scale' && def.subresources.scale) || (sub === 'binding' && def.subresources.binding) || (sub === 'finalize' && def.subresources.finalize);
+      const known = (sub === 'status' && def.subresources.status) || (sub === 'scale' && def.subresources.scale) || (sub === 'binding' && def.subresources.binding) || (sub === 'finalize' && def.subresources.finalize) || !!def.subresources.actions?.[sub];
       const custom = def.subresources.custom?.[sub];
       if (custom && t.name !== undefined) {
         if (method !== 'GET') throw methodNotAllowed(method, `${def.resource}/${sub}`);
@@ -180,7 +187,7 @@ export class HttpFront {
     }
     const verb = t.name === undefined
       ? ({ GET: q.get('watch') === 'true' || q.get('watch') === '1' ? 'watch' : 'list', POST: 'create', DELETE: 'deletecollection' } as Record<string, string>)[method]
-      : ({ GET: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete', POST: sub === 'binding' ? 'create' : undefined } as Record<string, string | undefined>)[method];
+      : ({ GET: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete', POST: sub === 'binding' || action ? 'create' : undefined } as Record<string, string | undefined>)[method];
     if (!verb || (sub === undefined && !def.verbs.includes(verb))) throw methodNotAllowed(method, def.resource);
     if (t.name === undefined && def.namespaced && t.namespace === undefined && (verb === 'create' || verb === 'deletecollection')) throw NOT_FOUND();
 
@@ -202,6 +209,7 @@ export class HttpFront {
       case 'create': {
         const body = await this.readObject(req);
         if (sub === 'binding') return this.json(res, 201, await this.bind(def, ns, t.name!, body, w, ctx), ctx);
+        if (action) return this.json(res, 201, await action.create(await this.service.get(def, ns, t.name!), body, ctx), ctx);
         return this.json(res, 201, await this.service.create(def, ns, body, w, ctx), ctx);
       }
       case 'update': {

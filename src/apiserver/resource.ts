@@ -3,6 +3,8 @@
 // data (and small strategy hooks), never as a branch on the kind in the generic code.
 
 import type { FieldError } from './errors.ts';
+import type { NameRule } from './validation.ts';
+import type { SecurityServices, UserInfo } from './auth/types.ts';
 
 /** A JSON object as stored and served. */
 export type KObject = Record<string, any>;
@@ -41,8 +43,35 @@ export interface CustomSubresource {
   get(obj: KObject): unknown | Promise<unknown>;
 }
 
+/** Who is asking, for hooks whose answer depends on it. In-process callers (controllers) leave both unset. */
+export interface RequestContext {
+  /** The authenticated (possibly impersonated) user of the request. */
+  user?: UserInfo;
+  /** The server's authentication/authorization services. */
+  security?: SecurityServices;
+}
+
+/** A create-only subresource answered from its parent object (serviceaccounts/token → TokenRequest). */
+export interface ActionSubresource {
+  kind: string;
+  group: string;
+  version: string;
+  /** Computes the reply (201) to a POST of `body`; a thrown StatusError is the answer. */
+  create(parent: KObject, body: KObject, ctx: RequestContext): Promise<KObject>;
+}
+
 /** Per-kind hooks, modelled on the apiserver's RESTCreateStrategy / RESTUpdateStrategy. */
 export interface Strategy {
+  /**
+   * Virtual, create-only kinds (access reviews, TokenReview): computes the reply to a create from the
+   * decoded body; nothing is stored.
+   */
+  createHandler?(obj: KObject, ctx: RequestContext): Promise<KObject>;
+  /**
+   * Admission that depends on the requesting user (RBAC escalation prevention); throws a StatusError.
+   * Runs after validation on create (`old` unset) and update of the main resource, only for requests.
+   */
+  admit?(obj: KObject, old: KObject | undefined, ctx: RequestContext): void;
   /** Fill server-owned fields on create (after metadata is set, before validation). */
   prepareForCreate?(obj: KObject): void;
   /** Fill/restore server-owned fields on update of the main resource. */
@@ -74,6 +103,8 @@ export interface ResourceDefinition {
   namespaced: boolean;
   shortNames?: string[];
   categories?: string[];
+  /** How metadata.name is validated (default DNS-1123 subdomain; RBAC kinds allow any path segment, e.g. "system:view"). */
+  nameRule?: NameRule;
   verbs: string[];
   /** Structural schema of the whole object; drives validation, pruning, defaulting, OpenAPI, explain and SMP. */
   schema?: JSONSchema;
@@ -95,6 +126,8 @@ export interface ResourceDefinition {
     finalize?: boolean;
     /** Read-only views computed by a controller (e.g. edgenodes/<name>/config), by subresource name. */
     custom?: Record<string, CustomSubresource>;
+    /** POST-only subresources computed from the object, by name (serviceaccounts/token). */
+    actions?: Record<string, ActionSubresource>;
   };
   /** Table columns after NAME; an empty list means the default AGE column for CRDs / "Created At" for others. */
   columns: TableColumn[];

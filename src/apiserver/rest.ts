@@ -9,7 +9,7 @@ import {
   StatusError, alreadyExists, badRequest, conflict, forbidden, invalid, notFound, OBJECT_MODIFIED, unsupportedMediaType,
   type FieldError,
 } from './errors.ts';
-import type { KObject, ResourceDefinition } from './resource.ts';
+import type { KObject, RequestContext, ResourceDefinition } from './resource.ts';
 import { groupVersion } from './resource.ts';
 import type { Registry } from './registry.ts';
 import { ObjectStore, encode, objectKey, parseRV, type ListQuery, type ListResult } from './store.ts';
@@ -49,8 +49,8 @@ export interface DeleteResult {
   deleted: boolean;
 }
 
-/** Warnings collected for the response (`Warning: 299 - "..."`). */
-export interface Ctx {
+/** Warnings collected for the response (`Warning: 299 - "..."`), and who is asking (unset in-process). */
+export interface Ctx extends RequestContext {
   warnings: string[];
 }
 
@@ -118,6 +118,11 @@ export class ResourceService {
       throw new StatusError(405, 'MethodNotAllowed', `create not allowed while custom resource definition is terminating`);
     }
     const obj = this.checkBody(def, ns, body);
+    // Virtual kinds (access reviews, TokenReview) answer a create with a computed object and store nothing.
+    if (def.strategy?.createHandler) {
+      this.normalize(def, obj, opts, ctx);
+      return this.forVersion(def, await def.strategy.createHandler(obj, ctx));
+    }
     const meta = obj.metadata;
     if (meta.resourceVersion) throw badRequest('resourceVersion should not be set on objects to be created');
     if (!meta.name && !meta.generateName) {
@@ -138,11 +143,12 @@ export class ResourceService {
     const generated = !meta.name;
     if (generated) meta.name = meta.generateName + Array.from({ length: 5 }, () => GENERATE_CHARS[randomInt(GENERATE_CHARS.length)]).join('');
     const errs = [
-      ...validateObjectMeta(meta, { namespaced: def.namespaced, nameRule: 'subdomain' }),
+      ...validateObjectMeta(meta, { namespaced: def.namespaced, nameRule: def.nameRule ?? 'subdomain' }),
       ...this.validateBody(def, obj),
       ...(def.strategy?.validate?.(obj) ?? []),
     ];
     if (errs.length) throw invalid(def.kind, def.group, meta.name ?? '', errs);
+    if (ctx.user) def.strategy?.admit?.(obj, undefined, ctx);
     if (def.namespaced) await this.admitNamespace(ns!);
     if (opts.dryRun) {
       meta.resourceVersion = '';
@@ -350,12 +356,13 @@ export class ResourceService {
     this.trackManagedFields(def, cur, next, opts);
 
     const errs = [
-      ...validateObjectMeta(m, { namespaced: def.namespaced, nameRule: 'subdomain' }),
+      ...validateObjectMeta(m, { namespaced: def.namespaced, nameRule: def.nameRule ?? 'subdomain' }),
       ...validateMetadataUpdate(m, c),
       ...this.validateBody(def, next),
       ...(sub ? [] : def.strategy?.validate?.(next, cur) ?? []),
     ];
     if (errs.length) throw invalid(def.kind, def.group, m.name, errs);
+    if (!sub && ctx.user) def.strategy?.admit?.(next, cur, ctx);
     return next;
   }
 

@@ -17,6 +17,10 @@ import { NamespaceController } from '../controllers/namespace.ts';
 import { GarbageCollector } from '../controllers/gc.ts';
 import { randomUUID } from 'node:crypto';
 import { KeyExistsError } from './storage/types.ts';
+import { Security } from './auth/index.ts';
+import { ClusterRoleAggregator } from './auth/aggregation.ts';
+import { bootstrapPolicy } from './auth/bootstrap-policy.ts';
+import { AuditLog } from './audit.ts';
 
 export interface ApiServerOptions {
   dataDir: string;
@@ -44,6 +48,8 @@ export interface ApiServer {
   service: ResourceService;
   storage: Storage;
   feed: ChangeFeed;
+  security: Security;
+  audit: AuditLog;
   close(): Promise<void>;
 }
 
@@ -60,20 +66,28 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const store = new ObjectStore(storage);
   const service = new ResourceService(store, registry);
   await bootstrap(registry, storage);
+  const security = new Security(dataDir, creds.tokenFile, async (group, resource, ns, name) => {
+    const def = registry.anyVersion(group, resource);
+    return def ? store.get(def, ns, name) : undefined;
+  });
+  await security.start(storage);
+  const audit = new AuditLog(dataDir);
 
   const feed = new ChangeFeed(storage, registry);
   const crds = new CRDController(registry, service, feed);
   const namespaces = new NamespaceController(registry, service, feed);
   const gc = new GarbageCollector(registry, service, feed);
+  const aggregator = new ClusterRoleAggregator(registry, service, feed);
   const startRev = await storage.currentRevision();
   await crds.load();
   await gc.load();
+  await aggregator.sync();
   feed.start(startRev);
   await namespaces.resume();
 
   const http = new HttpFront(registry, service, {
     host, port: opts.port ?? 6443, certPem: `${creds.serving.certPem.trim()}\n${creds.ca.certPem.trim()}\n`, keyPem: creds.serving.keyPem, caPem: creds.ca.certPem,
-    tokenFile: creds.tokenFile, bookmarkIntervalMs: opts.bookmarkIntervalMs,
+    bookmarkIntervalMs: opts.bookmarkIntervalMs, security, audit,
   });
   await http.listen();
   const url = `https://${advertise.includes(':') ? `[${advertise}]` : advertise}:${http.port}`;
@@ -83,10 +97,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
 
   return {
     url, port: http.port, kubeconfigPath: creds.kubeconfigPath, adminToken: creds.adminToken, caPem: creds.ca.certPem,
-    registry, service, storage, feed,
+    registry, service, storage, feed, security, audit,
     async close() {
       clearInterval(compaction);
       await http.close();
+      security.stop();
+      audit.close();
       feed.stop();
       namespaces.stop();
       gc.stop();
@@ -96,9 +112,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   };
 }
 
-/** Creates the system namespaces once; they are ordinary objects after that. */
+/** Creates the system namespaces and the default RBAC policy once; they are ordinary objects after that. */
 async function bootstrap(registry: Registry, storage: Storage): Promise<void> {
-  for (const obj of bootstrapObjects()) {
+  for (const obj of [...bootstrapObjects(), ...bootstrapPolicy()]) {
     const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/', 2) : ['', obj.apiVersion];
     const def = registry.byKind(group, version, obj.kind);
     if (!def) continue;

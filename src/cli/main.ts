@@ -5,6 +5,7 @@ import { startKubeve } from '../server/kubeve.ts';
 import { DEFAULT_DEVICE_API_PORT } from '../eve/device-api.ts';
 import { registerEveCommands } from '../eve/cli.ts';
 import { registerSimCommands } from '../sim/cli.ts';
+import { registerKubeconfigCommands } from './kubeconfig.ts';
 
 const program = new Command();
 program.name('kubeve').description('A Kubernetes-compatible controller for EVE-OS edge fleets');
@@ -52,5 +53,6 @@ program
 
 registerEveCommands(program);
 registerSimCommands(program);
+registerKubeconfigCommands(program);
 
 await program.parseAsync(process.argv);

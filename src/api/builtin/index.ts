@@ -9,9 +9,11 @@ import { KUBERNETES_FINALIZER, namespaces } from './namespace.ts';
 import { nodes } from './node.ts';
 import { pods } from './pod.ts';
 import { serviceaccounts } from './serviceaccount.ts';
+import { rbacResources } from './rbac.ts';
+import { reviewResources } from './authn.ts';
 
 export function builtinResources(): ResourceDefinition[] {
-  return [namespaces, configmaps, secrets, events, serviceaccounts, nodes, pods, eventsV1, leases, customresourcedefinitions];
+  return [namespaces, configmaps, secrets, events, serviceaccounts, nodes, pods, eventsV1, leases, customresourcedefinitions, ...rbacResources, ...reviewResources];
 }
 
 /** The system namespaces, in the state the namespace strategy gives a new namespace. */

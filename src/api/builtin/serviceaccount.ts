@@ -4,6 +4,7 @@ import type { ResourceDefinition } from '../../apiserver/resource.ts';
 import { AGE_COLUMN, STANDARD_VERBS } from './common.ts';
 import { LocalObjectReference, ObjectReference } from './core-types.ts';
 import { bool, kindSchema, list } from './dsl.ts';
+import { tokenRequest } from './authn.ts';
 
 export const serviceaccounts: ResourceDefinition = {
   group: '',
@@ -23,7 +24,7 @@ export const serviceaccounts: ResourceDefinition = {
   unknownFields: 'prune',
   strategicMergePatch: true,
   generation: false,
-  subresources: {},
+  subresources: { actions: { token: tokenRequest } },
   columns: [{ name: 'Secrets', type: 'string', description: 'Number of secrets of the account.', cell: (o) => (Array.isArray(o.secrets) ? o.secrets.length : 0) }, AGE_COLUMN],
   deleteReturnsObject: true,
 };

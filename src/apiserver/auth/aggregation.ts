@@ -1,0 +1,30 @@
+// The ClusterRole aggregation controller: a ClusterRole with an aggregationRule gets, as its rules, the
+// rules of every ClusterRole its selectors pick (admin/edit/view pick up aggregate-to-* roles, so adding
+// a labelled role extends them). Chains (view → edit → admin) settle through the change events they cause.
+
+import type { ChangeFeed } from '../../controllers/events.ts';
+import type { Registry } from '../registry.ts';
+import type { ResourceService } from '../rest.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { aggregatedRules } from './bootstrap-policy.ts';
+import { RBAC_GROUP } from './types.ts';
+
+export class ClusterRoleAggregator {
+  constructor(private registry: Registry, private service: ResourceService, feed: ChangeFeed) {
+    feed.subscribe(async (ev) => {
+      if (ev.def.group === RBAC_GROUP && ev.def.resource === 'clusterroles') await this.sync();
+    });
+  }
+
+  async sync(): Promise<void> {
+    const def = this.registry.lookup(RBAC_GROUP, 'v1', 'clusterroles');
+    if (!def) return;
+    const all = (await this.service.list(def, undefined, {})).items;
+    for (const role of all) {
+      if (!role.aggregationRule) continue;
+      const rules = aggregatedRules(role, all);
+      if (isDeepStrictEqual(rules, role.rules ?? [])) continue;
+      await this.service.guaranteedUpdate(def, undefined, role.metadata.name, undefined, (cur) => ({ ...cur, rules }), { fieldManager: 'clusterrole-aggregation-controller' }, { warnings: [] });
+    }
+  }
+}
