@@ -41,7 +41,7 @@ export class Presence {
     const every = this.opts.sweepIntervalMs ?? Math.min(15_000, Math.max(250, (this.opts.offlineTimeoutMs ?? 60_000) / 4));
     // A device seen online before a restart gets a full timeout from now to show up again.
     const now = Date.now();
-    for (const e of this.index.byName.values()) if (e.lastContact < now) e.lastContact = Math.max(e.lastContact, now - this.timeoutFor(e) / 2);
+    for (const e of this.index.byName.values()) if (e.lastContact > 0) e.lastContact = Math.max(e.lastContact, now);
     this.timer = setInterval(() => this.sweep(Date.now()), every);
     this.timer.unref();
   }
