@@ -114,8 +114,8 @@ test('a base OS update completes; a failing one falls back and the EdgeNode says
   await env.ok(['patch', 'edgenode', 'ops-0002', '--type=merge', '-p', patch('14.6.0-broken')]);
   const fell = await eventually(async () => {
     const x = await node('ops-0002');
-    return cond(x, 'BaseOSReady')?.reason === 'Fallback' ? x : undefined;
-  }, 60_000, 'fallback reported');
+    return cond(x, 'BaseOSReady')?.reason === 'Fallback' && x.status.eveVersion === '14.6.0-kvm-amd64' ? x : undefined;
+  }, 60_000, 'fallback reported, back on the previous version');
   assert.equal(cond(fell, 'BaseOSReady').status, 'False');
   assert.match(cond(fell, 'BaseOSReady').message, /14\.6\.0-broken fell back to 14\.6\.0-kvm-amd64/);
   assert.equal(fell.status.eveVersion, '14.6.0-kvm-amd64', 'still running the previous version');

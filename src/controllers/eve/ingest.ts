@@ -59,9 +59,11 @@ export function baseOsCondition(spec: KObject | undefined, d: ZInfoDevice): Cond
   if (target && (target.userStatus === BaseOsStatus.FALLBACK || target.userStatus === BaseOsStatus.FAILED)) {
     const fell = target.userStatus === BaseOsStatus.FALLBACK;
     const why = target.swErr?.description || (fell ? 'the new image failed its test boot' : 'the update failed');
+    // The other partition is what the device falls back to (it may still be booting the failed one).
+    const previous = d.swList.find((p) => p !== target)?.shortVersion || running;
     return {
       type: 'BaseOSReady', status: 'False', reason: fell ? 'Fallback' : 'UpdateFailed',
-      message: `update to ${want} ${fell ? `fell back to ${running}` : 'failed'}: ${why}`,
+      message: `update to ${want} ${fell ? `fell back to ${previous}` : 'failed'}: ${why}`,
     };
   }
   if (active && running === want && active.partitionState !== 'inprogress') {
