@@ -66,6 +66,7 @@ export class RenderController implements OwnerLookup {
   private readonly renders = new Map<string, NodeRender>();
   private readonly owners = new Map<string, UuidOwner>(); // derived UUID → owner
   private readonly dirty = new Set<string>();
+  private readonly chains = new Map<string, Promise<string | undefined>>();
   private timer?: NodeJS.Timeout;
   private running = 0;
   private readonly waiters: Array<() => void> = [];
@@ -185,8 +186,22 @@ export class RenderController implements OwnerLookup {
 
   // ---- render ----------------------------------------------------------------------------
 
-  /** Renders one node now (also the device API's cold-start path). Returns the served hash. */
-  async render(name: string): Promise<string | undefined> {
+  /**
+   * Renders one node now (also the device API's cold-start path). Returns the served hash.
+   * Renders of the same node run one after the other, so the last one always reflects the latest
+   * objects and an older render can never overwrite a newer config.
+   */
+  render(name: string): Promise<string | undefined> {
+    const prev = this.chains.get(name) ?? Promise.resolve(undefined);
+    const p = prev.catch(() => undefined).then(() => this.renderNow(name));
+    this.chains.set(name, p);
+    void p.catch(() => undefined).finally(() => {
+      if (this.chains.get(name) === p) this.chains.delete(name);
+    });
+    return p;
+  }
+
+  private async renderNow(name: string): Promise<string | undefined> {
     const entry = this.index.byName.get(name);
     const api = this.api;
     if (!entry || !api) return undefined;
