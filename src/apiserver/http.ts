@@ -216,8 +216,7 @@ export class HttpFront {
         const body = await this.readObject(req);
         if (sub === 'scale') return this.json(res, 200, await this.service.updateScale(def, ns, t.name!, () => body, w, ctx), ctx);
         if (sub === 'finalize') return this.json(res, 200, await this.finalize(def, t.name!, body, w, ctx), ctx);
-        const r = await this.service.update(def, ns, t.name!, body, w, ctx);
-        return this.json(res, r.created ? 201 : 200, r.object, ctx);
+        return this.json(res, 200, await this.service.update(def, ns, t.name!, body, w, ctx), ctx);
       }
       case 'patch': {
         const ct = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
@@ -301,15 +300,15 @@ export class HttpFront {
         dryRun: q.getAll('dryRun'),
       };
     }
-    const dry: string[] = Array.isArray(o.dryRun) ? o.dryRun : [];
+    // dryRun may come in the body (kubectl) or the query (other clients), or both.
+    const dry: string[] = [...(Array.isArray(o.dryRun) ? o.dryRun : []), ...(raw.length ? q.getAll('dryRun') : [])];
     for (const d of dry) if (d !== 'All') throw badRequest(`Invalid dry run value: "${d}"; valid values are "All"`);
-    if (q.getAll('dryRun').some((d) => d !== 'All')) throw badRequest('Invalid dry run value');
     return {
       propagationPolicy: o.propagationPolicy,
       orphanDependents: o.orphanDependents,
       gracePeriodSeconds: o.gracePeriodSeconds,
       preconditions: o.preconditions,
-      dryRun: dry.length > 0 || q.getAll('dryRun').length > 0,
+      dryRun: dry.length > 0,
     };
   }
 

@@ -183,14 +183,14 @@ export class ResourceService {
 
   // ---- update / patch ----------------------------------------------------------------------
 
-  async update(def: ResourceDefinition, ns: string | undefined, name: string, body: KObject, opts: WriteOptions, ctx: Ctx): Promise<{ object: KObject; created: boolean }> {
+  async update(def: ResourceDefinition, ns: string | undefined, name: string, body: KObject, opts: WriteOptions, ctx: Ctx): Promise<KObject> {
     const obj = this.checkBody(def, ns, body);
     if (obj.metadata.name !== undefined && obj.metadata.name !== name) {
       throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
     }
     obj.metadata.name = name;
     const wantRV = parseRV(obj.metadata.resourceVersion);
-    return { object: await this.guaranteedUpdate(def, ns, name, wantRV, () => clone(obj), opts, ctx), created: false };
+    return this.guaranteedUpdate(def, ns, name, wantRV, () => clone(obj), opts, ctx);
   }
 
   async patch(def: ResourceDefinition, ns: string | undefined, name: string, contentType: string, patch: unknown, opts: WriteOptions, ctx: Ctx): Promise<KObject> {

@@ -111,7 +111,7 @@ export class InProcessClient implements Client {
 
   async update(r: GVR, obj: KObject, opts: WriteOptions = {}): Promise<KObject> {
     const m = obj.metadata ?? {};
-    return (await this.service.update(this.def(r), m.namespace, m.name, structuredClone(obj), opts, { warnings: [] })).object;
+    return this.service.update(this.def(r), m.namespace, m.name, structuredClone(obj), opts, { warnings: [] });
   }
 
   async updateStatus(r: GVR, obj: KObject, opts: WriteOptions = {}): Promise<KObject> {
