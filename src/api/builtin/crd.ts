@@ -5,7 +5,7 @@
 import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
 import { applyCRDDefaults, validateCRD } from '../../apiserver/crd.ts';
 import { STANDARD_VERBS, child } from './common.ts';
-import { bool, bytes, int32, kindSchema, list, obj, str, time } from './dsl.ts';
+import { bool, bytes, condition, int32, kindSchema, list, obj, str, time } from './dsl.ts';
 
 const names = (description: string) =>
   obj(
@@ -88,17 +88,7 @@ const version = obj(
   { required: ['name', 'served', 'storage'] },
 );
 
-const condition = obj(
-  'One condition of a CustomResourceDefinition, e.g. Established or NamesAccepted.',
-  {
-    type: str('Condition type.'),
-    status: str('True, False or Unknown.'),
-    lastTransitionTime: time('When the status last changed.'),
-    reason: str('Short CamelCase reason for the last transition.'),
-    message: str('Human-readable details.'),
-  },
-  { required: ['type', 'status'] },
-);
+const crdCondition = condition('One condition of a CustomResourceDefinition, e.g. Established or NamesAccepted.');
 
 const schema = kindSchema('Defines a custom resource: its names, scope and versions, served under /apis/<group>/<version>.', {
   spec: obj(
@@ -124,7 +114,7 @@ const schema = kindSchema('Defines a custom resource: its names, scope and versi
     { required: ['group', 'names', 'scope', 'versions'] },
   ),
   status: obj('Observed state of the definition.', {
-    conditions: list(condition, 'Current conditions.', { map: ['type'] }),
+    conditions: list(crdCondition, 'Current conditions.', { map: ['type'] }),
     acceptedNames: names('Names actually being served; they may differ from spec.names while a name conflicts.'),
     storedVersions: list(str(), 'Versions objects have ever been stored in; needed to plan storage migrations.', { type: 'atomic' }),
   }),

@@ -101,3 +101,17 @@ export function kindSchema(description: string, properties: Record<string, JSONS
     opts,
   );
 }
+
+/** A status condition in the common shape (type, status, lastTransitionTime, reason, message). */
+export const condition = (description: string): JSONSchema =>
+  obj(
+    description,
+    {
+      type: str('Condition type.'),
+      status: str('True, False or Unknown.'),
+      lastTransitionTime: time('When the status last changed.'),
+      reason: str('Short CamelCase reason for the last transition.'),
+      message: str('Human-readable details.'),
+    },
+    { required: ['type', 'status'] },
+  );

@@ -5,7 +5,7 @@
 import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
 import { forbidden as forbiddenStatus, type FieldError } from '../../apiserver/errors.ts';
 import { AGE_COLUMN, child } from './common.ts';
-import { kindSchema, list, obj, str, time } from './dsl.ts';
+import { condition, kindSchema, list, obj, str } from './dsl.ts';
 import { dns1123Label, dns1123Subdomain, invalid, qualifiedName } from './validation.ts';
 
 /** The finalizer the namespace controller removes once the namespace is empty. */
@@ -15,17 +15,7 @@ const NAME_LABEL = 'kubernetes.io/metadata.name';
 /** Namespaces the NamespaceLifecycle admission plugin refuses to delete. */
 const IMMORTAL = ['default', 'kube-system', 'kube-public'];
 
-const NamespaceCondition = obj(
-  'One condition of a namespace, e.g. NamespaceContentRemaining while it is being deleted.',
-  {
-    type: str('Condition type.'),
-    status: str('True, False or Unknown.'),
-    lastTransitionTime: time('When the status last changed.'),
-    reason: str('Short CamelCase reason for the last transition.'),
-    message: str('Human-readable details.'),
-  },
-  { required: ['type', 'status'] },
-);
+const NamespaceCondition = condition('One condition of a namespace, e.g. NamespaceContentRemaining while it is being deleted.');
 
 const schema = kindSchema('A scope for names; most objects live in a namespace.', {
   spec: obj('Desired state of the namespace.', {
