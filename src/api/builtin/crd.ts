@@ -5,7 +5,7 @@
 import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
 import { applyCRDDefaults, validateCRD } from '../../apiserver/crd.ts';
 import { STANDARD_VERBS, child } from './common.ts';
-import { bool, bytes, condition, int32, kindSchema, list, obj, str, time } from './dsl.ts';
+import { bool, bytes, condition, int32, kindSchema, list, obj, str } from './dsl.ts';
 
 const names = (description: string) =>
   obj(
