@@ -3,21 +3,11 @@
 // pkg/apis/meta/v1/validation. Errors are FieldError values whose `detail` is field.Error.ErrorBody().
 
 import type { FieldError } from './errors.ts';
-import { goQuote } from './schema/field.ts';
+import { GoText, goQuote, goStrings } from './schema/field.ts';
 
 export { goQuote };
 
 // ---- rendering like field.Error.ErrorBody ----------------------------------------------------
-
-/** A value already rendered Go-style (e.g. %#v of a slice or struct). */
-class GoText {
-  constructor(readonly text: string) {}
-}
-
-/** %#v of a []string, as the real messages print finalizer lists. */
-function goStrings(list: string[]): GoText {
-  return new GoText(`[]string{${list.map(goQuote).join(', ')}}`);
-}
 
 function renderValue(v: unknown): string {
   if (v instanceof GoText) return v.text;
