@@ -150,6 +150,15 @@ function fillSerializedZeroes(e: KObject, zeroes: Record<string, unknown>): void
 const CORE_ZEROES = { involvedObject: {}, source: {}, firstTimestamp: null, lastTimestamp: null, eventTime: null, reportingComponent: '', reportingInstance: '' };
 const EVENTS_V1_ZEROES = { regarding: {}, deprecatedSource: {}, deprecatedFirstTimestamp: null, deprecatedLastTimestamp: null };
 
+/** Field selectors on every field of an ObjectReference held at `field`. */
+function referenceSelectors(field: string): Record<string, (o: KObject) => string> {
+  const out: Record<string, (o: KObject) => string> = {};
+  for (const f of ['kind', 'namespace', 'name', 'uid', 'apiVersion', 'resourceVersion', 'fieldPath']) {
+    out[`${field}.${f}`] = (o) => o[field]?.[f] ?? '';
+  }
+  return out;
+}
+
 export const events: ResourceDefinition = {
   group: '',
   version: 'v1',
@@ -186,13 +195,7 @@ export const events: ResourceDefinition = {
   subresources: {},
   columns: eventColumns((o) => o),
   fieldSelectors: {
-    'involvedObject.kind': (o) => o.involvedObject?.kind ?? '',
-    'involvedObject.namespace': (o) => o.involvedObject?.namespace ?? '',
-    'involvedObject.name': (o) => o.involvedObject?.name ?? '',
-    'involvedObject.uid': (o) => o.involvedObject?.uid ?? '',
-    'involvedObject.apiVersion': (o) => o.involvedObject?.apiVersion ?? '',
-    'involvedObject.resourceVersion': (o) => o.involvedObject?.resourceVersion ?? '',
-    'involvedObject.fieldPath': (o) => o.involvedObject?.fieldPath ?? '',
+    ...referenceSelectors('involvedObject'),
     reason: (o) => o.reason ?? '',
     reportingComponent: (o) => o.reportingComponent ?? '',
     source: (o) => o.source?.component || o.reportingComponent || '',
@@ -242,13 +245,7 @@ export const eventsV1: ResourceDefinition = {
   subresources: {},
   columns: eventColumns(coreView),
   fieldSelectors: {
-    'regarding.kind': (o) => o.regarding?.kind ?? '',
-    'regarding.namespace': (o) => o.regarding?.namespace ?? '',
-    'regarding.name': (o) => o.regarding?.name ?? '',
-    'regarding.uid': (o) => o.regarding?.uid ?? '',
-    'regarding.apiVersion': (o) => o.regarding?.apiVersion ?? '',
-    'regarding.resourceVersion': (o) => o.regarding?.resourceVersion ?? '',
-    'regarding.fieldPath': (o) => o.regarding?.fieldPath ?? '',
+    ...referenceSelectors('regarding'),
     reason: (o) => o.reason ?? '',
     reportingController: (o) => o.reportingController ?? '',
     type: (o) => o.type ?? '',
