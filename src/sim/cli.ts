@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { SimFleet } from './fleet.ts';
+import { ProcessFleet, toFleetOptions, type FleetView, type WorkerFleetOptions } from './process-fleet.ts';
 import { startProgress } from './progress.ts';
 import { SECOND } from './clock.ts';
 
@@ -29,6 +30,7 @@ interface SimCliOptions {
   offline?: string;
   clockSkew?: string;
   json?: boolean;
+  procs: string;
 }
 
 function readFile(p: string, what: string): string {
@@ -94,48 +96,49 @@ export function registerSimCommands(program: Command): void {
     .option('--offline <fraction:seconds>', 'fault: take this fraction of devices offline for this many simulated seconds, once configured')
     .option('--clock-skew <seconds>', 'fault: device clocks are off by this many seconds')
     .option('--json', 'print final statistics as JSON on stdout')
+    .option('--procs <n>', 'run the fleet in this many worker processes (large fleets: one event loop per process)', '1')
     .action(async (o: SimCliOptions) => {
       const boot = resolveBootstrap(o);
       const count = num(o.count, 'count', 1)!;
+      const procs = num(o.procs, 'procs', 1)!;
       const skew = num(o.clockSkew, 'clock-skew', -1e12);
-      const failImage = o.failImage;
-      const failUpdate = o.failUpdate;
       const cfgInt = num(o.configInterval, 'config-interval', 1);
       const metInt = num(o.metricInterval, 'metric-interval', 1);
-      const fleet = await SimFleet.create({
+      const offline = o.offline?.split(':').map(Number);
+      if (offline && (offline.length !== 2 || !(offline[0]! >= 0 && offline[0]! <= 1) || !(offline[1]! > 0))) {
+        throw new Error('--offline wants <fraction:seconds>, e.g. 0.1:600');
+      }
+      const plain: WorkerFleetOptions = {
         ...boot,
         count,
         serialPrefix: o.serialPrefix,
         firstIndex: num(o.firstIndex, 'first-index', 0),
         timeScale: num(o.timeScale, 'time-scale', 1e-3),
         intervals: { ...(cfgInt ? { config: cfgInt * SECOND } : {}), ...(metInt ? { metrics: metInt * SECOND } : {}) },
-        knobs: {
-          ...(failImage ? { failImage: (ct: { url: string }) => ct.url.includes(failImage) } : {}),
-          ...(failUpdate ? { failUpdate: (v: string) => v.includes(failUpdate) } : {}),
-        },
-        ...(skew ? { skewMs: () => skew * SECOND } : {}),
+        ...(o.failImage ? { failImage: o.failImage } : {}),
+        ...(o.failUpdate ? { failUpdate: o.failUpdate } : {}),
+        ...(skew ? { skewMs: skew * SECOND } : {}),
         logs: o.logs,
         metrics: o.metrics,
         attestation: !!o.attest,
         clientCerts: !!o.clientCerts,
         startSpreadMs: num(o.spread, 'spread', 0),
-        onCreateProgress: (done, total) => {
-          if (process.stderr.isTTY) process.stderr.write(`\r\x1b[Kcreating device keys ${done}/${total}`);
-        },
-      });
-      if (process.stderr.isTTY) process.stderr.write('\n');
+      };
+      const onCreateProgress = (done: number, total: number) => {
+        if (process.stderr.isTTY) process.stderr.write(`\r\x1b[Kcreating device keys ${done}/${total}`);
+      };
+      if (procs > 1) console.error(`kubeve sim: creating device keys in ${procs} worker processes`);
+      const fleet: (ProcessFleet | SimFleet) & FleetView = procs > 1 ? await ProcessFleet.create({ ...plain, procs }) : await SimFleet.create({ ...toFleetOptions(plain), onCreateProgress });
+      if (process.stderr.isTTY && procs === 1) process.stderr.write('\n');
       console.error(`kubeve sim: ${count} devices → https://${boot.server} (time scale ${o.timeScale})`);
       const progress = startProgress(fleet);
       fleet.start();
-      if (o.offline) {
-        const [frac, secs] = o.offline.split(':').map(Number);
-        if (!(frac! >= 0 && frac! <= 1) || !(secs! > 0)) throw new Error('--offline wants <fraction:seconds>, e.g. 0.1:600');
-        void fleet.waitFor((f) => f.counts().configured > 0, 24 * 3600_000).then(() => fleet.offlinePeriod(frac!, secs! * SECOND)).catch(() => {});
-      }
+      if (offline) fleet.offlineOnceConfigured(offline[0]!, offline[1]! * SECOND);
       let stopping = false;
       const stop = async (why: string) => {
         if (stopping) return;
         stopping = true;
+        await fleet.refresh?.();
         progress.stop(true);
         console.error(`kubeve sim: ${why}, stopping`);
         const summary = fleetSummary(fleet);
@@ -150,10 +153,10 @@ export function registerSimCommands(program: Command): void {
     });
 }
 
-export function fleetSummary(f: SimFleet) {
+export function fleetSummary(f: FleetView) {
   const s = f.stats;
   return {
-    devices: f.devices.length,
+    devices: f.size,
     phases: f.counts(),
     requests: s.requests,
     networkErrors: s.networkErrors,

@@ -18,6 +18,8 @@ export interface SimFleetOptions {
   serialPrefix?: string;
   /** Index of the first device (default 0): lets several processes share one onboarding key. */
   firstIndex?: number;
+  /** Digits of the serial's index (default: enough for this fleet, at least 4). */
+  serialWidth?: number;
   timeScale?: number;
   intervals?: SimIntervals;
   knobs?: ModelKnobs;
@@ -60,7 +62,7 @@ export class SimFleet {
     const clock = new SimClock({ timeScale: o.timeScale });
     const shared: tls.SecureContext = createSharedContext(o.rootCertPem);
     const prefix = o.serialPrefix ?? 'sim-';
-    const width = Math.max(4, String((o.firstIndex ?? 0) + o.count - 1).length);
+    const width = o.serialWidth ?? Math.max(4, String((o.firstIndex ?? 0) + o.count - 1).length);
     const fleet = new SimFleet(o, [], clock);
     const identities: Identity[] = [];
     const batch = 64;
@@ -120,6 +122,10 @@ export class SimFleet {
     this.clock.stop();
   }
 
+  get size(): number {
+    return this.devices.length;
+  }
+
   byserial(serial: string): SimDevice | undefined {
     return this.devices.find((d) => d.serial === serial);
   }
@@ -141,6 +147,13 @@ export class SimFleet {
       if (Date.now() > end) throw new Error(`fleet: timed out waiting for ${what}: ${JSON.stringify(this.counts())}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** Fault: once the first device has its config, take a random fraction offline for `simMs`. */
+  offlineOnceConfigured(fraction: number, simMs: number): void {
+    void this.waitFor((f) => f.counts().configured > 0, 24 * 3600_000)
+      .then(() => this.offlinePeriod(fraction, simMs))
+      .catch(() => {});
   }
 
   /** Fault: take a random fraction of the fleet offline for `simMs`. */

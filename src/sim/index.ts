@@ -8,4 +8,5 @@ export * from './report.ts';
 export * from './device.ts';
 export * from './fleet.ts';
 export * from './progress.ts';
+export * from './process-fleet.ts';
 export { registerSimCommands, resolveBootstrap, fleetSummary } from './cli.ts';

@@ -1,14 +1,14 @@
 // Progress display for large simulated fleets: one updating status line on a TTY, periodic
 // plain lines otherwise (CI logs, files).
-import type { SimFleet } from './fleet.ts';
+import type { FleetView } from './process-fleet.ts';
 
-export function fleetStatusLine(f: SimFleet, startedAt: number): string {
+export function fleetStatusLine(f: FleetView, startedAt: number): string {
   const c = f.counts();
   const s = f.stats;
   const secs = Math.round((Date.now() - startedAt) / 1000);
   const lat = s.latency.count ? `p50 ${s.latency.quantile(0.5).toFixed(1)}ms p99 ${s.latency.quantile(0.99).toFixed(1)}ms` : 'p50 - p99 -';
   const parts = [
-    `${secs}s ${f.devices.length} devices`,
+    `${secs}s ${f.size} devices`,
     `onboarding ${c.booting + c.onboarding + c.off}`,
     `registered ${c.registered}`,
     `config applied ${c.configured}`,
@@ -26,7 +26,7 @@ export interface Progress {
   stop(final?: boolean): void;
 }
 
-export function startProgress(f: SimFleet, out: NodeJS.WriteStream = process.stderr, opts: { intervalMs?: number; plainEveryMs?: number } = {}): Progress {
+export function startProgress(f: FleetView, out: NodeJS.WriteStream = process.stderr, opts: { intervalMs?: number; plainEveryMs?: number } = {}): Progress {
   const startedAt = Date.now();
   const tty = !!out.isTTY;
   const write = (final = false) => {
@@ -34,7 +34,9 @@ export function startProgress(f: SimFleet, out: NodeJS.WriteStream = process.std
     if (tty) out.write(`\r\x1b[K${line.slice(0, Math.max(20, (out.columns ?? 200) - 1))}${final ? '\n' : ''}`);
     else out.write(line + '\n');
   };
-  const t = setInterval(write, tty ? (opts.intervalMs ?? 250) : (opts.plainEveryMs ?? 10_000));
+  // a multi-process fleet fetches its workers' counters first
+  const tick = () => void Promise.resolve(f.refresh?.()).then(() => write(), () => {});
+  const t = setInterval(tick, tty ? (opts.intervalMs ?? 250) : (opts.plainEveryMs ?? 10_000));
   return {
     stop(final = true) {
       clearInterval(t);

@@ -34,18 +34,39 @@ export class LatencyHistogram {
     return this.count ? this.sum / this.count : 0;
   }
 
-  merge(o: LatencyHistogram): void {
-    for (const [k, v] of o.counts) this.counts.set(k, (this.counts.get(k) ?? 0) + v);
-    this.count += o.count;
-    this.sum += o.sum;
-    this.max = Math.max(this.max, o.max);
-  }
-
   reset(): void {
     this.counts.clear();
     this.count = this.sum = this.max = 0;
   }
+
+  /** Plain-data form, for sending across processes. */
+  snapshot(): HistogramSnapshot {
+    return { buckets: [...this.counts], count: this.count, sum: this.sum, max: this.max };
+  }
+
+  mergeSnapshot(s: HistogramSnapshot): void {
+    for (const [k, v] of s.buckets) this.counts.set(k, (this.counts.get(k) ?? 0) + v);
+    this.count += s.count;
+    this.sum += s.sum;
+    this.max = Math.max(this.max, s.max);
+  }
 }
+
+export interface HistogramSnapshot {
+  buckets: [number, number][];
+  count: number;
+  sum: number;
+  max: number;
+}
+
+export interface StatsSnapshot {
+  latency: HistogramSnapshot;
+  byEndpoint: [string, HistogramSnapshot][];
+  statuses: [number, number][];
+  counters: Record<(typeof COUNTERS)[number], number>;
+}
+
+const COUNTERS = ['requests', 'networkErrors', 'tlsResumed', 'tlsFull', 'rejectedEnvelopes', 'configsApplied', 'configsUnchanged'] as const;
 
 /** Request outcome counters shared by all devices of a fleet (or owned by one device). */
 export class SimStats {
@@ -80,6 +101,34 @@ export class SimStats {
 
   status(code: number): number {
     return this.statuses.get(code) ?? 0;
+  }
+
+  /** Latency histograms back to empty (start of a measurement window); counters keep counting. */
+  resetLatency(): void {
+    this.latency.reset();
+    for (const h of this.byEndpoint.values()) h.reset();
+  }
+
+  /** Plain-data form, for sending across processes. */
+  snapshot(): StatsSnapshot {
+    return {
+      latency: this.latency.snapshot(),
+      byEndpoint: [...this.byEndpoint].map(([k, h]) => [k, h.snapshot()]),
+      statuses: [...this.statuses],
+      counters: Object.fromEntries(COUNTERS.map((c) => [c, this[c]])) as StatsSnapshot['counters'],
+    };
+  }
+
+  /** Add another process's snapshot into these stats. */
+  mergeSnapshot(s: StatsSnapshot): void {
+    this.latency.mergeSnapshot(s.latency);
+    for (const [k, h] of s.byEndpoint) {
+      let mine = this.byEndpoint.get(k);
+      if (!mine) this.byEndpoint.set(k, (mine = new LatencyHistogram()));
+      mine.mergeSnapshot(h);
+    }
+    for (const [code, n] of s.statuses) this.statuses.set(code, (this.statuses.get(code) ?? 0) + n);
+    for (const c of COUNTERS) this[c] += s.counters[c];
   }
 }
 
