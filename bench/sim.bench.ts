@@ -161,7 +161,7 @@ export async function simBench(
   // steady state
   await fleet.resetLatency();
   const before = await fleet.refresh();
-  const stats0 = { requests: fleet.stats.requests, net: fleet.stats.networkErrors, statuses: new Map(fleet.stats.statuses) };
+  const stats0 = { requests: fleet.stats.requests, net: fleet.stats.networkErrors, resumed: fleet.stats.tlsResumed, full: fleet.stats.tlsFull, statuses: new Map(fleet.stats.statuses) };
   const srv0 = await sample();
   if (PROFILE_DIR) {
     child.send('profile-start');
@@ -206,7 +206,7 @@ export async function simBench(
     p99Ms: round(s.latency.quantile(0.99)),
     maxMs: round(s.latency.max),
     configP99Ms: round(s.byEndpoint.get('config')?.quantile(0.99) ?? 0),
-    tlsResumedPct: round((s.tlsResumed / Math.max(1, s.tlsResumed + s.tlsFull)) * 100),
+    tlsResumedPct: round(((s.tlsResumed - stats0.resumed) / Math.max(1, s.tlsResumed - stats0.resumed + s.tlsFull - stats0.full)) * 100),
     serverCpuPerRequestUs: Math.round(srvCpu / Math.max(1, requests)),
     simulatorCpuPerRequestUs: Math.round(simCpu / Math.max(1, requests)),
     serverCpuPct: round((srvCpu / 1e6 / elapsed) * 100),
