@@ -90,12 +90,11 @@ export class HttpFront {
   private async admit(req: IncomingMessage, url: URL, ctx: Ctx, audit: { attrs: Attributes; requestor?: UserInfo }): Promise<void> {
     const sec = this.opts.security;
     const method = req.method ?? 'GET';
-    const requestor = await sec.authenticate(req);
-    if (!requestor) {
-      if (!sec.authorize(audit.attrs).allowed) throw unauthorized();
-      ctx.user = ANONYMOUS_USER;
-      return;
-    }
+    const authenticated = await sec.authenticate(req);
+    // Without a credential a request is admitted only where system:unauthenticated may go; impersonation
+    // headers then apply to the anonymous user as to anyone (kube-apiserver's filter order).
+    if (!authenticated && !sec.authorize(audit.attrs).allowed) throw unauthorized();
+    const requestor = authenticated ?? ANONYMOUS_USER;
     audit.requestor = requestor;
     audit.attrs = requestAttributes(method, url, requestor);
     const user = sec.impersonate(req, requestor);

@@ -19,7 +19,8 @@ import { randomUUID } from 'node:crypto';
 import { KeyExistsError } from './storage/types.ts';
 import { Security } from './auth/index.ts';
 import { ClusterRoleAggregator } from './auth/aggregation.ts';
-import { bootstrapPolicy } from './auth/bootstrap-policy.ts';
+import { reconcileBootstrapPolicy } from './auth/reconcile.ts';
+import type { TokenCacheOptions } from './auth/index.ts';
 import { AuditLog } from './audit.ts';
 
 export interface ApiServerOptions {
@@ -36,6 +37,8 @@ export interface ApiServerOptions {
   compactRetainMs?: number;
   /** Events kept in memory for watches (older ones are read from the database until compacted). */
   watchCacheEvents?: number;
+  /** TTLs and size of the bearer token authentication cache. */
+  tokenCache?: TokenCacheOptions;
 }
 
 export interface ApiServer {
@@ -66,10 +69,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const store = new ObjectStore(storage);
   const service = new ResourceService(store, registry);
   await bootstrap(registry, storage);
+  await reconcileBootstrapPolicy(registry, service);
   const security = new Security(dataDir, creds.tokenFile, async (group, resource, ns, name) => {
     const def = registry.anyVersion(group, resource);
     return def ? store.get(def, ns, name) : undefined;
-  });
+  }, opts.tokenCache);
   await security.start(storage);
   const audit = new AuditLog(dataDir);
 
@@ -112,9 +116,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   };
 }
 
-/** Creates the system namespaces and the default RBAC policy once; they are ordinary objects after that. */
+/** Creates the system namespaces once; they are ordinary objects after that (RBAC policy: reconcileBootstrapPolicy). */
 async function bootstrap(registry: Registry, storage: Storage): Promise<void> {
-  for (const obj of [...bootstrapObjects(), ...bootstrapPolicy()]) {
+  for (const obj of bootstrapObjects()) {
     const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/', 2) : ['', obj.apiVersion];
     const def = registry.byKind(group, version, obj.kind);
     if (!def) continue;

@@ -7,7 +7,10 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { StatusError } from '../errors.ts';
+import type { Storage } from '../storage/types.ts';
+import { keyPrefix, objectKey } from '../store.ts';
 import type { ServiceAccountTokens } from './tokens.ts';
+import { TokenCache, type TokenCacheOptions, type Verified } from './token-cache.ts';
 import { ANONYMOUS, AUTHENTICATED, UNAUTHENTICATED, serviceAccountGroups, type TokenReviewResult, type UserInfo } from './types.ts';
 
 type Obj = Record<string, any>;
@@ -27,6 +30,7 @@ export function loadTokenFile(path: string): Map<string, UserInfo> {
   return tokens;
 }
 
+const SERVICE_ACCOUNTS = { group: '', resource: 'serviceaccounts', namespaced: true };
 const BOUND_KINDS: Record<string, { group: string; resource: string; namespaced: boolean }> = {
   pod: { group: '', resource: 'pods', namespaced: true },
   secret: { group: '', resource: 'secrets', namespaced: true },
@@ -36,8 +40,11 @@ const BOUND_KINDS: Record<string, { group: string; resource: string; namespaced:
 export class Authenticator {
   private tokens: Map<string, UserInfo>;
 
-  constructor(tokenFile: string, private sa: ServiceAccountTokens, private lookup: ObjectLookup, readonly apiAudiences: string[]) {
+  private cache: TokenCache;
+
+  constructor(tokenFile: string, private sa: ServiceAccountTokens, private lookup: ObjectLookup, readonly apiAudiences: string[], cache: TokenCacheOptions = {}) {
     this.tokens = loadTokenFile(tokenFile);
+    this.cache = new TokenCache(cache, [SERVICE_ACCOUNTS, ...Object.values(BOUND_KINDS)].map((k) => keyPrefix(k)));
   }
 
   /** The user of a request, `undefined` for an anonymous one; a bad credential throws 401. */
@@ -66,34 +73,54 @@ export class Authenticator {
     return undefined;
   }
 
+  /** Follows the objects ServiceAccount tokens depend on (for the token cache). */
+  start(storage: Storage): Promise<void> {
+    return this.cache.start(storage);
+  }
+
+  stop(): void {
+    this.cache.stop();
+  }
+
   /** Bearer token authentication, also behind TokenReview. */
   async authenticateToken(token: string, audiences: string[]): Promise<TokenReviewResult> {
     const stat = this.tokens.get(token);
     if (stat) return { authenticated: true, user: withAuthenticated(stat), audiences };
+    return this.cache.authenticate(token, audiences, () => this.verifyServiceAccountToken(token, audiences));
+  }
+
+  /** Signature, claims, and the account and bound object still being the ones the token names. */
+  private async verifyServiceAccountToken(token: string, audiences: string[]): Promise<Verified> {
+    // Refusals after a lookup name what they read too: the cache drops them when that changes.
+    const dependsOn: string[] = [];
+    const refused = (error: string): Verified => ({ result: { authenticated: false, error }, dependsOn });
     const v = this.sa.verify(token);
-    if (!v) return { authenticated: false, error: '[invalid bearer token, token lookup failed]' };
-    if (v.error) return { authenticated: false, error: `[${v.error}]` };
+    if (!v) return refused('[invalid bearer token, token lookup failed]');
+    if (v.error) return refused(`[${v.error}]`);
     const c = v.claims!;
     const matched = audiences.filter((a) => c.aud.includes(a));
-    if (!matched.length) return { authenticated: false, error: `[invalid bearer token, token audiences ${JSON.stringify(c.aud)} is invalid for the target audiences ${JSON.stringify(audiences)}]` };
+    if (!matched.length) return refused(`[invalid bearer token, token audiences ${JSON.stringify(c.aud)} is invalid for the target audiences ${JSON.stringify(audiences)}]`);
     const k = c['kubernetes.io'];
     // The token dies with its service account (and bound object): same name but a new uid is not enough.
+    dependsOn.push(objectKey(SERVICE_ACCOUNTS, k.namespace, k.serviceaccount.name));
     const acct = await this.lookup('', 'serviceaccounts', k.namespace, k.serviceaccount.name);
-    if (!acct || acct.metadata?.deletionTimestamp) return { authenticated: false, error: `[invalid bearer token, serviceaccounts ${JSON.stringify(k.serviceaccount.name)} not found]` };
-    if (acct.metadata.uid !== k.serviceaccount.uid) return { authenticated: false, error: `[invalid bearer token, service account UID (${acct.metadata.uid}) does not match claim (${k.serviceaccount.uid})]` };
+    if (!acct || acct.metadata?.deletionTimestamp) return refused(`[invalid bearer token, serviceaccounts ${JSON.stringify(k.serviceaccount.name)} not found]`);
+    if (acct.metadata.uid !== k.serviceaccount.uid) return refused(`[invalid bearer token, service account UID (${acct.metadata.uid}) does not match claim (${k.serviceaccount.uid})]`);
     const extra: Record<string, string[]> = { 'authentication.kubernetes.io/credential-id': [`JTI=${c.jti}`] };
     for (const [kind, where] of Object.entries(BOUND_KINDS)) {
       const ref = (k as Obj)[kind];
       if (!ref) continue;
-      const obj = await this.lookup(where.group, where.resource, where.namespaced ? k.namespace : undefined, ref.name);
+      const ns = where.namespaced ? k.namespace : undefined;
+      dependsOn.push(objectKey(where, ns, ref.name));
+      const obj = await this.lookup(where.group, where.resource, ns, ref.name);
       if (!obj || obj.metadata?.deletionTimestamp || obj.metadata.uid !== ref.uid) {
-        return { authenticated: false, error: `[invalid bearer token, ${where.resource} ${JSON.stringify(ref.name)} not found or replaced]` };
+        return refused(`[invalid bearer token, ${where.resource} ${JSON.stringify(ref.name)} not found or replaced]`);
       }
       extra[`authentication.kubernetes.io/${kind}-name`] = [ref.name];
       extra[`authentication.kubernetes.io/${kind}-uid`] = [ref.uid];
     }
     const user: UserInfo = { username: c.sub, uid: acct.metadata.uid, groups: [...serviceAccountGroups(k.namespace), AUTHENTICATED], extra };
-    return { authenticated: true, user, audiences: matched };
+    return { result: { authenticated: true, user, audiences: matched }, expiresAt: c.exp * 1000, dependsOn };
   }
 }
 

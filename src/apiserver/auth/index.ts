@@ -8,12 +8,14 @@ import { badRequest, notFound } from '../errors.ts';
 import { Authenticator, type ObjectLookup } from './authenticator.ts';
 import { impersonate } from './impersonation.ts';
 import { RbacAuthorizer } from './rbac.ts';
+import type { TokenCacheOptions } from './token-cache.ts';
 import { DEFAULT_ISSUER, ServiceAccountTokens } from './tokens.ts';
 import type { Attributes, Decision, RulesReview, SecurityServices, TokenRequestSpec, TokenReviewResult, UserInfo } from './types.ts';
 
 export { requestAttributes, forbiddenError } from './attributes.ts';
 export { unauthorized, ANONYMOUS_USER } from './authenticator.ts';
 export type { Attributes, UserInfo, SecurityServices } from './types.ts';
+export type { TokenCacheOptions } from './token-cache.ts';
 
 type Obj = Record<string, any>;
 
@@ -39,18 +41,20 @@ export class Security implements SecurityServices {
   readonly apiAudiences = [DEFAULT_ISSUER];
   private authn: Authenticator;
 
-  constructor(dataDir: string, tokenFile: string, private lookup: ObjectLookup) {
+  constructor(dataDir: string, tokenFile: string, private lookup: ObjectLookup, tokenCache: TokenCacheOptions = {}) {
     this.tokens = ServiceAccountTokens.open(dataDir);
-    this.authn = new Authenticator(tokenFile, this.tokens, lookup, this.apiAudiences);
+    this.authn = new Authenticator(tokenFile, this.tokens, lookup, this.apiAudiences, tokenCache);
   }
 
-  /** Starts following the RBAC policy in storage. */
-  start(storage: Storage): Promise<void> {
-    return this.rbac.start(storage);
+  /** Starts following the RBAC policy and the objects tokens depend on in storage. */
+  async start(storage: Storage): Promise<void> {
+    await this.rbac.start(storage);
+    await this.authn.start(storage);
   }
 
   stop(): void {
     this.rbac.stop();
+    this.authn.stop();
   }
 
   /** The user of a request (undefined: anonymous); throws 401 for a bad credential. */

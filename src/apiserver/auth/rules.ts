@@ -74,11 +74,16 @@ function ruleCovers(owner: PolicyRule, wanted: PolicyRule): boolean {
   return true;
 }
 
-/** The parts of `wanted` that `owner` does not cover (empty when every permission is held). */
-export function missingRules(owner: PolicyRule[], wanted: PolicyRule[]): PolicyRule[] {
+/** The one-verb, one-resource parts of `wanted` that `owner` does not cover (validation.Covers). */
+export function uncoveredRules(owner: PolicyRule[], wanted: PolicyRule[]): PolicyRule[] {
   const missing: PolicyRule[] = [];
   for (const w of wanted) for (const atom of breakdown(w)) if (!owner.some((o) => ruleCovers(o, atom))) missing.push(atom);
-  return compact(missing);
+  return missing;
+}
+
+/** The parts of `wanted` that `owner` does not cover, compacted (empty when every permission is held). */
+export function missingRules(owner: PolicyRule[], wanted: PolicyRule[]): PolicyRule[] {
+  return compact(uncoveredRules(owner, wanted));
 }
 
 /** Merges the verbs of single-resource rules that differ only in verb (CompactRules). */
