@@ -43,6 +43,7 @@ export class EveControllers {
     this.presence = new Presence(this.index, this.status, this.events, opts);
     this.render = new RenderController(client, this.index, this.status, this.events, opts);
     this.ingest = new Ingest(this.index, this.render, this.status, this.events);
+    this.render.onReleased = (uuid, owner) => this.spawn(this.ingest.released(uuid, owner));
     this.hooks = {
       admitOnboarding: (req) => this.enrolment.admit(req),
       deviceRegistered: (dev) => this.enrolment.registered(dev),
@@ -93,7 +94,8 @@ export class EveControllers {
     }
     const { entry, specChanged, uuidChanged } = this.index.upsertNode(ev.object);
     this.render.nodeChanged(entry, specChanged || uuidChanged);
-    if (specChanged && ev.object.spec?.deviceCertificate) this.spawn(this.enrolment.reconcileNode(ev.object));
+    // Bound by its certificate: render now, so the config is ready at the device's first poll.
+    if (specChanged && ev.object.spec?.deviceCertificate) this.spawn(this.enrolment.reconcileNode(ev.object).then(() => this.render.nodeChanged(entry, true)));
   }
 
   /** DeviceHooks.configApplied: the device runs the config it was given. */

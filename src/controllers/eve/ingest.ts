@@ -74,6 +74,9 @@ export function baseOsCondition(spec: KObject | undefined, d: ZInfoDevice): Cond
   return { type: 'BaseOSReady', status: 'False', reason: 'Updating', message: `updating from ${running} to ${want}: ${step}${progress}` };
 }
 
+const VOLUME_READY = (s: string) => s === 'CREATED_VOLUME';
+const NI_READY = (s: string) => s === 'ONLINE';
+
 export class Ingest {
   constructor(
     private readonly index: NodeIndex,
@@ -160,6 +163,11 @@ export class Ingest {
         ...(n.macAddr ? { macAddress: n.macAddr } : {}),
         ipAddresses: [...n.IPAddrs],
       }));
+      // The device lists the volumes the app uses now: entries of volumes it no longer mounts go.
+      if (a.volumeRefs.length && Array.isArray(st.volumes)) {
+        const refs = new Set(a.volumeRefs.map((u) => u.toLowerCase()));
+        st.volumes = st.volumes.filter((x: KObject) => refs.has(x.uuid));
+      }
       if (a.appErr.length) {
         st.errors = a.appErr.map((e) => ({ message: e.description, severity: camel(Severity[e.severity] ?? 'UNSPECIFIED'), ...(ts(e.timestamp) ? { time: ts(e.timestamp) } : {}) }));
       } else delete st.errors;
@@ -187,15 +195,31 @@ export class Ingest {
       ...(v.volumeErr?.description ? { error: v.volumeErr.description } : {}),
     };
     if (o.kind === 'appvolume') {
-      await this.status.mutate(APPINSTANCES, o.ns, o.name, (st) => {
-        const vols: KObject[] = (st.volumes ?? []).filter((x: KObject) => x.name !== o.volume);
-        if (!gone) vols.push({ name: o.volume, ...entry });
-        vols.sort((x, y) => String(x.name).localeCompare(String(y.name)));
-        st.volumes = vols;
-      });
+      await this.appVolume(o.ns, o.name, o.volume, gone ? undefined : entry);
     } else if (o.kind === 'volume') {
-      await this.perDevice(VOLUMES, o.ns, o.name, node, gone ? undefined : entry, (s) => s === 'CREATED_VOLUME');
+      await this.perDevice(VOLUMES, o.ns, o.name, node, gone ? undefined : entry, VOLUME_READY);
+      // The apps mounting this copy list it among their volumes too.
+      for (const m of o.mounts) await this.appVolume(o.ns, m.app, m.volume, gone ? undefined : entry);
     }
+  }
+
+  /** One entry of an AppInstance's status.volumes (removed when `entry` is undefined). */
+  private async appVolume(ns: string, app: string, volume: string, entry: KObject | undefined): Promise<void> {
+    await this.status.mutate(APPINSTANCES, ns, app, (st) => {
+      const vols: KObject[] = (st.volumes ?? []).filter((x: KObject) => x.name !== volume);
+      if (entry) vols.push({ name: volume, ...entry });
+      vols.sort((x, y) => String(x.name).localeCompare(String(y.name)));
+      st.volumes = vols;
+    });
+  }
+
+  /**
+   * The render no longer places `uuid` on the device (its app or node is gone): the template's
+   * per-device entry goes now, since the device's deletion report can no longer be attributed.
+   */
+  async released(uuid: string, o: UuidOwner): Promise<void> {
+    if (o.kind === 'volume') await this.perDevice(VOLUMES, o.ns, o.name, o.node, undefined, VOLUME_READY, uuid);
+    else if (o.kind === 'networkinstance') await this.perDevice(NETWORKINSTANCES, o.ns, o.name, o.node, undefined, NI_READY, uuid);
   }
 
   private async network(node: string, n: ZInfoNetworkInstance): Promise<void> {
@@ -205,12 +229,16 @@ export class Ingest {
     const err = errText(n.networkErr);
     const state = (ZNetworkInstanceState[n.state] ?? '').replace('ZNETINST_STATE_', '');
     const entry = { uuid: n.networkID.toLowerCase(), state, ...(err ? { error: err } : {}) };
-    await this.perDevice(NETWORKINSTANCES, o.ns, o.name, node, gone ? undefined : entry, (s) => s === 'ONLINE');
+    await this.perDevice(NETWORKINSTANCES, o.ns, o.name, node, gone ? undefined : entry, NI_READY);
   }
 
-  /** status.devices[nodeName] of a per-device template (Volume, NetworkInstance) and its Ready condition. */
-  private async perDevice(r: GVR, ns: string, name: string, node: string, entry: KObject | undefined, ok: (state: string) => boolean): Promise<void> {
+  /**
+   * status.devices[nodeName] of a per-device template (Volume, NetworkInstance) and its Ready condition.
+   * With `onlyUuid`, the node's entry is removed only if it is that copy.
+   */
+  private async perDevice(r: GVR, ns: string, name: string, node: string, entry: KObject | undefined, ok: (state: string) => boolean, onlyUuid?: string): Promise<void> {
     await this.status.mutate(r, ns, name, (st, obj) => {
+      if (onlyUuid && !(st.devices ?? []).some((d: KObject) => d.nodeName === node && d.uuid === onlyUuid)) return false;
       const devices: KObject[] = (st.devices ?? []).filter((d: KObject) => d.nodeName !== node);
       if (entry) devices.push({ nodeName: node, ...entry });
       devices.sort((a, b) => String(a.nodeName).localeCompare(String(b.nodeName)));

@@ -46,7 +46,9 @@ export interface MappingProblem {
 /** What a UUID in the device's config (and so in its info messages) stands for. */
 export type UuidOwner =
   | { kind: 'app'; ns: string; name: string; node: string }
-  | { kind: 'networkinstance' | 'volume'; ns: string; name: string; node: string }
+  | { kind: 'networkinstance'; ns: string; name: string; node: string }
+  /** A Volume's copy on the device; `mounts`: the apps (same namespace) that mount it, by their volume name. */
+  | { kind: 'volume'; ns: string; name: string; node: string; mounts: { app: string; volume: string }[] }
   | { kind: 'appvolume'; ns: string; name: string; node: string; volume: string };
 
 export type SourceKind = 'NetworkInstance' | 'Volume' | 'DataStore' | 'Secret';
@@ -151,7 +153,11 @@ class Mapper {
       for (const [k, v] of staged.trees) this.trees.set(k, v);
       for (const [k, v] of staged.volumes) this.volumes.set(k, v);
       for (const [k, v] of staged.nis) this.nis.set(k, v);
-      for (const [k, v] of staged.owners) this.owners.set(k, v);
+      for (const [k, v] of staged.owners) {
+        // A Volume copy shared by several apps on the device lists all of them.
+        const prev = this.owners.get(k);
+        this.owners.set(k, prev?.kind === 'volume' && v.kind === 'volume' ? { ...v, mounts: [...prev.mounts, ...v.mounts] } : v);
+      }
     };
     return { staged, fail, commit };
   }
@@ -259,7 +265,7 @@ class Mapper {
     if (spec.readOnly === true) rec.readonly = true;
     if (int(spec.generation)) rec.generation = spec.generation;
     s.staged.volumes.set(rec.uuid, rec);
-    s.staged.owners.set(rec.uuid, { kind: 'volume', ns: namespace, name, node: this.nodeName });
+    s.staged.owners.set(rec.uuid, { kind: 'volume', ns: namespace, name, node: this.nodeName, mounts: [] });
     return rec.uuid;
   }
 
@@ -296,6 +302,8 @@ class Mapper {
       let uuid: string | undefined;
       if (v.volumeRef?.name) {
         uuid = await this.volume(s, namespace, v.volumeRef.name);
+        const o = uuid ? s.staged.owners.get(uuid) : undefined;
+        if (o?.kind === 'volume') o.mounts.push({ app: name, volume: String(v.name) });
       } else {
         const size = quantityBytes(v.blank?.size);
         if (!size) {

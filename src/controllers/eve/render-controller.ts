@@ -71,6 +71,8 @@ export class RenderController implements OwnerLookup {
   private running = 0;
   private readonly waiters: Array<() => void> = [];
   private api?: DeviceApi;
+  /** A UUID the device's config no longer has (its app, volume or node is gone). */
+  onReleased?: (uuid: string, owner: UuidOwner) => void;
 
   constructor(
     private readonly client: Client,
@@ -274,7 +276,12 @@ export class RenderController implements OwnerLookup {
       s.add(name);
     }
     const keep = new Set(owned);
-    for (const u of prev?.owned ?? []) if (!keep.has(u)) this.owners.delete(u);
+    for (const u of prev?.owned ?? []) {
+      if (keep.has(u)) continue;
+      const o = this.owners.get(u);
+      this.owners.delete(u);
+      if (o) this.onReleased?.(u, o);
+    }
     this.renders.set(name, { ...prev, deps, owned });
   }
 
