@@ -80,6 +80,8 @@ let queue = Promise.resolve();
 process.on('message', (m: ToWorker) => {
   queue = queue.then(() => handle(m)).catch((e: unknown) => reply({ t: 'error', message: (e as Error)?.message ?? String(e) }));
 });
+// Ctrl-C reaches the whole process group: the parent stops the workers and reports, so ignore it here
+process.on('SIGINT', () => {});
 // the parent went away: nothing left to simulate for
 process.on('disconnect', () => {
   void (fleet?.stop() ?? Promise.resolve()).finally(() => process.exit(0));

@@ -80,9 +80,15 @@ export interface ProcessFleetOptions extends WorkerFleetOptions {
 
 const WORKER = fileURLToPath(new URL('./fleet-worker.ts', import.meta.url));
 
-/** This process's Node flags minus those that must not be repeated in a child (debugger, test runner). */
+/**
+ * Node flags for a worker: this process's, minus those that must not be repeated in a child
+ * (debugger, test runner), plus the tsx loader the worker's TypeScript needs when this process
+ * registered it programmatically (bin/kubeve.js) rather than with --import.
+ */
 function inheritedFlags(): string[] {
-  return process.execArgv.filter((a) => !a.startsWith('--inspect') && !a.startsWith('--test'));
+  const flags = process.execArgv.filter((a) => !a.startsWith('--inspect') && !a.startsWith('--test'));
+  const hasTsx = flags.some((a, i) => /tsx/.test(a) && (a.startsWith('--import') || a.startsWith('--loader') || /^--(import|loader|require)$/.test(flags[i - 1] ?? '')));
+  return hasTsx ? flags : [...flags, '--import', 'tsx'];
 }
 
 class Worker {
@@ -93,6 +99,7 @@ class Worker {
       const w = this.waiters.shift();
       if (w) w(m);
     });
+    child.on('error', () => {}); // IPC to a dead worker; 'exit' reports it to the waiters
     child.on('exit', () => {
       this.exited = true;
       for (const w of this.waiters.splice(0)) w({ t: 'error', message: `simulator worker ${child.pid} exited` });
@@ -104,7 +111,8 @@ class Worker {
     return new Promise((resolve, reject) => {
       if (this.exited) return reject(new Error(`simulator worker ${this.child.pid} has exited`));
       this.waiters.push((r) => (r.t === 'error' ? reject(new Error(r.message)) : resolve(r)));
-      this.child.send(m);
+      // a worker that died between the check and the send: its exit handler answers the waiter
+      this.child.send(m, () => {});
     });
   }
 }

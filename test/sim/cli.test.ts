@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { startController } from './helpers.ts';
 
 /** Run `kubeve sim` with bootstrap files for controller `c`; resolves with its exit code and output. */
-async function runSim(c: Awaited<ReturnType<typeof startController>>, args: string[]) {
+async function runSim(c: Awaited<ReturnType<typeof startController>>, args: string[], { viaBin = false } = {}) {
   const dir = path.join(c.dir, 'bootstrap');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'server'), `${c.server}\n`);
@@ -16,7 +16,9 @@ async function runSim(c: Awaited<ReturnType<typeof startController>>, args: stri
   fs.writeFileSync(path.join(dir, 'onboard.key.pem'), c.onboard.keyPem + '\n');
   const entry = path.join(import.meta.dirname, 'fixtures', 'sim-entry.ts');
   const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', entry, 'sim', '--bootstrap-dir', dir, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+    // bin/kubeve.js is what users run: it registers tsx in-process, so child processes must add it themselves
+    const cmd = viaBin ? [path.join(import.meta.dirname, '..', '..', 'bin', 'kubeve.js')] : ['--import', 'tsx', entry];
+    execFile(process.execPath, [...cmd, 'sim', '--bootstrap-dir', dir, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -42,10 +44,10 @@ test('kubeve sim --bootstrap-dir onboards a small fleet and prints statistics', 
   }
 });
 
-test('kubeve sim --procs 2 runs the fleet in two worker processes and reports it as one', async () => {
+test('kubeve sim --procs 2 (bin/kubeve.js) runs the fleet in two worker processes and reports it as one', async () => {
   const c = await startController();
   try {
-    const { summary, stderr } = await runSim(c, ['--count', '6', '--procs', '2', '--serial-prefix', 'mp-', '--time-scale', '30', '--duration', '8', '--json']);
+    const { summary, stderr } = await runSim(c, ['--count', '6', '--procs', '2', '--serial-prefix', 'mp-', '--time-scale', '30', '--duration', '8', '--json'], { viaBin: true });
     assert.match(stderr, /2 worker processes/);
     assert.equal(summary.devices, 6);
     assert.equal(summary.phases.configured, 6, stderr);
