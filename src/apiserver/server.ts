@@ -11,7 +11,7 @@ import { ResourceService } from './rest.ts';
 import { HttpFront } from './http.ts';
 import { ensureServerCredentials, kubeconfig } from './pki.ts';
 import { builtinResources, bootstrapObjects } from '../api/builtin/index.ts';
-import { ChangeFeed } from '../controllers/events.ts';
+import { ChangeFeed } from './change-feed.ts';
 import { CRDController } from '../controllers/crd.ts';
 import { NamespaceController } from '../controllers/namespace.ts';
 import { GarbageCollector } from '../controllers/gc.ts';

@@ -3,7 +3,7 @@
 import { badRequest } from './errors.ts';
 import type { KObject, ResourceDefinition, TableColumn } from './resource.ts';
 import { evalPath } from './jsonpath.ts';
-import { humanDuration } from '../api/builtin/format.ts';
+import { humanDuration } from './format.ts';
 
 export type IncludeObject = 'None' | 'Metadata' | 'Object';
 

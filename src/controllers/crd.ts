@@ -8,7 +8,7 @@ import type { KObject, ResourceDefinition } from '../apiserver/resource.ts';
 import { resourceDefinitionsFromCRD } from '../apiserver/crd.ts';
 import { StatusError } from '../apiserver/errors.ts';
 import { keyPrefix } from '../apiserver/store.ts';
-import type { ChangeFeed } from './events.ts';
+import type { ChangeFeed } from '../apiserver/change-feed.ts';
 
 export const CLEANUP_FINALIZER = 'customresourcecleanup.apiextensions.k8s.io';
 

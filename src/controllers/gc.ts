@@ -10,7 +10,7 @@ import type { Registry } from '../apiserver/registry.ts';
 import type { ResourceService } from '../apiserver/rest.ts';
 import type { KObject, ResourceDefinition } from '../apiserver/resource.ts';
 import { StatusError } from '../apiserver/errors.ts';
-import type { ChangeFeed, ChangeEvent } from './events.ts';
+import type { ChangeFeed, ChangeEvent } from '../apiserver/change-feed.ts';
 
 interface Node {
   def: ResourceDefinition;

@@ -6,7 +6,7 @@ import type { Registry } from '../apiserver/registry.ts';
 import type { ResourceService } from '../apiserver/rest.ts';
 import type { KObject, ResourceDefinition } from '../apiserver/resource.ts';
 import { StatusError } from '../apiserver/errors.ts';
-import type { ChangeFeed } from './events.ts';
+import type { ChangeFeed } from '../apiserver/change-feed.ts';
 
 export class NamespaceController {
   private busy = new Set<string>();

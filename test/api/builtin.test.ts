@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 
 import type { KObject, ResourceDefinition } from '../../src/apiserver/resource.ts';
 import { bootstrapObjects, builtinResources } from '../../src/api/builtin/index.ts';
-import { humanDuration } from '../../src/api/builtin/format.ts';
+import { humanDuration } from '../../src/apiserver/format.ts';
 import { formatQuantity, parseQuantity } from '../../src/api/builtin/quantity.ts';
 import { podQOSClass } from '../../src/api/builtin/resources.ts';
 

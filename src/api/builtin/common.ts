@@ -1,7 +1,7 @@
 // Pieces shared by the built-in resource definitions.
 
 import type { KObject, TableColumn } from '../../apiserver/resource.ts';
-import { since } from './format.ts';
+import { since } from '../../apiserver/format.ts';
 
 /** The verbs discovery lists for an ordinary built-in resource, in the real server's order. */
 export const STANDARD_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];

@@ -7,7 +7,7 @@ import type { FieldError } from '../../apiserver/errors.ts';
 import { STANDARD_VERBS, deepEqual, isObject } from './common.ts';
 import { EventSource, ObjectReference } from './core-types.ts';
 import { desc, int32, kindSchema, obj, str, time } from './dsl.ts';
-import { since } from './format.ts';
+import { since } from '../../apiserver/format.ts';
 import { dns1123Subdomain, immutable, invalid, qualifiedName, required } from './validation.ts';
 
 const EventSeries = obj(

@@ -5,7 +5,7 @@ import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
 import { AGE_COLUMN, STANDARD_VERBS } from './common.ts';
 import { PodSpec, PodStatus } from './core-types.ts';
 import { desc, kindSchema } from './dsl.ts';
-import { humanDuration } from './format.ts';
+import { humanDuration } from '../../apiserver/format.ts';
 import { podStrategy } from './pod-strategy.ts';
 
 /** Reason the node controller gives pods on a node that stopped reporting. */

@@ -2,7 +2,7 @@
 // rules of every ClusterRole its selectors pick (admin/edit/view pick up aggregate-to-* roles, so adding
 // a labelled role extends them). Chains (view → edit → admin) settle through the change events they cause.
 
-import type { ChangeFeed } from '../../controllers/events.ts';
+import type { ChangeFeed } from '../change-feed.ts';
 import type { Registry } from '../registry.ts';
 import type { ResourceService } from '../rest.ts';
 import { isDeepStrictEqual } from 'node:util';

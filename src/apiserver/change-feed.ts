@@ -1,10 +1,11 @@
-// A process-wide feed of object changes for the embedded controllers: one storage watch over the
-// whole keyspace, decoded into (resource, object) events, processed one at a time in order.
+// A process-wide feed of object changes for in-process consumers (the embedded controllers, RBAC
+// aggregation): one storage watch over the whole keyspace, decoded into (resource, object) events,
+// processed one at a time in order.
 
-import type { Storage, StorageEvent, Watcher } from '../apiserver/storage/types.ts';
-import type { Registry } from '../apiserver/registry.ts';
-import type { KObject, ResourceDefinition } from '../apiserver/resource.ts';
-import { decode } from '../apiserver/store.ts';
+import type { Storage, StorageEvent, Watcher } from './storage/types.ts';
+import type { Registry } from './registry.ts';
+import type { KObject, ResourceDefinition } from './resource.ts';
+import { decode } from './store.ts';
 
 export interface ChangeEvent {
   type: 'create' | 'update' | 'delete';
