@@ -130,7 +130,7 @@ export class SimDevice extends EventEmitter {
   readonly serial: string;
   readonly softSerial: string;
   readonly clock: SimClock;
-  readonly stats = new SimStats();
+  readonly stats: SimStats;
   readonly transport: DeviceTransport;
   readonly model: DeviceModel;
   readonly counters: DeviceCounters = {
@@ -184,6 +184,7 @@ export class SimDevice extends EventEmitter {
 
   constructor(readonly opts: SimDeviceOptions) {
     super();
+    this.stats = new SimStats({ histograms: !opts.fleetStats });
     this.serial = opts.serial;
     this.softSerial = opts.softSerial ?? '';
     this.clock = opts.clock ?? new SimClock({ timeScale: opts.timeScale, skewMs: opts.skewMs });
