@@ -33,7 +33,7 @@ function snapshot(f: SimFleet): WorkerSnapshot {
     size: f.size,
     counts: f.counts(),
     stats: f.stats.snapshot(),
-    quiescent: f.devices.every((d) => d.phase === 'configured' && !d.model.busy() && d.pendingInfo === 0),
+    quiescent: f.quiescent,
     cpu: process.cpuUsage(),
     rss: mem.rss,
     heapUsed: mem.heapUsed,

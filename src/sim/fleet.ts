@@ -122,6 +122,11 @@ export class SimFleet {
     this.clock.stop();
   }
 
+  /** Every device configured, no model state machine running, no info queued. */
+  get quiescent(): boolean {
+    return this.devices.every((d) => d.phase === 'configured' && !d.model.busy() && d.pendingInfo === 0);
+  }
+
   get size(): number {
     return this.devices.length;
   }

@@ -118,7 +118,7 @@ class Worker {
 }
 
 export class ProcessFleet implements FleetView {
-  readonly stats = new SimStats();
+  private merged = new SimStats();
   private last: WorkerSnapshot[] = [];
   private phaseCounts: PhaseCounts | undefined;
 
@@ -168,10 +168,15 @@ export class ProcessFleet implements FleetView {
       stats.mergeSnapshot(s.stats);
       if (i > 0) for (const k of Object.keys(counts) as (keyof PhaseCounts)[]) counts[k] += s.counts[k];
     }
-    Object.assign(this.stats, stats);
+    this.merged = stats;
     this.phaseCounts = counts;
     this.last = snaps;
     return snaps;
+  }
+
+  /** The workers' stats merged, as of the last refresh(). */
+  get stats(): SimStats {
+    return this.merged;
   }
 
   counts(): PhaseCounts {
