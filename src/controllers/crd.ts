@@ -40,7 +40,10 @@ export class CRDController {
     for (const crd of list.items as KObject[]) {
       if (this.namesConflict(crd) === undefined) this.registry.replaceCRD(crd.metadata.name, resourceDefinitionsFromCRD(crd));
     }
-    for (const crd of list.items as KObject[]) await this.sync(crd);
+    for (const crd of list.items as KObject[]) {
+      // A CRD whose status cannot be written is logged and synced again on its next change; start-up goes on.
+      await this.sync(crd).catch((e: unknown) => console.error(`kubeve: crd controller: ${crd.metadata.name}:`, e instanceof Error ? e.message : e));
+    }
   }
 
   /** Names of this CRD that clash with another CRD (or a built-in) of the same group. */

@@ -20,6 +20,10 @@ interface Node {
 }
 
 const FOREGROUND = 'foregroundDeletion';
+
+function logError(o: KObject, e: unknown): void {
+  console.error(`kubeve: garbage collector: ${o.metadata?.namespace ?? ''}/${o.metadata?.name}:`, e instanceof Error ? e.message : e);
+}
 const ORPHAN = 'orphan';
 
 export class GarbageCollector {
@@ -47,7 +51,8 @@ export class GarbageCollector {
     }
     for (const o of withFinalizers) {
       const def = this.nodes.get(o.metadata.uid)?.def;
-      if (def) await this.onChange({ type: 'update', def, object: o });
+      // One object the collector cannot handle must not keep the server from starting.
+      if (def) await this.onChange({ type: 'update', def, object: o }).catch((e: unknown) => logError(o, e));
     }
     return withFinalizers;
   }
@@ -150,7 +155,7 @@ export class GarbageCollector {
     if ((this.dependents.get(uid)?.size ?? 0) > 0) {
       this.retry ??= setTimeout(() => {
         this.retry = undefined;
-        for (const id of [...this.waiting.keys()]) void this.finishForeground(id);
+        for (const [id, o] of [...this.waiting]) this.finishForeground(id).catch((e: unknown) => logError(o, e));
       }, this.retryMs);
       return;
     }

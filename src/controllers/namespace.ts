@@ -11,6 +11,7 @@ import type { ChangeFeed } from '../apiserver/change-feed.ts';
 export class NamespaceController {
   private busy = new Set<string>();
   private retry = new Map<string, NodeJS.Timeout>();
+  private failures = new Map<string, number>();
 
   constructor(private registry: Registry, private service: ResourceService, feed: ChangeFeed, private retryMs = 1000) {
     feed.subscribe((ev) => {
@@ -38,7 +39,21 @@ export class NamespaceController {
   private kick(name: string): void {
     if (this.busy.has(name)) return;
     this.busy.add(name);
-    void this.sync(name).finally(() => this.busy.delete(name));
+    void this.sync(name)
+      .then(() => this.failures.delete(name))
+      .catch((e: unknown) => {
+        // One namespace's failure (e.g. content it cannot delete) must not stop the others, nor the process.
+        const n = (this.failures.get(name) ?? 0) + 1;
+        this.failures.set(name, n);
+        console.error(`kubeve: namespace controller: deleting namespace ${name} failed (attempt ${n}):`, e instanceof Error ? e.message : e);
+        this.later(name, Math.min(this.retryMs * 2 ** n, 60_000));
+      })
+      .finally(() => this.busy.delete(name));
+  }
+
+  private later(name: string, ms: number): void {
+    clearTimeout(this.retry.get(name));
+    this.retry.set(name, setTimeout(() => { this.retry.delete(name); this.kick(name); }, ms));
   }
 
   private async sync(name: string): Promise<void> {
@@ -46,8 +61,7 @@ export class NamespaceController {
     let remaining = await this.deleteContent(name);
     if (remaining > 0) remaining = await this.deleteContent(name);
     if (remaining > 0) {
-      clearTimeout(this.retry.get(name));
-      this.retry.set(name, setTimeout(() => { this.retry.delete(name); this.kick(name); }, this.retryMs));
+      this.later(name, this.retryMs);
       return;
     }
     try {

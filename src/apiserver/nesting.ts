@@ -1,0 +1,135 @@
+// One bound on how deeply client data may nest, enforced when a body is decoded, and the few
+// structural helpers (depth, clone, equality) that must work on any stored value without recursion.
+//
+// kube-apiserver refuses JSON nested deeper than 10,000 levels while decoding. Here many algorithms
+// on objects recurse (pruning, defaulting, schema validation, merge/strategic patch, field sets,
+// the YAML parser, JSON.stringify), so the bound is lower: every one of them handles at least
+// 800 levels at the top of a fresh Node 20 stack (the YAML parser is the weakest: ~820 flow levels;
+// JSON.stringify ~4,000; structuredClone ~1,900; util.isDeepStrictEqual ~1,250), and 512 leaves
+// that headroom for the request's own frames above them. Anything the decoder accepts can then be
+// stored, read, listed, watched, patched (every patch type and apply) and deleted.
+// Objects already stored deeper than this (written by an older version) can still be cloned,
+// compared and deleted: the helpers below are iterative.
+
+import { badRequest, type StatusError } from './errors.ts';
+
+export const MAX_NESTING_DEPTH = 512;
+
+type Json = unknown;
+
+const isContainer = (v: unknown): v is object => typeof v === 'object' && v !== null;
+
+/** Whether a decoded value nests objects/arrays more than `limit` levels (a top-level object is level 1). */
+export function nestingExceeds(value: Json, limit = MAX_NESTING_DEPTH): boolean {
+  if (!isContainer(value)) return false;
+  const stack: [object, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (d > limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (isContainer(child)) stack.push([child, d + 1]);
+  }
+  return false;
+}
+
+/**
+ * An upper bound on the nesting depth of a YAML text, without parsing it (the YAML parser itself
+ * recurses). A block level costs at least one character of indentation or indicator ("- ", "? ")
+ * at the start of its line; a flow level costs one bracket. Quoted scalars and comments are skipped.
+ */
+export function yamlDepthBound(text: string): number {
+  let max = 0;
+  let flow = 0;
+  let base = 0;
+  for (const line of text.split('\n')) {
+    if (flow === 0) {
+      let i = 0;
+      while (i < line.length && ' -?:\t'.includes(line[i])) i++;
+      base = i + 1;
+    }
+    let quote = '';
+    for (let i = 0; i < line.length; i++) {
+      const c = line[i];
+      if (quote) {
+        if (c === '\\' && quote === '"') i++;
+        else if (c === quote) quote = '';
+        continue;
+      }
+      if (c === '"' || c === "'") quote = c;
+      else if (c === '#' && (i === 0 || line[i - 1] === ' ' || line[i - 1] === '\t')) break;
+      else if (c === '[' || c === '{') max = Math.max(max, base + ++flow);
+      else if ((c === ']' || c === '}') && flow > 0) flow--;
+    }
+    max = Math.max(max, base);
+  }
+  return max;
+}
+
+/** The first 30 characters of a body, as kube-apiserver quotes it in decode errors (summarizeData). */
+function summarize(raw: string): string {
+  if (!raw.length) return '<empty>';
+  return raw.length > 30 ? `${raw.slice(0, 30)} ...` : raw;
+}
+
+/**
+ * 400 for a body nested deeper than MAX_NESTING_DEPTH, worded as kube-apiserver words its decode
+ * failure for JSON nested beyond Go's limit (encoding/json: "exceeded max depth").
+ */
+export function tooDeep(raw: string, kind?: string): StatusError {
+  const cause = "couldn't get version/kind; json parse error: invalid character '{' exceeded max depth";
+  if (!kind) return badRequest(`the object provided is unrecognized: ${cause} (${summarize(raw)})`);
+  return badRequest(`the object provided is unrecognized (must be of type ${kind}): ${cause} (${summarize(raw)})`);
+}
+
+/** A deep copy of a JSON value (what structuredClone does for them), at any depth. */
+export function deepClone<T>(value: T): T {
+  if (!isContainer(value)) return value;
+  const root: any = Array.isArray(value) ? new Array(value.length) : {};
+  const stack: [any, any][] = [[value, root]];
+  while (stack.length) {
+    const [src, dst] = stack.pop()!;
+    if (Array.isArray(src)) {
+      for (let i = 0; i < src.length; i++) dst[i] = copyInto(src[i], stack);
+    } else {
+      for (const k of Object.keys(src)) {
+        // defineProperty keeps a "__proto__" member as data, as structuredClone does.
+        Object.defineProperty(dst, k, { value: copyInto(src[k], stack), enumerable: true, writable: true, configurable: true });
+      }
+    }
+  }
+  return root;
+}
+
+function copyInto(v: unknown, stack: [any, any][]): unknown {
+  if (!isContainer(v)) return v;
+  const out = Array.isArray(v) ? new Array(v.length) : {};
+  stack.push([v, out]);
+  return out;
+}
+
+/** Structural equality of two JSON values (util.isDeepStrictEqual for them), at any depth. */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  const stack: [unknown, unknown][] = [[a, b]];
+  while (stack.length) {
+    const [x, y] = stack.pop()!;
+    if (x === y) continue;
+    if (!isContainer(x) || !isContainer(y)) {
+      if (Number.isNaN(x) && Number.isNaN(y)) continue;
+      return false;
+    }
+    if (Array.isArray(x) !== Array.isArray(y)) return false;
+    if (Array.isArray(x)) {
+      const ya = y as unknown[];
+      if (x.length !== ya.length) return false;
+      for (let i = 0; i < x.length; i++) stack.push([x[i], ya[i]]);
+      continue;
+    }
+    const xk = Object.keys(x);
+    const yo = y as Record<string, unknown>;
+    if (xk.length !== Object.keys(yo).length) return false;
+    for (const k of xk) {
+      if (!Object.prototype.hasOwnProperty.call(yo, k)) return false;
+      stack.push([(x as Record<string, unknown>)[k], yo[k]]);
+    }
+  }
+  return true;
+}
