@@ -15,6 +15,7 @@ import { parseIncludeObject, toTable, columnDefinitions, row, type IncludeObject
 import { buildOpenAPIv3, openAPIv3Index, openAPIHash } from './openapi.ts';
 import { applyJsonPatch, applyMergePatch } from './patch/index.ts';
 import { decodeKubeProtobuf, PROTOBUF_CONTENT_TYPE } from './protobuf/decode.ts';
+import { answerPlainHttp } from './plain-http.ts';
 import { MAX_NESTING_DEPTH, nestingExceeds, tooDeep, yamlDepthBound } from './nesting.ts';
 import { ANONYMOUS_USER, forbiddenError, requestAttributes, unauthorized, type Attributes, type Security, type UserInfo } from './auth/index.ts';
 import { MUTATING_VERBS, type AuditLog } from './audit.ts';
@@ -61,6 +62,7 @@ export class HttpFront {
       (req, res) => void this.handle(req, res),
     );
     this.server.keepAliveTimeout = 65_000;
+    answerPlainHttp(this.server);
   }
 
   get port(): number {

@@ -34,17 +34,25 @@ export function nestingExceeds(value: Json, limit = MAX_NESTING_DEPTH): boolean 
 /**
  * An upper bound on the nesting depth of a YAML text, without parsing it (the YAML parser itself
  * recurses). A block level costs at least one character of indentation or indicator ("- ", "? ")
- * at the start of its line; a flow level costs one bracket. Quoted scalars and comments are skipped.
+ * at the start of its line; a flow level costs one bracket. Quoted scalars, comments and the
+ * content of block scalars ("|", ">") are skipped.
  */
 export function yamlDepthBound(text: string): number {
   let max = 0;
   let flow = 0;
   let base = 0;
+  let scalarParent = -1; // indentation of the line that opened a block scalar, while inside it
   for (const line of text.split('\n')) {
+    const indent = line.length - line.trimStart().length;
+    if (scalarParent >= 0) {
+      if (line.trim() === '' || indent > scalarParent) continue;
+      scalarParent = -1;
+    }
     if (flow === 0) {
       let i = 0;
       while (i < line.length && ' -?:\t'.includes(line[i])) i++;
       base = i + 1;
+      if (/(^|[\s:-])[|>][-+0-9]*\s*(#.*)?$/.test(line)) scalarParent = indent;
     }
     let quote = '';
     for (let i = 0; i < line.length; i++) {

@@ -17,7 +17,7 @@ import { compileObjectSchema, type ObjectSchema } from './schema/index.ts';
 import { validateObjectMeta, validateMetadataUpdate, objectMetaTypeError } from './validation.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch/index.ts';
 import { getPath, setPath } from './jsonpath.ts';
-import { deepClone, deepEqual } from './nesting.ts';
+import { deepClone, deepEqual, nestingExceeds, tooDeep } from './nesting.ts';
 import { apply as applyConfig, updateManagedFields, type FieldManagerScope } from './fieldmanager/index.ts';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
@@ -404,8 +404,10 @@ export class ResourceService {
     return obj;
   }
 
-  /** Metadata of the wrong JSON type fails decoding in kube-apiserver: 400, worded as Go's decoder words it. */
+  /** Objects deeper than a body may be, and metadata of the wrong JSON type, fail decoding in kube-apiserver: 400, worded as Go's decoder words it. */
   private checkMetadataTypes(def: ResourceDefinition, obj: KObject): void {
+    // A patch or apply can deepen an object beyond what a body may carry; nothing that deep is stored.
+    if (nestingExceeds(obj)) throw tooDeep(`{"apiVersion":"${obj.apiVersion}","kind":"${obj.kind}"`, def.kind);
     const err = objectMetaTypeError(obj.metadata, def.crdName ? 'ObjectMeta' : 'ObjectMeta.metadata');
     if (err) throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${err}`);
   }

@@ -42,6 +42,7 @@ import { NewlogsError, parseNewlogs } from './newlogs.ts';
 import { AttestError, NonceTable, handleAttest } from './attest.ts';
 import type { DesiredConfig, DeviceHooks, RegisteredDevice } from './hooks.ts';
 import type { EdgeDevConfig } from './gen/config/devconfig_pb.ts';
+import { answerPlainHttp } from '../apiserver/plain-http.ts';
 
 export const DEFAULT_DEVICE_API_PORT = 8443;
 
@@ -418,7 +419,7 @@ export async function startDeviceApi(opts: DeviceApiOptions): Promise<DeviceApi>
   server.headersTimeout = 30_000;
   server.requestTimeout = 120_000;
   server.keepAliveTimeout = 5_000;
-  server.on('tlsClientError', () => {});
+  answerPlainHttp(server);
   server.on('clientError', (_e, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
