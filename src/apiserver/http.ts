@@ -16,7 +16,7 @@ import { buildOpenAPIv3, openAPIv3Index, openAPIHash } from './openapi.ts';
 import { applyJsonPatch, applyMergePatch } from './patch/index.ts';
 import { decodeKubeProtobuf, PROTOBUF_CONTENT_TYPE } from './protobuf/decode.ts';
 import { answerPlainHttp } from './plain-http.ts';
-import { MAX_NESTING_DEPTH, nestingExceeds, tooDeep, yamlDepthBound } from './nesting.ts';
+import { MAX_NESTING_DEPTH, nestingExceeds, tooDeep, yamlDepth } from './nesting.ts';
 import { ANONYMOUS_USER, forbiddenError, requestAttributes, unauthorized, type Attributes, type Security, type UserInfo } from './auth/index.ts';
 import { MUTATING_VERBS, type AuditLog } from './audit.ts';
 
@@ -360,8 +360,8 @@ export class HttpFront {
           return JSON.parse(text);
         } catch { /* YAML flow syntax: parse it as YAML */ }
       }
-      // The YAML parser recurses: it never sees a text that could nest deeper than the bound.
-      if (yamlDepthBound(text) > MAX_NESTING_DEPTH) throw tooDeep(text);
+      // Composing YAML recurses: it only sees texts within the bound (plus what managedFields may add).
+      if (yamlDepth(text) > MAX_NESTING_DEPTH + 5) throw tooDeep(text);
       try {
         return YAML.parse(text, { version: '1.1', maxAliasCount: 100 });
       } catch (e) {

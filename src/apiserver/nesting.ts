@@ -11,6 +11,7 @@
 // Objects already stored deeper than this (written by an older version) can still be cloned,
 // compared and deleted: the helpers below are iterative.
 
+import { Parser } from 'yaml';
 import { badRequest, type StatusError } from './errors.ts';
 
 export const MAX_NESTING_DEPTH = 512;
@@ -19,58 +20,55 @@ type Json = unknown;
 
 const isContainer = (v: unknown): v is object => typeof v === 'object' && v !== null;
 
-/** Whether a decoded value nests objects/arrays more than `limit` levels (a top-level object is level 1). */
+/**
+ * Whether a decoded value nests objects/arrays more than `limit` levels (a top-level object is
+ * level 1). An object's metadata.managedFields is measured on its own terms: each entry's fieldsV1
+ * mirrors the object's fields one level deeper than their values (a leaf field is `"f:x": {}`),
+ * from 4 levels down, so an entry may nest `limit + 2` levels. That way an object at the bound can
+ * be written back with the managedFields the server gave it.
+ */
 export function nestingExceeds(value: Json, limit = MAX_NESTING_DEPTH): boolean {
+  if (!isContainer(value)) return false;
+  const managed = (value as { metadata?: { managedFields?: unknown } }).metadata?.managedFields;
+  const skip = Array.isArray(managed) ? managed : undefined;
+  if (skip && skip.some((entry) => exceeds(entry, limit + 2))) return true;
+  return exceeds(value, limit, skip);
+}
+
+function exceeds(value: Json, limit: number, skip?: object): boolean {
   if (!isContainer(value)) return false;
   const stack: [object, number][] = [[value, 1]];
   while (stack.length) {
     const [v, d] = stack.pop()!;
     if (d > limit) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) if (isContainer(child)) stack.push([child, d + 1]);
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (isContainer(child) && child !== skip) stack.push([child, d + 1]);
   }
   return false;
 }
 
 /**
- * An upper bound on the nesting depth of a YAML text, without parsing it (the YAML parser itself
- * recurses). A block level costs at least one character of indentation or indicator ("- ", "? ")
- * at the start of its line; a flow level costs one bracket. Quoted scalars, comments and the
- * content of block scalars ("|", ">") are skipped.
+ * How deeply a YAML text nests its collections, from the YAML library's concrete syntax tree: its
+ * lexer and parser are iterative, while composing the document recurses and must only see texts
+ * it can handle. Aliases are not followed here; the decoded value is measured afterwards.
  */
-export function yamlDepthBound(text: string): number {
+export function yamlDepth(text: string): number {
   let max = 0;
-  let flow = 0;
-  let base = 0;
-  let scalarParent = -1; // indentation of the line that opened a block scalar, while inside it
-  for (const line of text.split('\n')) {
-    const indent = line.length - line.trimStart().length;
-    if (scalarParent >= 0) {
-      if (line.trim() === '' || indent > scalarParent) continue;
-      scalarParent = -1;
+  for (const token of new Parser().parse(text)) {
+    const stack: [CstNode | undefined, number][] = [[token as CstNode, 0]];
+    while (stack.length) {
+      const [t, d] = stack.pop()!;
+      if (!t) continue;
+      const here = COLLECTIONS.has(t.type) ? d + 1 : d;
+      if (here > max) max = here;
+      if (t.type === 'document') stack.push([t.value, here]);
+      for (const item of t.items ?? []) stack.push([item.key, here], [item.value, here]);
     }
-    if (flow === 0) {
-      let i = 0;
-      while (i < line.length && ' -?:\t'.includes(line[i])) i++;
-      base = i + 1;
-      if (/(^|[\s:-])[|>][-+0-9]*\s*(#.*)?$/.test(line)) scalarParent = indent;
-    }
-    let quote = '';
-    for (let i = 0; i < line.length; i++) {
-      const c = line[i];
-      if (quote) {
-        if (c === '\\' && quote === '"') i++;
-        else if (c === quote) quote = '';
-        continue;
-      }
-      if (c === '"' || c === "'") quote = c;
-      else if (c === '#' && (i === 0 || line[i - 1] === ' ' || line[i - 1] === '\t')) break;
-      else if (c === '[' || c === '{') max = Math.max(max, base + ++flow);
-      else if ((c === ']' || c === '}') && flow > 0) flow--;
-    }
-    max = Math.max(max, base);
   }
   return max;
 }
+
+type CstNode = { type: string; value?: CstNode; items?: { key?: CstNode; value?: CstNode }[] };
+const COLLECTIONS = new Set(['block-map', 'block-seq', 'flow-collection']);
 
 /** The first 30 characters of a body, as kube-apiserver quotes it in decode errors (summarizeData). */
 function summarize(raw: string): string {
