@@ -74,17 +74,49 @@ export class NamespaceController {
     }
   }
 
-  /** Deletes every object in the namespace; returns how many were found. */
+  /**
+   * Deletes every object in the namespace; returns how many were found. A resource that fails does
+   * not stop the others: the failures are recorded in the namespace's NamespaceDeletionContentFailure
+   * condition (kube's wording) and thrown, so the namespace is retried with backoff.
+   */
   private async deleteContent(name: string): Promise<number> {
     // One definition per stored resource (several served versions share storage).
     const seen = new Set<string>();
     let remaining = 0;
+    const errors: string[] = [];
     for (const def of this.registry.all()) {
       if (!def.namespaced || seen.has(`${def.group}/${def.resource}`) || !def.verbs.includes('delete')) continue;
       seen.add(`${def.group}/${def.resource}`);
-      const left = await this.service.deleteCollection(def, name, {}, { propagationPolicy: 'Background' });
-      remaining += (left.items as KObject[]).length;
+      try {
+        const left = await this.service.deleteCollection(def, name, {}, { propagationPolicy: 'Background' });
+        remaining += (left.items as KObject[]).length;
+      } catch (e) {
+        errors.push(e instanceof Error ? e.message : String(e));
+      }
     }
+    await this.setContentFailure(name, errors);
+    if (errors.length) throw new Error(`failed to delete all resource types, ${errors.length} remaining: ${errors.join(', ')}`);
     return remaining;
+  }
+
+  /** The NamespaceDeletionContentFailure condition, written only when it changes. */
+  private async setContentFailure(name: string, errors: string[]): Promise<void> {
+    const failed = errors.length > 0;
+    const cond = failed
+      ? { type: 'NamespaceDeletionContentFailure', status: 'True', reason: 'ContentDeletionFailed', message: `Failed to delete all resource types, ${errors.length} remaining: ${errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`}` }
+      : { type: 'NamespaceDeletionContentFailure', status: 'False', reason: 'ContentDeleted', message: 'All content successfully deleted, may be waiting on finalization' };
+    try {
+      await this.service.guaranteedUpdate(this.nsDef(), undefined, name, undefined, (ns) => {
+        const conditions: KObject[] = ns.status?.conditions ?? [];
+        const prev = conditions.find((c) => c.type === cond.type);
+        if (!prev && !failed) return ns; // nothing ever failed: no condition to clear
+        if (prev && prev.status === cond.status && prev.message === cond.message) return ns;
+        const next = { ...cond, lastTransitionTime: prev?.status === cond.status ? prev.lastTransitionTime : new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') };
+        ns.status = { ...ns.status, conditions: [...conditions.filter((c) => c.type !== cond.type), next] };
+        return ns;
+      }, { subresource: 'status' }, { warnings: [] });
+    } catch (e) {
+      if (!(e instanceof StatusError && e.code === 404)) console.error(`kubeve: namespace controller: recording the condition of ${name} failed:`, e instanceof Error ? e.message : e);
+    }
   }
 }

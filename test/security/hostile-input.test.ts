@@ -255,6 +255,40 @@ test(`an object nested exactly ${MAX_NESTING_DEPTH} deep can be created, read, l
   await deleteNamespace(t, ns);
 });
 
+test('a namespace whose content fails to delete says so in a condition, is retried, and goes once the failure clears', async () => {
+  await createNamespace(t, 'flaky');
+  await t.ok(['create', 'configmap', 'c', '-n', 'flaky', '--from-literal=a=b']);
+  // A storage failure on one resource of one namespace (injected), not a client's doing.
+  const service = t.server.service;
+  const original = service.deleteCollection;
+  let failing = true;
+  service.deleteCollection = async function (this: typeof service, ...args: Parameters<typeof original>) {
+    if (failing && args[0].resource === 'configmaps' && args[1] === 'flaky') throw new Error('disk on fire');
+    return original.apply(this, args);
+  };
+  try {
+    await t.ok(['delete', 'namespace', 'flaky', '--wait=false']);
+    const condition = async () => (await api(t.server, 'GET', '/api/v1/namespaces/flaky')).body.status?.conditions?.find((c: any) => c.type === 'NamespaceDeletionContentFailure');
+    const deadline = Date.now() + 10_000;
+    while (!(await condition())) {
+      assert.ok(Date.now() < deadline, 'the failure is recorded on the namespace');
+      await sleep(50);
+    }
+    const c = await condition();
+    assert.deepEqual([c.status, c.reason, c.message], ['True', 'ContentDeletionFailed', 'Failed to delete all resource types, 1 remaining: disk on fire']);
+    assert.match(await t.ok(['get', 'namespace', 'flaky']), /Terminating/);
+    await alive();
+    failing = false;
+    const gone = Date.now() + 30_000;
+    while ((await api(t.server, 'GET', '/api/v1/namespaces/flaky')).status !== 404) {
+      assert.ok(Date.now() < gone, 'the retry deletes the namespace once the failure clears');
+      await sleep(100);
+    }
+  } finally {
+    service.deleteCollection = original;
+  }
+});
+
 test('a list with a malformed resourceVersion is a 400, as the watch is', async () => {
   const message = 'invalid resource version: resourceVersion: Invalid value: "abc": strconv.ParseUint: parsing "abc": invalid syntax';
   for (const q of ['resourceVersion=abc', 'resourceVersion=abc&watch=true', 'resourceVersion=abc&limit=1', 'resourceVersion=-1']) {
