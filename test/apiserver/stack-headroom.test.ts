@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import YAML from 'yaml';
 import { MAX_NESTING_DEPTH, deepClone, deepEqual, nestingExceeds, yamlDepth } from '../../src/apiserver/nesting.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from '../../src/apiserver/patch/index.ts';
-import { apply, updateManagedFields } from '../../src/apiserver/fieldmanager/index.ts';
+import { apply, decodeManagedFields, encodeManagedFields, updateManagedFields } from '../../src/apiserver/fieldmanager/index.ts';
 import { compileObjectSchema, validateStructuralSchema } from '../../src/apiserver/schema/index.ts';
 import type { JSONSchema, KObject } from '../../src/apiserver/resource.ts';
 
@@ -106,6 +106,11 @@ const algorithms: Array<[string, number, (d: number) => void]> = [
   ['managedFields of an update', 2, (d) => {
     const live = { ...cr(d), metadata: { name: 'x', namespace: 'd', uid: 'u', managedFields: [{ manager: 'm', operation: 'Update', apiVersion: 'example.com/v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': {} } }] } };
     updateManagedFields(live, cr(d, 2), 'n', scope);
+  }],
+  ['managedFields sent by a client (decode, encode)', 2, (d) => {
+    let fields: any = {};
+    for (let i = 0; i < d; i++) fields = { 'f:a': fields };
+    encodeManagedFields(decodeManagedFields([{ manager: 'm', operation: 'Update', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': fields } }]));
   }],
 ];
 
