@@ -97,8 +97,10 @@ export function deepClone<T>(value: T): T {
       for (let i = 0; i < src.length; i++) dst[i] = copyInto(src[i], stack);
     } else {
       for (const k of Object.keys(src)) {
+        const v = copyInto(src[k], stack);
         // defineProperty keeps a "__proto__" member as data, as structuredClone does.
-        Object.defineProperty(dst, k, { value: copyInto(src[k], stack), enumerable: true, writable: true, configurable: true });
+        if (k === '__proto__') Object.defineProperty(dst, k, { value: v, enumerable: true, writable: true, configurable: true });
+        else dst[k] = v;
       }
     }
   }

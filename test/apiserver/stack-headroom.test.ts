@@ -122,3 +122,18 @@ for (const [name, factor, run] of algorithms) {
     assert.ok(got >= need, `${name} overflows at ${got} levels; the bound ${L} needs ${need}`);
   });
 }
+
+test('deepClone and deepEqual treat JSON values as structuredClone and isDeepStrictEqual do', () => {
+  const v = JSON.parse('{"__proto__":{"polluted":true},"a":[1,{"b":null}],"c":"x","d":{"e":[[]]}}');
+  const c = deepClone(v);
+  assert.notEqual(c, v);
+  assert.notEqual(c.a, v.a);
+  assert.equal(Object.getPrototypeOf(c), Object.prototype, 'a "__proto__" member stays data');
+  assert.deepEqual(Object.keys(c), ['__proto__', 'a', 'c', 'd']);
+  assert.equal(({} as any).polluted, undefined);
+  assert.ok(deepEqual(c, v));
+  assert.ok(!deepEqual(c, { ...c, c: 'y' }));
+  assert.ok(!deepEqual({ a: [1, 2] }, { a: { 0: 1, 1: 2 } }));
+  assert.ok(!deepEqual({ a: undefined }, {}));
+  assert.ok(deepEqual(NaN, NaN));
+});
