@@ -345,12 +345,12 @@ export class HttpFront {
   private decode(raw: Buffer, contentType: string, kind?: string): unknown {
     const ct = contentType.split(';')[0].trim().toLowerCase();
     const text = ct === PROTOBUF_CONTENT_TYPE ? '' : raw.toString('utf8');
-    const value = this.parseBody(raw, text, ct);
+    const value = this.parseBody(raw, text, ct, kind);
     if (nestingExceeds(value)) throw tooDeep(text, kind);
     return value;
   }
 
-  private parseBody(raw: Buffer, text: string, ct: string): unknown {
+  private parseBody(raw: Buffer, text: string, ct: string, kind?: string): unknown {
     // kubectl's typed commands POST protobuf and do not fall back to JSON on 415.
     if (ct === PROTOBUF_CONTENT_TYPE) return decodeKubeProtobuf(raw);
     if (ct === 'application/yaml' || ct === 'application/apply-patch+yaml' || ct === 'text/yaml') {
@@ -361,7 +361,7 @@ export class HttpFront {
         } catch { /* YAML flow syntax: parse it as YAML */ }
       }
       // Composing YAML recurses: it only sees texts within the bound (plus what managedFields may add).
-      if (yamlDepth(text) > MAX_NESTING_DEPTH + 5) throw tooDeep(text);
+      if (yamlDepth(text) > MAX_NESTING_DEPTH + 5) throw tooDeep(text, kind);
       try {
         return YAML.parse(text, { version: '1.1', maxAliasCount: 100 });
       } catch (e) {

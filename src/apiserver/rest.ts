@@ -117,7 +117,7 @@ export class ResourceService {
       throw new StatusError(405, 'MethodNotAllowed', `create not allowed while custom resource definition is terminating`);
     }
     const obj = this.checkBody(def, ns, body);
-    this.checkMetadataTypes(def, obj);
+    this.checkDecodable(def, obj);
     // Virtual kinds (access reviews, TokenReview) answer a create with a computed object and store nothing.
     if (def.strategy?.createHandler) {
       this.normalize(def, obj, opts, ctx);
@@ -326,7 +326,7 @@ export class ResourceService {
   /** Applies update semantics to `next` (the client's desired object) given the stored `cur`. */
   private prepareUpdate(def: ResourceDefinition, next: KObject, cur: KObject, opts: WriteOptions, ctx: Ctx): KObject {
     next.metadata ??= {};
-    this.checkMetadataTypes(def, next);
+    this.checkDecodable(def, next);
     const applied = this.applied.has(next);
     const sub = opts.subresource;
     if (sub === 'status') {
@@ -405,7 +405,7 @@ export class ResourceService {
   }
 
   /** Objects deeper than a body may be, and metadata of the wrong JSON type, fail decoding in kube-apiserver: 400, worded as Go's decoder words it. */
-  private checkMetadataTypes(def: ResourceDefinition, obj: KObject): void {
+  private checkDecodable(def: ResourceDefinition, obj: KObject): void {
     // A patch or apply can deepen an object beyond what a body may carry; nothing that deep is stored.
     if (nestingExceeds(obj)) throw tooDeep(`{"apiVersion":"${obj.apiVersion}","kind":"${obj.kind}"`, def.kind);
     const err = objectMetaTypeError(obj.metadata, def.crdName ? 'ObjectMeta' : 'ObjectMeta.metadata');
