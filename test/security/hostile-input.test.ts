@@ -358,6 +358,17 @@ test('a server started on a data directory holding poisoned objects starts, serv
       await storage.create(`/registry/core/configmaps/${ns}/types`, `{"apiVersion":"v1","kind":"ConfigMap","metadata":${meta(ns, 'types', ',"labels":{"a":["x"]},"annotations":{"b":{"c":1}}')}}`);
       await storage.create(`/registry/example.com/deeps/${ns}/deep`, `{"apiVersion":"example.com/v1","kind":"Deep","metadata":${meta(ns, 'deep')},"spec":${nest(3500)}}`);
     }
+    // RBAC objects of the wrong shape: a bootstrap role the policy reconciles, an aggregated role
+    // and one that feeds an aggregation, and bindings the authorizer indexes.
+    const rbac = '/registry/rbac.authorization.k8s.io';
+    const viewKv = (await storage.get(`${rbac}/clusterroles/view`))!;
+    const view = JSON.parse(viewKv.value);
+    view.aggregationRule = { clusterRoleSelectors: 'everything' };
+    view.rules = 5;
+    await storage.update(`${rbac}/clusterroles/view`, JSON.stringify(view), viewKv.modRevision);
+    await storage.create(`${rbac}/clusterroles/bad-feeder`, `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":${meta('', 'bad-feeder', ',"labels":{"rbac.authorization.k8s.io/aggregate-to-edit":"true"}').replace('"namespace":"","', '"')},"rules":"all"}`);
+    await storage.create(`${rbac}/clusterrolebindings/bad-binding`, `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":${meta('', 'bad-binding').replace('"namespace":"","', '"')},"roleRef":"cluster-admin","subjects":[null,5,{"kind":{"a":1}}]}`);
+    await storage.create(`${rbac}/rolebindings/poisoned/bad-rb`, `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":${meta('poisoned', 'bad-rb')},"roleRef":{"kind":"Role","name":7},"subjects":"everyone"}`);
     // One namespace was already being deleted when the old server stopped: the controller resumes it at start.
     const nsKey = '/registry/core/namespaces/terminating';
     const nsKv = (await storage.get(nsKey))!;
@@ -370,6 +381,12 @@ test('a server started on a data directory holding poisoned objects starts, serv
 
     s2 = await startTestServer({ dataDir });
     assert.match(await s2.ok(['get', 'namespaces']), /poisoned/);
+    // Authorization still works with the poisoned policy around it.
+    assert.equal((await s2.kubectl(['auth', 'can-i', 'delete', 'configmaps', '-n', 'poisoned'])).stdout.trim(), 'yes');
+    assert.equal((await s2.kubectl(['auth', 'can-i', 'get', 'pods', '--as', 'someone'])).stdout.trim(), 'no');
+    for (const path of ['/apis/rbac.authorization.k8s.io/v1/clusterroles/bad-feeder', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/bad-binding']) {
+      assert.equal((await api(s2.server, 'DELETE', path)).status, 200, path);
+    }
     // Reads work (the kubectl table does not decode the objects themselves).
     const got = await api(s2.server, 'GET', `${CMS('poisoned')}/ann`);
     assert.equal(got.status, 200);
