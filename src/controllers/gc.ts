@@ -21,6 +21,12 @@ interface Node {
 
 const FOREGROUND = 'foregroundDeletion';
 
+/** The owners' uids; stored data may be of any shape, so only well-formed references count. */
+function ownerUids(o: KObject | undefined): string[] {
+  const refs: unknown[] = Array.isArray(o?.metadata?.ownerReferences) ? o.metadata.ownerReferences : [];
+  return refs.map((r) => (r as KObject | null)?.uid).filter((uid): uid is string => typeof uid === 'string' && uid !== '');
+}
+
 function logError(o: KObject, e: unknown): void {
   console.error(`kubeve: garbage collector: ${o.metadata?.namespace ?? ''}/${o.metadata?.name}:`, e instanceof Error ? e.message : e);
 }
@@ -64,7 +70,7 @@ export class GarbageCollector {
   private track(def: ResourceDefinition, o: KObject): void {
     const uid = o.metadata.uid;
     this.untrack(uid);
-    const owners = (o.metadata.ownerReferences ?? []).map((r: KObject) => r.uid as string);
+    const owners = ownerUids(o);
     this.nodes.set(uid, { def, namespace: o.metadata.namespace, name: o.metadata.name, owners });
     for (const ow of owners) {
       if (!this.dependents.has(ow)) this.dependents.set(ow, new Set());
@@ -88,9 +94,8 @@ export class GarbageCollector {
       for (const dep of [...(this.dependents.get(uid) ?? [])]) await this.collectIfOrphaned(dep);
       this.dependents.delete(uid);
       // An owner waiting in the foreground may now be free.
-      for (const ow of ev.previous?.metadata.ownerReferences ?? []) {
-        const waiting = this.waiting.get(ow.uid);
-        if (waiting) await this.finishForeground(ow.uid);
+      for (const owner of ownerUids(ev.previous)) {
+        if (this.waiting.get(owner)) await this.finishForeground(owner);
       }
       return;
     }

@@ -369,6 +369,10 @@ test('a server started on a data directory holding poisoned objects starts, serv
     await storage.create(`${rbac}/clusterroles/bad-feeder`, `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":${meta('', 'bad-feeder', ',"labels":{"rbac.authorization.k8s.io/aggregate-to-edit":"true"}').replace('"namespace":"","', '"')},"rules":"all"}`);
     await storage.create(`${rbac}/clusterrolebindings/bad-binding`, `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":${meta('', 'bad-binding').replace('"namespace":"","', '"')},"roleRef":"cluster-admin","subjects":[null,5,{"kind":{"a":1}}]}`);
     await storage.create(`${rbac}/rolebindings/poisoned/bad-rb`, `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":${meta('poisoned', 'bad-rb')},"roleRef":{"kind":"Role","name":7},"subjects":"everyone"}`);
+    // A CRD of the wrong shape, and owner references the garbage collector must not trip over.
+    await storage.create('/registry/apiextensions.k8s.io/customresourcedefinitions/bad.example.com', `{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":${meta('', 'bad.example.com').replace('"namespace":"","', '"')},"spec":"garbage"}`);
+    await storage.create('/registry/core/configmaps/poisoned/owned', `{"apiVersion":"v1","kind":"ConfigMap","metadata":${meta('poisoned', 'owned', ',"ownerReferences":"nobody"')}}`);
+    await storage.create('/registry/core/configmaps/poisoned/owned2', `{"apiVersion":"v1","kind":"ConfigMap","metadata":${meta('poisoned', 'owned2', ',"ownerReferences":[null,{"uid":5},{"apiVersion":7,"kind":"ConfigMap","name":"x","uid":"gone"}]')}}`);
     // One namespace was already being deleted when the old server stopped: the controller resumes it at start.
     const nsKey = '/registry/core/namespaces/terminating';
     const nsKv = (await storage.get(nsKey))!;
@@ -384,7 +388,7 @@ test('a server started on a data directory holding poisoned objects starts, serv
     // Authorization still works with the poisoned policy around it.
     assert.equal((await s2.kubectl(['auth', 'can-i', 'delete', 'configmaps', '-n', 'poisoned'])).stdout.trim(), 'yes');
     assert.equal((await s2.kubectl(['auth', 'can-i', 'get', 'pods', '--as', 'someone'])).stdout.trim(), 'no');
-    for (const path of ['/apis/rbac.authorization.k8s.io/v1/clusterroles/bad-feeder', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/bad-binding']) {
+    for (const path of ['/apis/rbac.authorization.k8s.io/v1/clusterroles/bad-feeder', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/bad-binding', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/bad.example.com']) {
       assert.equal((await api(s2.server, 'DELETE', path)).status, 200, path);
     }
     // Reads work (the kubectl table does not decode the objects themselves).
