@@ -354,12 +354,6 @@ export class HttpFront {
     // kubectl's typed commands POST protobuf and do not fall back to JSON on 415.
     if (ct === PROTOBUF_CONTENT_TYPE) return decodeKubeProtobuf(raw);
     if (ct === 'application/yaml' || ct === 'application/apply-patch+yaml' || ct === 'text/yaml') {
-      // JSON is YAML: take the iterative JSON parser when it can (kubectl sends apply bodies as JSON).
-      if (/^\s*[{[]/.test(text)) {
-        try {
-          return JSON.parse(text);
-        } catch { /* YAML flow syntax: parse it as YAML */ }
-      }
       // Composing YAML recurses: it only sees texts within the bound (plus what managedFields may add).
       if (yamlDepth(text) > MAX_NESTING_DEPTH + 5) throw tooDeep(text, kind);
       try {

@@ -70,10 +70,12 @@ export function yamlDepth(text: string): number {
 type CstNode = { type: string; value?: CstNode; items?: { key?: CstNode; value?: CstNode }[] };
 const COLLECTIONS = new Set(['block-map', 'block-seq', 'flow-collection']);
 
-/** The first 30 characters of a body, as kube-apiserver quotes it in decode errors (summarizeData). */
+/** The first 30 bytes of a body as kube-apiserver quotes it in decode errors (summarizeData): JSON as text, anything else in hex. */
 function summarize(raw: string): string {
   if (!raw.length) return '<empty>';
-  return raw.length > 30 ? `${raw.slice(0, 30)} ...` : raw;
+  const head = Buffer.from(raw, 'utf8').subarray(0, 30);
+  const more = Buffer.byteLength(raw, 'utf8') > 30 ? ' ...' : '';
+  return raw.startsWith('{') ? `${head.toString('utf8')}${more}` : `${head.toString('hex')}${more}`;
 }
 
 /**
