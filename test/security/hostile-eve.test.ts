@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { startKubeve, type Kubeve } from '../../src/server/kubeve.ts';
 import { SqliteStorage } from '../../src/apiserver/storage/sqlite.ts';
 import { api, startTestServer } from '../helpers/server.ts';
+import { buildNewlogs, parseNewlogs } from '../../src/eve/newlogs.ts';
 import { InProcessClient, reflect, type WatchEvent } from '../../src/controllers/client.ts';
 
 const nest = (levels: number, leaf = '1') => '{"a":'.repeat(levels) + leaf + '}'.repeat(levels);
@@ -88,4 +89,15 @@ test('a controller handler that throws on one object neither blocks the initial 
   } finally {
     await t.close();
   }
+});
+
+test('device logs (newlogs): a JSON line nested past the bound is a bad line, not an entry to store', () => {
+  let deep: any = 'x';
+  for (let i = 0; i < 2000; i++) deep = { a: deep };
+  const body = buildNewlogs([{ content: 'fine', severity: 'info' } as any, { content: deep } as any], { comment: JSON.stringify({ devID: 'd', nested: deep }) });
+  const parsed = parseNewlogs(body);
+  assert.equal(parsed.entries.length, 1);
+  assert.equal(parsed.entries[0].content, 'fine');
+  assert.equal(parsed.badLines, 1);
+  assert.equal(parsed.bundle, undefined, 'a header comment nested past the bound is ignored');
 });
