@@ -59,7 +59,11 @@ export class HttpFront {
     this.discovery = new Discovery(registry, () => `${opts.host}:${this.port}`);
     this.server = https.createServer(
       { cert: opts.certPem, key: opts.keyPem, ca: opts.caPem, requestCert: true, rejectUnauthorized: false },
-      (req, res) => void this.handle(req, res),
+      // handle() answers every error itself; should answering fail too, the request ends, never the process.
+      (req, res) => void this.handle(req, res).catch((e: unknown) => {
+        console.error('kubeve: failed to answer a request:', e instanceof Error ? e.message : e);
+        res.destroy();
+      }),
     );
     this.server.keepAliveTimeout = 65_000;
     answerPlainHttp(this.server);
