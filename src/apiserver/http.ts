@@ -208,6 +208,7 @@ export class HttpFront {
       case 'watch':
         return this.watch(req, res, q, def, ns);
       case 'get': {
+        parseRV(q.get('resourceVersion') ?? undefined); // refused like a list's, though a get reads the latest
         const obj = await this.service.get(def, ns, t.name!);
         if (sub === 'scale') return this.json(res, 200, this.service.toScale(def, obj));
         return this.sendObjectOrTable(req, res, q, def, obj, false);

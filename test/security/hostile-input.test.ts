@@ -291,8 +291,8 @@ test('a namespace whose content fails to delete says so in a condition, is retri
 
 test('a list with a malformed resourceVersion is a 400, as the watch is', async () => {
   const message = 'invalid resource version: resourceVersion: Invalid value: "abc": strconv.ParseUint: parsing "abc": invalid syntax';
-  for (const q of ['resourceVersion=abc', 'resourceVersion=abc&watch=true', 'resourceVersion=abc&limit=1', 'resourceVersion=-1']) {
-    const r = await api(t.server, 'GET', `${CMS('default')}?${q}`);
+  for (const q of ['resourceVersion=abc', 'resourceVersion=abc&watch=true', 'resourceVersion=abc&limit=1', 'resourceVersion=-1', '/missing?resourceVersion=abc']) {
+    const r = await api(t.server, 'GET', q.startsWith('/') ? `${CMS('default')}${q}` : `${CMS('default')}?${q}`);
     assert.equal(r.status, 400, q);
     assert.equal(r.body.reason, 'BadRequest');
     if (q.includes('abc')) assert.equal(r.body.message, message);
