@@ -212,6 +212,13 @@ test(`an object nested exactly ${MAX_NESTING_DEPTH} deep can be created, read, l
   const replaced = JSON.parse(await t.ok(['get', 'deep', 'by-kubectl', '-n', ns, '-o', 'json']));
   assert.equal(replaced.spec.b, 1);
   assert.equal(depth(replaced), L);
+  // Client-side apply: kubectl computes the patch itself and keeps last-applied-configuration.
+  const csa = (leaf: string) => t.file(`csa-${leaf}.json`, deepBody('csa', L, leaf).replace('"name":"csa"', `"name":"csa","namespace":"${ns}"`));
+  await t.ok(['apply', '-f', csa('1')]);
+  await t.ok(['apply', '-f', csa('8')]);
+  const applied = JSON.parse(await t.ok(['get', 'deep', 'csa', '-n', ns, '-o', 'json']));
+  assert.equal(depth(applied), L);
+  assert.match(JSON.stringify(applied.spec), /:8\}/);
   await t.ok(['apply', '--server-side', '--force-conflicts', '-f', t.file('apply.json', deepBody('by-kubectl', L, '7').replace('"name":"by-kubectl"', `"name":"by-kubectl","namespace":"${ns}"`))]);
 
   // Merge patch, JSON patch (replacing the innermost value through a path 511 members long) and apply.
