@@ -5,7 +5,7 @@ import { startKubeve } from '../server/kubeve.ts';
 import { DEFAULT_DEVICE_API_PORT } from '../eve/device-api.ts';
 import { registerEveCommands } from '../eve/cli.ts';
 import { registerSimCommands } from '../sim/cli.ts';
-import { registerKubeconfigCommands } from './kubeconfig.ts';
+import { parseDuration, registerKubeconfigCommands } from './kubeconfig.ts';
 
 const program = new Command();
 program.name('kubeve').description('A Kubernetes-compatible controller for EVE-OS edge fleets');
@@ -20,9 +20,12 @@ program
   .option('--device-host <addr>', 'listen address of the EVE device API (env KUBEVE_DEVICE_HOST)', process.env.KUBEVE_DEVICE_HOST ?? '0.0.0.0')
   .option('--device-port <port>', 'HTTPS port of the EVE device API (env KUBEVE_DEVICE_PORT)', process.env.KUBEVE_DEVICE_PORT ?? String(DEFAULT_DEVICE_API_PORT))
   .option('--offline-timeout <seconds>', 'mark a silent device Online=False after this long (default: 3 × its timer.config.interval)')
-  .action(async (o: { dataDir: string; host: string; port: string; advertiseAddress?: string; deviceHost: string; devicePort: string; offlineTimeout?: string }) => {
+  .option('--event-ttl <duration>', 'how long Events are kept after their last write, e.g. 1h, 30m', '1h')
+  .action(async (o: { dataDir: string; host: string; port: string; advertiseAddress?: string; deviceHost: string; devicePort: string; offlineTimeout?: string; eventTtl: string }) => {
+    const eventTtlSeconds = parseDuration(o.eventTtl);
+    if (eventTtlSeconds <= 0) throw new Error(`--event-ttl must be positive, got ${JSON.stringify(o.eventTtl)}`);
     const k = await startKubeve({
-      dataDir: o.dataDir, host: o.host, port: Number(o.port), advertiseAddress: o.advertiseAddress,
+      dataDir: o.dataDir, host: o.host, port: Number(o.port), advertiseAddress: o.advertiseAddress, eventTtlMs: eventTtlSeconds * 1000,
       deviceHost: o.deviceHost, devicePort: Number(o.devicePort),
       eve: o.offlineTimeout ? { offlineTimeoutMs: Number(o.offlineTimeout) * 1000 } : {},
       log: (m) => console.log(m),
