@@ -60,6 +60,7 @@ export interface ApiServer {
 }
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  if (opts.eventTtlMs !== undefined && !(Number.isFinite(opts.eventTtlMs) && opts.eventTtlMs > 0)) throw new TypeError(`eventTtlMs must be a positive number of milliseconds, got ${opts.eventTtlMs}`);
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const host = opts.host ?? '127.0.0.1';

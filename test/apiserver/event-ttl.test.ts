@@ -121,3 +121,42 @@ test('Events stored before a restart expire from their recorded write time; othe
     await second?.close();
   }
 });
+
+test('kubeve server --event-ttl sets the TTL; an invalid value is refused before anything starts', async () => {
+  const { spawn, execFile } = await import('node:child_process');
+  const { mkdirSync } = await import('node:fs');
+  const root = join(t.dir, 'cli');
+  const dataDir = join(root, 'data');
+  const home = join(root, 'home');
+  mkdirSync(home, { recursive: true });
+  const main = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+
+  const bad = await new Promise<{ code: number | null; stderr: string }>((res) => {
+    const c = execFile(process.execPath, ['--import', 'tsx', main, 'server', '--data-dir', dataDir, '--event-ttl', '10 minutes'], (err, _out, stderr) => res({ code: c.exitCode, stderr }));
+  });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--event-ttl <duration>' argument '10 minutes' is invalid/);
+
+  const server = spawn(process.execPath, ['--import', 'tsx', main, 'server', '--data-dir', dataDir, '--port', '0', '--device-port', '0', '--event-ttl', '2s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  server.stdout.on('data', (d) => { out += d; });
+  server.stderr.on('data', (d) => { out += d; });
+  const exited = new Promise((r) => server.once('exit', r));
+  try {
+    await until('the server to listen', () => /API server listening on https:/.test(out) || server.exitCode !== null, 60_000);
+    assert.equal(server.exitCode, null, out);
+    const kubectl = (args: string[], input?: string) => new Promise<{ code: number; stdout: string; stderr: string }>((res) => {
+      const c = execFile('kubectl', args, { env: { ...process.env, HOME: home, KUBECONFIG: join(dataDir, 'admin.kubeconfig'), KUBECACHEDIR: join(home, 'cache') } }, (err, stdout, stderr) => res({ code: err ? 1 : 0, stdout, stderr }));
+      if (input !== undefined) c.stdin!.end(input);
+    });
+    const created = await kubectl(['create', '-f', '-'], coreEvent('cli-event'));
+    assert.equal(created.code, 0, created.stderr);
+    await until('the Event to expire', async () => {
+      const r = await kubectl(['get', 'events', '-n', 'default', '-o', 'name']);
+      return r.code === 0 && !r.stdout.includes('cli-event');
+    }, 20_000);
+  } finally {
+    server.kill('SIGTERM');
+    await exited;
+  }
+});
