@@ -1,14 +1,15 @@
 // Objects of a resource whose definition carries a TTL (`ttlMs`: Events, as kube-apiserver's --event-ttl)
 // expire that long after their last write, so a fleet's Events cannot grow without bound.
-// kube-apiserver attaches an etcd lease to every such write; kubeve keeps the deadlines in memory, fed by
-// the change feed, and a periodic sweep deletes expired objects through the REST layer, so watchers see
-// DELETED and finalizers are honoured exactly as for a user's delete. Storage backends need no TTL support.
+// kube-apiserver attaches an etcd lease to every such write and etcd drops the key when it runs out.
+// kubeve keeps the deadlines in memory, fed by the change feed, and a periodic sweep deletes expired
+// objects from storage with a compare-and-swap on their revision: watchers and controllers see DELETED,
+// and, as with the lease, finalizers are not waited for. Storage backends need no TTL support.
 
 import type { ChangeEvent, ChangeFeed } from './change-feed.ts';
 import type { Registry } from './registry.ts';
-import type { ResourceService } from './rest.ts';
 import type { KObject, ResourceDefinition } from './resource.ts';
-import { StatusError } from './errors.ts';
+import { objectKey, type ObjectStore } from './store.ts';
+import { KeyNotFoundError, RevisionConflictError } from './storage/types.ts';
 
 interface Deadline {
   def: ResourceDefinition;
@@ -43,7 +44,7 @@ export class ObjectExpiry {
   private timer?: NodeJS.Timeout;
   private sweeping?: Promise<number>;
 
-  constructor(private registry: Registry, private service: ResourceService, feed: ChangeFeed, private now: () => number = Date.now) {
+  constructor(private registry: Registry, private store: ObjectStore, feed: ChangeFeed, private now: () => number = Date.now) {
     feed.subscribe((ev) => this.onChange(ev));
   }
 
@@ -57,7 +58,7 @@ export class ObjectExpiry {
   /** Arms deadlines for the objects already stored (at start, before the feed runs). */
   async load(): Promise<void> {
     for (const def of this.expiring()) {
-      const list = await this.service.store.list(def, undefined, {});
+      const list = await this.store.list(def, undefined, {});
       const entries = list.items
         .map((o): [string, Deadline] => [objectName(o), this.deadline(def, o, lastWriteTime(o))])
         .sort((a, b) => a[1].at - b[1].at);
@@ -98,16 +99,15 @@ export class ObjectExpiry {
     let deleted = 0;
     for (const [map, k, d] of due) {
       try {
-        // The precondition makes a write that raced the sweep win: it has re-armed the deadline.
-        const r = await this.service.delete(d.def, d.namespace, d.name, { preconditions: { resourceVersion: d.resourceVersion } });
-        if (r.deleted) deleted++;
+        // Only at the revision the deadline was armed for: a write that raced the sweep wins and re-arms it.
+        await this.store.storage.delete(objectKey(d.def, d.namespace, d.name), Number(d.resourceVersion));
+        deleted++;
       } catch (e) {
-        if (!(e instanceof StatusError && (e.code === 404 || e.code === 409))) {
+        if (!(e instanceof KeyNotFoundError || e instanceof RevisionConflictError)) {
           console.error(`kubeve: expiring ${d.def.resource} ${k}:`, e instanceof Error ? e.message : e);
           continue; // retried at the next sweep
         }
       }
-      // A terminating object (finalizers) is left to whoever finalizes it; a later write re-arms it.
       if (map.get(k) === d) map.delete(k);
     }
     return deleted;

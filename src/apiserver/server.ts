@@ -86,7 +86,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const namespaces = new NamespaceController(registry, service, feed);
   const gc = new GarbageCollector(registry, service, feed);
   const aggregator = new ClusterRoleAggregator(registry, service, feed);
-  const expiry = new ObjectExpiry(registry, service, feed);
+  const expiry = new ObjectExpiry(registry, store, feed);
   const startRev = await storage.currentRevision();
   await crds.load();
   await gc.load();

@@ -1,6 +1,6 @@
-// Events expire (kube-apiserver's --event-ttl): an Event is deleted TTL after its last write, through the
-// ordinary delete path (watchers see DELETED); a write re-arms the TTL; other kinds never expire; Events
-// stored before a restart expire from their recorded write time.
+// Events expire (kube-apiserver's --event-ttl): an Event is deleted TTL after its last write (watchers see
+// DELETED; finalizers do not hold it, as with the real server's etcd lease); a write re-arms the TTL; other
+// kinds never expire; Events stored before a restart expire from their recorded write time.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -61,6 +61,8 @@ test('an Event disappears from kubectl get events after its TTL; the watcher see
   const w = watch('/api/v1/namespaces/default/events?watch=true');
   const wV1 = watch('/apis/events.k8s.io/v1/namespaces/default/events?watch=true');
   await t.ok(['create', '-f', '-'], coreEvent('short-lived'));
+  // As with kube-apiserver's etcd lease, a finalizer does not keep an expired Event.
+  await t.ok(['create', '-f', '-'], coreEvent('with-finalizer').replace('namespace: default}', 'namespace: default, finalizers: [example.com/keep]}'));
   const v1 = await api(t.server, 'POST', '/apis/events.k8s.io/v1/namespaces/default/events', {
     metadata: { name: 'structured' },
     eventTime: new Date().toISOString(),
@@ -73,6 +75,8 @@ test('an Event disappears from kubectl get events after its TTL; the watcher see
   assert.match(await t.ok(['get', 'events', '-o', 'name']), /event\/short-lived/);
 
   await until('the core Event to be deleted', () => w.events.some((e) => e.type === 'DELETED' && e.object.metadata.name === 'short-lived'));
+  await until('the Event with a finalizer to be deleted', () => w.events.some((e) => e.type === 'DELETED' && e.object.metadata.name === 'with-finalizer'));
+  assert.ok(!w.events.some((e) => e.type === 'MODIFIED'), 'expiry deletes, it does not mark objects Terminating');
   await until('the events.k8s.io Event to be deleted', () => wV1.events.some((e) => e.type === 'DELETED' && e.object.metadata.name === 'structured'));
   assert.ok(Date.now() - created >= TTL_MS - 1000, 'not deleted long before its TTL'); // timestamps have whole seconds
   w.stop();
@@ -80,7 +84,7 @@ test('an Event disappears from kubectl get events after its TTL; the watcher see
 
   const r = await t.kubectl(['get', 'events', '-n', 'default']);
   assert.equal(r.code, 0, r.stderr);
-  assert.doesNotMatch(r.stdout, /short-lived|Tested/);
+  assert.doesNotMatch(r.stdout, /short-lived|with-finalizer|Tested/);
   assert.match(r.stderr, /No resources found/);
   assert.equal((await api(t.server, 'GET', '/apis/events.k8s.io/v1/namespaces/default/events/structured')).status, 404);
   // The ConfigMap the Events were about is untouched.
