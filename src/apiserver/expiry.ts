@@ -26,10 +26,10 @@ export function sweepIntervalFor(ttlMs: number): number {
 }
 
 /** When an object already stored was last written, from what it records: creation and every manager's write time. */
-function lastWriteTime(obj: KObject): number {
+function lastWriteTime(obj: KObject, unknown: number): number {
   const times = [obj.metadata?.creationTimestamp, ...(obj.metadata?.managedFields ?? []).map((m: KObject) => m?.time)];
   const parsed = times.map((t) => (typeof t === 'string' ? Date.parse(t) : NaN)).filter((t) => Number.isFinite(t));
-  return parsed.length ? Math.max(...parsed) : Date.now();
+  return parsed.length ? Math.max(...parsed) : unknown;
 }
 
 const resourceKey = (def: ResourceDefinition) => `${def.group}/${def.resource}`;
@@ -60,7 +60,7 @@ export class ObjectExpiry {
     for (const def of this.expiring()) {
       const list = await this.store.list(def, undefined, {});
       const entries = list.items
-        .map((o): [string, Deadline] => [objectName(o), this.deadline(def, o, lastWriteTime(o))])
+        .map((o): [string, Deadline] => [objectName(o), this.deadline(def, o, lastWriteTime(o, this.now()))])
         .sort((a, b) => a[1].at - b[1].at);
       const map = this.mapFor(def);
       for (const [k, d] of entries) map.set(k, d);
