@@ -136,6 +136,11 @@ export interface ResourceDefinition {
   /** DELETE replies with the object (CRs) instead of a Success Status (most built-ins). */
   deleteReturnsObject: boolean;
   strategy?: Strategy;
+  /**
+   * Objects expire this long after their last write and are deleted (kube-apiserver's --event-ttl for
+   * Events); unset = kept until deleted. Enforced by ObjectExpiry (expiry.ts).
+   */
+  ttlMs?: number;
   /** Set for resources defined by a CRD: the CRD's name. */
   crdName?: string;
   /** Served for reads/writes but hidden from discovery (never used yet; reserved). */

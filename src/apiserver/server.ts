@@ -22,6 +22,7 @@ import { ClusterRoleAggregator } from './auth/aggregation.ts';
 import { reconcileBootstrapPolicy } from './auth/reconcile.ts';
 import type { TokenCacheOptions } from './auth/index.ts';
 import { AuditLog } from './audit.ts';
+import { ObjectExpiry } from './expiry.ts';
 
 export interface ApiServerOptions {
   dataDir: string;
@@ -39,6 +40,8 @@ export interface ApiServerOptions {
   watchCacheEvents?: number;
   /** TTLs and size of the bearer token authentication cache. */
   tokenCache?: TokenCacheOptions;
+  /** How long Events are kept after their last write (kube-apiserver's --event-ttl; default one hour). */
+  eventTtlMs?: number;
 }
 
 export interface ApiServer {
@@ -57,6 +60,7 @@ export interface ApiServer {
 }
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  if (opts.eventTtlMs !== undefined && !(Number.isFinite(opts.eventTtlMs) && opts.eventTtlMs > 0)) throw new TypeError(`eventTtlMs must be a positive number of milliseconds, got ${opts.eventTtlMs}`);
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const host = opts.host ?? '127.0.0.1';
@@ -65,7 +69,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const storage = opts.storage ?? SqliteStorage.open(join(dataDir, 'kubeve.db'), { watchCache: { maxEvents: opts.watchCacheEvents } });
 
   const registry = new Registry();
-  registry.add(builtinResources());
+  registry.add(builtinResources({ eventTtlMs: opts.eventTtlMs }));
   const store = new ObjectStore(storage);
   const service = new ResourceService(store, registry);
   await bootstrap(registry, storage);
@@ -82,12 +86,15 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const namespaces = new NamespaceController(registry, service, feed);
   const gc = new GarbageCollector(registry, service, feed);
   const aggregator = new ClusterRoleAggregator(registry, service, feed);
+  const expiry = new ObjectExpiry(registry, store, feed);
   const startRev = await storage.currentRevision();
   await crds.load();
   await gc.load();
   await aggregator.sync();
+  await expiry.load();
   feed.start(startRev);
   await namespaces.resume();
+  expiry.start();
 
   const http = new HttpFront(registry, service, {
     host, port: opts.port ?? 6443, certPem: `${creds.serving.certPem.trim()}\n${creds.ca.certPem.trim()}\n`, keyPem: creds.serving.keyPem, caPem: creds.ca.certPem,
@@ -104,6 +111,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     registry, service, storage, feed, security, audit,
     async close() {
       clearInterval(compaction);
+      await expiry.stop();
       await http.close();
       security.stop();
       audit.close();

@@ -1,11 +1,23 @@
 // The kubeve command line: one binary for the server, the simulator and helper commands.
 
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { startKubeve } from '../server/kubeve.ts';
 import { DEFAULT_DEVICE_API_PORT } from '../eve/device-api.ts';
 import { registerEveCommands } from '../eve/cli.ts';
 import { registerSimCommands } from '../sim/cli.ts';
-import { registerKubeconfigCommands } from './kubeconfig.ts';
+import { parseDuration, registerKubeconfigCommands } from './kubeconfig.ts';
+
+/** --event-ttl: a positive Go-style duration, in milliseconds. */
+function eventTtlMs(value: string): number {
+  let seconds: number;
+  try {
+    seconds = parseDuration(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+  if (seconds <= 0) throw new InvalidArgumentError('must be longer than 0s');
+  return seconds * 1000;
+}
 
 const program = new Command();
 program.name('kubeve').description('A Kubernetes-compatible controller for EVE-OS edge fleets');
@@ -20,9 +32,10 @@ program
   .option('--device-host <addr>', 'listen address of the EVE device API (env KUBEVE_DEVICE_HOST)', process.env.KUBEVE_DEVICE_HOST ?? '0.0.0.0')
   .option('--device-port <port>', 'HTTPS port of the EVE device API (env KUBEVE_DEVICE_PORT)', process.env.KUBEVE_DEVICE_PORT ?? String(DEFAULT_DEVICE_API_PORT))
   .option('--offline-timeout <seconds>', 'mark a silent device Online=False after this long (default: 3 × its timer.config.interval)')
-  .action(async (o: { dataDir: string; host: string; port: string; advertiseAddress?: string; deviceHost: string; devicePort: string; offlineTimeout?: string }) => {
+  .option('--event-ttl <duration>', 'how long Events are kept after their last write, e.g. 1h, 30m (default: 1h)', eventTtlMs)
+  .action(async (o: { dataDir: string; host: string; port: string; advertiseAddress?: string; deviceHost: string; devicePort: string; offlineTimeout?: string; eventTtl?: number }) => {
     const k = await startKubeve({
-      dataDir: o.dataDir, host: o.host, port: Number(o.port), advertiseAddress: o.advertiseAddress,
+      dataDir: o.dataDir, host: o.host, port: Number(o.port), advertiseAddress: o.advertiseAddress, eventTtlMs: o.eventTtl,
       deviceHost: o.deviceHost, devicePort: Number(o.devicePort),
       eve: o.offlineTimeout ? { offlineTimeoutMs: Number(o.offlineTimeout) * 1000 } : {},
       log: (m) => console.log(m),

@@ -159,6 +159,9 @@ function referenceSelectors(field: string): Record<string, (o: KObject) => strin
   return out;
 }
 
+/** How long an Event is kept after its last write: kube-apiserver's --event-ttl default. */
+export const EVENT_TTL_MS = 60 * 60_000;
+
 export const events: ResourceDefinition = {
   group: '',
   version: 'v1',
@@ -202,6 +205,7 @@ export const events: ResourceDefinition = {
     type: (o) => o.type ?? '',
   },
   deleteReturnsObject: false,
+  ttlMs: EVENT_TTL_MS,
   strategy: {
     prepareForCreate: (e) => fillSerializedZeroes(e, CORE_ZEROES),
     prepareForUpdate: (e) => fillSerializedZeroes(e, CORE_ZEROES),
@@ -251,6 +255,7 @@ export const eventsV1: ResourceDefinition = {
     type: (o) => o.type ?? '',
   },
   deleteReturnsObject: false,
+  ttlMs: EVENT_TTL_MS,
   strategy: {
     prepareForCreate: (e) => fillSerializedZeroes(e, EVENTS_V1_ZEROES),
     prepareForUpdate: (e) => fillSerializedZeroes(e, EVENTS_V1_ZEROES),

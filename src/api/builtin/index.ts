@@ -12,8 +12,17 @@ import { serviceaccounts } from './serviceaccount.ts';
 import { rbacResources } from './rbac.ts';
 import { reviewResources } from './authn.ts';
 
-export function builtinResources(): ResourceDefinition[] {
-  return [namespaces, configmaps, secrets, events, serviceaccounts, nodes, pods, eventsV1, leases, customresourcedefinitions, ...rbacResources, ...reviewResources];
+export interface BuiltinOptions {
+  /** How long Events (core/v1 and events.k8s.io/v1) are kept after their last write (default one hour). */
+  eventTtlMs?: number;
+}
+
+export function builtinResources(opts: BuiltinOptions = {}): ResourceDefinition[] {
+  const withTtl = (def: ResourceDefinition, ttlMs: number | undefined) => (ttlMs === undefined ? def : { ...def, ttlMs });
+  return [
+    namespaces, configmaps, secrets, withTtl(events, opts.eventTtlMs), serviceaccounts, nodes, pods, withTtl(eventsV1, opts.eventTtlMs),
+    leases, customresourcedefinitions, ...rbacResources, ...reviewResources,
+  ];
 }
 
 /** The system namespaces, in the state the namespace strategy gives a new namespace. */
