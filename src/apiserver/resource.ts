@@ -28,6 +28,8 @@ export interface ScaleSubresource {
   specReplicasPath: string; // e.g. ".spec.replicas"
   statusReplicasPath: string; // e.g. ".status.replicas"
   labelSelectorPath?: string;
+  /** Built-in kinds: the Scale's status.selector computed from the object (a metav1.LabelSelector as a string). */
+  selector?: (obj: KObject) => string | undefined;
 }
 
 /**
@@ -49,6 +51,19 @@ export interface RequestContext {
   user?: UserInfo;
   /** The server's authentication/authorization services. */
   security?: SecurityServices;
+  /** Other stored objects, for action subresources (set by the HTTP front for them). */
+  objects?: ObjectAccess;
+}
+
+/**
+ * In-process reads and writes of other stored objects, for subresources whose answer spans kinds
+ * (pods/eviction consults PodDisruptionBudgets and deletes the pod). Kinds are named by group/version/resource.
+ */
+export interface ObjectAccess {
+  list(group: string, version: string, resource: string, namespace: string | undefined): Promise<KObject[]>;
+  /** Rewrites an object's status (retrying on conflicts); `mutate` may throw a StatusError to refuse. */
+  updateStatus(group: string, version: string, resource: string, namespace: string | undefined, name: string, mutate: (obj: KObject) => KObject): Promise<KObject>;
+  delete(group: string, version: string, resource: string, namespace: string | undefined, name: string, opts: { gracePeriodSeconds?: number; preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: boolean; propagationPolicy?: 'Orphan' | 'Background' | 'Foreground' }): Promise<void>;
 }
 
 /** A create-only subresource answered from its parent object (serviceaccounts/token → TokenRequest). */

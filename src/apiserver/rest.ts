@@ -554,8 +554,8 @@ export class ResourceService {
     const sc = def.subresources.scale!;
     const m = obj.metadata;
     const status: KObject = { replicas: Number(getPath(obj, sc.statusReplicasPath) ?? 0) };
-    if (sc.labelSelectorPath) {
-      const sel = getPath(obj, sc.labelSelectorPath);
+    if (sc.labelSelectorPath || sc.selector) {
+      const sel = sc.selector ? sc.selector(obj) : getPath(obj, sc.labelSelectorPath!);
       if (sel !== undefined) status.selector = sel;
     }
     return {

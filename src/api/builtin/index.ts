@@ -11,13 +11,22 @@ import { pods } from './pod.ts';
 import { serviceaccounts } from './serviceaccount.ts';
 import { rbacResources } from './rbac.ts';
 import { reviewResources } from './authn.ts';
+import { appsResources } from './apps.ts';
+import { batchResources } from './batch.ts';
+import { policyResources } from './policy.ts';
+import { schedulingResources, systemPriorityClasses } from './scheduling.ts';
+import { nodeResources } from './nodek8s.ts';
 
 export function builtinResources(): ResourceDefinition[] {
-  return [namespaces, configmaps, secrets, events, serviceaccounts, nodes, pods, eventsV1, leases, customresourcedefinitions, ...rbacResources, ...reviewResources];
+  return [namespaces, configmaps, secrets, events, serviceaccounts, nodes, pods, eventsV1, leases, customresourcedefinitions, ...rbacResources, ...reviewResources, ...appsResources, ...batchResources, ...policyResources, ...schedulingResources, ...nodeResources];
 }
 
-/** The system namespaces, in the state the namespace strategy gives a new namespace. */
+/** The system namespaces, in the state the namespace strategy gives a new namespace, and the system priority classes. */
 export function bootstrapObjects(): KObject[] {
+  return [...systemNamespaces(), ...systemPriorityClasses()];
+}
+
+function systemNamespaces(): KObject[] {
   return ['default', 'kube-system', 'kube-public', 'kube-node-lease'].map((name) => ({
     apiVersion: 'v1',
     kind: 'Namespace',

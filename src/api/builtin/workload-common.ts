@@ -1,0 +1,91 @@
+// Pieces the workload groups (apps, batch, policy) share: int-or-percent values, the Go rendering of a label
+// selector in error texts, the scale subresource of replicated kinds and a strategy for status-bearing kinds.
+
+import type { FieldError } from '../../apiserver/errors.ts';
+import type { KObject, ScaleSubresource, Strategy } from '../../apiserver/resource.ts';
+import { goQuote, regexError } from '../../apiserver/validation.ts';
+import { GoText } from '../../apiserver/schema/field.ts';
+import { isObject } from './common.ts';
+import { formatLabelSelector } from './pod-template.ts';
+import { invalid } from './validation.ts';
+
+/** %#v of a metav1.LabelSelector (the value the real server prints for an invalid or changed selector). */
+export function goLabelSelector(sel: unknown): GoText {
+  if (!isObject(sel)) return new GoText('(*v1.LabelSelector)(nil)');
+  const ml = isObject(sel.matchLabels) && Object.keys(sel.matchLabels).length
+    ? `map[string]string{${Object.keys(sel.matchLabels).sort().map((k) => `${goQuote(k)}:${goQuote(String(sel.matchLabels[k]))}`).join(', ')}}`
+    : 'map[string]string(nil)';
+  const exprs = Array.isArray(sel.matchExpressions) && sel.matchExpressions.length
+    ? `[]v1.LabelSelectorRequirement{${sel.matchExpressions.map((e: KObject) => {
+      const values = Array.isArray(e?.values) ? `[]string{${e.values.map((v: unknown) => goQuote(String(v))).join(', ')}}` : '[]string(nil)';
+      return `v1.LabelSelectorRequirement{Key:${goQuote(String(e?.key ?? ''))}, Operator:${goQuote(String(e?.operator ?? ''))}, Values:${values}}`;
+    }).join(', ')}}`
+    : '[]v1.LabelSelectorRequirement(nil)';
+  return new GoText(`v1.LabelSelector{MatchLabels:${ml}, MatchExpressions:${exprs}}`);
+}
+
+const PERCENT = /^[0-9]+%$/;
+const PERCENT_MESSAGE = regexError("a valid percent string must be a numeric string followed by an ending '%'", '[0-9]+%', '1%', '93%');
+
+/** An IntOrString's value as a number of units or a percentage (undefined when unset or malformed). */
+export function intOrPercent(v: unknown): { n: number; percent: boolean } | undefined {
+  if (typeof v === 'number' && Number.isInteger(v)) return { n: v, percent: false };
+  if (typeof v === 'string' && PERCENT.test(v)) return { n: Number(v.slice(0, -1)), percent: true };
+  return undefined;
+}
+
+/** ValidatePositiveIntOrPercent + IsNotMoreThan100Percent (apps validation). */
+export function validateIntOrPercent(v: unknown, path: string): FieldError[] {
+  if (v === undefined || v === null) return [];
+  if (typeof v === 'string' && !PERCENT.test(v)) return [invalid(path, v, PERCENT_MESSAGE)];
+  if (typeof v === 'number' && v < 0) return [invalid(path, v, 'must be greater than or equal to 0')];
+  const p = intOrPercent(v);
+  if (p?.percent && p.n > 100) return [invalid(path, v, 'must not be greater than 100%')];
+  return [];
+}
+
+/** The `must be greater than or equal to 0` check of ValidateNonnegativeField, for optional integers. */
+export function nonNegative(v: unknown, path: string): FieldError[] {
+  if (v === undefined || v === null) return [];
+  return typeof v === 'number' && v >= 0 ? [] : [invalid(path, v, 'must be greater than or equal to 0')];
+}
+
+/** An IntOrString as the value part of an error text (its String(): no quotes). */
+export const goIntOrString = (v: unknown) => new GoText(String(v));
+
+/** The scale subresource of the replicated kinds: spec.replicas, status.replicas and the selector as a string. */
+export const REPLICAS_SCALE: ScaleSubresource = {
+  specReplicasPath: '.spec.replicas',
+  statusReplicasPath: '.status.replicas',
+  selector: (o) => formatLabelSelectorForScale(o.spec?.selector),
+};
+
+function formatLabelSelectorForScale(sel: unknown): string | undefined {
+  const s = formatLabelSelector(sel);
+  return s === '<none>' || s === '<error>' ? undefined : s;
+}
+
+/**
+ * The strategy shape of every status-bearing workload kind: defaults on create and update, an empty (or
+ * initial) status on create, the stored status kept on update, and the kind's validation.
+ */
+export function workloadStrategy(o: {
+  defaults(obj: KObject): void;
+  initialStatus?: (obj: KObject) => KObject;
+  validate(obj: KObject, old?: KObject): FieldError[];
+  prepareForCreate?: (obj: KObject) => void;
+}): Strategy {
+  return {
+    prepareForCreate(obj) {
+      o.prepareForCreate?.(obj);
+      o.defaults(obj);
+      obj.status = o.initialStatus ? o.initialStatus(obj) : {};
+    },
+    prepareForUpdate(obj, old) {
+      o.defaults(obj);
+      if (old.status === undefined) delete obj.status;
+      else obj.status = old.status;
+    },
+    validate: o.validate,
+  };
+}
