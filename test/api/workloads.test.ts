@@ -1,0 +1,298 @@
+// The workload kinds (apps, batch, policy, scheduling.k8s.io, node.k8s.io) through the real kubectl 1.32:
+// typed create commands (protobuf bodies), printer columns, defaults, scale, set image, apply with strategic
+// merge, explain, validation texts, `get all`, and the pods/eviction subresource with and without a budget.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer, api, type TestServer } from '../helpers/server.ts';
+
+let t: TestServer;
+before(async () => {
+  t = await startTestServer();
+});
+after(async () => {
+  await t?.close();
+});
+
+const json = async (args: string[]) => JSON.parse(await t.ok([...args, '-o', 'json']));
+
+test('create deployment: kube defaults, READY/UP-TO-DATE/AVAILABLE columns and wide columns', async () => {
+  assert.match(await t.ok(['create', 'deployment', 'web', '--image=nginx', '--replicas=3']), /deployment.apps\/web created/);
+  const d = await json(['get', 'deploy', 'web']);
+  assert.equal(d.spec.replicas, 3);
+  assert.deepEqual(d.spec.selector, { matchLabels: { app: 'web' } });
+  assert.deepEqual(d.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' } });
+  assert.equal(d.spec.revisionHistoryLimit, 10);
+  assert.equal(d.spec.progressDeadlineSeconds, 600);
+  assert.equal(d.metadata.generation, 1);
+  assert.deepEqual(d.status, {});
+  // The template gets the PodSpec defaults, not the Pod-only ones (service links, service account).
+  const spec = d.spec.template.spec;
+  assert.equal(spec.restartPolicy, 'Always');
+  assert.equal(spec.dnsPolicy, 'ClusterFirst');
+  assert.equal(spec.terminationGracePeriodSeconds, 30);
+  assert.equal(spec.containers[0].imagePullPolicy, 'Always');
+  assert.equal(spec.enableServiceLinks, undefined);
+  assert.equal(spec.serviceAccountName, undefined);
+
+  const table = await t.ok(['get', 'deploy']);
+  assert.match(table, /^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\n/);
+  assert.match(table, /\nweb\s+0\/3\s+0\s+0\s+\d+s\n/);
+  const wide = await t.ok(['get', 'deployments.apps', '-o', 'wide']);
+  assert.match(wide, /^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\s+CONTAINERS\s+IMAGES\s+SELECTOR\n/);
+  assert.match(wide, /\nweb\s+0\/3\s+0\s+0\s+\d+s\s+nginx\s+nginx\s+app=web\n/);
+
+  // --replicas=0 travels as a set pointer in the protobuf body: it must not be defaulted to 1.
+  await t.ok(['create', 'deployment', 'idle', '--image=nginx', '--replicas=0']);
+  assert.equal((await json(['get', 'deploy', 'idle'])).spec.replicas, 0);
+});
+
+test('scale changes spec.replicas through the scale subresource; the Scale carries the selector', async () => {
+  assert.match(await t.ok(['scale', 'deploy/web', '--replicas=5']), /deployment.apps\/web scaled/);
+  const d = await json(['get', 'deploy', 'web']);
+  assert.equal(d.spec.replicas, 5);
+  assert.equal(d.metadata.generation, 2);
+  const scale = await api(t.server, 'GET', '/apis/apps/v1/namespaces/default/deployments/web/scale');
+  assert.equal(scale.status, 200);
+  assert.equal(scale.body.kind, 'Scale');
+  assert.equal(scale.body.apiVersion, 'autoscaling/v1');
+  assert.deepEqual(scale.body.spec, { replicas: 5 });
+  assert.equal(scale.body.status.selector, 'app=web');
+  const bad = await t.kubectl(['scale', 'deploy/web', '--replicas=-1']);
+  assert.notEqual(bad.code, 0);
+});
+
+test('set image changes the container image', async () => {
+  await t.ok(['set', 'image', 'deploy/web', 'nginx=nginx:1.27']);
+  assert.equal(await t.ok(['get', 'deploy', 'web', '-o', 'jsonpath={.spec.template.spec.containers[0].image}']), 'nginx:1.27');
+});
+
+const appDeployment = (containers: string) => `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: app}
+  template:
+    metadata:
+      labels: {app: app}
+    spec:
+      containers:
+${containers}`;
+
+test('apply twice with a changed container list merges containers by name', async () => {
+  const first = appDeployment('      - {name: main, image: "busybox:1", env: [{name: A, value: "1"}]}\n      - {name: side, image: "busybox:1"}\n');
+  assert.match(await t.ok(['apply', '-f', t.file('app1.yaml', first)]), /deployment.apps\/app created/);
+  // Something else adds a field to the main container; apply must keep it (merge by name, not replace).
+  await t.ok(['patch', 'deploy', 'app', '--type=strategic', '-p', '{"spec":{"template":{"spec":{"containers":[{"name":"main","workingDir":"/srv"}]}}}}']);
+  const second = appDeployment('      - {name: main, image: "busybox:2", env: [{name: A, value: "1"}]}\n      - {name: extra, image: "alpine:3"}\n');
+  assert.match(await t.ok(['apply', '-f', t.file('app2.yaml', second)]), /deployment.apps\/app configured/);
+  const containers = (await json(['get', 'deploy', 'app'])).spec.template.spec.containers;
+  assert.deepEqual(containers.map((c: any) => c.name), ['main', 'extra'], 'side removed, extra added');
+  assert.equal(containers[0].image, 'busybox:2');
+  assert.equal(containers[0].workingDir, '/srv', 'a field set by another writer survives the merge');
+  assert.deepEqual(containers[0].env, [{ name: 'A', value: '1' }]);
+});
+
+test('explain reads the served schema of the workload kinds', async () => {
+  const out = await t.ok(['explain', 'deployment.spec.strategy']);
+  assert.match(out, /KIND:\s+Deployment/);
+  assert.match(out, /rollingUpdate\s+<Object>/);
+  assert.match(out, /type\s+<string>/);
+  const sub = await t.ok(['explain', 'deployment.spec.template.spec.containers.image']);
+  assert.match(sub, /FIELD: image <string>/);
+  assert.match(await t.ok(['explain', 'cronjob.spec.schedule']), /FIELD: schedule <string>/);
+});
+
+test('a selector that does not match the template labels is refused with kube\'s 422 text', async () => {
+  const bad = appDeployment('      - {name: main, image: nginx}\n').replace('name: app\n', 'name: bad\n').replace('labels: {app: app}', 'labels: {app: other}');
+  const r = await t.kubectl(['apply', '-f', t.file('bad.yaml', bad)]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /The Deployment "bad" is invalid: spec.template.metadata.labels: Invalid value: map\[string\]string\{"app":"other"\}: `selector` does not match template `labels`/);
+  const neg = await api(t.server, 'POST', '/apis/apps/v1/namespaces/default/deployments', {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'neg' },
+    spec: { replicas: -1, selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } },
+  });
+  assert.equal(neg.status, 422);
+  assert.equal(neg.body.reason, 'Invalid');
+  assert.deepEqual(neg.body.details.causes.map((c: any) => [c.field, c.message]), [['spec.replicas', 'Invalid value: -1: must be greater than or equal to 0']]);
+  const missing = await api(t.server, 'POST', '/apis/apps/v1/namespaces/default/deployments', {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'nosel' },
+    spec: { template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } },
+  });
+  assert.equal(missing.status, 422);
+  assert.ok(missing.body.details.causes.some((c: any) => c.field === 'spec.selector' && c.message === 'Required value'), JSON.stringify(missing.body));
+  assert.equal((await t.kubectl(['get', 'deploy', 'bad'])).code, 1, 'nothing was created');
+  // The selector cannot change after creation.
+  const patched = await t.kubectl(['patch', 'deploy', 'web', '--type=merge', '-p', '{"spec":{"selector":{"matchLabels":{"app":"x"}},"template":{"metadata":{"labels":{"app":"x"}}}}}']);
+  assert.match(patched.stderr, /spec.selector: Invalid value: v1.LabelSelector\{MatchLabels:map\[string\]string\{"app":"x"\}, MatchExpressions:\[\]v1.LabelSelectorRequirement\(nil\)\}: field is immutable/);
+});
+
+test('create job: generated selector, kube defaults and the STATUS/COMPLETIONS columns', async () => {
+  assert.match(await t.ok(['create', 'job', 'once', '--image=busybox', '--', 'echo', 'hi']), /job.batch\/once created/);
+  const j = await json(['get', 'job', 'once']);
+  const uid = j.metadata.uid;
+  assert.deepEqual(j.spec.selector, { matchLabels: { 'batch.kubernetes.io/controller-uid': uid } });
+  assert.equal(j.spec.template.metadata.labels['batch.kubernetes.io/job-name'], 'once');
+  assert.equal(j.spec.template.metadata.labels['controller-uid'], uid);
+  assert.equal(j.spec.backoffLimit, 6);
+  assert.equal(j.spec.completions, 1);
+  assert.equal(j.spec.parallelism, 1);
+  assert.equal(j.spec.completionMode, 'NonIndexed');
+  assert.equal(j.spec.suspend, false);
+  assert.deepEqual(j.spec.template.spec.containers[0].command, ['echo', 'hi']);
+  assert.equal(j.spec.template.spec.restartPolicy, 'Never');
+  const table = await t.ok(['get', 'jobs']);
+  assert.match(table, /^NAME\s+STATUS\s+COMPLETIONS\s+DURATION\s+AGE\n/);
+  assert.match(table, /\nonce\s+Running\s+0\/1\s+\d+s\n/);
+  // A Job's pods must not restart in place.
+  const r = await api(t.server, 'POST', '/apis/batch/v1/namespaces/default/jobs', {
+    apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'always' },
+    spec: { template: { spec: { containers: [{ name: 'c', image: 'x' }] } } },
+  });
+  assert.equal(r.status, 422);
+  assert.match(r.body.message, /spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never"/);
+});
+
+test('create cronjob --schedule: defaults and columns; a bad schedule is refused', async () => {
+  assert.match(await t.ok(['create', 'cronjob', 'tick', '--image=busybox', '--schedule=*/5 * * * *']), /cronjob.batch\/tick created/);
+  const cj = await json(['get', 'cj', 'tick']);
+  assert.equal(cj.spec.schedule, '*/5 * * * *');
+  assert.equal(cj.spec.concurrencyPolicy, 'Allow');
+  assert.equal(cj.spec.successfulJobsHistoryLimit, 3);
+  assert.equal(cj.spec.failedJobsHistoryLimit, 1);
+  assert.equal(cj.spec.jobTemplate.spec.template.spec.restartPolicy, 'OnFailure');
+  const table = await t.ok(['get', 'cronjobs']);
+  assert.match(table, /^NAME\s+SCHEDULE\s+TIMEZONE\s+SUSPEND\s+ACTIVE\s+LAST SCHEDULE\s+AGE\n/);
+  assert.match(table, /\ntick\s+\*\/5 \* \* \* \*\s+<none>\s+False\s+0\s+<none>\s+\d+s\n/);
+  const bad = await t.kubectl(['create', 'cronjob', 'bad', '--image=busybox', '--schedule=61 * * * *']);
+  assert.match(bad.stderr, /spec.schedule: Invalid value: "61 \* \* \* \*": end of range \(61\) above maximum \(59\): 61/);
+});
+
+test('create pdb, create priorityclass: columns and validation', async () => {
+  assert.match(await t.ok(['create', 'pdb', 'web-pdb', '--selector=app=web', '--min-available=2']), /poddisruptionbudget.policy\/web-pdb created/);
+  const pdbs = await t.ok(['get', 'pdb']);
+  assert.match(pdbs, /^NAME\s+MIN AVAILABLE\s+MAX UNAVAILABLE\s+ALLOWED DISRUPTIONS\s+AGE\n/);
+  assert.match(pdbs, /\nweb-pdb\s+2\s+N\/A\s+0\s+\d+s\n/);
+  const both = await t.kubectl(['create', 'pdb', 'both', '--selector=app=web', '--min-available=1', '--max-unavailable=1']);
+  assert.notEqual(both.code, 0);
+  await t.ok(['delete', 'pdb', 'web-pdb']);
+
+  assert.match(await t.ok(['create', 'priorityclass', 'high', '--value=1000', '--description=important']), /priorityclass.scheduling.k8s.io\/high created/);
+  const pcs = await t.ok(['get', 'pc']);
+  assert.match(pcs, /^NAME\s+VALUE\s+GLOBAL-DEFAULT\s+AGE\s+PREEMPTIONPOLICY\n/);
+  assert.match(pcs, /\nhigh\s+1000\s+false\s+\d+s\s+PreemptLowerPriority\n/);
+  assert.match(pcs, /\nsystem-cluster-critical\s+2000000000\s+false\s+\d+s\s+PreemptLowerPriority\n/);
+  assert.match(pcs, /\nsystem-node-critical\s+2000001000\s+false\s+\d+s\s+PreemptLowerPriority\n/);
+  const tooHigh = await t.kubectl(['create', 'priorityclass', 'huge', '--value=2000000000']);
+  assert.match(tooHigh.stderr, /value: Forbidden: maximum allowed value of a user defined priority is 1000000000/);
+  const changed = await t.kubectl(['patch', 'pc', 'high', '--type=merge', '-p', '{"value":5}']);
+  assert.match(changed.stderr, /value: Forbidden: may not be changed in an update/);
+});
+
+test('get all lists the workload kinds; short names resolve', async () => {
+  const all = await t.ok(['get', 'all']);
+  assert.match(all, /\ndeployment.apps\/web\s+0\/5/);
+  assert.match(all, /\ncronjob.batch\/tick\s/);
+  assert.match(all, /\njob.batch\/once\s/);
+  for (const short of ['deploy', 'rs', 'ds', 'sts', 'cj', 'pdb', 'pc']) {
+    const r = await t.kubectl(['get', short]);
+    assert.equal(r.code, 0, `${short}: ${r.stderr}`);
+  }
+  const names = await t.ok(['api-resources', '--api-group=apps', '-o', 'name']);
+  for (const r of ['deployments.apps', 'replicasets.apps', 'daemonsets.apps', 'statefulsets.apps', 'controllerrevisions.apps']) assert.match(names, new RegExp(r));
+});
+
+test('DaemonSet, StatefulSet, RuntimeClass: applied from YAML with defaults and columns', async () => {
+  await t.ok(['apply', '-f', t.file('more.yaml', `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      nodeSelector: {site: lab}
+      containers: [{name: a, image: agent:1}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: db:1}]
+---
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: kata}
+handler: kata
+`)]);
+  const ds = await json(['get', 'ds', 'agent']);
+  assert.deepEqual(ds.spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } });
+  const dsTable = await t.ok(['get', 'ds']);
+  assert.match(dsTable, /^NAME\s+DESIRED\s+CURRENT\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+NODE SELECTOR\s+AGE\n/);
+  assert.match(dsTable, /\nagent\s+0\s+0\s+0\s+0\s+0\s+site=lab\s+\d+s\n/);
+  const sts = await json(['get', 'sts', 'db']);
+  assert.equal(sts.spec.podManagementPolicy, 'OrderedReady');
+  assert.equal(sts.spec.replicas, 1);
+  assert.match(await t.ok(['get', 'sts']), /\ndb\s+0\/1\s+\d+s\n/);
+  assert.match(await t.ok(['scale', 'sts/db', '--replicas=3']), /statefulset.apps\/db scaled/);
+  assert.match(await t.ok(['get', 'runtimeclass']), /\nkata\s+kata\s+\d+s\n/);
+});
+
+const pod = (name: string, labels: Record<string, string>) => ({
+  apiVersion: 'v1', kind: 'Pod', metadata: { name, labels }, spec: { containers: [{ name: 'c', image: 'nginx' }] },
+});
+
+/** A pod the budget check applies to: bound and Running (phase Pending pods are evicted without a check). */
+async function runningPod(name: string, labels: Record<string, string>): Promise<void> {
+  const created = await api(t.server, 'POST', '/api/v1/namespaces/default/pods', pod(name, labels));
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const status = await api(t.server, 'PATCH', `/api/v1/namespaces/default/pods/${name}/status`, { status: { phase: 'Running' } }, { 'Content-Type': 'application/merge-patch+json' });
+  assert.equal(status.status, 200, JSON.stringify(status.body));
+}
+
+const evict = (name: string, body: Record<string, unknown> = {}) =>
+  api(t.server, 'POST', `/api/v1/namespaces/default/pods/${name}/eviction`, { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name }, ...body });
+
+test('eviction deletes a pod no budget protects', async () => {
+  await runningPod('free', { app: 'free' });
+  const r = await evict('free', { deleteOptions: { gracePeriodSeconds: 0 } });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.body.status, 'Success');
+  assert.equal((await api(t.server, 'GET', '/api/v1/namespaces/default/pods/free')).status, 404);
+  const mismatch = await api(t.server, 'POST', '/api/v1/namespaces/default/pods/x/eviction', { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'y' } });
+  assert.equal(mismatch.status, 404, 'no such pod');
+});
+
+test('eviction is refused with 429 while the matching budget allows no disruption, and spends one when it does', async () => {
+  await t.ok(['create', 'pdb', 'guard', '--selector=app=guarded', '--min-available=1']);
+  await runningPod('guarded', { app: 'guarded' });
+  const refused = await evict('guarded');
+  assert.equal(refused.status, 429, JSON.stringify(refused.body));
+  assert.equal(refused.body.reason, 'TooManyRequests');
+  assert.equal(refused.body.message, "Cannot evict pod as it would violate the pod's disruption budget.");
+  assert.deepEqual(refused.body.details.causes.map((c: any) => c.message), ['The disruption budget guard needs 0 healthy pods and has 0 currently']);
+  assert.equal((await api(t.server, 'GET', '/api/v1/namespaces/default/pods/guarded')).status, 200, 'the pod is still there');
+
+  // What the disruption controller would write: one disruption allowed.
+  const st = await api(t.server, 'PATCH', '/apis/policy/v1/namespaces/default/poddisruptionbudgets/guard/status',
+    { status: { disruptionsAllowed: 1, currentHealthy: 1, desiredHealthy: 1, expectedPods: 1 } }, { 'Content-Type': 'application/merge-patch+json' });
+  assert.equal(st.status, 200, JSON.stringify(st.body));
+  const ok = await evict('guarded', { deleteOptions: { gracePeriodSeconds: 0 } });
+  assert.equal(ok.status, 201, JSON.stringify(ok.body));
+  assert.equal((await api(t.server, 'GET', '/api/v1/namespaces/default/pods/guarded')).status, 404);
+  const pdb = await json(['get', 'pdb', 'guard']);
+  assert.equal(pdb.status.disruptionsAllowed, 0, 'the eviction spent the allowed disruption');
+  assert.ok(pdb.status.disruptedPods?.guarded, 'the evicted pod is recorded');
+
+  // The budget is spent: the next pod is protected again.
+  await runningPod('guarded2', { app: 'guarded' });
+  assert.equal((await evict('guarded2')).status, 429);
+});
