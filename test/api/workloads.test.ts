@@ -250,12 +250,19 @@ const pod = (name: string, labels: Record<string, string>) => ({
   apiVersion: 'v1', kind: 'Pod', metadata: { name, labels }, spec: { containers: [{ name: 'c', image: 'nginx' }] },
 });
 
-/** A pod the budget check applies to: bound and Running (phase Pending pods are evicted without a check). */
+/** A pod the budget check applies to: bound, Running and Ready (Pending pods are evicted without a check). */
 async function runningPod(name: string, labels: Record<string, string>): Promise<void> {
   const created = await api(t.server, 'POST', '/api/v1/namespaces/default/pods', pod(name, labels));
   assert.equal(created.status, 201, JSON.stringify(created.body));
-  const status = await api(t.server, 'PATCH', `/api/v1/namespaces/default/pods/${name}/status`, { status: { phase: 'Running' } }, { 'Content-Type': 'application/merge-patch+json' });
+  const status = await api(t.server, 'PATCH', `/api/v1/namespaces/default/pods/${name}/status`,
+    { status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } }, { 'Content-Type': 'application/merge-patch+json' });
   assert.equal(status.status, 200, JSON.stringify(status.body));
+}
+
+/** What the disruption controller would write into a budget's status. */
+async function budgetStatus(name: string, status: Record<string, unknown>): Promise<void> {
+  const r = await api(t.server, 'PATCH', `/apis/policy/v1/namespaces/default/poddisruptionbudgets/${name}/status`, { status }, { 'Content-Type': 'application/merge-patch+json' });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
 }
 
 const evict = (name: string, body: Record<string, unknown> = {}) =>
@@ -267,32 +274,59 @@ test('eviction deletes a pod no budget protects', async () => {
   assert.equal(r.status, 201, JSON.stringify(r.body));
   assert.equal(r.body.status, 'Success');
   assert.equal((await api(t.server, 'GET', '/api/v1/namespaces/default/pods/free')).status, 404);
-  const mismatch = await api(t.server, 'POST', '/api/v1/namespaces/default/pods/x/eviction', { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'y' } });
-  assert.equal(mismatch.status, 404, 'no such pod');
+  const missing = await api(t.server, 'POST', '/api/v1/namespaces/default/pods/x/eviction', { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'x' } });
+  assert.equal(missing.status, 404, 'no such pod');
 });
 
 test('eviction is refused with 429 while the matching budget allows no disruption, and spends one when it does', async () => {
   await t.ok(['create', 'pdb', 'guard', '--selector=app=guarded', '--min-available=1']);
   await runningPod('guarded', { app: 'guarded' });
+  const causes = (r: any) => r.body.details.causes.map((c: any) => c.message);
+  // No controller has computed the budget yet: refused like on a real cluster.
+  const fresh = await evict('guarded');
+  assert.equal(fresh.status, 429, JSON.stringify(fresh.body));
+  assert.equal(fresh.body.reason, 'TooManyRequests');
+  assert.equal(fresh.body.message, "Cannot evict pod as it would violate the pod's disruption budget.");
+  assert.deepEqual(causes(fresh), ['The disruption budget guard is still being processed by the server.']);
+  assert.equal(fresh.body.details.retryAfterSeconds, 10);
+  assert.equal(fresh.headers['retry-after'], '10');
+
+  await budgetStatus('guard', { observedGeneration: 1, disruptionsAllowed: 0, currentHealthy: 1, desiredHealthy: 1, expectedPods: 1 });
   const refused = await evict('guarded');
   assert.equal(refused.status, 429, JSON.stringify(refused.body));
-  assert.equal(refused.body.reason, 'TooManyRequests');
   assert.equal(refused.body.message, "Cannot evict pod as it would violate the pod's disruption budget.");
-  assert.deepEqual(refused.body.details.causes.map((c: any) => c.message), ['The disruption budget guard needs 0 healthy pods and has 0 currently']);
-  assert.equal((await api(t.server, 'GET', '/api/v1/namespaces/default/pods/guarded')).status, 200, 'the pod is still there');
+  assert.deepEqual(causes(refused), ['The disruption budget guard needs 1 healthy pods and has 1 currently']);
+  const still = await api(t.server, 'GET', '/api/v1/namespaces/default/pods/guarded');
+  assert.equal(still.status, 200, 'the pod is still there');
+  assert.equal(still.body.metadata.deletionTimestamp, undefined);
+  assert.equal((still.body.status.conditions ?? []).find((c: any) => c.type === 'DisruptionTarget'), undefined, 'a refused eviction leaves the pod alone');
 
-  // What the disruption controller would write: one disruption allowed.
-  const st = await api(t.server, 'PATCH', '/apis/policy/v1/namespaces/default/poddisruptionbudgets/guard/status',
-    { status: { disruptionsAllowed: 1, currentHealthy: 1, desiredHealthy: 1, expectedPods: 1 } }, { 'Content-Type': 'application/merge-patch+json' });
-  assert.equal(st.status, 200, JSON.stringify(st.body));
+  await budgetStatus('guard', { disruptionsAllowed: 1, currentHealthy: 2, expectedPods: 2 });
   const ok = await evict('guarded', { deleteOptions: { gracePeriodSeconds: 0 } });
   assert.equal(ok.status, 201, JSON.stringify(ok.body));
+  assert.equal(ok.body.status, 'Success');
   assert.equal((await api(t.server, 'GET', '/api/v1/namespaces/default/pods/guarded')).status, 404);
   const pdb = await json(['get', 'pdb', 'guard']);
   assert.equal(pdb.status.disruptionsAllowed, 0, 'the eviction spent the allowed disruption');
   assert.ok(pdb.status.disruptedPods?.guarded, 'the evicted pod is recorded');
+  assert.deepEqual(pdb.status.conditions.map((c: any) => [c.type, c.status, c.reason]), [['DisruptionAllowed', 'False', 'InsufficientPods']]);
 
   // The budget is spent: the next pod is protected again.
   await runningPod('guarded2', { app: 'guarded' });
   assert.equal((await evict('guarded2')).status, 429);
+});
+
+test('eviction of a pod with a grace period marks it DisruptionTarget and leaves it terminating', async () => {
+  const created = await api(t.server, 'POST', '/api/v1/namespaces/default/pods', { ...pod('graceful', { app: 'graceful' }), spec: { nodeName: 'node-a', containers: [{ name: 'c', image: 'nginx' }] } });
+  assert.equal(created.status, 201);
+  const r = await evict('graceful');
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const p = (await api(t.server, 'GET', '/api/v1/namespaces/default/pods/graceful')).body;
+  assert.ok(p.metadata.deletionTimestamp, 'graceful deletion started');
+  assert.equal(p.metadata.deletionGracePeriodSeconds, 30);
+  const c = p.status.conditions.find((x: any) => x.type === 'DisruptionTarget');
+  assert.deepEqual([c.status, c.reason, c.message], ['True', 'EvictionByEvictionAPI', 'Eviction API: evicting']);
+  const wrongName = await api(t.server, 'POST', '/api/v1/namespaces/default/pods/graceful/eviction', { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'other' } });
+  assert.equal(wrongName.status, 400);
+  assert.equal(wrongName.body.message, 'name in URL does not match name in Eviction object');
 });

@@ -1,10 +1,11 @@
 // policy/v1: PodDisruptionBudget and the pods/eviction subresource (pkg/registry/core/pod/storage/eviction.go):
 // an eviction deletes the pod unless the one budget that selects it allows no disruption. Budget status is
-// computed by the disruption controller; without it, a budget's disruptionsAllowed stays as written.
+// the disruption controller's to compute; until it has seen a budget (status.observedGeneration), evictions
+// of running pods it covers are refused, as on a real cluster.
 
 import { StatusError, badRequest } from '../../apiserver/errors.ts';
 import type { FieldError } from '../../apiserver/errors.ts';
-import type { ActionSubresource, KObject, ResourceDefinition } from '../../apiserver/resource.ts';
+import type { ActionSubresource, KObject, RequestContext, ResourceDefinition } from '../../apiserver/resource.ts';
 import { AGE_COLUMN, STANDARD_VERBS, isObject } from './common.ts';
 import { condition, desc, int32, int64, intOrString, kindSchema, labelSelector, list, obj, str, time } from './dsl.ts';
 import { selectorMatches, validateLabelSelector } from './pod-template.ts';
@@ -31,7 +32,8 @@ const PodDisruptionBudgetStatus = obj('Observed state of a disruption budget, ma
   currentHealthy: int32('Current number of healthy pods.'),
   desiredHealthy: int32('Minimum number of healthy pods desired.'),
   expectedPods: int32('Pods counted by the budget.'),
-  conditions: list(condition('A condition of the budget (DisruptionAllowed).'), 'Latest observations of the budget\'s state.', { map: ['type'], mergeKey: 'type', strategy: 'merge' }),
+  conditions: list({ ...condition('A condition of the budget (DisruptionAllowed).'), properties: { ...condition('').properties, observedGeneration: int64('Generation the condition was set for.') } },
+    'Latest observations of the budget\'s state.', { map: ['type'], mergeKey: 'type', strategy: 'merge' }),
 }, { required: ['disruptionsAllowed', 'currentHealthy', 'desiredHealthy', 'expectedPods'] });
 
 function validatePDB(pdb: KObject): FieldError[] {
@@ -85,22 +87,63 @@ export const poddisruptionbudgets: ResourceDefinition = {
 
 // ---- pods/eviction ------------------------------------------------------------------------
 
-/** Pods the budget check does not apply to: finished, never started, or already being deleted. */
-const budgetIgnores = (pod: KObject) => ['Succeeded', 'Failed', 'Pending'].includes(pod.status?.phase) || !!pod.metadata?.deletionTimestamp;
+type DeleteOpts = Parameters<NonNullable<RequestContext['objects']>['delete']>[5];
 
-function deleteOptionsOf(eviction: KObject): { gracePeriodSeconds?: number; preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: boolean; propagationPolicy?: 'Orphan' | 'Background' | 'Foreground' } {
+const nowRFC3339 = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** Pods the budget check does not apply to: finished, never started, or already being deleted (canIgnorePDB). */
+const budgetIgnores = (pod: KObject) => ['Succeeded', 'Failed', 'Pending'].includes(pod.status?.phase) || !!pod.metadata?.deletionTimestamp;
+const terminalOrDeleting = (pod: KObject) => ['Succeeded', 'Failed'].includes(pod.status?.phase) || !!pod.metadata?.deletionTimestamp;
+const podReady = (pod: KObject) => (pod.status?.conditions ?? []).some((c: KObject) => c?.type === 'Ready' && c.status === 'True');
+
+/** policy/v1: a nil selector selects nothing, an empty one every pod of the namespace. */
+function budgetSelects(pdb: KObject, pod: KObject): boolean {
+  const sel = pdb.spec?.selector;
+  if (!isObject(sel)) return false;
+  const empty = !Object.keys(isObject(sel.matchLabels) ? sel.matchLabels : {}).length && !(Array.isArray(sel.matchExpressions) && sel.matchExpressions.length);
+  return empty || selectorMatches(sel, pod.metadata?.labels ?? {});
+}
+
+function deleteOptionsOf(eviction: KObject): DeleteOpts {
   const o = isObject(eviction.deleteOptions) ? eviction.deleteOptions : {};
   const dryRun: unknown[] = Array.isArray(o.dryRun) ? o.dryRun : [];
   for (const d of dryRun) if (d !== 'All') throw badRequest(`Invalid dry run value: "${d}"; valid values are "All"`);
   return {
     gracePeriodSeconds: typeof o.gracePeriodSeconds === 'number' ? o.gracePeriodSeconds : undefined,
-    preconditions: isObject(o.preconditions) ? o.preconditions : undefined,
+    preconditions: isObject(o.preconditions) ? { ...o.preconditions } : undefined,
     propagationPolicy: o.propagationPolicy,
     dryRun: dryRun.length > 0,
   };
 }
 
-/** POST pods/NAME/eviction with a policy/v1 (or v1beta1) Eviction. */
+/** 429 with the budget's reason as a cause; a retry hint travels in the details and as Retry-After. */
+const tooManyRequests = (message: string, retryAfterSeconds = 0) => retryAfterSeconds
+  ? new StatusError(429, 'TooManyRequests', VIOLATION, { causes: [{ type: 'DisruptionBudget', message }], retryAfterSeconds }, { 'Retry-After': String(retryAfterSeconds) })
+  : new StatusError(429, 'TooManyRequests', VIOLATION, { causes: [{ type: 'DisruptionBudget', message }] });
+
+/** checkAndDecrement's refusals, in the real server's order. */
+function refusal(pdb: KObject): StatusError | undefined {
+  const status = pdb.status ?? {};
+  const name = pdb.metadata.name;
+  if ((status.observedGeneration ?? 0) < (pdb.metadata.generation ?? 0)) {
+    return tooManyRequests(`The disruption budget ${name} is still being processed by the server.`, 10);
+  }
+  const allowed = status.disruptionsAllowed ?? 0;
+  if (allowed < 0) return new StatusError(403, 'Forbidden', `poddisruptionbudgets.policy "${name}" is forbidden: pdb disruptions allowed is negative`, { name, group: GROUP, kind: 'poddisruptionbudgets' });
+  if (Object.keys(status.disruptedPods ?? {}).length > MAX_DISRUPTED_PODS) {
+    return new StatusError(403, 'Forbidden', `poddisruptionbudgets.policy "${name}" is forbidden: DisruptedPods map too big - too many evictions not confirmed by PDB controller`, { name, group: GROUP, kind: 'poddisruptionbudgets' });
+  }
+  if (allowed === 0) return tooManyRequests(`The disruption budget ${name} needs ${status.desiredHealthy ?? 0} healthy pods and has ${status.currentHealthy ?? 0} currently`);
+  return undefined;
+}
+
+/** Evictions the budget remembers before its controller sees the pods go; more are refused. */
+const MAX_DISRUPTED_PODS = 2000;
+
+/**
+ * POST pods/NAME/eviction with a policy/v1 (or v1beta1) Eviction: deletes the pod with the eviction's
+ * DeleteOptions, unless the one budget selecting it (more than one is an error) allows no disruption.
+ */
 export const podEviction: ActionSubresource = {
   kind: 'Eviction',
   group: GROUP,
@@ -108,43 +151,75 @@ export const podEviction: ActionSubresource = {
   async create(pod, body, ctx) {
     if (body?.kind !== undefined && body.kind !== 'Eviction') throw badRequest(`the kind in the data (${body.kind}) does not match the expected kind (Eviction)`);
     const name = pod.metadata.name;
-    if (body?.metadata?.name !== undefined && body.metadata.name !== name) throw badRequest('name in URL does not match name in Eviction object');
+    if ((body?.metadata?.name ?? '') !== name) throw badRequest('name in URL does not match name in Eviction object');
     const opts = deleteOptionsOf(body ?? {});
     const objects = ctx.objects;
     if (!objects) throw new StatusError(500, 'InternalError', 'eviction needs access to the object store');
     const ns = pod.metadata.namespace;
-    const evict = async () => {
-      await objects.delete('', 'v1', 'pods', ns, name, { ...opts, preconditions: opts.preconditions ?? { uid: pod.metadata.uid } });
+
+    /** addConditionAndDeletePod: mark the pod DisruptionTarget, then delete it (preconditions follow the marking). */
+    const evict = async (options: DeleteOpts) => {
+      if (!options.dryRun) {
+        const marked = await objects.updateStatus('', 'v1', 'pods', ns, name, (cur) => {
+          const pre = options.preconditions;
+          if (pre?.uid && pre.uid !== cur.metadata.uid) throw conflictOnPod(name, `the UID in the precondition (${pre.uid}) does not match the UID in record (${cur.metadata.uid}). The object might have been deleted and then recreated`);
+          if (pre?.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion) {
+            throw conflictOnPod(name, `the ResourceVersion in the precondition (${pre.resourceVersion}) does not match the ResourceVersion in record (${cur.metadata.resourceVersion}). The object might have been modified`);
+          }
+          const status = (cur.status ??= {});
+          const conditions: KObject[] = (status.conditions ??= []);
+          const i = conditions.findIndex((c) => c?.type === 'DisruptionTarget');
+          const condition = { type: 'DisruptionTarget', status: 'True', lastProbeTime: null, lastTransitionTime: i >= 0 && conditions[i].status === 'True' ? conditions[i].lastTransitionTime : nowRFC3339(), reason: 'EvictionByEvictionAPI', message: 'Eviction API: evicting' };
+          if (i >= 0) conditions[i] = condition;
+          else conditions.push(condition);
+          return cur;
+        });
+        if (options.preconditions?.resourceVersion) options = { ...options, preconditions: { ...options.preconditions, resourceVersion: marked.metadata.resourceVersion } };
+      }
+      await objects.delete('', 'v1', 'pods', ns, name, options);
       return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 };
     };
-    if (budgetIgnores(pod)) return evict();
-    const budgets = (await objects.list(GROUP, 'v1', 'poddisruptionbudgets', ns)).filter((b) => selectorMatches(b.spec?.selector, pod.metadata.labels ?? {}));
+    /** The pod as seen now must still be the one deleted: a resourceVersion precondition unless the client set one. */
+    const pinned = (): DeleteOpts => (opts.preconditions?.resourceVersion ? opts : { ...opts, preconditions: { ...opts.preconditions, resourceVersion: pod.metadata.resourceVersion } });
+
+    if (budgetIgnores(pod)) return evict(terminalOrDeleting(pod) ? opts : pinned());
+    const budgets = (await objects.list(GROUP, 'v1', 'poddisruptionbudgets', ns)).filter((b) => budgetSelects(b, pod));
     if (budgets.length > 1) throw new StatusError(500, 'InternalError', 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
-    if (!budgets.length) return evict();
+    if (!budgets.length) return evict(opts);
     const pdb = budgets[0];
-    const unhealthyOK = pdb.spec?.unhealthyPodEvictionPolicy === 'AlwaysAllow' && !(pod.status?.conditions ?? []).some((c: KObject) => c?.type === 'Ready' && c.status === 'True');
-    if (unhealthyOK) return evict();
-    const refuse = (b: KObject) => {
-      const allowed = b.status?.disruptionsAllowed ?? 0;
-      if (allowed < 0) throw new StatusError(403, 'Forbidden', 'pdb disruptions allowed is negative');
-      if (allowed === 0) {
-        throw new StatusError(429, 'TooManyRequests', VIOLATION, {
-          causes: [{ type: 'DisruptionBudget', message: `The disruption budget ${b.metadata.name} needs ${b.status?.desiredHealthy ?? 0} healthy pods and has ${b.status?.currentHealthy ?? 0} currently` }],
-        });
+    if (!podReady(pod)) {
+      // An unready pod does not count as healthy: deleting it disrupts nothing when the policy says so, or
+      // when the budget is met anyway. No disruption is spent then.
+      const status = pdb.status ?? {};
+      if (pdb.spec?.unhealthyPodEvictionPolicy === 'AlwaysAllow' || ((status.currentHealthy ?? 0) >= (status.desiredHealthy ?? 0) && (status.desiredHealthy ?? 0) > 0)) {
+        return evict(pinned());
       }
-    };
-    refuse(pdb);
+    }
+    const refused = refusal(pdb);
+    if (refused) throw refused;
     if (!opts.dryRun) {
       // Spend one disruption and remember the pod, so the controller does not count it as healthy meanwhile.
       await objects.updateStatus(GROUP, 'v1', 'poddisruptionbudgets', ns, pdb.metadata.name, (cur) => {
-        refuse(cur);
+        const again = refusal(cur);
+        if (again) throw again;
         cur.status.disruptionsAllowed -= 1;
-        cur.status.disruptedPods = { ...cur.status.disruptedPods, [name]: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') };
+        if (cur.status.disruptionsAllowed === 0) setDisruptionAllowedCondition(cur.status);
+        cur.status.disruptedPods = { ...cur.status.disruptedPods, [name]: nowRFC3339() };
         return cur;
       });
     }
-    return evict();
+    return evict(opts);
   },
 };
+
+const conflictOnPod = (name: string, why: string) => new StatusError(409, 'Conflict', `Operation cannot be fulfilled on Pod "${name}": ${why}`, { name, kind: 'Pod' });
+
+/** The DisruptionAllowed condition once no disruption is left (pdbhelper.UpdateDisruptionAllowedCondition). */
+function setDisruptionAllowedCondition(status: KObject): void {
+  const conditions: KObject[] = Array.isArray(status.conditions) ? status.conditions : [];
+  const prev = conditions.find((c) => c?.type === 'DisruptionAllowed');
+  const next = { type: 'DisruptionAllowed', status: 'False', reason: 'InsufficientPods', message: '', observedGeneration: status.observedGeneration, lastTransitionTime: prev?.status === 'False' ? prev.lastTransitionTime : nowRFC3339() };
+  status.conditions = [...conditions.filter((c) => c?.type !== 'DisruptionAllowed'), next];
+}
 
 export const policyResources: ResourceDefinition[] = [poddisruptionbudgets];
