@@ -124,6 +124,12 @@ test('a selector that does not match the template labels is refused with kube\'s
   });
   assert.equal(missing.status, 422);
   assert.ok(missing.body.details.causes.some((c: any) => c.field === 'spec.selector' && c.message === 'Required value'), JSON.stringify(missing.body));
+  const noContainers = await api(t.server, 'POST', '/apis/apps/v1/namespaces/default/deployments', {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'empty' },
+    spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: {} } },
+  });
+  assert.equal(noContainers.status, 422);
+  assert.deepEqual(noContainers.body.details.causes.map((c: any) => [c.field, c.message]), [['spec.template.spec.containers', 'Required value']]);
   assert.equal((await t.kubectl(['get', 'deploy', 'bad'])).code, 1, 'nothing was created');
   // The selector cannot change after creation.
   const patched = await t.kubectl(['patch', 'deploy', 'web', '--type=merge', '-p', '{"spec":{"selector":{"matchLabels":{"app":"x"}},"template":{"metadata":{"labels":{"app":"x"}}}}}']);

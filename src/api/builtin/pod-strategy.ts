@@ -246,7 +246,7 @@ export function validatePodSpec(spec: KObject, base = 'spec'): FieldError[] {
   });
   const names = new Set<string>();
   const hostNetwork = spec.hostNetwork === true;
-  if (Array.isArray(spec.containers) && spec.containers.length === 0) errs.push(required(`${base}.containers`));
+  if (!Array.isArray(spec.containers) || spec.containers.length === 0) errs.push(required(`${base}.containers`));
   arr(spec.initContainers).forEach((c, i) => {
     validateContainer(c, `${base}.initContainers[${i}]`, volumes, names, hostNetwork, errs);
     if (c?.restartPolicy !== undefined && c.restartPolicy !== 'Always') errs.push(notSupported(`${base}.initContainers[${i}].restartPolicy`, c.restartPolicy, ['Always']));

@@ -7,7 +7,7 @@ import { goQuote, validateAnnotations, validateLabels } from '../../apiserver/va
 import { GoText } from '../../apiserver/schema/field.ts';
 import { child, isObject } from './common.ts';
 import { PodSpec } from './core-types.ts';
-import { desc, list, obj, str, strMap } from './dsl.ts';
+import { desc, int64, list, obj, str, strMap, time } from './dsl.ts';
 import { applyPodSpecDefaults, validatePodSpec } from './pod-strategy.ts';
 import { invalid, notSupported, qualifiedName, labelValue, required, forbidden } from './validation.ts';
 
@@ -19,6 +19,16 @@ export const TemplateObjectMeta: JSONSchema = obj('Metadata of the objects creat
   labels: strMap('Labels of the created objects; must match the selector of the owner.'),
   annotations: strMap('Annotations of the created objects.'),
   finalizers: { ...list(str(), 'Finalizers of the created objects.', { type: 'set' }), 'x-kubernetes-patch-strategy': 'merge' },
+  // The rest of ObjectMeta is accepted (a template copied from a live object carries it) and ignored by controllers.
+  uid: str('Ignored in a template.'),
+  resourceVersion: str('Ignored in a template.'),
+  generation: int64('Ignored in a template.'),
+  selfLink: str('Ignored in a template.'),
+  creationTimestamp: time('Ignored in a template.'),
+  deletionTimestamp: time('Ignored in a template.'),
+  deletionGracePeriodSeconds: int64('Ignored in a template.'),
+  ownerReferences: list({ type: 'object', 'x-kubernetes-preserve-unknown-fields': true }, 'Ignored in a template.', { type: 'atomic' }),
+  managedFields: list({ type: 'object', 'x-kubernetes-preserve-unknown-fields': true }, 'Ignored in a template.', { type: 'atomic' }),
 });
 
 /** core/v1 PodTemplateSpec: the same PodSpec schema the Pod kind serves (so the same strategic-merge keys). */
