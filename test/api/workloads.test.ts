@@ -336,3 +336,34 @@ test('eviction of a pod with a grace period marks it DisruptionTarget and leaves
   assert.equal(wrongName.status, 400);
   assert.equal(wrongName.body.message, 'name in URL does not match name in Eviction object');
 });
+
+test('apps validation follows kube per kind: DaemonSet rolling update, activeDeadlineSeconds, StatefulSet claim mounts', async () => {
+  const post = (resource: string, body: Record<string, unknown>) => api(t.server, 'POST', `/apis/apps/v1/namespaces/default/${resource}`, { apiVersion: 'apps/v1', ...body });
+  const causes = (r: any) => r.body.details.causes.map((c: any) => `${c.field}: ${c.message}`);
+  const template = (spec: Record<string, unknown> = {}) => ({ metadata: { labels: { app: 'v' } }, spec: { containers: [{ name: 'c', image: 'i', volumeMounts: [{ name: 'data', mountPath: '/data' }] }], ...spec } });
+
+  const ds = await post('daemonsets', {
+    kind: 'DaemonSet', metadata: { name: 'v' },
+    spec: { selector: { matchLabels: { app: 'v' } }, updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 0 } }, template: template({ activeDeadlineSeconds: 5, volumes: [{ name: 'data', emptyDir: {} }] }) },
+  });
+  assert.equal(ds.status, 422);
+  assert.deepEqual(causes(ds), [
+    'spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in DaemonSet is not Supported',
+    'spec.updateStrategy.rollingUpdate.maxUnavailable: Required value: cannot be 0 when maxSurge is 0',
+  ]);
+
+  const rs = await post('replicasets', { kind: 'ReplicaSet', metadata: { name: 'v' }, spec: { selector: {}, template: template({ volumes: [{ name: 'data', emptyDir: {} }] }) } });
+  assert.equal(rs.status, 422);
+  assert.deepEqual(causes(rs), ['spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment']);
+
+  // A StatefulSet's containers may mount the claims of its volumeClaimTemplates: no "volume not found".
+  const sts = await post('statefulsets', {
+    kind: 'StatefulSet', metadata: { name: 'v' },
+    spec: { serviceName: 'v', selector: { matchLabels: { app: 'v' } }, template: template(), volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }] },
+  });
+  assert.equal(sts.status, 201, JSON.stringify(sts.body));
+  assert.equal(sts.body.spec.volumeClaimTemplates[0].spec.resources.requests.storage, '1Gi');
+  const moved = await api(t.server, 'PATCH', '/apis/apps/v1/namespaces/default/statefulsets/v', { spec: { serviceName: 'other' } }, { 'Content-Type': 'application/merge-patch+json' });
+  assert.equal(moved.status, 422);
+  assert.match(moved.body.message, /spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden/);
+});

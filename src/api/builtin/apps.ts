@@ -6,8 +6,9 @@ import type { FieldError } from '../../apiserver/errors.ts';
 import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
 import { AGE_COLUMN, STANDARD_VERBS, child, deepEqual, isObject } from './common.ts';
 import { bool, condition, desc, int32, int64, intOrString, kindSchema, labelSelector, list, obj, str } from './dsl.ts';
-import { PodTemplateSpec, TemplateObjectMeta, containerImages, containerNames, defaultPodTemplate, formatLabelSelector, formatLabels, validatePodTemplate, validateWorkloadSelector } from './pod-template.ts';
-import { REPLICAS_SCALE, goIntOrString, goLabelSelector, intOrPercent, nonNegative, validateIntOrPercent, workloadStrategy } from './workload-common.ts';
+import { PodTemplateSpec, TemplateObjectMeta, containerImages, containerNames, defaultPodTemplate, formatLabelSelector, formatLabels, goLabelSelector, goStringMap, selectorMatches, validateLabelSelector, validatePodTemplate, validateWorkloadSelector } from './pod-template.ts';
+import { REPLICAS_SCALE, goIntOrString, intOrPercent, nonNegative, validateIntOrPercent, workloadStrategy } from './workload-common.ts';
+import { validateAnnotations, validateLabels } from '../../apiserver/validation.ts';
 import { forbidden, immutable, invalid, notSupported, required } from './validation.ts';
 
 const GROUP = 'apps';
@@ -216,38 +217,66 @@ function selectorImmutable(obj: KObject, old: KObject | undefined): FieldError[]
   return [immutable('spec.selector', goLabelSelector(obj.spec?.selector))];
 }
 
-/** ValidateReplicaSetSpec's core, shared by Deployment, ReplicaSet, DaemonSet and StatefulSet. */
-function validateReplicated(o: KObject, kind: string, replicas: boolean): FieldError[] {
-  const spec = isObject(o.spec) ? o.spec : {};
-  const errs: FieldError[] = [];
-  if (replicas) errs.push(...nonNegative(spec.replicas, 'spec.replicas'));
-  errs.push(...nonNegative(spec.minReadySeconds, 'spec.minReadySeconds'));
-  errs.push(...validateWorkloadSelector(spec, kind));
-  errs.push(...validatePodTemplate(spec.template, 'spec.template', ALWAYS));
-  return errs;
-}
-
-/** A rolling update's maxUnavailable and maxSurge: well formed, and not both zero. */
-function validateRollingUpdate(ru: KObject, path: string): FieldError[] {
-  const errs = [...validateIntOrPercent(ru.maxUnavailable, `${path}.maxUnavailable`), ...validateIntOrPercent(ru.maxSurge, `${path}.maxSurge`)];
-  const unavailable = intOrPercent(ru.maxUnavailable);
-  const surge = intOrPercent(ru.maxSurge);
-  if (!errs.length && unavailable?.n === 0 && (surge?.n ?? 0) === 0) {
-    errs.push(invalid(`${path}.maxUnavailable`, goIntOrString(ru.maxUnavailable), 'may not be 0 when `maxSurge` is 0'));
+/**
+ * The pod template rules of the apps kinds: restartPolicy Always, no activeDeadlineSeconds (the text names the
+ * controller kind), and the pod spec validated in full except for StatefulSets, whose volume mounts may name
+ * claim templates (the real server checks only their template's labels and annotations).
+ */
+function validateAppsTemplate(spec: KObject, controller: 'ReplicaSet' | 'DaemonSet' | 'StatefulSet'): FieldError[] {
+  const template = spec.template;
+  const errs: FieldError[] = controller === 'StatefulSet'
+    ? [...validateLabels(template?.metadata?.labels, 'spec.template.labels'), ...validateAnnotations(template?.metadata?.annotations, 'spec.template.annotations')]
+    : validatePodTemplate(template, 'spec.template', ALWAYS);
+  if (controller === 'StatefulSet' && isObject(template?.spec) && template.spec.restartPolicy !== 'Always') {
+    errs.push(notSupported('spec.template.spec.restartPolicy', template.spec.restartPolicy ?? '', ALWAYS));
+  }
+  if (template?.spec?.activeDeadlineSeconds !== undefined && template?.spec?.activeDeadlineSeconds !== null) {
+    errs.push(forbidden('spec.template.spec.activeDeadlineSeconds', `activeDeadlineSeconds in ${controller} is not Supported`));
   }
   return errs;
 }
+
+/** Rolling update of a Deployment: well-formed values, maxUnavailable at most 100%, not both zero. */
+function validateRollingUpdateDeployment(ru: KObject, path: string): FieldError[] {
+  const errs = [...validateIntOrPercent(ru.maxUnavailable, `${path}.maxUnavailable`), ...validateIntOrPercent(ru.maxSurge, `${path}.maxSurge`)];
+  if ((intOrPercent(ru.maxUnavailable)?.n ?? 0) === 0 && (intOrPercent(ru.maxSurge)?.n ?? 0) === 0) {
+    errs.push(invalid(`${path}.maxUnavailable`, goIntOrString(ru.maxUnavailable), 'may not be 0 when `maxSurge` is 0'));
+  }
+  errs.push(...notOver100(ru.maxUnavailable, `${path}.maxUnavailable`));
+  return errs;
+}
+
+/** Rolling update of a DaemonSet: exactly one of maxUnavailable and maxSurge is non-zero. */
+function validateRollingUpdateDaemonSet(ru: KObject, path: string): FieldError[] {
+  const errs = [
+    ...validateIntOrPercent(ru.maxUnavailable, `${path}.maxUnavailable`), ...validateIntOrPercent(ru.maxSurge, `${path}.maxSurge`),
+    ...notOver100(ru.maxUnavailable, `${path}.maxUnavailable`), ...notOver100(ru.maxSurge, `${path}.maxSurge`),
+  ];
+  const unavailable = (intOrPercent(ru.maxUnavailable)?.n ?? 0) !== 0;
+  const surge = (intOrPercent(ru.maxSurge)?.n ?? 0) !== 0;
+  if (unavailable && surge) errs.push(invalid(`${path}.maxSurge`, goIntOrString(ru.maxSurge), 'may not be set when maxUnavailable is non-zero'));
+  if (!unavailable && !surge) errs.push(required(`${path}.maxUnavailable`, 'cannot be 0 when maxSurge is 0'));
+  return errs;
+}
+
+const notOver100 = (v: unknown, path: string): FieldError[] => {
+  const p = intOrPercent(v);
+  return p?.percent && p.n > 100 ? [invalid(path, goIntOrString(v), 'must not be greater than 100%')] : [];
+};
 
 function validateDeployment(d: KObject, old?: KObject): FieldError[] {
   const spec = isObject(d.spec) ? d.spec : {};
-  const errs = validateReplicated(d, 'deployment', true);
+  const errs = [...nonNegative(spec.replicas, 'spec.replicas'), ...validateWorkloadSelector(spec, 'deployment'), ...validateAppsTemplate(spec, 'ReplicaSet')];
   const strategy = isObject(spec.strategy) ? spec.strategy : {};
-  if (!['Recreate', 'RollingUpdate'].includes(strategy.type)) errs.push(notSupported('spec.strategy.type', strategy.type ?? '', ['Recreate', 'RollingUpdate']));
-  else if (strategy.type === 'Recreate' && strategy.rollingUpdate !== undefined) {
-    errs.push(forbidden('spec.strategy.rollingUpdate', "may not be specified when strategy `type` is 'Recreate'"));
-  } else if (strategy.type === 'RollingUpdate' && isObject(strategy.rollingUpdate)) {
-    errs.push(...validateRollingUpdate(strategy.rollingUpdate, 'spec.strategy.rollingUpdate'));
+  if (strategy.type === 'Recreate') {
+    if (strategy.rollingUpdate !== undefined) errs.push(forbidden('spec.strategy.rollingUpdate', "may not be specified when strategy `type` is 'Recreate'"));
+  } else if (strategy.type === 'RollingUpdate') {
+    if (!isObject(strategy.rollingUpdate)) errs.push(required('spec.strategy.rollingUpdate', 'this should be defaulted and never be nil'));
+    else errs.push(...validateRollingUpdateDeployment(strategy.rollingUpdate, 'spec.strategy.rollingUpdate'));
+  } else {
+    errs.push(notSupported('spec.strategy', strategy, ['Recreate', 'RollingUpdate']));
   }
+  errs.push(...nonNegative(spec.minReadySeconds, 'spec.minReadySeconds'));
   errs.push(...nonNegative(spec.revisionHistoryLimit, 'spec.revisionHistoryLimit'));
   if (spec.progressDeadlineSeconds !== undefined) {
     errs.push(...nonNegative(spec.progressDeadlineSeconds, 'spec.progressDeadlineSeconds'));
@@ -260,17 +289,36 @@ function validateDeployment(d: KObject, old?: KObject): FieldError[] {
 }
 
 function validateReplicaSet(rs: KObject, old?: KObject): FieldError[] {
-  return [...validateReplicated(rs, 'replicaset', true), ...selectorImmutable(rs, old)];
+  const spec = isObject(rs.spec) ? rs.spec : {};
+  return [
+    ...nonNegative(spec.replicas, 'spec.replicas'),
+    ...nonNegative(spec.minReadySeconds, 'spec.minReadySeconds'),
+    // The real server names a Deployment here too.
+    ...validateWorkloadSelector(spec, 'deployment'),
+    ...validateAppsTemplate(spec, 'ReplicaSet'),
+    ...selectorImmutable(rs, old),
+  ];
 }
 
 function validateDaemonSet(ds: KObject, old?: KObject): FieldError[] {
   const spec = isObject(ds.spec) ? ds.spec : {};
-  const errs = validateReplicated(ds, 'daemonset', false);
+  const errs = validateLabelSelector(spec.selector, 'spec.selector');
+  // ValidateDaemonSetSpec: a missing selector matches nothing, so the template check reports it.
+  if (!errs.length && !(isObject(spec.selector) && selectorMatches(spec.selector, spec.template?.metadata?.labels ?? {}))) {
+    const empty = isObject(spec.selector) && !Object.keys(spec.selector.matchLabels ?? {}).length && !(spec.selector.matchExpressions ?? []).length;
+    if (!empty) errs.push(invalid('spec.template.metadata.labels', goStringMap(spec.template?.metadata?.labels), '`selector` does not match template `labels`'));
+  }
+  if (isObject(spec.selector) && !Object.keys(spec.selector.matchLabels ?? {}).length && !(spec.selector.matchExpressions ?? []).length) {
+    errs.push(invalid('spec.selector', goLabelSelector(spec.selector), 'empty selector is invalid for daemonset'));
+  }
+  errs.push(...validateAppsTemplate(spec, 'DaemonSet'));
+  errs.push(...nonNegative(spec.minReadySeconds, 'spec.minReadySeconds'));
   const strategy = isObject(spec.updateStrategy) ? spec.updateStrategy : {};
-  if (!['OnDelete', 'RollingUpdate'].includes(strategy.type)) errs.push(notSupported('spec.updateStrategy.type', strategy.type ?? '', ['OnDelete', 'RollingUpdate']));
-  else if (strategy.type === 'RollingUpdate') {
+  if (strategy.type === 'RollingUpdate') {
     if (!isObject(strategy.rollingUpdate)) errs.push(required('spec.updateStrategy.rollingUpdate'));
-    else errs.push(...validateRollingUpdate(strategy.rollingUpdate, 'spec.updateStrategy.rollingUpdate'));
+    else errs.push(...validateRollingUpdateDaemonSet(strategy.rollingUpdate, 'spec.updateStrategy.rollingUpdate'));
+  } else if (strategy.type !== 'OnDelete') {
+    errs.push(notSupported('spec.updateStrategy', strategy, ['RollingUpdate', 'OnDelete']));
   }
   errs.push(...nonNegative(spec.revisionHistoryLimit, 'spec.revisionHistoryLimit'));
   errs.push(...selectorImmutable(ds, old));
@@ -282,17 +330,30 @@ const STATEFULSET_MUTABLE = ['replicas', 'ordinals', 'template', 'updateStrategy
 
 function validateStatefulSet(ss: KObject, old?: KObject): FieldError[] {
   const spec = isObject(ss.spec) ? ss.spec : {};
-  const errs = validateReplicated(ss, 'statefulset', true);
+  const errs: FieldError[] = [];
   if (!['OrderedReady', 'Parallel'].includes(spec.podManagementPolicy)) {
     errs.push(invalid('spec.podManagementPolicy', spec.podManagementPolicy ?? '', "must be 'OrderedReady' or 'Parallel'"));
   }
   const strategy = isObject(spec.updateStrategy) ? spec.updateStrategy : {};
-  if (!['OnDelete', 'RollingUpdate'].includes(strategy.type)) errs.push(invalid('spec.updateStrategy', strategy.type ?? '', "must be 'RollingUpdate' or 'OnDelete'"));
-  else if (strategy.type === 'OnDelete' && strategy.rollingUpdate !== undefined) {
-    errs.push(invalid('spec.updateStrategy.rollingUpdate', strategy.rollingUpdate, "only allowed for updateStrategy 'RollingUpdate'"));
-  } else if (isObject(strategy.rollingUpdate)) {
-    errs.push(...nonNegative(strategy.rollingUpdate.partition, 'spec.updateStrategy.rollingUpdate.partition'));
+  if (strategy.type === 'OnDelete') {
+    if (strategy.rollingUpdate !== undefined) errs.push(invalid('spec.updateStrategy.rollingUpdate', strategy.rollingUpdate, "only allowed for updateStrategy 'RollingUpdate'"));
+  } else if (strategy.type === 'RollingUpdate') {
+    if (isObject(strategy.rollingUpdate)) {
+      const ru = strategy.rollingUpdate;
+      errs.push(...nonNegative(ru.partition, 'spec.updateStrategy.rollingUpdate.partition'));
+      if (ru.maxUnavailable !== undefined) {
+        errs.push(...validateIntOrPercent(ru.maxUnavailable, 'spec.updateStrategy.rollingUpdate.maxUnavailable'));
+        if ((intOrPercent(ru.maxUnavailable)?.n ?? 0) === 0) errs.push(invalid('spec.updateStrategy.rollingUpdate.maxUnavailable', goIntOrString(ru.maxUnavailable), 'cannot be 0'));
+        errs.push(...notOver100(ru.maxUnavailable, 'spec.updateStrategy.rollingUpdate.maxUnavailable'));
+      }
+    }
+  } else {
+    errs.push(invalid('spec.updateStrategy', strategy, "must be 'RollingUpdate' or 'OnDelete'"));
   }
+  errs.push(...nonNegative(spec.replicas, 'spec.replicas'));
+  errs.push(...nonNegative(spec.minReadySeconds, 'spec.minReadySeconds'));
+  errs.push(...validateWorkloadSelector(spec, 'statefulset'));
+  errs.push(...validateAppsTemplate(spec, 'StatefulSet'));
   errs.push(...nonNegative(spec.revisionHistoryLimit, 'spec.revisionHistoryLimit'));
   if (old) {
     const fixed = (s: KObject | undefined) => Object.fromEntries(Object.entries(s ?? {}).filter(([k]) => !STATEFULSET_MUTABLE.includes(k)));
@@ -305,11 +366,16 @@ function validateStatefulSet(ss: KObject, old?: KObject): FieldError[] {
 
 function validateControllerRevision(cr: KObject, old?: KObject): FieldError[] {
   const errs: FieldError[] = [];
-  if (cr.revision === undefined) errs.push(required('revision'));
-  else errs.push(...nonNegative(cr.revision, 'revision'));
+  if (cr.data === undefined || cr.data === null) errs.push(required('data', 'data is mandatory'));
+  errs.push(...nonNegative(cr.revision, 'revision'));
   if (old && !deepEqual(cr.data, old.data)) errs.push(immutable('data', cr.data));
   return errs;
 }
+
+/** `revision` is a plain int64 in Go: a missing one decodes as 0. */
+const defaultRevision = (cr: KObject) => {
+  cr.revision ??= 0;
+};
 
 // ---- definitions --------------------------------------------------------------------------
 
@@ -445,7 +511,7 @@ export const controllerrevisions: ResourceDefinition = {
     { name: 'Revision', type: 'string', description: 'Revision number of the state.', cell: (o) => n(o.revision) },
     AGE_COLUMN,
   ],
-  strategy: { validate: validateControllerRevision },
+  strategy: { prepareForCreate: defaultRevision, prepareForUpdate: defaultRevision, validate: validateControllerRevision },
 };
 
 export const appsResources: ResourceDefinition[] = [deployments, replicasets, daemonsets, statefulsets, controllerrevisions];

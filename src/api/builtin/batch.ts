@@ -7,8 +7,8 @@ import { humanDuration, since } from '../../apiserver/format.ts';
 import { AGE_COLUMN, STANDARD_VERBS, child, deepEqual, isObject } from './common.ts';
 import { LocalObjectReference } from './core-types.ts';
 import { bool, condition, desc, int32, int64, kindSchema, labelSelector, list, obj, str, time } from './dsl.ts';
-import { PodTemplateSpec, TemplateObjectMeta, containerImages, containerNames, defaultPodTemplate, formatLabelSelector, validateLabelSelector, validatePodTemplate, selectorMatches, goStringMap } from './pod-template.ts';
-import { goLabelSelector, nonNegative, workloadStrategy } from './workload-common.ts';
+import { PodTemplateSpec, TemplateObjectMeta, containerImages, containerNames, defaultPodTemplate, formatLabelSelector, validateLabelSelector, validatePodTemplate, selectorMatches, goStringMap, goLabelSelector } from './pod-template.ts';
+import { nonNegative, workloadStrategy } from './workload-common.ts';
 import { immutable, invalid, notSupported, required } from './validation.ts';
 import { GoText } from '../../apiserver/schema/field.ts';
 

@@ -115,16 +115,31 @@ export function goStringMap(m: unknown): GoText {
   return new GoText(`map[string]string{${Object.keys(m).sort().map((k) => `${goQuote(k)}:${goQuote(String(m[k]))}`).join(', ')}}`);
 }
 
+/** %#v of a metav1.LabelSelector (the value the real server prints for an invalid or changed selector). */
+export function goLabelSelector(sel: unknown): GoText {
+  if (!isObject(sel)) return new GoText('(*v1.LabelSelector)(nil)');
+  const ml = isObject(sel.matchLabels) && Object.keys(sel.matchLabels).length
+    ? `map[string]string{${Object.keys(sel.matchLabels).sort().map((k) => `${goQuote(k)}:${goQuote(String(sel.matchLabels[k]))}`).join(', ')}}`
+    : 'map[string]string(nil)';
+  const exprs = Array.isArray(sel.matchExpressions) && sel.matchExpressions.length
+    ? `[]v1.LabelSelectorRequirement{${sel.matchExpressions.map((e: KObject) => {
+      const values = Array.isArray(e?.values) ? `[]string{${e.values.map((v: unknown) => goQuote(String(v))).join(', ')}}` : '[]string(nil)';
+      return `v1.LabelSelectorRequirement{Key:${goQuote(String(e?.key ?? ''))}, Operator:${goQuote(String(e?.operator ?? ''))}, Values:${values}}`;
+    }).join(', ')}}`
+    : '[]v1.LabelSelectorRequirement(nil)';
+  return new GoText(`v1.LabelSelector{MatchLabels:${ml}, MatchExpressions:${exprs}}`);
+}
+
 /**
- * The selector checks ValidateDeploymentSpec, ValidateReplicaSetSpec, ValidateDaemonSetSpec and
- * ValidateStatefulSetSpec share: required, not empty, well formed, and matching the template's labels.
+ * The selector checks of ValidateDeploymentSpec, ValidateReplicaSetSpec and ValidateStatefulSetSpec: required,
+ * well formed, not empty (`kind` names the workload in the text) and, when not empty, matching the template labels.
  */
 export function validateWorkloadSelector(spec: KObject, kind: string): FieldError[] {
   const sel = spec.selector;
   if (!isObject(sel)) return [required('spec.selector')];
   const errs = validateLabelSelector(sel, 'spec.selector');
   const empty = !Object.keys(isObject(sel.matchLabels) ? sel.matchLabels : {}).length && !arr(sel.matchExpressions).length;
-  if (empty) errs.push(invalid('spec.selector', sel, `empty selector is invalid for ${kind}`));
+  if (empty) errs.push(invalid('spec.selector', goLabelSelector(sel), `empty selector is invalid for ${kind}`));
   else if (!errs.length && !selectorMatches(sel, spec.template?.metadata?.labels ?? {})) {
     errs.push(invalid('spec.template.metadata.labels', goStringMap(spec.template?.metadata?.labels), '`selector` does not match template `labels`'));
   }

@@ -3,26 +3,10 @@
 
 import type { FieldError } from '../../apiserver/errors.ts';
 import type { KObject, ScaleSubresource, Strategy } from '../../apiserver/resource.ts';
-import { goQuote, regexError } from '../../apiserver/validation.ts';
+import { regexError } from '../../apiserver/validation.ts';
 import { GoText } from '../../apiserver/schema/field.ts';
-import { isObject } from './common.ts';
 import { formatLabelSelector } from './pod-template.ts';
 import { invalid } from './validation.ts';
-
-/** %#v of a metav1.LabelSelector (the value the real server prints for an invalid or changed selector). */
-export function goLabelSelector(sel: unknown): GoText {
-  if (!isObject(sel)) return new GoText('(*v1.LabelSelector)(nil)');
-  const ml = isObject(sel.matchLabels) && Object.keys(sel.matchLabels).length
-    ? `map[string]string{${Object.keys(sel.matchLabels).sort().map((k) => `${goQuote(k)}:${goQuote(String(sel.matchLabels[k]))}`).join(', ')}}`
-    : 'map[string]string(nil)';
-  const exprs = Array.isArray(sel.matchExpressions) && sel.matchExpressions.length
-    ? `[]v1.LabelSelectorRequirement{${sel.matchExpressions.map((e: KObject) => {
-      const values = Array.isArray(e?.values) ? `[]string{${e.values.map((v: unknown) => goQuote(String(v))).join(', ')}}` : '[]string(nil)';
-      return `v1.LabelSelectorRequirement{Key:${goQuote(String(e?.key ?? ''))}, Operator:${goQuote(String(e?.operator ?? ''))}, Values:${values}}`;
-    }).join(', ')}}`
-    : '[]v1.LabelSelectorRequirement(nil)';
-  return new GoText(`v1.LabelSelector{MatchLabels:${ml}, MatchExpressions:${exprs}}`);
-}
 
 const PERCENT = /^[0-9]+%$/;
 const PERCENT_MESSAGE = regexError("a valid percent string must be a numeric string followed by an ending '%'", '[0-9]+%', '1%', '93%');
