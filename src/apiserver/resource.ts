@@ -93,6 +93,8 @@ export interface Strategy {
   prepareForUpdate?(obj: KObject, old: KObject): void;
   /** Kind-specific validation beyond the schema. `old` is set on update. */
   validate?(obj: KObject, old?: KObject): FieldError[];
+  /** Validation of a write through the status subresource (counts a controller reports, ...). */
+  validateStatus?(obj: KObject, old: KObject): FieldError[];
   /** Whether a change from old to obj bumps metadata.generation (default: any change outside metadata and status). */
   generationChanged?(obj: KObject, old: KObject): boolean;
   /**

@@ -360,6 +360,7 @@ export class ResourceService {
       ...validateMetadataUpdate(m, c),
       ...this.validateBody(def, next),
       ...(sub ? [] : def.strategy?.validate?.(next, cur) ?? []),
+      ...(sub === 'status' ? def.strategy?.validateStatus?.(next, cur) ?? [] : []),
     ];
     if (errs.length) throw invalid(def.kind, def.group, m.name, errs);
     if (!sub && ctx.user) def.strategy?.admit?.(next, cur, ctx);

@@ -367,3 +367,17 @@ test('apps validation follows kube per kind: DaemonSet rolling update, activeDea
   assert.equal(moved.status, 422);
   assert.match(moved.body.message, /spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden/);
 });
+
+test('status writes are validated: counts non-negative and consistent, spec untouched', async () => {
+  const path = '/apis/apps/v1/namespaces/default/deployments/web/status';
+  const bad = await api(t.server, 'PATCH', path, { status: { replicas: 2, readyReplicas: 3, availableReplicas: -1 } }, { 'Content-Type': 'application/merge-patch+json' });
+  assert.equal(bad.status, 422);
+  assert.deepEqual(bad.body.details.causes.map((c: any) => `${c.field}: ${c.message}`), [
+    'status.availableReplicas: Invalid value: -1: must be greater than or equal to 0',
+    'status.readyReplicas: Invalid value: 3: cannot be greater than status.replicas',
+  ]);
+  const ok = await api(t.server, 'PATCH', path, { spec: { replicas: 9 }, status: { replicas: 5, readyReplicas: 2, updatedReplicas: 5, availableReplicas: 2, observedGeneration: 3 } }, { 'Content-Type': 'application/merge-patch+json' });
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  assert.equal(ok.body.spec.replicas, 5, 'the status subresource does not change spec');
+  assert.match(await t.ok(['get', 'deploy', 'web']), /\nweb\s+2\/5\s+5\s+2\s+\d+s\n/);
+});

@@ -7,7 +7,7 @@ import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
 import { AGE_COLUMN, STANDARD_VERBS, child, deepEqual, isObject } from './common.ts';
 import { bool, condition, desc, int32, int64, intOrString, kindSchema, labelSelector, list, obj, str } from './dsl.ts';
 import { PodTemplateSpec, TemplateObjectMeta, containerImages, containerNames, defaultPodTemplate, formatLabelSelector, formatLabels, goLabelSelector, goStringMap, selectorMatches, validateLabelSelector, validatePodTemplate, validateWorkloadSelector } from './pod-template.ts';
-import { REPLICAS_SCALE, goIntOrString, intOrPercent, nonNegative, validateIntOrPercent, workloadStrategy } from './workload-common.ts';
+import { REPLICAS_SCALE, goIntOrString, intOrPercent, nonNegative, statusCounts, validateIntOrPercent, workloadStrategy } from './workload-common.ts';
 import { validateAnnotations, validateLabels } from '../../apiserver/validation.ts';
 import { forbidden, immutable, invalid, notSupported, required } from './validation.ts';
 
@@ -411,7 +411,13 @@ export const deployments: ResourceDefinition = {
     ...WIDE_TEMPLATE,
     SELECTOR_COLUMN,
   ],
-  strategy: workloadStrategy({ defaults: defaultDeployment, validate: validateDeployment }),
+  strategy: workloadStrategy({
+    defaults: defaultDeployment,
+    validate: validateDeployment,
+    validateStatus: statusCounts(['observedGeneration', 'replicas', 'updatedReplicas', 'readyReplicas', 'availableReplicas', 'unavailableReplicas', 'collisionCount'], [
+      ['updatedReplicas', 'replicas', 'cannot be greater than status.replicas'], ['readyReplicas', 'replicas', 'cannot be greater than status.replicas'], ['availableReplicas', 'replicas', 'cannot be greater than status.replicas'], ['availableReplicas', 'readyReplicas', 'cannot be greater than readyReplicas'],
+    ]),
+  }),
 };
 
 export const replicasets: ResourceDefinition = {
@@ -437,7 +443,14 @@ export const replicasets: ResourceDefinition = {
     SELECTOR_COLUMN,
   ],
   fieldSelectors: { 'status.replicas': (o) => String(n(o.status?.replicas)) },
-  strategy: workloadStrategy({ defaults: defaultReplicaSet, validate: validateReplicaSet, initialStatus: () => ({ replicas: 0 }) }),
+  strategy: workloadStrategy({
+    defaults: defaultReplicaSet,
+    validate: validateReplicaSet,
+    initialStatus: () => ({ replicas: 0 }),
+    validateStatus: statusCounts(['replicas', 'fullyLabeledReplicas', 'readyReplicas', 'availableReplicas', 'observedGeneration'], [
+      ['fullyLabeledReplicas', 'replicas', 'cannot be greater than status.replicas'], ['readyReplicas', 'replicas', 'cannot be greater than status.replicas'], ['availableReplicas', 'replicas', 'cannot be greater than status.replicas'], ['availableReplicas', 'readyReplicas', 'cannot be greater than readyReplicas'],
+    ]),
+  }),
 };
 
 export const daemonsets: ResourceDefinition = {
@@ -469,6 +482,7 @@ export const daemonsets: ResourceDefinition = {
     defaults: defaultDaemonSet,
     validate: validateDaemonSet,
     initialStatus: () => ({ currentNumberScheduled: 0, numberMisscheduled: 0, desiredNumberScheduled: 0, numberReady: 0 }),
+    validateStatus: statusCounts(['currentNumberScheduled', 'numberMisscheduled', 'desiredNumberScheduled', 'numberReady', 'observedGeneration', 'updatedNumberScheduled', 'numberAvailable', 'numberUnavailable', 'collisionCount']),
   }),
 };
 
@@ -491,7 +505,14 @@ export const statefulsets: ResourceDefinition = {
     AGE_COLUMN,
     ...WIDE_TEMPLATE,
   ],
-  strategy: workloadStrategy({ defaults: defaultStatefulSet, validate: validateStatefulSet, initialStatus: () => ({ replicas: 0, availableReplicas: 0 }) }),
+  strategy: workloadStrategy({
+    defaults: defaultStatefulSet,
+    validate: validateStatefulSet,
+    initialStatus: () => ({ replicas: 0, availableReplicas: 0 }),
+    validateStatus: statusCounts(['replicas', 'readyReplicas', 'currentReplicas', 'updatedReplicas', 'availableReplicas', 'observedGeneration', 'collisionCount'], [
+      ['readyReplicas', 'replicas', 'cannot be greater than status.replicas'], ['currentReplicas', 'replicas', 'cannot be greater than status.replicas'], ['updatedReplicas', 'replicas', 'cannot be greater than status.replicas'], ['availableReplicas', 'replicas', 'cannot be greater than status.replicas'], ['availableReplicas', 'readyReplicas', 'cannot be greater than status.readyReplicas'],
+    ]),
+  }),
 };
 
 export const controllerrevisions: ResourceDefinition = {

@@ -8,7 +8,7 @@ import { AGE_COLUMN, STANDARD_VERBS, child, deepEqual, isObject } from './common
 import { LocalObjectReference } from './core-types.ts';
 import { bool, condition, desc, int32, int64, kindSchema, labelSelector, list, obj, str, time } from './dsl.ts';
 import { PodTemplateSpec, TemplateObjectMeta, containerImages, containerNames, defaultPodTemplate, formatLabelSelector, validateLabelSelector, validatePodTemplate, selectorMatches, goStringMap, goLabelSelector } from './pod-template.ts';
-import { nonNegative, workloadStrategy } from './workload-common.ts';
+import { nonNegative, statusCounts, workloadStrategy } from './workload-common.ts';
 import { immutable, invalid, notSupported, required } from './validation.ts';
 import { GoText } from '../../apiserver/schema/field.ts';
 
@@ -325,7 +325,12 @@ export const jobs: ResourceDefinition = {
     ...WIDE((o) => o.spec?.template, (o) => o.spec?.selector),
   ],
   fieldSelectors: { 'status.successful': (o) => String(n(o.status?.succeeded)) },
-  strategy: workloadStrategy({ prepareForCreate: generateJobSelector, defaults: (j) => defaultJobSpec(child(j, 'spec')), validate: validateJob }),
+  strategy: workloadStrategy({
+    prepareForCreate: generateJobSelector,
+    defaults: (j) => defaultJobSpec(child(j, 'spec')),
+    validate: validateJob,
+    validateStatus: statusCounts(['active', 'succeeded', 'failed', 'ready', 'terminating']),
+  }),
 };
 
 export const cronjobs: ResourceDefinition = {

@@ -9,7 +9,7 @@ import type { ActionSubresource, KObject, RequestContext, ResourceDefinition } f
 import { AGE_COLUMN, STANDARD_VERBS, isObject } from './common.ts';
 import { condition, desc, int32, int64, intOrString, kindSchema, labelSelector, list, obj, str, time } from './dsl.ts';
 import { selectorMatches, validateLabelSelector } from './pod-template.ts';
-import { validateIntOrPercent, workloadStrategy } from './workload-common.ts';
+import { statusCounts, validateIntOrPercent, workloadStrategy } from './workload-common.ts';
 import { invalid, notSupported } from './validation.ts';
 
 const GROUP = 'policy';
@@ -82,6 +82,7 @@ export const poddisruptionbudgets: ResourceDefinition = {
     defaults: () => {},
     validate: validatePDB,
     initialStatus: () => ({ disruptionsAllowed: 0, currentHealthy: 0, desiredHealthy: 0, expectedPods: 0 }),
+    validateStatus: statusCounts(['disruptionsAllowed', 'currentHealthy', 'desiredHealthy', 'expectedPods']),
   }),
 };
 

@@ -57,6 +57,7 @@ export function workloadStrategy(o: {
   defaults(obj: KObject): void;
   initialStatus?: (obj: KObject) => KObject;
   validate(obj: KObject, old?: KObject): FieldError[];
+  validateStatus?: (obj: KObject, old: KObject) => FieldError[];
   prepareForCreate?: (obj: KObject) => void;
 }): Strategy {
   return {
@@ -71,5 +72,21 @@ export function workloadStrategy(o: {
       else obj.status = old.status;
     },
     validate: o.validate,
+    validateStatus: o.validateStatus,
+  };
+}
+
+/**
+ * Validation of the counts a controller writes into a status: each non-negative, some not above another
+ * (e.g. readyReplicas ≤ replicas), and collisionCount never decremented.
+ */
+export function statusCounts(nonNegativeFields: string[], notAbove: Array<[field: string, limit: string, message: string]> = []) {
+  return (obj: KObject, old: KObject): FieldError[] => {
+    const st = obj.status ?? {};
+    const errs = nonNegativeFields.flatMap((f) => nonNegative(st[f], `status.${f}`));
+    for (const [f, limit, message] of notAbove) if ((st[f] ?? 0) > (st[limit] ?? 0)) errs.push(invalid(`status.${f}`, st[f], message));
+    const oldCollisions = old.status?.collisionCount;
+    if (typeof oldCollisions === 'number' && (st.collisionCount ?? 0) < oldCollisions) errs.push(invalid('status.collisionCount', st.collisionCount ?? 0, 'cannot be decremented'));
+    return errs;
   };
 }
