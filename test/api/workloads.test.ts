@@ -381,3 +381,28 @@ test('status writes are validated: counts non-negative and consistent, spec unto
   assert.equal(ok.body.spec.replicas, 5, 'the status subresource does not change spec');
   assert.match(await t.ok(['get', 'deploy', 'web']), /\nweb\s+2\/5\s+5\s+2\s+\d+s\n/);
 });
+
+test('kubectl drain cordons, evicts through pods/eviction and is held back by a budget', async () => {
+  await t.ok(['apply', '-f', t.file('node.yaml', 'apiVersion: v1\nkind: Node\nmetadata:\n  name: edge-1\n')]);
+  const onNode = async (name: string) => {
+    const created = await api(t.server, 'POST', '/api/v1/namespaces/default/pods', { ...pod(name, { app: 'drained' }), spec: { nodeName: 'edge-1', containers: [{ name: 'c', image: 'nginx' }] } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const st = await api(t.server, 'PATCH', `/api/v1/namespaces/default/pods/${name}/status`,
+      { status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } }, { 'Content-Type': 'application/merge-patch+json' });
+    assert.equal(st.status, 200);
+  };
+  await onNode('d1');
+  await t.ok(['create', 'pdb', 'drained', '--selector=app=drained', '--min-available=1']);
+  await budgetStatus('drained', { observedGeneration: 1, disruptionsAllowed: 0, currentHealthy: 1, desiredHealthy: 1, expectedPods: 1 });
+  const held = await t.kubectl(['drain', 'edge-1', '--force', '--grace-period=0', '--timeout=3s']);
+  assert.notEqual(held.code, 0);
+  assert.match(held.stderr, /Cannot evict pod as it would violate the pod's disruption budget/);
+  assert.equal((await api(t.server, 'GET', '/api/v1/namespaces/default/pods/d1')).status, 200, 'the pod stays');
+  assert.equal((await json(['get', 'node', 'edge-1'])).spec.unschedulable, true, 'the node was cordoned');
+
+  await budgetStatus('drained', { disruptionsAllowed: 1 });
+  const out = await t.ok(['drain', 'edge-1', '--force', '--grace-period=0', '--timeout=10s']);
+  assert.match(out, /pod\/d1 evicted/);
+  assert.match(out, /node\/edge-1 drained/);
+  assert.equal((await api(t.server, 'GET', '/api/v1/namespaces/default/pods/d1')).status, 404);
+});

@@ -1,6 +1,6 @@
 // Request bodies in `application/vnd.kubernetes.protobuf`, as kubectl's typed commands send them
 // (create namespace|secret|configmap|serviceaccount|role|deployment|job|cronjob|pdb|priorityclass|…, create
-// token, auth can-i, auth whoami, drain's evictions):
+// token, auth can-i, auth whoami; Go clients' Evictions):
 // "k8s\0" + runtime.Unknown{typeMeta, raw}, where raw is the object's own message. Replies stay JSON.
 
 import { fromBinary, type DescMessage } from '@bufbuild/protobuf';
