@@ -53,6 +53,8 @@ export interface RequestContext {
   security?: SecurityServices;
   /** Other stored objects, for action subresources (set by the HTTP front for them). */
   objects?: ObjectAccess;
+  /** The request's ?dryRun=All, for action subresources that write through `objects`. */
+  dryRun?: boolean;
 }
 
 /**

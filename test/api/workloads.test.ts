@@ -406,3 +406,20 @@ test('kubectl drain cordons, evicts through pods/eviction and is held back by a 
   assert.match(out, /node\/edge-1 drained/);
   assert.equal((await api(t.server, 'GET', '/api/v1/namespaces/default/pods/d1')).status, 404);
 });
+
+test('a dry-run eviction deletes nothing and spends nothing', async () => {
+  await runningPod('dry', { app: 'dry' });
+  await t.ok(['create', 'pdb', 'dry', '--selector=app=dry', '--max-unavailable=1']);
+  await budgetStatus('dry', { observedGeneration: 1, disruptionsAllowed: 1, currentHealthy: 1, desiredHealthy: 0, expectedPods: 1 });
+  const viaQuery = await api(t.server, 'POST', '/api/v1/namespaces/default/pods/dry/eviction?dryRun=All', { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'dry' } });
+  assert.equal(viaQuery.status, 201, JSON.stringify(viaQuery.body));
+  const viaBody = await evict('dry', { deleteOptions: { dryRun: ['All'] } });
+  assert.equal(viaBody.status, 201, JSON.stringify(viaBody.body));
+  const p = await api(t.server, 'GET', '/api/v1/namespaces/default/pods/dry');
+  assert.equal(p.status, 200);
+  assert.equal(p.body.metadata.deletionTimestamp, undefined);
+  assert.equal((p.body.status.conditions ?? []).some((c: any) => c.type === 'DisruptionTarget'), false);
+  const pdb = await json(['get', 'pdb', 'dry']);
+  assert.equal(pdb.status.disruptionsAllowed, 1);
+  assert.equal(pdb.status.disruptedPods, undefined);
+});

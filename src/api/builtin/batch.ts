@@ -196,6 +196,9 @@ function validateJobSpec(spec: KObject, path: string, generated: boolean): Field
         errs.push(invalid(`${path}.template.metadata.labels`, goStringMap(spec.template?.metadata?.labels), '`selector` does not match template `labels`'));
       }
     }
+  } else if (spec.selector !== undefined && spec.manualSelector !== true) {
+    // A CronJob's jobs get generated selectors, so its job template may not carry one.
+    errs.push(invalid(`${path}.selector`, goLabelSelector(spec.selector), '`selector` will be auto-generated'));
   } else if (spec.selector !== undefined) {
     errs.push(...validateLabelSelector(spec.selector, `${path}.selector`));
   }

@@ -154,6 +154,8 @@ export const podEviction: ActionSubresource = {
     const name = pod.metadata.name;
     if ((body?.metadata?.name ?? '') !== name) throw badRequest('name in URL does not match name in Eviction object');
     const opts = deleteOptionsOf(body ?? {});
+    // propagateDryRun: the request's dryRun and the eviction's own DeleteOptions.dryRun both count.
+    if (ctx.dryRun) opts.dryRun = true;
     const objects = ctx.objects;
     if (!objects) throw new StatusError(500, 'InternalError', 'eviction needs access to the object store');
     const ns = pod.metadata.namespace;
