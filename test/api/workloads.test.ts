@@ -250,6 +250,19 @@ handler: kata
   assert.match(await t.ok(['get', 'sts']), /\ndb\s+0\/1\s+\d+s\n/);
   assert.match(await t.ok(['scale', 'sts/db', '--replicas=3']), /statefulset.apps\/db scaled/);
   assert.match(await t.ok(['get', 'runtimeclass']), /\nkata\s+kata\s+\d+s\n/);
+
+  // A revision as the DaemonSet controller would record it: CONTROLLER names the owner as kind.group/name.
+  const cr = await api(t.server, 'POST', '/apis/apps/v1/namespaces/default/controllerrevisions', {
+    apiVersion: 'apps/v1', kind: 'ControllerRevision',
+    metadata: { name: 'agent-5d8f7', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'agent', uid: ds.metadata.uid, controller: true }] },
+    data: { spec: { template: { spec: { containers: [{ name: 'a', image: 'agent:1' }] } } } },
+    revision: 1,
+  });
+  assert.equal(cr.status, 201, JSON.stringify(cr.body));
+  assert.match(await t.ok(['get', 'controllerrevisions']), /^NAME\s+CONTROLLER\s+REVISION\s+AGE\nagent-5d8f7\s+daemonset.apps\/agent\s+1\s+\d+s\n/);
+  const changed = await api(t.server, 'PATCH', '/apis/apps/v1/namespaces/default/controllerrevisions/agent-5d8f7', { data: { other: 1 } }, { 'Content-Type': 'application/merge-patch+json' });
+  assert.equal(changed.status, 422);
+  assert.match(changed.body.message, /data: Invalid value: .*field is immutable/);
 });
 
 const pod = (name: string, labels: Record<string, string>) => ({

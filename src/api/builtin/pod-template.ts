@@ -64,8 +64,6 @@ export function validatePodTemplate(template: unknown, path: string, restartPoli
 
 // ---- label selectors ----------------------------------------------------------------------
 
-const SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
-
 /** ValidateLabelSelector (metav1 validation): keys, values and operators. */
 export function validateLabelSelector(sel: unknown, path: string): FieldError[] {
   if (!isObject(sel)) return [];
