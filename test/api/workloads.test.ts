@@ -436,3 +436,23 @@ test('a dry-run eviction deletes nothing and spends nothing', async () => {
   assert.equal(pdb.status.disruptionsAllowed, 1);
   assert.equal(pdb.status.disruptedPods, undefined);
 });
+
+test('the aggregated edit and view roles cover the workload kinds and pods/eviction', async () => {
+  await t.ok(['create', 'namespace', 'team']);
+  await t.ok(['create', 'rolebinding', 'dev-edit', '--clusterrole=edit', '--user=dev', '-n', 'team']);
+  await t.ok(['create', 'rolebinding', 'ro-view', '--clusterrole=view', '--user=ro', '-n', 'team']);
+  const can = async (user: string, ...args: string[]) => (await t.kubectl(['auth', 'can-i', ...args, '-n', 'team', `--as=${user}`])).stdout.trim();
+  for (const r of ['deployments.apps', 'deployments.apps/scale', 'statefulsets.apps', 'daemonsets.apps', 'replicasets.apps', 'jobs.batch', 'cronjobs.batch', 'poddisruptionbudgets.policy']) {
+    assert.equal(await can('dev', 'create', r), 'yes', `edit creates ${r}`);
+    assert.equal(await can('ro', 'list', r), 'yes', `view lists ${r}`);
+    assert.equal(await can('ro', 'create', r), 'no', `view does not create ${r}`);
+  }
+  assert.equal(await can('dev', 'create', 'pods/eviction'), 'yes');
+  assert.equal(await can('ro', 'create', 'pods/eviction'), 'no');
+  assert.equal(await can('ro', 'get', 'controllerrevisions.apps'), 'yes');
+  // And through the real endpoints: edit creates and scales a Deployment, view is refused.
+  assert.match((await t.kubectl(['create', 'deployment', 'x', '--image=nginx', '-n', 'team', '--as=dev'])).stdout, /deployment.apps\/x created/);
+  assert.match((await t.kubectl(['scale', 'deploy/x', '--replicas=2', '-n', 'team', '--as=dev'])).stdout, /scaled/);
+  const denied = await t.kubectl(['scale', 'deploy/x', '--replicas=3', '-n', 'team', '--as=ro']);
+  assert.match(denied.stderr, /forbidden: User "ro" cannot patch resource "deployments\/scale" in API group "apps" in the namespace "team"/);
+});
