@@ -5,10 +5,9 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import YAML from 'yaml';
 import { StatusError, badRequest, internalError, invalid, methodNotAllowed, notAcceptable, tooLarge, unsupportedMediaType } from './errors.ts';
-import type { KObject, ObjectAccess, ResourceDefinition } from './resource.ts';
+import type { KObject, ResourceDefinition } from './resource.ts';
 import type { Registry } from './registry.ts';
 import type { ResourceService, DeleteOptions, WriteOptions, FieldValidation, Ctx } from './rest.ts';
-import { objectAccess } from './object-access.ts';
 import { PATCH_TYPES } from './rest.ts';
 import { compileFilter, parseRV, type ObjectEvent } from './store.ts';
 import { Discovery, type Doc } from './discovery.ts';
@@ -53,12 +52,9 @@ export class HttpFront {
   private discovery: Discovery;
   private openapi?: { generation: number; docs: Map<string, { doc: object; body: string; hash: string }>; index: string };
   private watches = new Set<ServerResponse>();
-  /** Other kinds, for action subresources (pods/eviction). */
-  private objects: ObjectAccess;
 
   constructor(private registry: Registry, private service: ResourceService, private opts: HttpOptions) {
     this.discovery = new Discovery(registry, () => `${opts.host}:${this.port}`);
-    this.objects = objectAccess(registry, service);
     this.server = https.createServer(
       { cert: opts.certPem, key: opts.keyPem, ca: opts.caPem, requestCert: true, rejectUnauthorized: false },
       (req, res) => void this.handle(req, res),
@@ -212,7 +208,7 @@ export class HttpFront {
       case 'create': {
         const body = await this.readObject(req);
         if (sub === 'binding') return this.json(res, 201, await this.bind(def, ns, t.name!, body, w, ctx), ctx);
-        if (action) return this.json(res, 201, await action.create(await this.service.get(def, ns, t.name!), body, { ...ctx, objects: this.objects, dryRun: w.dryRun }), ctx);
+        if (action) return this.json(res, 201, await action.create(await this.service.get(def, ns, t.name!), body, { ...ctx, objects: this.service.objects, dryRun: w.dryRun }), ctx);
         return this.json(res, 201, await this.service.create(def, ns, body, w, ctx), ctx);
       }
       case 'update': {

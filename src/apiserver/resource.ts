@@ -89,6 +89,12 @@ export interface Strategy {
    * Runs after validation on create (`old` unset) and update of the main resource, only for requests.
    */
   admit?(obj: KObject, old: KObject | undefined, ctx: RequestContext): void;
+  /**
+   * Admission that reads other objects (Priority admission resolves a pod's priority class, at most one
+   * PriorityClass is the global default): may fill fields, throws a StatusError to refuse. Runs after
+   * prepareForCreate/prepareForUpdate and before validation, for every write of the main resource.
+   */
+  admitWithObjects?(obj: KObject, old: KObject | undefined, objects: ObjectAccess): Promise<void>;
   /** Fill server-owned fields on create (after metadata is set, before validation). */
   prepareForCreate?(obj: KObject): void;
   /** Fill/restore server-owned fields on update of the main resource. */

@@ -456,3 +456,33 @@ test('the aggregated edit and view roles cover the workload kinds and pods/evict
   const denied = await t.kubectl(['scale', 'deploy/x', '--replicas=3', '-n', 'team', '--as=ro']);
   assert.match(denied.stderr, /forbidden: User "ro" cannot patch resource "deployments\/scale" in API group "apps" in the namespace "team"/);
 });
+
+test('Priority admission: pods get their class priority, the global default, or a refusal', async () => {
+  const createPod = (name: string, spec: Record<string, unknown> = {}) =>
+    api(t.server, 'POST', '/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'c', image: 'nginx' }], ...spec } });
+  await t.ok(['create', 'priorityclass', 'batch-low', '--value=100', '--preemption-policy=Never']);
+
+  const plain = await createPod('prio-plain');
+  assert.equal(plain.status, 201, JSON.stringify(plain.body));
+  assert.deepEqual([plain.body.spec.priority, plain.body.spec.preemptionPolicy, plain.body.spec.priorityClassName], [0, 'PreemptLowerPriority', undefined]);
+  const classed = await createPod('prio-low', { priorityClassName: 'batch-low' });
+  assert.equal(classed.status, 201, JSON.stringify(classed.body));
+  assert.deepEqual([classed.body.spec.priority, classed.body.spec.preemptionPolicy], [100, 'Never']);
+  const critical = await createPod('prio-critical', { priorityClassName: 'system-cluster-critical' });
+  assert.equal(critical.body.spec.priority, 2000000000);
+
+  const unknown = await createPod('prio-unknown', { priorityClassName: 'nope' });
+  assert.equal(unknown.status, 403);
+  assert.equal(unknown.body.message, 'pods "prio-unknown" is forbidden: no PriorityClass with name nope was found');
+  const forged = await createPod('prio-forged', { priorityClassName: 'batch-low', priority: 7 });
+  assert.equal(forged.status, 403);
+  assert.equal(forged.body.message, 'pods "prio-forged" is forbidden: the integer value of priority (7) must not be provided in pod spec; priority admission controller computed 100 from the given PriorityClass name');
+  assert.equal((await api(t.server, 'GET', '/api/v1/namespaces/default/pods/prio-unknown')).status, 404, 'nothing was created');
+
+  await t.ok(['create', 'priorityclass', 'fleet-default', '--value=50', '--global-default']);
+  const second = await t.kubectl(['create', 'priorityclass', 'other-default', '--value=60', '--global-default']);
+  assert.match(second.stderr, /priorityclasses.scheduling.k8s.io "other-default" is forbidden: PriorityClass fleet-default is already marked as default. Only one default can exist/);
+  const defaulted = await createPod('prio-default');
+  assert.deepEqual([defaulted.body.spec.priorityClassName, defaulted.body.spec.priority], ['fleet-default', 50]);
+  await t.ok(['delete', 'priorityclass', 'fleet-default']);
+});

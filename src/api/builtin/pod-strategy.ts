@@ -5,6 +5,7 @@ import type { KObject, Strategy } from '../../apiserver/resource.ts';
 import type { FieldError } from '../../apiserver/errors.ts';
 import { child, deepEqual, isObject } from './common.ts';
 import { TAINT_EFFECTS } from './node.ts';
+import { admitPodPriority } from './scheduling.ts';
 import { compareQuantity, formatQuantity, parseQuantity } from './quantity.ts';
 import { canonicalizeResourceList, podQOSClass, resourceListErrors } from './resources.ts';
 import { dns1123Label, dns1123Subdomain, duplicate, envVarName, forbidden, invalid, key, labelValue, notFound, notSupported, qualifiedName, required } from './validation.ts';
@@ -122,11 +123,7 @@ function applyPodDefaults(pod: KObject): void {
   // ServiceAccount admission: pods run as "default"; the deprecated alias mirrors the name.
   spec.serviceAccountName ||= spec.serviceAccount || 'default';
   spec.serviceAccount = spec.serviceAccountName;
-  // Priority admission without a priority class.
-  if (!spec.priorityClassName) {
-    spec.priority ??= 0;
-    spec.preemptionPolicy ??= 'PreemptLowerPriority';
-  }
+  // spec.priority and spec.preemptionPolicy come from Priority admission (admitPodPriority), which reads the classes.
 }
 
 /** The status the server gives a new pod: Pending with its QoS class, and SchedulingGated while gated. */
@@ -338,6 +335,7 @@ function validatePodUpdate(pod: KObject, old: KObject): FieldError[] {
 }
 
 export const podStrategy: Strategy = {
+  admitWithObjects: admitPodPriority,
   prepareForCreate(pod) {
     applyPodDefaults(pod);
     pod.status = initialPodStatus(pod);

@@ -1,8 +1,8 @@
 // scheduling.k8s.io/v1 PriorityClass (pkg/apis/scheduling: defaults, validation, the system classes) and the
 // two system classes every cluster starts with.
 
-import type { FieldError } from '../../apiserver/errors.ts';
-import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
+import { forbidden as forbiddenRequest, type FieldError } from '../../apiserver/errors.ts';
+import type { KObject, ObjectAccess, ResourceDefinition } from '../../apiserver/resource.ts';
 import { AGE_COLUMN, STANDARD_VERBS } from './common.ts';
 import { bool, int32, kindSchema, str } from './dsl.ts';
 import { forbidden, immutable, notSupported } from './validation.ts';
@@ -47,6 +47,59 @@ function defaultPriorityClass(pc: KObject): void {
   pc.preemptionPolicy ??= 'PreemptLowerPriority';
 }
 
+/** admission.NewForbidden: `<resource> "<name>" is forbidden: <why>`. */
+const refused = (resource: string, group: string, name: string, why: string) =>
+  forbiddenRequest(`${group ? `${resource}.${group}` : resource} "${name}" is forbidden: ${why}`, { name, group: group || undefined, kind: resource });
+
+const listClasses = (objects: ObjectAccess) => objects.list(GROUP, 'v1', 'priorityclasses', undefined);
+
+/** Priority admission for PriorityClasses: at most one class is the global default. */
+async function admitPriorityClass(pc: KObject, _old: KObject | undefined, objects: ObjectAccess): Promise<void> {
+  if (pc.globalDefault !== true) return;
+  const other = (await listClasses(objects)).find((c) => c.globalDefault === true && c.metadata.name !== pc.metadata.name);
+  if (other) throw refused('priorityclasses', GROUP, pc.metadata.name ?? '', `PriorityClass ${other.metadata.name} is already marked as default. Only one default can exist`);
+}
+
+/**
+ * Priority admission for Pods: on create, the pod's priority (and preemption policy) comes from its
+ * priorityClassName, or from the global default class (whose name the pod then gets), else 0; a priority
+ * written into the spec must agree. On update the computed values are kept.
+ */
+export async function admitPodPriority(pod: KObject, old: KObject | undefined, objects: ObjectAccess): Promise<void> {
+  const spec = (pod.spec ??= {});
+  if (old) {
+    spec.priority ??= old.spec?.priority;
+    spec.preemptionPolicy ??= old.spec?.preemptionPolicy;
+    return;
+  }
+  const name = pod.metadata?.name ?? '';
+  let priority = 0;
+  let preemptionPolicy: string | undefined = 'PreemptLowerPriority';
+  if (!spec.priorityClassName) {
+    const dflt = (await listClasses(objects)).filter((c) => c.globalDefault === true).sort((a, b) => (a.value ?? 0) - (b.value ?? 0))[0];
+    if (dflt) {
+      spec.priorityClassName = dflt.metadata.name;
+      priority = dflt.value ?? 0;
+      preemptionPolicy = dflt.preemptionPolicy;
+    }
+  } else {
+    const pc = (await listClasses(objects)).find((c) => c.metadata.name === spec.priorityClassName);
+    if (!pc) throw refused('pods', '', name, `no PriorityClass with name ${spec.priorityClassName} was found`);
+    priority = pc.value ?? 0;
+    preemptionPolicy = pc.preemptionPolicy;
+  }
+  if (spec.priority !== undefined && spec.priority !== priority) {
+    throw refused('pods', '', name, `the integer value of priority (${spec.priority}) must not be provided in pod spec; priority admission controller computed ${priority} from the given PriorityClass name`);
+  }
+  spec.priority = priority;
+  if (preemptionPolicy !== undefined) {
+    if (spec.preemptionPolicy !== undefined && spec.preemptionPolicy !== preemptionPolicy) {
+      throw refused('pods', '', name, `the string value of PreemptionPolicy (${spec.preemptionPolicy}) must not be provided in pod spec; priority admission controller computed ${preemptionPolicy} from the given PriorityClass name`);
+    }
+    spec.preemptionPolicy = preemptionPolicy;
+  }
+}
+
 export const priorityclasses: ResourceDefinition = {
   group: GROUP,
   version: 'v1',
@@ -78,6 +131,7 @@ export const priorityclasses: ResourceDefinition = {
     prepareForCreate: defaultPriorityClass,
     prepareForUpdate: defaultPriorityClass,
     validate: validatePriorityClass,
+    admitWithObjects: admitPriorityClass,
   },
 };
 
