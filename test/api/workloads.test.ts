@@ -486,3 +486,28 @@ test('Priority admission: pods get their class priority, the global default, or 
   assert.deepEqual([defaulted.body.spec.priorityClassName, defaulted.body.spec.priority], ['fleet-default', 50]);
   await t.ok(['delete', 'priorityclass', 'fleet-default']);
 });
+
+test('RuntimeClass admission: overhead and scheduling constraints of the class land on the pod', async () => {
+  await t.ok(['apply', '-f', t.file('rc.yaml', `apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: sandboxed}
+handler: runsc
+overhead: {podFixed: {cpu: 250m, memory: 120Mi}}
+scheduling:
+  nodeSelector: {sandbox: "yes"}
+  tolerations: [{key: sandbox, operator: Exists, effect: NoSchedule}]
+`)]);
+  const createPod = (name: string, spec: Record<string, unknown>) =>
+    api(t.server, 'POST', '/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'c', image: 'nginx' }], ...spec } });
+  const p = await createPod('sandboxed', { runtimeClassName: 'sandboxed', nodeSelector: { site: 'lab' } });
+  assert.equal(p.status, 201, JSON.stringify(p.body));
+  assert.deepEqual(p.body.spec.overhead, { cpu: '250m', memory: '120Mi' });
+  assert.deepEqual(p.body.spec.nodeSelector, { site: 'lab', sandbox: 'yes' });
+  assert.deepEqual(p.body.spec.tolerations, [{ key: 'sandbox', operator: 'Exists', effect: 'NoSchedule' }]);
+  const conflict = await createPod('sandbox-conflict', { runtimeClassName: 'sandboxed', nodeSelector: { sandbox: 'no' } });
+  assert.equal(conflict.status, 403);
+  assert.equal(conflict.body.message, 'pods "sandbox-conflict" is forbidden: conflict: runtimeClass.scheduling.nodeSelector[sandbox] = yes; pod.spec.nodeSelector[sandbox] = no');
+  const unknown = await createPod('no-class', { runtimeClassName: 'missing' });
+  assert.equal(unknown.status, 403);
+  assert.equal(unknown.body.message, 'pods "no-class" is forbidden: pod rejected: RuntimeClass "missing" not found');
+});

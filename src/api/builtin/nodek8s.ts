@@ -1,8 +1,8 @@
 // node.k8s.io/v1 RuntimeClass: a container runtime configuration pods select by name (pkg/apis/node validation).
 
-import type { FieldError } from '../../apiserver/errors.ts';
-import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
-import { AGE_COLUMN, STANDARD_VERBS, isObject } from './common.ts';
+import { forbidden as forbiddenRequest, type FieldError } from '../../apiserver/errors.ts';
+import type { KObject, ObjectAccess, ResourceDefinition } from '../../apiserver/resource.ts';
+import { AGE_COLUMN, STANDARD_VERBS, deepEqual, isObject } from './common.ts';
 import { Toleration } from './core-types.ts';
 import { kindSchema, list, obj, resourceList, str, strMap } from './dsl.ts';
 import { canonicalizeResourceList, resourceListErrors } from './resources.ts';
@@ -19,6 +19,49 @@ function validateRuntimeClass(rc: KObject, old?: KObject): FieldError[] {
 
 function canonicalize(rc: KObject): void {
   if (isObject(rc.overhead)) canonicalizeResourceList(rc.overhead, 'podFixed');
+}
+
+const rejected = (pod: KObject, why: string) => {
+  const name = pod.metadata?.name ?? '';
+  return forbiddenRequest(`pods "${name}" is forbidden: ${why}`, { name, kind: 'pods' });
+};
+
+/**
+ * RuntimeClass admission for new Pods: the class named by spec.runtimeClassName must exist; its fixed
+ * overhead becomes the pod's, its node selector and tolerations are merged into the pod's.
+ */
+export async function admitPodRuntimeClass(pod: KObject, old: KObject | undefined, objects: ObjectAccess): Promise<void> {
+  if (old) return;
+  const spec = (pod.spec ??= {});
+  const className = spec.runtimeClassName;
+  if (!className) {
+    if (spec.overhead !== undefined) throw rejected(pod, 'pod rejected: Pod Overhead set without corresponding RuntimeClass defined Overhead');
+    return;
+  }
+  const rc = (await objects.list('node.k8s.io', 'v1', 'runtimeclasses', undefined)).find((c) => c.metadata.name === className);
+  if (!rc) throw rejected(pod, `pod rejected: RuntimeClass "${className}" not found`);
+  const podFixed = rc.overhead?.podFixed;
+  if (podFixed !== undefined) {
+    if (spec.overhead !== undefined && !deepEqual(spec.overhead, podFixed)) throw rejected(pod, "pod rejected: Pod's Overhead doesn't match RuntimeClass's defined Overhead");
+    spec.overhead = structuredClone(podFixed);
+  } else if (spec.overhead !== undefined) {
+    throw rejected(pod, 'pod rejected: Pod Overhead set without corresponding RuntimeClass defined Overhead');
+  }
+  const scheduling = rc.scheduling;
+  if (!isObject(scheduling)) return;
+  const selector: Record<string, string> = isObject(spec.nodeSelector) ? spec.nodeSelector : {};
+  for (const [k, v] of Object.entries<string>(isObject(scheduling.nodeSelector) ? scheduling.nodeSelector : {})) {
+    if (selector[k] !== undefined && selector[k] !== v) {
+      throw rejected(pod, `conflict: runtimeClass.scheduling.nodeSelector[${k}] = ${v}; pod.spec.nodeSelector[${k}] = ${selector[k]}`);
+    }
+    selector[k] = v;
+  }
+  if (Object.keys(selector).length) spec.nodeSelector = selector;
+  const tolerations: KObject[] = Array.isArray(spec.tolerations) ? spec.tolerations : [];
+  for (const t of Array.isArray(scheduling.tolerations) ? scheduling.tolerations : []) {
+    if (!tolerations.some((have) => deepEqual(have, t))) tolerations.push(structuredClone(t));
+  }
+  if (tolerations.length) spec.tolerations = tolerations;
 }
 
 export const runtimeclasses: ResourceDefinition = {

@@ -6,6 +6,7 @@ import type { FieldError } from '../../apiserver/errors.ts';
 import { child, deepEqual, isObject } from './common.ts';
 import { TAINT_EFFECTS } from './node.ts';
 import { admitPodPriority } from './scheduling.ts';
+import { admitPodRuntimeClass } from './nodek8s.ts';
 import { compareQuantity, formatQuantity, parseQuantity } from './quantity.ts';
 import { canonicalizeResourceList, podQOSClass, resourceListErrors } from './resources.ts';
 import { dns1123Label, dns1123Subdomain, duplicate, envVarName, forbidden, invalid, key, labelValue, notFound, notSupported, qualifiedName, required } from './validation.ts';
@@ -335,7 +336,11 @@ function validatePodUpdate(pod: KObject, old: KObject): FieldError[] {
 }
 
 export const podStrategy: Strategy = {
-  admitWithObjects: admitPodPriority,
+  // Priority and RuntimeClass admission, in the real server's plugin order.
+  async admitWithObjects(pod, old, objects) {
+    await admitPodPriority(pod, old, objects);
+    await admitPodRuntimeClass(pod, old, objects);
+  },
   prepareForCreate(pod) {
     applyPodDefaults(pod);
     pod.status = initialPodStatus(pod);
