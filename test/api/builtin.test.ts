@@ -75,12 +75,12 @@ test('discovery data matches the real server', () => {
   for (const d of defs) assert.equal(d.strategicMergePatch, true, d.resource);
   // Pods, namespaces and service accounts answer DELETE with the object, the rest with a Status.
   assert.deepEqual(defs.filter((d) => d.deleteReturnsObject).map((d) => d.resource).sort(), ['namespaces', 'pods', 'serviceaccounts']);
-  assert.deepEqual(defs.filter((d) => d.generation).map((d) => d.resource), ['customresourcedefinitions', 'deployments', 'replicasets', 'daemonsets', 'statefulsets', 'jobs', 'cronjobs', 'poddisruptionbudgets']);
+  assert.deepEqual(defs.filter((d) => d.generation).map((d) => d.resource), ['customresourcedefinitions', 'daemonsets', 'deployments', 'replicasets', 'statefulsets', 'cronjobs', 'jobs', 'poddisruptionbudgets']);
   assert.deepEqual(
     [['apps', 'deployments'], ['apps', 'replicasets'], ['apps', 'daemonsets'], ['apps', 'statefulsets'], ['batch', 'cronjobs'], ['policy', 'poddisruptionbudgets'], ['scheduling.k8s.io', 'priorityclasses']].map(([g, r]) => def(g, r).shortNames),
     [['deploy'], ['rs'], ['ds'], ['sts'], ['cj'], ['pdb'], ['pc']],
   );
-  assert.deepEqual(defs.filter((d) => d.categories?.includes('all')).map((d) => d.resource), ['pods', 'deployments', 'replicasets', 'daemonsets', 'statefulsets', 'jobs', 'cronjobs']);
+  assert.deepEqual(defs.filter((d) => d.categories?.includes('all')).map((d) => d.resource), ['pods', 'daemonsets', 'deployments', 'replicasets', 'statefulsets', 'cronjobs', 'jobs']);
 });
 
 test('pod printer: running pod with one of two containers ready and restarts', () => {

@@ -535,4 +535,5 @@ export const controllerrevisions: ResourceDefinition = {
   strategy: { prepareForCreate: defaultRevision, prepareForUpdate: defaultRevision, validate: validateControllerRevision },
 };
 
-export const appsResources: ResourceDefinition[] = [deployments, replicasets, daemonsets, statefulsets, controllerrevisions];
+/** In the real server's discovery order (alphabetical), which is also `kubectl get all`'s. */
+export const appsResources: ResourceDefinition[] = [controllerrevisions, daemonsets, deployments, replicasets, statefulsets];

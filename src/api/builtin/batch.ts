@@ -361,4 +361,5 @@ export const cronjobs: ResourceDefinition = {
   strategy: workloadStrategy({ defaults: defaultCronJob, validate: validateCronJob }),
 };
 
-export const batchResources: ResourceDefinition[] = [jobs, cronjobs];
+/** In the real server's discovery order (alphabetical), which is also `kubectl get all`'s. */
+export const batchResources: ResourceDefinition[] = [cronjobs, jobs];
