@@ -216,7 +216,7 @@ export class HttpFront {
       case 'create': {
         const body = await this.readObject(req, sub ? undefined : def.kind);
         if (sub === 'binding') return this.json(res, 201, await this.bind(def, ns, t.name!, body, w, ctx), ctx);
-        if (action) return this.json(res, 201, await action.create(await this.service.get(def, ns, t.name!), body, ctx), ctx);
+        if (action) return this.json(res, 201, await action.create(await this.service.get(def, ns, t.name!), body, { ...ctx, objects: this.service.objects, dryRun: w.dryRun }), ctx);
         return this.json(res, 201, await this.service.create(def, ns, body, w, ctx), ctx);
       }
       case 'update': {

@@ -28,6 +28,8 @@ export interface ScaleSubresource {
   specReplicasPath: string; // e.g. ".spec.replicas"
   statusReplicasPath: string; // e.g. ".status.replicas"
   labelSelectorPath?: string;
+  /** Built-in kinds: the Scale's status.selector computed from the object (a metav1.LabelSelector as a string). */
+  selector?: (obj: KObject) => string | undefined;
 }
 
 /**
@@ -49,6 +51,21 @@ export interface RequestContext {
   user?: UserInfo;
   /** The server's authentication/authorization services. */
   security?: SecurityServices;
+  /** Other stored objects, for action subresources (set by the HTTP front for them). */
+  objects?: ObjectAccess;
+  /** The request's ?dryRun=All, for action subresources that write through `objects`. */
+  dryRun?: boolean;
+}
+
+/**
+ * In-process reads and writes of other stored objects, for subresources whose answer spans kinds
+ * (pods/eviction consults PodDisruptionBudgets and deletes the pod). Kinds are named by group/version/resource.
+ */
+export interface ObjectAccess {
+  list(group: string, version: string, resource: string, namespace: string | undefined): Promise<KObject[]>;
+  /** Rewrites an object's status (retrying on conflicts); `mutate` may throw a StatusError to refuse. */
+  updateStatus(group: string, version: string, resource: string, namespace: string | undefined, name: string, mutate: (obj: KObject) => KObject): Promise<KObject>;
+  delete(group: string, version: string, resource: string, namespace: string | undefined, name: string, opts: { gracePeriodSeconds?: number; preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: boolean; propagationPolicy?: 'Orphan' | 'Background' | 'Foreground' }): Promise<void>;
 }
 
 /** A create-only subresource answered from its parent object (serviceaccounts/token → TokenRequest). */
@@ -72,12 +89,20 @@ export interface Strategy {
    * Runs after validation on create (`old` unset) and update of the main resource, only for requests.
    */
   admit?(obj: KObject, old: KObject | undefined, ctx: RequestContext): void;
+  /**
+   * Admission that reads other objects (Priority admission resolves a pod's priority class, at most one
+   * PriorityClass is the global default): may fill fields, throws a StatusError to refuse. Runs after
+   * prepareForCreate/prepareForUpdate and before validation, for every write of the main resource.
+   */
+  admitWithObjects?(obj: KObject, old: KObject | undefined, objects: ObjectAccess): Promise<void>;
   /** Fill server-owned fields on create (after metadata is set, before validation). */
   prepareForCreate?(obj: KObject): void;
   /** Fill/restore server-owned fields on update of the main resource. */
   prepareForUpdate?(obj: KObject, old: KObject): void;
   /** Kind-specific validation beyond the schema. `old` is set on update. */
   validate?(obj: KObject, old?: KObject): FieldError[];
+  /** Validation of a write through the status subresource (counts a controller reports, ...). */
+  validateStatus?(obj: KObject, old: KObject): FieldError[];
   /** Whether a change from old to obj bumps metadata.generation (default: any change outside metadata and status). */
   generationChanged?(obj: KObject, old: KObject): boolean;
   /**

@@ -8,7 +8,8 @@ import {
   StatusError, alreadyExists, badRequest, conflict, forbidden, invalid, notFound, OBJECT_MODIFIED, unsupportedMediaType,
   type FieldError,
 } from './errors.ts';
-import type { KObject, RequestContext, ResourceDefinition } from './resource.ts';
+import type { KObject, ObjectAccess, RequestContext, ResourceDefinition } from './resource.ts';
+import { objectAccess } from './object-access.ts';
 import { groupVersion } from './resource.ts';
 import type { Registry } from './registry.ts';
 import { ObjectStore, encode, objectKey, parseRV, type ListQuery, type ListResult } from './store.ts';
@@ -78,6 +79,12 @@ export class ResourceService {
 
   constructor(public readonly store: ObjectStore, public readonly registry: Registry) {}
 
+  private access?: ObjectAccess;
+  /** Other stored objects, for admission that reads them and for action subresources. */
+  get objects(): ObjectAccess {
+    return (this.access ??= objectAccess(this.registry, this));
+  }
+
   private schemaOf(def: ResourceDefinition): ObjectSchema | null {
     let s = this.schemas.get(def);
     if (s === undefined) {
@@ -138,6 +145,7 @@ export class ResourceService {
 
     this.normalize(def, obj, opts, ctx);
     def.strategy?.prepareForCreate?.(obj);
+    await def.strategy?.admitWithObjects?.(obj, undefined, this.objects);
     this.trackManagedFields(def, undefined, obj, opts);
 
     const generated = !meta.name;
@@ -296,6 +304,7 @@ export class ResourceService {
       const curRV = Number(cur.metadata.resourceVersion);
       if (wantRV !== undefined && wantRV !== curRV) throw conflict(def.resource, def.group, name, OBJECT_MODIFIED);
       const next = this.prepareUpdate(def, mutate(clone(cur)), cur, opts, ctx);
+      if (!opts.subresource) await def.strategy?.admitWithObjects?.(next, cur, this.objects);
       if (deepEqual(next, cur)) return this.forVersion(def, cur); // no-op writes are not persisted
       if (opts.dryRun) return this.forVersion(def, next);
       try {
@@ -361,6 +370,7 @@ export class ResourceService {
       ...validateMetadataUpdate(m, c),
       ...this.validateBody(def, next),
       ...(sub ? [] : def.strategy?.validate?.(next, cur) ?? []),
+      ...(sub === 'status' ? def.strategy?.validateStatus?.(next, cur) ?? [] : []),
     ];
     if (errs.length) throw invalid(def.kind, def.group, m.name, errs);
     if (!sub && ctx.user) def.strategy?.admit?.(next, cur, ctx);
@@ -563,8 +573,8 @@ export class ResourceService {
     const sc = def.subresources.scale!;
     const m = obj.metadata;
     const status: KObject = { replicas: Number(getPath(obj, sc.statusReplicasPath) ?? 0) };
-    if (sc.labelSelectorPath) {
-      const sel = getPath(obj, sc.labelSelectorPath);
+    if (sc.labelSelectorPath || sc.selector) {
+      const sel = sc.selector ? sc.selector(obj) : getPath(obj, sc.labelSelectorPath!);
       if (sel !== undefined) status.selector = sel;
     }
     return {

@@ -75,7 +75,12 @@ test('discovery data matches the real server', () => {
   for (const d of defs) assert.equal(d.strategicMergePatch, true, d.resource);
   // Pods, namespaces and service accounts answer DELETE with the object, the rest with a Status.
   assert.deepEqual(defs.filter((d) => d.deleteReturnsObject).map((d) => d.resource).sort(), ['namespaces', 'pods', 'serviceaccounts']);
-  assert.deepEqual(defs.filter((d) => d.generation).map((d) => d.resource), ['customresourcedefinitions']);
+  assert.deepEqual(defs.filter((d) => d.generation).map((d) => d.resource), ['customresourcedefinitions', 'daemonsets', 'deployments', 'replicasets', 'statefulsets', 'cronjobs', 'jobs', 'poddisruptionbudgets']);
+  assert.deepEqual(
+    [['apps', 'deployments'], ['apps', 'replicasets'], ['apps', 'daemonsets'], ['apps', 'statefulsets'], ['batch', 'cronjobs'], ['policy', 'poddisruptionbudgets'], ['scheduling.k8s.io', 'priorityclasses']].map(([g, r]) => def(g, r).shortNames),
+    [['deploy'], ['rs'], ['ds'], ['sts'], ['cj'], ['pdb'], ['pc']],
+  );
+  assert.deepEqual(defs.filter((d) => d.categories?.includes('all')).map((d) => d.resource), ['pods', 'daemonsets', 'deployments', 'replicasets', 'statefulsets', 'cronjobs', 'jobs']);
 });
 
 test('pod printer: running pod with one of two containers ready and restarts', () => {
@@ -316,8 +321,11 @@ test('namespace strategy: finalizer, phase and name label; status and finalizers
 });
 
 test('bootstrap namespaces', () => {
-  const objs = bootstrapObjects();
+  const all = bootstrapObjects();
+  const objs = all.filter((o) => o.kind === 'Namespace');
   assert.deepEqual(objs.map((o) => o.metadata.name), ['default', 'kube-system', 'kube-public', 'kube-node-lease']);
+  // The system priority classes kube creates at start-up.
+  assert.deepEqual(all.filter((o) => o.kind === 'PriorityClass').map((o) => [o.metadata.name, o.value]), [['system-node-critical', 2000001000], ['system-cluster-critical', 2000000000]]);
   for (const o of objs) assert.deepEqual([o.apiVersion, o.kind, o.spec.finalizers, o.status.phase], ['v1', 'Namespace', ['kubernetes'], 'Active']);
 });
 
@@ -504,7 +512,9 @@ test('deletion rules: pod grace periods and namespace lifecycle', () => {
 
   const ns = def('', 'namespaces');
   assert.deepEqual(ns.subresources, { status: true, finalize: true });
-  assert.deepEqual(def('', 'pods').subresources, { status: true, binding: true });
+  const { actions, ...podSubresources } = def('', 'pods').subresources;
+  assert.deepEqual(podSubresources, { status: true, binding: true });
+  assert.deepEqual(Object.keys(actions ?? {}), ['eviction']);
   assert.throws(() => ns.strategy!.checkDelete!({ metadata: { name: 'kube-system' } }), (e: any) => e.code === 403 && e.message === 'namespaces "kube-system" is forbidden: this namespace may not be deleted');
   ns.strategy!.checkDelete!({ metadata: { name: 'kube-node-lease' } });
   const doomed: KObject = { metadata: { name: 'team-a' }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } };

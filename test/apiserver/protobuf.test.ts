@@ -18,6 +18,14 @@ import { file_k8s_core_v1, ConfigMapSchema, SecretSchema } from '../../src/apise
 import { file_k8s_rbac_v1 } from '../../src/apiserver/protobuf/gen/k8s/rbac_v1_pb.ts';
 import { file_k8s_authentication_v1 } from '../../src/apiserver/protobuf/gen/k8s/authentication_v1_pb.ts';
 import { file_k8s_authorization_v1 } from '../../src/apiserver/protobuf/gen/k8s/authorization_v1_pb.ts';
+import { file_k8s_apps_v1, DeploymentSchema } from '../../src/apiserver/protobuf/gen/k8s/apps_v1_pb.ts';
+import { file_k8s_batch_v1 } from '../../src/apiserver/protobuf/gen/k8s/batch_v1_pb.ts';
+import { file_k8s_policy_v1 } from '../../src/apiserver/protobuf/gen/k8s/policy_v1_pb.ts';
+import { file_k8s_scheduling_v1 } from '../../src/apiserver/protobuf/gen/k8s/scheduling_v1_pb.ts';
+import { file_k8s_node_v1 } from '../../src/apiserver/protobuf/gen/k8s/node_v1_pb.ts';
+import { file_k8s_resource } from '../../src/apiserver/protobuf/gen/k8s/resource_pb.ts';
+import { file_k8s_intstr } from '../../src/apiserver/protobuf/gen/k8s/intstr_pb.ts';
+import { UPSTREAM_WORKLOADS } from './protobuf-upstream-workloads.ts';
 
 const PB = 'application/vnd.kubernetes.protobuf';
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
@@ -84,9 +92,13 @@ const UPSTREAM: Record<string, string> = {
   'k8s.io.api.authorization.v1.SubjectRulesReviewStatus': 'resourceRules=1L nonResourceRules=2L incomplete=3V evaluationError=4L',
   'k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec': 'namespace=1L',
   'k8s.io.api.authorization.v1.SelfSubjectRulesReview': 'metadata=1L spec=2L status=3L',
+  ...UPSTREAM_WORKLOADS,
 };
 
-const FILES: GenFile[] = [file_k8s_runtime, file_k8s_meta_v1, file_k8s_core_v1, file_k8s_rbac_v1, file_k8s_authentication_v1, file_k8s_authorization_v1];
+const FILES: GenFile[] = [
+  file_k8s_runtime, file_k8s_meta_v1, file_k8s_core_v1, file_k8s_rbac_v1, file_k8s_authentication_v1, file_k8s_authorization_v1,
+  file_k8s_apps_v1, file_k8s_batch_v1, file_k8s_policy_v1, file_k8s_scheduling_v1, file_k8s_node_v1, file_k8s_resource, file_k8s_intstr,
+];
 
 /** (field number, wire type) of each top-level field in an encoded message. */
 function walk(bytes: Uint8Array): Array<{ no: number; wt: number; payload: Uint8Array }> {
@@ -472,7 +484,7 @@ describe('bad protobuf bodies are refused and change nothing', () => {
   });
 
   test('a kind without a protobuf decoder → 415 naming it', async () => {
-    await refused(envelope('apps/v1', 'Deployment', new Uint8Array([0x0a, 0x05, 0x0a, 0x03, 0x62, 0x61, 0x64])), 415, 'UnsupportedMediaType', /"Deployment" in version "apps\/v1"/);
+    await refused(envelope('networking.k8s.io/v1', 'Ingress', new Uint8Array([0x0a, 0x05, 0x0a, 0x03, 0x62, 0x61, 0x64])), 415, 'UnsupportedMediaType', /"Ingress" in version "networking.k8s.io\/v1"/);
   });
 
   test('a valid body through the same path is created, keeping explicit false on a pointer field', async () => {
@@ -505,5 +517,49 @@ test('decoder: Time, FieldsV1, int64 and omitempty follow Go JSON', () => {
       ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'o', uid: 'u', controller: false }],
     },
     stringData: { a: '' },
+  });
+});
+
+test('decoder: IntOrString, Quantity, inlined structs and pointer zeros of a Deployment follow Go JSON', () => {
+  const d = toBinary(DeploymentSchema, create(DeploymentSchema, {
+    metadata: { name: 'd' },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: { app: 'd' } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: { type: 0n, intVal: 0 }, maxSurge: { type: 1n, strVal: '50%' } } },
+      template: {
+        metadata: { labels: { app: 'd' } },
+        spec: {
+          containers: [{
+            name: 'c', image: 'i',
+            resources: { limits: { cpu: { string: '500m' } } },
+            readinessProbe: { handler: { httpGet: { path: '/', port: { type: 1n, strVal: 'http' } } }, periodSeconds: 5 },
+          }],
+          volumes: [{ name: 'v', volumeSource: { emptyDir: {} } }],
+          terminationGracePeriodSeconds: 0n,
+        },
+      },
+    },
+  }));
+  assert.deepEqual(decodeKubeProtobuf(envelope('apps/v1', 'Deployment', d)), {
+    apiVersion: 'apps/v1', kind: 'Deployment',
+    metadata: { name: 'd' },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: { app: 'd' } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '50%' } },
+      template: {
+        metadata: { labels: { app: 'd' } },
+        spec: {
+          containers: [{
+            name: 'c', image: 'i',
+            resources: { limits: { cpu: '500m' } },
+            readinessProbe: { httpGet: { path: '/', port: 'http' }, periodSeconds: 5 },
+          }],
+          volumes: [{ name: 'v', emptyDir: {} }],
+          terminationGracePeriodSeconds: 0,
+        },
+      },
+    },
   });
 });

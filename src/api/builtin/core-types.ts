@@ -652,7 +652,7 @@ const Affinity = obj('Scheduling constraints relative to nodes and other pods.',
   podAntiAffinity: desc(PodAntiAffinity, 'Rules that keep the pod away from other pods.'),
 });
 
-const Toleration = obj('Allows the pod onto nodes with a matching taint.', {
+export const Toleration = obj('Allows the pod onto nodes with a matching taint.', {
   key: str('Taint key; empty with operator Exists matches every key.'),
   operator: str('Exists or Equal (the default).'),
   value: str('Taint value to match; empty for Exists.'),

@@ -11,6 +11,11 @@ import { pods } from './pod.ts';
 import { serviceaccounts } from './serviceaccount.ts';
 import { rbacResources } from './rbac.ts';
 import { reviewResources } from './authn.ts';
+import { appsResources } from './apps.ts';
+import { batchResources } from './batch.ts';
+import { policyResources } from './policy.ts';
+import { schedulingResources, systemPriorityClasses } from './scheduling.ts';
+import { nodeResources } from './nodek8s.ts';
 
 export interface BuiltinOptions {
   /** How long Events (core/v1 and events.k8s.io/v1) are kept after their last write (default one hour). */
@@ -22,11 +27,16 @@ export function builtinResources(opts: BuiltinOptions = {}): ResourceDefinition[
   return [
     namespaces, configmaps, secrets, withTtl(events, opts.eventTtlMs), serviceaccounts, nodes, pods, withTtl(eventsV1, opts.eventTtlMs),
     leases, customresourcedefinitions, ...rbacResources, ...reviewResources,
+    ...appsResources, ...batchResources, ...policyResources, ...schedulingResources, ...nodeResources,
   ];
 }
 
-/** The system namespaces, in the state the namespace strategy gives a new namespace. */
+/** The system namespaces, in the state the namespace strategy gives a new namespace, and the system priority classes. */
 export function bootstrapObjects(): KObject[] {
+  return [...systemNamespaces(), ...systemPriorityClasses()];
+}
+
+function systemNamespaces(): KObject[] {
   return ['default', 'kube-system', 'kube-public', 'kube-node-lease'].map((name) => ({
     apiVersion: 'v1',
     kind: 'Namespace',

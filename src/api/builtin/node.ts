@@ -96,7 +96,9 @@ export const nodes: ResourceDefinition = {
       prepareStatus(node);
     },
     prepareForUpdate(node, old) {
-      node.status = old.status;
+      // A node registered without a status keeps none (an undefined key would fail the schema as null).
+      if (old.status === undefined) delete node.status;
+      else node.status = old.status;
     },
     validate(node, old) {
       const errs: FieldError[] = [];

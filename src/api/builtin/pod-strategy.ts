@@ -5,6 +5,8 @@ import type { KObject, Strategy } from '../../apiserver/resource.ts';
 import type { FieldError } from '../../apiserver/errors.ts';
 import { child, deepEqual, isObject } from './common.ts';
 import { TAINT_EFFECTS } from './node.ts';
+import { admitPodPriority } from './scheduling.ts';
+import { admitPodRuntimeClass } from './nodek8s.ts';
 import { compareQuantity, formatQuantity, parseQuantity } from './quantity.ts';
 import { canonicalizeResourceList, podQOSClass, resourceListErrors } from './resources.ts';
 import { dns1123Label, dns1123Subdomain, duplicate, envVarName, forbidden, invalid, key, labelValue, notFound, notSupported, qualifiedName, required } from './validation.ts';
@@ -97,28 +99,32 @@ function defaultVolume(v: KObject): void {
   }
 }
 
-/** SetDefaults_Pod and friends, plus the defaults a stock cluster's admission plugins add to every pod. */
-function applyPodDefaults(pod: KObject): void {
-  const spec = child(pod, 'spec');
+/**
+ * SetDefaults_PodSpec and the container/volume defaults: what every pod spec gets, including the pod
+ * templates of workloads. `pod` adds SetDefaults_Pod's share (requests from limits, service links).
+ */
+export function applyPodSpecDefaults(spec: KObject, pod = false): void {
   spec.dnsPolicy ||= 'ClusterFirst';
   spec.restartPolicy ||= 'Always';
   spec.securityContext ??= {};
   spec.terminationGracePeriodSeconds ??= 30;
   spec.schedulerName ||= 'default-scheduler';
-  spec.enableServiceLinks ??= true;
-  // ServiceAccount admission: pods run as "default"; the deprecated alias mirrors the name.
-  spec.serviceAccountName ||= spec.serviceAccount || 'default';
-  spec.serviceAccount = spec.serviceAccountName;
-  // Priority admission without a priority class.
-  if (!spec.priorityClassName) {
-    spec.priority ??= 0;
-    spec.preemptionPolicy ??= 'PreemptLowerPriority';
-  }
-  for (const c of arr(spec.containers)) defaultContainer(c, spec.hostNetwork === true, true);
-  for (const c of arr(spec.initContainers)) defaultContainer(c, spec.hostNetwork === true, true);
+  if (pod) spec.enableServiceLinks ??= true;
+  for (const c of arr(spec.containers)) defaultContainer(c, spec.hostNetwork === true, pod);
+  for (const c of arr(spec.initContainers)) defaultContainer(c, spec.hostNetwork === true, pod);
   for (const c of arr(spec.ephemeralContainers)) defaultContainer(c, false, false);
   for (const v of arr(spec.volumes)) defaultVolume(v);
   canonicalizeResourceList(spec, 'overhead');
+}
+
+/** SetDefaults_Pod and friends, plus the defaults a stock cluster's admission plugins add to every pod. */
+function applyPodDefaults(pod: KObject): void {
+  const spec = child(pod, 'spec');
+  applyPodSpecDefaults(spec, true);
+  // ServiceAccount admission: pods run as "default"; the deprecated alias mirrors the name.
+  spec.serviceAccountName ||= spec.serviceAccount || 'default';
+  spec.serviceAccount = spec.serviceAccountName;
+  // spec.priority and spec.preemptionPolicy come from Priority admission (admitPodPriority), which reads the classes.
 }
 
 /** The status the server gives a new pod: Pending with its QoS class, and SchedulingGated while gated. */
@@ -202,9 +208,9 @@ function validateContainer(c: KObject, path: string, volumes: Set<string>, names
   validateResources(c?.resources, `${path}.resources`, errs);
 }
 
-function validateTolerations(tolerations: unknown, errs: FieldError[]): void {
+function validateTolerations(tolerations: unknown, base: string, errs: FieldError[]): void {
   arr(tolerations).forEach((t, i) => {
-    const p = `spec.tolerations[${i}]`;
+    const p = `${base}.tolerations[${i}]`;
     const op = t?.operator ?? '';
     if (t?.key) for (const m of qualifiedName(t.key)) errs.push(invalid(`${p}.key`, t.key, m));
     if (!t?.key && op !== 'Exists') errs.push(invalid(`${p}.operator`, op, 'operator must be Exists when `key` is empty, which means "match all values and all keys"'));
@@ -221,12 +227,12 @@ function validateTolerations(tolerations: unknown, errs: FieldError[]): void {
   });
 }
 
-/** ValidatePodSpec, for the fields this server understands. */
-function validatePodSpec(spec: KObject): FieldError[] {
+/** ValidatePodSpec, for the fields this server understands; `base` is the spec's field path. */
+export function validatePodSpec(spec: KObject, base = 'spec'): FieldError[] {
   const errs: FieldError[] = [];
   const volumes = new Set<string>();
   arr(spec.volumes).forEach((v, i) => {
-    const p = `spec.volumes[${i}]`;
+    const p = `${base}.volumes[${i}]`;
     if (!v?.name) errs.push(required(`${p}.name`));
     else {
       for (const m of dns1123Label(v.name)) errs.push(invalid(`${p}.name`, v.name, m));
@@ -238,24 +244,24 @@ function validatePodSpec(spec: KObject): FieldError[] {
   });
   const names = new Set<string>();
   const hostNetwork = spec.hostNetwork === true;
-  if (Array.isArray(spec.containers) && spec.containers.length === 0) errs.push(required('spec.containers'));
+  if (!Array.isArray(spec.containers) || spec.containers.length === 0) errs.push(required(`${base}.containers`));
   arr(spec.initContainers).forEach((c, i) => {
-    validateContainer(c, `spec.initContainers[${i}]`, volumes, names, hostNetwork, errs);
-    if (c?.restartPolicy !== undefined && c.restartPolicy !== 'Always') errs.push(notSupported(`spec.initContainers[${i}].restartPolicy`, c.restartPolicy, ['Always']));
+    validateContainer(c, `${base}.initContainers[${i}]`, volumes, names, hostNetwork, errs);
+    if (c?.restartPolicy !== undefined && c.restartPolicy !== 'Always') errs.push(notSupported(`${base}.initContainers[${i}].restartPolicy`, c.restartPolicy, ['Always']));
   });
   arr(spec.containers).forEach((c, i) => {
-    validateContainer(c, `spec.containers[${i}]`, volumes, names, hostNetwork, errs);
-    if (c?.restartPolicy !== undefined) errs.push(forbidden(`spec.containers[${i}].restartPolicy`, 'may not be set for non-init containers'));
+    validateContainer(c, `${base}.containers[${i}]`, volumes, names, hostNetwork, errs);
+    if (c?.restartPolicy !== undefined) errs.push(forbidden(`${base}.containers[${i}].restartPolicy`, 'may not be set for non-init containers'));
   });
-  if (spec.restartPolicy !== undefined && !RESTART_POLICIES.includes(spec.restartPolicy)) errs.push(notSupported('spec.restartPolicy', spec.restartPolicy, RESTART_POLICIES));
-  if (spec.dnsPolicy !== undefined && !DNS_POLICIES.includes(spec.dnsPolicy)) errs.push(notSupported('spec.dnsPolicy', spec.dnsPolicy, DNS_POLICIES));
+  if (spec.restartPolicy !== undefined && !RESTART_POLICIES.includes(spec.restartPolicy)) errs.push(notSupported(`${base}.restartPolicy`, spec.restartPolicy, RESTART_POLICIES));
+  if (spec.dnsPolicy !== undefined && !DNS_POLICIES.includes(spec.dnsPolicy)) errs.push(notSupported(`${base}.dnsPolicy`, spec.dnsPolicy, DNS_POLICIES));
   const ads = spec.activeDeadlineSeconds;
-  if (ads !== undefined && (!Number.isInteger(ads) || ads < 1 || ads > MAX_INT32)) errs.push(invalid('spec.activeDeadlineSeconds', ads, `must be between 1 and ${MAX_INT32}, inclusive`));
+  if (ads !== undefined && (!Number.isInteger(ads) || ads < 1 || ads > MAX_INT32)) errs.push(invalid(`${base}.activeDeadlineSeconds`, ads, `must be between 1 and ${MAX_INT32}, inclusive`));
   for (const f of ['nodeName', 'serviceAccountName'] as const) {
-    if (spec[f]) for (const m of dns1123Subdomain(spec[f])) errs.push(invalid(`spec.${f}`, spec[f], m));
+    if (spec[f]) for (const m of dns1123Subdomain(spec[f])) errs.push(invalid(`${base}.${f}`, spec[f], m));
   }
-  validateTolerations(spec.tolerations, errs);
-  errs.push(...resourceListErrors(spec.overhead, 'spec.overhead'));
+  validateTolerations(spec.tolerations, base, errs);
+  errs.push(...resourceListErrors(spec.overhead, `${base}.overhead`));
   return errs;
 }
 
@@ -330,6 +336,11 @@ function validatePodUpdate(pod: KObject, old: KObject): FieldError[] {
 }
 
 export const podStrategy: Strategy = {
+  // Priority and RuntimeClass admission, in the real server's plugin order.
+  async admitWithObjects(pod, old, objects) {
+    await admitPodPriority(pod, old, objects);
+    await admitPodRuntimeClass(pod, old, objects);
+  },
   prepareForCreate(pod) {
     applyPodDefaults(pod);
     pod.status = initialPodStatus(pod);

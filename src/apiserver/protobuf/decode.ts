@@ -1,5 +1,6 @@
 // Request bodies in `application/vnd.kubernetes.protobuf`, as kubectl's typed commands send them
-// (create namespace|secret|configmap|serviceaccount|role|…, create token, auth can-i, auth whoami):
+// (create namespace|secret|configmap|serviceaccount|role|deployment|job|cronjob|pdb|priorityclass|…, create
+// token, auth can-i, auth whoami; Go clients' Evictions):
 // "k8s\0" + runtime.Unknown{typeMeta, raw}, where raw is the object's own message. Replies stay JSON.
 
 import { fromBinary, type DescMessage } from '@bufbuild/protobuf';
@@ -14,6 +15,11 @@ import {
   SelfSubjectRulesReviewSchema,
   SubjectAccessReviewSchema,
 } from './gen/k8s/authorization_v1_pb.ts';
+import { ControllerRevisionSchema, DaemonSetSchema, DeploymentSchema, ReplicaSetSchema, StatefulSetSchema } from './gen/k8s/apps_v1_pb.ts';
+import { CronJobSchema, JobSchema } from './gen/k8s/batch_v1_pb.ts';
+import { EvictionSchema, PodDisruptionBudgetSchema } from './gen/k8s/policy_v1_pb.ts';
+import { PriorityClassSchema } from './gen/k8s/scheduling_v1_pb.ts';
+import { RuntimeClassSchema } from './gen/k8s/node_v1_pb.ts';
 import { messageToJSON } from './json.ts';
 
 export const PROTOBUF_CONTENT_TYPE = 'application/vnd.kubernetes.protobuf';
@@ -38,6 +44,17 @@ const KINDS: ReadonlyMap<string, DescMessage> = new Map(
     ['authorization.k8s.io/v1', 'SelfSubjectAccessReview', SelfSubjectAccessReviewSchema],
     ['authorization.k8s.io/v1', 'SelfSubjectRulesReview', SelfSubjectRulesReviewSchema],
     ['authorization.k8s.io/v1', 'SubjectAccessReview', SubjectAccessReviewSchema],
+    ['apps/v1', 'Deployment', DeploymentSchema],
+    ['apps/v1', 'ReplicaSet', ReplicaSetSchema],
+    ['apps/v1', 'DaemonSet', DaemonSetSchema],
+    ['apps/v1', 'StatefulSet', StatefulSetSchema],
+    ['apps/v1', 'ControllerRevision', ControllerRevisionSchema],
+    ['batch/v1', 'Job', JobSchema],
+    ['batch/v1', 'CronJob', CronJobSchema],
+    ['policy/v1', 'PodDisruptionBudget', PodDisruptionBudgetSchema],
+    ['policy/v1', 'Eviction', EvictionSchema],
+    ['scheduling.k8s.io/v1', 'PriorityClass', PriorityClassSchema],
+    ['node.k8s.io/v1', 'RuntimeClass', RuntimeClassSchema],
   ] as const).map(([apiVersion, kind, schema]) => [`${apiVersion}/${kind}`, schema]),
 );
 

@@ -9,7 +9,11 @@ export interface GoFields {
   always?: readonly string[];
   /** Proto field name -> JSON name, where they differ. */
   rename?: Readonly<Record<string, string>>;
+  /** Embedded structs (`json:",inline"`): the message's fields are written into the parent object. */
+  inline?: readonly string[];
 }
+
+import { WORKLOAD_GO_FIELDS } from './gotypes-workloads.ts';
 
 const META = 'k8s.io.apimachinery.pkg.apis.meta.v1';
 
@@ -18,6 +22,12 @@ export const GO_FIELDS: ReadonlyMap<string, GoFields> = new Map<string, GoFields
   [`${META}.OwnerReference`, { pointer: ['controller', 'blockOwnerDeletion'], always: ['apiVersion', 'kind', 'name', 'uid'] }],
   [`${META}.LabelSelectorRequirement`, { always: ['key', 'operator'] }],
   [`${META}.FieldSelectorRequirement`, { always: ['key', 'operator'] }],
+  [`${META}.Condition`, { always: ['type', 'status', 'reason', 'message'] }],
+  [`${META}.Preconditions`, { pointer: ['uid', 'resourceVersion'] }],
+  [`${META}.DeleteOptions`, { pointer: ['gracePeriodSeconds', 'orphanDependents', 'propagationPolicy', 'ignoreStoreReadErrorWithClusterBreakingPotential'] }],
+  // Embedded without a protobuf name, so the derived table misses it.
+  ['k8s.io.api.core.v1.EphemeralContainer', { inline: ['ephemeralContainerCommon'] }],
+  ...WORKLOAD_GO_FIELDS,
 
   ['k8s.io.api.core.v1.NamespaceCondition', { always: ['type', 'status'] }],
   ['k8s.io.api.core.v1.Secret', { pointer: ['immutable'] }],

@@ -35,6 +35,19 @@ const CUSTOM: ReadonlyMap<string, Custom> = new Map<string, Custom>([
       throw badRequest(`${path}: invalid JSON in FieldsV1: ${(e as Error).message}`);
     }
   }],
+  // resource.Quantity: its canonical string; intstr.IntOrString: an int (type 0) or a string (type 1).
+  ['k8s.io.apimachinery.pkg.api.resource.Quantity', (m) => m.string || undefined],
+  ['k8s.io.apimachinery.pkg.util.intstr.IntOrString', (m) => (Number(m.type ?? 0) === 1 ? m.strVal : m.intVal)],
+  // runtime.RawExtension: the embedded object in its own (JSON) serialization.
+  ['k8s.io.apimachinery.pkg.runtime.RawExtension', (m, path) => {
+    const raw: Uint8Array = m.raw;
+    if (!raw.length) return undefined;
+    try {
+      return JSON.parse(Buffer.from(raw).toString('utf8'));
+    } catch (e) {
+      throw badRequest(`${path}: invalid JSON in RawExtension: ${(e as Error).message}`);
+    }
+  }],
   ['k8s.io.api.authentication.v1.ExtraValue', (m) => [...m.items]],
   ['k8s.io.api.authorization.v1.ExtraValue', (m) => [...m.items]],
 ]);
@@ -55,7 +68,8 @@ export function messageToJSON(desc: DescMessage, msg: Message, path = ''): unkno
     const value = fieldToJSON(field, (msg as any)[field.localName], fieldPath);
     if (value === undefined) continue;
     if (field.fieldKind === 'scalar' && !pointer && !go.always?.includes(field.name) && isZero(value)) continue;
-    out[name] = value;
+    if (go.inline?.includes(field.name) && value && typeof value === 'object') Object.assign(out, value);
+    else out[name] = value;
   }
   return out;
 }

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file k8s/runtime.proto.
  */
 export const file_k8s_runtime: GenFile = /*@__PURE__*/
-  fileDesc("ChFrOHMvcnVudGltZS5wcm90bxIfazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cucnVudGltZSIsCghUeXBlTWV0YRISCgphcGlWZXJzaW9uGAEgASgJEgwKBGtpbmQYAiABKAkigQEKB1Vua25vd24SOwoIdHlwZU1ldGEYASABKAsyKS5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5ydW50aW1lLlR5cGVNZXRhEgsKA3JhdxgCIAEoDBIXCg9jb250ZW50RW5jb2RpbmcYAyABKAkSEwoLY29udGVudFR5cGUYBCABKAk");
+  fileDesc("ChFrOHMvcnVudGltZS5wcm90bxIfazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cucnVudGltZSIsCghUeXBlTWV0YRISCgphcGlWZXJzaW9uGAEgASgJEgwKBGtpbmQYAiABKAkigQEKB1Vua25vd24SOwoIdHlwZU1ldGEYASABKAsyKS5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5ydW50aW1lLlR5cGVNZXRhEgsKA3JhdxgCIAEoDBIXCg9jb250ZW50RW5jb2RpbmcYAyABKAkSEwoLY29udGVudFR5cGUYBCABKAkiGwoMUmF3RXh0ZW5zaW9uEgsKA3JhdxgBIAEoDA");
 
 /**
  * apiVersion and kind of the wrapped object.
@@ -76,4 +76,23 @@ export type Unknown = Message<"k8s.io.apimachinery.pkg.runtime.Unknown"> & {
  */
 export const UnknownSchema: GenMessage<Unknown> = /*@__PURE__*/
   messageDesc(file_k8s_runtime, 1);
+
+/**
+ * An embedded object in its own serialization (JSON from typed clients).
+ *
+ * @generated from message k8s.io.apimachinery.pkg.runtime.RawExtension
+ */
+export type RawExtension = Message<"k8s.io.apimachinery.pkg.runtime.RawExtension"> & {
+  /**
+   * @generated from field: optional bytes raw = 1;
+   */
+  raw: Uint8Array;
+};
+
+/**
+ * Describes the message k8s.io.apimachinery.pkg.runtime.RawExtension.
+ * Use `create(RawExtensionSchema)` to create a new message.
+ */
+export const RawExtensionSchema: GenMessage<RawExtension> = /*@__PURE__*/
+  messageDesc(file_k8s_runtime, 2);
 
