@@ -18,11 +18,16 @@ export const GO_FIELDS: ReadonlyMap<string, GoFields> = new Map<string, GoFields
   [`${META}.OwnerReference`, { pointer: ['controller', 'blockOwnerDeletion'], always: ['apiVersion', 'kind', 'name', 'uid'] }],
   [`${META}.LabelSelectorRequirement`, { always: ['key', 'operator'] }],
   [`${META}.FieldSelectorRequirement`, { always: ['key', 'operator'] }],
+  // Every DeleteOptions field is a pointer or an omitempty slice.
+  [`${META}.DeleteOptions`, { pointer: ['gracePeriodSeconds', 'orphanDependents', 'propagationPolicy', 'ignoreStoreReadErrorWithClusterBreakingPotential'] }],
+  [`${META}.Preconditions`, { pointer: ['uid', 'resourceVersion'] }],
 
   ['k8s.io.api.core.v1.NamespaceCondition', { always: ['type', 'status'] }],
   ['k8s.io.api.core.v1.Secret', { pointer: ['immutable'] }],
   ['k8s.io.api.core.v1.ConfigMap', { pointer: ['immutable'] }],
   ['k8s.io.api.core.v1.ServiceAccount', { pointer: ['automountServiceAccountToken'] }],
+
+  ['k8s.io.api.autoscaling.v1.ScaleStatus', { always: ['replicas'] }],
 
   ['k8s.io.api.rbac.v1.Subject', { always: ['kind', 'name'] }],
   ['k8s.io.api.rbac.v1.RoleRef', { always: ['apiGroup', 'kind', 'name'] }],

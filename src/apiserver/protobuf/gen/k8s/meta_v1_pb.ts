@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file k8s/meta_v1.proto.
  */
 export const file_k8s_meta_v1: GenFile = /*@__PURE__*/
-  fileDesc("ChFrOHMvbWV0YV92MS5wcm90bxIkazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxIiYKBFRpbWUSDwoHc2Vjb25kcxgBIAEoAxINCgVuYW5vcxgCIAEoBSIXCghGaWVsZHNWMRILCgNSYXcYASABKAwi8QEKEk1hbmFnZWRGaWVsZHNFbnRyeRIPCgdtYW5hZ2VyGAEgASgJEhEKCW9wZXJhdGlvbhgCIAEoCRISCgphcGlWZXJzaW9uGAMgASgJEjgKBHRpbWUYBCABKAsyKi5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuVGltZRISCgpmaWVsZHNUeXBlGAYgASgJEkAKCGZpZWxkc1YxGAcgASgLMi4uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLkZpZWxkc1YxEhMKC3N1YnJlc291cmNlGAggASgJIn0KDk93bmVyUmVmZXJlbmNlEgwKBGtpbmQYASABKAkSDAoEbmFtZRgDIAEoCRILCgN1aWQYBCABKAkSEgoKYXBpVmVyc2lvbhgFIAEoCRISCgpjb250cm9sbGVyGAYgASgIEhoKEmJsb2NrT3duZXJEZWxldGlvbhgHIAEoCCL+BQoKT2JqZWN0TWV0YRIMCgRuYW1lGAEgASgJEhQKDGdlbmVyYXRlTmFtZRgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkSEAoIc2VsZkxpbmsYBCABKAkSCwoDdWlkGAUgASgJEhcKD3Jlc291cmNlVmVyc2lvbhgGIAEoCRISCgpnZW5lcmF0aW9uGAcgASgDEkUKEWNyZWF0aW9uVGltZXN0YW1wGAggASgLMiouazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLlRpbWUSRQoRZGVsZXRpb25UaW1lc3RhbXAYCSABKAsyKi5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuVGltZRIiChpkZWxldGlvbkdyYWNlUGVyaW9kU2Vjb25kcxgKIAEoAxJMCgZsYWJlbHMYCyADKAsyPC5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuT2JqZWN0TWV0YS5MYWJlbHNFbnRyeRJWCgthbm5vdGF0aW9ucxgMIAMoCzJBLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhLkFubm90YXRpb25zRW50cnkSTQoPb3duZXJSZWZlcmVuY2VzGA0gAygLMjQuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk93bmVyUmVmZXJlbmNlEhIKCmZpbmFsaXplcnMYDiADKAkSTwoNbWFuYWdlZEZpZWxkcxgRIAMoCzI4Lms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5NYW5hZ2VkRmllbGRzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoyChBBbm5vdGF0aW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSQoYTGFiZWxTZWxlY3RvclJlcXVpcmVtZW50EgsKA2tleRgBIAEoCRIQCghvcGVyYXRvchgCIAEoCRIOCgZ2YWx1ZXMYAyADKAki+AEKDUxhYmVsU2VsZWN0b3ISWQoLbWF0Y2hMYWJlbHMYASADKAsyRC5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuTGFiZWxTZWxlY3Rvci5NYXRjaExhYmVsc0VudHJ5ElgKEG1hdGNoRXhwcmVzc2lvbnMYAiADKAsyPi5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuTGFiZWxTZWxlY3RvclJlcXVpcmVtZW50GjIKEE1hdGNoTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJJChhGaWVsZFNlbGVjdG9yUmVxdWlyZW1lbnQSCwoDa2V5GAEgASgJEhAKCG9wZXJhdG9yGAIgASgJEg4KBnZhbHVlcxgDIAMoCQ");
+  fileDesc("ChFrOHMvbWV0YV92MS5wcm90bxIkazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxIiYKBFRpbWUSDwoHc2Vjb25kcxgBIAEoAxINCgVuYW5vcxgCIAEoBSIXCghGaWVsZHNWMRILCgNSYXcYASABKAwi8QEKEk1hbmFnZWRGaWVsZHNFbnRyeRIPCgdtYW5hZ2VyGAEgASgJEhEKCW9wZXJhdGlvbhgCIAEoCRISCgphcGlWZXJzaW9uGAMgASgJEjgKBHRpbWUYBCABKAsyKi5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuVGltZRISCgpmaWVsZHNUeXBlGAYgASgJEkAKCGZpZWxkc1YxGAcgASgLMi4uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLkZpZWxkc1YxEhMKC3N1YnJlc291cmNlGAggASgJIn0KDk93bmVyUmVmZXJlbmNlEgwKBGtpbmQYASABKAkSDAoEbmFtZRgDIAEoCRILCgN1aWQYBCABKAkSEgoKYXBpVmVyc2lvbhgFIAEoCRISCgpjb250cm9sbGVyGAYgASgIEhoKEmJsb2NrT3duZXJEZWxldGlvbhgHIAEoCCL+BQoKT2JqZWN0TWV0YRIMCgRuYW1lGAEgASgJEhQKDGdlbmVyYXRlTmFtZRgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkSEAoIc2VsZkxpbmsYBCABKAkSCwoDdWlkGAUgASgJEhcKD3Jlc291cmNlVmVyc2lvbhgGIAEoCRISCgpnZW5lcmF0aW9uGAcgASgDEkUKEWNyZWF0aW9uVGltZXN0YW1wGAggASgLMiouazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLlRpbWUSRQoRZGVsZXRpb25UaW1lc3RhbXAYCSABKAsyKi5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuVGltZRIiChpkZWxldGlvbkdyYWNlUGVyaW9kU2Vjb25kcxgKIAEoAxJMCgZsYWJlbHMYCyADKAsyPC5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuT2JqZWN0TWV0YS5MYWJlbHNFbnRyeRJWCgthbm5vdGF0aW9ucxgMIAMoCzJBLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhLkFubm90YXRpb25zRW50cnkSTQoPb3duZXJSZWZlcmVuY2VzGA0gAygLMjQuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk93bmVyUmVmZXJlbmNlEhIKCmZpbmFsaXplcnMYDiADKAkSTwoNbWFuYWdlZEZpZWxkcxgRIAMoCzI4Lms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5NYW5hZ2VkRmllbGRzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoyChBBbm5vdGF0aW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSQoYTGFiZWxTZWxlY3RvclJlcXVpcmVtZW50EgsKA2tleRgBIAEoCRIQCghvcGVyYXRvchgCIAEoCRIOCgZ2YWx1ZXMYAyADKAki+AEKDUxhYmVsU2VsZWN0b3ISWQoLbWF0Y2hMYWJlbHMYASADKAsyRC5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuTGFiZWxTZWxlY3Rvci5NYXRjaExhYmVsc0VudHJ5ElgKEG1hdGNoRXhwcmVzc2lvbnMYAiADKAsyPi5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuTGFiZWxTZWxlY3RvclJlcXVpcmVtZW50GjIKEE1hdGNoTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJJChhGaWVsZFNlbGVjdG9yUmVxdWlyZW1lbnQSCwoDa2V5GAEgASgJEhAKCG9wZXJhdG9yGAIgASgJEg4KBnZhbHVlcxgDIAMoCSI1Cg1QcmVjb25kaXRpb25zEgsKA3VpZBgBIAEoCRIXCg9yZXNvdXJjZVZlcnNpb24YAiABKAki9gEKDURlbGV0ZU9wdGlvbnMSGgoSZ3JhY2VQZXJpb2RTZWNvbmRzGAEgASgDEkoKDXByZWNvbmRpdGlvbnMYAiABKAsyMy5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuUHJlY29uZGl0aW9ucxIYChBvcnBoYW5EZXBlbmRlbnRzGAMgASgIEhkKEXByb3BhZ2F0aW9uUG9saWN5GAQgASgJEg4KBmRyeVJ1bhgFIAMoCRI4CjBpZ25vcmVTdG9yZVJlYWRFcnJvcldpdGhDbHVzdGVyQnJlYWtpbmdQb3RlbnRpYWwYBiABKAg");
 
 /**
  * Seconds since the epoch; JSON form is an RFC 3339 string with second precision.
@@ -315,4 +315,70 @@ export type FieldSelectorRequirement = Message<"k8s.io.apimachinery.pkg.apis.met
  */
 export const FieldSelectorRequirementSchema: GenMessage<FieldSelectorRequirement> = /*@__PURE__*/
   messageDesc(file_k8s_meta_v1, 7);
+
+/**
+ * The body of a DELETE (client-go sends it in protobuf for built-in kinds, with its own group version).
+ *
+ * @generated from message k8s.io.apimachinery.pkg.apis.meta.v1.Preconditions
+ */
+export type Preconditions = Message<"k8s.io.apimachinery.pkg.apis.meta.v1.Preconditions"> & {
+  /**
+   * @generated from field: optional string uid = 1;
+   */
+  uid: string;
+
+  /**
+   * @generated from field: optional string resourceVersion = 2;
+   */
+  resourceVersion: string;
+};
+
+/**
+ * Describes the message k8s.io.apimachinery.pkg.apis.meta.v1.Preconditions.
+ * Use `create(PreconditionsSchema)` to create a new message.
+ */
+export const PreconditionsSchema: GenMessage<Preconditions> = /*@__PURE__*/
+  messageDesc(file_k8s_meta_v1, 8);
+
+/**
+ * @generated from message k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions
+ */
+export type DeleteOptions = Message<"k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions"> & {
+  /**
+   * @generated from field: optional int64 gracePeriodSeconds = 1;
+   */
+  gracePeriodSeconds: bigint;
+
+  /**
+   * @generated from field: optional k8s.io.apimachinery.pkg.apis.meta.v1.Preconditions preconditions = 2;
+   */
+  preconditions?: Preconditions | undefined;
+
+  /**
+   * @generated from field: optional bool orphanDependents = 3;
+   */
+  orphanDependents: boolean;
+
+  /**
+   * @generated from field: optional string propagationPolicy = 4;
+   */
+  propagationPolicy: string;
+
+  /**
+   * @generated from field: repeated string dryRun = 5;
+   */
+  dryRun: string[];
+
+  /**
+   * @generated from field: optional bool ignoreStoreReadErrorWithClusterBreakingPotential = 6;
+   */
+  ignoreStoreReadErrorWithClusterBreakingPotential: boolean;
+};
+
+/**
+ * Describes the message k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions.
+ * Use `create(DeleteOptionsSchema)` to create a new message.
+ */
+export const DeleteOptionsSchema: GenMessage<DeleteOptions> = /*@__PURE__*/
+  messageDesc(file_k8s_meta_v1, 9);
 
