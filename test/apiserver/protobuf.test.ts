@@ -13,11 +13,12 @@ import type { GenFile } from '@bufbuild/protobuf/codegenv2';
 import { startTestServer, api, type TestServer } from '../helpers/server.ts';
 import { decodeKubeProtobuf } from '../../src/apiserver/protobuf/decode.ts';
 import { file_k8s_runtime, UnknownSchema } from '../../src/apiserver/protobuf/gen/k8s/runtime_pb.ts';
-import { file_k8s_meta_v1 } from '../../src/apiserver/protobuf/gen/k8s/meta_v1_pb.ts';
-import { file_k8s_core_v1, ConfigMapSchema, SecretSchema } from '../../src/apiserver/protobuf/gen/k8s/core_v1_pb.ts';
+import { file_k8s_meta_v1, DeleteOptionsSchema } from '../../src/apiserver/protobuf/gen/k8s/meta_v1_pb.ts';
+import { file_k8s_core_v1, BindingSchema, ConfigMapSchema, SecretSchema } from '../../src/apiserver/protobuf/gen/k8s/core_v1_pb.ts';
 import { file_k8s_rbac_v1 } from '../../src/apiserver/protobuf/gen/k8s/rbac_v1_pb.ts';
 import { file_k8s_authentication_v1 } from '../../src/apiserver/protobuf/gen/k8s/authentication_v1_pb.ts';
 import { file_k8s_authorization_v1 } from '../../src/apiserver/protobuf/gen/k8s/authorization_v1_pb.ts';
+import { file_k8s_autoscaling_v1, ScaleSchema } from '../../src/apiserver/protobuf/gen/k8s/autoscaling_v1_pb.ts';
 
 const PB = 'application/vnd.kubernetes.protobuf';
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
@@ -40,6 +41,9 @@ const UPSTREAM: Record<string, string> = {
   [`${META}.LabelSelectorRequirement`]: 'key=1L operator=2L values=3L',
   [`${META}.LabelSelector`]: 'matchLabels=1L matchExpressions=2L',
   [`${META}.FieldSelectorRequirement`]: 'key=1L operator=2L values=3L',
+  [`${META}.Preconditions`]: 'uid=1L resourceVersion=2L',
+  [`${META}.DeleteOptions`]: 'gracePeriodSeconds=1V preconditions=2L orphanDependents=3V propagationPolicy=4L dryRun=5L ' +
+    'ignoreStoreReadErrorWithClusterBreakingPotential=6V',
   'k8s.io.api.core.v1.NamespaceSpec': 'finalizers=1L',
   'k8s.io.api.core.v1.NamespaceCondition': 'type=1L status=2L lastTransitionTime=4L reason=5L message=6L',
   'k8s.io.api.core.v1.NamespaceStatus': 'phase=1L conditions=2L',
@@ -49,6 +53,10 @@ const UPSTREAM: Record<string, string> = {
   'k8s.io.api.core.v1.ObjectReference': 'kind=1L namespace=2L name=3L uid=4L apiVersion=5L resourceVersion=6L fieldPath=7L',
   'k8s.io.api.core.v1.LocalObjectReference': 'name=1L',
   'k8s.io.api.core.v1.ServiceAccount': 'metadata=1L secrets=2L imagePullSecrets=3L automountServiceAccountToken=4V',
+  'k8s.io.api.core.v1.Binding': 'metadata=1L target=2L',
+  'k8s.io.api.autoscaling.v1.ScaleSpec': 'replicas=1V',
+  'k8s.io.api.autoscaling.v1.ScaleStatus': 'replicas=1V selector=2L',
+  'k8s.io.api.autoscaling.v1.Scale': 'metadata=1L spec=2L status=3L',
   'k8s.io.api.rbac.v1.PolicyRule': 'verbs=1L apiGroups=2L resources=3L resourceNames=4L nonResourceURLs=5L',
   'k8s.io.api.rbac.v1.Subject': 'kind=1L apiGroup=2L name=3L namespace=4L',
   'k8s.io.api.rbac.v1.RoleRef': 'apiGroup=1L kind=2L name=3L',
@@ -86,7 +94,7 @@ const UPSTREAM: Record<string, string> = {
   'k8s.io.api.authorization.v1.SelfSubjectRulesReview': 'metadata=1L spec=2L status=3L',
 };
 
-const FILES: GenFile[] = [file_k8s_runtime, file_k8s_meta_v1, file_k8s_core_v1, file_k8s_rbac_v1, file_k8s_authentication_v1, file_k8s_authorization_v1];
+const FILES: GenFile[] = [file_k8s_runtime, file_k8s_meta_v1, file_k8s_core_v1, file_k8s_rbac_v1, file_k8s_authentication_v1, file_k8s_authorization_v1, file_k8s_autoscaling_v1];
 
 /** (field number, wire type) of each top-level field in an encoded message. */
 function walk(bytes: Uint8Array): Array<{ no: number; wt: number; payload: Uint8Array }> {
@@ -427,6 +435,88 @@ describe('kubectl RBAC, token and auth commands end to end', () => {
   });
 });
 
+// ---- option and subresource bodies client-go sends in protobuf ---------------------------------------
+
+describe('client-go option and subresource bodies (DeleteOptions, Binding, Scale)', () => {
+  let ts: TestServer;
+  before(async () => { ts = await startTestServer(); });
+  after(async () => { await ts?.close(); });
+
+  // Node's client does not frame a DELETE body by itself: without a Content-Length it would go unframed.
+  const del = (path: string, body: Buffer) => api(ts.server, 'DELETE', path, body, { 'Content-Type': PB, 'Content-Length': String(body.length) });
+  const deleteOptions = (apiVersion: string, fields: Parameters<typeof create<typeof DeleteOptionsSchema>>[1]) =>
+    envelope(apiVersion, 'DeleteOptions', toBinary(DeleteOptionsSchema, create(DeleteOptionsSchema, fields)));
+
+  test('DeleteOptions: preconditions, propagation policy and dry run are honoured (helm uninstall sends these)', async () => {
+    const S = '/api/v1/namespaces/default/secrets';
+    const made = await api(ts.server, 'POST', S, { metadata: { name: 'rel' }, stringData: { a: 'b' } });
+    assert.equal(made.status, 201);
+    const stale = await del(`${S}/rel`, deleteOptions('v1', { preconditions: { uid: 'not-the-uid' } }));
+    assert.equal(stale.status, 409, JSON.stringify(stale.body));
+    const dry = await del(`${S}/rel`, deleteOptions('v1', { dryRun: ['All'], propagationPolicy: 'Background' }));
+    assert.equal(dry.status, 200, JSON.stringify(dry.body));
+    assert.equal((await api(ts.server, 'GET', `${S}/rel`)).status, 200, 'a dry-run delete keeps the object');
+    const gone = await del(`${S}/rel`, deleteOptions('v1', { preconditions: { uid: made.body.metadata.uid }, propagationPolicy: 'Background', gracePeriodSeconds: 0n }));
+    assert.equal(gone.status, 200, JSON.stringify(gone.body));
+    assert.equal((await api(ts.server, 'GET', `${S}/rel`)).status, 404);
+  });
+
+  test('DeleteOptions in the group version of the resource (or meta.k8s.io/v1) is accepted', async () => {
+    const R = '/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles';
+    for (const [name, gv] of [['r-rbac', 'rbac.authorization.k8s.io/v1'], ['r-meta', 'meta.k8s.io/v1']]) {
+      assert.equal((await api(ts.server, 'POST', R, { metadata: { name }, rules: [] })).status, 201);
+      const r = await del(`${R}/${name}`, deleteOptions(gv, { propagationPolicy: 'Foreground' }));
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    }
+  });
+
+  test('a protobuf body of another kind on DELETE is a 400 and deletes nothing', async () => {
+    const CM = '/api/v1/namespaces/default/configmaps';
+    assert.equal((await api(ts.server, 'POST', CM, { metadata: { name: 'keep' } })).status, 201);
+    const r = await del(`${CM}/keep`, envelope('v1', 'ConfigMap', toBinary(ConfigMapSchema, create(ConfigMapSchema, { metadata: { name: 'keep' } }))));
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.match(r.body.message, /DeleteOptions/);
+    assert.equal((await api(ts.server, 'GET', `${CM}/keep`)).status, 200);
+  });
+
+  test('Binding: the scheduler\'s protobuf pods/binding sets spec.nodeName', async () => {
+    const P = '/api/v1/namespaces/default/pods';
+    assert.equal((await api(ts.server, 'POST', P, { metadata: { name: 'bp' }, spec: { containers: [{ name: 'c', image: 'nginx' }] } })).status, 201);
+    const binding = toBinary(BindingSchema, create(BindingSchema, { metadata: { name: 'bp' }, target: { apiVersion: 'v1', kind: 'Node', name: 'edge-7' } }));
+    const r = await post(ts, `${P}/bp/binding`, envelope('v1', 'Binding', binding));
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal((await api(ts.server, 'GET', `${P}/bp`)).body.spec.nodeName, 'edge-7');
+  });
+
+  test('Scale: a protobuf autoscaling/v1 Scale PUT to a scale subresource sets the replicas', async () => {
+    const crd = {
+      apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'gadgets.pb.kubeve.io' },
+      spec: {
+        group: 'pb.kubeve.io', scope: 'Namespaced', names: { kind: 'Gadget', plural: 'gadgets', singular: 'gadget', listKind: 'GadgetList' },
+        versions: [{
+          name: 'v1', served: true, storage: true,
+          schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { replicas: { type: 'integer' } } }, status: { type: 'object', properties: { replicas: { type: 'integer' } } } } } },
+          subresources: { status: {}, scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas' } },
+        }],
+      },
+    };
+    assert.equal((await api(ts.server, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd)).status, 201);
+    const G = '/apis/pb.kubeve.io/v1/namespaces/default/gadgets';
+    let made;
+    for (let i = 0; i < 50; i++) {
+      made = await api(ts.server, 'POST', G, { apiVersion: 'pb.kubeve.io/v1', kind: 'Gadget', metadata: { name: 'g' }, spec: { replicas: 1 } });
+      if (made.status !== 404) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(made!.status, 201, JSON.stringify(made!.body));
+    const scale = toBinary(ScaleSchema, create(ScaleSchema, { metadata: { name: 'g', namespace: 'default' }, spec: { replicas: 4 } }));
+    const r = await api(ts.server, 'PUT', `${G}/g/scale`, envelope('autoscaling/v1', 'Scale', scale), { 'Content-Type': PB });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.spec.replicas, 4);
+    assert.equal((await api(ts.server, 'GET', `${G}/g`)).body.spec.replicas, 4);
+  });
+});
+
 // ---- bad bodies --------------------------------------------------------------------------------------
 
 describe('bad protobuf bodies are refused and change nothing', () => {
@@ -485,6 +575,15 @@ describe('bad protobuf bodies are refused and change nothing', () => {
 });
 
 // ---- decoder unit checks -------------------------------------------------------------------------------
+
+test('decoder: DeleteOptions keeps pointer fields set to their zero value, as Go\'s JSON would', () => {
+  const body = toBinary(DeleteOptionsSchema, create(DeleteOptionsSchema, { gracePeriodSeconds: 0n, orphanDependents: false, propagationPolicy: '', preconditions: { resourceVersion: '' } }));
+  assert.deepEqual(decodeKubeProtobuf(envelope('v1', 'DeleteOptions', body)), {
+    apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, orphanDependents: false, propagationPolicy: '', preconditions: { resourceVersion: '' },
+  });
+  const scale = toBinary(ScaleSchema, create(ScaleSchema, { spec: {}, status: { replicas: 0 } }));
+  assert.deepEqual(decodeKubeProtobuf(envelope('autoscaling/v1', 'Scale', scale)), { apiVersion: 'autoscaling/v1', kind: 'Scale', spec: {}, status: { replicas: 0 } });
+});
 
 test('decoder: Time, FieldsV1, int64 and omitempty follow Go JSON', () => {
   const secret = toBinary(SecretSchema, create(SecretSchema, {
