@@ -14,11 +14,13 @@ import { startTestServer, api, type TestServer } from '../helpers/server.ts';
 import { decodeKubeProtobuf } from '../../src/apiserver/protobuf/decode.ts';
 import { file_k8s_runtime, UnknownSchema } from '../../src/apiserver/protobuf/gen/k8s/runtime_pb.ts';
 import { file_k8s_meta_v1, DeleteOptionsSchema } from '../../src/apiserver/protobuf/gen/k8s/meta_v1_pb.ts';
-import { file_k8s_core_v1, BindingSchema, ConfigMapSchema, SecretSchema } from '../../src/apiserver/protobuf/gen/k8s/core_v1_pb.ts';
+import { file_k8s_core_v1, BindingSchema, ConfigMapSchema, EventSchema, SecretSchema } from '../../src/apiserver/protobuf/gen/k8s/core_v1_pb.ts';
 import { file_k8s_rbac_v1 } from '../../src/apiserver/protobuf/gen/k8s/rbac_v1_pb.ts';
 import { file_k8s_authentication_v1 } from '../../src/apiserver/protobuf/gen/k8s/authentication_v1_pb.ts';
 import { file_k8s_authorization_v1 } from '../../src/apiserver/protobuf/gen/k8s/authorization_v1_pb.ts';
 import { file_k8s_autoscaling_v1, ScaleSchema } from '../../src/apiserver/protobuf/gen/k8s/autoscaling_v1_pb.ts';
+import { file_k8s_coordination_v1, LeaseSchema } from '../../src/apiserver/protobuf/gen/k8s/coordination_v1_pb.ts';
+import { file_k8s_events_v1, EventSchema as EventsV1EventSchema } from '../../src/apiserver/protobuf/gen/k8s/events_v1_pb.ts';
 
 const PB = 'application/vnd.kubernetes.protobuf';
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
@@ -41,6 +43,7 @@ const UPSTREAM: Record<string, string> = {
   [`${META}.LabelSelectorRequirement`]: 'key=1L operator=2L values=3L',
   [`${META}.LabelSelector`]: 'matchLabels=1L matchExpressions=2L',
   [`${META}.FieldSelectorRequirement`]: 'key=1L operator=2L values=3L',
+  [`${META}.MicroTime`]: 'seconds=1V nanos=2V',
   [`${META}.Preconditions`]: 'uid=1L resourceVersion=2L',
   [`${META}.DeleteOptions`]: 'gracePeriodSeconds=1V preconditions=2L orphanDependents=3V propagationPolicy=4L dryRun=5L ' +
     'ignoreStoreReadErrorWithClusterBreakingPotential=6V',
@@ -54,6 +57,15 @@ const UPSTREAM: Record<string, string> = {
   'k8s.io.api.core.v1.LocalObjectReference': 'name=1L',
   'k8s.io.api.core.v1.ServiceAccount': 'metadata=1L secrets=2L imagePullSecrets=3L automountServiceAccountToken=4V',
   'k8s.io.api.core.v1.Binding': 'metadata=1L target=2L',
+  'k8s.io.api.core.v1.EventSource': 'component=1L host=2L',
+  'k8s.io.api.core.v1.EventSeries': 'count=1V lastObservedTime=2L',
+  'k8s.io.api.core.v1.Event': 'metadata=1L involvedObject=2L reason=3L message=4L source=5L firstTimestamp=6L lastTimestamp=7L count=8V ' +
+    'type=9L eventTime=10L series=11L action=12L related=13L reportingComponent=14L reportingInstance=15L',
+  'k8s.io.api.events.v1.EventSeries': 'count=1V lastObservedTime=2L',
+  'k8s.io.api.events.v1.Event': 'metadata=1L eventTime=2L series=3L reportingController=4L reportingInstance=5L action=6L reason=7L ' +
+    'regarding=8L related=9L note=10L type=11L deprecatedSource=12L deprecatedFirstTimestamp=13L deprecatedLastTimestamp=14L deprecatedCount=15V',
+  'k8s.io.api.coordination.v1.LeaseSpec': 'holderIdentity=1L leaseDurationSeconds=2V acquireTime=3L renewTime=4L leaseTransitions=5V strategy=6L preferredHolder=7L',
+  'k8s.io.api.coordination.v1.Lease': 'metadata=1L spec=2L',
   'k8s.io.api.autoscaling.v1.ScaleSpec': 'replicas=1V',
   'k8s.io.api.autoscaling.v1.ScaleStatus': 'replicas=1V selector=2L',
   'k8s.io.api.autoscaling.v1.Scale': 'metadata=1L spec=2L status=3L',
@@ -94,7 +106,8 @@ const UPSTREAM: Record<string, string> = {
   'k8s.io.api.authorization.v1.SelfSubjectRulesReview': 'metadata=1L spec=2L status=3L',
 };
 
-const FILES: GenFile[] = [file_k8s_runtime, file_k8s_meta_v1, file_k8s_core_v1, file_k8s_rbac_v1, file_k8s_authentication_v1, file_k8s_authorization_v1, file_k8s_autoscaling_v1];
+const FILES: GenFile[] = [file_k8s_runtime, file_k8s_meta_v1, file_k8s_core_v1, file_k8s_rbac_v1, file_k8s_authentication_v1, file_k8s_authorization_v1, file_k8s_autoscaling_v1,
+  file_k8s_coordination_v1, file_k8s_events_v1];
 
 /** (field number, wire type) of each top-level field in an encoded message. */
 function walk(bytes: Uint8Array): Array<{ no: number; wt: number; payload: Uint8Array }> {
@@ -514,6 +527,67 @@ describe('client-go option and subresource bodies (DeleteOptions, Binding, Scale
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.spec.replicas, 4);
     assert.equal((await api(ts.server, 'GET', `${G}/g`)).body.spec.replicas, 4);
+  });
+});
+
+// ---- leader election and event recording, as client-go writes them in protobuf -------------------------
+
+describe('client-go Lease and Event bodies', () => {
+  let ts: TestServer;
+  before(async () => { ts = await startTestServer(); });
+  after(async () => { await ts?.close(); });
+
+  const at = (iso: string) => {
+    const ms = Date.parse(iso);
+    return { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 + 123_000 };
+  };
+
+  test('Lease: leader election creates and renews with MicroTime timestamps', async () => {
+    const L = '/apis/coordination.k8s.io/v1/namespaces/default/leases';
+    const lease = (renew: string, rv?: string) => envelope('coordination.k8s.io/v1', 'Lease', toBinary(LeaseSchema, create(LeaseSchema, {
+      metadata: { name: 'ctrl', namespace: 'default', resourceVersion: rv },
+      spec: { holderIdentity: 'pod-a_1234', leaseDurationSeconds: 15, acquireTime: at('2026-12-03T10:00:00.500Z'), renewTime: at(renew), leaseTransitions: 0 },
+    })));
+    const made = await post(ts, L, lease('2026-12-03T10:00:00.500Z'));
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.deepEqual(made.body.spec, {
+      holderIdentity: 'pod-a_1234', leaseDurationSeconds: 15, leaseTransitions: 0,
+      acquireTime: '2026-12-03T10:00:00.500123Z', renewTime: '2026-12-03T10:00:00.500123Z',
+    });
+    const renewed = await api(ts.server, 'PUT', `${L}/ctrl`, lease('2026-12-03T10:00:10.250Z', made.body.metadata.resourceVersion), { 'Content-Type': PB });
+    assert.equal(renewed.status, 200, JSON.stringify(renewed.body));
+    assert.equal(renewed.body.spec.renewTime, '2026-12-03T10:00:10.250123Z');
+    const stale = await api(ts.server, 'PUT', `${L}/ctrl`, lease('2026-12-03T10:00:20.000Z', made.body.metadata.resourceVersion), { 'Content-Type': PB });
+    assert.equal(stale.status, 409, 'a renewal from an old resourceVersion conflicts, as leader election relies on');
+  });
+
+  test('Event (core/v1) from the event recorder', async () => {
+    const ev = toBinary(EventSchema, create(EventSchema, {
+      metadata: { name: 'pod-a.17f', namespace: 'default' },
+      involvedObject: { kind: 'Pod', namespace: 'default', name: 'pod-a', uid: 'u-1', apiVersion: 'v1' },
+      reason: 'Started', message: 'Started container', source: { component: 'kubelet', host: 'edge-1' },
+      firstTimestamp: { seconds: 1764756000n }, lastTimestamp: { seconds: 1764756000n }, count: 1, type: 'Normal',
+    }));
+    const r = await post(ts, '/api/v1/namespaces/default/events', envelope('v1', 'Event', ev));
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.reason, 'Started');
+    assert.deepEqual(r.body.source, { component: 'kubelet', host: 'edge-1' });
+    assert.equal(r.body.firstTimestamp, '2025-12-03T10:00:00Z');
+    assert.equal(r.body.count, 1);
+  });
+
+  test('Event (events.k8s.io/v1) with a series', async () => {
+    const ev = toBinary(EventsV1EventSchema, create(EventsV1EventSchema, {
+      metadata: { name: 'ctrl.18a', namespace: 'default' },
+      eventTime: at('2026-12-03T10:00:00.000Z'), series: { count: 2, lastObservedTime: at('2026-12-03T10:01:00.000Z') },
+      reportingController: 'example.com/ctrl', reportingInstance: 'ctrl-0', action: 'Reconcile', reason: 'Synced',
+      regarding: { kind: 'ConfigMap', namespace: 'default', name: 'c', apiVersion: 'v1' }, note: 'synced', type: 'Normal',
+    }));
+    const r = await post(ts, '/apis/events.k8s.io/v1/namespaces/default/events', envelope('events.k8s.io/v1', 'Event', ev));
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.eventTime, '2026-12-03T10:00:00.000123Z');
+    assert.deepEqual(r.body.series, { count: 2, lastObservedTime: '2026-12-03T10:01:00.000123Z' });
+    assert.equal(r.body.regarding.name, 'c');
   });
 });
 

@@ -1,13 +1,16 @@
 // Request bodies in `application/vnd.kubernetes.protobuf`, as kubectl's typed commands send them
 // (create namespace|secret|configmap|serviceaccount|role|…, create token, auth can-i, auth whoami) and as
-// client-go sends options and subresource bodies (DeleteOptions, Binding, Scale):
+// client-go sends options and subresource bodies (DeleteOptions, Binding, Scale), leader-election Leases and
+// recorded Events:
 // "k8s\0" + runtime.Unknown{typeMeta, raw}, where raw is the object's own message. Replies stay JSON.
 
 import { fromBinary, type DescMessage } from '@bufbuild/protobuf';
 import { badRequest, StatusError } from '../errors.ts';
 import type { KObject } from '../resource.ts';
 import { UnknownSchema } from './gen/k8s/runtime_pb.ts';
-import { BindingSchema, ConfigMapSchema, NamespaceSchema, SecretSchema, ServiceAccountSchema } from './gen/k8s/core_v1_pb.ts';
+import { BindingSchema, ConfigMapSchema, EventSchema, NamespaceSchema, SecretSchema, ServiceAccountSchema } from './gen/k8s/core_v1_pb.ts';
+import { EventSchema as EventsV1EventSchema } from './gen/k8s/events_v1_pb.ts';
+import { LeaseSchema } from './gen/k8s/coordination_v1_pb.ts';
 import { DeleteOptionsSchema } from './gen/k8s/meta_v1_pb.ts';
 import { ScaleSchema } from './gen/k8s/autoscaling_v1_pb.ts';
 import { ClusterRoleBindingSchema, ClusterRoleSchema, RoleBindingSchema, RoleSchema } from './gen/k8s/rbac_v1_pb.ts';
@@ -32,6 +35,9 @@ const KINDS: ReadonlyMap<string, DescMessage> = new Map(
     ['v1', 'ConfigMap', ConfigMapSchema],
     ['v1', 'ServiceAccount', ServiceAccountSchema],
     ['v1', 'Binding', BindingSchema],
+    ['v1', 'Event', EventSchema],
+    ['events.k8s.io/v1', 'Event', EventsV1EventSchema],
+    ['coordination.k8s.io/v1', 'Lease', LeaseSchema],
     ['autoscaling/v1', 'Scale', ScaleSchema],
     ['rbac.authorization.k8s.io/v1', 'Role', RoleSchema],
     ['rbac.authorization.k8s.io/v1', 'ClusterRole', ClusterRoleSchema],

@@ -8,7 +8,7 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { ObjectMeta, Time } from "./meta_v1_pb.ts";
+import type { MicroTime, ObjectMeta, Time } from "./meta_v1_pb.ts";
 import { file_k8s_meta_v1 } from "./meta_v1_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file k8s/core_v1.proto.
  */
 export const file_k8s_core_v1: GenFile = /*@__PURE__*/
-  fileDesc("ChFrOHMvY29yZV92MS5wcm90bxISazhzLmlvLmFwaS5jb3JlLnYxIiMKDU5hbWVzcGFjZVNwZWMSEgoKZmluYWxpemVycxgBIAMoCSKbAQoSTmFtZXNwYWNlQ29uZGl0aW9uEgwKBHR5cGUYASABKAkSDgoGc3RhdHVzGAIgASgJEkYKEmxhc3RUcmFuc2l0aW9uVGltZRgEIAEoCzIqLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5UaW1lEg4KBnJlYXNvbhgFIAEoCRIPCgdtZXNzYWdlGAYgASgJIlwKD05hbWVzcGFjZVN0YXR1cxINCgVwaGFzZRgBIAEoCRI6Cgpjb25kaXRpb25zGAIgAygLMiYuazhzLmlvLmFwaS5jb3JlLnYxLk5hbWVzcGFjZUNvbmRpdGlvbiK1AQoJTmFtZXNwYWNlEkIKCG1ldGFkYXRhGAEgASgLMjAuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk9iamVjdE1ldGESLwoEc3BlYxgCIAEoCzIhLms4cy5pby5hcGkuY29yZS52MS5OYW1lc3BhY2VTcGVjEjMKBnN0YXR1cxgDIAEoCzIjLms4cy5pby5hcGkuY29yZS52MS5OYW1lc3BhY2VTdGF0dXMiwQIKBlNlY3JldBJCCghtZXRhZGF0YRgBIAEoCzIwLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhEjIKBGRhdGEYAiADKAsyJC5rOHMuaW8uYXBpLmNvcmUudjEuU2VjcmV0LkRhdGFFbnRyeRIMCgR0eXBlGAMgASgJEj4KCnN0cmluZ0RhdGEYBCADKAsyKi5rOHMuaW8uYXBpLmNvcmUudjEuU2VjcmV0LlN0cmluZ0RhdGFFbnRyeRIRCglpbW11dGFibGUYBSABKAgaKwoJRGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDDoCOAEaMQoPU3RyaW5nRGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEivAIKCUNvbmZpZ01hcBJCCghtZXRhZGF0YRgBIAEoCzIwLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhEjUKBGRhdGEYAiADKAsyJy5rOHMuaW8uYXBpLmNvcmUudjEuQ29uZmlnTWFwLkRhdGFFbnRyeRJBCgpiaW5hcnlEYXRhGAMgAygLMi0uazhzLmlvLmFwaS5jb3JlLnYxLkNvbmZpZ01hcC5CaW5hcnlEYXRhRW50cnkSEQoJaW1tdXRhYmxlGAQgASgIGisKCURhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjEKD0JpbmFyeURhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAw6AjgBIo0BCg9PYmplY3RSZWZlcmVuY2USDAoEa2luZBgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSDAoEbmFtZRgDIAEoCRILCgN1aWQYBCABKAkSEgoKYXBpVmVyc2lvbhgFIAEoCRIXCg9yZXNvdXJjZVZlcnNpb24YBiABKAkSEQoJZmllbGRQYXRoGAcgASgJIiQKFExvY2FsT2JqZWN0UmVmZXJlbmNlEgwKBG5hbWUYASABKAki9AEKDlNlcnZpY2VBY2NvdW50EkIKCG1ldGFkYXRhGAEgASgLMjAuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk9iamVjdE1ldGESNAoHc2VjcmV0cxgCIAMoCzIjLms4cy5pby5hcGkuY29yZS52MS5PYmplY3RSZWZlcmVuY2USQgoQaW1hZ2VQdWxsU2VjcmV0cxgDIAMoCzIoLms4cy5pby5hcGkuY29yZS52MS5Mb2NhbE9iamVjdFJlZmVyZW5jZRIkChxhdXRvbW91bnRTZXJ2aWNlQWNjb3VudFRva2VuGAQgASgIIoIBCgdCaW5kaW5nEkIKCG1ldGFkYXRhGAEgASgLMjAuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk9iamVjdE1ldGESMwoGdGFyZ2V0GAIgASgLMiMuazhzLmlvLmFwaS5jb3JlLnYxLk9iamVjdFJlZmVyZW5jZQ", [file_k8s_meta_v1]);
+  fileDesc("ChFrOHMvY29yZV92MS5wcm90bxISazhzLmlvLmFwaS5jb3JlLnYxIiMKDU5hbWVzcGFjZVNwZWMSEgoKZmluYWxpemVycxgBIAMoCSKbAQoSTmFtZXNwYWNlQ29uZGl0aW9uEgwKBHR5cGUYASABKAkSDgoGc3RhdHVzGAIgASgJEkYKEmxhc3RUcmFuc2l0aW9uVGltZRgEIAEoCzIqLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5UaW1lEg4KBnJlYXNvbhgFIAEoCRIPCgdtZXNzYWdlGAYgASgJIlwKD05hbWVzcGFjZVN0YXR1cxINCgVwaGFzZRgBIAEoCRI6Cgpjb25kaXRpb25zGAIgAygLMiYuazhzLmlvLmFwaS5jb3JlLnYxLk5hbWVzcGFjZUNvbmRpdGlvbiK1AQoJTmFtZXNwYWNlEkIKCG1ldGFkYXRhGAEgASgLMjAuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk9iamVjdE1ldGESLwoEc3BlYxgCIAEoCzIhLms4cy5pby5hcGkuY29yZS52MS5OYW1lc3BhY2VTcGVjEjMKBnN0YXR1cxgDIAEoCzIjLms4cy5pby5hcGkuY29yZS52MS5OYW1lc3BhY2VTdGF0dXMiwQIKBlNlY3JldBJCCghtZXRhZGF0YRgBIAEoCzIwLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhEjIKBGRhdGEYAiADKAsyJC5rOHMuaW8uYXBpLmNvcmUudjEuU2VjcmV0LkRhdGFFbnRyeRIMCgR0eXBlGAMgASgJEj4KCnN0cmluZ0RhdGEYBCADKAsyKi5rOHMuaW8uYXBpLmNvcmUudjEuU2VjcmV0LlN0cmluZ0RhdGFFbnRyeRIRCglpbW11dGFibGUYBSABKAgaKwoJRGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDDoCOAEaMQoPU3RyaW5nRGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEivAIKCUNvbmZpZ01hcBJCCghtZXRhZGF0YRgBIAEoCzIwLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhEjUKBGRhdGEYAiADKAsyJy5rOHMuaW8uYXBpLmNvcmUudjEuQ29uZmlnTWFwLkRhdGFFbnRyeRJBCgpiaW5hcnlEYXRhGAMgAygLMi0uazhzLmlvLmFwaS5jb3JlLnYxLkNvbmZpZ01hcC5CaW5hcnlEYXRhRW50cnkSEQoJaW1tdXRhYmxlGAQgASgIGisKCURhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjEKD0JpbmFyeURhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAw6AjgBIo0BCg9PYmplY3RSZWZlcmVuY2USDAoEa2luZBgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSDAoEbmFtZRgDIAEoCRILCgN1aWQYBCABKAkSEgoKYXBpVmVyc2lvbhgFIAEoCRIXCg9yZXNvdXJjZVZlcnNpb24YBiABKAkSEQoJZmllbGRQYXRoGAcgASgJIiQKFExvY2FsT2JqZWN0UmVmZXJlbmNlEgwKBG5hbWUYASABKAki9AEKDlNlcnZpY2VBY2NvdW50EkIKCG1ldGFkYXRhGAEgASgLMjAuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk9iamVjdE1ldGESNAoHc2VjcmV0cxgCIAMoCzIjLms4cy5pby5hcGkuY29yZS52MS5PYmplY3RSZWZlcmVuY2USQgoQaW1hZ2VQdWxsU2VjcmV0cxgDIAMoCzIoLms4cy5pby5hcGkuY29yZS52MS5Mb2NhbE9iamVjdFJlZmVyZW5jZRIkChxhdXRvbW91bnRTZXJ2aWNlQWNjb3VudFRva2VuGAQgASgIIoIBCgdCaW5kaW5nEkIKCG1ldGFkYXRhGAEgASgLMjAuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk9iamVjdE1ldGESMwoGdGFyZ2V0GAIgASgLMiMuazhzLmlvLmFwaS5jb3JlLnYxLk9iamVjdFJlZmVyZW5jZSIuCgtFdmVudFNvdXJjZRIRCgljb21wb25lbnQYASABKAkSDAoEaG9zdBgCIAEoCSJnCgtFdmVudFNlcmllcxINCgVjb3VudBgBIAEoBRJJChBsYXN0T2JzZXJ2ZWRUaW1lGAIgASgLMi8uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk1pY3JvVGltZSLwBAoFRXZlbnQSQgoIbWV0YWRhdGEYASABKAsyMC5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuT2JqZWN0TWV0YRI7Cg5pbnZvbHZlZE9iamVjdBgCIAEoCzIjLms4cy5pby5hcGkuY29yZS52MS5PYmplY3RSZWZlcmVuY2USDgoGcmVhc29uGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSLwoGc291cmNlGAUgASgLMh8uazhzLmlvLmFwaS5jb3JlLnYxLkV2ZW50U291cmNlEkIKDmZpcnN0VGltZXN0YW1wGAYgASgLMiouazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLlRpbWUSQQoNbGFzdFRpbWVzdGFtcBgHIAEoCzIqLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5UaW1lEg0KBWNvdW50GAggASgFEgwKBHR5cGUYCSABKAkSQgoJZXZlbnRUaW1lGAogASgLMi8uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk1pY3JvVGltZRIvCgZzZXJpZXMYCyABKAsyHy5rOHMuaW8uYXBpLmNvcmUudjEuRXZlbnRTZXJpZXMSDgoGYWN0aW9uGAwgASgJEjQKB3JlbGF0ZWQYDSABKAsyIy5rOHMuaW8uYXBpLmNvcmUudjEuT2JqZWN0UmVmZXJlbmNlEhoKEnJlcG9ydGluZ0NvbXBvbmVudBgOIAEoCRIZChFyZXBvcnRpbmdJbnN0YW5jZRgPIAEoCQ", [file_k8s_meta_v1]);
 
 /**
  * @generated from message k8s.io.api.core.v1.NamespaceSpec
@@ -311,4 +311,137 @@ export type Binding = Message<"k8s.io.api.core.v1.Binding"> & {
  */
 export const BindingSchema: GenMessage<Binding> = /*@__PURE__*/
   messageDesc(file_k8s_core_v1, 9);
+
+/**
+ * Events as client-go's event recorder (core/v1) writes them.
+ *
+ * @generated from message k8s.io.api.core.v1.EventSource
+ */
+export type EventSource = Message<"k8s.io.api.core.v1.EventSource"> & {
+  /**
+   * @generated from field: optional string component = 1;
+   */
+  component: string;
+
+  /**
+   * @generated from field: optional string host = 2;
+   */
+  host: string;
+};
+
+/**
+ * Describes the message k8s.io.api.core.v1.EventSource.
+ * Use `create(EventSourceSchema)` to create a new message.
+ */
+export const EventSourceSchema: GenMessage<EventSource> = /*@__PURE__*/
+  messageDesc(file_k8s_core_v1, 10);
+
+/**
+ * @generated from message k8s.io.api.core.v1.EventSeries
+ */
+export type EventSeries = Message<"k8s.io.api.core.v1.EventSeries"> & {
+  /**
+   * @generated from field: optional int32 count = 1;
+   */
+  count: number;
+
+  /**
+   * @generated from field: optional k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime lastObservedTime = 2;
+   */
+  lastObservedTime?: MicroTime | undefined;
+};
+
+/**
+ * Describes the message k8s.io.api.core.v1.EventSeries.
+ * Use `create(EventSeriesSchema)` to create a new message.
+ */
+export const EventSeriesSchema: GenMessage<EventSeries> = /*@__PURE__*/
+  messageDesc(file_k8s_core_v1, 11);
+
+/**
+ * @generated from message k8s.io.api.core.v1.Event
+ */
+export type Event = Message<"k8s.io.api.core.v1.Event"> & {
+  /**
+   * @generated from field: optional k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta metadata = 1;
+   */
+  metadata?: ObjectMeta | undefined;
+
+  /**
+   * @generated from field: optional k8s.io.api.core.v1.ObjectReference involvedObject = 2;
+   */
+  involvedObject?: ObjectReference | undefined;
+
+  /**
+   * @generated from field: optional string reason = 3;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: optional string message = 4;
+   */
+  message: string;
+
+  /**
+   * @generated from field: optional k8s.io.api.core.v1.EventSource source = 5;
+   */
+  source?: EventSource | undefined;
+
+  /**
+   * @generated from field: optional k8s.io.apimachinery.pkg.apis.meta.v1.Time firstTimestamp = 6;
+   */
+  firstTimestamp?: Time | undefined;
+
+  /**
+   * @generated from field: optional k8s.io.apimachinery.pkg.apis.meta.v1.Time lastTimestamp = 7;
+   */
+  lastTimestamp?: Time | undefined;
+
+  /**
+   * @generated from field: optional int32 count = 8;
+   */
+  count: number;
+
+  /**
+   * @generated from field: optional string type = 9;
+   */
+  type: string;
+
+  /**
+   * @generated from field: optional k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime eventTime = 10;
+   */
+  eventTime?: MicroTime | undefined;
+
+  /**
+   * @generated from field: optional k8s.io.api.core.v1.EventSeries series = 11;
+   */
+  series?: EventSeries | undefined;
+
+  /**
+   * @generated from field: optional string action = 12;
+   */
+  action: string;
+
+  /**
+   * @generated from field: optional k8s.io.api.core.v1.ObjectReference related = 13;
+   */
+  related?: ObjectReference | undefined;
+
+  /**
+   * @generated from field: optional string reportingComponent = 14;
+   */
+  reportingComponent: string;
+
+  /**
+   * @generated from field: optional string reportingInstance = 15;
+   */
+  reportingInstance: string;
+};
+
+/**
+ * Describes the message k8s.io.api.core.v1.Event.
+ * Use `create(EventSchema)` to create a new message.
+ */
+export const EventSchema: GenMessage<Event> = /*@__PURE__*/
+  messageDesc(file_k8s_core_v1, 12);
 

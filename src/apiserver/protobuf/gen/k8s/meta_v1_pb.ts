@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file k8s/meta_v1.proto.
  */
 export const file_k8s_meta_v1: GenFile = /*@__PURE__*/
-  fileDesc("ChFrOHMvbWV0YV92MS5wcm90bxIkazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxIiYKBFRpbWUSDwoHc2Vjb25kcxgBIAEoAxINCgVuYW5vcxgCIAEoBSIXCghGaWVsZHNWMRILCgNSYXcYASABKAwi8QEKEk1hbmFnZWRGaWVsZHNFbnRyeRIPCgdtYW5hZ2VyGAEgASgJEhEKCW9wZXJhdGlvbhgCIAEoCRISCgphcGlWZXJzaW9uGAMgASgJEjgKBHRpbWUYBCABKAsyKi5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuVGltZRISCgpmaWVsZHNUeXBlGAYgASgJEkAKCGZpZWxkc1YxGAcgASgLMi4uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLkZpZWxkc1YxEhMKC3N1YnJlc291cmNlGAggASgJIn0KDk93bmVyUmVmZXJlbmNlEgwKBGtpbmQYASABKAkSDAoEbmFtZRgDIAEoCRILCgN1aWQYBCABKAkSEgoKYXBpVmVyc2lvbhgFIAEoCRISCgpjb250cm9sbGVyGAYgASgIEhoKEmJsb2NrT3duZXJEZWxldGlvbhgHIAEoCCL+BQoKT2JqZWN0TWV0YRIMCgRuYW1lGAEgASgJEhQKDGdlbmVyYXRlTmFtZRgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkSEAoIc2VsZkxpbmsYBCABKAkSCwoDdWlkGAUgASgJEhcKD3Jlc291cmNlVmVyc2lvbhgGIAEoCRISCgpnZW5lcmF0aW9uGAcgASgDEkUKEWNyZWF0aW9uVGltZXN0YW1wGAggASgLMiouazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLlRpbWUSRQoRZGVsZXRpb25UaW1lc3RhbXAYCSABKAsyKi5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuVGltZRIiChpkZWxldGlvbkdyYWNlUGVyaW9kU2Vjb25kcxgKIAEoAxJMCgZsYWJlbHMYCyADKAsyPC5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuT2JqZWN0TWV0YS5MYWJlbHNFbnRyeRJWCgthbm5vdGF0aW9ucxgMIAMoCzJBLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhLkFubm90YXRpb25zRW50cnkSTQoPb3duZXJSZWZlcmVuY2VzGA0gAygLMjQuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk93bmVyUmVmZXJlbmNlEhIKCmZpbmFsaXplcnMYDiADKAkSTwoNbWFuYWdlZEZpZWxkcxgRIAMoCzI4Lms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5NYW5hZ2VkRmllbGRzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoyChBBbm5vdGF0aW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSQoYTGFiZWxTZWxlY3RvclJlcXVpcmVtZW50EgsKA2tleRgBIAEoCRIQCghvcGVyYXRvchgCIAEoCRIOCgZ2YWx1ZXMYAyADKAki+AEKDUxhYmVsU2VsZWN0b3ISWQoLbWF0Y2hMYWJlbHMYASADKAsyRC5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuTGFiZWxTZWxlY3Rvci5NYXRjaExhYmVsc0VudHJ5ElgKEG1hdGNoRXhwcmVzc2lvbnMYAiADKAsyPi5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuTGFiZWxTZWxlY3RvclJlcXVpcmVtZW50GjIKEE1hdGNoTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJJChhGaWVsZFNlbGVjdG9yUmVxdWlyZW1lbnQSCwoDa2V5GAEgASgJEhAKCG9wZXJhdG9yGAIgASgJEg4KBnZhbHVlcxgDIAMoCSI1Cg1QcmVjb25kaXRpb25zEgsKA3VpZBgBIAEoCRIXCg9yZXNvdXJjZVZlcnNpb24YAiABKAki9gEKDURlbGV0ZU9wdGlvbnMSGgoSZ3JhY2VQZXJpb2RTZWNvbmRzGAEgASgDEkoKDXByZWNvbmRpdGlvbnMYAiABKAsyMy5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuUHJlY29uZGl0aW9ucxIYChBvcnBoYW5EZXBlbmRlbnRzGAMgASgIEhkKEXByb3BhZ2F0aW9uUG9saWN5GAQgASgJEg4KBmRyeVJ1bhgFIAMoCRI4CjBpZ25vcmVTdG9yZVJlYWRFcnJvcldpdGhDbHVzdGVyQnJlYWtpbmdQb3RlbnRpYWwYBiABKAg");
+  fileDesc("ChFrOHMvbWV0YV92MS5wcm90bxIkazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxIiYKBFRpbWUSDwoHc2Vjb25kcxgBIAEoAxINCgVuYW5vcxgCIAEoBSIrCglNaWNyb1RpbWUSDwoHc2Vjb25kcxgBIAEoAxINCgVuYW5vcxgCIAEoBSIXCghGaWVsZHNWMRILCgNSYXcYASABKAwi8QEKEk1hbmFnZWRGaWVsZHNFbnRyeRIPCgdtYW5hZ2VyGAEgASgJEhEKCW9wZXJhdGlvbhgCIAEoCRISCgphcGlWZXJzaW9uGAMgASgJEjgKBHRpbWUYBCABKAsyKi5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuVGltZRISCgpmaWVsZHNUeXBlGAYgASgJEkAKCGZpZWxkc1YxGAcgASgLMi4uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLkZpZWxkc1YxEhMKC3N1YnJlc291cmNlGAggASgJIn0KDk93bmVyUmVmZXJlbmNlEgwKBGtpbmQYASABKAkSDAoEbmFtZRgDIAEoCRILCgN1aWQYBCABKAkSEgoKYXBpVmVyc2lvbhgFIAEoCRISCgpjb250cm9sbGVyGAYgASgIEhoKEmJsb2NrT3duZXJEZWxldGlvbhgHIAEoCCL+BQoKT2JqZWN0TWV0YRIMCgRuYW1lGAEgASgJEhQKDGdlbmVyYXRlTmFtZRgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkSEAoIc2VsZkxpbmsYBCABKAkSCwoDdWlkGAUgASgJEhcKD3Jlc291cmNlVmVyc2lvbhgGIAEoCRISCgpnZW5lcmF0aW9uGAcgASgDEkUKEWNyZWF0aW9uVGltZXN0YW1wGAggASgLMiouazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLlRpbWUSRQoRZGVsZXRpb25UaW1lc3RhbXAYCSABKAsyKi5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuVGltZRIiChpkZWxldGlvbkdyYWNlUGVyaW9kU2Vjb25kcxgKIAEoAxJMCgZsYWJlbHMYCyADKAsyPC5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuT2JqZWN0TWV0YS5MYWJlbHNFbnRyeRJWCgthbm5vdGF0aW9ucxgMIAMoCzJBLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhLkFubm90YXRpb25zRW50cnkSTQoPb3duZXJSZWZlcmVuY2VzGA0gAygLMjQuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk93bmVyUmVmZXJlbmNlEhIKCmZpbmFsaXplcnMYDiADKAkSTwoNbWFuYWdlZEZpZWxkcxgRIAMoCzI4Lms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5NYW5hZ2VkRmllbGRzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoyChBBbm5vdGF0aW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSQoYTGFiZWxTZWxlY3RvclJlcXVpcmVtZW50EgsKA2tleRgBIAEoCRIQCghvcGVyYXRvchgCIAEoCRIOCgZ2YWx1ZXMYAyADKAki+AEKDUxhYmVsU2VsZWN0b3ISWQoLbWF0Y2hMYWJlbHMYASADKAsyRC5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuTGFiZWxTZWxlY3Rvci5NYXRjaExhYmVsc0VudHJ5ElgKEG1hdGNoRXhwcmVzc2lvbnMYAiADKAsyPi5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuTGFiZWxTZWxlY3RvclJlcXVpcmVtZW50GjIKEE1hdGNoTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJJChhGaWVsZFNlbGVjdG9yUmVxdWlyZW1lbnQSCwoDa2V5GAEgASgJEhAKCG9wZXJhdG9yGAIgASgJEg4KBnZhbHVlcxgDIAMoCSI1Cg1QcmVjb25kaXRpb25zEgsKA3VpZBgBIAEoCRIXCg9yZXNvdXJjZVZlcnNpb24YAiABKAki9gEKDURlbGV0ZU9wdGlvbnMSGgoSZ3JhY2VQZXJpb2RTZWNvbmRzGAEgASgDEkoKDXByZWNvbmRpdGlvbnMYAiABKAsyMy5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuUHJlY29uZGl0aW9ucxIYChBvcnBoYW5EZXBlbmRlbnRzGAMgASgIEhkKEXByb3BhZ2F0aW9uUG9saWN5GAQgASgJEg4KBmRyeVJ1bhgFIAMoCRI4CjBpZ25vcmVTdG9yZVJlYWRFcnJvcldpdGhDbHVzdGVyQnJlYWtpbmdQb3RlbnRpYWwYBiABKAg");
 
 /**
  * Seconds since the epoch; JSON form is an RFC 3339 string with second precision.
@@ -40,6 +40,30 @@ export const TimeSchema: GenMessage<Time> = /*@__PURE__*/
   messageDesc(file_k8s_meta_v1, 0);
 
 /**
+ * Time with microseconds (leases, events); JSON form is RFC 3339 with six fractional digits.
+ *
+ * @generated from message k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime
+ */
+export type MicroTime = Message<"k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime"> & {
+  /**
+   * @generated from field: optional int64 seconds = 1;
+   */
+  seconds: bigint;
+
+  /**
+   * @generated from field: optional int32 nanos = 2;
+   */
+  nanos: number;
+};
+
+/**
+ * Describes the message k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime.
+ * Use `create(MicroTimeSchema)` to create a new message.
+ */
+export const MicroTimeSchema: GenMessage<MicroTime> = /*@__PURE__*/
+  messageDesc(file_k8s_meta_v1, 1);
+
+/**
  * JSON bytes of a managed-fields set (fieldsType "FieldsV1").
  *
  * @generated from message k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1
@@ -56,7 +80,7 @@ export type FieldsV1 = Message<"k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1"> 
  * Use `create(FieldsV1Schema)` to create a new message.
  */
 export const FieldsV1Schema: GenMessage<FieldsV1> = /*@__PURE__*/
-  messageDesc(file_k8s_meta_v1, 1);
+  messageDesc(file_k8s_meta_v1, 2);
 
 /**
  * @generated from message k8s.io.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry
@@ -105,7 +129,7 @@ export type ManagedFieldsEntry = Message<"k8s.io.apimachinery.pkg.apis.meta.v1.M
  * Use `create(ManagedFieldsEntrySchema)` to create a new message.
  */
 export const ManagedFieldsEntrySchema: GenMessage<ManagedFieldsEntry> = /*@__PURE__*/
-  messageDesc(file_k8s_meta_v1, 2);
+  messageDesc(file_k8s_meta_v1, 3);
 
 /**
  * @generated from message k8s.io.apimachinery.pkg.apis.meta.v1.OwnerReference
@@ -149,7 +173,7 @@ export type OwnerReference = Message<"k8s.io.apimachinery.pkg.apis.meta.v1.Owner
  * Use `create(OwnerReferenceSchema)` to create a new message.
  */
 export const OwnerReferenceSchema: GenMessage<OwnerReference> = /*@__PURE__*/
-  messageDesc(file_k8s_meta_v1, 3);
+  messageDesc(file_k8s_meta_v1, 4);
 
 /**
  * @generated from message k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta
@@ -238,7 +262,7 @@ export type ObjectMeta = Message<"k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMet
  * Use `create(ObjectMetaSchema)` to create a new message.
  */
 export const ObjectMetaSchema: GenMessage<ObjectMeta> = /*@__PURE__*/
-  messageDesc(file_k8s_meta_v1, 4);
+  messageDesc(file_k8s_meta_v1, 5);
 
 /**
  * @generated from message k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement
@@ -265,7 +289,7 @@ export type LabelSelectorRequirement = Message<"k8s.io.apimachinery.pkg.apis.met
  * Use `create(LabelSelectorRequirementSchema)` to create a new message.
  */
 export const LabelSelectorRequirementSchema: GenMessage<LabelSelectorRequirement> = /*@__PURE__*/
-  messageDesc(file_k8s_meta_v1, 5);
+  messageDesc(file_k8s_meta_v1, 6);
 
 /**
  * @generated from message k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector
@@ -287,7 +311,7 @@ export type LabelSelector = Message<"k8s.io.apimachinery.pkg.apis.meta.v1.LabelS
  * Use `create(LabelSelectorSchema)` to create a new message.
  */
 export const LabelSelectorSchema: GenMessage<LabelSelector> = /*@__PURE__*/
-  messageDesc(file_k8s_meta_v1, 6);
+  messageDesc(file_k8s_meta_v1, 7);
 
 /**
  * @generated from message k8s.io.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement
@@ -314,7 +338,7 @@ export type FieldSelectorRequirement = Message<"k8s.io.apimachinery.pkg.apis.met
  * Use `create(FieldSelectorRequirementSchema)` to create a new message.
  */
 export const FieldSelectorRequirementSchema: GenMessage<FieldSelectorRequirement> = /*@__PURE__*/
-  messageDesc(file_k8s_meta_v1, 7);
+  messageDesc(file_k8s_meta_v1, 8);
 
 /**
  * The body of a DELETE (client-go sends it in protobuf for built-in kinds, with its own group version).
@@ -338,7 +362,7 @@ export type Preconditions = Message<"k8s.io.apimachinery.pkg.apis.meta.v1.Precon
  * Use `create(PreconditionsSchema)` to create a new message.
  */
 export const PreconditionsSchema: GenMessage<Preconditions> = /*@__PURE__*/
-  messageDesc(file_k8s_meta_v1, 8);
+  messageDesc(file_k8s_meta_v1, 9);
 
 /**
  * @generated from message k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions
@@ -380,5 +404,5 @@ export type DeleteOptions = Message<"k8s.io.apimachinery.pkg.apis.meta.v1.Delete
  * Use `create(DeleteOptionsSchema)` to create a new message.
  */
 export const DeleteOptionsSchema: GenMessage<DeleteOptions> = /*@__PURE__*/
-  messageDesc(file_k8s_meta_v1, 9);
+  messageDesc(file_k8s_meta_v1, 10);
 
