@@ -15,6 +15,7 @@ import { parseIncludeObject, toTable, columnDefinitions, row, type IncludeObject
 import { buildOpenAPIv3, openAPIv3Index, openAPIHash } from './openapi.ts';
 import { applyJsonPatch, applyMergePatch } from './patch/index.ts';
 import { decodeKubeProtobuf, PROTOBUF_CONTENT_TYPE } from './protobuf/decode.ts';
+import { encodeKubeProtobuf } from './protobuf/encode.ts';
 import { ANONYMOUS_USER, forbiddenError, requestAttributes, unauthorized, type Attributes, type Security, type UserInfo } from './auth/index.ts';
 import { MUTATING_VERBS, type AuditLog } from './audit.ts';
 import { QueryParams, parseListOptions, type ListOptions } from './query.ts';
@@ -403,6 +404,13 @@ export class HttpFront {
   private sendObjectOrTable(req: IncomingMessage, res: ServerResponse, q: QueryParams, def: ResourceDefinition, obj: KObject, isList: boolean): void {
     const tv = this.wantsTable(req);
     if (!tv) {
+      if (prefersProtobuf(req.headers.accept)) {
+        const body = encodeKubeProtobuf(obj);
+        if (body) {
+          res.writeHead(200, { 'Content-Type': PROTOBUF_CONTENT_TYPE, 'Content-Length': body.length, 'Cache-Control': 'no-cache, private' });
+          return void res.end(body);
+        }
+      }
       this.checkAccept(req);
       return this.json(res, 200, obj);
     }
@@ -622,6 +630,19 @@ export class HttpFront {
     }, Math.max(0, timeoutS * 1000));
     if (bookmarks) bookmarkTimer = setInterval(() => void bookmark(), this.opts.bookmarkIntervalMs ?? 60_000);
   }
+}
+
+/**
+ * Whether the first media type the client accepts (q=0 excluded) is protobuf, as client-go's default
+ * "application/vnd.kubernetes.protobuf,application/json" for built-in kinds says.
+ */
+function prefersProtobuf(accept: string | undefined): boolean {
+  for (const part of (accept ?? '').split(',')) {
+    const [type, ...params] = part.split(';').map((s) => s.trim().toLowerCase());
+    if (!type || params.some((p) => /^q=0(\.0*)?$/.test(p))) continue;
+    return type === PROTOBUF_CONTENT_TYPE;
+  }
+  return false;
 }
 
 /** The field manager of a write without ?fieldManager: the User-Agent up to its first "/" (create.go prefixFromUserAgent). */

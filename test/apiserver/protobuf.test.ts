@@ -8,13 +8,14 @@ import https from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { create, toBinary, ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary, ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
 import type { GenFile } from '@bufbuild/protobuf/codegenv2';
 import { startTestServer, api, type TestServer } from '../helpers/server.ts';
 import { decodeKubeProtobuf } from '../../src/apiserver/protobuf/decode.ts';
+import { encodeKubeProtobuf } from '../../src/apiserver/protobuf/encode.ts';
 import { file_k8s_runtime, UnknownSchema } from '../../src/apiserver/protobuf/gen/k8s/runtime_pb.ts';
 import { file_k8s_meta_v1, DeleteOptionsSchema } from '../../src/apiserver/protobuf/gen/k8s/meta_v1_pb.ts';
-import { file_k8s_core_v1, BindingSchema, ConfigMapSchema, EventSchema, SecretSchema } from '../../src/apiserver/protobuf/gen/k8s/core_v1_pb.ts';
+import { file_k8s_core_v1, BindingSchema, ConfigMapListSchema, ConfigMapSchema, EventSchema, SecretSchema } from '../../src/apiserver/protobuf/gen/k8s/core_v1_pb.ts';
 import { file_k8s_rbac_v1 } from '../../src/apiserver/protobuf/gen/k8s/rbac_v1_pb.ts';
 import { file_k8s_authentication_v1 } from '../../src/apiserver/protobuf/gen/k8s/authentication_v1_pb.ts';
 import { file_k8s_authorization_v1 } from '../../src/apiserver/protobuf/gen/k8s/authorization_v1_pb.ts';
@@ -44,6 +45,17 @@ const UPSTREAM: Record<string, string> = {
   [`${META}.LabelSelector`]: 'matchLabels=1L matchExpressions=2L',
   [`${META}.FieldSelectorRequirement`]: 'key=1L operator=2L values=3L',
   [`${META}.MicroTime`]: 'seconds=1V nanos=2V',
+  [`${META}.ListMeta`]: 'selfLink=1L resourceVersion=2L continue=3L remainingItemCount=4V',
+  'k8s.io.api.core.v1.NamespaceList': 'metadata=1L items=2L',
+  'k8s.io.api.core.v1.SecretList': 'metadata=1L items=2L',
+  'k8s.io.api.core.v1.ConfigMapList': 'metadata=1L items=2L',
+  'k8s.io.api.core.v1.ServiceAccountList': 'metadata=1L items=2L',
+  'k8s.io.api.core.v1.EventList': 'metadata=1L items=2L',
+  'k8s.io.api.rbac.v1.RoleList': 'metadata=1L items=2L',
+  'k8s.io.api.rbac.v1.ClusterRoleList': 'metadata=1L items=2L',
+  'k8s.io.api.rbac.v1.RoleBindingList': 'metadata=1L items=2L',
+  'k8s.io.api.rbac.v1.ClusterRoleBindingList': 'metadata=1L items=2L',
+  'k8s.io.api.coordination.v1.LeaseList': 'metadata=1L items=2L',
   [`${META}.Preconditions`]: 'uid=1L resourceVersion=2L',
   [`${META}.DeleteOptions`]: 'gracePeriodSeconds=1V preconditions=2L orphanDependents=3V propagationPolicy=4L dryRun=5L ' +
     'ignoreStoreReadErrorWithClusterBreakingPotential=6V',
@@ -588,6 +600,75 @@ describe('client-go Lease and Event bodies', () => {
     assert.equal(r.body.eventTime, '2026-12-03T10:00:00.000123Z');
     assert.deepEqual(r.body.series, { count: 2, lastObservedTime: '2026-12-03T10:01:00.000123Z' });
     assert.equal(r.body.regarding.name, 'c');
+  });
+});
+
+// ---- protobuf responses -----------------------------------------------------------------------------------
+
+describe('protobuf responses for clients that ask for them first', () => {
+  let ts: TestServer;
+  before(async () => { ts = await startTestServer(); });
+  after(async () => { await ts?.close(); });
+
+  const CLIENT_GO = `${PB},application/json`;
+  /** GET with a raw body, so protobuf bytes are not mangled into a string. */
+  const getRaw = (path: string, accept: string) => new Promise<{ status: number; type?: string; body: Buffer }>((resolve, reject) => {
+    const req = https.request(ts.server.url + path, { headers: { Authorization: `Bearer ${ts.server.adminToken}`, Accept: accept }, ca: ts.server.caPem }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+
+  test('a get and a list of a built-in kind come back in protobuf and decode to the JSON answer', async () => {
+    const CM = '/api/v1/namespaces/default/configmaps';
+    for (const name of ['p1', 'p2']) assert.equal((await api(ts.server, 'POST', CM, { metadata: { name, labels: { a: 'b' } }, data: { k: name }, binaryData: { b: 'AAE=' } })).status, 201);
+    const one = await getRaw(`${CM}/p1`, CLIENT_GO);
+    assert.equal(one.status, 200);
+    assert.equal(one.type, PB);
+    assert.deepEqual(decodeKubeProtobuf(one.body), (await api(ts.server, 'GET', `${CM}/p1`)).body);
+
+    const list = await getRaw(CM, CLIENT_GO);
+    assert.equal(list.type, PB);
+    const unknown = fromBinary(UnknownSchema, list.body.subarray(4));
+    assert.deepEqual([unknown.typeMeta?.apiVersion, unknown.typeMeta?.kind], ['v1', 'ConfigMapList']);
+    const decoded = fromBinary(ConfigMapListSchema, unknown.raw);
+    const json = (await api(ts.server, 'GET', CM)).body;
+    assert.equal(decoded.metadata?.resourceVersion, json.metadata.resourceVersion);
+    assert.deepEqual(decoded.items.map((i) => [i.metadata?.name, i.data.k, Buffer.from(i.binaryData.b).toString('hex')]), [['p1', 'p1', '0001'], ['p2', 'p2', '0001']]);
+  });
+
+  test('JSON when the client prefers it, for kinds without a message, and for objects the message cannot carry', async () => {
+    assert.equal((await getRaw('/api/v1/namespaces/default/configmaps/p1', `application/json,${PB}`)).type, 'application/json');
+    assert.equal((await getRaw('/api/v1/namespaces/default/configmaps/p1', `${PB};q=0,application/json`)).type, 'application/json');
+    const pod = await api(ts.server, 'POST', '/api/v1/namespaces/default/pods', { metadata: { name: 'pp' }, spec: { containers: [{ name: 'c', image: 'i' }] } });
+    assert.equal(pod.status, 201);
+    const p = await getRaw('/api/v1/namespaces/default/pods/pp', CLIENT_GO);
+    assert.equal(p.type, 'application/json');
+    assert.equal(JSON.parse(p.body.toString()).metadata.name, 'pp');
+    // Protobuf only, for a kind served without it: 406, as kube-apiserver answers for custom resources.
+    assert.equal((await getRaw('/api/v1/namespaces/default/pods/pp', PB)).status, 406);
+  });
+
+  test('encoder: exact or nothing', () => {
+    const cm = {
+      apiVersion: 'v1', kind: 'ConfigMap',
+      metadata: { name: 'a', namespace: 'default', uid: 'u', resourceVersion: '5', generation: 2, creationTimestamp: '2026-12-03T10:00:00Z', labels: { x: 'y' },
+        managedFields: [{ manager: 'm', operation: 'Apply', apiVersion: 'v1', time: '2026-12-03T10:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:data': { 'f:k': {} } } }] },
+      data: { k: 'v' }, immutable: false,
+    };
+    assert.deepEqual(decodeKubeProtobuf(encodeKubeProtobuf(cm)!), cm);
+    const lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'l' }, spec: { holderIdentity: 'h', leaseDurationSeconds: 15, renewTime: '2026-12-03T10:00:00.000001Z' } };
+    assert.deepEqual(decodeKubeProtobuf(encodeKubeProtobuf(lease)!), lease);
+    // Not exactly representable: JSON instead.
+    assert.equal(encodeKubeProtobuf({ ...cm, extra: 1 }), undefined, 'a field the message lacks');
+    assert.equal(encodeKubeProtobuf({ ...cm, metadata: { ...cm.metadata, creationTimestamp: '2026-12-03T10:00:00.5Z' } }), undefined, 'sub-second metav1.Time');
+    assert.equal(encodeKubeProtobuf({ ...cm, data: { k: 1 } }), undefined, 'a number where a string belongs');
+    assert.equal(encodeKubeProtobuf({ ...cm, binaryData: { b: 'not base64!' } }), undefined, 'bytes that are not base64');
+    assert.equal(encodeKubeProtobuf({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' } }), undefined, 'a kind without a message');
+    assert.equal(encodeKubeProtobuf({ apiVersion: 'v1', kind: 'ConfigMapList', metadata: {}, items: [{ ...cm, kind: 'Secret' }] }), undefined, 'a list item of another kind');
   });
 });
 

@@ -122,12 +122,20 @@ describe('helm v4 with the default --wait (kstatus watcher)', () => {
   });
 
   test('history lists the three revisions', async () => {
+    proxy.seen.length = 0;
     const history = JSON.parse(await helm(['history', 'demo', '--namespace', NS, '-o', 'json']));
     assert.deepEqual(history.map((h: any) => [h.revision, h.status, h.description]), [
       [1, 'superseded', 'Install complete'],
       [2, 'superseded', 'Upgrade complete'],
       [3, 'deployed', 'Rollback to 1'],
     ]);
+    // client-go asks for protobuf first and got it: the release records were decoded from protobuf lists.
+    const reads = proxy.seen.filter((s) => s.method === 'GET' && s.url.startsWith(`/api/v1/namespaces/${NS}/secrets?labelSelector=`));
+    assert.ok(reads.length > 0);
+    for (const r of reads) {
+      assert.match(r.accept ?? '', /^application\/vnd\.kubernetes\.protobuf,/);
+      assert.equal(r.responseType, PB);
+    }
   });
 
   test('uninstall deletes the objects and purges every release Secret (protobuf DeleteOptions)', async () => {

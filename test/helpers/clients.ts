@@ -108,6 +108,8 @@ export interface SeenRequest {
   accept?: string;
   userAgent?: string;
   body: Buffer;
+  /** The Content-Type of the server's answer, once it has started. */
+  responseType?: string;
 }
 
 export interface RecordingProxy {
@@ -133,11 +135,13 @@ export async function recordingProxy(ts: TestServer): Promise<RecordingProxy> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      seen.push({ method: req.method!, url: req.url!, contentType: req.headers['content-type'], accept: req.headers.accept, userAgent: req.headers['user-agent'], body });
+      const record: SeenRequest = { method: req.method!, url: req.url!, contentType: req.headers['content-type'], accept: req.headers.accept, userAgent: req.headers['user-agent'], body };
+      seen.push(record);
       const headers = { ...req.headers, host: upstream.host };
       if (body.length) headers['content-length'] = String(body.length);
       delete headers['transfer-encoding'];
       const up = https.request(ts.server.url + req.url, { method: req.method, headers, ca: ts.server.caPem }, (r) => {
+        record.responseType = r.headers['content-type'];
         res.writeHead(r.statusCode!, r.headers);
         r.pipe(res);
       });

@@ -28,7 +28,7 @@ export const PROTOBUF_CONTENT_TYPE = 'application/vnd.kubernetes.protobuf';
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
 /** The top-level kinds whose protobuf form we decode, by apiVersion and kind. */
-const KINDS: ReadonlyMap<string, DescMessage> = new Map(
+export const KINDS: ReadonlyMap<string, DescMessage> = new Map(
   ([
     ['v1', 'Namespace', NamespaceSchema],
     ['v1', 'Secret', SecretSchema],

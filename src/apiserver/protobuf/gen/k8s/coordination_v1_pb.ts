@@ -7,7 +7,7 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { MicroTime, ObjectMeta } from "./meta_v1_pb.ts";
+import type { ListMeta, MicroTime, ObjectMeta } from "./meta_v1_pb.ts";
 import { file_k8s_meta_v1 } from "./meta_v1_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file k8s/coordination_v1.proto.
  */
 export const file_k8s_coordination_v1: GenFile = /*@__PURE__*/
-  fileDesc("ChlrOHMvY29vcmRpbmF0aW9uX3YxLnByb3RvEhprOHMuaW8uYXBpLmNvb3JkaW5hdGlvbi52MSKQAgoJTGVhc2VTcGVjEhYKDmhvbGRlcklkZW50aXR5GAEgASgJEhwKFGxlYXNlRHVyYXRpb25TZWNvbmRzGAIgASgFEkQKC2FjcXVpcmVUaW1lGAMgASgLMi8uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk1pY3JvVGltZRJCCglyZW5ld1RpbWUYBCABKAsyLy5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuTWljcm9UaW1lEhgKEGxlYXNlVHJhbnNpdGlvbnMYBSABKAUSEAoIc3RyYXRlZ3kYBiABKAkSFwoPcHJlZmVycmVkSG9sZGVyGAcgASgJIoABCgVMZWFzZRJCCghtZXRhZGF0YRgBIAEoCzIwLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhEjMKBHNwZWMYAiABKAsyJS5rOHMuaW8uYXBpLmNvb3JkaW5hdGlvbi52MS5MZWFzZVNwZWM", [file_k8s_meta_v1]);
+  fileDesc("ChlrOHMvY29vcmRpbmF0aW9uX3YxLnByb3RvEhprOHMuaW8uYXBpLmNvb3JkaW5hdGlvbi52MSKQAgoJTGVhc2VTcGVjEhYKDmhvbGRlcklkZW50aXR5GAEgASgJEhwKFGxlYXNlRHVyYXRpb25TZWNvbmRzGAIgASgFEkQKC2FjcXVpcmVUaW1lGAMgASgLMi8uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk1pY3JvVGltZRJCCglyZW5ld1RpbWUYBCABKAsyLy5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuTWljcm9UaW1lEhgKEGxlYXNlVHJhbnNpdGlvbnMYBSABKAUSEAoIc3RyYXRlZ3kYBiABKAkSFwoPcHJlZmVycmVkSG9sZGVyGAcgASgJIoABCgVMZWFzZRJCCghtZXRhZGF0YRgBIAEoCzIwLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhEjMKBHNwZWMYAiABKAsyJS5rOHMuaW8uYXBpLmNvb3JkaW5hdGlvbi52MS5MZWFzZVNwZWMifwoJTGVhc2VMaXN0EkAKCG1ldGFkYXRhGAEgASgLMi4uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLkxpc3RNZXRhEjAKBWl0ZW1zGAIgAygLMiEuazhzLmlvLmFwaS5jb29yZGluYXRpb24udjEuTGVhc2U", [file_k8s_meta_v1]);
 
 /**
  * @generated from message k8s.io.api.coordination.v1.LeaseSpec
@@ -85,4 +85,26 @@ export type Lease = Message<"k8s.io.api.coordination.v1.Lease"> & {
  */
 export const LeaseSchema: GenMessage<Lease> = /*@__PURE__*/
   messageDesc(file_k8s_coordination_v1, 1);
+
+/**
+ * @generated from message k8s.io.api.coordination.v1.LeaseList
+ */
+export type LeaseList = Message<"k8s.io.api.coordination.v1.LeaseList"> & {
+  /**
+   * @generated from field: optional k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta metadata = 1;
+   */
+  metadata?: ListMeta | undefined;
+
+  /**
+   * @generated from field: repeated k8s.io.api.coordination.v1.Lease items = 2;
+   */
+  items: Lease[];
+};
+
+/**
+ * Describes the message k8s.io.api.coordination.v1.LeaseList.
+ * Use `create(LeaseListSchema)` to create a new message.
+ */
+export const LeaseListSchema: GenMessage<LeaseList> = /*@__PURE__*/
+  messageDesc(file_k8s_coordination_v1, 2);
 

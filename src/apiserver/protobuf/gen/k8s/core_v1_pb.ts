@@ -8,7 +8,7 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { MicroTime, ObjectMeta, Time } from "./meta_v1_pb.ts";
+import type { ListMeta, MicroTime, ObjectMeta, Time } from "./meta_v1_pb.ts";
 import { file_k8s_meta_v1 } from "./meta_v1_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file k8s/core_v1.proto.
  */
 export const file_k8s_core_v1: GenFile = /*@__PURE__*/
-  fileDesc("ChFrOHMvY29yZV92MS5wcm90bxISazhzLmlvLmFwaS5jb3JlLnYxIiMKDU5hbWVzcGFjZVNwZWMSEgoKZmluYWxpemVycxgBIAMoCSKbAQoSTmFtZXNwYWNlQ29uZGl0aW9uEgwKBHR5cGUYASABKAkSDgoGc3RhdHVzGAIgASgJEkYKEmxhc3RUcmFuc2l0aW9uVGltZRgEIAEoCzIqLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5UaW1lEg4KBnJlYXNvbhgFIAEoCRIPCgdtZXNzYWdlGAYgASgJIlwKD05hbWVzcGFjZVN0YXR1cxINCgVwaGFzZRgBIAEoCRI6Cgpjb25kaXRpb25zGAIgAygLMiYuazhzLmlvLmFwaS5jb3JlLnYxLk5hbWVzcGFjZUNvbmRpdGlvbiK1AQoJTmFtZXNwYWNlEkIKCG1ldGFkYXRhGAEgASgLMjAuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk9iamVjdE1ldGESLwoEc3BlYxgCIAEoCzIhLms4cy5pby5hcGkuY29yZS52MS5OYW1lc3BhY2VTcGVjEjMKBnN0YXR1cxgDIAEoCzIjLms4cy5pby5hcGkuY29yZS52MS5OYW1lc3BhY2VTdGF0dXMiwQIKBlNlY3JldBJCCghtZXRhZGF0YRgBIAEoCzIwLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhEjIKBGRhdGEYAiADKAsyJC5rOHMuaW8uYXBpLmNvcmUudjEuU2VjcmV0LkRhdGFFbnRyeRIMCgR0eXBlGAMgASgJEj4KCnN0cmluZ0RhdGEYBCADKAsyKi5rOHMuaW8uYXBpLmNvcmUudjEuU2VjcmV0LlN0cmluZ0RhdGFFbnRyeRIRCglpbW11dGFibGUYBSABKAgaKwoJRGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDDoCOAEaMQoPU3RyaW5nRGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEivAIKCUNvbmZpZ01hcBJCCghtZXRhZGF0YRgBIAEoCzIwLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhEjUKBGRhdGEYAiADKAsyJy5rOHMuaW8uYXBpLmNvcmUudjEuQ29uZmlnTWFwLkRhdGFFbnRyeRJBCgpiaW5hcnlEYXRhGAMgAygLMi0uazhzLmlvLmFwaS5jb3JlLnYxLkNvbmZpZ01hcC5CaW5hcnlEYXRhRW50cnkSEQoJaW1tdXRhYmxlGAQgASgIGisKCURhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjEKD0JpbmFyeURhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAw6AjgBIo0BCg9PYmplY3RSZWZlcmVuY2USDAoEa2luZBgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSDAoEbmFtZRgDIAEoCRILCgN1aWQYBCABKAkSEgoKYXBpVmVyc2lvbhgFIAEoCRIXCg9yZXNvdXJjZVZlcnNpb24YBiABKAkSEQoJZmllbGRQYXRoGAcgASgJIiQKFExvY2FsT2JqZWN0UmVmZXJlbmNlEgwKBG5hbWUYASABKAki9AEKDlNlcnZpY2VBY2NvdW50EkIKCG1ldGFkYXRhGAEgASgLMjAuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk9iamVjdE1ldGESNAoHc2VjcmV0cxgCIAMoCzIjLms4cy5pby5hcGkuY29yZS52MS5PYmplY3RSZWZlcmVuY2USQgoQaW1hZ2VQdWxsU2VjcmV0cxgDIAMoCzIoLms4cy5pby5hcGkuY29yZS52MS5Mb2NhbE9iamVjdFJlZmVyZW5jZRIkChxhdXRvbW91bnRTZXJ2aWNlQWNjb3VudFRva2VuGAQgASgIIoIBCgdCaW5kaW5nEkIKCG1ldGFkYXRhGAEgASgLMjAuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk9iamVjdE1ldGESMwoGdGFyZ2V0GAIgASgLMiMuazhzLmlvLmFwaS5jb3JlLnYxLk9iamVjdFJlZmVyZW5jZSIuCgtFdmVudFNvdXJjZRIRCgljb21wb25lbnQYASABKAkSDAoEaG9zdBgCIAEoCSJnCgtFdmVudFNlcmllcxINCgVjb3VudBgBIAEoBRJJChBsYXN0T2JzZXJ2ZWRUaW1lGAIgASgLMi8uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk1pY3JvVGltZSLwBAoFRXZlbnQSQgoIbWV0YWRhdGEYASABKAsyMC5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuT2JqZWN0TWV0YRI7Cg5pbnZvbHZlZE9iamVjdBgCIAEoCzIjLms4cy5pby5hcGkuY29yZS52MS5PYmplY3RSZWZlcmVuY2USDgoGcmVhc29uGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSLwoGc291cmNlGAUgASgLMh8uazhzLmlvLmFwaS5jb3JlLnYxLkV2ZW50U291cmNlEkIKDmZpcnN0VGltZXN0YW1wGAYgASgLMiouazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLlRpbWUSQQoNbGFzdFRpbWVzdGFtcBgHIAEoCzIqLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5UaW1lEg0KBWNvdW50GAggASgFEgwKBHR5cGUYCSABKAkSQgoJZXZlbnRUaW1lGAogASgLMi8uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk1pY3JvVGltZRIvCgZzZXJpZXMYCyABKAsyHy5rOHMuaW8uYXBpLmNvcmUudjEuRXZlbnRTZXJpZXMSDgoGYWN0aW9uGAwgASgJEjQKB3JlbGF0ZWQYDSABKAsyIy5rOHMuaW8uYXBpLmNvcmUudjEuT2JqZWN0UmVmZXJlbmNlEhoKEnJlcG9ydGluZ0NvbXBvbmVudBgOIAEoCRIZChFyZXBvcnRpbmdJbnN0YW5jZRgPIAEoCQ", [file_k8s_meta_v1]);
+  fileDesc("ChFrOHMvY29yZV92MS5wcm90bxISazhzLmlvLmFwaS5jb3JlLnYxIiMKDU5hbWVzcGFjZVNwZWMSEgoKZmluYWxpemVycxgBIAMoCSKbAQoSTmFtZXNwYWNlQ29uZGl0aW9uEgwKBHR5cGUYASABKAkSDgoGc3RhdHVzGAIgASgJEkYKEmxhc3RUcmFuc2l0aW9uVGltZRgEIAEoCzIqLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5UaW1lEg4KBnJlYXNvbhgFIAEoCRIPCgdtZXNzYWdlGAYgASgJIlwKD05hbWVzcGFjZVN0YXR1cxINCgVwaGFzZRgBIAEoCRI6Cgpjb25kaXRpb25zGAIgAygLMiYuazhzLmlvLmFwaS5jb3JlLnYxLk5hbWVzcGFjZUNvbmRpdGlvbiK1AQoJTmFtZXNwYWNlEkIKCG1ldGFkYXRhGAEgASgLMjAuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk9iamVjdE1ldGESLwoEc3BlYxgCIAEoCzIhLms4cy5pby5hcGkuY29yZS52MS5OYW1lc3BhY2VTcGVjEjMKBnN0YXR1cxgDIAEoCzIjLms4cy5pby5hcGkuY29yZS52MS5OYW1lc3BhY2VTdGF0dXMiwQIKBlNlY3JldBJCCghtZXRhZGF0YRgBIAEoCzIwLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhEjIKBGRhdGEYAiADKAsyJC5rOHMuaW8uYXBpLmNvcmUudjEuU2VjcmV0LkRhdGFFbnRyeRIMCgR0eXBlGAMgASgJEj4KCnN0cmluZ0RhdGEYBCADKAsyKi5rOHMuaW8uYXBpLmNvcmUudjEuU2VjcmV0LlN0cmluZ0RhdGFFbnRyeRIRCglpbW11dGFibGUYBSABKAgaKwoJRGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDDoCOAEaMQoPU3RyaW5nRGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEivAIKCUNvbmZpZ01hcBJCCghtZXRhZGF0YRgBIAEoCzIwLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhEjUKBGRhdGEYAiADKAsyJy5rOHMuaW8uYXBpLmNvcmUudjEuQ29uZmlnTWFwLkRhdGFFbnRyeRJBCgpiaW5hcnlEYXRhGAMgAygLMi0uazhzLmlvLmFwaS5jb3JlLnYxLkNvbmZpZ01hcC5CaW5hcnlEYXRhRW50cnkSEQoJaW1tdXRhYmxlGAQgASgIGisKCURhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjEKD0JpbmFyeURhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAw6AjgBIo0BCg9PYmplY3RSZWZlcmVuY2USDAoEa2luZBgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSDAoEbmFtZRgDIAEoCRILCgN1aWQYBCABKAkSEgoKYXBpVmVyc2lvbhgFIAEoCRIXCg9yZXNvdXJjZVZlcnNpb24YBiABKAkSEQoJZmllbGRQYXRoGAcgASgJIiQKFExvY2FsT2JqZWN0UmVmZXJlbmNlEgwKBG5hbWUYASABKAki9AEKDlNlcnZpY2VBY2NvdW50EkIKCG1ldGFkYXRhGAEgASgLMjAuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk9iamVjdE1ldGESNAoHc2VjcmV0cxgCIAMoCzIjLms4cy5pby5hcGkuY29yZS52MS5PYmplY3RSZWZlcmVuY2USQgoQaW1hZ2VQdWxsU2VjcmV0cxgDIAMoCzIoLms4cy5pby5hcGkuY29yZS52MS5Mb2NhbE9iamVjdFJlZmVyZW5jZRIkChxhdXRvbW91bnRTZXJ2aWNlQWNjb3VudFRva2VuGAQgASgIIoIBCgdCaW5kaW5nEkIKCG1ldGFkYXRhGAEgASgLMjAuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk9iamVjdE1ldGESMwoGdGFyZ2V0GAIgASgLMiMuazhzLmlvLmFwaS5jb3JlLnYxLk9iamVjdFJlZmVyZW5jZSIuCgtFdmVudFNvdXJjZRIRCgljb21wb25lbnQYASABKAkSDAoEaG9zdBgCIAEoCSJnCgtFdmVudFNlcmllcxINCgVjb3VudBgBIAEoBRJJChBsYXN0T2JzZXJ2ZWRUaW1lGAIgASgLMi8uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk1pY3JvVGltZSLwBAoFRXZlbnQSQgoIbWV0YWRhdGEYASABKAsyMC5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuT2JqZWN0TWV0YRI7Cg5pbnZvbHZlZE9iamVjdBgCIAEoCzIjLms4cy5pby5hcGkuY29yZS52MS5PYmplY3RSZWZlcmVuY2USDgoGcmVhc29uGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSLwoGc291cmNlGAUgASgLMh8uazhzLmlvLmFwaS5jb3JlLnYxLkV2ZW50U291cmNlEkIKDmZpcnN0VGltZXN0YW1wGAYgASgLMiouazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLlRpbWUSQQoNbGFzdFRpbWVzdGFtcBgHIAEoCzIqLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5UaW1lEg0KBWNvdW50GAggASgFEgwKBHR5cGUYCSABKAkSQgoJZXZlbnRUaW1lGAogASgLMi8uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk1pY3JvVGltZRIvCgZzZXJpZXMYCyABKAsyHy5rOHMuaW8uYXBpLmNvcmUudjEuRXZlbnRTZXJpZXMSDgoGYWN0aW9uGAwgASgJEjQKB3JlbGF0ZWQYDSABKAsyIy5rOHMuaW8uYXBpLmNvcmUudjEuT2JqZWN0UmVmZXJlbmNlEhoKEnJlcG9ydGluZ0NvbXBvbmVudBgOIAEoCRIZChFyZXBvcnRpbmdJbnN0YW5jZRgPIAEoCSJ/Cg1OYW1lc3BhY2VMaXN0EkAKCG1ldGFkYXRhGAEgASgLMi4uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLkxpc3RNZXRhEiwKBWl0ZW1zGAIgAygLMh0uazhzLmlvLmFwaS5jb3JlLnYxLk5hbWVzcGFjZSJ5CgpTZWNyZXRMaXN0EkAKCG1ldGFkYXRhGAEgASgLMi4uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLkxpc3RNZXRhEikKBWl0ZW1zGAIgAygLMhouazhzLmlvLmFwaS5jb3JlLnYxLlNlY3JldCJ/Cg1Db25maWdNYXBMaXN0EkAKCG1ldGFkYXRhGAEgASgLMi4uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLkxpc3RNZXRhEiwKBWl0ZW1zGAIgAygLMh0uazhzLmlvLmFwaS5jb3JlLnYxLkNvbmZpZ01hcCKJAQoSU2VydmljZUFjY291bnRMaXN0EkAKCG1ldGFkYXRhGAEgASgLMi4uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLkxpc3RNZXRhEjEKBWl0ZW1zGAIgAygLMiIuazhzLmlvLmFwaS5jb3JlLnYxLlNlcnZpY2VBY2NvdW50IncKCUV2ZW50TGlzdBJACghtZXRhZGF0YRgBIAEoCzIuLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5MaXN0TWV0YRIoCgVpdGVtcxgCIAMoCzIZLms4cy5pby5hcGkuY29yZS52MS5FdmVudA", [file_k8s_meta_v1]);
 
 /**
  * @generated from message k8s.io.api.core.v1.NamespaceSpec
@@ -444,4 +444,116 @@ export type Event = Message<"k8s.io.api.core.v1.Event"> & {
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
   messageDesc(file_k8s_core_v1, 12);
+
+/**
+ * List responses, for clients that ask for protobuf first (client-go).
+ *
+ * @generated from message k8s.io.api.core.v1.NamespaceList
+ */
+export type NamespaceList = Message<"k8s.io.api.core.v1.NamespaceList"> & {
+  /**
+   * @generated from field: optional k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta metadata = 1;
+   */
+  metadata?: ListMeta | undefined;
+
+  /**
+   * @generated from field: repeated k8s.io.api.core.v1.Namespace items = 2;
+   */
+  items: Namespace[];
+};
+
+/**
+ * Describes the message k8s.io.api.core.v1.NamespaceList.
+ * Use `create(NamespaceListSchema)` to create a new message.
+ */
+export const NamespaceListSchema: GenMessage<NamespaceList> = /*@__PURE__*/
+  messageDesc(file_k8s_core_v1, 13);
+
+/**
+ * @generated from message k8s.io.api.core.v1.SecretList
+ */
+export type SecretList = Message<"k8s.io.api.core.v1.SecretList"> & {
+  /**
+   * @generated from field: optional k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta metadata = 1;
+   */
+  metadata?: ListMeta | undefined;
+
+  /**
+   * @generated from field: repeated k8s.io.api.core.v1.Secret items = 2;
+   */
+  items: Secret[];
+};
+
+/**
+ * Describes the message k8s.io.api.core.v1.SecretList.
+ * Use `create(SecretListSchema)` to create a new message.
+ */
+export const SecretListSchema: GenMessage<SecretList> = /*@__PURE__*/
+  messageDesc(file_k8s_core_v1, 14);
+
+/**
+ * @generated from message k8s.io.api.core.v1.ConfigMapList
+ */
+export type ConfigMapList = Message<"k8s.io.api.core.v1.ConfigMapList"> & {
+  /**
+   * @generated from field: optional k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta metadata = 1;
+   */
+  metadata?: ListMeta | undefined;
+
+  /**
+   * @generated from field: repeated k8s.io.api.core.v1.ConfigMap items = 2;
+   */
+  items: ConfigMap[];
+};
+
+/**
+ * Describes the message k8s.io.api.core.v1.ConfigMapList.
+ * Use `create(ConfigMapListSchema)` to create a new message.
+ */
+export const ConfigMapListSchema: GenMessage<ConfigMapList> = /*@__PURE__*/
+  messageDesc(file_k8s_core_v1, 15);
+
+/**
+ * @generated from message k8s.io.api.core.v1.ServiceAccountList
+ */
+export type ServiceAccountList = Message<"k8s.io.api.core.v1.ServiceAccountList"> & {
+  /**
+   * @generated from field: optional k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta metadata = 1;
+   */
+  metadata?: ListMeta | undefined;
+
+  /**
+   * @generated from field: repeated k8s.io.api.core.v1.ServiceAccount items = 2;
+   */
+  items: ServiceAccount[];
+};
+
+/**
+ * Describes the message k8s.io.api.core.v1.ServiceAccountList.
+ * Use `create(ServiceAccountListSchema)` to create a new message.
+ */
+export const ServiceAccountListSchema: GenMessage<ServiceAccountList> = /*@__PURE__*/
+  messageDesc(file_k8s_core_v1, 16);
+
+/**
+ * @generated from message k8s.io.api.core.v1.EventList
+ */
+export type EventList = Message<"k8s.io.api.core.v1.EventList"> & {
+  /**
+   * @generated from field: optional k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta metadata = 1;
+   */
+  metadata?: ListMeta | undefined;
+
+  /**
+   * @generated from field: repeated k8s.io.api.core.v1.Event items = 2;
+   */
+  items: Event[];
+};
+
+/**
+ * Describes the message k8s.io.api.core.v1.EventList.
+ * Use `create(EventListSchema)` to create a new message.
+ */
+export const EventListSchema: GenMessage<EventList> = /*@__PURE__*/
+  messageDesc(file_k8s_core_v1, 17);
 

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file k8s/meta_v1.proto.
  */
 export const file_k8s_meta_v1: GenFile = /*@__PURE__*/
-  fileDesc("ChFrOHMvbWV0YV92MS5wcm90bxIkazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxIiYKBFRpbWUSDwoHc2Vjb25kcxgBIAEoAxINCgVuYW5vcxgCIAEoBSIrCglNaWNyb1RpbWUSDwoHc2Vjb25kcxgBIAEoAxINCgVuYW5vcxgCIAEoBSIXCghGaWVsZHNWMRILCgNSYXcYASABKAwi8QEKEk1hbmFnZWRGaWVsZHNFbnRyeRIPCgdtYW5hZ2VyGAEgASgJEhEKCW9wZXJhdGlvbhgCIAEoCRISCgphcGlWZXJzaW9uGAMgASgJEjgKBHRpbWUYBCABKAsyKi5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuVGltZRISCgpmaWVsZHNUeXBlGAYgASgJEkAKCGZpZWxkc1YxGAcgASgLMi4uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLkZpZWxkc1YxEhMKC3N1YnJlc291cmNlGAggASgJIn0KDk93bmVyUmVmZXJlbmNlEgwKBGtpbmQYASABKAkSDAoEbmFtZRgDIAEoCRILCgN1aWQYBCABKAkSEgoKYXBpVmVyc2lvbhgFIAEoCRISCgpjb250cm9sbGVyGAYgASgIEhoKEmJsb2NrT3duZXJEZWxldGlvbhgHIAEoCCL+BQoKT2JqZWN0TWV0YRIMCgRuYW1lGAEgASgJEhQKDGdlbmVyYXRlTmFtZRgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkSEAoIc2VsZkxpbmsYBCABKAkSCwoDdWlkGAUgASgJEhcKD3Jlc291cmNlVmVyc2lvbhgGIAEoCRISCgpnZW5lcmF0aW9uGAcgASgDEkUKEWNyZWF0aW9uVGltZXN0YW1wGAggASgLMiouazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLlRpbWUSRQoRZGVsZXRpb25UaW1lc3RhbXAYCSABKAsyKi5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuVGltZRIiChpkZWxldGlvbkdyYWNlUGVyaW9kU2Vjb25kcxgKIAEoAxJMCgZsYWJlbHMYCyADKAsyPC5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuT2JqZWN0TWV0YS5MYWJlbHNFbnRyeRJWCgthbm5vdGF0aW9ucxgMIAMoCzJBLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhLkFubm90YXRpb25zRW50cnkSTQoPb3duZXJSZWZlcmVuY2VzGA0gAygLMjQuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk93bmVyUmVmZXJlbmNlEhIKCmZpbmFsaXplcnMYDiADKAkSTwoNbWFuYWdlZEZpZWxkcxgRIAMoCzI4Lms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5NYW5hZ2VkRmllbGRzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoyChBBbm5vdGF0aW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSQoYTGFiZWxTZWxlY3RvclJlcXVpcmVtZW50EgsKA2tleRgBIAEoCRIQCghvcGVyYXRvchgCIAEoCRIOCgZ2YWx1ZXMYAyADKAki+AEKDUxhYmVsU2VsZWN0b3ISWQoLbWF0Y2hMYWJlbHMYASADKAsyRC5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuTGFiZWxTZWxlY3Rvci5NYXRjaExhYmVsc0VudHJ5ElgKEG1hdGNoRXhwcmVzc2lvbnMYAiADKAsyPi5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuTGFiZWxTZWxlY3RvclJlcXVpcmVtZW50GjIKEE1hdGNoTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJJChhGaWVsZFNlbGVjdG9yUmVxdWlyZW1lbnQSCwoDa2V5GAEgASgJEhAKCG9wZXJhdG9yGAIgASgJEg4KBnZhbHVlcxgDIAMoCSI1Cg1QcmVjb25kaXRpb25zEgsKA3VpZBgBIAEoCRIXCg9yZXNvdXJjZVZlcnNpb24YAiABKAki9gEKDURlbGV0ZU9wdGlvbnMSGgoSZ3JhY2VQZXJpb2RTZWNvbmRzGAEgASgDEkoKDXByZWNvbmRpdGlvbnMYAiABKAsyMy5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuUHJlY29uZGl0aW9ucxIYChBvcnBoYW5EZXBlbmRlbnRzGAMgASgIEhkKEXByb3BhZ2F0aW9uUG9saWN5GAQgASgJEg4KBmRyeVJ1bhgFIAMoCRI4CjBpZ25vcmVTdG9yZVJlYWRFcnJvcldpdGhDbHVzdGVyQnJlYWtpbmdQb3RlbnRpYWwYBiABKAg");
+  fileDesc("ChFrOHMvbWV0YV92MS5wcm90bxIkazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxIiYKBFRpbWUSDwoHc2Vjb25kcxgBIAEoAxINCgVuYW5vcxgCIAEoBSIrCglNaWNyb1RpbWUSDwoHc2Vjb25kcxgBIAEoAxINCgVuYW5vcxgCIAEoBSIXCghGaWVsZHNWMRILCgNSYXcYASABKAwi8QEKEk1hbmFnZWRGaWVsZHNFbnRyeRIPCgdtYW5hZ2VyGAEgASgJEhEKCW9wZXJhdGlvbhgCIAEoCRISCgphcGlWZXJzaW9uGAMgASgJEjgKBHRpbWUYBCABKAsyKi5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuVGltZRISCgpmaWVsZHNUeXBlGAYgASgJEkAKCGZpZWxkc1YxGAcgASgLMi4uazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLkZpZWxkc1YxEhMKC3N1YnJlc291cmNlGAggASgJIn0KDk93bmVyUmVmZXJlbmNlEgwKBGtpbmQYASABKAkSDAoEbmFtZRgDIAEoCRILCgN1aWQYBCABKAkSEgoKYXBpVmVyc2lvbhgFIAEoCRISCgpjb250cm9sbGVyGAYgASgIEhoKEmJsb2NrT3duZXJEZWxldGlvbhgHIAEoCCL+BQoKT2JqZWN0TWV0YRIMCgRuYW1lGAEgASgJEhQKDGdlbmVyYXRlTmFtZRgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkSEAoIc2VsZkxpbmsYBCABKAkSCwoDdWlkGAUgASgJEhcKD3Jlc291cmNlVmVyc2lvbhgGIAEoCRISCgpnZW5lcmF0aW9uGAcgASgDEkUKEWNyZWF0aW9uVGltZXN0YW1wGAggASgLMiouazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLlRpbWUSRQoRZGVsZXRpb25UaW1lc3RhbXAYCSABKAsyKi5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuVGltZRIiChpkZWxldGlvbkdyYWNlUGVyaW9kU2Vjb25kcxgKIAEoAxJMCgZsYWJlbHMYCyADKAsyPC5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuT2JqZWN0TWV0YS5MYWJlbHNFbnRyeRJWCgthbm5vdGF0aW9ucxgMIAMoCzJBLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhLkFubm90YXRpb25zRW50cnkSTQoPb3duZXJSZWZlcmVuY2VzGA0gAygLMjQuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk93bmVyUmVmZXJlbmNlEhIKCmZpbmFsaXplcnMYDiADKAkSTwoNbWFuYWdlZEZpZWxkcxgRIAMoCzI4Lms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5NYW5hZ2VkRmllbGRzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoyChBBbm5vdGF0aW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiYwoITGlzdE1ldGESEAoIc2VsZkxpbmsYASABKAkSFwoPcmVzb3VyY2VWZXJzaW9uGAIgASgJEhAKCGNvbnRpbnVlGAMgASgJEhoKEnJlbWFpbmluZ0l0ZW1Db3VudBgEIAEoAyJJChhMYWJlbFNlbGVjdG9yUmVxdWlyZW1lbnQSCwoDa2V5GAEgASgJEhAKCG9wZXJhdG9yGAIgASgJEg4KBnZhbHVlcxgDIAMoCSL4AQoNTGFiZWxTZWxlY3RvchJZCgttYXRjaExhYmVscxgBIAMoCzJELms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5MYWJlbFNlbGVjdG9yLk1hdGNoTGFiZWxzRW50cnkSWAoQbWF0Y2hFeHByZXNzaW9ucxgCIAMoCzI+Lms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5MYWJlbFNlbGVjdG9yUmVxdWlyZW1lbnQaMgoQTWF0Y2hMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkkKGEZpZWxkU2VsZWN0b3JSZXF1aXJlbWVudBILCgNrZXkYASABKAkSEAoIb3BlcmF0b3IYAiABKAkSDgoGdmFsdWVzGAMgAygJIjUKDVByZWNvbmRpdGlvbnMSCwoDdWlkGAEgASgJEhcKD3Jlc291cmNlVmVyc2lvbhgCIAEoCSL2AQoNRGVsZXRlT3B0aW9ucxIaChJncmFjZVBlcmlvZFNlY29uZHMYASABKAMSSgoNcHJlY29uZGl0aW9ucxgCIAEoCzIzLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5QcmVjb25kaXRpb25zEhgKEG9ycGhhbkRlcGVuZGVudHMYAyABKAgSGQoRcHJvcGFnYXRpb25Qb2xpY3kYBCABKAkSDgoGZHJ5UnVuGAUgAygJEjgKMGlnbm9yZVN0b3JlUmVhZEVycm9yV2l0aENsdXN0ZXJCcmVha2luZ1BvdGVudGlhbBgGIAEoCA");
 
 /**
  * Seconds since the epoch; JSON form is an RFC 3339 string with second precision.
@@ -265,6 +265,40 @@ export const ObjectMetaSchema: GenMessage<ObjectMeta> = /*@__PURE__*/
   messageDesc(file_k8s_meta_v1, 5);
 
 /**
+ * Metadata of a list response (the shard info of field 5 is never sent).
+ *
+ * @generated from message k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta
+ */
+export type ListMeta = Message<"k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta"> & {
+  /**
+   * @generated from field: optional string selfLink = 1;
+   */
+  selfLink: string;
+
+  /**
+   * @generated from field: optional string resourceVersion = 2;
+   */
+  resourceVersion: string;
+
+  /**
+   * @generated from field: optional string continue = 3;
+   */
+  continue: string;
+
+  /**
+   * @generated from field: optional int64 remainingItemCount = 4;
+   */
+  remainingItemCount: bigint;
+};
+
+/**
+ * Describes the message k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta.
+ * Use `create(ListMetaSchema)` to create a new message.
+ */
+export const ListMetaSchema: GenMessage<ListMeta> = /*@__PURE__*/
+  messageDesc(file_k8s_meta_v1, 6);
+
+/**
  * @generated from message k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement
  */
 export type LabelSelectorRequirement = Message<"k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement"> & {
@@ -289,7 +323,7 @@ export type LabelSelectorRequirement = Message<"k8s.io.apimachinery.pkg.apis.met
  * Use `create(LabelSelectorRequirementSchema)` to create a new message.
  */
 export const LabelSelectorRequirementSchema: GenMessage<LabelSelectorRequirement> = /*@__PURE__*/
-  messageDesc(file_k8s_meta_v1, 6);
+  messageDesc(file_k8s_meta_v1, 7);
 
 /**
  * @generated from message k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector
@@ -311,7 +345,7 @@ export type LabelSelector = Message<"k8s.io.apimachinery.pkg.apis.meta.v1.LabelS
  * Use `create(LabelSelectorSchema)` to create a new message.
  */
 export const LabelSelectorSchema: GenMessage<LabelSelector> = /*@__PURE__*/
-  messageDesc(file_k8s_meta_v1, 7);
+  messageDesc(file_k8s_meta_v1, 8);
 
 /**
  * @generated from message k8s.io.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement
@@ -338,7 +372,7 @@ export type FieldSelectorRequirement = Message<"k8s.io.apimachinery.pkg.apis.met
  * Use `create(FieldSelectorRequirementSchema)` to create a new message.
  */
 export const FieldSelectorRequirementSchema: GenMessage<FieldSelectorRequirement> = /*@__PURE__*/
-  messageDesc(file_k8s_meta_v1, 8);
+  messageDesc(file_k8s_meta_v1, 9);
 
 /**
  * The body of a DELETE (client-go sends it in protobuf for built-in kinds, with its own group version).
@@ -362,7 +396,7 @@ export type Preconditions = Message<"k8s.io.apimachinery.pkg.apis.meta.v1.Precon
  * Use `create(PreconditionsSchema)` to create a new message.
  */
 export const PreconditionsSchema: GenMessage<Preconditions> = /*@__PURE__*/
-  messageDesc(file_k8s_meta_v1, 9);
+  messageDesc(file_k8s_meta_v1, 10);
 
 /**
  * @generated from message k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions
@@ -404,5 +438,5 @@ export type DeleteOptions = Message<"k8s.io.apimachinery.pkg.apis.meta.v1.Delete
  * Use `create(DeleteOptionsSchema)` to create a new message.
  */
 export const DeleteOptionsSchema: GenMessage<DeleteOptions> = /*@__PURE__*/
-  messageDesc(file_k8s_meta_v1, 10);
+  messageDesc(file_k8s_meta_v1, 11);
 
