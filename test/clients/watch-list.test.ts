@@ -193,6 +193,22 @@ describe('query parameters are read as kube-apiserver reads them', () => {
     assert.equal(await isWatch('watch=1&watch=0'), true, 'first value wins');
   });
 
+  test('authorization reads ?watch the same way: watch=True needs the watch verb', async () => {
+    const RBAC = '/apis/rbac.authorization.k8s.io/v1/namespaces/default';
+    assert.equal((await api(t.server, 'POST', `${RBAC}/roles`, { metadata: { name: 'list-only' }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list'] }] })).status, 201);
+    assert.equal((await api(t.server, 'POST', `${RBAC}/rolebindings`, {
+      metadata: { name: 'list-only' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'list-only' },
+      subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'lister' }],
+    })).status, 201);
+    const as = { 'Impersonate-User': 'lister' };
+    assert.equal((await api(t.server, 'GET', `${CM}?watch=false`, undefined, as)).status, 200);
+    for (const v of ['True', 't', '1', 'yes']) {
+      const r = await api(t.server, 'GET', `${CM}?watch=${v}&timeoutSeconds=1`, undefined, as);
+      assert.equal(r.status, 403, `watch=${v} is a watch for the authorizer too`);
+      assert.match(r.body.message, /cannot watch resource "configmaps"/);
+    }
+  });
+
   test('allowWatchBookmarks=True (Python\'s spelling) gets bookmarks', async () => {
     const w = openWatch(`${CM}?watch=True&allowWatchBookmarks=True&fieldSelector=metadata.name%3Dnone&resourceVersion=1`);
     await w.until((evs) => evs.some((e) => e.type === 'BOOKMARK'));
