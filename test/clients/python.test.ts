@@ -22,7 +22,8 @@ let t: TestServer;
 let proxy: RecordingProxy;
 
 before(async () => {
-  t = await startTestServer();
+  // A small watch cache, so that a test can push a resourceVersion out of the watch window (410).
+  t = await startTestServer({ watchCacheEvents: 32 });
   proxy = await recordingProxy(t);
   const { kubectl133 } = layerBinaries();
   const env = { ...process.env, HOME: join(t.dir, 'home133'), KUBECONFIG: t.server.kubeconfigPath };
@@ -37,11 +38,13 @@ after(async () => {
 });
 
 /** Runs one scenario of fixtures/python_client.py in its own namespace and returns its JSON result. */
-async function scenario(name: string, viaProxy = false): Promise<any> {
+async function scenario(name: string, viaProxy = false, extra: string[] = []): Promise<any> {
   const ns = `py-${name}`;
-  assert.equal((await api(t.server, 'POST', '/api/v1/namespaces', { metadata: { name: ns } })).status, 201);
+  if ((await api(t.server, 'GET', `/api/v1/namespaces/${ns}`)).status === 404) {
+    assert.equal((await api(t.server, 'POST', '/api/v1/namespaces', { metadata: { name: ns } })).status, 201);
+  }
   const kubeconfig = viaProxy ? proxy.kubeconfigPath : t.server.kubeconfigPath;
-  const r = await run(SYSTEM_PYTHON, [join(FIXTURES, 'python_client.py'), kubeconfig, name, ns], { env: { ...process.env, HOME: join(t.dir, 'pyhome') }, timeoutMs: 60_000 });
+  const r = await run(SYSTEM_PYTHON, [join(FIXTURES, 'python_client.py'), kubeconfig, name, ns, ...extra], { env: { ...process.env, HOME: join(t.dir, 'pyhome') }, timeoutMs: 60_000 });
   assert.equal(r.code, 0, `python ${name} failed:\n${r.stderr}\n${r.stdout}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
@@ -73,6 +76,18 @@ test('watch from a resourceVersion replays ADDED/MODIFIED/DELETED in order, and 
   assert.equal(watches[0].get('watch'), 'True', 'the Python client spells the boolean True');
   assert.equal(watches[0].get('resourceVersion'), r.startRV);
   assert.equal(watches[1].get('resourceVersion'), r.resumeRV);
+});
+
+test('a watch from a compacted resourceVersion raises 410 Expired, the client\'s cue to relist', async () => {
+  const ns = 'py-watch-expired';
+  assert.equal((await api(t.server, 'POST', '/api/v1/namespaces', { metadata: { name: ns } })).status, 201);
+  const first = await api(t.server, 'POST', `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: 'old' } });
+  // More writes than the watch cache holds, then compaction: the old revision is gone from both.
+  for (let i = 0; i < 40; i++) await api(t.server, 'POST', `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: `n${i}` } });
+  await t.server.storage.compact(await t.server.storage.currentRevision());
+  const r = await scenario('watch-expired', false, [first.body.metadata.resourceVersion]);
+  assert.equal(r.raised?.status, 410, JSON.stringify(r));
+  assert.match(r.raised.reason, /^Expired: too old resource version: \d+ \(\d+\)$/);
 });
 
 test('the three patch types: strategic merge (dict body), JSON patch (list body), merge patch (forced header)', async () => {
