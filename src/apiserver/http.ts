@@ -17,9 +17,13 @@ import { applyJsonPatch, applyMergePatch } from './patch/index.ts';
 import { decodeKubeProtobuf, PROTOBUF_CONTENT_TYPE } from './protobuf/decode.ts';
 import { answerPlainHttp } from './plain-http.ts';
 import { MAX_NESTING_DEPTH, nestingExceeds, tooDeep, yamlDepth } from './nesting.ts';
+import { encodeKubeProtobuf } from './protobuf/encode.ts';
 import { ANONYMOUS_USER, forbiddenError, requestAttributes, unauthorized, type Attributes, type Security, type UserInfo } from './auth/index.ts';
 import { MUTATING_VERBS, type AuditLog } from './audit.ts';
+import { QueryParams, parseListOptions, type ListOptions } from './query.ts';
 
+/** The annotation on the bookmark that ends a streaming list's initial events (metav1.InitialEventsAnnotationKey). */
+export const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 export const KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0-kubeve', gitCommit: '0000000000000000000000000000000000000000', gitTreeState: 'clean', buildDate: '2026-11-24T00:00:00Z', goVersion: 'go1.23.0', compiler: 'gc', platform: 'linux/amd64' };
 
@@ -176,7 +180,7 @@ export class HttpFront {
 
   private async serveResource(req: IncomingMessage, res: ServerResponse, url: URL, t: Target, ctx: Ctx): Promise<void> {
     const { def } = t;
-    const q = url.searchParams;
+    const q = new QueryParams(url.searchParams);
     const method = req.method ?? 'GET';
     if (t.def.namespaced && t.name !== undefined && t.namespace === undefined) throw NOT_FOUND();
     const sub = t.subresource;
@@ -192,7 +196,7 @@ export class HttpFront {
       if (!known) throw NOT_FOUND();
     }
     const verb = t.name === undefined
-      ? ({ GET: q.get('watch') === 'true' || q.get('watch') === '1' ? 'watch' : 'list', POST: 'create', DELETE: 'deletecollection' } as Record<string, string>)[method]
+      ? ({ GET: q.bool('watch') ? 'watch' : 'list', POST: 'create', DELETE: 'deletecollection' } as Record<string, string>)[method]
       : ({ GET: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete', POST: sub === 'binding' || action ? 'create' : undefined } as Record<string, string | undefined>)[method];
     if (!verb || (sub === undefined && !def.verbs.includes(verb))) throw methodNotAllowed(method, def.resource);
     if (t.name === undefined && def.namespaced && t.namespace === undefined && (verb === 'create' || verb === 'deletecollection')) throw NOT_FOUND();
@@ -200,15 +204,16 @@ export class HttpFront {
     const w = this.writeOptions(q, sub);
     w.fieldManager ??= managerFromUserAgent(req.headers['user-agent']);
     const ns = t.namespace;
+    const listOpts = verb === 'list' || verb === 'watch' || verb === 'deletecollection' ? parseListOptions(q) : undefined;
     switch (verb) {
       case 'list': {
-        const list = await this.service.list(def, ns, listQuery(q));
+        const list = await this.service.list(def, ns, listOpts!);
         return this.sendObjectOrTable(req, res, q, def, list, true);
       }
       case 'watch':
-        return this.watch(req, res, q, def, ns);
+        return this.watch(req, res, q, listOpts!, def, ns);
       case 'get': {
-        parseRV(q.get('resourceVersion') ?? undefined); // refused like a list's, though a get reads the latest
+        parseRV(q.string('resourceVersion')); // refused like a list's, though a get reads the latest
         const obj = await this.service.get(def, ns, t.name!);
         if (sub === 'scale') return this.json(res, 200, this.service.toScale(def, obj));
         return this.sendObjectOrTable(req, res, q, def, obj, false);
@@ -230,8 +235,8 @@ export class HttpFront {
         const patch = await this.readBody(req, ct);
         if (ct === PATCH_TYPES.apply && sub !== 'scale') {
           // Apply needs an explicit field manager: the User-Agent fallback does not count.
-          const force = ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(q.get('force') ?? '');
-          const r = await this.service.apply(def, ns, t.name!, patch, { ...w, fieldManager: q.get('fieldManager') ?? undefined, force }, ctx);
+          const force = q.bool('force');
+          const r = await this.service.apply(def, ns, t.name!, patch, { ...w, fieldManager: q.string('fieldManager'), force }, ctx);
           return this.json(res, r.created ? 201 : 200, r.object, ctx);
         }
         if (q.has('force')) throw invalid('PatchOptions', 'meta.k8s.io', '', [{ type: 'FieldValueForbidden', field: 'force', detail: 'Forbidden: may not be specified for non-apply patch' }]);
@@ -255,7 +260,7 @@ export class HttpFront {
       }
       case 'deletecollection': {
         const opts = await this.deleteOptions(req, q);
-        return this.json(res, 200, await this.service.deleteCollection(def, ns, listQuery(q), opts));
+        return this.json(res, 200, await this.service.deleteCollection(def, ns, listOpts!, opts));
       }
     }
     throw methodNotAllowed(method, def.resource);
@@ -282,33 +287,33 @@ export class HttpFront {
     }, { ...w, subresource: 'finalize' }, ctx);
   }
 
-  private writeOptions(q: URLSearchParams, subresource?: string): WriteOptions {
-    const dryRun = q.getAll('dryRun');
+  private writeOptions(q: QueryParams, subresource?: string): WriteOptions {
+    const dryRun = q.strings('dryRun');
     for (const d of dryRun) if (d !== 'All') throw badRequest(`Invalid dry run value: "${d}"; valid values are "All"`);
-    const fv = q.get('fieldValidation');
+    const fv = q.string('fieldValidation') ?? null;
     if (fv !== null && fv !== 'Strict' && fv !== 'Warn' && fv !== 'Ignore') {
       throw badRequest(`fieldValidation: Unsupported value: "${fv}": supported values: "Ignore", "Strict", "Warn"`);
     }
-    return { dryRun: dryRun.length > 0, fieldManager: q.get('fieldManager') ?? undefined, fieldValidation: (fv as FieldValidation) ?? undefined, subresource };
+    return { dryRun: dryRun.length > 0, fieldManager: q.string('fieldManager'), fieldValidation: (fv as FieldValidation) ?? undefined, subresource };
   }
 
-  private async deleteOptions(req: IncomingMessage, q: URLSearchParams): Promise<DeleteOptions> {
+  private async deleteOptions(req: IncomingMessage, q: QueryParams): Promise<DeleteOptions> {
     const raw = await this.readRaw(req);
     let o: KObject = {};
     if (raw.length) {
       o = this.decode(raw, req.headers['content-type'] ?? 'application/json') as KObject;
       if (!o || typeof o !== 'object') throw badRequest('DeleteOptions must be an object');
+      if (o.kind !== undefined && o.kind !== 'DeleteOptions') throw badRequest(`the body of a delete must be DeleteOptions, not ${JSON.stringify(o.kind)}`);
     } else {
-      const gp = q.get('gracePeriodSeconds');
       o = {
-        propagationPolicy: q.get('propagationPolicy') ?? undefined,
-        gracePeriodSeconds: gp !== null ? Number(gp) : undefined,
-        orphanDependents: q.has('orphanDependents') ? q.get('orphanDependents') === 'true' : undefined,
-        dryRun: q.getAll('dryRun'),
+        propagationPolicy: q.string('propagationPolicy'),
+        gracePeriodSeconds: q.int('gracePeriodSeconds'),
+        orphanDependents: q.optionalBool('orphanDependents'),
+        dryRun: q.strings('dryRun'),
       };
     }
     // dryRun may come in the body (kubectl) or the query (other clients), or both.
-    const dry: string[] = [...(Array.isArray(o.dryRun) ? o.dryRun : []), ...(raw.length ? q.getAll('dryRun') : [])];
+    const dry: string[] = [...(Array.isArray(o.dryRun) ? o.dryRun : []), ...(raw.length ? q.strings('dryRun') : [])];
     for (const d of dry) if (d !== 'All') throw badRequest(`Invalid dry run value: "${d}"; valid values are "All"`);
     return {
       propagationPolicy: o.propagationPolicy,
@@ -413,16 +418,24 @@ export class HttpFront {
     if (!ok) throw notAcceptable(`only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf`);
   }
 
-  private sendObjectOrTable(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, def: ResourceDefinition, obj: KObject, isList: boolean): void {
+  private sendObjectOrTable(req: IncomingMessage, res: ServerResponse, q: QueryParams, def: ResourceDefinition, obj: KObject, isList: boolean): void {
     const tv = this.wantsTable(req);
     if (!tv) {
+      if (prefersProtobuf(req.headers.accept)) {
+        const body = encodeKubeProtobuf(obj);
+        if (body) {
+          res.writeHead(200, { 'Content-Type': PROTOBUF_CONTENT_TYPE, 'Content-Length': body.length, 'Cache-Control': 'no-cache, private' });
+          return void res.end(body);
+        }
+      }
       this.checkAccept(req);
       return this.json(res, 200, obj);
     }
-    const include = parseIncludeObject(q.get('includeObject'));
+    const include = parseIncludeObject(q.string('includeObject') ?? null);
+    const headers = !q.bool('noHeaders');
     const table = isList
-      ? toTable(def, obj.items, include, obj.metadata, q.get('noHeaders') !== 'true')
-      : toTable(def, [obj], include, { resourceVersion: obj.metadata.resourceVersion }, q.get('noHeaders') !== 'true');
+      ? toTable(def, obj.items, include, obj.metadata, headers)
+      : toTable(def, [obj], include, { resourceVersion: obj.metadata.resourceVersion }, headers);
     table.apiVersion = `meta.k8s.io/${tv}`;
     return this.json(res, 200, table, undefined, `application/json;as=Table;v=${tv};g=meta.k8s.io`);
   }
@@ -518,15 +531,23 @@ export class HttpFront {
 
   // ---- watch ------------------------------------------------------------------------------
 
-  private async watch(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, def: ResourceDefinition, ns: string | undefined): Promise<void> {
+  /** A BOOKMARK carries an object of the watched kind with only a resourceVersion (and annotations). */
+  private bookmarkObject(def: ResourceDefinition, rv: number, annotations?: Record<string, string>): KObject {
+    const metadata: KObject = { resourceVersion: String(rv) };
+    if (annotations) metadata.annotations = annotations;
+    return { kind: def.kind, apiVersion: def.group ? `${def.group}/${def.version}` : def.version, metadata };
+  }
+
+  private async watch(req: IncomingMessage, res: ServerResponse, q: QueryParams, o: ListOptions, def: ResourceDefinition, ns: string | undefined): Promise<void> {
     const tv = this.wantsTable(req);
     if (!tv) this.checkAccept(req);
-    const include: IncludeObject = tv ? parseIncludeObject(q.get('includeObject')) : 'Object';
-    const filter = compileFilter(def, q.get('labelSelector') ?? undefined, q.get('fieldSelector') ?? undefined);
+    const include: IncludeObject = tv ? parseIncludeObject(q.string('includeObject') ?? null) : 'Object';
+    const filter = compileFilter(def, o.labelSelector, o.fieldSelector);
     const storage = this.service.store.storage;
-    let from = parseRV(q.get('resourceVersion') ?? undefined);
-    const bookmarks = q.get('allowWatchBookmarks') === 'true';
-    const timeoutS = q.has('timeoutSeconds') ? Number(q.get('timeoutSeconds')) : 1800 * (1 + Math.random());
+    let from = parseRV(o.resourceVersion);
+    const bookmarks = o.allowWatchBookmarks;
+    // timeoutSeconds=0 means "the server's default", as in get.go.
+    const timeoutS = o.timeoutSeconds || 1800 * (1 + Math.random());
 
     // An RV from the future: wait briefly for it, then answer like the real server.
     if (from && from > (await storage.currentRevision())) {
@@ -537,13 +558,19 @@ export class HttpFront {
       }
     }
 
+    // Synthetic ADDED events for the current state come first when asked for (a streaming list:
+    // sendInitialEvents=true, at any resourceVersion) or, in the legacy protocol, when the watch starts
+    // "at most recent" (no resourceVersion, or 0). sendInitialEvents=false starts after the current state.
+    const initialEvents = o.sendInitialEvents ?? !from;
     let initial: KObject[] = [];
-    if (!from) {
-      // "Start at most recent": synthetic ADDED events for the current state, then changes.
-      const list = await this.service.store.list(def, ns, { labelSelector: q.get('labelSelector') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined });
+    if (initialEvents) {
+      const list = await this.service.store.list(def, ns, { labelSelector: o.labelSelector, fieldSelector: o.fieldSelector });
       initial = list.items;
       from = Number(list.resourceVersion);
+    } else if (!from) {
+      from = await storage.currentRevision();
     }
+    const snapshotRV = from;
     const contentType = tv ? `application/json;as=Table;v=${tv};g=meta.k8s.io` : 'application/json';
     let headersSent = false;
     const sendHeaders = () => {
@@ -602,14 +629,17 @@ export class HttpFront {
     sendHeaders();
     this.watches.add(res);
     res.on('close', stop);
-    for (const o of initial) send('ADDED', o);
+    for (const obj of initial) send('ADDED', obj);
+    // A streaming list ends its initial state with one annotated bookmark at the snapshot's revision
+    // (client-go's reflector waits for it before it reports the informer synced).
+    if (o.sendInitialEvents && bookmarks) send('BOOKMARK', this.bookmarkObject(def, snapshotRV, { [INITIAL_EVENTS_END]: 'true' }));
     for (const ev of pending) send(ev.type, ev.object);
     pending.length = 0;
     live = true;
     const bookmark = async () => {
       // Live events are delivered synchronously on commit, so once caught up the store's revision is safe to report.
       const rv = lastRV >= caughtUpAt ? Math.max(lastRV, await storage.currentRevision()) : lastRV;
-      send('BOOKMARK', { kind: def.kind, apiVersion: def.group ? `${def.group}/${def.version}` : def.version, metadata: { resourceVersion: String(rv) } });
+      send('BOOKMARK', this.bookmarkObject(def, rv));
     };
     timer = setTimeout(() => {
       if (bookmarks) void bookmark().finally(stop);
@@ -619,17 +649,17 @@ export class HttpFront {
   }
 }
 
-function listQuery(q: URLSearchParams) {
-  const limit = q.get('limit');
-  if (limit !== null && !/^\d+$/.test(limit)) throw badRequest(`limit: Invalid value: "${limit}": must be a non-negative integer`);
-  return {
-    labelSelector: q.get('labelSelector') ?? undefined,
-    fieldSelector: q.get('fieldSelector') ?? undefined,
-    limit: limit !== null ? Number(limit) : undefined,
-    continue: q.get('continue') ?? undefined,
-    resourceVersion: q.get('resourceVersion') ?? undefined,
-    resourceVersionMatch: q.get('resourceVersionMatch') ?? undefined,
-  };
+/**
+ * Whether the first media type the client accepts (q=0 excluded) is protobuf, as client-go's default
+ * "application/vnd.kubernetes.protobuf,application/json" for built-in kinds says.
+ */
+function prefersProtobuf(accept: string | undefined): boolean {
+  for (const part of (accept ?? '').split(',')) {
+    const [type, ...params] = part.split(';').map((s) => s.trim().toLowerCase());
+    if (!type || params.some((p) => /^q=0(\.0*)?$/.test(p))) continue;
+    return type === PROTOBUF_CONTENT_TYPE;
+  }
+  return false;
 }
 
 /** The field manager of a write without ?fieldManager: the User-Agent up to its first "/" (create.go prefixFromUserAgent). */

@@ -8,13 +8,14 @@ import https from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { create, toBinary, ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary, ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
 import type { GenFile } from '@bufbuild/protobuf/codegenv2';
 import { startTestServer, api, type TestServer } from '../helpers/server.ts';
 import { decodeKubeProtobuf } from '../../src/apiserver/protobuf/decode.ts';
+import { encodeKubeProtobuf } from '../../src/apiserver/protobuf/encode.ts';
 import { file_k8s_runtime, UnknownSchema } from '../../src/apiserver/protobuf/gen/k8s/runtime_pb.ts';
-import { file_k8s_meta_v1 } from '../../src/apiserver/protobuf/gen/k8s/meta_v1_pb.ts';
-import { file_k8s_core_v1, ConfigMapSchema, SecretSchema } from '../../src/apiserver/protobuf/gen/k8s/core_v1_pb.ts';
+import { file_k8s_meta_v1, DeleteOptionsSchema } from '../../src/apiserver/protobuf/gen/k8s/meta_v1_pb.ts';
+import { file_k8s_core_v1, BindingSchema, ConfigMapListSchema, ConfigMapSchema, EventSchema, SecretSchema } from '../../src/apiserver/protobuf/gen/k8s/core_v1_pb.ts';
 import { file_k8s_rbac_v1 } from '../../src/apiserver/protobuf/gen/k8s/rbac_v1_pb.ts';
 import { file_k8s_authentication_v1 } from '../../src/apiserver/protobuf/gen/k8s/authentication_v1_pb.ts';
 import { file_k8s_authorization_v1 } from '../../src/apiserver/protobuf/gen/k8s/authorization_v1_pb.ts';
@@ -26,6 +27,9 @@ import { file_k8s_node_v1 } from '../../src/apiserver/protobuf/gen/k8s/node_v1_p
 import { file_k8s_resource } from '../../src/apiserver/protobuf/gen/k8s/resource_pb.ts';
 import { file_k8s_intstr } from '../../src/apiserver/protobuf/gen/k8s/intstr_pb.ts';
 import { UPSTREAM_WORKLOADS } from './protobuf-upstream-workloads.ts';
+import { file_k8s_autoscaling_v1, ScaleSchema } from '../../src/apiserver/protobuf/gen/k8s/autoscaling_v1_pb.ts';
+import { file_k8s_coordination_v1, LeaseSchema } from '../../src/apiserver/protobuf/gen/k8s/coordination_v1_pb.ts';
+import { file_k8s_events_v1, EventSchema as EventsV1EventSchema } from '../../src/apiserver/protobuf/gen/k8s/events_v1_pb.ts';
 
 const PB = 'application/vnd.kubernetes.protobuf';
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
@@ -48,6 +52,21 @@ const UPSTREAM: Record<string, string> = {
   [`${META}.LabelSelectorRequirement`]: 'key=1L operator=2L values=3L',
   [`${META}.LabelSelector`]: 'matchLabels=1L matchExpressions=2L',
   [`${META}.FieldSelectorRequirement`]: 'key=1L operator=2L values=3L',
+  [`${META}.MicroTime`]: 'seconds=1V nanos=2V',
+  [`${META}.ListMeta`]: 'selfLink=1L resourceVersion=2L continue=3L remainingItemCount=4V',
+  'k8s.io.api.core.v1.NamespaceList': 'metadata=1L items=2L',
+  'k8s.io.api.core.v1.SecretList': 'metadata=1L items=2L',
+  'k8s.io.api.core.v1.ConfigMapList': 'metadata=1L items=2L',
+  'k8s.io.api.core.v1.ServiceAccountList': 'metadata=1L items=2L',
+  'k8s.io.api.core.v1.EventList': 'metadata=1L items=2L',
+  'k8s.io.api.rbac.v1.RoleList': 'metadata=1L items=2L',
+  'k8s.io.api.rbac.v1.ClusterRoleList': 'metadata=1L items=2L',
+  'k8s.io.api.rbac.v1.RoleBindingList': 'metadata=1L items=2L',
+  'k8s.io.api.rbac.v1.ClusterRoleBindingList': 'metadata=1L items=2L',
+  'k8s.io.api.coordination.v1.LeaseList': 'metadata=1L items=2L',
+  [`${META}.Preconditions`]: 'uid=1L resourceVersion=2L',
+  [`${META}.DeleteOptions`]: 'gracePeriodSeconds=1V preconditions=2L orphanDependents=3V propagationPolicy=4L dryRun=5L ' +
+    'ignoreStoreReadErrorWithClusterBreakingPotential=6V',
   'k8s.io.api.core.v1.NamespaceSpec': 'finalizers=1L',
   'k8s.io.api.core.v1.NamespaceCondition': 'type=1L status=2L lastTransitionTime=4L reason=5L message=6L',
   'k8s.io.api.core.v1.NamespaceStatus': 'phase=1L conditions=2L',
@@ -57,6 +76,19 @@ const UPSTREAM: Record<string, string> = {
   'k8s.io.api.core.v1.ObjectReference': 'kind=1L namespace=2L name=3L uid=4L apiVersion=5L resourceVersion=6L fieldPath=7L',
   'k8s.io.api.core.v1.LocalObjectReference': 'name=1L',
   'k8s.io.api.core.v1.ServiceAccount': 'metadata=1L secrets=2L imagePullSecrets=3L automountServiceAccountToken=4V',
+  'k8s.io.api.core.v1.Binding': 'metadata=1L target=2L',
+  'k8s.io.api.core.v1.EventSource': 'component=1L host=2L',
+  'k8s.io.api.core.v1.EventSeries': 'count=1V lastObservedTime=2L',
+  'k8s.io.api.core.v1.Event': 'metadata=1L involvedObject=2L reason=3L message=4L source=5L firstTimestamp=6L lastTimestamp=7L count=8V ' +
+    'type=9L eventTime=10L series=11L action=12L related=13L reportingComponent=14L reportingInstance=15L',
+  'k8s.io.api.events.v1.EventSeries': 'count=1V lastObservedTime=2L',
+  'k8s.io.api.events.v1.Event': 'metadata=1L eventTime=2L series=3L reportingController=4L reportingInstance=5L action=6L reason=7L ' +
+    'regarding=8L related=9L note=10L type=11L deprecatedSource=12L deprecatedFirstTimestamp=13L deprecatedLastTimestamp=14L deprecatedCount=15V',
+  'k8s.io.api.coordination.v1.LeaseSpec': 'holderIdentity=1L leaseDurationSeconds=2V acquireTime=3L renewTime=4L leaseTransitions=5V strategy=6L preferredHolder=7L',
+  'k8s.io.api.coordination.v1.Lease': 'metadata=1L spec=2L',
+  'k8s.io.api.autoscaling.v1.ScaleSpec': 'replicas=1V',
+  'k8s.io.api.autoscaling.v1.ScaleStatus': 'replicas=1V selector=2L',
+  'k8s.io.api.autoscaling.v1.Scale': 'metadata=1L spec=2L status=3L',
   'k8s.io.api.rbac.v1.PolicyRule': 'verbs=1L apiGroups=2L resources=3L resourceNames=4L nonResourceURLs=5L',
   'k8s.io.api.rbac.v1.Subject': 'kind=1L apiGroup=2L name=3L namespace=4L',
   'k8s.io.api.rbac.v1.RoleRef': 'apiGroup=1L kind=2L name=3L',
@@ -98,6 +130,7 @@ const UPSTREAM: Record<string, string> = {
 const FILES: GenFile[] = [
   file_k8s_runtime, file_k8s_meta_v1, file_k8s_core_v1, file_k8s_rbac_v1, file_k8s_authentication_v1, file_k8s_authorization_v1,
   file_k8s_apps_v1, file_k8s_batch_v1, file_k8s_policy_v1, file_k8s_scheduling_v1, file_k8s_node_v1, file_k8s_resource, file_k8s_intstr,
+  file_k8s_autoscaling_v1, file_k8s_coordination_v1, file_k8s_events_v1,
 ];
 
 /** (field number, wire type) of each top-level field in an encoded message. */
@@ -439,6 +472,218 @@ describe('kubectl RBAC, token and auth commands end to end', () => {
   });
 });
 
+// ---- option and subresource bodies client-go sends in protobuf ---------------------------------------
+
+describe('client-go option and subresource bodies (DeleteOptions, Binding, Scale)', () => {
+  let ts: TestServer;
+  before(async () => { ts = await startTestServer(); });
+  after(async () => { await ts?.close(); });
+
+  // Node's client does not frame a DELETE body by itself: without a Content-Length it would go unframed.
+  const del = (path: string, body: Buffer) => api(ts.server, 'DELETE', path, body, { 'Content-Type': PB, 'Content-Length': String(body.length) });
+  const deleteOptions = (apiVersion: string, fields: Parameters<typeof create<typeof DeleteOptionsSchema>>[1]) =>
+    envelope(apiVersion, 'DeleteOptions', toBinary(DeleteOptionsSchema, create(DeleteOptionsSchema, fields)));
+
+  test('DeleteOptions: preconditions, propagation policy and dry run are honoured (helm uninstall sends these)', async () => {
+    const S = '/api/v1/namespaces/default/secrets';
+    const made = await api(ts.server, 'POST', S, { metadata: { name: 'rel' }, stringData: { a: 'b' } });
+    assert.equal(made.status, 201);
+    const stale = await del(`${S}/rel`, deleteOptions('v1', { preconditions: { uid: 'not-the-uid' } }));
+    assert.equal(stale.status, 409, JSON.stringify(stale.body));
+    const dry = await del(`${S}/rel`, deleteOptions('v1', { dryRun: ['All'], propagationPolicy: 'Background' }));
+    assert.equal(dry.status, 200, JSON.stringify(dry.body));
+    assert.equal((await api(ts.server, 'GET', `${S}/rel`)).status, 200, 'a dry-run delete keeps the object');
+    const gone = await del(`${S}/rel`, deleteOptions('v1', { preconditions: { uid: made.body.metadata.uid }, propagationPolicy: 'Background', gracePeriodSeconds: 0n }));
+    assert.equal(gone.status, 200, JSON.stringify(gone.body));
+    assert.equal((await api(ts.server, 'GET', `${S}/rel`)).status, 404);
+  });
+
+  test('DeleteOptions in the group version of the resource (or meta.k8s.io/v1) is accepted', async () => {
+    const R = '/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles';
+    for (const [name, gv] of [['r-rbac', 'rbac.authorization.k8s.io/v1'], ['r-meta', 'meta.k8s.io/v1']]) {
+      assert.equal((await api(ts.server, 'POST', R, { metadata: { name }, rules: [] })).status, 201);
+      const r = await del(`${R}/${name}`, deleteOptions(gv, { propagationPolicy: 'Foreground' }));
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    }
+  });
+
+  test('a protobuf body of another kind on DELETE is a 400 and deletes nothing', async () => {
+    const CM = '/api/v1/namespaces/default/configmaps';
+    assert.equal((await api(ts.server, 'POST', CM, { metadata: { name: 'keep' } })).status, 201);
+    const r = await del(`${CM}/keep`, envelope('v1', 'ConfigMap', toBinary(ConfigMapSchema, create(ConfigMapSchema, { metadata: { name: 'keep' } }))));
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.match(r.body.message, /DeleteOptions/);
+    assert.equal((await api(ts.server, 'GET', `${CM}/keep`)).status, 200);
+  });
+
+  test('Binding: the scheduler\'s protobuf pods/binding sets spec.nodeName', async () => {
+    const P = '/api/v1/namespaces/default/pods';
+    assert.equal((await api(ts.server, 'POST', P, { metadata: { name: 'bp' }, spec: { containers: [{ name: 'c', image: 'nginx' }] } })).status, 201);
+    const binding = toBinary(BindingSchema, create(BindingSchema, { metadata: { name: 'bp' }, target: { apiVersion: 'v1', kind: 'Node', name: 'edge-7' } }));
+    const r = await post(ts, `${P}/bp/binding`, envelope('v1', 'Binding', binding));
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal((await api(ts.server, 'GET', `${P}/bp`)).body.spec.nodeName, 'edge-7');
+  });
+
+  test('Scale: a protobuf autoscaling/v1 Scale PUT to a scale subresource sets the replicas', async () => {
+    const crd = {
+      apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'gadgets.pb.kubeve.io' },
+      spec: {
+        group: 'pb.kubeve.io', scope: 'Namespaced', names: { kind: 'Gadget', plural: 'gadgets', singular: 'gadget', listKind: 'GadgetList' },
+        versions: [{
+          name: 'v1', served: true, storage: true,
+          schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { replicas: { type: 'integer' } } }, status: { type: 'object', properties: { replicas: { type: 'integer' } } } } } },
+          subresources: { status: {}, scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas' } },
+        }],
+      },
+    };
+    assert.equal((await api(ts.server, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd)).status, 201);
+    const G = '/apis/pb.kubeve.io/v1/namespaces/default/gadgets';
+    let made;
+    for (let i = 0; i < 50; i++) {
+      made = await api(ts.server, 'POST', G, { apiVersion: 'pb.kubeve.io/v1', kind: 'Gadget', metadata: { name: 'g' }, spec: { replicas: 1 } });
+      if (made.status !== 404) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(made!.status, 201, JSON.stringify(made!.body));
+    const scale = toBinary(ScaleSchema, create(ScaleSchema, { metadata: { name: 'g', namespace: 'default' }, spec: { replicas: 4 } }));
+    const r = await api(ts.server, 'PUT', `${G}/g/scale`, envelope('autoscaling/v1', 'Scale', scale), { 'Content-Type': PB });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.spec.replicas, 4);
+    assert.equal((await api(ts.server, 'GET', `${G}/g`)).body.spec.replicas, 4);
+  });
+});
+
+// ---- leader election and event recording, as client-go writes them in protobuf -------------------------
+
+describe('client-go Lease and Event bodies', () => {
+  let ts: TestServer;
+  before(async () => { ts = await startTestServer(); });
+  after(async () => { await ts?.close(); });
+
+  const at = (iso: string) => {
+    const ms = Date.parse(iso);
+    return { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 + 123_000 };
+  };
+
+  test('Lease: leader election creates and renews with MicroTime timestamps', async () => {
+    const L = '/apis/coordination.k8s.io/v1/namespaces/default/leases';
+    const lease = (renew: string, rv?: string) => envelope('coordination.k8s.io/v1', 'Lease', toBinary(LeaseSchema, create(LeaseSchema, {
+      metadata: { name: 'ctrl', namespace: 'default', resourceVersion: rv },
+      spec: { holderIdentity: 'pod-a_1234', leaseDurationSeconds: 15, acquireTime: at('2026-12-03T10:00:00.500Z'), renewTime: at(renew), leaseTransitions: 0 },
+    })));
+    const made = await post(ts, L, lease('2026-12-03T10:00:00.500Z'));
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.deepEqual(made.body.spec, {
+      holderIdentity: 'pod-a_1234', leaseDurationSeconds: 15, leaseTransitions: 0,
+      acquireTime: '2026-12-03T10:00:00.500123Z', renewTime: '2026-12-03T10:00:00.500123Z',
+    });
+    const renewed = await api(ts.server, 'PUT', `${L}/ctrl`, lease('2026-12-03T10:00:10.250Z', made.body.metadata.resourceVersion), { 'Content-Type': PB });
+    assert.equal(renewed.status, 200, JSON.stringify(renewed.body));
+    assert.equal(renewed.body.spec.renewTime, '2026-12-03T10:00:10.250123Z');
+    const stale = await api(ts.server, 'PUT', `${L}/ctrl`, lease('2026-12-03T10:00:20.000Z', made.body.metadata.resourceVersion), { 'Content-Type': PB });
+    assert.equal(stale.status, 409, 'a renewal from an old resourceVersion conflicts, as leader election relies on');
+  });
+
+  test('Event (core/v1) from the event recorder', async () => {
+    const ev = toBinary(EventSchema, create(EventSchema, {
+      metadata: { name: 'pod-a.17f', namespace: 'default' },
+      involvedObject: { kind: 'Pod', namespace: 'default', name: 'pod-a', uid: 'u-1', apiVersion: 'v1' },
+      reason: 'Started', message: 'Started container', source: { component: 'kubelet', host: 'edge-1' },
+      firstTimestamp: { seconds: 1764756000n }, lastTimestamp: { seconds: 1764756000n }, count: 1, type: 'Normal',
+    }));
+    const r = await post(ts, '/api/v1/namespaces/default/events', envelope('v1', 'Event', ev));
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.reason, 'Started');
+    assert.deepEqual(r.body.source, { component: 'kubelet', host: 'edge-1' });
+    assert.equal(r.body.firstTimestamp, '2025-12-03T10:00:00Z');
+    assert.equal(r.body.count, 1);
+  });
+
+  test('Event (events.k8s.io/v1) with a series', async () => {
+    const ev = toBinary(EventsV1EventSchema, create(EventsV1EventSchema, {
+      metadata: { name: 'ctrl.18a', namespace: 'default' },
+      eventTime: at('2026-12-03T10:00:00.000Z'), series: { count: 2, lastObservedTime: at('2026-12-03T10:01:00.000Z') },
+      reportingController: 'example.com/ctrl', reportingInstance: 'ctrl-0', action: 'Reconcile', reason: 'Synced',
+      regarding: { kind: 'ConfigMap', namespace: 'default', name: 'c', apiVersion: 'v1' }, note: 'synced', type: 'Normal',
+    }));
+    const r = await post(ts, '/apis/events.k8s.io/v1/namespaces/default/events', envelope('events.k8s.io/v1', 'Event', ev));
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.eventTime, '2026-12-03T10:00:00.000123Z');
+    assert.deepEqual(r.body.series, { count: 2, lastObservedTime: '2026-12-03T10:01:00.000123Z' });
+    assert.equal(r.body.regarding.name, 'c');
+  });
+});
+
+// ---- protobuf responses -----------------------------------------------------------------------------------
+
+describe('protobuf responses for clients that ask for them first', () => {
+  let ts: TestServer;
+  before(async () => { ts = await startTestServer(); });
+  after(async () => { await ts?.close(); });
+
+  const CLIENT_GO = `${PB},application/json`;
+  /** GET with a raw body, so protobuf bytes are not mangled into a string. */
+  const getRaw = (path: string, accept: string) => new Promise<{ status: number; type?: string; body: Buffer }>((resolve, reject) => {
+    const req = https.request(ts.server.url + path, { headers: { Authorization: `Bearer ${ts.server.adminToken}`, Accept: accept }, ca: ts.server.caPem }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+
+  test('a get and a list of a built-in kind come back in protobuf and decode to the JSON answer', async () => {
+    const CM = '/api/v1/namespaces/default/configmaps';
+    for (const name of ['p1', 'p2']) assert.equal((await api(ts.server, 'POST', CM, { metadata: { name, labels: { a: 'b' } }, data: { k: name }, binaryData: { b: 'AAE=' } })).status, 201);
+    const one = await getRaw(`${CM}/p1`, CLIENT_GO);
+    assert.equal(one.status, 200);
+    assert.equal(one.type, PB);
+    assert.deepEqual(decodeKubeProtobuf(one.body), (await api(ts.server, 'GET', `${CM}/p1`)).body);
+
+    const list = await getRaw(CM, CLIENT_GO);
+    assert.equal(list.type, PB);
+    const unknown = fromBinary(UnknownSchema, list.body.subarray(4));
+    assert.deepEqual([unknown.typeMeta?.apiVersion, unknown.typeMeta?.kind], ['v1', 'ConfigMapList']);
+    const decoded = fromBinary(ConfigMapListSchema, unknown.raw);
+    const json = (await api(ts.server, 'GET', CM)).body;
+    assert.equal(decoded.metadata?.resourceVersion, json.metadata.resourceVersion);
+    assert.deepEqual(decoded.items.map((i) => [i.metadata?.name, i.data.k, Buffer.from(i.binaryData.b).toString('hex')]), [['p1', 'p1', '0001'], ['p2', 'p2', '0001']]);
+  });
+
+  test('JSON when the client prefers it, for kinds without a message, and for objects the message cannot carry', async () => {
+    assert.equal((await getRaw('/api/v1/namespaces/default/configmaps/p1', `application/json,${PB}`)).type, 'application/json');
+    assert.equal((await getRaw('/api/v1/namespaces/default/configmaps/p1', `${PB};q=0,application/json`)).type, 'application/json');
+    const pod = await api(ts.server, 'POST', '/api/v1/namespaces/default/pods', { metadata: { name: 'pp' }, spec: { containers: [{ name: 'c', image: 'i' }] } });
+    assert.equal(pod.status, 201);
+    const p = await getRaw('/api/v1/namespaces/default/pods/pp', CLIENT_GO);
+    assert.equal(p.type, 'application/json');
+    assert.equal(JSON.parse(p.body.toString()).metadata.name, 'pp');
+    // Protobuf only, for a kind served without it: 406, as kube-apiserver answers for custom resources.
+    assert.equal((await getRaw('/api/v1/namespaces/default/pods/pp', PB)).status, 406);
+  });
+
+  test('encoder: exact or nothing', () => {
+    const cm = {
+      apiVersion: 'v1', kind: 'ConfigMap',
+      metadata: { name: 'a', namespace: 'default', uid: 'u', resourceVersion: '5', generation: 2, creationTimestamp: '2026-12-03T10:00:00Z', labels: { x: 'y' },
+        managedFields: [{ manager: 'm', operation: 'Apply', apiVersion: 'v1', time: '2026-12-03T10:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:data': { 'f:k': {} } } }] },
+      data: { k: 'v' }, immutable: false,
+    };
+    assert.deepEqual(decodeKubeProtobuf(encodeKubeProtobuf(cm)!), cm);
+    const lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'l' }, spec: { holderIdentity: 'h', leaseDurationSeconds: 15, renewTime: '2026-12-03T10:00:00.000001Z' } };
+    assert.deepEqual(decodeKubeProtobuf(encodeKubeProtobuf(lease)!), lease);
+    // Not exactly representable: JSON instead.
+    assert.equal(encodeKubeProtobuf({ ...cm, extra: 1 }), undefined, 'a field the message lacks');
+    assert.equal(encodeKubeProtobuf({ ...cm, metadata: { ...cm.metadata, creationTimestamp: '2026-12-03T10:00:00.5Z' } }), undefined, 'sub-second metav1.Time');
+    assert.equal(encodeKubeProtobuf({ ...cm, data: { k: 1 } }), undefined, 'a number where a string belongs');
+    assert.equal(encodeKubeProtobuf({ ...cm, binaryData: { b: 'not base64!' } }), undefined, 'bytes that are not base64');
+    assert.equal(encodeKubeProtobuf({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' } }), undefined, 'a kind without a message');
+    assert.equal(encodeKubeProtobuf({ apiVersion: 'v1', kind: 'ConfigMapList', metadata: {}, items: [{ ...cm, kind: 'Secret' }] }), undefined, 'a list item of another kind');
+  });
+});
+
 // ---- bad bodies --------------------------------------------------------------------------------------
 
 describe('bad protobuf bodies are refused and change nothing', () => {
@@ -497,6 +742,15 @@ describe('bad protobuf bodies are refused and change nothing', () => {
 });
 
 // ---- decoder unit checks -------------------------------------------------------------------------------
+
+test('decoder: DeleteOptions keeps pointer fields set to their zero value, as Go\'s JSON would', () => {
+  const body = toBinary(DeleteOptionsSchema, create(DeleteOptionsSchema, { gracePeriodSeconds: 0n, orphanDependents: false, propagationPolicy: '', preconditions: { resourceVersion: '' } }));
+  assert.deepEqual(decodeKubeProtobuf(envelope('v1', 'DeleteOptions', body)), {
+    apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, orphanDependents: false, propagationPolicy: '', preconditions: { resourceVersion: '' },
+  });
+  const scale = toBinary(ScaleSchema, create(ScaleSchema, { spec: {}, status: { replicas: 0 } }));
+  assert.deepEqual(decodeKubeProtobuf(envelope('autoscaling/v1', 'Scale', scale)), { apiVersion: 'autoscaling/v1', kind: 'Scale', spec: {}, status: { replicas: 0 } });
+});
 
 test('decoder: Time, FieldsV1, int64 and omitempty follow Go JSON', () => {
   const secret = toBinary(SecretSchema, create(SecretSchema, {

@@ -3,6 +3,7 @@
 
 import { StatusError } from '../errors.ts';
 import type { Attributes, UserInfo } from './types.ts';
+import { QueryParams } from '../query.ts';
 
 const VERBS: Record<string, string> = { POST: 'create', GET: 'get', HEAD: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
 /** Subresources of a namespace (everything else after /namespaces/<ns>/ is a namespaced resource). */
@@ -28,13 +29,14 @@ export function requestAttributes(method: string, url: URL, user: UserInfo): Att
   const a: Attributes = { user, verb, resourceRequest: true, apiGroup, apiVersion, resource: rest[0], namespace };
   if (rest.length >= 2) a.name = rest[1];
   if (rest.length >= 3) a.subresource = rest[2];
-  const q = url.searchParams;
+  const q = new QueryParams(url.searchParams);
   if (a.name === undefined) {
-    if (verb === 'get') verb = q.get('watch') === 'true' || q.get('watch') === '1' ? 'watch' : 'list';
+    // The same reading of ?watch as the handler's, or `watch=True` would be authorized as a list.
+    if (verb === 'get') verb = q.bool('watch') ? 'watch' : 'list';
     else if (verb === 'delete') verb = 'deletecollection';
     // A list or watch of one object by name (kubectl get x -w) is authorized for that name.
     if (verb === 'list' || verb === 'watch') {
-      const m = /^metadata\.name==?([^,]*)$/.exec(q.get('fieldSelector') ?? '');
+      const m = /^metadata\.name==?([^,]*)$/.exec(q.string('fieldSelector') ?? '');
       if (m) a.name = m[1];
     }
   }

@@ -1,13 +1,18 @@
 // Request bodies in `application/vnd.kubernetes.protobuf`, as kubectl's typed commands send them
 // (create namespace|secret|configmap|serviceaccount|role|deployment|job|cronjob|pdb|priorityclass|…, create
-// token, auth can-i, auth whoami; Go clients' Evictions):
+// token, auth can-i, auth whoami; Go clients' Evictions) and as client-go sends options and subresource bodies
+// (DeleteOptions, Binding, Scale), leader-election Leases and recorded Events:
 // "k8s\0" + runtime.Unknown{typeMeta, raw}, where raw is the object's own message. Replies stay JSON.
 
 import { fromBinary, type DescMessage } from '@bufbuild/protobuf';
 import { badRequest, StatusError } from '../errors.ts';
 import type { KObject } from '../resource.ts';
 import { UnknownSchema } from './gen/k8s/runtime_pb.ts';
-import { ConfigMapSchema, NamespaceSchema, SecretSchema, ServiceAccountSchema } from './gen/k8s/core_v1_pb.ts';
+import { BindingSchema, ConfigMapSchema, EventSchema, NamespaceSchema, SecretSchema, ServiceAccountSchema } from './gen/k8s/core_v1_pb.ts';
+import { EventSchema as EventsV1EventSchema } from './gen/k8s/events_v1_pb.ts';
+import { LeaseSchema } from './gen/k8s/coordination_v1_pb.ts';
+import { DeleteOptionsSchema } from './gen/k8s/meta_v1_pb.ts';
+import { ScaleSchema } from './gen/k8s/autoscaling_v1_pb.ts';
 import { ClusterRoleBindingSchema, ClusterRoleSchema, RoleBindingSchema, RoleSchema } from './gen/k8s/rbac_v1_pb.ts';
 import { SelfSubjectReviewSchema, TokenRequestSchema, TokenReviewSchema } from './gen/k8s/authentication_v1_pb.ts';
 import {
@@ -28,12 +33,17 @@ export const PROTOBUF_CONTENT_TYPE = 'application/vnd.kubernetes.protobuf';
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
 /** The top-level kinds whose protobuf form we decode, by apiVersion and kind. */
-const KINDS: ReadonlyMap<string, DescMessage> = new Map(
+export const KINDS: ReadonlyMap<string, DescMessage> = new Map(
   ([
     ['v1', 'Namespace', NamespaceSchema],
     ['v1', 'Secret', SecretSchema],
     ['v1', 'ConfigMap', ConfigMapSchema],
     ['v1', 'ServiceAccount', ServiceAccountSchema],
+    ['v1', 'Binding', BindingSchema],
+    ['v1', 'Event', EventSchema],
+    ['events.k8s.io/v1', 'Event', EventsV1EventSchema],
+    ['coordination.k8s.io/v1', 'Lease', LeaseSchema],
+    ['autoscaling/v1', 'Scale', ScaleSchema],
     ['rbac.authorization.k8s.io/v1', 'Role', RoleSchema],
     ['rbac.authorization.k8s.io/v1', 'ClusterRole', ClusterRoleSchema],
     ['rbac.authorization.k8s.io/v1', 'RoleBinding', RoleBindingSchema],
@@ -58,6 +68,12 @@ const KINDS: ReadonlyMap<string, DescMessage> = new Map(
   ] as const).map(([apiVersion, kind, schema]) => [`${apiVersion}/${kind}`, schema]),
 );
 
+/**
+ * Kinds registered in every group version (metav1.AddToGroupVersion): client-go encodes them with the
+ * group version of the resource it talks to ("v1", "rbac.authorization.k8s.io/v1", "meta.k8s.io/v1").
+ */
+const ANY_VERSION_KINDS: ReadonlyMap<string, DescMessage> = new Map([['DeleteOptions', DeleteOptionsSchema]]);
+
 const malformed = (why: string) => badRequest(`the object provided is unrecognized or malformed: ${why}`);
 
 /**
@@ -80,7 +96,7 @@ export function decodeKubeProtobuf(body: Buffer): KObject {
   const kind = unknown.typeMeta?.kind ?? '';
   if (!kind) throw malformed("Object 'Kind' is missing in the protobuf envelope");
   if (!apiVersion) throw malformed("Object 'apiVersion' is missing in the protobuf envelope");
-  const schema = KINDS.get(`${apiVersion}/${kind}`);
+  const schema = KINDS.get(`${apiVersion}/${kind}`) ?? ANY_VERSION_KINDS.get(kind);
   if (!schema) {
     throw new StatusError(415, 'UnsupportedMediaType',
       `the body of the request was in an unknown format - protobuf is not supported for kind "${kind}" in version "${apiVersion}"; send application/json or application/yaml`);

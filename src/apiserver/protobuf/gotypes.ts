@@ -34,6 +34,12 @@ export const GO_FIELDS: ReadonlyMap<string, GoFields> = new Map<string, GoFields
   ['k8s.io.api.core.v1.ConfigMap', { pointer: ['immutable'] }],
   ['k8s.io.api.core.v1.ServiceAccount', { pointer: ['automountServiceAccountToken'] }],
 
+  ['k8s.io.api.autoscaling.v1.ScaleStatus', { always: ['replicas'] }],
+
+  ['k8s.io.api.core.v1.Event', { always: ['reportingComponent', 'reportingInstance'] }],
+  ['k8s.io.api.events.v1.EventSeries', { always: ['count'] }],
+  ['k8s.io.api.coordination.v1.LeaseSpec', { pointer: ['holderIdentity', 'leaseDurationSeconds', 'leaseTransitions', 'strategy', 'preferredHolder'] }],
+
   ['k8s.io.api.rbac.v1.Subject', { always: ['kind', 'name'] }],
   ['k8s.io.api.rbac.v1.RoleRef', { always: ['apiGroup', 'kind', 'name'] }],
 

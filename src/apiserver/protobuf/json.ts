@@ -26,6 +26,16 @@ const CUSTOM: ReadonlyMap<string, Custom> = new Map<string, Custom>([
     // metav1.Time serialises with second precision.
     return new Date(Number(seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
   }],
+  [`${META}.MicroTime`, (m, path) => {
+    const seconds = BigInt(m.seconds ?? 0n);
+    const nanos = Number(m.nanos ?? 0);
+    if (seconds === 0n && !nanos) return undefined;
+    if (seconds < MIN_SECONDS || seconds > MAX_SECONDS) throw badRequest(`${path}: time out of range: ${seconds} seconds`);
+    if (nanos < 0 || nanos > 999_999_999) throw badRequest(`${path}: nanos out of range: ${nanos}`);
+    // metav1.MicroTime serialises as RFC 3339 with exactly six fractional digits.
+    const micros = String(Math.floor(nanos / 1000)).padStart(6, '0');
+    return new Date(Number(seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, `.${micros}Z`);
+  }],
   [`${META}.FieldsV1`, (m, path) => {
     const raw: Uint8Array = m.Raw;
     if (!raw.length) return undefined;

@@ -7,7 +7,7 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { LabelSelector, ObjectMeta } from "./meta_v1_pb.ts";
+import type { LabelSelector, ListMeta, ObjectMeta } from "./meta_v1_pb.ts";
 import { file_k8s_meta_v1 } from "./meta_v1_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file k8s/rbac_v1.proto.
  */
 export const file_k8s_rbac_v1: GenFile = /*@__PURE__*/
-  fileDesc("ChFrOHMvcmJhY192MS5wcm90bxISazhzLmlvLmFwaS5yYmFjLnYxInEKClBvbGljeVJ1bGUSDQoFdmVyYnMYASADKAkSEQoJYXBpR3JvdXBzGAIgAygJEhEKCXJlc291cmNlcxgDIAMoCRIVCg1yZXNvdXJjZU5hbWVzGAQgAygJEhcKD25vblJlc291cmNlVVJMcxgFIAMoCSJKCgdTdWJqZWN0EgwKBGtpbmQYASABKAkSEAoIYXBpR3JvdXAYAiABKAkSDAoEbmFtZRgDIAEoCRIRCgluYW1lc3BhY2UYBCABKAkiNwoHUm9sZVJlZhIQCghhcGlHcm91cBgBIAEoCRIMCgRraW5kGAIgASgJEgwKBG5hbWUYAyABKAkiZAoPQWdncmVnYXRpb25SdWxlElEKFGNsdXN0ZXJSb2xlU2VsZWN0b3JzGAEgAygLMjMuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLkxhYmVsU2VsZWN0b3IieQoEUm9sZRJCCghtZXRhZGF0YRgBIAEoCzIwLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhEi0KBXJ1bGVzGAIgAygLMh4uazhzLmlvLmFwaS5yYmFjLnYxLlBvbGljeVJ1bGUivgEKC0NsdXN0ZXJSb2xlEkIKCG1ldGFkYXRhGAEgASgLMjAuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk9iamVjdE1ldGESLQoFcnVsZXMYAiADKAsyHi5rOHMuaW8uYXBpLnJiYWMudjEuUG9saWN5UnVsZRI8Cg9hZ2dyZWdhdGlvblJ1bGUYAyABKAsyIy5rOHMuaW8uYXBpLnJiYWMudjEuQWdncmVnYXRpb25SdWxlIq4BCgtSb2xlQmluZGluZxJCCghtZXRhZGF0YRgBIAEoCzIwLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhEi0KCHN1YmplY3RzGAIgAygLMhsuazhzLmlvLmFwaS5yYmFjLnYxLlN1YmplY3QSLAoHcm9sZVJlZhgDIAEoCzIbLms4cy5pby5hcGkucmJhYy52MS5Sb2xlUmVmIrUBChJDbHVzdGVyUm9sZUJpbmRpbmcSQgoIbWV0YWRhdGEYASABKAsyMC5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuT2JqZWN0TWV0YRItCghzdWJqZWN0cxgCIAMoCzIbLms4cy5pby5hcGkucmJhYy52MS5TdWJqZWN0EiwKB3JvbGVSZWYYAyABKAsyGy5rOHMuaW8uYXBpLnJiYWMudjEuUm9sZVJlZg", [file_k8s_meta_v1]);
+  fileDesc("ChFrOHMvcmJhY192MS5wcm90bxISazhzLmlvLmFwaS5yYmFjLnYxInEKClBvbGljeVJ1bGUSDQoFdmVyYnMYASADKAkSEQoJYXBpR3JvdXBzGAIgAygJEhEKCXJlc291cmNlcxgDIAMoCRIVCg1yZXNvdXJjZU5hbWVzGAQgAygJEhcKD25vblJlc291cmNlVVJMcxgFIAMoCSJKCgdTdWJqZWN0EgwKBGtpbmQYASABKAkSEAoIYXBpR3JvdXAYAiABKAkSDAoEbmFtZRgDIAEoCRIRCgluYW1lc3BhY2UYBCABKAkiNwoHUm9sZVJlZhIQCghhcGlHcm91cBgBIAEoCRIMCgRraW5kGAIgASgJEgwKBG5hbWUYAyABKAkiZAoPQWdncmVnYXRpb25SdWxlElEKFGNsdXN0ZXJSb2xlU2VsZWN0b3JzGAEgAygLMjMuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLkxhYmVsU2VsZWN0b3IieQoEUm9sZRJCCghtZXRhZGF0YRgBIAEoCzIwLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhEi0KBXJ1bGVzGAIgAygLMh4uazhzLmlvLmFwaS5yYmFjLnYxLlBvbGljeVJ1bGUivgEKC0NsdXN0ZXJSb2xlEkIKCG1ldGFkYXRhGAEgASgLMjAuazhzLmlvLmFwaW1hY2hpbmVyeS5wa2cuYXBpcy5tZXRhLnYxLk9iamVjdE1ldGESLQoFcnVsZXMYAiADKAsyHi5rOHMuaW8uYXBpLnJiYWMudjEuUG9saWN5UnVsZRI8Cg9hZ2dyZWdhdGlvblJ1bGUYAyABKAsyIy5rOHMuaW8uYXBpLnJiYWMudjEuQWdncmVnYXRpb25SdWxlIq4BCgtSb2xlQmluZGluZxJCCghtZXRhZGF0YRgBIAEoCzIwLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5PYmplY3RNZXRhEi0KCHN1YmplY3RzGAIgAygLMhsuazhzLmlvLmFwaS5yYmFjLnYxLlN1YmplY3QSLAoHcm9sZVJlZhgDIAEoCzIbLms4cy5pby5hcGkucmJhYy52MS5Sb2xlUmVmIrUBChJDbHVzdGVyUm9sZUJpbmRpbmcSQgoIbWV0YWRhdGEYASABKAsyMC5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuT2JqZWN0TWV0YRItCghzdWJqZWN0cxgCIAMoCzIbLms4cy5pby5hcGkucmJhYy52MS5TdWJqZWN0EiwKB3JvbGVSZWYYAyABKAsyGy5rOHMuaW8uYXBpLnJiYWMudjEuUm9sZVJlZiJ1CghSb2xlTGlzdBJACghtZXRhZGF0YRgBIAEoCzIuLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5MaXN0TWV0YRInCgVpdGVtcxgCIAMoCzIYLms4cy5pby5hcGkucmJhYy52MS5Sb2xlIoMBCg9DbHVzdGVyUm9sZUxpc3QSQAoIbWV0YWRhdGEYASABKAsyLi5rOHMuaW8uYXBpbWFjaGluZXJ5LnBrZy5hcGlzLm1ldGEudjEuTGlzdE1ldGESLgoFaXRlbXMYAiADKAsyHy5rOHMuaW8uYXBpLnJiYWMudjEuQ2x1c3RlclJvbGUigwEKD1JvbGVCaW5kaW5nTGlzdBJACghtZXRhZGF0YRgBIAEoCzIuLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5MaXN0TWV0YRIuCgVpdGVtcxgCIAMoCzIfLms4cy5pby5hcGkucmJhYy52MS5Sb2xlQmluZGluZyKRAQoWQ2x1c3RlclJvbGVCaW5kaW5nTGlzdBJACghtZXRhZGF0YRgBIAEoCzIuLms4cy5pby5hcGltYWNoaW5lcnkucGtnLmFwaXMubWV0YS52MS5MaXN0TWV0YRI1CgVpdGVtcxgCIAMoCzImLms4cy5pby5hcGkucmJhYy52MS5DbHVzdGVyUm9sZUJpbmRpbmc", [file_k8s_meta_v1]);
 
 /**
  * @generated from message k8s.io.api.rbac.v1.PolicyRule
@@ -232,4 +232,94 @@ export type ClusterRoleBinding = Message<"k8s.io.api.rbac.v1.ClusterRoleBinding"
  */
 export const ClusterRoleBindingSchema: GenMessage<ClusterRoleBinding> = /*@__PURE__*/
   messageDesc(file_k8s_rbac_v1, 7);
+
+/**
+ * List responses, for clients that ask for protobuf first (client-go).
+ *
+ * @generated from message k8s.io.api.rbac.v1.RoleList
+ */
+export type RoleList = Message<"k8s.io.api.rbac.v1.RoleList"> & {
+  /**
+   * @generated from field: optional k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta metadata = 1;
+   */
+  metadata?: ListMeta | undefined;
+
+  /**
+   * @generated from field: repeated k8s.io.api.rbac.v1.Role items = 2;
+   */
+  items: Role[];
+};
+
+/**
+ * Describes the message k8s.io.api.rbac.v1.RoleList.
+ * Use `create(RoleListSchema)` to create a new message.
+ */
+export const RoleListSchema: GenMessage<RoleList> = /*@__PURE__*/
+  messageDesc(file_k8s_rbac_v1, 8);
+
+/**
+ * @generated from message k8s.io.api.rbac.v1.ClusterRoleList
+ */
+export type ClusterRoleList = Message<"k8s.io.api.rbac.v1.ClusterRoleList"> & {
+  /**
+   * @generated from field: optional k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta metadata = 1;
+   */
+  metadata?: ListMeta | undefined;
+
+  /**
+   * @generated from field: repeated k8s.io.api.rbac.v1.ClusterRole items = 2;
+   */
+  items: ClusterRole[];
+};
+
+/**
+ * Describes the message k8s.io.api.rbac.v1.ClusterRoleList.
+ * Use `create(ClusterRoleListSchema)` to create a new message.
+ */
+export const ClusterRoleListSchema: GenMessage<ClusterRoleList> = /*@__PURE__*/
+  messageDesc(file_k8s_rbac_v1, 9);
+
+/**
+ * @generated from message k8s.io.api.rbac.v1.RoleBindingList
+ */
+export type RoleBindingList = Message<"k8s.io.api.rbac.v1.RoleBindingList"> & {
+  /**
+   * @generated from field: optional k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta metadata = 1;
+   */
+  metadata?: ListMeta | undefined;
+
+  /**
+   * @generated from field: repeated k8s.io.api.rbac.v1.RoleBinding items = 2;
+   */
+  items: RoleBinding[];
+};
+
+/**
+ * Describes the message k8s.io.api.rbac.v1.RoleBindingList.
+ * Use `create(RoleBindingListSchema)` to create a new message.
+ */
+export const RoleBindingListSchema: GenMessage<RoleBindingList> = /*@__PURE__*/
+  messageDesc(file_k8s_rbac_v1, 10);
+
+/**
+ * @generated from message k8s.io.api.rbac.v1.ClusterRoleBindingList
+ */
+export type ClusterRoleBindingList = Message<"k8s.io.api.rbac.v1.ClusterRoleBindingList"> & {
+  /**
+   * @generated from field: optional k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta metadata = 1;
+   */
+  metadata?: ListMeta | undefined;
+
+  /**
+   * @generated from field: repeated k8s.io.api.rbac.v1.ClusterRoleBinding items = 2;
+   */
+  items: ClusterRoleBinding[];
+};
+
+/**
+ * Describes the message k8s.io.api.rbac.v1.ClusterRoleBindingList.
+ * Use `create(ClusterRoleBindingListSchema)` to create a new message.
+ */
+export const ClusterRoleBindingListSchema: GenMessage<ClusterRoleBindingList> = /*@__PURE__*/
+  messageDesc(file_k8s_rbac_v1, 11);
 
