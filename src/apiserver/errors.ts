@@ -1,7 +1,8 @@
 // metav1.Status errors, shaped and worded like k8s.io/apimachinery/pkg/api/errors.
 
 export interface StatusCause {
-  type?: string;
+  /** metav1.StatusCause.Type, serialised as "reason". */
+  reason?: string;
   message?: string;
   field?: string;
 }
@@ -114,6 +115,6 @@ export function invalid(kind: string, group: string, name: string, errs: FieldEr
     name,
     group: group || undefined,
     kind,
-    causes: errs.map((e) => ({ type: e.type, message: e.detail, field: e.field })),
+    causes: errs.map((e) => ({ reason: e.type, message: e.detail, field: e.field })),
   });
 }

@@ -554,7 +554,7 @@ export class HttpFront {
       const deadline = Date.now() + 3000;
       while (from > (await storage.currentRevision()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       if (from > (await storage.currentRevision())) {
-        throw new StatusError(504, 'Timeout', `Timeout: Too large resource version: ${from}, current: ${await storage.currentRevision()}`, { causes: [{ type: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 });
+        throw new StatusError(504, 'Timeout', `Timeout: Too large resource version: ${from}, current: ${await storage.currentRevision()}`, { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 });
       }
     }
 

@@ -184,7 +184,7 @@ export class ResourceService {
     if (!nsObj) throw notFound('namespaces', '', ns);
     if (nsObj.metadata.deletionTimestamp || nsObj.status?.phase === 'Terminating') {
       throw forbidden(`unable to create new content in namespace ${ns} because it is being terminated`, {
-        name: ns, kind: 'namespaces', causes: [{ type: 'NamespaceTerminating', message: `namespace ${ns} is being terminated`, field: 'metadata.namespace' }],
+        name: ns, kind: 'namespaces', causes: [{ reason: 'NamespaceTerminating', message: `namespace ${ns} is being terminated`, field: 'metadata.namespace' }],
       });
     }
   }

@@ -129,7 +129,7 @@ test('Apply: merge by list keys, conflicts with the exact message, force takes o
   assert.equal(err.code, 409);
   assert.equal(err.reason, 'Conflict');
   assert.equal(err.message, 'Apply failed with 2 conflicts: conflicts with "a":\n- .spec.ports[port=80,protocol="TCP"].name\n- .spec.replicas');
-  assert.deepEqual(err.details?.causes?.[1], { type: 'FieldManagerConflict', message: 'conflict with "a"', field: '.spec.replicas' });
+  assert.deepEqual(err.details?.causes?.[1], { reason: 'FieldManagerConflict', message: 'conflict with "a"', field: '.spec.replicas' });
 
   const forced = apply(b.object, obj({ replicas: 2, ports: [{ port: 443 }] }), 'b', true, scope());
   assert.equal(forced.object.spec.replicas, 2);

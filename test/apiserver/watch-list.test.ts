@@ -116,7 +116,7 @@ test('a resourceVersion from the future is answered 504 after a short wait', asy
   const r = await api(t.server, 'GET', `${CM}?watch=true&resourceVersion=${cur + 1000}`);
   assert.equal(r.status, 504);
   assert.equal(r.body.reason, 'Timeout');
-  assert.equal(r.body.details.causes[0].type, 'ResourceVersionTooLarge');
+  assert.equal(r.body.details.causes[0].reason, 'ResourceVersionTooLarge');
 });
 
 test('paginated lists read one snapshot even while writes continue', async () => {

@@ -119,8 +119,8 @@ function deleteOptionsOf(eviction: KObject): DeleteOpts {
 
 /** 429 with the budget's reason as a cause; a retry hint travels in the details and as Retry-After. */
 const tooManyRequests = (message: string, retryAfterSeconds = 0) => retryAfterSeconds
-  ? new StatusError(429, 'TooManyRequests', VIOLATION, { causes: [{ type: 'DisruptionBudget', message }], retryAfterSeconds }, { 'Retry-After': String(retryAfterSeconds) })
-  : new StatusError(429, 'TooManyRequests', VIOLATION, { causes: [{ type: 'DisruptionBudget', message }] });
+  ? new StatusError(429, 'TooManyRequests', VIOLATION, { causes: [{ reason: 'DisruptionBudget', message }], retryAfterSeconds }, { 'Retry-After': String(retryAfterSeconds) })
+  : new StatusError(429, 'TooManyRequests', VIOLATION, { causes: [{ reason: 'DisruptionBudget', message }] });
 
 /** checkAndDecrement's refusals, in the real server's order. */
 function refusal(pdb: KObject): StatusError | undefined {
