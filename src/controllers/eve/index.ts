@@ -9,7 +9,7 @@
 import type { KObject } from '../../apiserver/resource.ts';
 import type { DeviceApi } from '../../eve/device-api.ts';
 import type { DeviceHooks } from '../../eve/hooks.ts';
-import { reflect, type Client, type GVR, type Reflector, type WatchEvent } from '../client.ts';
+import { reflect, type Client, type GVR, type ObjectChange as WatchEvent, type Reflector } from '../client.ts';
 import { Enrolment } from './enrolment.ts';
 import { Ingest } from './ingest.ts';
 import { NodeIndex } from './nodes.ts';
