@@ -111,7 +111,9 @@ export class HttpClient implements Client {
     return new Promise((resolve, reject) => {
       const req = https.request({
         protocol: 'https:', hostname: this.url.hostname.replace(/^\[|\]$/g, ''), port: this.url.port || 443,
-        path: this.url.pathname.replace(/\/$/, '') + path, method, agent: this.agent, headers: this.headers(contentType, rereadToken),
+        path: this.url.pathname.replace(/\/$/, '') + path, method, agent: this.agent,
+        // A declared length: some servers refuse a chunked DELETE body.
+        headers: { ...this.headers(contentType, rereadToken), ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}) },
       }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
