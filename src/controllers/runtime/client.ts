@@ -46,6 +46,8 @@ export type PatchType = 'merge' | 'json' | 'strategic';
 export interface DeleteOptions {
   propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
   preconditions?: { uid?: string; resourceVersion?: string };
+  /** For kinds deleted gracefully (pods): 0 = at once. */
+  gracePeriodSeconds?: number;
 }
 
 /** A change to one object. */

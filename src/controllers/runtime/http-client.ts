@@ -181,6 +181,7 @@ export class HttpClient implements Client {
     const body: KObject = { kind: 'DeleteOptions', apiVersion: 'v1' };
     if (o.propagationPolicy) body.propagationPolicy = o.propagationPolicy;
     if (o.preconditions) body.preconditions = o.preconditions;
+    if (o.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = o.gracePeriodSeconds;
     await this.request('DELETE', resourcePath(r, ns, name), body);
   }
 

@@ -138,8 +138,7 @@ export class WorkQueue<T = string> {
     const timer = setTimeout(() => {
       this.delayed.delete(item);
       this.add(item);
-    }, ms);
-    timer.unref();
+    }, ms); // not unref'd: shutDown() clears it
     this.delayed.set(item, { at, timer });
   }
 
