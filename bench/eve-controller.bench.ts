@@ -20,7 +20,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { startApiServer } from '../src/apiserver/server.ts';
 import { startDeviceApi } from '../src/eve/device-api.ts';
-import { InProcessClient } from '../src/controllers/client.ts';
+import { InProcessClient } from '../src/controllers/runtime/index.ts';
 import { installCrds } from '../src/controllers/eve/install.ts';
 import { EveControllers } from '../src/controllers/eve/index.ts';
 import { APPINSTANCES, DATASTORES, EDGENODES, NETWORKINSTANCES } from '../src/controllers/eve/status.ts';

@@ -19,7 +19,7 @@ import { StatusError } from '../../apiserver/errors.ts';
 import type { DeviceApi } from '../../eve/device-api.ts';
 import { EdgeDevConfigSchema } from '../../eve/gen/config/devconfig_pb.ts';
 import { renderDeviceConfig, type RenderedConfig } from '../../eve/render.ts';
-import { isNotFound, type Client, type GVR } from '../client.ts';
+import { isNotFound, type Client, type GVR } from '../runtime/index.ts';
 import type { CacheStore } from '../runtime/index.ts';
 import { mapDevice, type DeviceMapping, type MappingProblem, type ObjectRef, type RefKind, type SourceKind } from './mapping.ts';
 import type { OwnerLookup } from './ingest.ts';

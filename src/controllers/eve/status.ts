@@ -5,7 +5,7 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import type { KObject } from '../../apiserver/resource.ts';
-import { isConflict, isNotFound, type Client, type GVR } from '../client.ts';
+import { isConflict, isNotFound, type Client, type GVR } from '../runtime/index.ts';
 import type { CacheStore } from '../runtime/index.ts';
 
 export const GROUP = 'eve.kubeve.io';

@@ -8,4 +8,3 @@ export { CacheStore, byField, byNamespace, NAMESPACE_INDEX, type IndexFunc } fro
 export { Informer, SharedInformerFactory, Backoff, type EventHandler, type InformerOptions } from './informer.ts';
 export { WorkQueue, Controller, defaultControllerRateLimiter, ItemExponentialFailureRateLimiter, BucketRateLimiter, MaxOfRateLimiter, type RateLimiter, type ReconcileResult } from './workqueue.ts';
 export { LeaderElector, LEASES, type LeaderElectionOptions } from './leader-election.ts';
-export { reflect, type Reflector } from './reflect.ts';
