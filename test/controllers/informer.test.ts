@@ -98,6 +98,8 @@ test('indexers, late handlers and resync', async () => {
   await until(() => inf.store.byIndex('nodeName', 'n1').length === 2, 5000, 'index update');
   await inproc.delete(PODS, 'idx', 'p1', { gracePeriodSeconds: 0 });
   await until(() => names(inf.store.byIndex('nodeName', 'n1')).join() === 'p4', 5000, 'index removal');
+  // A handler that throws does not keep the others from their events.
+  inf.addEventHandler({ onAdd: () => { throw new Error('poisoned handler'); }, onUpdate: () => { throw new Error('poisoned handler'); } });
   // A handler added after the start first sees the cache as adds, then periodic resyncs.
   const log = recorder(inf);
   assert.deepEqual(log.slice().sort(), ['add p2', 'add p3', 'add p4']);

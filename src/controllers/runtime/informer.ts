@@ -84,7 +84,7 @@ export class Informer {
   /** Registers handlers; once started, they first see every cached object as added (as client-go does). */
   addEventHandler(h: EventHandler): void {
     this.handlers.push(h);
-    if (this.started) for (const o of this.store.list()) this.call(h, 'onAdd', () => h.onAdd?.(o));
+    if (this.started) for (const o of this.store.list()) this.call('onAdd', () => h.onAdd?.(o));
   }
 
   addIndexers(indexers: Record<string, IndexFunc>): void {
@@ -119,17 +119,17 @@ export class Informer {
     this.wake?.();
   }
 
-  private call(h: EventHandler, what: string, fn: () => void): void {
+  /** A handler that throws is logged; the other handlers and the informer carry on. */
+  private call(what: string, fn: () => void): void {
     try {
       fn();
     } catch (e) {
       console.error(`kubeve: ${this.resource.resource} informer ${what} handler failed:`, e instanceof Error ? e.message : e);
     }
-    void h;
   }
 
   private emit(what: keyof EventHandler, fn: (h: EventHandler) => void): void {
-    for (const h of this.handlers) this.call(h, what, () => fn(h));
+    for (const h of this.handlers) this.call(what, () => fn(h));
   }
 
   private sleep(ms: number): Promise<void> {
