@@ -9,6 +9,8 @@
 //    `kubectl apply` sends, without kubectl's own start-up), each on a different EdgeNode; the clock
 //    stops when the device API serves a config for that device with the app in it (the hash it
 //    would answer a poll with changed). Includes the controller's 20 ms coalescing window.
+// 3. Requests the controllers make, counted on their client: GETs at start and per apply in steady
+//    state (the target is 0: they read informer caches), and all requests per apply.
 //
 // Env: BENCH_NODES (comma list, default "1000,10000"), BENCH_APPLIES (default 200).
 import fs from 'node:fs';
@@ -18,7 +20,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { startApiServer } from '../src/apiserver/server.ts';
 import { startDeviceApi } from '../src/eve/device-api.ts';
-import { InProcessClient } from '../src/controllers/client.ts';
+import { InProcessClient } from '../src/controllers/runtime/index.ts';
 import { installCrds } from '../src/controllers/eve/install.ts';
 import { EveControllers } from '../src/controllers/eve/index.ts';
 import { APPINSTANCES, DATASTORES, EDGENODES, NETWORKINSTANCES } from '../src/controllers/eve/status.ts';
@@ -60,7 +62,18 @@ async function run(n: number): Promise<void> {
   }
   const createS = (Date.now() - t0) / 1000;
 
-  const eve = new EveControllers(client);
+  // Every call the controllers make through their client, by method.
+  const calls = new Map<string, number>();
+  const counted = new Proxy(client, {
+    get(target, prop, recv) {
+      const v = Reflect.get(target, prop, recv);
+      return typeof v === 'function' ? (...args: unknown[]) => {
+        calls.set(String(prop), (calls.get(String(prop)) ?? 0) + 1);
+        return v.apply(target, args);
+      } : v;
+    },
+  });
+  const eve = new EveControllers(counted);
   const device = await startDeviceApi({ dataDir: dir, port: 0, host: '127.0.0.1', hooks: eve.hooks });
   const before = await settle();
   const t1 = Date.now();
@@ -69,6 +82,8 @@ async function run(n: number): Promise<void> {
   const startS = (Date.now() - t1) / 1000;
   const after = await settle();
   const rendered = uuids.filter((u) => device.getConfig(u)).length;
+  const startGets = calls.get('get') ?? 0;
+  calls.clear();
 
   // Apply → served, over HTTPS with the admin token (one keep-alive connection, like kubectl).
   const agent = new https.Agent({ keepAlive: true, ca: api.caPem });
@@ -106,11 +121,16 @@ async function run(n: number): Promise<void> {
     }
     lat.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
+  await eve.idle();
+  const applyCalls = new Map(calls);
   const apps = (await client.list(APPINSTANCES, 'default')).items.length;
 
   console.log(`\n== ${n.toLocaleString('en')} EdgeNodes (created in ${createS.toFixed(1)} s; controllers listed + rendered all in ${startS.toFixed(1)} s; ${rendered} configs)`);
   console.log(`controller memory per EdgeNode: heap ${((after.heap - before.heap) / n / 1024).toFixed(2)} KiB, RSS ${((after.rss - before.rss) / n / 1024).toFixed(2)} KiB` +
     `  (heap ${(before.heap / 2 ** 20).toFixed(0)} → ${(after.heap / 2 ** 20).toFixed(0)} MiB, RSS ${(before.rss / 2 ** 20).toFixed(0)} → ${(after.rss / 2 ** 20).toFixed(0)} MiB)`);
+  const per = (k: string) => ((applyCalls.get(k) ?? 0) / APPLIES).toFixed(2);
+  const all = [...applyCalls.values()].reduce((a, b) => a + b, 0);
+  console.log(`client requests: ${startGets} GETs during start; per apply in steady state: ${per('get')} GETs, ${(all / APPLIES).toFixed(2)} requests in all (${[...applyCalls].map(([k, v]) => `${k} ${v}`).join(', ')})`);
   console.log(`apply → served (${APPLIES} AppInstance creates over HTTPS, ${apps} apps): p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms`);
 
   agent.destroy();

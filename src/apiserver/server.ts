@@ -15,6 +15,7 @@ import { ChangeFeed } from './change-feed.ts';
 import { CRDController } from '../controllers/crd.ts';
 import { NamespaceController } from '../controllers/namespace.ts';
 import { GarbageCollector } from '../controllers/gc.ts';
+import { InProcessClient, SharedInformerFactory } from '../controllers/runtime/index.ts';
 import { randomUUID } from 'node:crypto';
 import { KeyExistsError } from './storage/types.ts';
 import { Security } from './auth/index.ts';
@@ -82,8 +83,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const audit = new AuditLog(dataDir);
 
   const feed = new ChangeFeed(storage, registry);
-  const crds = new CRDController(registry, service, feed);
-  const namespaces = new NamespaceController(registry, service, feed);
+  const informers = new SharedInformerFactory(new InProcessClient(service, registry));
+  const crds = new CRDController(registry, service, informers);
+  const namespaces = new NamespaceController(registry, service, informers);
   const gc = new GarbageCollector(registry, service, feed);
   const aggregator = new ClusterRoleAggregator(registry, service, feed);
   const expiry = new ObjectExpiry(registry, store, feed);
@@ -93,7 +95,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   await aggregator.sync();
   await expiry.load();
   feed.start(startRev);
-  await namespaces.resume();
+  informers.start();
+  await Promise.all([crds.run(), namespaces.run()]);
+  gc.run();
   expiry.start();
 
   const http = new HttpFront(registry, service, {
@@ -116,8 +120,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       security.stop();
       audit.close();
       feed.stop();
-      namespaces.stop();
-      gc.stop();
+      informers.stop();
+      await Promise.all([crds.stop(), namespaces.stop(), gc.stop()]);
       await feed.idle();
       await storage.close();
     },

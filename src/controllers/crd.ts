@@ -1,6 +1,7 @@
 // CustomResourceDefinition lifecycle, as the apiextensions controllers run it: check names
 // (NamesAccepted), publish the resource (Established; discovery and OpenAPI follow the registry),
-// and on deletion remove every custom resource before letting the CRD go.
+// and on deletion remove every custom resource before letting the CRD go. Runs on the controller
+// runtime: an informer on CRDs feeds a work queue of CRD names; reconcile reads the cache.
 
 import type { Registry } from '../apiserver/registry.ts';
 import type { ResourceService } from '../apiserver/rest.ts';
@@ -8,7 +9,9 @@ import type { KObject, ResourceDefinition } from '../apiserver/resource.ts';
 import { resourceDefinitionsFromCRD } from '../apiserver/crd.ts';
 import { StatusError } from '../apiserver/errors.ts';
 import { keyPrefix } from '../apiserver/store.ts';
-import type { ChangeFeed } from '../apiserver/change-feed.ts';
+import { Controller, type GVR, type Informer, type ReconcileResult, type SharedInformerFactory } from './runtime/index.ts';
+
+const CRDS: GVR = { group: 'apiextensions.k8s.io', version: 'v1', resource: 'customresourcedefinitions' };
 
 export const CLEANUP_FINALIZER = 'customresourcecleanup.apiextensions.k8s.io';
 
@@ -19,15 +22,38 @@ function condition(type: string, status: 'True' | 'False', reason: string, messa
 }
 
 export class CRDController {
-  constructor(private registry: Registry, private service: ResourceService, feed: ChangeFeed) {
-    feed.subscribe(async (ev) => {
-      if (ev.def.group !== 'apiextensions.k8s.io' || ev.def.resource !== 'customresourcedefinitions') return;
-      if (ev.type === 'delete') {
-        this.registry.removeCRD(ev.object.metadata.name);
-        this.registry.setTerminating(ev.object.metadata.name, false);
-      }
-      else await this.sync(ev.object);
+  private readonly informer: Informer;
+  readonly controller: Controller;
+
+  constructor(private registry: Registry, private service: ResourceService, informers: SharedInformerFactory, private retryMs = 500) {
+    this.informer = informers.informerFor(CRDS);
+    this.controller = new Controller('crd controller', (name) => this.reconcile(name), { workers: 2 });
+    this.informer.addEventHandler({
+      onAdd: (crd) => this.controller.enqueue(crd.metadata.name),
+      onUpdate: (_, crd) => this.controller.enqueue(crd.metadata.name),
+      // Stop serving at once; nothing is left to reconcile.
+      onDelete: (crd) => {
+        this.registry.removeCRD(crd.metadata.name);
+        this.registry.setTerminating(crd.metadata.name, false);
+      },
     });
+  }
+
+  /** Starts the workers once the informer has synced. */
+  async run(): Promise<void> {
+    await this.informer.waitForSync();
+    this.controller.run();
+  }
+
+  stop(): Promise<void> {
+    return this.controller.stop();
+  }
+
+  private async reconcile(name: string): Promise<ReconcileResult> {
+    const crd = this.informer.store.get(name);
+    if (!crd) return;
+    if (crd.metadata.deletionTimestamp) return (await this.cleanup(crd)) ? undefined : { requeueAfterMs: this.retryMs };
+    await this.sync(crd);
   }
 
   private crdDef(): ResourceDefinition {
@@ -69,13 +95,13 @@ export class CRDController {
 
   private async sync(crd: KObject): Promise<void> {
     const name = crd.metadata.name;
-    if (crd.metadata.deletionTimestamp) return this.cleanup(crd);
+    if (crd.metadata.deletionTimestamp) return void (await this.cleanup(crd));
     if (!(crd.metadata.finalizers ?? []).includes(CLEANUP_FINALIZER)) {
       await this.service.guaranteedUpdate(this.crdDef(), undefined, name, undefined, (o) => {
         o.metadata.finalizers = [...(o.metadata.finalizers ?? []), CLEANUP_FINALIZER];
         return o;
       }, {}, { warnings: [] });
-      return; // the update comes back through the feed
+      return; // the update comes back through the informer
     }
     const clash = this.namesConflict(crd);
     const old: KObject[] = crd.status?.conditions ?? [];
@@ -110,15 +136,15 @@ export class CRDController {
     }
   }
 
-  /** Deletes every custom resource of a terminating CRD, then drops the cleanup finalizer. */
-  private async cleanup(crd: KObject): Promise<void> {
+  /** Deletes every custom resource of a terminating CRD, then drops the cleanup finalizer; false = try again later. */
+  private async cleanup(crd: KObject): Promise<boolean> {
     const name = crd.metadata.name;
     this.registry.setTerminating(name, true);
     const old: KObject[] = crd.status?.conditions ?? [];
     if (!old.some((c) => c.type === 'Terminating' && c.status === 'True')) {
       const conditions = [...old.filter((c) => c.type !== 'Terminating'), condition('Terminating', 'True', 'InstanceDeletionInProgress', 'CustomResourceDefinition marked for deletion; instance deletion in progress', old)];
       await this.writeStatus(name, { ...crd.status, conditions });
-      return;
+      return true; // the status update comes back through the informer
     }
     const defs = resourceDefinitionsFromCRD(crd);
     const def = defs[0];
@@ -131,11 +157,8 @@ export class CRDController {
           if (!(e instanceof StatusError && e.code === 404)) throw e;
         }
       }
-      if ((await this.service.store.storage.count(keyPrefix(def))) > 0) {
-        // Some instances wait on their own finalizers; try again shortly.
-        setTimeout(() => void this.cleanup(crd).catch(() => undefined), 500).unref();
-        return;
-      }
+      // Some instances may wait on their own finalizers: try again shortly.
+      if ((await this.service.store.storage.count(keyPrefix(def))) > 0) return false;
     }
     this.registry.removeCRD(name);
     try {
@@ -147,5 +170,6 @@ export class CRDController {
     } catch (e) {
       if (!(e instanceof StatusError && e.code === 404)) throw e;
     }
+    return true;
   }
 }

@@ -4,74 +4,73 @@
 //   first, and loses the finalizer once none is left;
 // - Orphan: an owner carrying the "orphan" finalizer has its ownerReference removed from every
 //   dependent, then loses the finalizer.
-// It keeps an in-memory graph of owner uid → dependents, fed by the change feed.
+// The change feed keeps an in-memory graph of owner uid → dependents (the GC's cache, built over
+// every resource at once) and puts the uids that need attention on a work queue of the controller
+// runtime: one uid is never handled twice at once, and a failing one is retried with backoff alone.
 
 import type { Registry } from '../apiserver/registry.ts';
 import type { ResourceService } from '../apiserver/rest.ts';
 import type { KObject, ResourceDefinition } from '../apiserver/resource.ts';
 import { StatusError } from '../apiserver/errors.ts';
 import type { ChangeFeed, ChangeEvent } from '../apiserver/change-feed.ts';
+import { Controller, type ReconcileResult } from './runtime/index.ts';
 
 interface Node {
   def: ResourceDefinition;
   namespace?: string;
   name: string;
   owners: string[]; // owner uids
+  /** Deleting, and held by one of the GC's finalizers. */
+  finalizer?: typeof FOREGROUND | typeof ORPHAN;
 }
 
 const FOREGROUND = 'foregroundDeletion';
+const ORPHAN = 'orphan';
 
-/** The owners' uids; stored data may be of any shape, so only well-formed references count. */
+/** The owners' uids; stored data written before metadata was type-checked may hold anything here. */
 function ownerUids(o: KObject | undefined): string[] {
   const refs: unknown[] = Array.isArray(o?.metadata?.ownerReferences) ? o.metadata.ownerReferences : [];
   return refs.map((r) => (r as KObject | null)?.uid).filter((uid): uid is string => typeof uid === 'string' && uid !== '');
 }
 
-function logError(o: KObject, e: unknown): void {
-  console.error(`kubeve: garbage collector: ${o.metadata?.namespace ?? ''}/${o.metadata?.name}:`, e instanceof Error ? e.message : e);
-}
-const ORPHAN = 'orphan';
-
 export class GarbageCollector {
   private nodes = new Map<string, Node>(); // uid → node
   private dependents = new Map<string, Set<string>>(); // owner uid → dependent uids
-  private retry?: NodeJS.Timeout;
-  private waiting = new Map<string, KObject>(); // owners whose finalizer waits on dependents
+  readonly controller: Controller;
 
   constructor(private registry: Registry, private service: ResourceService, feed: ChangeFeed, private retryMs = 500) {
+    this.controller = new Controller('garbage collector', (uid) => this.reconcile(uid), { workers: 4 });
     feed.subscribe((ev) => this.onChange(ev));
   }
 
-  /** Builds the graph from the current state (at start, before the feed runs). */
-  async load(): Promise<KObject[]> {
+  /** Builds the graph from the current state (at start, before the feed runs) and queues what needs a look. */
+  async load(): Promise<void> {
     const seen = new Set<string>();
-    const withFinalizers: KObject[] = [];
     for (const def of this.registry.all()) {
       if (seen.has(`${def.group}/${def.resource}`)) continue;
       seen.add(`${def.group}/${def.resource}`);
       const list = await this.service.store.list(def, undefined, {});
-      for (const o of list.items) {
-        this.track(def, o);
-        if (o.metadata.deletionTimestamp) withFinalizers.push(o);
-      }
+      for (const o of list.items) this.track(def, o);
     }
-    for (const o of withFinalizers) {
-      const def = this.nodes.get(o.metadata.uid)?.def;
-      // One object the collector cannot handle must not keep the server from starting.
-      if (def) await this.onChange({ type: 'update', def, object: o }).catch((e: unknown) => logError(o, e));
-    }
-    return withFinalizers;
+    // Owners deleted while the server was down leave dependents behind; deletions may be half done.
+    for (const [uid, n] of this.nodes) if (n.finalizer || n.owners.length) this.controller.enqueue(uid);
   }
 
-  stop(): void {
-    clearTimeout(this.retry);
+  run(): void {
+    this.controller.run();
+  }
+
+  stop(): Promise<void> {
+    return this.controller.stop();
   }
 
   private track(def: ResourceDefinition, o: KObject): void {
     const uid = o.metadata.uid;
     this.untrack(uid);
     const owners = ownerUids(o);
-    this.nodes.set(uid, { def, namespace: o.metadata.namespace, name: o.metadata.name, owners });
+    const fin: string[] = Array.isArray(o.metadata.finalizers) ? o.metadata.finalizers : [];
+    const finalizer = !o.metadata.deletionTimestamp ? undefined : fin.includes(ORPHAN) ? ORPHAN : fin.includes(FOREGROUND) ? FOREGROUND : undefined;
+    this.nodes.set(uid, { def, namespace: o.metadata.namespace, name: o.metadata.name, owners, finalizer });
     for (const ow of owners) {
       if (!this.dependents.has(ow)) this.dependents.set(ow, new Set());
       this.dependents.get(ow)!.add(uid);
@@ -85,37 +84,40 @@ export class GarbageCollector {
     this.nodes.delete(uid);
   }
 
-  private async onChange(ev: ChangeEvent): Promise<void> {
+  /** Keeps the graph current (synchronously, in feed order) and queues the uids to act on. */
+  private onChange(ev: ChangeEvent): void {
     const o = ev.object;
     const uid = o.metadata.uid;
     if (ev.type === 'delete') {
       this.untrack(uid);
-      this.waiting.delete(uid);
-      for (const dep of [...(this.dependents.get(uid) ?? [])]) await this.collectIfOrphaned(dep);
+      // Its dependents may now be orphans; an owner waiting in the foreground may now be free.
+      for (const dep of this.dependents.get(uid) ?? []) this.controller.enqueue(dep);
       this.dependents.delete(uid);
-      // An owner waiting in the foreground may now be free.
-      for (const owner of ownerUids(ev.previous)) {
-        if (this.waiting.get(owner)) await this.finishForeground(owner);
-      }
+      for (const ow of ownerUids(ev.previous)) if (this.nodes.get(ow)?.finalizer === FOREGROUND) this.controller.enqueue(ow);
       return;
     }
     this.track(ev.def, o);
-    const fin: string[] = o.metadata.finalizers ?? [];
-    if (o.metadata.deletionTimestamp && fin.includes(ORPHAN)) await this.orphan(ev.def, o);
-    else if (o.metadata.deletionTimestamp && fin.includes(FOREGROUND)) await this.foreground(ev.def, o);
-    else if (ev.type === 'create' && this.nodes.get(uid)!.owners.length) await this.collectIfOrphaned(uid);
+    const n = this.nodes.get(uid)!;
+    if (n.finalizer || (ev.type === 'create' && n.owners.length)) this.controller.enqueue(uid);
+  }
+
+  private async reconcile(uid: string): Promise<ReconcileResult> {
+    const n = this.nodes.get(uid);
+    if (!n) return;
+    if (n.finalizer === ORPHAN) return this.orphan(uid, n);
+    if (n.finalizer === FOREGROUND) return this.foreground(uid, n);
+    if (n.owners.length) await this.collectIfOrphaned(uid, n);
   }
 
   /** Deletes a dependent whose owners no longer exist. */
-  private async collectIfOrphaned(uid: string): Promise<void> {
-    const n = this.nodes.get(uid);
-    if (!n || !n.owners.length) return;
+  private async collectIfOrphaned(uid: string, n: Node): Promise<void> {
     if (n.owners.some((ow) => this.nodes.has(ow))) return;
     // The graph may lag behind storage: confirm that no owner exists by uid.
     const obj = await this.service.store.get(n.def, n.namespace, n.name);
-    if (!obj || obj.metadata.uid !== uid) return;
-    for (const ref of obj.metadata.ownerReferences ?? []) if (await this.ownerExists(ref, n.namespace)) return;
-    await this.ignoreNotFound(this.service.delete(n.def, n.namespace, n.name, { propagationPolicy: 'Background', preconditions: { uid } }));
+    const refs: KObject[] = obj?.metadata.ownerReferences ?? [];
+    if (!obj || obj.metadata.uid !== uid || !refs.length) return;
+    for (const ref of refs) if (await this.ownerExists(ref, n.namespace)) return;
+    await this.ignoreGone(this.service.delete(n.def, n.namespace, n.name, { propagationPolicy: 'Background', preconditions: { uid } }));
   }
 
   private async ownerExists(ref: KObject, namespace: string | undefined): Promise<boolean> {
@@ -126,59 +128,43 @@ export class GarbageCollector {
     return !!owner && owner.metadata.uid === ref.uid;
   }
 
-  private async orphan(def: ResourceDefinition, owner: KObject): Promise<void> {
-    const uid = owner.metadata.uid;
+  private async orphan(uid: string, owner: Node): Promise<void> {
     for (const dep of [...(this.dependents.get(uid) ?? [])]) {
       const n = this.nodes.get(dep);
       if (!n) continue;
-      await this.ignoreNotFound(this.service.guaranteedUpdate(n.def, n.namespace, n.name, undefined, (o) => {
+      await this.ignoreGone(this.service.guaranteedUpdate(n.def, n.namespace, n.name, undefined, (o) => {
         const refs = (o.metadata.ownerReferences ?? []).filter((r: KObject) => r.uid !== uid);
         if (refs.length) o.metadata.ownerReferences = refs;
         else delete o.metadata.ownerReferences;
         return o;
       }, {}, { warnings: [] }));
     }
-    await this.removeFinalizer(def, owner, ORPHAN);
+    await this.removeFinalizer(uid, owner, ORPHAN);
   }
 
-  private async foreground(def: ResourceDefinition, owner: KObject): Promise<void> {
-    const uid = owner.metadata.uid;
-    this.waiting.set(uid, owner);
+  /** Deletes the dependents, and drops the finalizer once none is left (else looks again later). */
+  private async foreground(uid: string, owner: Node): Promise<ReconcileResult> {
     const deps = [...(this.dependents.get(uid) ?? [])];
     for (const dep of deps) {
       const n = this.nodes.get(dep);
-      if (!n) continue;
-      await this.ignoreNotFound(this.service.delete(n.def, n.namespace, n.name, { propagationPolicy: 'Foreground' }));
+      if (!n || n.finalizer) continue; // already being deleted
+      await this.ignoreGone(this.service.delete(n.def, n.namespace, n.name, { propagationPolicy: 'Foreground', preconditions: { uid: dep } }));
     }
-    await this.finishForeground(uid);
+    if ((this.dependents.get(uid)?.size ?? 0) > 0) return { requeueAfterMs: this.retryMs };
+    await this.removeFinalizer(uid, owner, FOREGROUND);
   }
 
-  /** Removes the foreground finalizer once no dependent is left; otherwise checks again later. */
-  private async finishForeground(uid: string): Promise<void> {
-    const owner = this.waiting.get(uid);
-    if (!owner) return;
-    if ((this.dependents.get(uid)?.size ?? 0) > 0) {
-      this.retry ??= setTimeout(() => {
-        this.retry = undefined;
-        for (const [id, o] of [...this.waiting]) this.finishForeground(id).catch((e: unknown) => logError(o, e));
-      }, this.retryMs);
-      return;
-    }
-    this.waiting.delete(uid);
-    const n = this.nodes.get(uid);
-    if (n) await this.removeFinalizer(n.def, owner, FOREGROUND);
-  }
-
-  private async removeFinalizer(def: ResourceDefinition, obj: KObject, finalizer: string): Promise<void> {
-    await this.ignoreNotFound(this.service.guaranteedUpdate(def, obj.metadata.namespace, obj.metadata.name, undefined, (o) => {
-      if (o.metadata.uid !== obj.metadata.uid) return o;
+  private async removeFinalizer(uid: string, n: Node, finalizer: string): Promise<void> {
+    await this.ignoreGone(this.service.guaranteedUpdate(n.def, n.namespace, n.name, undefined, (o) => {
+      if (o.metadata.uid !== uid) return o;
       o.metadata.finalizers = (o.metadata.finalizers ?? []).filter((f: string) => f !== finalizer);
       if (!o.metadata.finalizers.length) delete o.metadata.finalizers;
       return o;
     }, {}, { warnings: [] }));
   }
 
-  private async ignoreNotFound(p: Promise<unknown>): Promise<void> {
+  /** 404: already gone; 409: a precondition says it is another object now. */
+  private async ignoreGone(p: Promise<unknown>): Promise<void> {
     try {
       await p;
     } catch (e) {

@@ -1,76 +1,56 @@
 // Namespace deletion, as kube-controller-manager's namespace controller does it: once a namespace is
 // Terminating, delete everything in it, wait until nothing is left, then clear the "kubernetes"
-// finalizer, which lets the namespace itself go.
+// finalizer, which lets the namespace itself go. Runs on the controller runtime: an informer on
+// namespaces feeds a work queue of names; a failing namespace is retried with backoff, alone.
 
 import type { Registry } from '../apiserver/registry.ts';
 import type { ResourceService } from '../apiserver/rest.ts';
 import type { KObject, ResourceDefinition } from '../apiserver/resource.ts';
-import { StatusError } from '../apiserver/errors.ts';
-import type { ChangeFeed } from '../apiserver/change-feed.ts';
+import { Controller, isNotFound, objectKey, type GVR, type Informer, type ReconcileResult, type SharedInformerFactory } from './runtime/index.ts';
+
+const NAMESPACES: GVR = { group: '', version: 'v1', resource: 'namespaces' };
 
 export class NamespaceController {
-  private busy = new Set<string>();
-  private retry = new Map<string, NodeJS.Timeout>();
-  private failures = new Map<string, number>();
+  private readonly informer: Informer;
+  readonly controller: Controller;
 
-  constructor(private registry: Registry, private service: ResourceService, feed: ChangeFeed, private retryMs = 1000) {
-    feed.subscribe((ev) => {
-      if (ev.def.group === '' && ev.def.resource === 'namespaces' && ev.type !== 'delete' && ev.object.metadata.deletionTimestamp) {
-        this.kick(ev.object.metadata.name);
-      }
-    });
+  constructor(private registry: Registry, private service: ResourceService, informers: SharedInformerFactory, private retryMs = 1000) {
+    this.informer = informers.informerFor(NAMESPACES);
+    this.controller = new Controller('namespace controller', (name) => this.reconcile(name), { workers: 2 });
+    const kick = (ns: KObject) => {
+      if (ns.metadata.deletionTimestamp) this.controller.enqueue(objectKey(ns));
+    };
+    this.informer.addEventHandler({ onAdd: kick, onUpdate: (_, ns) => kick(ns) });
   }
 
-  /** Picks up namespaces that were terminating when the server stopped. */
-  async resume(): Promise<void> {
-    const nsDef = this.nsDef();
-    const list = await this.service.list(nsDef, undefined, {});
-    for (const ns of list.items as KObject[]) if (ns.metadata.deletionTimestamp) this.kick(ns.metadata.name);
+  /** Starts the workers once the informer has synced (terminating namespaces left from before a restart are in its first list). */
+  async run(): Promise<void> {
+    await this.informer.waitForSync();
+    this.controller.run();
   }
 
-  stop(): void {
-    for (const t of this.retry.values()) clearTimeout(t);
+  stop(): Promise<void> {
+    return this.controller.stop();
   }
 
   private nsDef(): ResourceDefinition {
     return this.registry.lookup('', 'v1', 'namespaces')!;
   }
 
-  private kick(name: string): void {
-    if (this.busy.has(name)) return;
-    this.busy.add(name);
-    void this.sync(name)
-      .then(() => this.failures.delete(name))
-      .catch((e: unknown) => {
-        // One namespace's failure (e.g. content it cannot delete) must not stop the others, nor the process.
-        const n = (this.failures.get(name) ?? 0) + 1;
-        this.failures.set(name, n);
-        console.error(`kubeve: namespace controller: deleting namespace ${name} failed (attempt ${n}):`, e instanceof Error ? e.message : e);
-        this.later(name, Math.min(this.retryMs * 2 ** n, 60_000));
-      })
-      .finally(() => this.busy.delete(name));
-  }
-
-  private later(name: string, ms: number): void {
-    clearTimeout(this.retry.get(name));
-    this.retry.set(name, setTimeout(() => { this.retry.delete(name); this.kick(name); }, ms));
-  }
-
-  private async sync(name: string): Promise<void> {
+  private async reconcile(name: string): Promise<ReconcileResult> {
+    const ns = this.informer.store.get(name);
+    if (!ns?.metadata.deletionTimestamp) return;
     // The first pass deletes; a second finds what is still held by finalizers or grace periods.
     let remaining = await this.deleteContent(name);
     if (remaining > 0) remaining = await this.deleteContent(name);
-    if (remaining > 0) {
-      this.later(name, this.retryMs);
-      return;
-    }
+    if (remaining > 0) return { requeueAfterMs: this.retryMs };
     try {
-      await this.service.guaranteedUpdate(this.nsDef(), undefined, name, undefined, (ns) => {
-        ns.spec = { ...ns.spec, finalizers: (ns.spec?.finalizers ?? []).filter((f: string) => f !== 'kubernetes') };
-        return ns;
+      await this.service.guaranteedUpdate(this.nsDef(), undefined, name, undefined, (cur) => {
+        cur.spec = { ...cur.spec, finalizers: (Array.isArray(cur.spec?.finalizers) ? cur.spec.finalizers : []).filter((f: string) => f !== 'kubernetes') };
+        return cur;
       }, { subresource: 'finalize' }, { warnings: [] });
     } catch (e) {
-      if (!(e instanceof StatusError && e.code === 404)) throw e;
+      if (!isNotFound(e)) throw e;
     }
   }
 
@@ -116,7 +96,7 @@ export class NamespaceController {
         return ns;
       }, { subresource: 'status' }, { warnings: [] });
     } catch (e) {
-      if (!(e instanceof StatusError && e.code === 404)) console.error(`kubeve: namespace controller: recording the condition of ${name} failed:`, e instanceof Error ? e.message : e);
+      if (!isNotFound(e)) console.error(`kubeve: namespace controller: recording the condition of ${name} failed:`, e instanceof Error ? e.message : e);
     }
   }
 }

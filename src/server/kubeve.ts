@@ -3,7 +3,7 @@
 
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../apiserver/server.ts';
 import { startDeviceApi, DEFAULT_DEVICE_API_PORT, type DeviceApi } from '../eve/device-api.ts';
-import { InProcessClient } from '../controllers/client.ts';
+import { InProcessClient } from '../controllers/runtime/index.ts';
 import { installCrds } from '../controllers/eve/install.ts';
 import { EveControllers, type EveControllerOptions } from '../controllers/eve/index.ts';
 import { GROUP } from '../controllers/eve/status.ts';

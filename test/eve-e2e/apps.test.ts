@@ -143,7 +143,7 @@ test('changing an AppInstance changes that device\'s config hash exactly once an
 
 test('a burst of changes within the debounce window is one render: one new version', async () => {
   const before = await node('apps-0000');
-  const { InProcessClient } = await import('../../src/controllers/client.ts');
+  const { InProcessClient } = await import('../../src/controllers/runtime/index.ts');
   const c = new InProcessClient(env.k.api.service, env.k.api.registry);
   const gvr = { group: 'eve.kubeve.io', version: 'v1alpha1', resource: 'appinstances' };
   for (let i = 0; i < 5; i++) await c.patch(gvr, 'default', 'web', 'merge', { spec: { env: [{ name: 'BURST', value: String(i) }] } });

@@ -11,7 +11,7 @@ import { startKubeve, type Kubeve } from '../../src/server/kubeve.ts';
 import { SqliteStorage } from '../../src/apiserver/storage/sqlite.ts';
 import { api, startTestServer } from '../helpers/server.ts';
 import { buildNewlogs, parseNewlogs } from '../../src/eve/newlogs.ts';
-import { InProcessClient, reflect, type WatchEvent } from '../../src/controllers/client.ts';
+import { InProcessClient, Informer, type KObject } from '../../src/controllers/runtime/index.ts';
 
 const nest = (levels: number, leaf = '1') => '{"a":'.repeat(levels) + leaf + '}'.repeat(levels);
 const meta = (name: string, ns?: string) => JSON.stringify({ name, ...(ns ? { namespace: ns } : {}), uid: `uid-${name}`, creationTimestamp: '2026-01-01T00:00:00Z' });
@@ -69,12 +69,15 @@ test('a controller handler that throws on one object neither blocks the initial 
     for (const name of ['a', 'b', 'c']) await api(t.server, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name }, data: { x: '1' } });
     const client = new InProcessClient(t.server.service, t.server.registry);
     const seen: string[] = [];
-    const r = reflect(client, { group: '', version: 'v1', resource: 'configmaps' }, (ev: WatchEvent) => {
-      if (ev.object.metadata.name === 'b') throw new TypeError('cannot handle b');
-      seen.push(`${ev.type} ${ev.object.metadata.name}`);
-    }, { namespace: 'default' });
+    const r = new Informer(client, { group: '', version: 'v1', resource: 'configmaps' }, { namespace: 'default' });
+    const handle = (type: string) => (o: KObject) => {
+      if (o.metadata.name === 'b') throw new TypeError('cannot handle b');
+      seen.push(`${type} ${o.metadata.name}`);
+    };
+    r.addEventHandler({ onAdd: handle('ADDED'), onUpdate: (_, o) => handle('MODIFIED')(o), onDelete: handle('DELETED') });
+    r.start();
     try {
-      await Promise.race([r.synced, new Promise((_, reject) => setTimeout(() => reject(new Error('initial sync blocked')), 5000))]);
+      await Promise.race([r.waitForSync(), new Promise((_, reject) => setTimeout(() => reject(new Error('initial sync blocked')), 5000))]);
       assert.deepEqual(seen.sort(), ['ADDED a', 'ADDED c']);
       await api(t.server, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'd' } });
       await api(t.server, 'DELETE', '/api/v1/namespaces/default/configmaps/b');

@@ -16,7 +16,7 @@ import crypto from 'node:crypto';
 import type { KObject } from '../../apiserver/resource.ts';
 import type { DeviceApi } from '../../eve/device-api.ts';
 import type { OnboardingDecision, OnboardingRequest, RegisteredDevice } from '../../eve/hooks.ts';
-import { isAlreadyExists, type Client } from '../client.ts';
+import { isAlreadyExists, type Client } from '../runtime/index.ts';
 import { certHashHex, type NodeEntry, type NodeIndex } from './nodes.ts';
 import type { EventRecorder } from './recorder.ts';
 import { API_VERSION, EDGENODES, FIELD_MANAGER, ONBOARDINGKEYS, rfc3339, setCondition, type StatusWriter } from './status.ts';

@@ -1,6 +1,7 @@
 // The L1 EVE controllers as one unit: the EdgeNode/OnboardingKey index, enrolment, presence,
 // info ingestion and rendering, wired to the device API through DeviceHooks. They only use the
-// Client interface, so the same code runs in the embedded server and (later) in operator mode.
+// controller runtime (Client + shared informers), so the same code runs in the embedded server and
+// in operator mode. Renders and status writes read the informers' caches, not the server.
 //
 //   const eve = new EveControllers(client);
 //   const api = await startDeviceApi({ ..., hooks: eve.hooks });
@@ -9,7 +10,7 @@
 import type { KObject } from '../../apiserver/resource.ts';
 import type { DeviceApi } from '../../eve/device-api.ts';
 import type { DeviceHooks } from '../../eve/hooks.ts';
-import { reflect, type Client, type GVR, type Reflector, type WatchEvent } from '../client.ts';
+import { SharedInformerFactory, type Client, type GVR, type ObjectChange as WatchEvent } from '../runtime/index.ts';
 import { Enrolment } from './enrolment.ts';
 import { Ingest } from './ingest.ts';
 import { NodeIndex } from './nodes.ts';
@@ -21,7 +22,12 @@ import {
   setCondition, StatusWriter,
 } from './status.ts';
 
-export interface EveControllerOptions extends PresenceOptions, RenderControllerOptions {}
+export interface EveControllerOptions extends PresenceOptions, RenderControllerOptions {
+  /** Share informers with other controllers of the process (default: the EVE controllers' own). */
+  informers?: SharedInformerFactory;
+}
+
+const WATCHED = [ONBOARDINGKEYS, EDGENODES, APPINSTANCES, NETWORKINSTANCES, VOLUMES, DATASTORES, SECRETS];
 
 export class EveControllers {
   readonly index = new NodeIndex();
@@ -32,16 +38,19 @@ export class EveControllers {
   readonly render: RenderController;
   readonly ingest: Ingest;
   readonly hooks: DeviceHooks;
-  private reflectors: Reflector[] = [];
+  readonly informers: SharedInformerFactory;
   private readonly background = new Set<Promise<unknown>>();
   private api?: DeviceApi;
 
   constructor(private readonly client: Client, opts: EveControllerOptions = {}) {
-    this.status = new StatusWriter(client);
+    this.informers = opts.informers ?? new SharedInformerFactory(client);
+    for (const r of WATCHED) this.informers.informerFor(r);
+    const cache = (r: GVR) => this.informers.cacheFor(r);
+    this.status = new StatusWriter(client, cache);
     this.events = new EventRecorder(client);
     this.enrolment = new Enrolment(client, this.index, this.status, this.events);
     this.presence = new Presence(this.index, this.status, this.events, opts);
-    this.render = new RenderController(client, this.index, this.status, this.events, opts);
+    this.render = new RenderController(client, this.index, this.status, this.events, opts, cache);
     this.ingest = new Ingest(this.index, this.render, this.status, this.events);
     this.render.onReleased = (uuid, owner) => this.spawn(this.ingest.released(uuid, owner));
     this.hooks = {
@@ -65,7 +74,14 @@ export class EveControllers {
     this.api = api;
     this.enrolment.attach(api);
     this.render.attach(api);
-    const on = (r: GVR, fn: (ev: WatchEvent) => void) => this.reflectors.push(reflect(this.client, r, fn));
+    // Handlers in the shape of watch events; informers of different resources sync independently.
+    const on = (r: GVR, fn: (ev: WatchEvent) => void) => this.informers.informerFor(r).addEventHandler({
+      onAdd: (object) => fn({ type: 'ADDED', object }),
+      onUpdate: (old, object) => {
+        if (old !== object) fn({ type: 'MODIFIED', object });
+      },
+      onDelete: (object) => fn({ type: 'DELETED', object }),
+    });
     // Keys first: admission of devices with pending EdgeNodes needs them.
     on(ONBOARDINGKEYS, (ev) => (ev.type === 'DELETED' ? this.index.removeKey(ev.object.metadata.name) : void this.index.upsertKey(ev.object)));
     on(EDGENODES, (ev) => this.nodeEvent(ev));
@@ -80,7 +96,8 @@ export class EveControllers {
         this.render.refEvent(kind, ev.object, ev.type === 'DELETED' || r === SECRETS ? undefined : old);
       });
     }
-    await Promise.all(this.reflectors.map((r) => r.synced));
+    this.informers.start();
+    await this.informers.waitForCacheSync();
     this.presence.start();
   }
 
@@ -127,8 +144,7 @@ export class EveControllers {
   }
 
   stop(): void {
-    for (const r of this.reflectors) r.stop();
-    this.reflectors = [];
+    this.informers.stop();
     this.presence.stop();
     this.render.stop();
   }

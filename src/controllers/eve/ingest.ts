@@ -10,7 +10,7 @@ import {
   type ZInfoApp, type ZInfoDevice, type ZInfoMsg, type ZInfoNetworkInstance, type ZInfoVolume,
 } from '../../eve/gen/info/info_pb.ts';
 import { Severity, type ErrorInfo } from '../../eve/gen/info/common_pb.ts';
-import type { GVR } from '../client.ts';
+import type { GVR } from '../runtime/index.ts';
 import type { NodeIndex } from './nodes.ts';
 import type { UuidOwner } from './mapping.ts';
 import type { EventRecorder } from './recorder.ts';

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import YAML from 'yaml';
 import type { KObject } from '../../apiserver/resource.ts';
-import { isNotFound, type Client, type GVR } from '../client.ts';
+import { isNotFound, type Client, type GVR } from '../runtime/index.ts';
 
 export const CRD_GVR: GVR = { group: 'apiextensions.k8s.io', version: 'v1', resource: 'customresourcedefinitions' };
 

@@ -3,7 +3,7 @@
 // lastTimestamp on the existing Event instead of creating new ones, as client-go's correlator does.
 
 import type { KObject } from '../../apiserver/resource.ts';
-import { isNotFound, type Client, type GVR } from '../client.ts';
+import { isNotFound, type Client, type GVR } from '../runtime/index.ts';
 
 export const EVENT_GVR: GVR = { group: '', version: 'v1', resource: 'events' };
 export const COMPONENT = 'kubeve-eve-controller';

@@ -19,7 +19,8 @@ import { StatusError } from '../../apiserver/errors.ts';
 import type { DeviceApi } from '../../eve/device-api.ts';
 import { EdgeDevConfigSchema } from '../../eve/gen/config/devconfig_pb.ts';
 import { renderDeviceConfig, type RenderedConfig } from '../../eve/render.ts';
-import { isNotFound, type Client, type GVR } from '../client.ts';
+import { isNotFound, type Client, type GVR } from '../runtime/index.ts';
+import type { CacheStore } from '../runtime/index.ts';
 import { mapDevice, type DeviceMapping, type MappingProblem, type ObjectRef, type RefKind, type SourceKind } from './mapping.ts';
 import type { OwnerLookup } from './ingest.ts';
 import type { UuidOwner } from './mapping.ts';
@@ -80,6 +81,7 @@ export class RenderController implements OwnerLookup {
     private readonly status: StatusWriter,
     private readonly events: EventRecorder,
     private readonly opts: RenderControllerOptions = {},
+    private readonly cache: (r: GVR) => CacheStore | undefined = () => undefined,
   ) {}
 
   attach(api: DeviceApi): void {
@@ -207,16 +209,22 @@ export class RenderController implements OwnerLookup {
     const entry = this.index.byName.get(name);
     const api = this.api;
     if (!entry || !api) return undefined;
-    const get = async (r: GVR, ns: string | undefined, n: string): Promise<KObject | undefined> => {
+    const get = async (r: GVR, ns: string | undefined, n: string, live = false): Promise<KObject | undefined> => {
       try {
-        const o = await this.client.get(r, ns, n);
+        // The informer's cache (no request); the server only for what it does not hold yet.
+        const o = (live ? undefined : this.cache(r)?.getByName(ns, n)) ?? (await this.client.get(r, ns, n));
         return o.metadata.deletionTimestamp && r !== EDGENODES ? undefined : o;
       } catch (e) {
         if (isNotFound(e)) return undefined;
         throw e;
       }
     };
-    const node = await get(EDGENODES, undefined, name);
+    // The index may be ahead of the cache (enrolment records a device before the watch brings its
+    // status back): a cached node that disagrees with the index is read from the server.
+    const cachedNode = this.cache(EDGENODES)?.getByName(undefined, name);
+    const fresh = cachedNode && cachedNode.metadata.uid === entry.uid && (cachedNode.status?.uuid || cachedNode.spec?.uuid || undefined) === entry.uuid
+      && (cachedNode.metadata.generation ?? 0) >= entry.generation;
+    const node = fresh ? cachedNode : await get(EDGENODES, undefined, name, true);
     if (!node) return undefined;
     const appObjs: KObject[] = [];
     for (const key of this.nodeApps.get(name) ?? []) {

@@ -5,7 +5,8 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import type { KObject } from '../../apiserver/resource.ts';
-import { isConflict, isNotFound, type Client, type GVR } from '../client.ts';
+import { isConflict, isNotFound, type Client, type GVR } from '../runtime/index.ts';
+import type { CacheStore } from '../runtime/index.ts';
 
 export const GROUP = 'eve.kubeve.io';
 export const VERSION = 'v1alpha1';
@@ -69,8 +70,11 @@ export interface StatusChange {
 
 export class StatusWriter {
   private chains = new Map<string, Promise<unknown>>();
+  /** Our writes the cache has not caught up with yet. */
+  private readonly written = new Map<string, KObject>();
 
-  constructor(private readonly client: Client) {}
+  /** cache: where a first read may come from instead of a GET (a synced informer's store); a conflict reads the server. */
+  constructor(private readonly client: Client, private readonly cache: (r: GVR) => CacheStore | undefined = () => undefined) {}
 
   /**
    * Reads the object, lets `mutate` edit a copy of its status (return false to skip), and writes
@@ -80,17 +84,21 @@ export class StatusWriter {
     const key = `${r.resource}/${ns ?? ''}/${name}`;
     const run = async (): Promise<StatusChange> => {
       for (let attempt = 0; ; attempt++) {
-        let cur: KObject;
-        try {
-          cur = await this.client.get(r, ns, name);
-        } catch (e) {
-          if (isNotFound(e)) return { written: false };
-          throw e;
+        // The cache first (no request in steady state); the server after a conflict or a miss (created just now).
+        let cur: KObject | undefined = attempt === 0 ? this.cached(r, key, ns, name) : undefined;
+        if (!cur) {
+          try {
+            cur = await this.client.get(r, ns, name);
+          } catch (e) {
+            if (isNotFound(e)) return { written: false };
+            throw e;
+          }
         }
         const status: KObject = structuredClone(cur.status ?? {});
         if (mutate(status, cur) === false || isDeepStrictEqual(status, cur.status ?? {})) return { object: cur, before: cur, written: false };
         try {
           const object = await this.client.updateStatus(r, { ...cur, status }, { fieldManager: FIELD_MANAGER });
+          if (this.cache(r)) this.written.set(key, object);
           return { object, before: cur, written: true };
         } catch (e) {
           if (isNotFound(e)) return { written: false };
@@ -106,6 +114,25 @@ export class StatusWriter {
       if (this.chains.get(key) === p) this.chains.delete(key);
     }).catch(() => undefined);
     return p;
+  }
+
+  /**
+   * The newer of the cache's copy and our own last write (the cache may not have seen it yet: a
+   * mutation compared against an older status could wrongly find nothing to change).
+   */
+  private cached(r: GVR, key: string, ns: string | undefined, name: string): KObject | undefined {
+    const inCache = this.cache(r)?.getByName(ns, name);
+    const mine = this.written.get(key);
+    if (!mine) return inCache;
+    if (!inCache) {
+      this.written.delete(key); // gone, or not cached yet: ask the server
+      return undefined;
+    }
+    if (Number(inCache.metadata.resourceVersion) >= Number(mine.metadata.resourceVersion)) {
+      this.written.delete(key);
+      return inCache;
+    }
+    return mine;
   }
 
   /** Resolves when every queued write has finished (tests, shutdown). */
