@@ -4,7 +4,8 @@
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import YAML from 'yaml';
-import { StatusError, badRequest, internalError, invalid, methodNotAllowed, notAcceptable, tooLarge, unsupportedMediaType } from './errors.ts';
+import { StorageUnavailableError } from './storage/types.ts';
+import { StatusError, badRequest, internalError, serviceUnavailable, invalid, methodNotAllowed, notAcceptable, tooLarge, unsupportedMediaType } from './errors.ts';
 import type { KObject, ResourceDefinition } from './resource.ts';
 import type { Registry } from './registry.ts';
 import type { ResourceService, DeleteOptions, WriteOptions, FieldValidation, Ctx } from './rest.ts';
@@ -423,8 +424,8 @@ export class HttpFront {
   }
 
   private fail(res: ServerResponse, e: unknown, ctx: Ctx): void {
-    const err = e instanceof StatusError ? e : internalError(e);
-    if (!(e instanceof StatusError)) console.error('kubeve: internal error', e);
+    const err = e instanceof StatusError ? e : e instanceof StorageUnavailableError ? serviceUnavailable(e.message) : internalError(e);
+    if (!(e instanceof StatusError) && !(e instanceof StorageUnavailableError)) console.error('kubeve: internal error', e);
     if (res.headersSent) {
       res.end();
       return;
@@ -572,6 +573,12 @@ export class HttpFront {
         lastRV = Number(ev.object.metadata.resourceVersion);
         if (!live) pending.push(ev);
         else send(ev.type, ev.object);
+      }, (err) => {
+        // The storage ended the watch (history compacted under it, etcd lost): an ERROR event, then EOF.
+        sendHeaders();
+        const status = err instanceof StatusError ? err : err instanceof StorageUnavailableError ? serviceUnavailable(err.message) : internalError(err);
+        if (!res.writableEnded) res.write(JSON.stringify({ type: 'ERROR', object: status.toStatus() }) + '\n');
+        stop();
       });
     } catch (e) {
       if (e instanceof StatusError && e.code === 410) {

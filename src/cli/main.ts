@@ -6,13 +6,14 @@ import { DEFAULT_DEVICE_API_PORT } from '../eve/device-api.ts';
 import { registerEveCommands } from '../eve/cli.ts';
 import { registerSimCommands } from '../sim/cli.ts';
 import { registerKubeconfigCommands } from './kubeconfig.ts';
+import { addEtcdOptions, openEtcdFromFlags, type EtcdFlags } from './etcd-options.ts';
 
 const program = new Command();
 program.name('kubeve').description('A Kubernetes-compatible controller for EVE-OS edge fleets');
 
-program
-  .command('server')
-  .description('run kubeve: the embedded Kubernetes-compatible API server (SQLite in the data directory), the EVE device API and the EVE controllers')
+addEtcdOptions(program
+  .command('server'))
+  .description('run kubeve: the embedded Kubernetes-compatible API server (SQLite in the data directory, or etcd with --etcd), the EVE device API and the EVE controllers')
   .option('--data-dir <dir>', 'data directory (env KUBEVE_DATA_DIR)', process.env.KUBEVE_DATA_DIR ?? './kubeve-data')
   .option('--host <addr>', 'address to listen on (env KUBEVE_HOST)', process.env.KUBEVE_HOST ?? '127.0.0.1')
   .option('--port <port>', 'HTTPS port of the Kubernetes API (env KUBEVE_PORT)', process.env.KUBEVE_PORT ?? '6443')
@@ -20,8 +21,11 @@ program
   .option('--device-host <addr>', 'listen address of the EVE device API (env KUBEVE_DEVICE_HOST)', process.env.KUBEVE_DEVICE_HOST ?? '0.0.0.0')
   .option('--device-port <port>', 'HTTPS port of the EVE device API (env KUBEVE_DEVICE_PORT)', process.env.KUBEVE_DEVICE_PORT ?? String(DEFAULT_DEVICE_API_PORT))
   .option('--offline-timeout <seconds>', 'mark a silent device Online=False after this long (default: 3 × its timer.config.interval)')
-  .action(async (o: { dataDir: string; host: string; port: string; advertiseAddress?: string; deviceHost: string; devicePort: string; offlineTimeout?: string }) => {
+  .action(async (o: EtcdFlags & { dataDir: string; host: string; port: string; advertiseAddress?: string; deviceHost: string; devicePort: string; offlineTimeout?: string }) => {
+    const storage = await openEtcdFromFlags(o);
+    if (storage) console.log(`kubeve: storage on etcd ${o.etcd} under ${o.etcdPrefix}`);
     const k = await startKubeve({
+      storage,
       dataDir: o.dataDir, host: o.host, port: Number(o.port), advertiseAddress: o.advertiseAddress,
       deviceHost: o.deviceHost, devicePort: Number(o.devicePort),
       eve: o.offlineTimeout ? { offlineTimeoutMs: Number(o.offlineTimeout) * 1000 } : {},
