@@ -73,7 +73,11 @@ export class EtcdStorage implements Storage {
       // Unary calls get a deadline; the watch stream lives as long as it is wanted.
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
       // Notice a member that vanished without closing the connection.
-      grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000, 'grpc.keepalive_permit_without_calls': 1 },
+      // gRPC's 4 MiB default would fail a list of a few thousand objects (kube-apiserver lifts it too).
+      grpcOptions: {
+        'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000, 'grpc.keepalive_permit_without_calls': 1,
+        'grpc.max_receive_message_length': 2 ** 31 - 1,
+      },
     };
     if (opts.tls) {
       if (!opts.tls.ca) throw new TypeError('etcd TLS needs the CA certificate');
