@@ -22,7 +22,10 @@ addEtcdOptions(program
   .option('--device-port <port>', 'HTTPS port of the EVE device API (env KUBEVE_DEVICE_PORT)', process.env.KUBEVE_DEVICE_PORT ?? String(DEFAULT_DEVICE_API_PORT))
   .option('--offline-timeout <seconds>', 'mark a silent device Online=False after this long (default: 3 × its timer.config.interval)')
   .action(async (o: EtcdFlags & { dataDir: string; host: string; port: string; advertiseAddress?: string; deviceHost: string; devicePort: string; offlineTimeout?: string }) => {
-    const storage = await openEtcdFromFlags(o);
+    const storage = await openEtcdFromFlags(o).catch((e: Error) => {
+      console.error(`kubeve: cannot use etcd: ${e.message}`);
+      process.exit(1);
+    });
     if (storage) console.log(`kubeve: storage on etcd ${o.etcd} under ${o.etcdPrefix}`);
     const k = await startKubeve({
       storage,

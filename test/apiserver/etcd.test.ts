@@ -170,3 +170,23 @@ test('two replicas on one etcd: kubectl writes through A are watched through B, 
   assert.notEqual(dup.code, 0);
   assert.match(dup.stderr, /AlreadyExists|already exists/);
 });
+
+test('kubeve server --etcd over TLS with a client certificate; without one the server refuses to start', async () => {
+  const secure = await startEtcd(1, { tls: true });
+  cleanup.push(() => secure.stop());
+  const tls = secure.tls!;
+  const dir = tempDir();
+  const home = join(dir, 'home');
+  const base = ['--etcd', secure.endpoints[0], '--etcd-prefix', '/e2e-tls', '--port', '0', '--device-port', '0', '--device-host', '127.0.0.1'];
+
+  await assert.rejects(startCli([...base, '--data-dir', join(dir, 'noca')]), /--etcd-cafile is required with https:\/\/ etcd URLs/);
+  // etcd demands a client certificate: without one, kubeve reports etcd unreachable and exits.
+  await assert.rejects(startCli([...base, '--data-dir', join(dir, 'nocert'), '--etcd-cafile', tls.ca]), /exited with 1[\s\S]*kubeve: cannot use etcd: etcd/);
+
+  const s = await startCli([...base, '--data-dir', join(dir, 'ok'), '--etcd-cafile', tls.ca, '--etcd-certfile', tls.clientCert, '--etcd-keyfile', tls.clientKey]);
+  cleanup.push(() => stopCli(s.child));
+  const created = await kubectl(s.kubeconfig, home, ['create', 'configmap', 'over-tls', '--from-literal=a=b']);
+  assert.equal(created.code, 0, created.stderr);
+  const got = await kubectl(s.kubeconfig, home, ['get', 'configmap', 'over-tls', '-o', 'jsonpath={.data.a}']);
+  assert.equal(got.stdout, 'b');
+});

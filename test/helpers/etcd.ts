@@ -3,10 +3,12 @@
 // stopped, and also when this process exits, so a failed test never leaves etcd running.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createCA, issueCert } from '../../src/apiserver/pki.ts';
 
 const ETCD = process.env.KUBEVE_TEST_ETCD ?? '/usr/bin/etcd';
 
@@ -17,8 +19,16 @@ export interface EtcdMember {
   process?: ChildProcess;
 }
 
+/** PEM files of a TLS cluster: clients must present client.crt (signed by ca.crt). */
+export interface EtcdTlsFiles {
+  ca: string;
+  clientCert: string;
+  clientKey: string;
+}
+
 export interface EtcdCluster {
   members: EtcdMember[];
+  tls?: EtcdTlsFiles;
   /** Client URLs of every member (whether running or not). */
   endpoints: string[];
   /** The member that currently leads, by asking each running member's /v3 maintenance status. */
@@ -47,12 +57,58 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts `size` members (1 or 3 in practice) and resolves once every member serves clients. */
-export async function startEtcd(size = 1): Promise<EtcdCluster> {
+/** A POST or GET to a member's HTTP gateway (with the client certificate on a TLS cluster). */
+function gateway(url: string, tls: { ca: string; cert: string; key: string } | undefined, body?: string): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method: body === undefined ? 'GET' : 'POST', timeout: 1000, ...tls }, (res) => {
+      let data = '';
+      res.on('data', (d) => (data += d));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(data));
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function httpJson(url: string, tls: { ca: string; cert: string; key: string } | undefined, body?: string): Promise<any> {
+  if (url.startsWith('https:')) return gateway(url, tls, body);
+  const r = await fetch(url, { method: body === undefined ? 'GET' : 'POST', body, signal: AbortSignal.timeout(1000) });
+  return r.json();
+}
+
+/**
+ * Starts `size` members (1 or 3 in practice) and resolves once every member serves clients. With
+ * tls, clients connect over https and must present a certificate signed by the cluster's CA.
+ */
+export async function startEtcd(size = 1, opts: { tls?: boolean } = {}): Promise<EtcdCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'kubeve-etcd-'));
+  const scheme = opts.tls ? 'https' : 'http';
   const members: EtcdMember[] = [];
   for (let i = 0; i < size; i++) {
-    members.push({ name: `m${i}`, clientUrl: `http://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}` });
+    members.push({ name: `m${i}`, clientUrl: `${scheme}://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}` });
+  }
+  let tlsFiles: EtcdTlsFiles | undefined;
+  let tlsArgs: string[] = [];
+  let tlsPem: { ca: string; cert: string; key: string } | undefined;
+  if (opts.tls) {
+    const ca = await createCA('kubeve-test-etcd-ca');
+    const server = await issueCert(ca, { subject: 'CN=etcd', ips: ['127.0.0.1'], dnsNames: ['localhost'], usage: 'server' });
+    const client = await issueCert(ca, { subject: 'CN=kubeve', usage: 'client' });
+    const write = (name: string, pem: string) => {
+      const f = join(dir, name);
+      writeFileSync(f, pem, { mode: 0o600 });
+      return f;
+    };
+    tlsFiles = { ca: write('ca.crt', ca.certPem), clientCert: write('client.crt', client.certPem), clientKey: write('client.key', client.keyPem) };
+    tlsArgs = ['--cert-file', write('server.crt', server.certPem), '--key-file', write('server.key', server.keyPem), '--trusted-ca-file', tlsFiles.ca, '--client-cert-auth'];
+    tlsPem = { ca: ca.certPem, cert: client.certPem, key: client.keyPem };
   }
   const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
   const token = `kubeve-test-${process.pid}-${Date.now()}`;
@@ -67,6 +123,7 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
       // Short elections keep leader-failover tests quick; loopback latency is well below these.
       '--heartbeat-interval', '50', '--election-timeout', '500',
       '--log-level', 'error', '--logger', 'zap',
+      ...tlsArgs,
     ];
     const p = spawn(ETCD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -86,8 +143,7 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
     for (;;) {
       if (!m.process || m.process.exitCode !== null) throw new Error(`etcd ${m.name} exited during start-up`);
       try {
-        const r = await fetch(`${m.clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
-        if (r.ok && (await r.json()).health === 'true') return;
+        if ((await httpJson(`${m.clientUrl}/health`, tlsPem)).health === 'true') return;
       } catch { /* not up yet */ }
       if (Date.now() > deadline) throw new Error(`etcd ${m.name} did not become healthy`);
       await new Promise((r) => setTimeout(r, 100));
@@ -105,8 +161,7 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
 
   const status = async (m: EtcdMember): Promise<{ leader: string; member: string } | undefined> => {
     try {
-      const r = await fetch(`${m.clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) });
-      const j = (await r.json()) as { header?: { member_id?: string }; leader?: string };
+      const j = (await httpJson(`${m.clientUrl}/v3/maintenance/status`, tlsPem, '{}')) as { header?: { member_id?: string }; leader?: string };
       return j.leader && j.header?.member_id ? { leader: j.leader, member: j.header.member_id } : undefined;
     } catch {
       return undefined;
@@ -115,6 +170,7 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
 
   const cluster: EtcdCluster = {
     members,
+    tls: tlsFiles,
     endpoints: members.map((m) => m.clientUrl),
     async leader() {
       const deadline = Date.now() + 10_000;
