@@ -134,7 +134,8 @@ export class HttpFront {
         req.resume();
         throw e;
       }
-      if (path === '/healthz' || path === '/livez' || path === '/readyz') return this.text(res, 200, 'ok');
+      if (path === '/healthz' || path === '/readyz') return this.readiness(res, url);
+      if (path === '/livez') return this.text(res, 200, 'ok');
       if (path === '/openid/v1/jwks') return this.json(res, 200, this.opts.security.tokens.jwks(), undefined, 'application/jwk-set+json');
       if (path === '/.well-known/openid-configuration') return this.json(res, 200, this.opts.security.tokens.openidConfiguration(`https://${req.headers.host ?? `${this.opts.host}:${this.port}`}`));
       if (path === '/version') return this.json(res, 200, KUBE_VERSION);
@@ -416,6 +417,20 @@ export class HttpFront {
     if (ctx?.warnings.length) res.setHeader('Warning', [...new Set(ctx.warnings)].map((w) => `299 - ${JSON.stringify(w)}`));
     res.writeHead(code, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(data), 'Cache-Control': 'no-cache, private' });
     res.end(data);
+  }
+
+  /** /readyz and /healthz in kube-apiserver's format: "ok", or per check with ?verbose; 500 if one fails. */
+  private async readiness(res: ServerResponse, url: URL): Promise<void> {
+    const storage = this.service.store.storage;
+    const checks: Array<[string, string | undefined]> = [['ping', undefined]];
+    if (storage.checkHealth) {
+      checks.push(['etcd', await storage.checkHealth().then(() => undefined, (e: Error) => e.message || 'failed')]);
+    }
+    const failed = checks.some(([, err]) => err !== undefined);
+    if (!failed && !url.searchParams.has('verbose')) return this.text(res, 200, 'ok');
+    const lines = checks.map(([name, err]) => (err === undefined ? `[+]${name} ok` : `[-]${name} failed: ${err}`));
+    const what = url.pathname.replace(/^\/+|\/+$/g, '');
+    this.text(res, failed ? 500 : 200, `${lines.join('\n')}\n${what} check ${failed ? 'failed' : 'passed'}\n`);
   }
 
   private text(res: ServerResponse, code: number, body: string): void {

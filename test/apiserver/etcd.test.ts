@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EtcdStorage } from '../../src/apiserver/storage/etcd.ts';
 import { startEtcd, freePort, type EtcdCluster } from '../helpers/etcd.ts';
-import { startTestServer, type KubectlResult, type TestServer } from '../helpers/server.ts';
+import { api, startTestServer, type KubectlResult, type TestServer } from '../helpers/server.ts';
 
 let etcd: EtcdCluster;
 const cleanup: Array<() => Promise<unknown> | void> = [];
@@ -189,4 +189,34 @@ test('kubeve server --etcd over TLS with a client certificate; without one the s
   assert.equal(created.code, 0, created.stderr);
   const got = await kubectl(s.kubeconfig, home, ['get', 'configmap', 'over-tls', '-o', 'jsonpath={.data.a}']);
   assert.equal(got.stdout, 'b');
+});
+
+test('/readyz?verbose reports etcd; when etcd goes away readyz fails, and recovers with it', async () => {
+  const own = await startEtcd(1);
+  cleanup.push(() => own.stop());
+  const t = await startTestServer({ storage: await EtcdStorage.open({ endpoints: own.endpoints, prefix: '/e2e-readyz', requestTimeoutMs: 3000 }) });
+  cleanup.push(() => t.close());
+  const ready = await api(t.server, 'GET', '/readyz?verbose');
+  assert.equal(ready.status, 200);
+  assert.equal(ready.body, '[+]ping ok\n[+]etcd ok\nreadyz check passed\n');
+  assert.equal((await api(t.server, 'GET', '/readyz')).body, 'ok');
+
+  await own.kill(own.members[0]);
+  const down = await api(t.server, 'GET', '/readyz?verbose');
+  assert.equal(down.status, 500);
+  assert.match(down.body, /^\[\+\]ping ok\n\[-\]etcd failed: .+\nreadyz check failed\n$/);
+  const write = await api(t.server, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'while-down' } });
+  assert.equal(write.status, 503, JSON.stringify(write.body));
+  assert.equal(write.body.reason, 'ServiceUnavailable');
+  assert.equal((await api(t.server, 'GET', '/livez')).status, 200, 'the process itself is alive');
+
+  await own.restart(own.members[0]);
+  const deadline = Date.now() + 20_000;
+  let again = await api(t.server, 'GET', '/readyz?verbose');
+  while (again.status !== 200 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    again = await api(t.server, 'GET', '/readyz?verbose');
+  }
+  assert.equal(again.status, 200, again.body);
+  assert.equal((await api(t.server, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'after' } })).status, 201);
 });

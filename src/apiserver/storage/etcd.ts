@@ -167,6 +167,12 @@ export class EtcdStorage implements Storage {
     return this.compactRev;
   }
 
+  async checkHealth(): Promise<void> {
+    this.checkOpen();
+    await unavailableOnError(this.client.kv.range({ key: this.marker, count_only: true }, { deadline: Date.now() + 2000 }));
+    if (!this.feed.connected) throw new StorageUnavailableError('the etcd watch stream is reconnecting');
+  }
+
   async get(key: string): Promise<KeyValue | undefined> {
     const res = await this.call(() => this.client.kv.range({ key: this.etcdKey(key) }));
     return res.kvs.length ? this.toKeyValue(res.kvs[0]) : undefined;
@@ -414,6 +420,8 @@ class ResumingWatch {
   private stream?: Duplex;
   private stopped = false;
   private markReady!: () => void;
+  /** True while etcd has accepted the watch on the current stream. */
+  connected = false;
   private pendingProgress?: NodeJS.Timeout;
 
   constructor(
@@ -471,6 +479,7 @@ class ResumingWatch {
         : undefined;
       stream.on('data', () => (quiet = 0));
       const fatal = await ended;
+      this.connected = false;
       clearInterval(ticker);
       clearTimeout(this.pendingProgress);
       stream.on('error', () => {}); // cancel() reports a CANCELLED status as an error
@@ -492,6 +501,7 @@ class ResumingWatch {
     if (compacted) return new CompactedError(this.next - 1, compacted);
     if (res.canceled) return new StorageUnavailableError(`etcd cancelled the watch: ${res.cancel_reason || 'no reason given'}`);
     if (res.created) {
+      this.connected = true;
       this.markReady();
       return undefined;
     }

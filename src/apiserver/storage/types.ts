@@ -104,6 +104,12 @@ export interface Storage {
   watch(prefix: string, fromRevision: number, onEvent: (ev: StorageEvent) => void, onError?: (err: Error) => void): Watcher;
 
   /**
+   * For a store outside the process (etcd): resolves if it answers and this object's watch feed
+   * is connected, rejects with the reason otherwise. Shown as the "etcd" check of /readyz.
+   */
+  checkHealth?(): Promise<void>;
+
+  /**
    * Drops history at and below revision (at most the current revision). SQLite holds back for a
    * watcher still replaying older history; etcd cannot, so such a watcher ends with CompactedError.
    */
