@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Etcd3 } from 'etcd3';
+import { EtcdStorage } from '../src/apiserver/storage/etcd.ts';
 import { freePort, startEtcd, type EtcdCluster } from '../test/helpers/etcd.ts';
 
 const CONCURRENCY = 16;
@@ -170,6 +171,52 @@ async function kubeve(name: string, extra: string[]) {
   }
 }
 
+/**
+ * etcd leader failover seen by EtcdStorage: 8 writers run against a 3-member cluster; each time
+ * the leader is SIGKILLed, the pause is the time from the kill to the first write acknowledged
+ * that was issued after it. The killed member is restarted before the next round.
+ */
+async function failover(rounds: number): Promise<number[]> {
+  const cluster = await startEtcd(3);
+  const storage = await EtcdStorage.open({ endpoints: cluster.endpoints, prefix: '/failover' });
+  const pauses: number[] = [];
+  let stop = false;
+  let n = 0;
+  let killedAt = Infinity;
+  let resumedAt = Infinity;
+  const writers = Array.from({ length: 8 }, async () => {
+    while (!stop) {
+      const issued = performance.now();
+      try {
+        await storage.create(`/w/${n++}`, 'v');
+        if (issued > killedAt && resumedAt === Infinity) resumedAt = performance.now();
+      } catch {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  });
+  try {
+    for (let i = 0; i < rounds; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const leader = await cluster.leader();
+      resumedAt = Infinity;
+      killedAt = performance.now();
+      await cluster.kill(leader);
+      const deadline = performance.now() + 30_000;
+      while (resumedAt === Infinity && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      pauses.push(resumedAt - killedAt);
+      killedAt = Infinity;
+      await cluster.restart(leader);
+    }
+  } finally {
+    stop = true;
+    await Promise.all(writers);
+    await storage.close();
+    await cluster.stop();
+  }
+  return pauses;
+}
+
 async function main() {
   let etcd: EtcdCluster | undefined;
   try {
@@ -178,6 +225,9 @@ async function main() {
     const grpc = await bareGrpc(etcd.endpoints[0]);
     const onEtcd = await kubeve('on-etcd', ['--etcd', etcd.endpoints.join(','), '--etcd-prefix', '/bench']);
     const onSqlite = await kubeve('on-sqlite', []);
+    await etcd.stop();
+    etcd = undefined;
+    const pauses = await failover(10);
 
     console.log(`\nkubeve on etcd (Debian etcd ${'3.4'}, 1 member, loopback) — ${CONCURRENCY} requests in flight everywhere\n`);
     console.log(`raw etcd puts/s, etcd3 put()                  : ${fmt(raw.put)}`);
@@ -186,6 +236,8 @@ async function main() {
     console.log(`kubeve creates/s on etcd (HTTPS, ConfigMaps)   : ${fmt(onEtcd.creates)}  (${fmt((onEtcd.creates / raw.put) * 100)} % of raw puts; target >= 30 %)`);
     console.log(`kubeve creates/s on SQLite                     : ${fmt(onSqlite.creates)}`);
     console.log(`list of 10,000 ConfigMaps, p50                 : etcd ${fmt(onEtcd.list)} ms, SQLite ${fmt(onSqlite.list)} ms`);
+    const sorted = [...pauses].sort((a, b) => a - b);
+    console.log(`etcd leader kill, 3 members, write pause (10x)  : p50 ${fmt(pct(pauses, 50))} ms, max ${fmt(sorted.at(-1)!)} ms  [${sorted.map((p) => fmt(p)).join(', ')}]`);
     console.log(`watch delivery, 20 watchers, p50 / p99         : etcd ${fmt(onEtcd.watchP50, 1)} / ${fmt(onEtcd.watchP99, 1)} ms (target p99 < 50 ms), SQLite ${fmt(onSqlite.watchP50, 1)} / ${fmt(onSqlite.watchP99, 1)} ms`);
   } finally {
     await etcd?.stop();

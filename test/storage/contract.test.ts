@@ -295,7 +295,7 @@ for (const backend of backends) {
       const order: string[] = [];
       s.watch('/e/', from, (ev) => {
         order.push(`a:${ev.key}`);
-        if (ev.key === '/e/1') void s.create('/e/2', 'written from a callback');
+        if (ev.key === '/e/1' && ev.type === 'create') void s.create('/e/2', 'written from a callback');
       });
       s.watch('/e/', from, (ev) => order.push(`b:${ev.key}`));
       s.watch('/e/', from, c.onEvent);
@@ -404,6 +404,7 @@ for (const backend of backends) {
       test('killing the etcd leader under write load: writes resume after the election, nothing acknowledged is lost', async () => {
         const cluster = backend.cluster!;
         const s = await backend.open();
+        opened.push(s);
         const watcher = await EtcdStorage.open({ endpoints: cluster.endpoints, prefix: (s as unknown as { prefix: string }).prefix });
         opened.push(watcher);
         const seen = collector();

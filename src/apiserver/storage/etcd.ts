@@ -16,7 +16,7 @@
 // events when a replay is cut off, and does not surface compact_revision. bench/etcd.bench.ts
 // measures what the client costs against raw gRPC.
 
-import { Etcd3, type IKeyValue, type IOptions, type IRangeResponse, type IWatchResponse, type IEvent } from 'etcd3';
+import { Etcd3, isRecoverableError, type IKeyValue, type IOptions, type IRangeResponse, type IWatchResponse, type IEvent } from 'etcd3';
 import { compareKeys } from './sorted-keys.ts';
 import {
   CompactedError,
@@ -74,6 +74,7 @@ export class EtcdStorage implements Storage {
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
       // Notice a member that vanished without closing the connection.
       // gRPC's 4 MiB default would fail a list of a few thousand objects (kube-apiserver lifts it too).
+      faultHandling: faultHandling(),
       grpcOptions: {
         'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000, 'grpc.keepalive_permit_without_calls': 1,
         'grpc.max_receive_message_length': 2 ** 31 - 1,
@@ -398,6 +399,48 @@ export class EtcdStorage implements Storage {
   private checkOpen(): void {
     if (this.closed) throw new Error('storage is closed');
   }
+}
+
+/** Thrown instead of calling a member that failed a moment ago; the pool then tries another. */
+class MemberResting extends Error {}
+
+/**
+ * etcd3's default per-member circuit breaker stays open for 5 s after 3 failures, and during an
+ * election every member fails, so calls kept failing for seconds after a new leader was up.
+ * Instead: a member that failed at the connection level rests for 1 s, and a call that found no
+ * usable member is retried with backoff for about 3 s. Only connection-level failures are retried
+ * (those that did not reach etcd); an answer from etcd, even an error, is final.
+ */
+function faultHandling(): NonNullable<IOptions['faultHandling']> {
+  type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
+  const member = () => {
+    let restUntil = 0;
+    return {
+      async execute<T>(fn: (ctx: { signal: AbortSignal; attempt: number }) => Promise<T> | T): Promise<T> {
+        if (Date.now() < restUntil) throw new MemberResting('etcd member resting after a failure');
+        try {
+          return await fn({ signal: new AbortController().signal, attempt: 0 });
+        } catch (e) {
+          if (e instanceof Error && isRecoverableError(e)) restUntil = Date.now() + 1000;
+          throw e;
+        }
+      },
+    } as unknown as Policy;
+  };
+  const global = {
+    async execute<T>(fn: (ctx: { signal: AbortSignal; attempt: number }) => Promise<T> | T): Promise<T> {
+      for (let attempt = 0, wait = 50; ; attempt++, wait = Math.min(wait * 2, 1000)) {
+        try {
+          return await fn({ signal: new AbortController().signal, attempt });
+        } catch (e) {
+          const retriable = e instanceof MemberResting || (e instanceof Error && isRecoverableError(e));
+          if (!retriable || attempt >= 6) throw e;
+          await delay(wait);
+        }
+      }
+    },
+  } as unknown as Policy;
+  return { host: member, global };
 }
 
 interface WatchHandlers {
