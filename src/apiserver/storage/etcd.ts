@@ -488,21 +488,22 @@ class ResumingWatch {
   }
 
   private async run(): Promise<void> {
-    let backoff = 50;
+    // Short: writes wait for their event on this feed, so a reconnect is on their critical path.
+    let backoff = 20;
     while (!this.stopped) {
       let stream: Duplex;
       try {
         stream = await this.client.watchClient.watch();
       } catch {
         await delay(backoff);
-        backoff = Math.min(backoff * 2, 2000);
+        backoff = Math.min(backoff * 2, 500);
         continue;
       }
       if (this.stopped) return stream.cancel();
       this.stream = stream;
       const ended = new Promise<Error | undefined>((resolve) => {
         stream.on('data', (res: IWatchResponse) => {
-          backoff = 50;
+          backoff = 20;
           const fatal = this.onResponse(res);
           if (fatal) resolve(fatal);
         });
@@ -533,7 +534,7 @@ class ResumingWatch {
         return this.handlers.fatal(fatal);
       }
       if (!this.stopped) await delay(backoff);
-      backoff = Math.min(backoff * 2, 2000);
+      backoff = Math.min(backoff * 2, 500);
     }
   }
 
