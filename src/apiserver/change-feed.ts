@@ -27,6 +27,7 @@ export class ChangeFeed {
   private running = false;
   private watcher?: Watcher;
   private idleWaiters: Array<() => void> = [];
+  private stopped = false;
 
   constructor(private storage: Storage, private registry: Registry) {}
 
@@ -38,10 +39,28 @@ export class ChangeFeed {
     this.watcher = this.storage.watch('/registry/', fromRevision, (ev) => {
       this.queue.push(ev);
       if (!this.running) void this.drain();
+    }, (err) => {
+      // Only a shared store (etcd) ends a watch on its own: its history was compacted past this
+      // feed while it was cut off. Follow on from now; controllers resync on their next change.
+      console.error('kubeve: change feed lost events, restarting from the current revision:', err.message);
+      void this.restart();
     });
   }
 
+  private async restart(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const rev = await this.storage.currentRevision();
+        if (!this.stopped) this.start(rev);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
   stop(): void {
+    this.stopped = true;
     this.watcher?.stop();
   }
 

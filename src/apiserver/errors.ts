@@ -92,6 +92,11 @@ export function tooLarge(message: string): StatusError {
   return new StatusError(413, 'RequestEntityTooLarge', `Request entity too large: ${message}`);
 }
 
+/** The storage (etcd) cannot be reached: 503 with Retry-After, as clients retry those. */
+export function serviceUnavailable(message: string): StatusError {
+  return new StatusError(503, 'ServiceUnavailable', message, { retryAfterSeconds: 1 }, { 'Retry-After': '1' });
+}
+
 export function internalError(err: unknown): StatusError {
   const msg = err instanceof Error ? err.message : String(err);
   return new StatusError(500, 'InternalError', `Internal error occurred: ${msg}`, { causes: [{ message: msg }] });

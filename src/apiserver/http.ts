@@ -4,7 +4,8 @@
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import YAML from 'yaml';
-import { StatusError, badRequest, internalError, invalid, methodNotAllowed, notAcceptable, tooLarge, unsupportedMediaType } from './errors.ts';
+import { StorageUnavailableError } from './storage/types.ts';
+import { StatusError, badRequest, internalError, serviceUnavailable, invalid, methodNotAllowed, notAcceptable, tooLarge, unsupportedMediaType } from './errors.ts';
 import type { KObject, ResourceDefinition } from './resource.ts';
 import type { Registry } from './registry.ts';
 import type { ResourceService, DeleteOptions, WriteOptions, FieldValidation, Ctx } from './rest.ts';
@@ -144,7 +145,8 @@ export class HttpFront {
         req.resume();
         throw e;
       }
-      if (path === '/healthz' || path === '/livez' || path === '/readyz') return this.text(res, 200, 'ok');
+      if (path === '/healthz' || path === '/readyz') return this.readiness(res, url);
+      if (path === '/livez') return this.text(res, 200, 'ok');
       if (path === '/openid/v1/jwks') return this.json(res, 200, this.opts.security.tokens.jwks(), undefined, 'application/jwk-set+json');
       if (path === '/.well-known/openid-configuration') return this.json(res, 200, this.opts.security.tokens.openidConfiguration(`https://${req.headers.host ?? `${this.opts.host}:${this.port}`}`));
       if (path === '/version') return this.json(res, 200, KUBE_VERSION);
@@ -447,14 +449,28 @@ export class HttpFront {
     res.end(data);
   }
 
+  /** /readyz and /healthz in kube-apiserver's format: "ok", or per check with ?verbose; 500 if one fails. */
+  private async readiness(res: ServerResponse, url: URL): Promise<void> {
+    const storage = this.service.store.storage;
+    const checks: Array<[string, string | undefined]> = [['ping', undefined]];
+    if (storage.checkHealth) {
+      checks.push(['etcd', await storage.checkHealth().then(() => undefined, (e: Error) => e.message || 'failed')]);
+    }
+    const failed = checks.some(([, err]) => err !== undefined);
+    if (!failed && !url.searchParams.has('verbose')) return this.text(res, 200, 'ok');
+    const lines = checks.map(([name, err]) => (err === undefined ? `[+]${name} ok` : `[-]${name} failed: ${err}`));
+    const what = url.pathname.replace(/^\/+|\/+$/g, '');
+    this.text(res, failed ? 500 : 200, `${lines.join('\n')}\n${what} check ${failed ? 'failed' : 'passed'}\n`);
+  }
+
   private text(res: ServerResponse, code: number, body: string): void {
     res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   }
 
   private fail(res: ServerResponse, e: unknown, ctx: Ctx): void {
-    const err = e instanceof StatusError ? e : internalError(e);
-    if (!(e instanceof StatusError)) console.error('kubeve: internal error', e);
+    const err = e instanceof StatusError ? e : e instanceof StorageUnavailableError ? serviceUnavailable(e.message) : internalError(e);
+    if (!(e instanceof StatusError) && !(e instanceof StorageUnavailableError)) console.error('kubeve: internal error', e);
     if (res.headersSent) {
       res.end();
       return;
@@ -616,6 +632,12 @@ export class HttpFront {
         lastRV = Number(ev.object.metadata.resourceVersion);
         if (!live) pending.push(ev);
         else send(ev.type, ev.object);
+      }, (err) => {
+        // The storage ended the watch (history compacted under it, etcd lost): an ERROR event, then EOF.
+        sendHeaders();
+        const status = err instanceof StatusError ? err : err instanceof StorageUnavailableError ? serviceUnavailable(err.message) : internalError(err);
+        if (!res.writableEnded) res.write(JSON.stringify({ type: 'ERROR', object: status.toStatus() }) + '\n');
+        stop();
       });
     } catch (e) {
       if (e instanceof StatusError && e.code === 410) {

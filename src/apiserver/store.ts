@@ -173,15 +173,16 @@ export class ObjectStore {
    * translated for the filter the way the watch cache does: an object that stops matching is
    * DELETED for this watcher, one that starts matching is ADDED.
    */
-  watch(def: ResourceDefinition, namespace: string | undefined, fromRevision: number, filter: ObjectFilter, onEvent: (ev: ObjectEvent) => void): Watcher {
+  watch(def: ResourceDefinition, namespace: string | undefined, fromRevision: number, filter: ObjectFilter, onEvent: (ev: ObjectEvent) => void, onError?: (err: Error) => void): Watcher {
     const prefix = keyPrefix(def, def.namespaced ? namespace : undefined);
+    const tooOld = (e: CompactedError) => expired(`too old resource version: ${fromRevision} (${e.compacted + 1})`);
     try {
       return this.storage.watch(prefix, fromRevision, (ev) => {
         const out = translate(ev, filter);
         if (out) onEvent(out);
-      });
+      }, onError && ((e) => onError(e instanceof CompactedError ? tooOld(e) : e)));
     } catch (e) {
-      if (e instanceof CompactedError) throw expired(`too old resource version: ${fromRevision} (${e.compacted + 1})`);
+      if (e instanceof CompactedError) throw tooOld(e);
       throw e;
     }
   }

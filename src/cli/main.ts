@@ -6,6 +6,7 @@ import { DEFAULT_DEVICE_API_PORT } from '../eve/device-api.ts';
 import { registerEveCommands } from '../eve/cli.ts';
 import { registerSimCommands } from '../sim/cli.ts';
 import { parseDuration, registerKubeconfigCommands } from './kubeconfig.ts';
+import { addEtcdOptions, openEtcdFromFlags, type EtcdFlags } from './etcd-options.ts';
 
 /** --event-ttl: a positive Go-style duration, in milliseconds. */
 function eventTtlMs(value: string): number {
@@ -22,9 +23,9 @@ function eventTtlMs(value: string): number {
 const program = new Command();
 program.name('kubeve').description('A Kubernetes-compatible controller for EVE-OS edge fleets');
 
-program
-  .command('server')
-  .description('run kubeve: the embedded Kubernetes-compatible API server (SQLite in the data directory), the EVE device API and the EVE controllers')
+addEtcdOptions(program
+  .command('server'))
+  .description('run kubeve: the embedded Kubernetes-compatible API server (SQLite in the data directory, or etcd with --etcd), the EVE device API and the EVE controllers')
   .option('--data-dir <dir>', 'data directory (env KUBEVE_DATA_DIR)', process.env.KUBEVE_DATA_DIR ?? './kubeve-data')
   .option('--host <addr>', 'address to listen on (env KUBEVE_HOST)', process.env.KUBEVE_HOST ?? '127.0.0.1')
   .option('--port <port>', 'HTTPS port of the Kubernetes API (env KUBEVE_PORT)', process.env.KUBEVE_PORT ?? '6443')
@@ -33,8 +34,14 @@ program
   .option('--device-port <port>', 'HTTPS port of the EVE device API (env KUBEVE_DEVICE_PORT)', process.env.KUBEVE_DEVICE_PORT ?? String(DEFAULT_DEVICE_API_PORT))
   .option('--offline-timeout <seconds>', 'mark a silent device Online=False after this long (default: 3 × its timer.config.interval)')
   .option('--event-ttl <duration>', 'how long Events are kept after their last write, e.g. 1h, 30m (default: 1h)', eventTtlMs)
-  .action(async (o: { dataDir: string; host: string; port: string; advertiseAddress?: string; deviceHost: string; devicePort: string; offlineTimeout?: string; eventTtl?: number }) => {
+  .action(async (o: EtcdFlags & { dataDir: string; host: string; port: string; advertiseAddress?: string; deviceHost: string; devicePort: string; offlineTimeout?: string; eventTtl?: number }) => {
+    const storage = await openEtcdFromFlags(o).catch((e: Error) => {
+      console.error(`kubeve: cannot use etcd: ${e.message}`);
+      process.exit(1);
+    });
+    if (storage) console.log(`kubeve: storage on etcd ${o.etcd} under ${o.etcdPrefix}`);
     const k = await startKubeve({
+      storage,
       dataDir: o.dataDir, host: o.host, port: Number(o.port), advertiseAddress: o.advertiseAddress, eventTtlMs: o.eventTtl,
       deviceHost: o.deviceHost, devicePort: Number(o.devicePort),
       eve: o.offlineTimeout ? { offlineTimeoutMs: Number(o.offlineTimeout) * 1000 } : {},

@@ -293,9 +293,9 @@ export class SqliteStorage implements Storage {
     return { revision: rev, prev: cur };
   }
 
-  watch(prefix: string, fromRevision: number, onEvent: (ev: StorageEvent) => void): Watcher {
+  watch(prefix: string, fromRevision: number, onEvent: (ev: StorageEvent) => void, onError?: (err: Error) => void): Watcher {
     this.checkOpen();
-    return this.cache.watch(prefix, fromRevision, onEvent);
+    return this.cache.watch(prefix, fromRevision, onEvent, onError);
   }
 
   /**

@@ -2,7 +2,24 @@
 // one global, strictly increasing revision; every write is a compare-and-swap on the key's
 // modRevision; watches resume from any revision that has not been compacted away.
 // Keys are strings like "/registry/<group>/<resource>/<namespace>/<name>"; values are opaque
-// strings (JSON in practice). An implementation must be drop-in replaceable by an etcd one.
+// strings (JSON in practice). Two implementations: SqliteStorage (embedded, one process) and
+// EtcdStorage (shared by several kubeve replicas); test/storage/contract.test.ts runs the same
+// suite against both.
+//
+// What a caller may rely on, and what it may not (the points SQLite alone would hide):
+// - Revisions are opaque increasing numbers. They need not be dense and need not start at 1: etcd
+//   counts writes to keys outside this storage too.
+// - Read-your-writes on one Storage object: when a write resolves, every live watcher of this
+//   object has been handed its event (SQLite: synchronously inside the write; etcd: once the
+//   object's watch stream delivered it). Writes by other processes arrive asynchronously.
+// - Watch replay is asynchronous: events never arrive before watch() returns.
+// - A watch can end without stop(): when the history it needs turns out to be compacted only
+//   after it started (another etcd client compacted), or when the store lost events for it. Its
+//   onError then receives a CompactedError (or other error) once, and nothing after that.
+// - Compaction may happen at any time, from any process sharing the store; compactedRevision()
+//   is this process's lower bound of it, not the truth.
+// - Any call may reject with StorageUnavailableError (the store cannot be reached or did not
+//   answer in time). A write that fails this way may or may not have been committed.
 
 export interface KeyValue {
   key: string;
@@ -51,9 +68,13 @@ export interface Watcher {
 }
 
 export interface Storage {
-  /** The revision of the latest committed write. */
+  /**
+   * The revision of the latest committed write, once every event up to it has been handed to
+   * this object's live watchers: a watch from the returned revision misses nothing, and a
+   * bookmark may report it.
+   */
   currentRevision(): Promise<number>;
-  /** Events at or below this revision may no longer be available. */
+  /** Events at or below this revision are known to be gone (others may have compacted further). */
   compactedRevision(): number;
 
   get(key: string): Promise<KeyValue | undefined>;
@@ -75,11 +96,23 @@ export interface Storage {
 
   /**
    * Delivers, in revision order, every event under prefix with revision > fromRevision, then live
-   * events. Throws CompactedError (synchronously) if fromRevision is older than what is retained.
+   * events. Throws CompactedError (synchronously) if fromRevision is known to be older than what
+   * is retained; otherwise, if the store finds out later, onError gets the CompactedError and the
+   * watch ends (as it does on any other error that ends it). Without onError such an error is
+   * logged.
    */
-  watch(prefix: string, fromRevision: number, onEvent: (ev: StorageEvent) => void): Watcher;
+  watch(prefix: string, fromRevision: number, onEvent: (ev: StorageEvent) => void, onError?: (err: Error) => void): Watcher;
 
-  /** Drops history at and below revision. */
+  /**
+   * For a store outside the process (etcd): resolves if it answers and this object's watch feed
+   * is connected, rejects with the reason otherwise. Shown as the "etcd" check of /readyz.
+   */
+  checkHealth?(): Promise<void>;
+
+  /**
+   * Drops history at and below revision (at most the current revision). SQLite holds back for a
+   * watcher still replaying older history; etcd cannot, so such a watcher ends with CompactedError.
+   */
   compact(revision: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -98,5 +131,11 @@ export class RevisionConflictError extends Error {
 export class CompactedError extends Error {
   constructor(public requested: number, public compacted: number) {
     super(`required revision ${requested} has been compacted (compacted revision ${compacted})`);
+  }
+}
+/** The store could not be reached or did not answer in time; a write may or may not have happened. */
+export class StorageUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
   }
 }

@@ -41,6 +41,7 @@ export interface WatchCacheOptions {
 interface Subscription {
   prefix: string;
   onEvent: (ev: StorageEvent) => void;
+  onError?: (err: Error) => void;
   /** Highest revision this watcher has been brought past; it never sees an event at or below it. */
   position: number;
   stopped: boolean;
@@ -100,6 +101,26 @@ export class WatchCache {
     return min;
   }
 
+  /**
+   * Records that the backend has no event under this cache's range up to revision (etcd reports
+   * progress without events), so a watch from there is served live.
+   */
+  progress(revision: number): void {
+    if (revision <= this.lastRevision) return;
+    this.lastRevision = revision;
+  }
+
+  /**
+   * Ends every watcher with err (through its onError): the backend lost events the cache cannot
+   * recover, so no watcher may continue as if complete. The cache stays closed.
+   */
+  fail(err: Error): void {
+    const subs = [...this.catchingUp];
+    for (const set of this.live.values()) subs.push(...set);
+    this.close();
+    for (const s of subs) this.report(s, err);
+  }
+
   /** Records a committed event and delivers it to live watchers before returning. */
   append(ev: StorageEvent): void {
     if (ev.revision <= this.lastRevision) {
@@ -129,7 +150,7 @@ export class WatchCache {
    * append(). Throws CompactedError if neither the ring nor the backend reaches back that far.
    * A callback that throws is unsubscribed (it missed that event) and the error reported.
    */
-  watch(prefix: string, fromRevision: number, onEvent: (ev: StorageEvent) => void): Watcher {
+  watch(prefix: string, fromRevision: number, onEvent: (ev: StorageEvent) => void, onError?: (err: Error) => void): Watcher {
     if (this.closed) throw new Error('watch cache is closed');
     if (!Number.isSafeInteger(fromRevision) || fromRevision < 0) {
       throw new TypeError(`watch revision must be a non-negative integer, got ${fromRevision}`);
@@ -138,7 +159,7 @@ export class WatchCache {
       const compacted = this.history ? this.backendCompacted() : this.floor;
       if (!this.history || fromRevision < compacted) throw new CompactedError(fromRevision, compacted);
     }
-    const s: Subscription = { prefix, onEvent, position: fromRevision, stopped: false };
+    const s: Subscription = { prefix, onEvent, onError, position: fromRevision, stopped: false };
     if (fromRevision >= this.lastRevision) this.goLive(s);
     else {
       this.catchingUp.add(s);
@@ -188,7 +209,17 @@ export class WatchCache {
       }
     } catch (err) {
       this.unsubscribe(s);
-      this.onError(err);
+      this.report(s, err);
+    }
+  }
+
+  /** A watch that ends on its own tells its owner when it asked to be told, else the log. */
+  private report(s: Subscription, err: unknown): void {
+    if (!s.onError) return this.onError(err);
+    try {
+      s.onError(err instanceof Error ? err : new Error(String(err)));
+    } catch (e) {
+      this.onError(e);
     }
   }
 
