@@ -6,6 +6,7 @@ import { DEFAULT_DEVICE_API_PORT } from '../eve/device-api.ts';
 import { registerEveCommands } from '../eve/cli.ts';
 import { registerSimCommands } from '../sim/cli.ts';
 import { registerKubeconfigCommands } from './kubeconfig.ts';
+import { describeAllocator } from '../sim/allocator.ts';
 
 const program = new Command();
 program.name('kubeve').description('A Kubernetes-compatible controller for EVE-OS edge fleets');
@@ -30,7 +31,7 @@ program
     const server = k.api;
     const deviceAddr = k.device.serverAddress(o.advertiseAddress ?? 'localhost');
     const dataDir = o.dataDir;
-    console.log(`kubeve API server listening on ${server.url}`);
+    console.log(`kubeve API server listening on ${server.url} (pid ${process.pid}, memory allocator: ${describeAllocator()})`);
     console.log(`Point kubectl at it with:\n\n  export KUBECONFIG=${server.kubeconfigPath}\n  kubectl get namespaces\n  kubectl get eve -A   # the EVE resources (category eve)\n`);
     console.log(`EVE device API (API v2) listening on https://${deviceAddr}/api/v2/edgedevice/`);
     console.log(`Onboard devices:\n`);
