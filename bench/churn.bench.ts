@@ -1,15 +1,18 @@
 // Soak benchmark: resident memory of a real `kubeve server` under TLS connection churn
 // (npm run bench:churn).
 //
-//   node --import tsx bench/churn.bench.ts [--rounds 10] [--connections 2000] [--malloc both|jemalloc|glibc] [--env K=V ...]
+//   node --experimental-websocket --import tsx bench/churn.bench.ts [--rounds 10] [--connections 2000] [--malloc both|jemalloc|glibc] [--env K=V ...]
 //
 // The server is the real command (bin/kubeve.js server) in a child process, started with the
 // default allocator choice (jemalloc when installed) or with KUBEVE_MALLOC=glibc. Each round opens
 // `connections` new TLS connections, half to the Kubernetes API port (full handshake, an
 // authenticated GET, like kubectl) and half to the EVE device API port (resumed session, a GET of
 // /ping, like EVE's per-request connections), holds them all open at once, then closes them. After
-// each round the server's resident memory (VmRSS of its pid) is sampled. Target: after the third
-// round RSS stays within 5 % of its value there. `--env K=V` passes extra environment to the server
+// each round a full garbage collection runs in the server (through its inspector) and its resident
+// memory (VmRSS) and process.memoryUsage() parts are sampled: JS heap, external, array buffers; the
+// rest of RSS is native memory. Target: after the third round RSS stays within 5 % of its value
+// there. The jemalloc run preloads jemalloc itself with the settings src/cli/launch.ts gives the
+// server (one process, so the inspector is the server's). `--env K=V` passes extra environment to the server
 // (e.g. MALLOC_ARENA_MAX=2) for experiments.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,15 +22,44 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
-import { jemallocPath, loadedJemalloc, withoutJemalloc } from '../src/sim/allocator.ts';
+import { jemallocPath, loadedJemalloc, serverJemallocEnv, withoutJemalloc } from '../src/sim/allocator.ts';
 
 const BIN = fileURLToPath(new URL('../bin/kubeve.js', import.meta.url));
 /** Handshakes in flight at once while a round opens its connections. */
 const OPENING_CONCURRENCY = 64;
 const SETTLE_MS = 1500;
 
+/** Minimal Chrome DevTools protocol client over the server's inspector WebSocket. */
+class Inspector {
+  private next = 0;
+  private pending = new Map<number, (r: { result?: any; error?: { message: string } }) => void>();
+  private constructor(private ws: WebSocket) {
+    ws.addEventListener('message', (e) => {
+      const m = JSON.parse(String(e.data));
+      this.pending.get(m.id)?.(m);
+      this.pending.delete(m.id);
+    });
+  }
+  static connect(url: string): Promise<Inspector> {
+    const ws = new WebSocket(url);
+    return new Promise((resolve, reject) => {
+      ws.addEventListener('open', () => resolve(new Inspector(ws)));
+      ws.addEventListener('error', () => reject(new Error(`inspector ${url} unreachable`)));
+    });
+  }
+  call(method: string, params: object = {}): Promise<any> {
+    const id = ++this.next;
+    this.ws.send(JSON.stringify({ id, method, params }));
+    return new Promise((resolve, reject) => this.pending.set(id, (r) => (r.error ? reject(new Error(r.error.message)) : resolve(r.result))));
+  }
+  close(): void {
+    this.ws.close();
+  }
+}
+
 interface Server {
   child: ChildProcess;
+  inspector: Inspector;
   pid: number;
   apiPort: number;
   devicePort: number;
@@ -38,10 +70,19 @@ interface Server {
 
 async function startServer(malloc: 'jemalloc' | 'glibc', extraEnv: Record<string, string>): Promise<Server> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubeve-churn-'));
-  const base = malloc === 'glibc' ? { ...withoutJemalloc(), KUBEVE_MALLOC: 'glibc' } : { ...process.env, KUBEVE_MALLOC: 'jemalloc' };
-  const child = spawn(process.execPath, [BIN, 'server', '--data-dir', path.join(dir, 'data'), '--port', '0', '--device-port', '0', '--device-host', '127.0.0.1'], {
+  const base = malloc === 'glibc' ? { ...withoutJemalloc(), KUBEVE_MALLOC: 'glibc' } : { ...serverJemallocEnv(), KUBEVE_MALLOC: 'jemalloc' };
+  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', BIN, 'server', '--data-dir', path.join(dir, 'data'), '--port', '0', '--device-port', '0', '--device-host', '127.0.0.1'], {
     env: { ...base, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const inspectorUrl = new Promise<string>((resolve) => {
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      const m = /Debugger listening on (ws:\/\/\S+)/.exec(err);
+      if (m) resolve(m[1]!);
+      if (!/Debugger|inspector|For help/.test(c.toString())) process.stderr.write(c);
+    });
   });
   let out = '';
   await new Promise<void>((resolve, reject) => {
@@ -52,13 +93,14 @@ async function startServer(malloc: 'jemalloc' | 'glibc', extraEnv: Record<string
     child.once('exit', (code) => reject(new Error(`kubeve server exited ${code}:\n${out}`)));
   });
   child.stdout!.resume();
-  const api = /listening on https:\/\/[^:]+:(\d+) \(pid (\d+)/.exec(out);
+  const api = /listening on https:\/\/[^:]+:(\d+) \(pid (\d+),/.exec(out);
   const device = /EVE device API .* listening on https:\/\/[^:]+:(\d+)\//.exec(out);
   const kubeconfig = /export KUBECONFIG=(\S+)/.exec(out);
   if (!api || !device || !kubeconfig) throw new Error(`unexpected server output:\n${out}`);
   const kc = YAML.parse(fs.readFileSync(kubeconfig[1]!, 'utf8'));
   return {
     child,
+    inspector: await Inspector.connect(await inspectorUrl),
     pid: Number(api[2]),
     apiPort: Number(api[1]),
     devicePort: Number(device[1]),
@@ -68,9 +110,24 @@ async function startServer(malloc: 'jemalloc' | 'glibc', extraEnv: Record<string
   };
 }
 
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m![1]) / 1024;
+interface Sample {
+  rss: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  /** RSS minus the JS heap's committed size and external memory: the native rest (MiB). */
+  native: number;
+}
+
+/** Full GC in the server, then its memory (MiB). */
+async function sample(s: Server): Promise<Sample> {
+  await s.inspector.call('HeapProfiler.collectGarbage');
+  const r = await s.inspector.call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
+  const m = JSON.parse(r.result.value) as NodeJS.MemoryUsage;
+  const mib = (x: number) => x / 1048576;
+  const vm = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${s.pid}/status`, 'utf8'));
+  const rss = Number(vm![1]) / 1024;
+  return { rss, heapUsed: mib(m.heapUsed), external: mib(m.external), arrayBuffers: mib(m.arrayBuffers), native: rss - mib(m.heapTotal) - mib(m.external) };
 }
 
 /** Open one TLS connection, send `request`, resolve once the response head arrived (connection kept open). */
@@ -112,8 +169,18 @@ async function churnRound(s: Server, connections: number, deviceSession: { sessi
       }
     }
   };
-  await Promise.all(Array.from({ length: OPENING_CONCURRENCY }, worker));
-  const closed = open.map((sock) => new Promise((r) => sock.once('close', r)));
+  const progress = setInterval(() => console.error(`  ${open.length}/${connections} open`), 5000);
+  try {
+    await Promise.all(Array.from({ length: OPENING_CONCURRENCY }, worker));
+  } catch (e) {
+    console.error(`  round failed after ${open.length} connections: ${(e as Error).message}`);
+    for (const sock of open) sock.destroy();
+    throw e;
+  } finally {
+    clearInterval(progress);
+  }
+  // the device API closes idle connections after 5 s (keepAliveTimeout): some are already gone
+  const closed = open.map((sock) => (sock.closed ? undefined : new Promise((r) => sock.once('close', r))));
   for (const sock of open) sock.end();
   await Promise.all(closed);
 }
@@ -121,8 +188,8 @@ async function churnRound(s: Server, connections: number, deviceSession: { sessi
 interface Run {
   malloc: string;
   allocator: string;
-  startMiB: number;
-  rounds: number[];
+  start: Sample;
+  rounds: Sample[];
   /** Largest growth after the third round, relative to it (%). */
   growthAfterThirdPct: number;
 }
@@ -132,20 +199,23 @@ async function run(malloc: 'jemalloc' | 'glibc', rounds: number, connections: nu
   try {
     const allocator = loadedJemalloc(s.pid) ? 'jemalloc' : 'glibc';
     await new Promise((r) => setTimeout(r, SETTLE_MS));
-    const startMiB = rssMiB(s.pid);
-    const samples: number[] = [];
+    const start = await sample(s);
+    const samples: Sample[] = [];
     const deviceSession: { session?: Buffer } = {};
     for (let i = 0; i < rounds; i++) {
       const t0 = Date.now();
       await churnRound(s, connections, deviceSession);
       await new Promise((r) => setTimeout(r, SETTLE_MS));
-      samples.push(rssMiB(s.pid));
-      console.error(`[${malloc}] round ${i + 1}/${rounds}: ${connections} connections in ${((Date.now() - t0) / 1000).toFixed(1)} s, server RSS ${samples.at(-1)!.toFixed(1)} MiB`);
+      const m = await sample(s);
+      samples.push(m);
+      console.error(`[${malloc}] round ${i + 1}/${rounds}: ${connections} connections in ${((Date.now() - t0) / 1000).toFixed(1)} s; after a full GC: RSS ${m.rss.toFixed(1)} MiB, JS heap used ${m.heapUsed.toFixed(1)}, external ${m.external.toFixed(1)}, native rest ${m.native.toFixed(1)} MiB`);
     }
-    const third = samples[Math.min(2, samples.length - 1)]!;
-    const growthAfterThirdPct = (Math.max(...samples.slice(2)) / third - 1) * 100;
-    return { malloc, allocator, startMiB, rounds: samples, growthAfterThirdPct };
+    const rss = samples.map((x) => x.rss);
+    const third = rss[Math.min(2, rss.length - 1)]!;
+    const growthAfterThirdPct = (Math.max(...rss.slice(2)) / third - 1) * 100;
+    return { malloc, allocator, start, rounds: samples, growthAfterThirdPct };
   } finally {
+    s.inspector.close();
     const exited = new Promise((r) => s.child.once('exit', r));
     s.child.kill('SIGTERM');
     await exited;
@@ -168,6 +238,7 @@ const results: Run[] = [];
 for (const m of which) results.push(await run(m, Number(values.rounds), Number(values.connections), extraEnv));
 for (const r of results) {
   const verdict = r.growthAfterThirdPct <= 5 ? 'flat (target: within 5 % after round 3)' : 'GROWS (target: within 5 % after round 3)';
-  console.log(`${r.malloc.padEnd(8)} (${r.allocator}): start ${r.startMiB.toFixed(0)} MiB; after rounds: ${r.rounds.map((x) => x.toFixed(0)).join(' ')} MiB; growth after round 3: ${r.growthAfterThirdPct.toFixed(1)} % -> ${verdict}`);
+  const last = r.rounds.at(-1)!;
+  console.log(`${r.malloc.padEnd(8)} (${r.allocator}): RSS start ${r.start.rss.toFixed(0)} MiB; after each round: ${r.rounds.map((x) => x.rss.toFixed(0)).join(' ')} MiB; growth after round 3: ${r.growthAfterThirdPct.toFixed(1)} % -> ${verdict}; at the end JS heap used ${last.heapUsed.toFixed(0)} MiB, native rest ${r.start.native.toFixed(0)} -> ${last.native.toFixed(0)} MiB`);
 }
 console.log(JSON.stringify({ connectionsPerRound: Number(values.connections), extraEnv, results }));

@@ -1,12 +1,13 @@
 // Entry point of the kubeve command. The server runs under jemalloc when it is installed: with
 // glibc's malloc its resident memory keeps growing under TLS connection churn (bench/churn.bench.ts),
 // and an allocator can only be chosen before the process starts, so the command re-executes itself
-// once with LD_PRELOAD set. KUBEVE_MALLOC=glibc keeps glibc's malloc.
+// once with LD_PRELOAD set (and MALLOC_CONF, unless set: see SERVER_JEMALLOC_CONF).
+// KUBEVE_MALLOC=glibc keeps glibc's malloc.
 // Where Node has process.execve (22.15+, 24) the process replaces itself (same pid). Otherwise a
 // transparent parent stays: same stdio, signals forwarded, and it exits with the child's exit
 // code (or dies of the child's signal).
 import { spawn } from 'node:child_process';
-import { jemallocPath, loadedJemalloc, preferJemalloc } from '../sim/allocator.ts';
+import { jemallocPath, loadedJemalloc, serverJemallocEnv } from '../sim/allocator.ts';
 
 /** Commands that run long enough for the allocator to matter. */
 const LONG_RUNNING = new Set(['server']);
@@ -28,7 +29,7 @@ function wantsRelaunch(argv: string[], env: NodeJS.ProcessEnv): boolean {
 /** Re-execute this command under jemalloc; resolves never (the process ends with the child). */
 function relaunch(): Promise<never> {
   const args = [...process.execArgv, ...process.argv.slice(1)];
-  const env = { ...preferJemalloc(process.env), [RELAUNCHED]: '1' };
+  const env = { ...serverJemallocEnv(process.env), [RELAUNCHED]: '1' };
   const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
   if (execve) execve(process.execPath, [process.execPath, ...args], env);
   const child = spawn(process.execPath, args, { stdio: 'inherit', env });

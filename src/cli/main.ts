@@ -28,6 +28,17 @@ program
       eve: o.offlineTimeout ? { offlineTimeoutMs: Number(o.offlineTimeout) * 1000 } : {},
       log: (m) => console.log(m),
     });
+    // before the banner: whoever reads "listening" may stop the server right away
+    let stopping = false;
+    const stop = async (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      console.log(`kubeve: ${sig} received, shutting down`);
+      await k.close();
+      process.exit(0);
+    };
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGTERM', () => void stop('SIGTERM'));
     const server = k.api;
     const deviceAddr = k.device.serverAddress(o.advertiseAddress ?? 'localhost');
     const dataDir = o.dataDir;
@@ -40,16 +51,6 @@ program
     console.log(`  kubectl apply -f - <<EOF\n  apiVersion: eve.kubeve.io/v1alpha1\n  kind: OnboardingKey\n  metadata: {name: batch-1}\n  spec:\n    autoEnroll: true\n    certificate: |\n      <contents of ./eve-config/onboard.cert.pem, indented>\n  EOF`);
     console.log(`  npm run sim -- --bootstrap-dir ./eve-config --count 5 --time-scale 10`);
     console.log(`  kubectl get edgenodes\n`);
-    let stopping = false;
-    const stop = async (sig: string) => {
-      if (stopping) return;
-      stopping = true;
-      console.log(`kubeve: ${sig} received, shutting down`);
-      await k.close();
-      process.exit(0);
-    };
-    process.on('SIGINT', () => void stop('SIGINT'));
-    process.on('SIGTERM', () => void stop('SIGTERM'));
   });
 
 registerEveCommands(program);
