@@ -3,17 +3,18 @@
 //
 //   node --experimental-websocket --import tsx bench/churn.bench.ts [--rounds 10] [--connections 2000] [--malloc both|jemalloc|glibc] [--env K=V ...]
 //
-// The server is the real command (bin/kubeve.js server) in a child process, started with the
-// default allocator choice (jemalloc when installed) or with KUBEVE_MALLOC=glibc. Each round opens
+// The server is the real command (bin/kubeve.js server) in a child process, with KUBEVE_MALLOC=glibc
+// or with jemalloc and the settings src/cli/launch.ts gives it (preloaded here, so the server is one
+// process and the inspector is the server's). Each round opens
 // `connections` new TLS connections, half to the Kubernetes API port (full handshake, an
 // authenticated GET, like kubectl) and half to the EVE device API port (resumed session, a GET of
-// /ping, like EVE's per-request connections), holds them all open at once, then closes them. After
+// /ping, like EVE's per-request connections), holds them all open at once (the device API closes
+// idle ones after its 5 s keep-alive timeout), then closes them. After
 // each round a full garbage collection runs in the server (through its inspector) and its resident
 // memory (VmRSS) and process.memoryUsage() parts are sampled: JS heap, external, array buffers; the
 // rest of RSS is native memory. Target: after the third round RSS stays within 5 % of its value
-// there. The jemalloc run preloads jemalloc itself with the settings src/cli/launch.ts gives the
-// server (one process, so the inspector is the server's). `--env K=V` passes extra environment to the server
-// (e.g. MALLOC_ARENA_MAX=2) for experiments.
+// there. `--env K=V` passes extra environment to the server (e.g. MALLOC_ARENA_MAX=2, MALLOC_CONF=...)
+// for experiments.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
