@@ -6,6 +6,7 @@ import { DEFAULT_DEVICE_API_PORT } from '../eve/device-api.ts';
 import { registerEveCommands } from '../eve/cli.ts';
 import { registerSimCommands } from '../sim/cli.ts';
 import { parseDuration, registerKubeconfigCommands } from './kubeconfig.ts';
+import { describeAllocator } from '../sim/allocator.ts';
 import { addEtcdOptions, openEtcdFromFlags, type EtcdFlags } from './etcd-options.ts';
 
 /** --event-ttl: a positive Go-style duration, in milliseconds. */
@@ -47,18 +48,7 @@ addEtcdOptions(program
       eve: o.offlineTimeout ? { offlineTimeoutMs: Number(o.offlineTimeout) * 1000 } : {},
       log: (m) => console.log(m),
     });
-    const server = k.api;
-    const deviceAddr = k.device.serverAddress(o.advertiseAddress ?? 'localhost');
-    const dataDir = o.dataDir;
-    console.log(`kubeve API server listening on ${server.url}`);
-    console.log(`Point kubectl at it with:\n\n  export KUBECONFIG=${server.kubeconfigPath}\n  kubectl get namespaces\n  kubectl get eve -A   # the EVE resources (category eve)\n`);
-    console.log(`EVE device API (API v2) listening on https://${deviceAddr}/api/v2/edgedevice/`);
-    console.log(`Onboard devices:\n`);
-    console.log(`  npm run kubeve -- bootstrap --data-dir ${dataDir} --server ${deviceAddr} --out ./eve-config`);
-    console.log(`  # copy ./eve-config/* to the CONFIG partition of an EVE installer, or simulate devices:`);
-    console.log(`  kubectl apply -f - <<EOF\n  apiVersion: eve.kubeve.io/v1alpha1\n  kind: OnboardingKey\n  metadata: {name: batch-1}\n  spec:\n    autoEnroll: true\n    certificate: |\n      <contents of ./eve-config/onboard.cert.pem, indented>\n  EOF`);
-    console.log(`  npm run sim -- --bootstrap-dir ./eve-config --count 5 --time-scale 10`);
-    console.log(`  kubectl get edgenodes\n`);
+    // before the banner: whoever reads "listening" may stop the server right away
     let stopping = false;
     const stop = async (sig: string) => {
       if (stopping) return;
@@ -69,6 +59,18 @@ addEtcdOptions(program
     };
     process.on('SIGINT', () => void stop('SIGINT'));
     process.on('SIGTERM', () => void stop('SIGTERM'));
+    const server = k.api;
+    const deviceAddr = k.device.serverAddress(o.advertiseAddress ?? 'localhost');
+    const dataDir = o.dataDir;
+    console.log(`kubeve API server listening on ${server.url} (pid ${process.pid}, memory allocator: ${describeAllocator()})`);
+    console.log(`Point kubectl at it with:\n\n  export KUBECONFIG=${server.kubeconfigPath}\n  kubectl get namespaces\n  kubectl get eve -A   # the EVE resources (category eve)\n`);
+    console.log(`EVE device API (API v2) listening on https://${deviceAddr}/api/v2/edgedevice/`);
+    console.log(`Onboard devices:\n`);
+    console.log(`  npm run kubeve -- bootstrap --data-dir ${dataDir} --server ${deviceAddr} --out ./eve-config`);
+    console.log(`  # copy ./eve-config/* to the CONFIG partition of an EVE installer, or simulate devices:`);
+    console.log(`  kubectl apply -f - <<EOF\n  apiVersion: eve.kubeve.io/v1alpha1\n  kind: OnboardingKey\n  metadata: {name: batch-1}\n  spec:\n    autoEnroll: true\n    certificate: |\n      <contents of ./eve-config/onboard.cert.pem, indented>\n  EOF`);
+    console.log(`  npm run sim -- --bootstrap-dir ./eve-config --count 5 --time-scale 10`);
+    console.log(`  kubectl get edgenodes\n`);
   });
 
 registerEveCommands(program);
