@@ -16,7 +16,7 @@ import { parseIncludeObject, toTable, columnDefinitions, row, type IncludeObject
 import { buildOpenAPIv3, openAPIv3Index, openAPIHash } from './openapi.ts';
 import { applyJsonPatch, applyMergePatch } from './patch/index.ts';
 import { decodeKubeProtobuf, PROTOBUF_CONTENT_TYPE } from './protobuf/decode.ts';
-import { answerPlainHttp } from './plain-http.ts';
+import { answerPlainHttp } from '../common/plain-http.ts';
 import { MAX_NESTING_DEPTH, nestingExceeds, tooDeep, yamlDepth } from './nesting.ts';
 import { encodeKubeProtobuf } from './protobuf/encode.ts';
 import { ANONYMOUS_USER, forbiddenError, requestAttributes, unauthorized, type Attributes, type Security, type UserInfo } from './auth/index.ts';

@@ -1,5 +1,5 @@
 // One bound on how deeply client data may nest, enforced when a body is decoded, and the few
-// structural helpers (depth, clone, equality) that must work on any stored value without recursion.
+// YAML depth measured without recursion (clone and equality at any depth: src/common/json.ts).
 //
 // kube-apiserver refuses JSON nested deeper than 10,000 levels while decoding. Here many algorithms
 // on objects recurse (pruning, defaulting, schema validation, merge/strategic patch, field sets,
@@ -13,12 +13,11 @@
 
 import { Parser } from 'yaml';
 import { badRequest, type StatusError } from './errors.ts';
+import { depthExceeds, isContainer } from '../common/json.ts';
 
 export const MAX_NESTING_DEPTH = 512;
 
 type Json = unknown;
-
-const isContainer = (v: unknown): v is object => typeof v === 'object' && v !== null;
 
 /**
  * Whether a decoded value nests objects/arrays more than `limit` levels (a top-level object is
@@ -31,19 +30,8 @@ export function nestingExceeds(value: Json, limit = MAX_NESTING_DEPTH): boolean 
   if (!isContainer(value)) return false;
   const managed = (value as { metadata?: { managedFields?: unknown } }).metadata?.managedFields;
   const skip = Array.isArray(managed) ? managed : undefined;
-  if (skip && skip.some((entry) => exceeds(entry, limit + 2))) return true;
-  return exceeds(value, limit, skip);
-}
-
-function exceeds(value: Json, limit: number, skip?: object): boolean {
-  if (!isContainer(value)) return false;
-  const stack: [object, number][] = [[value, 1]];
-  while (stack.length) {
-    const [v, d] = stack.pop()!;
-    if (d > limit) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) if (isContainer(child) && child !== skip) stack.push([child, d + 1]);
-  }
-  return false;
+  if (skip && skip.some((entry) => depthExceeds(entry, limit + 2))) return true;
+  return depthExceeds(value, limit, skip);
 }
 
 /**
@@ -86,60 +74,4 @@ export function tooDeep(raw: string, kind?: string): StatusError {
   const cause = "couldn't get version/kind; json parse error: invalid character '{' exceeded max depth";
   if (!kind) return badRequest(`the object provided is unrecognized: ${cause} (${summarize(raw)})`);
   return badRequest(`the object provided is unrecognized (must be of type ${kind}): ${cause} (${summarize(raw)})`);
-}
-
-/** A deep copy of a JSON value (what structuredClone does for them), at any depth. */
-export function deepClone<T>(value: T): T {
-  if (!isContainer(value)) return value;
-  const root: any = Array.isArray(value) ? new Array(value.length) : {};
-  const stack: [any, any][] = [[value, root]];
-  while (stack.length) {
-    const [src, dst] = stack.pop()!;
-    if (Array.isArray(src)) {
-      for (let i = 0; i < src.length; i++) dst[i] = copyInto(src[i], stack);
-    } else {
-      for (const k of Object.keys(src)) {
-        const v = copyInto(src[k], stack);
-        // defineProperty keeps a "__proto__" member as data, as structuredClone does.
-        if (k === '__proto__') Object.defineProperty(dst, k, { value: v, enumerable: true, writable: true, configurable: true });
-        else dst[k] = v;
-      }
-    }
-  }
-  return root;
-}
-
-function copyInto(v: unknown, stack: [any, any][]): unknown {
-  if (!isContainer(v)) return v;
-  const out = Array.isArray(v) ? new Array(v.length) : {};
-  stack.push([v, out]);
-  return out;
-}
-
-/** Structural equality of two JSON values (util.isDeepStrictEqual for them), at any depth. */
-export function deepEqual(a: unknown, b: unknown): boolean {
-  const stack: [unknown, unknown][] = [[a, b]];
-  while (stack.length) {
-    const [x, y] = stack.pop()!;
-    if (x === y) continue;
-    if (!isContainer(x) || !isContainer(y)) {
-      if (Number.isNaN(x) && Number.isNaN(y)) continue;
-      return false;
-    }
-    if (Array.isArray(x) !== Array.isArray(y)) return false;
-    if (Array.isArray(x)) {
-      const ya = y as unknown[];
-      if (x.length !== ya.length) return false;
-      for (let i = 0; i < x.length; i++) stack.push([x[i], ya[i]]);
-      continue;
-    }
-    const xk = Object.keys(x);
-    const yo = y as Record<string, unknown>;
-    if (xk.length !== Object.keys(yo).length) return false;
-    for (const k of xk) {
-      if (!Object.prototype.hasOwnProperty.call(yo, k)) return false;
-      stack.push([(x as Record<string, unknown>)[k], yo[k]]);
-    }
-  }
-  return true;
 }

@@ -18,7 +18,8 @@ import { compileObjectSchema, type ObjectSchema } from './schema/index.ts';
 import { validateObjectMeta, validateMetadataUpdate, objectMetaTypeError } from './validation.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch/index.ts';
 import { getPath, setPath } from './jsonpath.ts';
-import { deepClone, deepEqual, nestingExceeds, tooDeep } from './nesting.ts';
+import { nestingExceeds, tooDeep } from './nesting.ts';
+import { deepClone, deepEqual } from '../common/json.ts';
 import { apply as applyConfig, updateManagedFields, type FieldManagerScope } from './fieldmanager/index.ts';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';

@@ -42,7 +42,7 @@ import { NewlogsError, parseNewlogs } from './newlogs.ts';
 import { AttestError, NonceTable, handleAttest } from './attest.ts';
 import type { DesiredConfig, DeviceHooks, RegisteredDevice } from './hooks.ts';
 import type { EdgeDevConfig } from './gen/config/devconfig_pb.ts';
-import { answerPlainHttp } from '../apiserver/plain-http.ts';
+import { answerPlainHttp } from '../common/plain-http.ts';
 
 export const DEFAULT_DEVICE_API_PORT = 8443;
 

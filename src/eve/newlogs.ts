@@ -3,7 +3,10 @@
 // the Comment, app logs put the app name in the Name field. node:zlib neither reads nor
 // writes those header fields, so the header is handled here by hand (RFC 1952).
 import zlib from 'node:zlib';
-import { nestingExceeds } from '../apiserver/nesting.ts';
+import { depthExceeds } from '../common/json.ts';
+
+/** Log lines nested deeper than this are counted as bad lines (the API server's body bound). */
+const MAX_LINE_NESTING = 512;
 
 const FTEXT = 1, FHCRC = 2, FEXTRA = 4, FNAME = 8, FCOMMENT = 16;
 
@@ -84,7 +87,7 @@ export function parseNewlogs(body: Uint8Array, maxOutputBytes = 8 << 20): Parsed
   if (header.comment) {
     try {
       const j = JSON.parse(header.comment) as unknown;
-      if (j && typeof j === 'object' && !nestingExceeds(j)) bundle = j as ParsedNewlogs['bundle'];
+      if (j && typeof j === 'object' && !depthExceeds(j, MAX_LINE_NESTING)) bundle = j as ParsedNewlogs['bundle'];
     } catch {
       /* comment is informational only */
     }
@@ -96,7 +99,7 @@ export function parseNewlogs(body: Uint8Array, maxOutputBytes = 8 << 20): Parsed
     try {
       const e = JSON.parse(line) as unknown;
       // A log entry is flat; one nested past the API server's bound is garbage, not something to store.
-      if (e && typeof e === 'object' && !Array.isArray(e) && !nestingExceeds(e)) entries.push(e as LogEntryJson);
+      if (e && typeof e === 'object' && !Array.isArray(e) && !depthExceeds(e, MAX_LINE_NESTING)) entries.push(e as LogEntryJson);
       else badLines++;
     } catch {
       badLines++;

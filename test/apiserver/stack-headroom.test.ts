@@ -8,7 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import YAML from 'yaml';
-import { MAX_NESTING_DEPTH, deepClone, deepEqual, nestingExceeds, yamlDepth } from '../../src/apiserver/nesting.ts';
+import { MAX_NESTING_DEPTH, nestingExceeds, yamlDepth } from '../../src/apiserver/nesting.ts';
+import { deepClone, deepEqual } from '../../src/common/json.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from '../../src/apiserver/patch/index.ts';
 import { apply, decodeManagedFields, encodeManagedFields, updateManagedFields } from '../../src/apiserver/fieldmanager/index.ts';
 import { compileObjectSchema, validateStructuralSchema } from '../../src/apiserver/schema/index.ts';
@@ -123,7 +124,7 @@ for (const [name, factor, run] of algorithms) {
   });
 }
 
-test('deepClone and deepEqual treat JSON values as structuredClone and isDeepStrictEqual do', () => {
+test('deepClone and deepEqual treat JSON values as JSON does (clone like structuredClone; undefined members are absent)', () => {
   const v = JSON.parse('{"__proto__":{"polluted":true},"a":[1,{"b":null}],"c":"x","d":{"e":[[]]}}');
   const c = deepClone(v);
   assert.notEqual(c, v);
@@ -134,6 +135,7 @@ test('deepClone and deepEqual treat JSON values as structuredClone and isDeepStr
   assert.ok(deepEqual(c, v));
   assert.ok(!deepEqual(c, { ...c, c: 'y' }));
   assert.ok(!deepEqual({ a: [1, 2] }, { a: { 0: 1, 1: 2 } }));
-  assert.ok(!deepEqual({ a: undefined }, {}));
+  assert.ok(deepEqual({ a: undefined }, {}), 'a member whose value is undefined is not serialised, so it is absent');
+  assert.ok(!deepEqual({ a: undefined, b: 1 }, { a: 1 }));
   assert.ok(deepEqual(NaN, NaN));
 });

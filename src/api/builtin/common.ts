@@ -25,10 +25,5 @@ export function child(obj: KObject, key: string): KObject {
 
 export const isObject = (v: unknown): v is KObject => !!v && typeof v === 'object' && !Array.isArray(v);
 
-export const deepEqual = (a: unknown, b: unknown): boolean => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
-
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (isObject(v)) return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical(v[k])]));
-  return v;
-}
+/** Structural equality of JSON values, key order aside. */
+export { deepEqual } from '../../common/json.ts';

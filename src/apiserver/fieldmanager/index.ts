@@ -4,7 +4,7 @@
 // applier stopped applying.
 
 import { StatusError } from '../errors.ts';
-import { deepClone } from '../nesting.ts';
+import { deepClone } from '../../common/json.ts';
 import type { JSONSchema, KObject } from '../resource.ts';
 import { FieldSet, pathString, type Path } from './fieldset.ts';
 import {

@@ -5,7 +5,7 @@
 // the value: objects are granular maps, lists are atomic, everything else is a scalar.
 
 import type { JSONSchema, KObject } from '../resource.ts';
-import { deepClone, deepEqual } from '../nesting.ts';
+import { deepClone, deepEqual } from '../../common/json.ts';
 import { FieldSet, fieldPE, indexPE, keyPE, valuePE, type Path } from './fieldset.ts';
 
 type Json = unknown;

@@ -3,7 +3,7 @@
 
 import jsonpatch from 'fast-json-patch';
 import { StatusError, badRequest, tooLarge } from '../errors.ts';
-import { deepClone } from '../nesting.ts';
+import { deepClone } from '../../common/json.ts';
 import { patchRejected } from './strategic.ts';
 
 export { applyStrategicMergePatch } from './strategic.ts';

@@ -10,7 +10,7 @@
 // library's own text (that is what the real server answers, e.g. for a missing merge key).
 
 import { StatusError, badRequest } from '../errors.ts';
-import { deepClone } from '../nesting.ts';
+import { deepClone } from '../../common/json.ts';
 import type { JSONSchema } from '../resource.ts';
 
 type JMap = Record<string, unknown>;

@@ -6,7 +6,7 @@ import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
 import type { Registry } from '../../apiserver/registry.ts';
 import { PATCH_TYPES, type ResourceService } from '../../apiserver/rest.ts';
 import { compileFilter, parseRV, type ObjectEvent } from '../../apiserver/store.ts';
-import { deepClone } from '../../apiserver/nesting.ts';
+import { deepClone } from '../../common/json.ts';
 import type { Client, DeleteOptions, GVR, ListOptions, ObjectList, PatchOptions, PatchType, WatchEvent, WatchHandle, WatchOptions, WriteOptions } from './client.ts';
 
 export class InProcessClient implements Client {
