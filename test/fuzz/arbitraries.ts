@@ -34,6 +34,17 @@ export function labelled<T>(label: string, value: T): Labelled<T> {
   return { label, value, [fc.toStringMethod]: () => JSON.stringify(label.length > 200 ? label.slice(0, 200) + '…' : label) } as Labelled<T>;
 }
 
+/** fc.assert that also reports the failing assertion's own message (node:test prints no cause). */
+export async function check<Ts extends [unknown, ...unknown[]]>(prop: fc.IAsyncProperty<Ts> | fc.IProperty<Ts>, params: fc.Parameters<Ts>): Promise<void> {
+  try {
+    await fc.assert(prop as fc.IAsyncProperty<Ts>, params);
+  } catch (e) {
+    const cause = (e as Error).cause;
+    if (cause instanceof Error) (e as Error).message += `\nFailure: ${cause.message.slice(0, 2000)}`;
+    throw e;
+  }
+}
+
 // ---- strings ----------------------------------------------------------------------------------
 
 /** Code units and sequences that trip encoders: lone surrogates, NUL, BOM, RTL override, combining marks. */

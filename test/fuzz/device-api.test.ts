@@ -25,7 +25,7 @@ import { FlowMessageSchema } from '../../src/eve/gen/flowlog/flowlog_pb.ts';
 import { ZHardwareHealthSchema } from '../../src/eve/gen/hardwarehealth/hardware_health_pb.ts';
 import { ZAttestReqSchema } from '../../src/eve/gen/attest/attest_pb.ts';
 import { ConfigRequestSchema } from '../../src/eve/gen/config/devconfig_pb.ts';
-import { fuzzParams, garbageBytes, labelled, MALFORMED_PROTOBUF } from './arbitraries.ts';
+import { check, fuzzParams, garbageBytes, labelled, MALFORMED_PROTOBUF } from './arbitraries.ts';
 import { protoMessage } from './proto-arbitrary.ts';
 
 let env: EveTestEnv;
@@ -81,7 +81,7 @@ const is4xx = (s: number, allowed: number[], what: string) => assert.ok(allowed.
 
 test('garbage bodies on every device endpoint: 400/401, nothing changes', async () => {
   const before = await snapshot();
-  await fc.assert(
+  await check(
     fc.asyncProperty(garbageBytes(), fc.constantFrom('register', 'uuid', ...ACTIONS.map((a) => `id/${dev.uuid}/${a}`)), async (body, p) => {
       const r = await dev.req(p, body);
       is4xx(r.status, [400, 401], `garbage ${Buffer.from(body.subarray(0, 16)).toString('hex')} → ${p}`);
@@ -117,7 +117,7 @@ test('mutated AuthContainers (payload, signature, cert hash, encryption) are ref
   const stranger = await createDeviceCert();
   const info = toBinary(ZInfoMsgSchema, create(ZInfoMsgSchema, { ztype: ZInfoTypes.ZiDevice, devId: dev.uuid, InfoContent: { case: 'dinfo', value: { ncpu: 64 } } }));
   const before = await snapshot();
-  await fc.assert(
+  await check(
     fc.asyncProperty(envelopeMutation(), fc.constantFrom(...ACTIONS, 'uuid'), fc.boolean(), async (m, action, signedByStranger) => {
       const payload = action === 'newlogs' || action.endsWith('/newlogs') ? buildNewlogs([{ content: 'mutated' }]) : info;
       const c = fromBinary(AuthContainerSchema, signedByStranger ? sealEnvelope({ payload, signingKey: stranger.key, senderCertHash: deviceCertHash(dev.dev.certPem) }) : dev.signed(payload));
@@ -149,7 +149,7 @@ test('malformed protobuf payloads inside a valid envelope are a 400 on every end
 });
 
 test('random garbage payloads inside a valid envelope: 2xx/304 only if they decode, else 400; never 5xx', async () => {
-  await fc.assert(
+  await check(
     fc.asyncProperty(fc.uint8Array({ maxLength: 512 }), fc.constantFrom('config', 'info', 'metrics', 'flowlog', 'hardwarehealth', 'attest', 'newlogs'), async (p, action) => {
       const r = await dev.post(action, p);
       assert.ok(r.status < 500, `${action} with ${Buffer.from(p.subarray(0, 16)).toString('hex')} → ${r.status}`);
@@ -164,7 +164,7 @@ const SCHEMAS = { info: ZInfoMsgSchema, metrics: ZMetricMsgSchema, flowlog: Flow
 
 test('well-formed messages with hostile field values: accepted or a 4xx, never a 5xx; the EdgeNode stays readable by kubectl', async () => {
   const action = fc.constantFrom(...(Object.keys(SCHEMAS) as (keyof typeof SCHEMAS)[]));
-  await fc.assert(
+  await check(
     fc.asyncProperty(action.chain((a) => fc.tuple(fc.constant(a), protoMessage(SCHEMAS[a]))), async ([a, { seed, bytes }]) => {
       const r = await dev.post(a, bytes);
       assert.ok(r.status < 500, `${a} random message seed=${seed} (${bytes.length} bytes) → ${r.status}`);
@@ -214,7 +214,7 @@ function hostileNewlogBodies(): { kind: string; body: Buffer; expect?: number[] 
 test('newlogs and app newlogs: gzip bombs and broken gzip are a 4xx, nothing stored, server up', async () => {
   const bodies = hostileNewlogBodies();
   const before = await snapshot();
-  await fc.assert(
+  await check(
     fc.asyncProperty(fc.constantFrom(...bodies.map((b) => labelled(b.kind, b))), fc.constantFrom('newlogs', `apps/instanceid/${APP}/newlogs`), async ({ value: { kind, body, expect } }, action) => {
       const r = await dev.post(action, body);
       is4xx(r.status, expect ?? [400, 413], `${kind} on ${action}`);
@@ -235,7 +235,7 @@ test('newlogs lines with hostile JSON (deep nesting, huge numbers, odd unicode) 
     fc.constant('{"__proto__":{"polluted":1},"constructor":{"prototype":{"x":1}},"tags":{"__proto__":"x"}}'),
     fc.string({ unit: 'binary', maxLength: 64 }),
   ).map((l) => (typeof l === 'string' ? labelled(l, l) : l));
-  await fc.assert(
+  await check(
     fc.asyncProperty(fc.array(line, { minLength: 1, maxLength: 4 }), fc.constantFrom('newlogs', `apps/instanceid/${APP}/newlogs`), async (lines, action) => {
       const r = await dev.post(action, gzipOf(Buffer.from(lines.map((l) => l.value).join('\n') + '\n'), action === 'newlogs' ? undefined : 'app'));
       assert.ok([200, 201, 400, 413].includes(r.status), `${action} with ${lines.map((l) => l.label).join(' | ')} → ${r.status}`);

@@ -16,14 +16,14 @@ import { ZHardwareHealthSchema } from '../../src/eve/gen/hardwarehealth/hardware
 import { ZAttestReqSchema } from '../../src/eve/gen/attest/attest_pb.ts';
 import { ConfigRequestSchema, EdgeDevConfigSchema } from '../../src/eve/gen/config/devconfig_pb.ts';
 import { ZRegisterMsgSchema } from '../../src/eve/gen/register/register_pb.ts';
-import { fuzzParams, MALFORMED_PROTOBUF, shortBytes } from './arbitraries.ts';
+import { check, fuzzParams, MALFORMED_PROTOBUF, shortBytes } from './arbitraries.ts';
 import { randomMessageBytes } from './proto-arbitrary.ts';
 import { gzipSync } from 'node:zlib';
 
 const SCHEMAS: DescMessage[] = [AuthContainerSchema, ZInfoMsgSchema, ZMetricMsgSchema, FlowMessageSchema, ZHardwareHealthSchema, ZAttestReqSchema, ConfigRequestSchema, ZRegisterMsgSchema, EdgeDevConfigSchema];
 
 test('every valid encoding passes the wire check and decodes', () => {
-  fc.assert(
+  return check(
     fc.property(fc.constantFrom(...SCHEMAS), fc.integer(), (schema, seed) => {
       const bytes = randomMessageBytes(schema, seed);
       checkWireFormat(schema, bytes);
@@ -47,7 +47,7 @@ test('what the lenient decoder would skip is refused: lengths past the end, stra
 });
 
 test('random bytes never throw anything but WireFormatError', () => {
-  fc.assert(
+  return check(
     fc.property(fc.constantFrom(...SCHEMAS), fc.uint8Array({ maxLength: 300 }).map(shortBytes), (schema, b) => {
       try {
         checkWireFormat(schema, b);
