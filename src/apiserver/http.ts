@@ -412,9 +412,11 @@ export class HttpFront {
 
   private json(res: ServerResponse, code: number, body: unknown, ctx?: Ctx, contentType = 'application/json'): void {
     const data = JSON.stringify(body);
-    if (ctx?.warnings.length) res.setHeader('Warning', [...new Set(ctx.warnings)].map((w) => `299 - ${JSON.stringify(w)}`));
+    if (ctx?.warnings.length) res.setHeader('Warning', [...new Set(ctx.warnings)].map(warningHeader));
     res.writeHead(code, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(data), 'Cache-Control': 'no-cache, private' });
-    res.end(data);
+    // A string body is sent together with the head in its encoding (UTF-8), which would re-encode
+    // a warning's UTF-8 bytes; a Buffer body leaves the head in Latin-1.
+    res.end(ctx?.warnings.length ? Buffer.from(data) : data);
   }
 
   private text(res: ServerResponse, code: number, body: string): void {
@@ -619,4 +621,16 @@ function listQuery(q: URLSearchParams) {
 function managerFromUserAgent(ua: string | undefined): string | undefined {
   const name = [...(ua ?? '').split('/')[0]].filter((ch) => !/\p{C}/u.test(ch)).join('').slice(0, 128);
   return name || undefined;
+}
+
+/**
+ * A Warning header value (RFC 7234 `299 - "text"`). Warnings may quote client input (unknown
+ * field names). Like kube-apiserver, the text goes out as UTF-8 in a quoted-string; Node writes
+ * header strings as Latin-1, so the UTF-8 bytes are passed as a binary string. Control characters
+ * (which a header may not carry) and lone surrogates become U+FFFD.
+ */
+function warningHeader(text: string): string {
+  const clean = text.replace(/[\u0000-\u001f\u007f]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  const quoted = `"${clean.replace(/["\\]/g, '\\$&')}"`;
+  return `299 - ${Buffer.from(quoted, 'utf8').toString('latin1')}`;
 }

@@ -33,8 +33,15 @@ after(async () => {
 type Res = Awaited<ReturnType<typeof api>>;
 const CT = { json: 'application/json', yaml: 'application/yaml', merge: 'application/merge-patch+json', jsonPatch: 'application/json-patch+json', smp: 'application/strategic-merge-patch+json', apply: 'application/apply-patch+yaml', proto: 'application/vnd.kubernetes.protobuf' };
 
+/** An admin request; a server that never answers counts as status 0 (a violation), not a hung test. */
 function call(method: string, path: string, body?: string | Buffer, contentType = CT.json): Promise<Res> {
-  return api(env.k.api, method, path, body, body === undefined ? {} : { 'Content-Type': contentType });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<Res>((resolve) => {
+    timer = setTimeout(() => resolve({ status: 0, body: `no answer to ${method} ${path} within 30 s`, headers: {} }), 30_000);
+  });
+  const req = api(env.k.api, method, path, body, body === undefined ? {} : { 'Content-Type': contentType })
+    .catch((e: Error): Res => ({ status: 0, body: `connection failed: ${e.message}`, headers: {} }));
+  return Promise.race([req, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** KUBEVE_FUZZ_COLLECT=1 (diagnosis): print every violation and go on instead of stopping at the first. */

@@ -96,7 +96,9 @@ export const nodes: ResourceDefinition = {
       prepareStatus(node);
     },
     prepareForUpdate(node, old) {
-      node.status = old.status;
+      // A node created without status keeps none (an explicit undefined would validate as null).
+      if (old.status === undefined) delete node.status;
+      else node.status = old.status;
     },
     validate(node, old) {
       const errs: FieldError[] = [];

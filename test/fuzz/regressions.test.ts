@@ -1,0 +1,48 @@
+// Defects the fuzz suite found on the Kubernetes side, pinned as plain tests (fixed in this branch).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer, api, type TestServer } from '../helpers/server.ts';
+
+let t: TestServer;
+before(async () => {
+  t = await startTestServer();
+  const crd = {
+    apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'things.fuzz.kubeve.io' },
+    spec: {
+      group: 'fuzz.kubeve.io', scope: 'Namespaced', names: { plural: 'things', singular: 'thing', kind: 'Thing' },
+      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer' } } } } } } }],
+    },
+  };
+  assert.equal((await api(t.server, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd)).status, 201);
+  await t.ok(['wait', '--for=condition=established', '--timeout=20s', 'crd/things.fuzz.kubeve.io']);
+});
+after(async () => {
+  await t?.close();
+});
+
+test('a Node created without status can be patched, applied and updated', async () => {
+  assert.equal((await api(t.server, 'POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'bare' } })).status, 201);
+  const merge = await api(t.server, 'PATCH', '/api/v1/nodes/bare', '{"metadata":{"labels":{"a":"b"}}}', { 'Content-Type': 'application/merge-patch+json' });
+  assert.equal(merge.status, 200, JSON.stringify(merge.body));
+  assert.equal(merge.body.status, undefined);
+  const apply = await api(t.server, 'PATCH', '/api/v1/nodes/bare?fieldManager=me', '{"apiVersion":"v1","kind":"Node","metadata":{"name":"bare","labels":{"c":"d"}}}', { 'Content-Type': 'application/apply-patch+yaml' });
+  assert.equal(apply.status, 200, JSON.stringify(apply.body));
+  const out = await t.ok(['label', 'node', 'bare', 'e=f']);
+  assert.match(out, /labeled/);
+});
+
+test('a warning quoting a hostile field name is sent escaped; kubectl prints it and the write succeeds', async () => {
+  const name = 'sp\u00e9c\u202e\ud800\u{1F984}\u0007';
+  const body = JSON.stringify({ apiVersion: 'fuzz.kubeve.io/v1', kind: 'Thing', metadata: { name: 'w1' }, spec: { size: 1, [name]: 1 } });
+  const r = await api(t.server, 'POST', '/apis/fuzz.kubeve.io/v1/namespaces/default/things', body);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  // UTF-8 on the wire, as kube-apiserver sends it; the bell and the lone surrogate become U+FFFD.
+  const warning = Buffer.from(String(r.headers.warning), 'latin1').toString('utf8');
+  assert.equal(warning, '299 - "unknown field \\"spec.sp\u00e9c\u202e\uFFFD\u{1F984}\uFFFD\\""');
+  // kubectl (Go) unquotes the header and shows the warning.
+  const file = t.file('w2.json', body.replace('"w1"', '"w2"'));
+  const k = await t.kubectl(['create', '--validate=warn', '-f', file]);
+  assert.equal(k.code, 0, k.stderr);
+  assert.ok(k.stderr.includes('Warning: unknown field "spec.sp\u00e9c\u202e\uFFFD\u{1F984}\uFFFD"'), k.stderr);
+});
