@@ -19,14 +19,14 @@ import { api } from '../helpers/server.ts';
 import { buildNewlogs, createDeviceCert, deviceCertHash, sealEnvelope } from '../../src/eve/index.ts';
 import { AuthContainerSchema } from '../../src/eve/gen/auth/auth_pb.ts';
 import { CipherBlockSchema } from '../../src/eve/gen/evecommon/acipherinfo_pb.ts';
-import { ZInfoMsgSchema, ZInfoTypes } from '../../src/eve/gen/info/info_pb.ts';
+import { ZInfoAppSchema, ZInfoDeviceSchema, ZInfoMsgSchema, ZInfoNetworkInstanceSchema, ZInfoTypes, ZInfoVolumeSchema } from '../../src/eve/gen/info/info_pb.ts';
 import { ZMetricMsgSchema } from '../../src/eve/gen/metrics/metrics_pb.ts';
 import { FlowMessageSchema } from '../../src/eve/gen/flowlog/flowlog_pb.ts';
 import { ZHardwareHealthSchema } from '../../src/eve/gen/hardwarehealth/hardware_health_pb.ts';
 import { ZAttestReqSchema } from '../../src/eve/gen/attest/attest_pb.ts';
 import { ConfigRequestSchema } from '../../src/eve/gen/config/devconfig_pb.ts';
 import { check, fuzzParams, garbageBytes, labelled, MALFORMED_PROTOBUF } from './arbitraries.ts';
-import { protoMessage } from './proto-arbitrary.ts';
+import { protoMessage, randomMessageBytes } from './proto-arbitrary.ts';
 
 let env: EveTestEnv;
 let dev: TestDevice;
@@ -179,6 +179,33 @@ test('well-formed messages with hostile field values: accepted or a 4xx, never a
   const good = create(ZInfoMsgSchema, { ztype: ZInfoTypes.ZiDevice, devId: dev.uuid, InfoContent: { case: 'dinfo', value: { ncpu: 7, memory: 2048n } } });
   assert.equal((await dev.post('info', toBinary(ZInfoMsgSchema, good))).status, 201);
   await eventually(async () => (await edgeNode()).status?.hardware?.cpus === 7, 10_000, 'a good info after the fuzz lands');
+  await alive();
+});
+
+const INFO_CONTENT = {
+  dinfo: [ZInfoTypes.ZiDevice, ZInfoDeviceSchema],
+  ainfo: [ZInfoTypes.ZiApp, ZInfoAppSchema],
+  vinfo: [ZInfoTypes.ZiVolume, ZInfoVolumeSchema],
+  niinfo: [ZInfoTypes.ZiNetworkInstance, ZInfoNetworkInstanceSchema],
+} as const;
+
+test('info reports of every kind with hostile contents reach ingestion: never a 5xx, the EdgeNode stays valid for kubectl', async () => {
+  await check(
+    fc.asyncProperty(fc.constantFrom(...(Object.keys(INFO_CONTENT) as (keyof typeof INFO_CONTENT)[])), fc.integer(), async (which, seed) => {
+      const [ztype, schema] = INFO_CONTENT[which];
+      const value = fromBinary(schema as typeof ZInfoDeviceSchema, randomMessageBytes(schema, seed));
+      const msg = create(ZInfoMsgSchema, { ztype, devId: dev.uuid, InfoContent: { case: which, value } as never });
+      const bytes = toBinary(ZInfoMsgSchema, msg);
+      const r = await dev.post('info', bytes);
+      assert.ok(r.status < 500 || bytes.length > 1 << 20, `${which} seed=${seed} (${bytes.length} bytes) → ${r.status}`);
+    }),
+    fuzzParams('device info contents', 60),
+  );
+  await env.k.eve.status.idle();
+  const out = await env.kubectl(['get', 'edgenode', nodeName, '-o', 'json']);
+  assert.equal(out.code, 0, out.stderr);
+  const table = await env.kubectl(['get', 'edgenode', nodeName, '-o', 'wide']);
+  assert.equal(table.code, 0, table.stderr);
   await alive();
 });
 
