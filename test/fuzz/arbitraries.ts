@@ -171,6 +171,26 @@ export const MALFORMED_JSON = [
   nestedText(20_000, 'array'),
 ];
 
+/** JSON patches meant to hurt: copy-doubling bombs, moves into oneself, absurd pointers, bad ops. */
+export const HOSTILE_JSON_PATCHES: [string, string][] = [
+  ['copy doubling 40 times', JSON.stringify(Array.from({ length: 40 }, (_, i) => ({ op: 'copy', from: '/data', path: `/data/c${i}` })))],
+  ['copy doubling of metadata into annotations', JSON.stringify([{ op: 'add', path: '/metadata/annotations', value: {} }, ...Array.from({ length: 40 }, (_, i) => ({ op: 'copy', from: '/metadata', path: `/metadata/annotations/c${i}` }))])],
+  ['move a parent into its child', '[{"op":"move","from":"/metadata","path":"/metadata/labels/x"}]'],
+  ['move the root', '[{"op":"move","from":"","path":"/data/x"}]'],
+  ['replace the root with a string', '[{"op":"replace","path":"","value":"x"}]'],
+  ['pointer of 10,000 segments', JSON.stringify([{ op: 'add', path: '/data' + '/a'.repeat(10_000), value: 1 }])],
+  ['pointer with bad escapes', '[{"op":"add","path":"/metadata/labels/a~2b","value":"x"}]'],
+  ['array index beyond the end', '[{"op":"add","path":"/metadata/finalizers/99999999999","value":"x"}]'],
+  ['negative and huge array index', '[{"op":"add","path":"/metadata/finalizers","value":[]},{"op":"add","path":"/metadata/finalizers/-1","value":"x"},{"op":"remove","path":"/metadata/finalizers/9007199254740993"}]'],
+  ['unknown op', '[{"op":"explode","path":"/data"}]'],
+  ['op missing', '[{"path":"/data"}]'],
+  ['value missing', '[{"op":"add","path":"/data/x"}]'],
+  ['test that fails', '[{"op":"test","path":"/data","value":{"nope":1}}]'],
+  ['not an array', '{"op":"add","path":"/data/x","value":"y"}'],
+  ['100,000 operations', JSON.stringify(Array.from({ length: 100_000 }, () => ({ op: 'add', path: '/metadata/labels/a', value: 'b' })))],
+  ['deep value', `[{"op":"add","path":"/data/x","value":${nestedText(20_000)}}]`],
+];
+
 /** Malformed YAML texts. */
 export const MALFORMED_YAML = [
   'metadata:\n  name: [x\n',

@@ -13,7 +13,7 @@ import YAML from 'yaml';
 import { startEveEnv, eventually, type EveTestEnv } from '../eve-e2e/helpers.ts';
 import { api } from '../helpers/server.ts';
 import {
-  check, fuzzParams, hostileValue, labelled, HOLE, INVALID_NUMERALS, MALFORMED_JSON, MALFORMED_YAML, MALFORMED_PROTOBUF, ODD_NUMERALS,
+  check, fuzzParams, hostileValue, labelled, HOLE, HOSTILE_JSON_PATCHES, INVALID_NUMERALS, MALFORMED_JSON, MALFORMED_YAML, MALFORMED_PROTOBUF, ODD_NUMERALS,
   nestedText, unicodeEdge, withHole, yamlAliasBomb, type Labelled,
 } from './arbitraries.ts';
 import { BLOB_CRD, KINDS, baseObject, collectionPath, type FuzzKind } from './kinds.ts';
@@ -312,6 +312,7 @@ const rawBody = (k: FuzzKind, ns: string): fc.Arbitrary<Labelled<{ text: string 
     fc.constantFrom(...MALFORMED_PROTOBUF).map((b) => labelled(`protobuf garbage ${Buffer.from(b.subarray(0, 8)).toString('hex')}`, { text: Buffer.from(b), ct: CT.proto })),
     fc.constant(labelled('k8s protobuf magic then garbage', { text: Buffer.concat([Buffer.from([0x6b, 0x38, 0x73, 0x00]), Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])]), ct: CT.proto })),
     fc.constantFrom(CT.json, CT.yaml).map((ct) => labelled(`spec nested 20,000 deep as ${ct}`, { text: withHole(holeAt(['spec']), nestedText(20_000)), ct })),
+    fc.constantFrom(...HOSTILE_JSON_PATCHES).map(([what, t]) => labelled(`JSON patch: ${what}`, { text: t, ct: CT.jsonPatch })),
     fc.constant(labelled('lone surrogate escapes in names', { text: JSON.stringify(base()).replace(/"name":"([^"]+)"/, '"name":"$1\\ud800"'), ct: CT.json })),
   );
 };
@@ -324,12 +325,14 @@ test('raw bodies (odd numerals, duplicate keys, malformed JSON/YAML/protobuf, al
   await check(
     fc.asyncProperty(
       fc.constantFrom(...KINDS.map((k) => labelled(k.kind, k))).chain(({ value: k }) => fc.tuple(fc.constant(labelled(k.kind, k)), rawBody(k, ns))),
-      fc.constantFrom('create', 'update', 'merge', 'apply'),
+      fc.constantFrom('create', 'update', 'merge', 'apply', 'json-patch', 'strategic'),
       async ([{ value: k }, { label, value: { text, ct } }], op) => {
         let r: Res;
         if (op === 'create') r = await call('POST', collectionPath(k, ns), text, ct);
         else if (op === 'update') r = await call('PUT', `${collectionPath(target, ns)}/target`, text, ct);
         else if (op === 'merge') r = await call('PATCH', `${collectionPath(target, ns)}/target`, text, ct === CT.json ? CT.merge : ct === CT.yaml ? CT.apply : ct);
+        else if (op === 'json-patch' || ct === CT.jsonPatch) r = await call('PATCH', `${collectionPath(target, ns)}/target`, text, CT.jsonPatch);
+        else if (op === 'strategic') r = await call('PATCH', `${collectionPath(target, ns)}/target`, text, CT.smp);
         else r = await call('PATCH', `${collectionPath(target, ns)}/target?fieldManager=fuzz`, text, CT.apply);
         no5xx(r, `${op} ${k.kind} with ${label}`);
         if (op === 'create' && (r.status === 201 || r.status === 200)) stored.push({ k, ns, name: r.body.metadata.name });
