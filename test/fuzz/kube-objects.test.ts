@@ -181,7 +181,7 @@ async function makeNamespace(prefix: string): Promise<string> {
   return ns;
 }
 
-/** kubectl decodes every object left in the namespace and every stored cluster object; then it all goes away. */
+/** kubectl decodes (get -o json, table, describe) every object left in the namespace and every stored cluster object; then it all goes away. */
 async function decodeAndDelete(ns: string, stored: Stored[]): Promise<void> {
   const plurals = [...new Set(KINDS.filter((k) => k.namespaced).map((k) => `${k.plural}${k.apiVersion.includes('.') ? '.' + k.apiVersion.split('/')[0] : ''}`))];
   const got = await env.kubectl(['get', plurals.join(','), '-n', ns, '-o', 'json']);
@@ -190,6 +190,9 @@ async function decodeAndDelete(ns: string, stored: Stored[]): Promise<void> {
   // The table output decodes each row's object metadata into Go's typed ObjectMeta.
   const table = await env.kubectl(['get', plurals.join(','), '-n', ns]);
   expect(table.code === 0, `kubectl get (table) in ${ns}: ${table.stderr.slice(0, 1000)}`);
+  // describe decodes built-in kinds into their Go types (where a label that is a list fails).
+  const described = await env.kubectl(['describe', plurals.join(','), '-n', ns]);
+  expect(described.code === 0, `kubectl describe in ${ns}: ${described.stderr.slice(0, 1000)}`);
   const clusterObjs = stored.filter((s) => !s.k.namespaced);
   for (const s of clusterObjs) {
     const type = `${s.k.plural}${s.k.apiVersion.includes('.') ? '.' + s.k.apiVersion.split('/')[0] : ''}`;
@@ -197,6 +200,8 @@ async function decodeAndDelete(ns: string, stored: Stored[]): Promise<void> {
     expect(g.code === 0 || /NotFound/.test(g.stderr), `kubectl get ${type} ${s.name}: ${g.stderr.slice(0, 600)}`);
     const t = await env.kubectl(['get', type, s.name]);
     expect(t.code === 0 || /NotFound/.test(t.stderr), `kubectl get ${type} ${s.name} (table): ${t.stderr.slice(0, 600)}`);
+    const dsc = await env.kubectl(['describe', type, s.name]);
+    expect(dsc.code === 0 || /NotFound/.test(dsc.stderr), `kubectl describe ${type} ${s.name}: ${dsc.stderr.slice(0, 600)}`);
     if (g.code === 0) {
       // Finalizers a fuzz case left would hold the delete forever; clearing them is the user's way out.
       await env.kubectl(['patch', type, s.name, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
