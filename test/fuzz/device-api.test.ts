@@ -87,7 +87,7 @@ test('garbage bodies on every device endpoint: 400/401, nothing changes', async 
       const r = await dev.req(p, body);
       is4xx(r.status, [400, 401], `garbage ${Buffer.from(body.subarray(0, 16)).toString('hex')} → ${p}`);
     }),
-    fuzzParams('device garbage', 120),
+    fuzzParams('device garbage', 200),
   );
   assert.equal(await snapshot(), before);
   await alive();
@@ -127,7 +127,7 @@ test('mutated AuthContainers (payload, signature, cert hash, encryption) are ref
       // A valid signature by someone else is a 401 whatever else was changed, unless the envelope is malformed first.
       is4xx(r.status, signedByStranger ? [...new Set([...m.expect, 401])] : m.expect, `${m.kind} on ${action}${signedByStranger ? ' (stranger key)' : ''}`);
     }),
-    fuzzParams('device envelope mutations', 120),
+    fuzzParams('device envelope mutations', 200),
   );
   assert.equal(await snapshot(), before);
   await alive();
@@ -156,7 +156,7 @@ test('random garbage payloads inside a valid envelope: 2xx/304 only if they deco
       assert.ok(r.status < 500, `${action} with ${Buffer.from(p.subarray(0, 16)).toString('hex')} → ${r.status}`);
       assert.ok([200, 201, 304, 400].includes(r.status), `${action} → ${r.status}`);
     }),
-    fuzzParams('device garbage payloads', 80),
+    fuzzParams('device garbage payloads', 150),
   );
   await alive();
 });
@@ -171,7 +171,7 @@ test('well-formed messages with hostile field values: accepted or a 4xx, never a
       assert.ok(r.status < 500, `${a} random message seed=${seed} (${bytes.length} bytes) → ${r.status}`);
       if (bytes.length > 1 << 20) assert.equal(r.status, 413);
     }),
-    fuzzParams('device hostile messages', 60),
+    fuzzParams('device hostile messages', 120),
   );
   await env.k.eve.status.idle();
   // Whatever landed in the status, kubectl decodes it and the controller still takes a good report.
@@ -200,7 +200,7 @@ test('info reports of every kind with hostile contents reach ingestion: never a 
       const r = await dev.post('info', bytes);
       assert.ok(r.status < 500 || bytes.length > 1 << 20, `${which} seed=${seed} (${bytes.length} bytes) → ${r.status}`);
     }),
-    fuzzParams('device info contents', 60),
+    fuzzParams('device info contents', 120),
   );
   await env.k.eve.status.idle();
   const out = await env.kubectl(['get', 'edgenode', nodeName, '-o', 'json']);
@@ -279,7 +279,7 @@ test('newlogs lines with hostile JSON (deep nesting, huge numbers, odd unicode) 
       const r = await dev.post(action, gzipOf(Buffer.from(lines.map((l) => l.value).join('\n') + '\n'), action === 'newlogs' ? undefined : 'app'));
       assert.ok([200, 201, 400, 413].includes(r.status), `${action} with ${lines.map((l) => l.label).join(' | ')} → ${r.status}`);
     }),
-    fuzzParams('device newlogs lines', 30),
+    fuzzParams('device newlogs lines', 60),
   );
   assert.equal(({} as any).polluted, undefined, 'no prototype pollution');
   await env.k.device.logs.query({ device: dev.uuid });

@@ -276,7 +276,7 @@ test('hostile objects of every kind: create, read, list, watch, update, every pa
         }
       },
     ),
-    fuzzParams('kube hostile objects', 150),
+    fuzzParams('kube hostile objects', 250),
   );
   await decodeAndDelete(ns, stored);
 });
@@ -343,7 +343,7 @@ test('raw bodies (odd numerals, duplicate keys, malformed JSON/YAML/protobuf, al
         if (op === 'create' && (r.status === 201 || r.status === 200)) stored.push({ k, ns, name: r.body.metadata.name });
       },
     ),
-    fuzzParams('kube raw bodies', 120),
+    fuzzParams('kube raw bodies', 200),
   );
   // The target is still readable and patchable whatever was thrown at it.
   assert.equal((await call('PATCH', `${collectionPath(target, ns)}/target`, '{"data":{"still":"ok"}}', CT.merge)).status, 200);
