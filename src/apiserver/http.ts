@@ -15,6 +15,8 @@ import { parseIncludeObject, toTable, columnDefinitions, row, type IncludeObject
 import { buildOpenAPIv3, openAPIv3Index, openAPIHash } from './openapi.ts';
 import { applyJsonPatch, applyMergePatch } from './patch/index.ts';
 import { decodeKubeProtobuf, PROTOBUF_CONTENT_TYPE } from './protobuf/decode.ts';
+import { answerPlainHttp } from './plain-http.ts';
+import { MAX_NESTING_DEPTH, nestingExceeds, tooDeep, yamlDepth } from './nesting.ts';
 import { ANONYMOUS_USER, forbiddenError, requestAttributes, unauthorized, type Attributes, type Security, type UserInfo } from './auth/index.ts';
 import { MUTATING_VERBS, type AuditLog } from './audit.ts';
 
@@ -57,9 +59,14 @@ export class HttpFront {
     this.discovery = new Discovery(registry, () => `${opts.host}:${this.port}`);
     this.server = https.createServer(
       { cert: opts.certPem, key: opts.keyPem, ca: opts.caPem, requestCert: true, rejectUnauthorized: false },
-      (req, res) => void this.handle(req, res),
+      // handle() answers every error itself; should answering fail too, the request ends, never the process.
+      (req, res) => void this.handle(req, res).catch((e: unknown) => {
+        console.error('kubeve: failed to answer a request:', e instanceof Error ? e.message : e);
+        res.destroy();
+      }),
     );
     this.server.keepAliveTimeout = 65_000;
+    answerPlainHttp(this.server);
   }
 
   get port(): number {
@@ -201,18 +208,19 @@ export class HttpFront {
       case 'watch':
         return this.watch(req, res, q, def, ns);
       case 'get': {
+        parseRV(q.get('resourceVersion') ?? undefined); // refused like a list's, though a get reads the latest
         const obj = await this.service.get(def, ns, t.name!);
         if (sub === 'scale') return this.json(res, 200, this.service.toScale(def, obj));
         return this.sendObjectOrTable(req, res, q, def, obj, false);
       }
       case 'create': {
-        const body = await this.readObject(req);
+        const body = await this.readObject(req, sub ? undefined : def.kind);
         if (sub === 'binding') return this.json(res, 201, await this.bind(def, ns, t.name!, body, w, ctx), ctx);
         if (action) return this.json(res, 201, await action.create(await this.service.get(def, ns, t.name!), body, ctx), ctx);
         return this.json(res, 201, await this.service.create(def, ns, body, w, ctx), ctx);
       }
       case 'update': {
-        const body = await this.readObject(req);
+        const body = await this.readObject(req, sub ? undefined : def.kind);
         if (sub === 'scale') return this.json(res, 200, await this.service.updateScale(def, ns, t.name!, () => body, w, ctx), ctx);
         if (sub === 'finalize') return this.json(res, 200, await this.finalize(def, t.name!, body, w, ctx), ctx);
         return this.json(res, 200, await this.service.update(def, ns, t.name!, body, w, ctx), ctx);
@@ -338,14 +346,23 @@ export class HttpFront {
     });
   }
 
-  private decode(raw: Buffer, contentType: string): unknown {
+  /** Decodes a body; anything nested deeper than MAX_NESTING_DEPTH is refused before the rest of the server sees it. */
+  private decode(raw: Buffer, contentType: string, kind?: string): unknown {
     const ct = contentType.split(';')[0].trim().toLowerCase();
+    const text = ct === PROTOBUF_CONTENT_TYPE ? '' : raw.toString('utf8');
+    const value = this.parseBody(raw, text, ct, kind);
+    if (nestingExceeds(value)) throw tooDeep(text, kind);
+    return value;
+  }
+
+  private parseBody(raw: Buffer, text: string, ct: string, kind?: string): unknown {
     // kubectl's typed commands POST protobuf and do not fall back to JSON on 415.
     if (ct === PROTOBUF_CONTENT_TYPE) return decodeKubeProtobuf(raw);
-    const text = raw.toString('utf8');
     if (ct === 'application/yaml' || ct === 'application/apply-patch+yaml' || ct === 'text/yaml') {
+      // Composing YAML recurses: it only sees texts within the bound (plus what managedFields may add).
+      if (yamlDepth(text) > MAX_NESTING_DEPTH + 5) throw tooDeep(text, kind);
       try {
-        return YAML.parse(text, { version: '1.1' });
+        return YAML.parse(text, { version: '1.1', maxAliasCount: 100 });
       } catch (e) {
         throw badRequest(`error converting YAML to JSON: ${(e as Error).message.split('\n')[0]}`);
       }
@@ -360,14 +377,14 @@ export class HttpFront {
     throw unsupportedMediaType(ct, ['application/json', 'application/yaml', PROTOBUF_CONTENT_TYPE]);
   }
 
-  private async readBody(req: IncomingMessage, contentType: string): Promise<unknown> {
+  private async readBody(req: IncomingMessage, contentType: string, kind?: string): Promise<unknown> {
     const raw = await this.readRaw(req);
     if (!raw.length) throw badRequest('the request body is empty');
-    return this.decode(raw, contentType);
+    return this.decode(raw, contentType, kind);
   }
 
-  private async readObject(req: IncomingMessage): Promise<KObject> {
-    const body = await this.readBody(req, req.headers['content-type'] ?? 'application/json');
+  private async readObject(req: IncomingMessage, kind?: string): Promise<KObject> {
+    const body = await this.readBody(req, req.headers['content-type'] ?? 'application/json', kind);
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the body of the request must be a JSON object');
     return body as KObject;
   }

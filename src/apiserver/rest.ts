@@ -4,7 +4,6 @@
 // controllers both go through this layer, so the rules hold whoever writes.
 
 import { randomUUID, randomInt } from 'node:crypto';
-import { isDeepStrictEqual } from 'node:util';
 import {
   StatusError, alreadyExists, badRequest, conflict, forbidden, invalid, notFound, OBJECT_MODIFIED, unsupportedMediaType,
   type FieldError,
@@ -15,9 +14,10 @@ import type { Registry } from './registry.ts';
 import { ObjectStore, encode, objectKey, parseRV, type ListQuery, type ListResult } from './store.ts';
 import { KeyExistsError, KeyNotFoundError, RevisionConflictError } from './storage/types.ts';
 import { compileObjectSchema, type ObjectSchema } from './schema/index.ts';
-import { validateObjectMeta, validateMetadataUpdate } from './validation.ts';
+import { validateObjectMeta, validateMetadataUpdate, objectMetaTypeError } from './validation.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch/index.ts';
 import { getPath, setPath } from './jsonpath.ts';
+import { deepClone, deepEqual, nestingExceeds, tooDeep } from './nesting.ts';
 import { apply as applyConfig, updateManagedFields, type FieldManagerScope } from './fieldmanager/index.ts';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
@@ -68,9 +68,8 @@ function nowRFC3339(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-function clone<T>(v: T): T {
-  return structuredClone(v);
-}
+// Iterative: stored objects may nest deeper than structuredClone's native recursion allows.
+const clone = deepClone;
 
 export class ResourceService {
   private schemas = new WeakMap<ResourceDefinition, ObjectSchema | null>();
@@ -118,6 +117,7 @@ export class ResourceService {
       throw new StatusError(405, 'MethodNotAllowed', `create not allowed while custom resource definition is terminating`);
     }
     const obj = this.checkBody(def, ns, body);
+    this.checkDecodable(def, obj);
     // Virtual kinds (access reviews, TokenReview) answer a create with a computed object and store nothing.
     if (def.strategy?.createHandler) {
       this.normalize(def, obj, opts, ctx);
@@ -296,7 +296,7 @@ export class ResourceService {
       const curRV = Number(cur.metadata.resourceVersion);
       if (wantRV !== undefined && wantRV !== curRV) throw conflict(def.resource, def.group, name, OBJECT_MODIFIED);
       const next = this.prepareUpdate(def, mutate(clone(cur)), cur, opts, ctx);
-      if (isDeepStrictEqual(next, cur)) return this.forVersion(def, cur); // no-op writes are not persisted
+      if (deepEqual(next, cur)) return this.forVersion(def, cur); // no-op writes are not persisted
       if (opts.dryRun) return this.forVersion(def, next);
       try {
         if (this.finalized(def, next)) {
@@ -326,6 +326,7 @@ export class ResourceService {
   /** Applies update semantics to `next` (the client's desired object) given the stored `cur`. */
   private prepareUpdate(def: ResourceDefinition, next: KObject, cur: KObject, opts: WriteOptions, ctx: Ctx): KObject {
     next.metadata ??= {};
+    this.checkDecodable(def, next);
     const applied = this.applied.has(next);
     const sub = opts.subresource;
     if (sub === 'status') {
@@ -372,7 +373,7 @@ export class ResourceService {
       const { metadata: _m, status: _s, ...rest } = o;
       return def.subresources.status ? rest : { ...rest, status: _s };
     };
-    return !isDeepStrictEqual(strip(next), strip(cur));
+    return !deepEqual(strip(next), strip(cur));
   }
 
   // ---- shared write pipeline ---------------------------------------------------------------
@@ -401,6 +402,14 @@ export class ResourceService {
       delete obj.metadata.namespace;
     }
     return obj;
+  }
+
+  /** Objects deeper than a body may be, and metadata of the wrong JSON type, fail decoding in kube-apiserver: 400, worded as Go's decoder words it. */
+  private checkDecodable(def: ResourceDefinition, obj: KObject): void {
+    // A patch or apply can deepen an object beyond what a body may carry; nothing that deep is stored.
+    if (nestingExceeds(obj)) throw tooDeep(`{"apiVersion":"${obj.apiVersion}","kind":"${obj.kind}"`, def.kind);
+    const err = objectMetaTypeError(obj.metadata, def.crdName ? 'ObjectMeta' : 'ObjectMeta.metadata');
+    if (err) throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${err}`);
   }
 
   /** Another served version of the same group/kind (stored in one version, CRD conversion "None"). */
@@ -509,7 +518,7 @@ export class ResourceService {
       } else if (grace !== undefined) {
         nm.deletionGracePeriodSeconds = grace;
       }
-      if (isDeepStrictEqual(next, cur)) return { object: this.forVersion(def, cur), deleted: false };
+      if (deepEqual(next, cur)) return { object: this.forVersion(def, cur), deleted: false };
       if (opts.dryRun) return { object: this.forVersion(def, next), deleted: false };
       try {
         if (this.finalized(def, next)) {

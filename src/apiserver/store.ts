@@ -64,9 +64,11 @@ export function encode(obj: KObject): string {
   }
 }
 
-export function parseRV(rv: string | undefined, what = 'resourceVersion'): number | undefined {
+/** A resourceVersion from a client; anything but a uint64 is refused in the storage layer's words (APIObjectVersioner). */
+export function parseRV(rv: string | undefined): number | undefined {
   if (rv === undefined || rv === '') return undefined;
-  if (!/^\d+$/.test(rv)) throw badRequest(`invalid ${what}: ${JSON.stringify(rv)}`);
+  const why = !/^\d+$/.test(rv) ? 'invalid syntax' : BigInt(rv) > 0xffffffffffffffffn ? 'value out of range' : '';
+  if (why) throw badRequest(`invalid resource version: resourceVersion: Invalid value: ${JSON.stringify(rv)}: strconv.ParseUint: parsing ${JSON.stringify(rv)}: ${why}`);
   return Number(rv);
 }
 
@@ -124,12 +126,13 @@ export class ObjectStore {
     const limit = q.limit && q.limit > 0 ? q.limit : 0;
     let revision = 0;
     let startKey: string | undefined;
+    const rv = parseRV(q.resourceVersion); // validated even where the list does not need it, as kube does
     if (q.continue) {
       const t = decodeContinue(q.continue, prefix);
       revision = t.rv;
       startKey = t.start;
     } else if (q.resourceVersionMatch === 'Exact') {
-      revision = parseRV(q.resourceVersion) ?? 0;
+      revision = rv ?? 0;
     }
     const items: KObject[] = [];
     try {

@@ -345,3 +345,71 @@ export function validateMetadataUpdate(meta: any, old: any, fieldPrefix = 'metad
   errs.push(...validateManagedFields(meta?.managedFields, p('managedFields')));
   return errs;
 }
+
+// ---- ObjectMeta value types ------------------------------------------------------------------
+
+/** Go's name for the JSON type of a value, as encoding/json's UnmarshalTypeError prints it. */
+function jsonType(v: unknown): string {
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'boolean') return 'bool';
+  if (typeof v === 'number') return `number ${v}`;
+  return typeof v === 'object' ? 'object' : typeof v;
+}
+
+type GoType = 'string' | 'int64' | 'bool' | 'map[string]string' | '[]string' | 'object' | 'array';
+
+/** The JSON types of ObjectMeta's fields (k8s.io/apimachinery/pkg/apis/meta/v1 types.go). */
+const META_TYPES: Record<string, GoType> = {
+  name: 'string', generateName: 'string', namespace: 'string', selfLink: 'string', uid: 'string', resourceVersion: 'string',
+  creationTimestamp: 'string', deletionTimestamp: 'string', generation: 'int64', deletionGracePeriodSeconds: 'int64',
+  labels: 'map[string]string', annotations: 'map[string]string', finalizers: '[]string', ownerReferences: 'array', managedFields: 'array',
+};
+const OWNER_REF_TYPES: Record<string, GoType> = {
+  apiVersion: 'string', kind: 'string', name: 'string', uid: 'string', controller: 'bool', blockOwnerDeletion: 'bool',
+};
+const MANAGED_FIELDS_TYPES: Record<string, GoType> = {
+  manager: 'string', operation: 'string', apiVersion: 'string', time: 'string', fieldsType: 'string', subresource: 'string', fieldsV1: 'object',
+};
+
+function typeMismatch(v: unknown, t: GoType): boolean {
+  if (v === null || v === undefined) return false; // JSON null leaves a Go field at its zero value
+  switch (t) {
+    case 'string': return typeof v !== 'string';
+    case 'bool': return typeof v !== 'boolean';
+    case 'int64': return typeof v !== 'number' || !Number.isInteger(v);
+    case 'array': case '[]string': return !Array.isArray(v);
+    case 'object': case 'map[string]string': return typeof v !== 'object' || Array.isArray(v);
+  }
+}
+
+/**
+ * The decode error a Go client's object would give for metadata of the wrong JSON type (a label
+ * value that is a list, a generation that is a string, ...): kube-apiserver never gets past decoding
+ * such a body, so it is a 400, not a validation error. `root` is the Go struct the body decodes
+ * into as encoding/json names it ("ObjectMeta.metadata" for built-in kinds, "ObjectMeta" for
+ * custom resources, whose metadata is decoded on its own).
+ */
+export function objectMetaTypeError(meta: unknown, root: string): string | undefined {
+  const bad = (v: unknown, struct: string, field: string, t: string) => `json: cannot unmarshal ${jsonType(v)} into Go struct field ${struct}.${field} of type ${t}`;
+  const fieldPath = (f: string) => (root.includes('.') ? `${root.slice(root.indexOf('.') + 1)}.${f}` : f);
+  if (!meta || typeof meta !== 'object' || Array.isArray(meta)) return undefined;
+  const m = meta as Record<string, unknown>;
+  for (const [f, t] of Object.entries(META_TYPES)) {
+    const v = m[f];
+    if (typeMismatch(v, t)) return bad(v, 'ObjectMeta', fieldPath(f), t === 'array' ? (f === 'ownerReferences' ? '[]v1.OwnerReference' : '[]v1.ManagedFieldsEntry') : t);
+    if ((t === 'map[string]string') && v) {
+      for (const x of Object.values(v)) if (typeMismatch(x, 'string')) return bad(x, 'ObjectMeta', fieldPath(f), 'string');
+    }
+    if (t === '[]string' && v) for (const x of v as unknown[]) if (typeMismatch(x, 'string')) return bad(x, 'ObjectMeta', fieldPath(f), 'string');
+  }
+  const nested = (f: string, struct: string, types: Record<string, GoType>, goType: string) => {
+    for (const item of list(m[f])) {
+      if (item === null) continue;
+      if (typeof item !== 'object' || Array.isArray(item)) return bad(item, 'ObjectMeta', fieldPath(f), goType);
+      for (const [k, t] of Object.entries(types)) if (typeMismatch(item[k], t)) return bad(item[k], struct, `${fieldPath(f)}.${k}`, t === 'object' ? 'v1.FieldsV1' : t);
+    }
+    return undefined;
+  };
+  return nested('ownerReferences', 'OwnerReference', OWNER_REF_TYPES, 'v1.OwnerReference')
+    ?? nested('managedFields', 'ManagedFieldsEntry', MANAGED_FIELDS_TYPES, 'v1.ManagedFieldsEntry');
+}

@@ -10,6 +10,7 @@ import type { KObject, ResourceDefinition } from '../apiserver/resource.ts';
 import type { Registry } from '../apiserver/registry.ts';
 import { PATCH_TYPES, type ResourceService } from '../apiserver/rest.ts';
 import { compileFilter, parseRV, type ObjectEvent } from '../apiserver/store.ts';
+import { deepClone } from '../apiserver/nesting.ts';
 
 /** A resource as in a URL: group ('' = core), version, plural resource name. */
 export interface GVR {
@@ -106,18 +107,18 @@ export class InProcessClient implements Client {
   }
 
   async create(r: GVR, ns: string | undefined, obj: KObject, opts: WriteOptions = {}): Promise<KObject> {
-    return this.service.create(this.def(r), ns, structuredClone(obj), opts, { warnings: [] });
+    return this.service.create(this.def(r), ns, deepClone(obj), opts, { warnings: [] });
   }
 
   async update(r: GVR, obj: KObject, opts: WriteOptions = {}): Promise<KObject> {
     const m = obj.metadata ?? {};
-    return this.service.update(this.def(r), m.namespace, m.name, structuredClone(obj), opts, { warnings: [] });
+    return this.service.update(this.def(r), m.namespace, m.name, deepClone(obj), opts, { warnings: [] });
   }
 
   async updateStatus(r: GVR, obj: KObject, opts: WriteOptions = {}): Promise<KObject> {
     const def = this.def(r);
     const m = obj.metadata ?? {};
-    const status = structuredClone(obj.status);
+    const status = deepClone(obj.status);
     return this.service.guaranteedUpdate(def, m.namespace, m.name, parseRV(m.resourceVersion), (cur) => {
       cur.status = status;
       return cur;
@@ -125,7 +126,7 @@ export class InProcessClient implements Client {
   }
 
   async patch(r: GVR, ns: string | undefined, name: string, type: PatchType, patch: unknown, opts: PatchOptions = {}): Promise<KObject> {
-    return this.service.patch(this.def(r), ns, name, PATCH_TYPES[type], structuredClone(patch), opts, { warnings: [] });
+    return this.service.patch(this.def(r), ns, name, PATCH_TYPES[type], deepClone(patch), opts, { warnings: [] });
   }
 
   async delete(r: GVR, ns: string | undefined, name: string, opts: DeleteOptions = {}): Promise<void> {
@@ -172,7 +173,7 @@ export class InProcessClient implements Client {
         from = Number(l.resourceVersion);
       }
       if (stopped) return;
-      inner = this.service.store.watch(def, ns, from, filter, (ev: ObjectEvent) => push({ type: ev.type, object: this.service.forVersion(def, structuredClone(ev.object)) }));
+      inner = this.service.store.watch(def, ns, from, filter, (ev: ObjectEvent) => push({ type: ev.type, object: this.service.forVersion(def, deepClone(ev.object)) }));
     };
     start().catch((e: unknown) => end(e instanceof Error ? e : new Error(String(e))));
     return {
@@ -208,7 +209,12 @@ export function reflect(client: Client, r: GVR, onEvent: (ev: WatchEvent) => voi
     const k = keyOf(ev.object);
     if (ev.type === 'DELETED') seen.delete(k);
     else seen.add(k);
-    onEvent(ev);
+    try {
+      onEvent(ev);
+    } catch (e) {
+      // One object a handler cannot process must neither stop the others nor block the initial sync.
+      console.error(`kubeve: handling ${ev.type} ${r.resource} ${k} failed:`, e instanceof Error ? e.message : e);
+    }
   };
   const run = async () => {
     if (stopped) return;

@@ -38,9 +38,17 @@ export class CRDController {
   async load(): Promise<void> {
     const list = await this.service.list(this.crdDef(), undefined, {});
     for (const crd of list.items as KObject[]) {
-      if (this.namesConflict(crd) === undefined) this.registry.replaceCRD(crd.metadata.name, resourceDefinitionsFromCRD(crd));
+      try {
+        if (this.namesConflict(crd) === undefined) this.registry.replaceCRD(crd.metadata.name, resourceDefinitionsFromCRD(crd));
+      } catch (e) {
+        // A stored CRD of the wrong shape is not served (and logged); the others are.
+        console.error(`kubeve: crd controller: cannot serve ${crd.metadata?.name}:`, e instanceof Error ? e.message : e);
+      }
     }
-    for (const crd of list.items as KObject[]) await this.sync(crd);
+    for (const crd of list.items as KObject[]) {
+      // A CRD whose status cannot be written is logged and synced again on its next change; start-up goes on.
+      await this.sync(crd).catch((e: unknown) => console.error(`kubeve: crd controller: ${crd.metadata.name}:`, e instanceof Error ? e.message : e));
+    }
   }
 
   /** Names of this CRD that clash with another CRD (or a built-in) of the same group. */

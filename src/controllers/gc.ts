@@ -20,6 +20,16 @@ interface Node {
 }
 
 const FOREGROUND = 'foregroundDeletion';
+
+/** The owners' uids; stored data may be of any shape, so only well-formed references count. */
+function ownerUids(o: KObject | undefined): string[] {
+  const refs: unknown[] = Array.isArray(o?.metadata?.ownerReferences) ? o.metadata.ownerReferences : [];
+  return refs.map((r) => (r as KObject | null)?.uid).filter((uid): uid is string => typeof uid === 'string' && uid !== '');
+}
+
+function logError(o: KObject, e: unknown): void {
+  console.error(`kubeve: garbage collector: ${o.metadata?.namespace ?? ''}/${o.metadata?.name}:`, e instanceof Error ? e.message : e);
+}
 const ORPHAN = 'orphan';
 
 export class GarbageCollector {
@@ -47,7 +57,8 @@ export class GarbageCollector {
     }
     for (const o of withFinalizers) {
       const def = this.nodes.get(o.metadata.uid)?.def;
-      if (def) await this.onChange({ type: 'update', def, object: o });
+      // One object the collector cannot handle must not keep the server from starting.
+      if (def) await this.onChange({ type: 'update', def, object: o }).catch((e: unknown) => logError(o, e));
     }
     return withFinalizers;
   }
@@ -59,7 +70,7 @@ export class GarbageCollector {
   private track(def: ResourceDefinition, o: KObject): void {
     const uid = o.metadata.uid;
     this.untrack(uid);
-    const owners = (o.metadata.ownerReferences ?? []).map((r: KObject) => r.uid as string);
+    const owners = ownerUids(o);
     this.nodes.set(uid, { def, namespace: o.metadata.namespace, name: o.metadata.name, owners });
     for (const ow of owners) {
       if (!this.dependents.has(ow)) this.dependents.set(ow, new Set());
@@ -83,9 +94,8 @@ export class GarbageCollector {
       for (const dep of [...(this.dependents.get(uid) ?? [])]) await this.collectIfOrphaned(dep);
       this.dependents.delete(uid);
       // An owner waiting in the foreground may now be free.
-      for (const ow of ev.previous?.metadata.ownerReferences ?? []) {
-        const waiting = this.waiting.get(ow.uid);
-        if (waiting) await this.finishForeground(ow.uid);
+      for (const owner of ownerUids(ev.previous)) {
+        if (this.waiting.get(owner)) await this.finishForeground(owner);
       }
       return;
     }
@@ -150,7 +160,7 @@ export class GarbageCollector {
     if ((this.dependents.get(uid)?.size ?? 0) > 0) {
       this.retry ??= setTimeout(() => {
         this.retry = undefined;
-        for (const id of [...this.waiting.keys()]) void this.finishForeground(id);
+        for (const [id, o] of [...this.waiting]) this.finishForeground(id).catch((e: unknown) => logError(o, e));
       }, this.retryMs);
       return;
     }

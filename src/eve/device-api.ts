@@ -43,6 +43,7 @@ import { AttestError, NonceTable, handleAttest } from './attest.ts';
 import { checkWireFormat } from './wire-check.ts';
 import type { DesiredConfig, DeviceHooks, RegisteredDevice } from './hooks.ts';
 import type { EdgeDevConfig } from './gen/config/devconfig_pb.ts';
+import { answerPlainHttp } from '../apiserver/plain-http.ts';
 
 export const DEFAULT_DEVICE_API_PORT = 8443;
 
@@ -421,7 +422,7 @@ export async function startDeviceApi(opts: DeviceApiOptions): Promise<DeviceApi>
   server.headersTimeout = 30_000;
   server.requestTimeout = 120_000;
   server.keepAliveTimeout = 5_000;
-  server.on('tlsClientError', () => {});
+  answerPlainHttp(server);
   // An unparseable request (bogus Content-Length, bad chunk size...) gets a status, as Node's
   // default would send, rather than a silent close the device cannot tell from a network fault.
   server.on('clientError', (e: NodeJS.ErrnoException, socket) => {

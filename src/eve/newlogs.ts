@@ -3,6 +3,7 @@
 // the Comment, app logs put the app name in the Name field. node:zlib neither reads nor
 // writes those header fields, so the header is handled here by hand (RFC 1952).
 import zlib from 'node:zlib';
+import { nestingExceeds } from '../apiserver/nesting.ts';
 
 const FTEXT = 1, FHCRC = 2, FEXTRA = 4, FNAME = 8, FCOMMENT = 16;
 
@@ -83,7 +84,7 @@ export function parseNewlogs(body: Uint8Array, maxOutputBytes = 8 << 20): Parsed
   if (header.comment) {
     try {
       const j = JSON.parse(header.comment) as unknown;
-      if (j && typeof j === 'object') bundle = j as ParsedNewlogs['bundle'];
+      if (j && typeof j === 'object' && !nestingExceeds(j)) bundle = j as ParsedNewlogs['bundle'];
     } catch {
       /* comment is informational only */
     }
@@ -94,7 +95,8 @@ export function parseNewlogs(body: Uint8Array, maxOutputBytes = 8 << 20): Parsed
     if (!line.trim()) continue;
     try {
       const e = JSON.parse(line) as unknown;
-      if (e && typeof e === 'object' && !Array.isArray(e)) entries.push(toLogEntry(e as Record<string, unknown>));
+      // A log entry is flat; one nested past the API server's bound is garbage, not something to store.
+      if (e && typeof e === 'object' && !Array.isArray(e) && !nestingExceeds(e)) entries.push(toLogEntry(e as Record<string, unknown>));
       else badLines++;
     } catch {
       badLines++;

@@ -62,14 +62,16 @@ test('random bytes never throw anything but WireFormatError', () => {
 test('newlogs entries keep only LogEntry fields with their types', () => {
   const deep = '{"a":'.repeat(20_000) + '1' + '}'.repeat(20_000);
   const body = gzipSync(Buffer.from([
-    `{"content":"ok","severity":"info","tags":{"k":"v","n":1,"o":{}},"msgid":7,"timestamp":{"seconds":5,"nanos":6}}`,
-    `{"content":${deep},"source":["x"],"tags":${deep},"timestamp":{"seconds":1e400,"nanos":-1}}`,
+    `{"content":"ok","severity":"info","tags":{"k":"v","n":1,"o":{"p":{"q":1}}},"msgid":7,"timestamp":{"seconds":5,"nanos":6}}`,
+    `{"content":{"a":[1]},"source":["x"],"tags":[{"k":"v"}],"timestamp":{"seconds":1e400,"nanos":-1}}`,
+    `{"content":${deep}}`, // past the nesting bound: a bad line
     `{"__proto__":{"polluted":1},"tags":{"__proto__":"x"},"msgid":123456789012345678901234567890}`,
   ].join('\n')));
   const p = parseNewlogs(body);
   assert.deepEqual(p.entries[0], { content: 'ok', severity: 'info', tags: { k: 'v' }, msgid: 7, timestamp: { seconds: 5, nanos: 6 } });
   assert.deepEqual(p.entries[1], { timestamp: {} });
   assert.equal(JSON.stringify(p.entries[2]), '{"tags":{"__proto__":"x"}}');
+  assert.equal(p.badLines, 1);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.deepEqual(toLogEntry({ msgid: '18446744073709551615' }), { msgid: '18446744073709551615' });
 });

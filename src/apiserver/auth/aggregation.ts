@@ -22,9 +22,14 @@ export class ClusterRoleAggregator {
     const all = (await this.service.list(def, undefined, {})).items;
     for (const role of all) {
       if (!role.aggregationRule) continue;
-      const rules = aggregatedRules(role, all);
-      if (isDeepStrictEqual(rules, role.rules ?? [])) continue;
-      await this.service.guaranteedUpdate(def, undefined, role.metadata.name, undefined, (cur) => ({ ...cur, rules }), { fieldManager: 'clusterrole-aggregation-controller' }, { warnings: [] });
+      try {
+        const rules = aggregatedRules(role, all);
+        if (isDeepStrictEqual(rules, role.rules ?? [])) continue;
+        await this.service.guaranteedUpdate(def, undefined, role.metadata.name, undefined, (cur) => ({ ...cur, rules }), { fieldManager: 'clusterrole-aggregation-controller' }, { warnings: [] });
+      } catch (e) {
+        // One role of the wrong shape (or one write refused) must not stop the others, nor start-up.
+        console.error(`kubeve: aggregating clusterrole ${role.metadata?.name} failed:`, e instanceof Error ? e.message : e);
+      }
     }
   }
 }

@@ -116,7 +116,14 @@ export async function reconcileBootstrapPolicy(registry: Registry, service: Reso
         if (isCode(e, 404)) return undefined;
         throw e;
       });
-      const r = reconcile(existing, expected);
+      let r: Reconciled;
+      try {
+        r = reconcile(existing, expected);
+      } catch (e) {
+        // A stored object of the wrong shape is left as it is (and logged): it must not keep the server from starting.
+        console.error(`kubeve: cannot reconcile ${def.resource}.${RBAC_GROUP}/${name} with the bootstrap policy:`, e instanceof Error ? e.message : e);
+        break;
+      }
       if (r.protected || r.operation === 'none') {
         if (r.protected && r.operation !== 'none') console.warn(`kubeve: skipped reconcile-protected ${def.resource}.${RBAC_GROUP}/${name} (${AUTOUPDATE_ANNOTATION}=false)`);
         report.push({ kind: expected.kind, name, operation: r.operation, protected: r.protected });
@@ -129,6 +136,11 @@ export async function reconcileBootstrapPolicy(registry: Registry, service: Reso
       } catch (e) {
         // Created, deleted or changed by someone else meanwhile: look again.
         if (isCode(e, 409) || isCode(e, 404)) continue;
+        // Refused (a stored object the API no longer accepts): logged, the rest of the policy still applies.
+        if (e instanceof StatusError && e.code < 500) {
+          console.error(`kubeve: cannot reconcile ${def.resource}.${RBAC_GROUP}/${name} with the bootstrap policy: ${e.message}`);
+          break;
+        }
         throw e;
       }
       if (r.operation !== 'create') console.warn(`kubeve: ${r.operation === 'update' ? 'updated' : 'recreated'} ${def.resource}.${RBAC_GROUP}/${name} from the bootstrap policy`);

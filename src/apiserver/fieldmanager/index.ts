@@ -4,6 +4,7 @@
 // applier stopped applying.
 
 import { StatusError } from '../errors.ts';
+import { deepClone } from '../nesting.ts';
 import type { JSONSchema, KObject } from '../resource.ts';
 import { FieldSet, pathString, type Path } from './fieldset.ts';
 import {
@@ -207,7 +208,7 @@ export function apply(live: KObject | undefined, config: KObject, manager: strin
   managed = result.managed;
   capUpdateManagers(managed);
   const changed = !isSame(base, result.object, scope);
-  const object = changed ? result.object : structuredClone(base);
+  const object = changed ? result.object : deepClone(base);
   const key = managerKey({ manager, operation: 'Apply', subresource: scope.subresource });
   if (changed || !managed.times.get(key)) managed.times.set(key, scope.now);
   // kubectl's apply keeps the last-applied annotation current when it exists (lastappliedupdater.go).
@@ -276,7 +277,7 @@ function allowedFromLastApplied(live: KObject, scope: FieldManagerScope): FieldS
 
 /** The annotation value: the applied configuration without the annotation, as compact JSON with sorted keys. */
 function lastApplied(config: KObject): string {
-  const copy = structuredClone(config);
+  const copy = deepClone(config);
   if (copy.metadata?.annotations) {
     delete copy.metadata.annotations[LAST_APPLIED];
     if (!Object.keys(copy.metadata.annotations).length) delete copy.metadata.annotations;

@@ -4,8 +4,8 @@
 // of owned items. Where the schema says nothing (no schema, preserve-unknown-fields) the type is deduced from
 // the value: objects are granular maps, lists are atomic, everything else is a scalar.
 
-import { isDeepStrictEqual } from 'node:util';
 import type { JSONSchema, KObject } from '../resource.ts';
+import { deepClone, deepEqual } from '../nesting.ts';
 import { FieldSet, fieldPE, indexPE, keyPE, valuePE, type Path } from './fieldset.ts';
 
 type Json = unknown;
@@ -173,7 +173,7 @@ function walkCompare(l: Json, r: Json, schema: JSONSchema | undefined, path: Pat
   const leaf = () => {
     if (l === undefined) c.added.insert(path);
     else if (r === undefined) c.removed.insert(path);
-    else if (!isDeepStrictEqual(l, r)) c.modified.insert(path);
+    else if (!deepEqual(l, r)) c.modified.insert(path);
   };
   const a = r === undefined ? al : ar;
   if (l !== undefined && r !== undefined && al.kind !== ar.kind) return leaf();
@@ -198,12 +198,12 @@ function walkCompare(l: Json, r: Json, schema: JSONSchema | undefined, path: Pat
 /** Apply's merge: the configuration wins, granular maps and lists merge item by item. */
 export function merge(lhs: Json, rhs: Json, schema: JSONSchema | undefined): Json {
   if (rhs === undefined) return lhs;
-  if (lhs === undefined || lhs === null) return structuredClone(rhs);
+  if (lhs === undefined || lhs === null) return deepClone(rhs);
   const a = atomFor(schema, rhs);
   const al = atomFor(schema, lhs);
-  if (a.kind !== al.kind || a.kind === 'scalar') return structuredClone(rhs);
+  if (a.kind !== al.kind || a.kind === 'scalar') return deepClone(rhs);
   if (a.kind === 'list') {
-    if (a.rel === 'atomic' || !Array.isArray(lhs) || !Array.isArray(rhs)) return structuredClone(rhs);
+    if (a.rel === 'atomic' || !Array.isArray(lhs) || !Array.isArray(rhs)) return deepClone(rhs);
     const ri = indexItems(a, rhs);
     const seen = new Set<string>();
     const out: Json[] = [];
@@ -213,10 +213,10 @@ export function merge(lhs: Json, rhs: Json, schema: JSONSchema | undefined): Jso
       seen.add(pe);
       out.push(ri.has(pe) ? merge(item, ri.get(pe), a.elem) : item);
     });
-    for (const [pe, item] of ri) if (!seen.has(pe)) out.push(structuredClone(item));
+    for (const [pe, item] of ri) if (!seen.has(pe)) out.push(deepClone(item));
     return out;
   }
-  if (a.atomic || !isMap(lhs) || !isMap(rhs)) return structuredClone(rhs);
+  if (a.atomic || !isMap(lhs) || !isMap(rhs)) return deepClone(rhs);
   const out: Record<string, Json> = { ...lhs };
   for (const [k, v] of Object.entries(rhs)) out[k] = merge(lhs[k], v, fieldSchema(a, k));
   return out;

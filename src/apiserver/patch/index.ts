@@ -3,6 +3,7 @@
 
 import jsonpatch from 'fast-json-patch';
 import { StatusError, badRequest, tooLarge } from '../errors.ts';
+import { deepClone } from '../nesting.ts';
 import { patchRejected } from './strategic.ts';
 
 export { applyStrategicMergePatch } from './strategic.ts';
@@ -29,7 +30,7 @@ function isMap(v: unknown): v is Record<string, unknown> {
  * server drops json-patch's own explanation, so kubectl users see exactly that sentence.
  */
 export function applyJsonPatch(doc: unknown, patch: unknown): unknown {
-  if (patch === null || patch === undefined) return structuredClone(doc); // decodes to an empty patch
+  if (patch === null || patch === undefined) return deepClone(doc); // decodes to an empty patch
   if (!Array.isArray(patch)) {
     throw badRequest(`error decoding patch: json: cannot unmarshal ${jsonKind(patch)} into Go value of type []handlers.jsonPatchOp`);
   }
@@ -49,7 +50,7 @@ export function applyJsonPatch(doc: unknown, patch: unknown): unknown {
     throw tooLarge(`The allowed maximum operations in a JSON patch is ${MAX_JSON_PATCH_OPERATIONS}, got ${patch.length}`);
   }
   try {
-    return jsonpatch.applyPatch(structuredClone(doc), patch as jsonpatch.Operation[], true, true).newDocument;
+    return jsonpatch.applyPatch(deepClone(doc), patch as jsonpatch.Operation[], true, true).newDocument;
   } catch (err) {
     if (err instanceof StatusError) throw err;
     throw patchRejected();
@@ -64,7 +65,7 @@ function mergeInto(target: Record<string, unknown>, patch: Record<string, unknow
       continue;
     }
     const cur = Object.prototype.hasOwnProperty.call(target, k) ? target[k] : undefined;
-    const value = isMap(v) ? mergeInto(isMap(cur) ? cur : {}, v) : structuredClone(v);
+    const value = isMap(v) ? mergeInto(isMap(cur) ? cur : {}, v) : deepClone(v);
     // defineProperty so a "__proto__" member stays data and never reaches a prototype.
     Object.defineProperty(target, k, { value, enumerable: true, writable: true, configurable: true });
   }
@@ -76,7 +77,7 @@ function mergeInto(target: Record<string, unknown>, patch: Record<string, unknow
  * scalar patch is 400 "Invalid JSON Patch", which is what kube-apiserver's json-patch library answers.
  */
 export function applyMergePatch(doc: unknown, patch: unknown): unknown {
-  if (Array.isArray(patch)) return structuredClone(patch);
+  if (Array.isArray(patch)) return deepClone(patch);
   if (!isMap(patch)) throw badRequest('Invalid JSON Patch');
-  return mergeInto(isMap(doc) ? structuredClone(doc) : {}, patch);
+  return mergeInto(isMap(doc) ? deepClone(doc) : {}, patch);
 }

@@ -10,6 +10,7 @@
 // library's own text (that is what the real server answers, e.g. for a missing merge key).
 
 import { StatusError, badRequest } from '../errors.ts';
+import { deepClone } from '../nesting.ts';
 import type { JSONSchema } from '../resource.ts';
 
 type JMap = Record<string, unknown>;
@@ -579,11 +580,11 @@ function mergeSortedSlice(left: unknown[], right: unknown[], serverOrder: unknow
  * (undefined: merge maps, replace lists). A JSON null patch is a no-op, as on the real server.
  */
 export function applyStrategicMergePatch(doc: unknown, patch: unknown, schema: JSONSchema | undefined): unknown {
-  const original = isMap(doc) ? (structuredClone(doc) as JMap) : {};
+  const original = isMap(doc) ? (deepClone(doc) as JMap) : {};
   if (patch === null || patch === undefined) return original;
   if (!isMap(patch)) {
     const what = Array.isArray(patch) ? 'array' : typeof patch === 'boolean' ? 'bool' : typeof patch;
     throw badRequest(`json: cannot unmarshal ${what} into Go value of type map[string]interface {}`);
   }
-  return mergeMap(original, structuredClone(patch) as JMap, schema);
+  return mergeMap(original, deepClone(patch) as JMap, schema);
 }
