@@ -46,3 +46,17 @@ test('a warning quoting a hostile field name is sent escaped; kubectl prints it 
   assert.equal(k.code, 0, k.stderr);
   assert.ok(k.stderr.includes('Warning: unknown field "spec.sp\u00e9c\u202e\uFFFD\u{1F984}\uFFFD"'), k.stderr);
 });
+
+test('apiVersion or kind of the wrong JSON type is a 400 on create and update (was a 500); null counts as absent', async () => {
+  const cms = '/api/v1/namespaces/default/configmaps';
+  for (const [field, value] of [['apiVersion', 1], ['apiVersion', ['v1']], ['kind', { k: 1 }], ['kind', true]] as const) {
+    const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'typed' }, [field]: value };
+    const c = await api(t.server, 'POST', cms, body);
+    assert.equal(c.status, 400, `${field}=${JSON.stringify(value)}: ${JSON.stringify(c.body)}`);
+    assert.match(c.body.message, new RegExp(`cannot unmarshal .* into Go struct field \\.${field} of type string`));
+  }
+  const ok = await api(t.server, 'POST', cms, { apiVersion: null, kind: null, metadata: { name: 'typed' } });
+  assert.equal(ok.status, 201, JSON.stringify(ok.body));
+  const put = await api(t.server, 'PUT', `${cms}/typed`, '{"apiVersion":1,"kind":[],"metadata":{"name":"typed"}}');
+  assert.equal(put.status, 400, JSON.stringify(put.body));
+});
