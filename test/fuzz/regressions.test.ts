@@ -60,3 +60,17 @@ test('apiVersion or kind of the wrong JSON type is a 400 on create and update (w
   const put = await api(t.server, 'PUT', `${cms}/typed`, '{"apiVersion":1,"kind":[],"metadata":{"name":"typed"}}');
   assert.equal(put.status, 400, JSON.stringify(put.body));
 });
+
+test('a JSON patch whose copies would add more than 3 MiB is refused at once (was: minutes and gigabytes for 1.4 KB of patch)', async () => {
+  const cm = '/api/v1/namespaces/default/configmaps/doubling';
+  assert.equal((await api(t.server, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'doubling' }, data: { a: '1' } })).status, 201);
+  const bomb = JSON.stringify(Array.from({ length: 40 }, (_, i) => ({ op: 'copy', from: '/data', path: `/data/c${i}` })));
+  const started = Date.now();
+  const r = await api(t.server, 'PATCH', cm, bomb, { 'Content-Type': 'application/json-patch+json' });
+  assert.equal(r.status, 422, JSON.stringify(r.body).slice(0, 300));
+  assert.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms`);
+  // Copies within the budget still work.
+  const ok = await api(t.server, 'PATCH', cm, '[{"op":"copy","from":"/data/a","path":"/data/b"}]', { 'Content-Type': 'application/json-patch+json' });
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  assert.deepEqual(ok.body.data, { a: '1', b: '1' });
+});
