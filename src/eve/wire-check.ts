@@ -29,7 +29,7 @@ function scalarWire(t: ScalarType): Wire {
 }
 
 /** Wire types a field may arrive with (repeated scalars: packed or not). */
-function allowed(f: DescField): Wire[] {
+function wireTypes(f: DescField): Wire[] {
   switch (f.fieldKind) {
     case 'scalar': return [scalarWire(f.scalar)];
     case 'enum': return [Wire.Varint];
@@ -40,6 +40,20 @@ function allowed(f: DescField): Wire[] {
       if (f.listKind === 'enum') return [Wire.Varint, Wire.Len];
       return scalarWire(f.scalar) === Wire.Len ? [Wire.Len] : [scalarWire(f.scalar), Wire.Len];
   }
+}
+
+// Per-schema lookups, built once per message type (the check runs on every device request).
+const FIELDS = new WeakMap<DescMessage, Map<number, DescField>>();
+const WIRE = new WeakMap<DescField, Wire[]>();
+function field(d: DescMessage, no: number): DescField | undefined {
+  let m = FIELDS.get(d);
+  if (!m) FIELDS.set(d, (m = new Map(d.fields.map((f) => [f.number, f]))));
+  return m.get(no);
+}
+function allowed(f: DescField): Wire[] {
+  let w = WIRE.get(f);
+  if (!w) WIRE.set(f, (w = wireTypes(f)));
+  return w;
 }
 
 interface Frame {
@@ -70,12 +84,6 @@ export function checkWireFormat(schema: DescMessage, buf: Uint8Array, maxDepth =
     return fail('varint longer than 10 bytes');
   };
   const stack: Frame[] = [{ desc: schema, end: buf.length }];
-  const fieldsOf = new Map<DescMessage, Map<number, DescField>>();
-  const field = (d: DescMessage, no: number): DescField | undefined => {
-    let m = fieldsOf.get(d);
-    if (!m) fieldsOf.set(d, (m = new Map(d.fields.map((f) => [f.number, f]))));
-    return m.get(no);
-  };
   while (stack.length) {
     const top = stack[stack.length - 1]!;
     if (pos === top.end) {
