@@ -58,7 +58,9 @@ export class HttpFront {
   constructor(private registry: Registry, private service: ResourceService, private opts: HttpOptions) {
     this.discovery = new Discovery(registry, () => `${opts.host}:${this.port}`);
     this.server = https.createServer(
-      { cert: opts.certPem, key: opts.keyPem, ca: opts.caPem, requestCert: true, rejectUnauthorized: false },
+      // maxHeaderSize as Go's (and kube-apiserver's) 1 MiB: names of some kinds (RBAC) have no length
+      // limit, and an object that can be created must be addressable by its URL.
+      { cert: opts.certPem, key: opts.keyPem, ca: opts.caPem, requestCert: true, rejectUnauthorized: false, maxHeaderSize: 1 << 20 },
       // handle() answers every error itself; should answering fail too, the request ends, never the process.
       (req, res) => void this.handle(req, res).catch((e: unknown) => {
         console.error('kubeve: failed to answer a request:', e instanceof Error ? e.message : e);

@@ -248,13 +248,13 @@ test('hostile objects of every kind: create, read, list, watch, update, every pa
         const owned = Array.isArray(c.body.metadata.ownerReferences) && c.body.metadata.ownerReferences.length > 0;
         const g = await call('GET', self);
         if (!(owned && g.status === 404)) {
-          expect(g.status === 200, `read back ${k.kind} created with ${show(m1)}: ${JSON.stringify(g.body).slice(0, 300)}`);
+          expect(g.status === 200, `read back ${k.kind} created with ${show(m1)} → ${g.status} ${String(JSON.stringify(g.body)).slice(0, 300)}`);
           const l = await call('GET', coll);
           expect(l.status === 200, `list ${k.kind}`);
           expect(!!l.body.items?.some((i: any) => i.metadata.name === s.name) || owned, 'listed');
           const w = await firstWatchEvent(coll, s.name);
-          expect(w.status === 200, `watch ${k.kind}`);
-          expect(owned || (w.event?.type === 'ADDED' && w.event.object.metadata.name === s.name), `watch delivers ${s.name}: ${JSON.stringify(w.event).slice(0, 200)}`);
+          expect(w.status === 200, `watch ${k.kind} → ${w.status}`);
+          expect(owned || (w.event?.type === 'ADDED' && w.event.object.metadata.name === s.name), `watch delivers ${s.name.slice(0, 80)}: ${String(JSON.stringify(w.event)).slice(0, 200)}`);
         }
         // hostile writes on the stored object
         const cur = g.status === 200 ? g.body : c.body;

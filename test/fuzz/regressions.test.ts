@@ -74,3 +74,13 @@ test('a JSON patch whose copies would add more than 3 MiB is refused at once (wa
   assert.equal(ok.status, 200, JSON.stringify(ok.body));
   assert.deepEqual(ok.body.data, { a: '1', b: '1' });
 });
+
+test('an object with a 90,000-character name (RBAC names have no length limit) can be read and deleted by its URL', async () => {
+  const name = 'r'.repeat(90_000);
+  const roles = '/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles';
+  const c = await api(t.server, 'POST', roles, { metadata: { name }, rules: [] });
+  assert.equal(c.status, 201, JSON.stringify(c.body).slice(0, 300));
+  assert.equal((await api(t.server, 'GET', `${roles}/${name}`)).status, 200);
+  assert.equal((await api(t.server, 'DELETE', `${roles}/${name}`)).status, 200);
+  assert.equal((await api(t.server, 'GET', `${roles}/${name}`)).status, 404);
+});
