@@ -84,3 +84,21 @@ test('an object with a 90,000-character name (RBAC names have no length limit) c
   assert.equal((await api(t.server, 'DELETE', `${roles}/${name}`)).status, 200);
   assert.equal((await api(t.server, 'GET', `${roles}/${name}`)).status, 404);
 });
+
+test('a CRD whose spec, names or conversion has the wrong JSON type is refused with a 4xx (was a 500 from defaulting)', async () => {
+  const valid = () => ({
+    apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'odds.fuzz.kubeve.io' },
+    spec: { group: 'fuzz.kubeve.io', scope: 'Namespaced', names: { plural: 'odds', kind: 'Odd' }, versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object' } } }] },
+  });
+  const cases: [string, (o: any) => void][] = [
+    ['spec', (o) => (o.spec = -2e-232)],
+    ['spec.names', (o) => (o.spec.names = 'odd')],
+    ['spec.conversion', (o) => (o.spec.conversion = 7)],
+  ];
+  for (const [what, mutate] of cases) {
+    const o = valid();
+    mutate(o);
+    const r = await api(t.server, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', o);
+    assert.ok(r.status >= 400 && r.status < 500, `${what}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+  }
+});
