@@ -26,15 +26,17 @@ const list = (v: unknown): KObject[] => (Array.isArray(v) ? v.filter(isSchema) :
 
 /** SetDefaults_CustomResourceDefinition (apiextensions v1). */
 export function applyCRDDefaults(crd: KObject): void {
+  // Fields of the wrong JSON type are left to the decoding check (400), which defaulting precedes here.
   const spec = (crd.spec ??= {});
+  if (!isSchema(spec)) return;
   const names = (spec.names ??= {});
-  if (!names.singular && typeof names.kind === 'string') names.singular = names.kind.toLowerCase();
-  if (!names.listKind && names.kind) names.listKind = `${names.kind}List`;
+  if (isSchema(names) && !names.singular && typeof names.kind === 'string') names.singular = names.kind.toLowerCase();
+  if (isSchema(names) && !names.listKind && names.kind) names.listKind = `${names.kind}List`;
   spec.conversion ??= { strategy: 'None' };
-  const service = spec.conversion.webhook?.clientConfig?.service;
+  const service = isSchema(spec.conversion) ? spec.conversion.webhook?.clientConfig?.service : undefined;
   if (isSchema(service)) service.port ??= 443;
   const storage = list(spec.versions).find((v) => v.storage === true);
-  if (storage && !crd.status?.storedVersions?.length) (crd.status ??= {}).storedVersions = [storage.name];
+  if (storage && (crd.status === undefined || isSchema(crd.status)) && !crd.status?.storedVersions?.length) (crd.status ??= {}).storedVersions = [storage.name];
 }
 
 /** ValidateCustomResourceDefinition (old unset) or ValidateCustomResourceDefinitionUpdate. */

@@ -17,6 +17,7 @@ import { buildOpenAPIv3, openAPIv3Index, openAPIHash } from './openapi.ts';
 import { applyJsonPatch, applyMergePatch } from './patch/index.ts';
 import { decodeKubeProtobuf, PROTOBUF_CONTENT_TYPE } from './protobuf/decode.ts';
 import { answerPlainHttp } from '../common/plain-http.ts';
+import { wellFormedStrings } from '../common/json.ts';
 import { MAX_NESTING_DEPTH, nestingExceeds, tooDeep, yamlDepth } from './nesting.ts';
 import { encodeKubeProtobuf } from './protobuf/encode.ts';
 import { ANONYMOUS_USER, forbiddenError, requestAttributes, unauthorized, type Attributes, type Security, type UserInfo } from './auth/index.ts';
@@ -63,7 +64,9 @@ export class HttpFront {
   constructor(private registry: Registry, private service: ResourceService, private opts: HttpOptions) {
     this.discovery = new Discovery(registry, () => `${opts.host}:${this.port}`);
     this.server = https.createServer(
-      { cert: opts.certPem, key: opts.keyPem, ca: opts.caPem, requestCert: true, rejectUnauthorized: false },
+      // maxHeaderSize as Go's (and kube-apiserver's) 1 MiB: names of some kinds (RBAC) have no length
+      // limit, and an object that can be created must be addressable by its URL.
+      { cert: opts.certPem, key: opts.keyPem, ca: opts.caPem, requestCert: true, rejectUnauthorized: false, maxHeaderSize: 1 << 20 },
       // handle() answers every error itself; should answering fail too, the request ends, never the process.
       (req, res) => void this.handle(req, res).catch((e: unknown) => {
         console.error('kubeve: failed to answer a request:', e instanceof Error ? e.message : e);
@@ -357,8 +360,10 @@ export class HttpFront {
   private decode(raw: Buffer, contentType: string, kind?: string): unknown {
     const ct = contentType.split(';')[0].trim().toLowerCase();
     const text = ct === PROTOBUF_CONTENT_TYPE ? '' : raw.toString('utf8');
-    const value = this.parseBody(raw, text, ct, kind);
+    let value = this.parseBody(raw, text, ct, kind);
     if (nestingExceeds(value)) throw tooDeep(text, kind);
+    // Only an escape (JSON "\ud800", YAML double quotes) can make a lone surrogate; UTF-8 bytes cannot.
+    if (/\\u[dD][89a-fA-F]/.test(text)) value = wellFormedStrings(value);
     return value;
   }
 
@@ -444,9 +449,11 @@ export class HttpFront {
 
   private json(res: ServerResponse, code: number, body: unknown, ctx?: Ctx, contentType = 'application/json'): void {
     const data = JSON.stringify(body);
-    if (ctx?.warnings.length) res.setHeader('Warning', [...new Set(ctx.warnings)].map((w) => `299 - ${JSON.stringify(w)}`));
+    if (ctx?.warnings.length) res.setHeader('Warning', [...new Set(ctx.warnings)].map(warningHeader));
     res.writeHead(code, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(data), 'Cache-Control': 'no-cache, private' });
-    res.end(data);
+    // A string body is sent together with the head in its encoding (UTF-8), which would re-encode
+    // a warning's UTF-8 bytes; a Buffer body leaves the head in Latin-1.
+    res.end(ctx?.warnings.length ? Buffer.from(data) : data);
   }
 
   /** /readyz and /healthz in kube-apiserver's format: "ok", or per check with ?verbose; 500 if one fails. */
@@ -688,4 +695,16 @@ function prefersProtobuf(accept: string | undefined): boolean {
 function managerFromUserAgent(ua: string | undefined): string | undefined {
   const name = [...(ua ?? '').split('/')[0]].filter((ch) => !/\p{C}/u.test(ch)).join('').slice(0, 128);
   return name || undefined;
+}
+
+/**
+ * A Warning header value (RFC 7234 `299 - "text"`). Warnings may quote client input (unknown
+ * field names). Like kube-apiserver, the text goes out as UTF-8 in a quoted-string; Node writes
+ * header strings as Latin-1, so the UTF-8 bytes are passed as a binary string. Control characters
+ * (which a header may not carry) and lone surrogates become U+FFFD.
+ */
+function warningHeader(text: string): string {
+  const clean = text.replace(/[\u0000-\u001f\u007f]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  const quoted = `"${clean.replace(/["\\]/g, '\\$&')}"`;
+  return `299 - ${Buffer.from(quoted, 'utf8').toString('latin1')}`;
 }

@@ -15,7 +15,7 @@ import type { Registry } from './registry.ts';
 import { ObjectStore, encode, objectKey, parseRV, type ListQuery, type ListResult } from './store.ts';
 import { KeyExistsError, KeyNotFoundError, RevisionConflictError } from './storage/types.ts';
 import { compileObjectSchema, type ObjectSchema } from './schema/index.ts';
-import { validateObjectMeta, validateMetadataUpdate, objectMetaTypeError } from './validation.ts';
+import { validateObjectMeta, validateMetadataUpdate, objectMetaTypeError, jsonType } from './validation.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch/index.ts';
 import { getPath, setPath } from './jsonpath.ts';
 import { nestingExceeds, tooDeep } from './nesting.ts';
@@ -394,6 +394,13 @@ export class ResourceService {
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the body of the request is not a JSON object');
     const obj = body as KObject;
     const gv = groupVersion(def);
+    // Type meta is decoded first, as strings (JSON null decodes to "", i.e. absent).
+    for (const f of ['apiVersion', 'kind'] as const) {
+      if (obj[f] === null) delete obj[f];
+      else if (obj[f] !== undefined && typeof obj[f] !== 'string') {
+        throw badRequest(`couldn't get version/kind; json parse error: json: cannot unmarshal ${jsonType(obj[f])} into Go struct field .${f} of type string`);
+      }
+    }
     if (obj.apiVersion !== undefined && obj.apiVersion !== gv && !this.sameGroup(def, obj.apiVersion)) {
       throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${gv})`);
     }

@@ -349,7 +349,7 @@ export function validateMetadataUpdate(meta: any, old: any, fieldPrefix = 'metad
 // ---- ObjectMeta value types ------------------------------------------------------------------
 
 /** Go's name for the JSON type of a value, as encoding/json's UnmarshalTypeError prints it. */
-function jsonType(v: unknown): string {
+export function jsonType(v: unknown): string {
   if (Array.isArray(v)) return 'array';
   if (typeof v === 'boolean') return 'bool';
   if (typeof v === 'number') return `number ${v}`;

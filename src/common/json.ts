@@ -73,3 +73,31 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   }
   return true;
 }
+
+/**
+ * The value with every lone UTF-16 surrogate in its strings and member names replaced by U+FFFD, as
+ * Go's JSON decoder does for "\ud800" escapes: such strings cannot be encoded as UTF-8 (storage keys,
+ * protobuf, the wire) and would otherwise fail far from where they came in.
+ */
+export function wellFormedStrings(value: unknown): unknown {
+  const fix = (v: unknown): unknown => (typeof v === 'string' ? wellFormed(v) : v);
+  if (!isContainer(value)) return fix(value);
+  const stack: object[] = [value];
+  while (stack.length) {
+    const v = stack.pop()! as Record<string, unknown>;
+    for (const k of Object.keys(v)) {
+      const child = fix(v[k]);
+      const key = Array.isArray(v) ? k : wellFormed(k);
+      if (key !== k) {
+        delete v[k];
+        Object.defineProperty(v, key, { value: child, enumerable: true, writable: true, configurable: true });
+      } else if (child !== v[k]) v[k] = child;
+      if (isContainer(child)) stack.push(child);
+    }
+  }
+  return value;
+}
+
+// String.prototype.toWellFormed is ES2024; Node 20 has it but the project targets ES2022's library.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const wellFormed = (s: string): string => s.replace(LONE_SURROGATE, '\ufffd');

@@ -40,6 +40,7 @@ import { MetricsStore } from './metrics.ts';
 import { LogStore } from './logstore.ts';
 import { NewlogsError, parseNewlogs } from './newlogs.ts';
 import { AttestError, NonceTable, handleAttest } from './attest.ts';
+import { checkWireFormat } from './wire-check.ts';
 import type { DesiredConfig, DeviceHooks, RegisteredDevice } from './hooks.ts';
 import type { EdgeDevConfig } from './gen/config/devconfig_pb.ts';
 import { answerPlainHttp } from '../common/plain-http.ts';
@@ -110,6 +111,8 @@ const SOFT_SERIAL_RE = /^[a-zA-Z0-9_-]*$/;
 
 function decode<D extends DescMessage>(schema: D, bytes: Uint8Array, what: string): MessageShape<D> {
   try {
+    // Go's proto.Unmarshal refuses what the lenient JS decoder would skip (EVE/Adam parity).
+    checkWireFormat(schema, bytes);
     return fromBinary(schema, bytes);
   } catch (e) {
     throw new HttpError(400, `malformed ${what}: ${(e as Error).message}`);
@@ -158,7 +161,7 @@ export async function startDeviceApi(opts: DeviceApiOptions): Promise<DeviceApi>
         } else chunks.push(c);
       });
       req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n)));
-      req.on('error', reject);
+      req.on('error', (e) => reject(new HttpError(400, `request body: ${e.message}`)));
     });
   }
 
@@ -420,7 +423,14 @@ export async function startDeviceApi(opts: DeviceApiOptions): Promise<DeviceApi>
   server.requestTimeout = 120_000;
   server.keepAliveTimeout = 5_000;
   answerPlainHttp(server);
-  server.on('clientError', (_e, socket) => socket.destroy());
+  // An unparseable request (bogus Content-Length, bad chunk size...) gets a status, as Node's
+  // default would send, rather than a silent close the device cannot tell from a network fault.
+  server.on('clientError', (e: NodeJS.ErrnoException, socket) => {
+    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (!socket.writable || inFlight?.headersSent) return void socket.destroy();
+    const status = e.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: ${PROTO_CONTENT_TYPE}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());

@@ -10,6 +10,7 @@ import crypto, { type KeyObject } from 'node:crypto';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { AuthContainerSchema, type AuthContainer } from './gen/auth/auth_pb.ts';
 import { HashAlgorithm } from './gen/evecommon/evecommon_pb.ts';
+import { checkWireFormat } from './wire-check.ts';
 
 export const PROTO_CONTENT_TYPE = 'application/x-proto-binary';
 
@@ -149,6 +150,7 @@ export function sealControllerResponse(payload: Uint8Array, signingKey: KeyObjec
 export function parseEnvelope(bytes: Uint8Array): AuthContainer {
   let c: AuthContainer;
   try {
+    checkWireFormat(AuthContainerSchema, bytes);
     c = fromBinary(AuthContainerSchema, bytes);
   } catch (e) {
     throw new EnvelopeError('malformed', `undecodable AuthContainer: ${(e as Error).message}`);

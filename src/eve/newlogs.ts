@@ -99,13 +99,40 @@ export function parseNewlogs(body: Uint8Array, maxOutputBytes = 8 << 20): Parsed
     try {
       const e = JSON.parse(line) as unknown;
       // A log entry is flat; one nested past the API server's bound is garbage, not something to store.
-      if (e && typeof e === 'object' && !Array.isArray(e) && !depthExceeds(e, MAX_LINE_NESTING)) entries.push(e as LogEntryJson);
+      if (e && typeof e === 'object' && !Array.isArray(e) && !depthExceeds(e, MAX_LINE_NESTING)) entries.push(toLogEntry(e as Record<string, unknown>));
       else badLines++;
     } catch {
       badLines++;
     }
   }
   return { header, bundle, entries, badLines };
+}
+
+const STRING_KEYS = ['severity', 'source', 'iid', 'content', 'filename', 'function'] as const;
+
+/**
+ * Keeps what LogEntry can hold, with its types: a device's line is stored and served as given,
+ * so a hostile one (objects nested thousands deep, huge numbers, keys like __proto__) must not
+ * reach the log store or its readers in any other shape.
+ */
+export function toLogEntry(j: Record<string, unknown>): LogEntryJson {
+  const e: LogEntryJson = {};
+  for (const k of STRING_KEYS) if (typeof j[k] === 'string') e[k] = j[k];
+  const id = j.msgid;
+  if ((typeof id === 'number' && Number.isInteger(id) && id >= 0 && id < 2 ** 64) || (typeof id === 'string' && /^\d{1,20}$/.test(id))) e.msgid = id;
+  const tags = j.tags;
+  if (tags && typeof tags === 'object' && !Array.isArray(tags)) {
+    const kept = Object.entries(tags).filter((kv): kv is [string, string] => typeof kv[1] === 'string');
+    if (kept.length) e.tags = Object.fromEntries(kept);
+  }
+  const ts = j.timestamp as Record<string, unknown> | null | undefined;
+  if (ts && typeof ts === 'object' && !Array.isArray(ts)) {
+    const t: NonNullable<LogEntryJson['timestamp']> = {};
+    if ((typeof ts.seconds === 'number' && Number.isFinite(ts.seconds)) || (typeof ts.seconds === 'string' && /^-?\d{1,20}$/.test(ts.seconds))) t.seconds = ts.seconds;
+    if (typeof ts.nanos === 'number' && Number.isInteger(ts.nanos) && ts.nanos >= 0 && ts.nanos < 1e9) t.nanos = ts.nanos;
+    e.timestamp = t;
+  }
+  return e;
 }
 
 /**

@@ -5,6 +5,7 @@ import jsonpatch from 'fast-json-patch';
 import { StatusError, badRequest, tooLarge } from '../errors.ts';
 import { deepClone } from '../../common/json.ts';
 import { patchRejected } from './strategic.ts';
+import { applyOperationsWithCopyLimit } from './json-patch-copy-limit.ts';
 
 export { applyStrategicMergePatch } from './strategic.ts';
 
@@ -50,7 +51,7 @@ export function applyJsonPatch(doc: unknown, patch: unknown): unknown {
     throw tooLarge(`The allowed maximum operations in a JSON patch is ${MAX_JSON_PATCH_OPERATIONS}, got ${patch.length}`);
   }
   try {
-    return jsonpatch.applyPatch(deepClone(doc), patch as jsonpatch.Operation[], true, true).newDocument;
+    return applyOperationsWithCopyLimit(deepClone(doc), patch as jsonpatch.Operation[]);
   } catch (err) {
     if (err instanceof StatusError) throw err;
     throw patchRejected();

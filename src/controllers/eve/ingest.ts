@@ -21,7 +21,15 @@ export interface OwnerLookup {
   owner(uuid: string): UuidOwner | undefined;
 }
 
-const ts = (t: Timestamp | undefined) => (t ? rfc3339(Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6)) : undefined);
+/** Years 0001-9999: what a protobuf Timestamp and a Kubernetes time may hold. */
+const MIN_TIME_MS = -62_135_596_800_000;
+const MAX_TIME_MS = 253_402_300_799_999;
+/** A device timestamp as RFC 3339; one out of range (a device's bad clock or bad data) is no time at all, not an error. */
+const ts = (t: Timestamp | undefined) => {
+  if (!t || t.nanos < 0 || t.nanos > 999_999_999) return undefined;
+  const ms = Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6);
+  return ms >= MIN_TIME_MS && ms <= MAX_TIME_MS ? rfc3339(ms) : undefined;
+};
 const ARCH: Record<string, string> = { x86_64: 'amd64', amd64: 'amd64', aarch64: 'arm64', arm64: 'arm64', riscv64: 'riscv64' };
 
 /** "DOWNLOAD_STARTED" → "DownloadStarted" (condition reasons are CamelCase). */
