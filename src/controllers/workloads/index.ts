@@ -1,0 +1,39 @@
+// The workload controllers and the scheduler, started together for the embedded server (DESIGN §10).
+// They speak only the runtime's Client, so the same set runs against any API server.
+
+import { SharedInformerFactory, type Client } from '../runtime/index.ts';
+import { Scheduler, type SchedulerOptions } from '../scheduler/scheduler.ts';
+import { ReplicaSetController } from './replicaset.ts';
+import { DeploymentController } from './deployment.ts';
+
+export interface WorkloadControllerOptions {
+  scheduler?: SchedulerOptions | false;
+}
+
+export class WorkloadControllers {
+  readonly factory: SharedInformerFactory;
+  readonly scheduler?: Scheduler;
+  readonly replicasets: ReplicaSetController;
+  readonly deployments: DeploymentController;
+
+  constructor(client: Client, opts: WorkloadControllerOptions = {}) {
+    this.factory = new SharedInformerFactory(client);
+    if (opts.scheduler !== false) this.scheduler = new Scheduler(client, this.factory, opts.scheduler);
+    this.replicasets = new ReplicaSetController(client, this.factory);
+    this.deployments = new DeploymentController(client, this.factory);
+  }
+
+  async start(): Promise<void> {
+    this.factory.start();
+    await this.factory.waitForCacheSync();
+    this.scheduler?.run();
+    this.replicasets.run();
+    this.deployments.run();
+  }
+
+  async stop(): Promise<void> {
+    this.scheduler?.stop();
+    this.factory.stop();
+    await Promise.all([this.replicasets.controller.stop(), this.deployments.controller.stop()]);
+  }
+}
