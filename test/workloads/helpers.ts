@@ -43,9 +43,12 @@ export function node(name: string, labels: Record<string, string> = {}, extra: K
 export class KubeletStub {
   private readonly factory: SharedInformerFactory;
   complete: (pod: KObject) => boolean = () => false;
+  /** While set, newly bound pods are left not ready (a slow start); release() lets them start. */
+  holdReady = false;
+  private readonly pods;
   constructor(private readonly client: Client) {
     this.factory = new SharedInformerFactory(client);
-    const pods = this.factory.informerFor(PODS);
+    const pods = (this.pods = this.factory.informerFor(PODS));
     this.factory.informerFor(NODES);
     const handle = (p: KObject) => void this.handle(p).catch(() => undefined);
     pods.addEventHandler({ onAdd: handle, onUpdate: (_, p) => handle(p) });
@@ -56,6 +59,10 @@ export class KubeletStub {
   }
   stop(): void {
     this.factory.stop();
+  }
+  release(): void {
+    this.holdReady = false;
+    for (const p of this.pods.store.list()) void this.handle(p).catch(() => undefined);
   }
   private async handle(p: KObject): Promise<void> {
     const { namespace, name } = p.metadata;
@@ -71,7 +78,7 @@ export class KubeletStub {
       await this.client.patch(PODS, namespace, name, 'merge', { status: { phase: 'Succeeded', conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: t, reason: 'PodCompleted' }] } }, { subresource: 'status' });
       return;
     }
-    if (phase === 'Running') return;
+    if (phase === 'Running' || this.holdReady) return;
     await this.client.patch(PODS, namespace, name, 'merge', {
       status: {
         phase: 'Running', hostIP: '10.0.0.1', podIP: '10.1.0.1', startTime: t,

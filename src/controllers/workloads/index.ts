@@ -5,6 +5,7 @@ import { SharedInformerFactory, type Client } from '../runtime/index.ts';
 import { Scheduler, type SchedulerOptions } from '../scheduler/scheduler.ts';
 import { ReplicaSetController } from './replicaset.ts';
 import { DeploymentController } from './deployment.ts';
+import { DisruptionController } from './disruption.ts';
 
 export interface WorkloadControllerOptions {
   scheduler?: SchedulerOptions | false;
@@ -15,12 +16,14 @@ export class WorkloadControllers {
   readonly scheduler?: Scheduler;
   readonly replicasets: ReplicaSetController;
   readonly deployments: DeploymentController;
+  readonly disruption: DisruptionController;
 
   constructor(client: Client, opts: WorkloadControllerOptions = {}) {
     this.factory = new SharedInformerFactory(client);
     if (opts.scheduler !== false) this.scheduler = new Scheduler(client, this.factory, opts.scheduler);
     this.replicasets = new ReplicaSetController(client, this.factory);
     this.deployments = new DeploymentController(client, this.factory);
+    this.disruption = new DisruptionController(client, this.factory);
   }
 
   async start(): Promise<void> {
@@ -29,11 +32,12 @@ export class WorkloadControllers {
     this.scheduler?.run();
     this.replicasets.run();
     this.deployments.run();
+    this.disruption.run();
   }
 
   async stop(): Promise<void> {
     this.scheduler?.stop();
     this.factory.stop();
-    await Promise.all([this.replicasets.controller.stop(), this.deployments.controller.stop()]);
+    await Promise.all([this.replicasets.controller.stop(), this.deployments.controller.stop(), this.disruption.controller.stop()]);
   }
 }
