@@ -6,6 +6,7 @@ import { Scheduler, type SchedulerOptions } from '../scheduler/scheduler.ts';
 import { ReplicaSetController } from './replicaset.ts';
 import { DeploymentController } from './deployment.ts';
 import { DisruptionController } from './disruption.ts';
+import { DaemonSetController } from './daemonset.ts';
 
 export interface WorkloadControllerOptions {
   scheduler?: SchedulerOptions | false;
@@ -17,6 +18,7 @@ export class WorkloadControllers {
   readonly replicasets: ReplicaSetController;
   readonly deployments: DeploymentController;
   readonly disruption: DisruptionController;
+  readonly daemonsets: DaemonSetController;
 
   constructor(client: Client, opts: WorkloadControllerOptions = {}) {
     this.factory = new SharedInformerFactory(client);
@@ -24,6 +26,7 @@ export class WorkloadControllers {
     this.replicasets = new ReplicaSetController(client, this.factory);
     this.deployments = new DeploymentController(client, this.factory);
     this.disruption = new DisruptionController(client, this.factory);
+    this.daemonsets = new DaemonSetController(client, this.factory);
   }
 
   async start(): Promise<void> {
@@ -33,11 +36,12 @@ export class WorkloadControllers {
     this.replicasets.run();
     this.deployments.run();
     this.disruption.run();
+    this.daemonsets.run();
   }
 
   async stop(): Promise<void> {
     this.scheduler?.stop();
     this.factory.stop();
-    await Promise.all([this.replicasets.controller.stop(), this.deployments.controller.stop(), this.disruption.controller.stop()]);
+    await Promise.all([this.replicasets.controller.stop(), this.deployments.controller.stop(), this.disruption.controller.stop(), this.daemonsets.controller.stop()]);
   }
 }
