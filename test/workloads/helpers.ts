@@ -39,10 +39,11 @@ export function node(name: string, labels: Record<string, string> = {}, extra: K
   };
 }
 
-/** Marks pods bound to a node Running and Ready (or Succeeded when `complete(pod)` says so); deletes terminating pods at once. */
+/** Marks pods bound to a node Running and Ready (or finished, as `finish(pod)` says); deletes terminating pods at once. */
 export class KubeletStub {
   private readonly factory: SharedInformerFactory;
-  complete: (pod: KObject) => boolean = () => false;
+  /** The phase a pod ends in at once ('Succeeded' or 'Failed'), or undefined to keep it running. */
+  finish: (pod: KObject) => 'Succeeded' | 'Failed' | undefined = () => undefined;
   /** While set, newly bound pods are left not ready (a slow start); release() lets them start. */
   holdReady = false;
   private readonly pods;
@@ -74,8 +75,9 @@ export class KubeletStub {
     const phase = p.status?.phase;
     if (phase === 'Succeeded' || phase === 'Failed') return;
     const t = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    if (this.complete(p)) {
-      await this.client.patch(PODS, namespace, name, 'merge', { status: { phase: 'Succeeded', conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: t, reason: 'PodCompleted' }] } }, { subresource: 'status' });
+    const end = this.finish(p);
+    if (end) {
+      await this.client.patch(PODS, namespace, name, 'merge', { status: { phase: end, conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: t, reason: 'PodCompleted' }] } }, { subresource: 'status' });
       return;
     }
     if (phase === 'Running' || this.holdReady) return;

@@ -7,6 +7,8 @@ import { ReplicaSetController } from './replicaset.ts';
 import { DeploymentController } from './deployment.ts';
 import { DisruptionController } from './disruption.ts';
 import { DaemonSetController } from './daemonset.ts';
+import { JobController } from './job.ts';
+import { CronJobController } from './cronjob.ts';
 
 export interface WorkloadControllerOptions {
   scheduler?: SchedulerOptions | false;
@@ -19,6 +21,8 @@ export class WorkloadControllers {
   readonly deployments: DeploymentController;
   readonly disruption: DisruptionController;
   readonly daemonsets: DaemonSetController;
+  readonly jobs: JobController;
+  readonly cronjobs: CronJobController;
 
   constructor(client: Client, opts: WorkloadControllerOptions = {}) {
     this.factory = new SharedInformerFactory(client);
@@ -27,6 +31,8 @@ export class WorkloadControllers {
     this.deployments = new DeploymentController(client, this.factory);
     this.disruption = new DisruptionController(client, this.factory);
     this.daemonsets = new DaemonSetController(client, this.factory);
+    this.jobs = new JobController(client, this.factory);
+    this.cronjobs = new CronJobController(client, this.factory);
   }
 
   async start(): Promise<void> {
@@ -37,11 +43,13 @@ export class WorkloadControllers {
     this.deployments.run();
     this.disruption.run();
     this.daemonsets.run();
+    this.jobs.run();
+    this.cronjobs.run();
   }
 
   async stop(): Promise<void> {
     this.scheduler?.stop();
     this.factory.stop();
-    await Promise.all([this.replicasets.controller.stop(), this.deployments.controller.stop(), this.disruption.controller.stop(), this.daemonsets.controller.stop()]);
+    await Promise.all([this.replicasets.controller.stop(), this.deployments.controller.stop(), this.disruption.controller.stop(), this.daemonsets.controller.stop(), this.jobs.controller.stop(), this.cronjobs.controller.stop()]);
   }
 }
