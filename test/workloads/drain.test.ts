@@ -57,3 +57,14 @@ test('PDB status follows the pods; a second drain waits for the budget', async (
   const after: KObject[] = (await json(['get', 'pods', '-l', 'app=db'])).items;
   for (const p of after) assert.ok(!nodes.slice(0, 2).includes(p.spec.nodeName), `${p.metadata.name} on cordoned ${p.spec.nodeName}`);
 });
+
+test('pods bound to a vanished node are collected and replaced elsewhere', async () => {
+  const pods: KObject[] = (await json(['get', 'pods', '-l', 'app=db'])).items;
+  const victim = pods[0];
+  await t.ok(['delete', 'node', victim.spec.nodeName]);
+  await until('orphan collected', async () => !(await json(['get', 'pods', '-l', 'app=db'])).items.some((p: KObject) => p.metadata.uid === victim.metadata.uid), 15_000);
+  await until('3 ready again', async () => {
+    const ps: KObject[] = (await json(['get', 'pods', '-l', 'app=db'])).items;
+    return ps.length === 3 && ps.every((p) => p.status?.phase === 'Running' && p.spec.nodeName !== victim.spec.nodeName);
+  });
+});

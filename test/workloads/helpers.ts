@@ -17,7 +17,7 @@ export interface WorkloadServer extends TestServer {
 export async function startWorkloadServer(): Promise<WorkloadServer> {
   const t = await startTestServer();
   const client = new InProcessClient(t.server.service, t.server.registry);
-  const workloads = new WorkloadControllers(client, { scheduler: { unschedulableRetryMs: 2000 } });
+  const workloads = new WorkloadControllers(client, { scheduler: { unschedulableRetryMs: 2000 }, podGC: { quarantineMs: 500, periodMs: 250 } });
   await workloads.start();
   const kubelet = new KubeletStub(client);
   await kubelet.start();

@@ -9,9 +9,11 @@ import { DisruptionController } from './disruption.ts';
 import { DaemonSetController } from './daemonset.ts';
 import { JobController } from './job.ts';
 import { CronJobController } from './cronjob.ts';
+import { PodGarbageCollector, type PodGCOptions } from './podgc.ts';
 
 export interface WorkloadControllerOptions {
   scheduler?: SchedulerOptions | false;
+  podGC?: PodGCOptions;
 }
 
 export class WorkloadControllers {
@@ -23,6 +25,7 @@ export class WorkloadControllers {
   readonly daemonsets: DaemonSetController;
   readonly jobs: JobController;
   readonly cronjobs: CronJobController;
+  readonly podGC: PodGarbageCollector;
 
   constructor(client: Client, opts: WorkloadControllerOptions = {}) {
     this.factory = new SharedInformerFactory(client);
@@ -33,6 +36,7 @@ export class WorkloadControllers {
     this.daemonsets = new DaemonSetController(client, this.factory);
     this.jobs = new JobController(client, this.factory);
     this.cronjobs = new CronJobController(client, this.factory);
+    this.podGC = new PodGarbageCollector(client, this.factory, opts.podGC);
   }
 
   async start(): Promise<void> {
@@ -45,10 +49,12 @@ export class WorkloadControllers {
     this.daemonsets.run();
     this.jobs.run();
     this.cronjobs.run();
+    this.podGC.run();
   }
 
   async stop(): Promise<void> {
     this.scheduler?.stop();
+    this.podGC.stop();
     this.factory.stop();
     await Promise.all([this.replicasets.controller.stop(), this.deployments.controller.stop(), this.disruption.controller.stop(), this.daemonsets.controller.stop(), this.jobs.controller.stop(), this.cronjobs.controller.stop()]);
   }
