@@ -139,4 +139,4 @@ export function rawIntolerablePreferNoSchedule(p: PodInfo, n: NodeState): number
   return ((n.node.spec?.taints ?? []) as KObject[]).filter((t) => t?.effect === 'PreferNoSchedule' && !tolerates(tolerations, t)).length;
 }
 
-export const WEIGHTS = { resources: 1, affinity: 2, taints: 3 };
+export const WEIGHTS = { resources: 1, affinity: 2, taints: 3, spread: 2 };

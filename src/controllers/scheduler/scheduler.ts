@@ -9,11 +9,11 @@ import { Controller, SharedInformerFactory, objectKey, byField, isNotFound, type
 import { PODS, NODES, EVENTS, eventFor, now } from '../workloads/common.ts';
 import { podRequests, nodeAllocatable, NON_ZERO_CPU, NON_ZERO_MEMORY, type Resources } from './resources.ts';
 import { FILTERS, scoreLeastAllocated, rawPreferredAffinity, rawIntolerablePreferNoSchedule, WEIGHTS, type NodeState, type PodInfo } from './plugins.ts';
+import { preFilter, filterTopologySpread, filterInterPodAffinity, rawSpreadScore, type PlacedPod } from './interpod.ts';
 
 export const DEFAULT_SCHEDULER = 'default-scheduler';
 
-interface Placed {
-  node: string;
+interface Placed extends PlacedPod {
   requests: Resources;
   cpu: number;
   memory: number;
@@ -38,6 +38,8 @@ export class Scheduler {
   private readonly states = new Map<string, NodeState>();
   /** Pods counted against a node: bound (seen in the cache) or assumed (bound by us, not yet seen). */
   private readonly placed = new Map<string, Placed>();
+  /** Placed pods with required anti-affinity: while there are any, every pod is checked against them. */
+  private antiAffinityPods = 0;
   private nodeOrder: string[] = [];
   private nodeOrderDirty = true;
   private nextStart = 0;
@@ -87,7 +89,11 @@ export class Scheduler {
   private onPod(_old: KObject | undefined, p: KObject): void {
     const key = objectKey(p);
     const node = p.spec?.nodeName;
-    if (node && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed') this.place(key, node, podRequests(p));
+    if (node && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed') {
+      // A newly bound pod may satisfy a waiting pod's affinity.
+      if (!this.placed.has(key)) this.scheduleFlush();
+      this.place(key, node, p);
+    }
     else if (node) this.unplace(key, true);
     if (Scheduler.wants(p)) {
       if (!this.unschedulable.has(key)) {
@@ -127,11 +133,17 @@ export class Scheduler {
     st.pods += sign;
   }
 
-  private place(key: string, node: string, requests: Resources): void {
+  private place(key: string, node: string, pod: KObject): void {
     const cur = this.placed.get(key);
     if (cur && cur.node === node) return;
     if (cur) this.unplace(key, false);
-    const pl: Placed = { node, requests, cpu: requests.get('cpu') || NON_ZERO_CPU, memory: requests.get('memory') || NON_ZERO_MEMORY };
+    const requests = podRequests(pod);
+    const anti: KObject[] | undefined = pod.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
+    const pl: Placed = {
+      node, requests, cpu: requests.get('cpu') || NON_ZERO_CPU, memory: requests.get('memory') || NON_ZERO_MEMORY,
+      namespace: pod.metadata?.namespace ?? 'default', labels: pod.metadata?.labels ?? {}, ...(anti?.length ? { antiAffinity: anti } : {}),
+    };
+    if (pl.antiAffinity) this.antiAffinityPods++;
     this.placed.set(key, pl);
     const st = this.states.get(node);
     if (st) this.account(st, pl, 1);
@@ -141,6 +153,7 @@ export class Scheduler {
     const pl = this.placed.get(key);
     if (!pl) return false;
     this.placed.delete(key);
+    if (pl.antiAffinity) this.antiAffinityPods--;
     const st = this.states.get(pl.node);
     if (st) this.account(st, pl, -1);
     return true;
@@ -176,6 +189,8 @@ export class Scheduler {
     const total = order.length;
     if (!total) return { message: 'no nodes available to schedule pods' };
     const want = feasibleNodesToFind(total);
+    const pre = preFilter(pod, this.states, this.placed.values(), this.antiAffinityPods > 0);
+    const filters = [...FILTERS.map((f) => (st: NodeState) => f(info, st)), (st: NodeState) => filterTopologySpread(pre, st), (st: NodeState) => filterInterPodAffinity(pre, st)];
     const feasible: NodeState[] = [];
     const reasons = new Map<string, number>();
     const preemption = new Map<string, number>();
@@ -183,8 +198,8 @@ export class Scheduler {
     for (; examined < total && feasible.length < want; examined++) {
       const st = this.states.get(order[(this.nextStart + examined) % total])!;
       let failed = false;
-      for (const f of FILTERS) {
-        const r = f(info, st);
+      for (const f of filters) {
+        const r = f(st);
         if (!r) continue;
         failed = true;
         for (const reason of r.reasons) reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
@@ -205,13 +220,16 @@ export class Scheduler {
     const maxAff = Math.max(...aff);
     const taints = feasible.map((n) => rawIntolerablePreferNoSchedule(info, n));
     const maxTaints = Math.max(...taints);
+    const spread = feasible.map((n) => rawSpreadScore(pre, n));
+    const maxSpread = Math.max(...spread);
     let best = -1;
     let chosen = feasible[0];
     let ties = 0;
     feasible.forEach((n, i) => {
       const s = WEIGHTS.resources * scoreLeastAllocated(info, n)
         + WEIGHTS.affinity * (maxAff > 0 ? (aff[i] * 100) / maxAff : 0)
-        + WEIGHTS.taints * (maxTaints > 0 ? 100 - (taints[i] * 100) / maxTaints : 100);
+        + WEIGHTS.taints * (maxTaints > 0 ? 100 - (taints[i] * 100) / maxTaints : 100)
+        + WEIGHTS.spread * (maxSpread > 0 ? 100 - (spread[i] * 100) / maxSpread : 100);
       if (s > best) {
         best = s;
         chosen = n;
@@ -233,7 +251,7 @@ export class Scheduler {
     }
     // Assume, then bind without holding up the next pod (kube binds in its own goroutine).
     const node = result.node;
-    this.place(key, node, podRequests(pod));
+    this.place(key, node, pod);
     const started = this.enqueuedAt.get(key);
     this.enqueuedAt.delete(key);
     void this.bind(pod, node, started);
