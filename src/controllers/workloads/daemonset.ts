@@ -5,13 +5,13 @@
 // ControllerRevisions (kubectl rollout history/undo read them) and pods carry the
 // controller-revision-hash label; RollingUpdate replaces old pods at most maxUnavailable at a time.
 
-import { Controller, SharedInformerFactory, objectKey, isNotFound, isConflict, isAlreadyExists, type Client, type GVR, type KObject } from '../runtime/index.ts';
+import { Controller, SharedInformerFactory, objectKey, isNotFound, isConflict, isAlreadyExists, type Client, type KObject } from '../runtime/index.ts';
 import { DAEMONSETS, NODES, PODS, controllerRef, ownerRefTo, isPodReady, isPodAvailable, isTerminating, scaled, stableJson, templateHash } from './common.ts';
 import { nodeMatchesPod } from '../scheduler/plugins.ts';
+import { ensureRevision, CONTROLLERREVISIONS, REVISION_HASH_LABEL } from './revisions.ts';
 import type { NodeState } from '../scheduler/plugins.ts';
 
-export const CONTROLLERREVISIONS: GVR = { group: 'apps', version: 'v1', resource: 'controllerrevisions' };
-const HASH_LABEL = 'controller-revision-hash';
+const HASH_LABEL = REVISION_HASH_LABEL;
 
 /** Tolerations kube adds to every daemon pod (util.AddOrUpdateDaemonPodTolerations). */
 const DAEMON_TOLERATIONS: KObject[] = [
@@ -77,7 +77,7 @@ export class DaemonSetController {
     const ds = this.sets.store.get(key);
     if (!ds || ds.metadata.deletionTimestamp) return;
     const hash = templateHash(ds.spec?.template);
-    await this.ensureRevision(ds, hash);
+    await ensureRevision(this.client, this.revisions.store, ds, 'DaemonSet', hash);
     const owned = this.pods.store.byIndex('namespace', ds.metadata.namespace).filter((p) => controllerRef(p)?.uid === ds.metadata.uid);
     const byNode = new Map<string, KObject[]>();
     for (const p of owned) {
@@ -146,26 +146,6 @@ export class DaemonSetController {
       unavailable++;
       await this.deletePod(p);
     }
-  }
-
-  private async ensureRevision(ds: KObject, hash: string): Promise<void> {
-    const mine = this.revisions.store.byIndex('namespace', ds.metadata.namespace).filter((r) => controllerRef(r)?.uid === ds.metadata.uid);
-    if (mine.some((r) => r.metadata.labels?.[HASH_LABEL] === hash)) {
-      const cur = mine.find((r) => r.metadata.labels?.[HASH_LABEL] === hash)!;
-      const max = Math.max(...mine.map((r) => r.revision ?? 0));
-      if (cur.revision === max) return;
-      // Back to an older template (rollout undo): it becomes the newest revision again.
-      await this.client.update(CONTROLLERREVISIONS, { ...cur, revision: max + 1 }).catch((e) => { if (!isConflict(e)) throw e; });
-      return;
-    }
-    const { template } = structuredClone(ds.spec ?? {});
-    template.$patch = 'replace';
-    await this.client.create(CONTROLLERREVISIONS, ds.metadata.namespace, {
-      apiVersion: 'apps/v1', kind: 'ControllerRevision',
-      metadata: { name: `${ds.metadata.name}-${hash}`, labels: { ...(ds.spec?.selector?.matchLabels ?? {}), [HASH_LABEL]: hash }, annotations: { ...(ds.metadata.annotations?.['kubernetes.io/change-cause'] ? { 'kubernetes.io/change-cause': ds.metadata.annotations['kubernetes.io/change-cause'] } : {}) }, ownerReferences: [ownerRefTo(ds, 'DaemonSet', 'apps/v1')] },
-      data: { spec: { template } },
-      revision: Math.max(0, ...mine.map((r) => r.revision ?? 0)) + 1,
-    }).catch((e) => { if (!isAlreadyExists(e)) throw e; });
   }
 
   private async updateStatus(ds: KObject, hash: string, nodes: KObject[]): Promise<{ requeueAfterMs?: number } | void> {

@@ -9,6 +9,7 @@ import { DisruptionController } from './disruption.ts';
 import { DaemonSetController } from './daemonset.ts';
 import { JobController } from './job.ts';
 import { CronJobController } from './cronjob.ts';
+import { StatefulSetController } from './statefulset.ts';
 import { PodGarbageCollector, type PodGCOptions } from './podgc.ts';
 
 export interface WorkloadControllerOptions {
@@ -26,6 +27,7 @@ export class WorkloadControllers {
   readonly jobs: JobController;
   readonly cronjobs: CronJobController;
   readonly podGC: PodGarbageCollector;
+  readonly statefulsets: StatefulSetController;
 
   constructor(client: Client, opts: WorkloadControllerOptions = {}) {
     this.factory = new SharedInformerFactory(client);
@@ -37,6 +39,7 @@ export class WorkloadControllers {
     this.jobs = new JobController(client, this.factory);
     this.cronjobs = new CronJobController(client, this.factory);
     this.podGC = new PodGarbageCollector(client, this.factory, opts.podGC);
+    this.statefulsets = new StatefulSetController(client, this.factory);
   }
 
   async start(): Promise<void> {
@@ -50,12 +53,13 @@ export class WorkloadControllers {
     this.jobs.run();
     this.cronjobs.run();
     this.podGC.run();
+    this.statefulsets.run();
   }
 
   async stop(): Promise<void> {
     this.scheduler?.stop();
     this.podGC.stop();
     this.factory.stop();
-    await Promise.all([this.replicasets.controller.stop(), this.deployments.controller.stop(), this.disruption.controller.stop(), this.daemonsets.controller.stop(), this.jobs.controller.stop(), this.cronjobs.controller.stop()]);
+    await Promise.all([this.replicasets.controller.stop(), this.deployments.controller.stop(), this.disruption.controller.stop(), this.daemonsets.controller.stop(), this.jobs.controller.stop(), this.cronjobs.controller.stop(), this.statefulsets.controller.stop()]);
   }
 }
