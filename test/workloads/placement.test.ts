@@ -71,3 +71,18 @@ spec:
   sites.push('d');
   await until('fourth placed on site d', async () => (await podsOf('solo')).some((p) => p.spec.nodeName === 'n6'));
 });
+
+test('taints, cordons and extended resources: kube\'s reasons, and a tolerating pod lands', async () => {
+  await t.client.create(NODES, undefined, {
+    ...node('gpu0', { site: 'e' }, { spec: { taints: [{ key: 'gpu', value: 'true', effect: 'NoSchedule' }] } }),
+    status: { allocatable: { cpu: '4', memory: '8Gi', pods: '110', 'example.com/gpu': '2' }, capacity: { cpu: '4', memory: '8Gi', pods: '110', 'example.com/gpu': '2' } },
+  });
+  await t.ok(['cordon', 'n0']);
+  const gpuPod = (name: string, tolerate: boolean) => JSON.stringify({ spec: { ...(tolerate ? { tolerations: [{ key: 'gpu', operator: 'Equal', value: 'true', effect: 'NoSchedule' }] } : {}), containers: [{ name, image: 'cuda', resources: { limits: { 'example.com/gpu': '1' } } }] } });
+  await t.ok(['run', 'train', '--image=cuda', `--overrides=${gpuPod('train', false)}`]);
+  const msg = await until('train unschedulable', async () => (await json(['get', 'pod', 'train'])).status?.conditions?.find((c: KObject) => c.type === 'PodScheduled')?.message);
+  assert.equal(msg, '0/8 nodes are available: 1 node(s) had untolerated taint {gpu: true}, 1 node(s) were unschedulable, 6 Insufficient example.com/gpu. preemption: 0/8 nodes are available: 2 Preemption is not helpful for scheduling., 6 No preemption victims found for incoming pod..');
+  await t.ok(['run', 'train2', '--image=cuda', `--overrides=${gpuPod('train2', true)}`]);
+  assert.equal(await until('train2 placed', async () => (await json(['get', 'pod', 'train2'])).spec.nodeName), 'gpu0');
+  await t.ok(['uncordon', 'n0']);
+});

@@ -234,7 +234,7 @@ export class DeploymentController {
     } else if (complete) {
       setCondition(status, { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', message: `ReplicaSet "${name}" has successfully progressed.` }, prog?.reason === 'NewReplicaSetAvailable');
     } else if (newRS) {
-      const moved = created || prog?.reason === 'DeploymentResumed' || !prog || prog.reason === 'NewReplicaSetAvailable' || stableJson(status.replicas) !== stableJson(d.status?.replicas) || status.updatedReplicas !== d.status?.updatedReplicas || available !== d.status?.availableReplicas;
+      const moved = created || prog?.reason === 'DeploymentPaused' || !prog || prog.reason === 'NewReplicaSetAvailable' || stableJson(status.replicas) !== stableJson(d.status?.replicas) || status.updatedReplicas !== d.status?.updatedReplicas || available !== d.status?.availableReplicas;
       const since = Date.parse(prog?.lastUpdateTime ?? '') || Date.now();
       if (moved) setCondition(status, created ? { type: 'Progressing', status: 'True', reason: 'NewReplicaSetCreated', message: `Created new replica set "${name}"` } : { type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', message: `ReplicaSet "${name}" is progressing.` });
       else if (prog?.reason !== 'ProgressDeadlineExceeded' && Date.now() - since > deadline * 1000) {
