@@ -140,3 +140,65 @@ test('a pod asking for 64 cpus stays Pending with kube-scheduler\'s message', as
   const placed = await until('big placed', async () => (await json(['get', 'pod', 'big'])).spec.nodeName, 15_000);
   assert.equal(placed, 'huge');
 });
+
+test('rollout pause holds a template change until resume', async () => {
+  await t.ok(['rollout', 'pause', 'deployment/web']);
+  await t.ok(['set', 'image', 'deployment/web', 'web=nginx:1.27']);
+  await until('paused condition', async () => (await json(['get', 'deploy', 'web'])).status.conditions.find((c: KObject) => c.type === 'Progressing')?.reason === 'DeploymentPaused');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.ok((await podsOf('web')).every((p) => p.spec.containers[0].image === 'nginx:1.25'), 'no pod changed while paused');
+  assert.equal((await json(['get', 'rs', '-l', 'app=web'])).items.filter((rs: KObject) => rs.spec.template.spec.containers[0].image === 'nginx:1.27').length, 0);
+  await t.ok(['rollout', 'resume', 'deployment/web']);
+  assert.match(await t.ok(['rollout', 'status', 'deployment/web', '--timeout=60s']), /successfully rolled out/);
+  await until('new image everywhere', async () => {
+    const ps = await podsOf('web');
+    return ps.length === 4 && ps.every((p) => p.spec.containers[0].image === 'nginx:1.27' && ready(p));
+  });
+});
+
+test('Recreate: every old pod is gone before a new one is created', async () => {
+  await t.ok(['apply', '-f', '-'], deployment(3).replace(/name: web/g, 'name: rec').replace(/app: web/g, 'app: rec').replace('{type: RollingUpdate, rollingUpdate: {maxUnavailable: 1, maxSurge: 1}}', '{type: Recreate}'));
+  await t.ok(['rollout', 'status', 'deployment/rec', '--timeout=60s']);
+  const factory = new SharedInformerFactory(t.client);
+  const inf = factory.informerFor(PODS);
+  factory.start();
+  await factory.waitForCacheSync();
+  let mixed = false;
+  const check = () => {
+    const images = new Set(inf.store.list().filter((p) => p.metadata.labels?.app === 'rec').map((p) => p.spec.containers[0].image));
+    if (images.size > 1) mixed = true;
+  };
+  inf.addEventHandler({ onAdd: check, onUpdate: check, onDelete: check });
+  try {
+    await t.ok(['set', 'image', 'deployment/rec', 'rec=nginx:1.26']);
+    assert.match(await t.ok(['rollout', 'status', 'deployment/rec', '--timeout=60s']), /successfully rolled out/);
+    assert.ok(!mixed, 'old and new pods existed at once');
+    assert.ok((await podsOf('rec')).every((p) => p.spec.containers[0].image === 'nginx:1.26'));
+  } finally {
+    factory.stop();
+  }
+});
+
+test('progressDeadlineSeconds: a rollout that cannot progress is reported and fails rollout status', async () => {
+  await t.ok(['apply', '-f', '-'], `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: stuck}
+spec:
+  replicas: 1
+  progressDeadlineSeconds: 2
+  selector: {matchLabels: {app: stuck}}
+  template:
+    metadata: {labels: {app: stuck}}
+    spec:
+      nodeSelector: {site: nowhere}
+      containers: [{name: c, image: pause}]
+`);
+  const r = await t.kubectl(['rollout', 'status', 'deployment/stuck', '--timeout=30s']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /error: deployment "stuck" exceeded its progress deadline/);
+  const prog = (await json(['get', 'deploy', 'stuck'])).status.conditions.find((c: KObject) => c.type === 'Progressing');
+  assert.equal(prog.status, 'False');
+  assert.equal(prog.reason, 'ProgressDeadlineExceeded');
+  assert.match(prog.message, /^ReplicaSet "stuck-[a-z0-9]+" has timed out progressing\.$/);
+});
