@@ -3,7 +3,8 @@
 // created by 8 concurrent writers while the scheduler binds them; throughput = pods / (first
 // create → last bind seen by a watch). Latency = pod seen by the scheduler's informer → binding
 // written; it is measured twice: in the flood (queue wait included) and at BENCH_RATE pods/s
-// offered (200 by default), which shows the per-pod cost without a backlog. Beside it, the same pod creates alone (no scheduler), to show what binding costs.
+// offered (200 by default), which shows the per-pod cost without a backlog. Last, a Deployment of
+// 1,000 replicas through the ReplicaSet/Deployment controllers, timed to all pods bound. Beside it, the same pod creates alone (no scheduler), to show what binding costs.
 //
 //   npm run bench:scheduler         (BENCH_NODES=10000 BENCH_PODS=3000 by default)
 
@@ -13,7 +14,8 @@ import { join } from 'node:path';
 import { startApiServer } from '../src/apiserver/server.ts';
 import { InProcessClient, SharedInformerFactory, type KObject } from '../src/controllers/runtime/index.ts';
 import { Scheduler } from '../src/controllers/scheduler/scheduler.ts';
-import { NODES, PODS } from '../src/controllers/workloads/common.ts';
+import { NODES, PODS, DEPLOYMENTS } from '../src/controllers/workloads/common.ts';
+import { WorkloadControllers } from '../src/controllers/workloads/index.ts';
 
 const NODE_COUNT = Number(process.env.BENCH_NODES ?? 10_000);
 const POD_COUNT = Number(process.env.BENCH_PODS ?? 3000);
@@ -103,6 +105,29 @@ try {
   console.log(`at ${RATE} pods/s offered: p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms (n=${lat.length})`);
   const placed = new Set((await client.list(PODS, 'default', { labelSelector: 'app=bench' })).items.filter((p) => p.metadata.name.startsWith('run-')).map((p) => p.spec.nodeName));
   console.log(`distinct nodes used: ${placed.size}`);
+
+  // A Deployment of 1,000 replicas (BENCH_REPLICAS) through the ReplicaSet and Deployment controllers: wall time to all bound.
+  const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 1000);
+  const controllers = new WorkloadControllers(client, { scheduler: false });
+  await controllers.start();
+  let deployBound = 0;
+  let deployDone!: () => void;
+  const allDeployBound = new Promise<void>((r) => (deployDone = r));
+  const seenDeploy = new Set<string>();
+  watch.addEventHandler({ onUpdate: (_, p) => {
+    if (p.spec?.nodeName && p.metadata.labels?.app === 'big' && !seenDeploy.has(p.metadata.name)) {
+      seenDeploy.add(p.metadata.name);
+      if (++deployBound === REPLICAS) deployDone();
+    }
+  } });
+  t0 = performance.now();
+  await client.create(DEPLOYMENTS, 'default', {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'big' },
+    spec: { replicas: REPLICAS, selector: { matchLabels: { app: 'big' } }, template: { metadata: { labels: { app: 'big' } }, spec: { containers: [{ name: 'c', image: 'pause', resources: { requests: { cpu: '10m' } } }] } } },
+  });
+  await allDeployBound;
+  console.log(`Deployment of ${REPLICAS} replicas: all bound in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  await controllers.stop();
   scheduler.stop();
   factory.stop();
   watch.stop();
