@@ -6,7 +6,7 @@
 // tried again when nodes change or pods go away.
 
 import { Controller, SharedInformerFactory, objectKey, byField, isNotFound, type Client, type KObject } from '../runtime/index.ts';
-import { PODS, NODES, EVENTS, eventFor, now } from '../workloads/common.ts';
+import { PODS, NODES, EVENTS, eventFor, now, stableJson } from '../workloads/common.ts';
 import { podRequests, nodeAllocatable, NON_ZERO_CPU, NON_ZERO_MEMORY, type Resources } from './resources.ts';
 import { FILTERS, scoreLeastAllocated, rawPreferredAffinity, rawIntolerablePreferNoSchedule, WEIGHTS, type NodeState, type PodInfo } from './plugins.ts';
 import { preFilter, filterTopologySpread, filterInterPodAffinity, rawSpreadScore, type PlacedPod } from './interpod.ts';
@@ -96,6 +96,8 @@ export class Scheduler {
     }
     else if (node) this.unplace(key, true);
     if (Scheduler.wants(p)) {
+      // A changed spec (tolerations, affinity, resources) may fit now: kube moves such pods back to the active queue.
+      if (_old && this.unschedulable.has(key) && stableJson(_old.spec) !== stableJson(p.spec)) this.unschedulable.delete(key);
       if (!this.unschedulable.has(key)) {
         if (!this.enqueuedAt.has(key)) this.enqueuedAt.set(key, performance.now());
         this.controller.enqueue(key);
