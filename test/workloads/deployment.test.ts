@@ -148,6 +148,9 @@ test('rollout pause holds a template change until resume', async () => {
   await new Promise((r) => setTimeout(r, 500));
   assert.ok((await podsOf('web')).every((p) => p.spec.containers[0].image === 'nginx:1.25'), 'no pod changed while paused');
   assert.equal((await json(['get', 'rs', '-l', 'app=web'])).items.filter((rs: KObject) => rs.spec.template.spec.containers[0].image === 'nginx:1.27').length, 0);
+  await t.ok(['scale', 'deployment/web', '--replicas=5']);
+  await until('scaled while paused', async () => (await podsOf('web')).filter(ready).length === 5);
+  await t.ok(['scale', 'deployment/web', '--replicas=4']);
   await t.ok(['rollout', 'resume', 'deployment/web']);
   assert.match(await t.ok(['rollout', 'status', 'deployment/web', '--timeout=60s']), /successfully rolled out/);
   await until('new image everywhere', async () => {

@@ -72,6 +72,9 @@ export class DeploymentController {
     const olds = sets.filter((rs) => rs !== newRS);
 
     if (d.spec?.paused) {
+      // Paused: no rollout, but `kubectl scale` still applies to the set that is running alone.
+      const active = sets.filter((rs) => specReplicas(rs) > 0);
+      if (active.length === 1) await this.scale(d, active[0], d.spec?.replicas ?? 1);
       await this.syncStatus(d, newRS, olds, false);
       return;
     }
