@@ -60,7 +60,7 @@ try {
   console.log(`baseline: ${POD_COUNT} pod creates alone: ${(POD_COUNT / baseSeconds).toFixed(0)} pods/s`);
 
   const factory = new SharedInformerFactory(client);
-  const scheduler = new Scheduler(client, factory);
+  const scheduler = new Scheduler(client, factory, { recordLatencies: true });
   // Only the measured pods: the baseline ones are deleted first so the queue starts empty.
   await Promise.all(Array.from({ length: POD_COUNT }, (_, i) => client.delete(PODS, 'default', `base-${i}`, { gracePeriodSeconds: 0 })));
   const watch = new SharedInformerFactory(client).informerFor(PODS);

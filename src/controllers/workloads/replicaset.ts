@@ -116,7 +116,7 @@ export class ReplicaSetController {
         }
       }
     } else if (diff > 0) {
-      const victims = rankForDeletion(active, this.pods.store.byIndex('namespace', rs.metadata.namespace)).slice(0, Math.min(diff, BURST));
+      const victims = rankForDeletion(active).slice(0, Math.min(diff, BURST));
       this.expectations.set(key, { add: 0, del: victims.length, at: Date.now() });
       await Promise.all(victims.map((p) => this.client.delete(PODS, p.metadata.namespace, p.metadata.name, { preconditions: { uid: p.metadata.uid } }).catch((e) => {
         this.observe(key, 'del');
@@ -177,10 +177,9 @@ function ignoreGone(e: unknown): void {
 const PHASE_RANK: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2 };
 
 /** Surplus pods first, as controller.ActivePodsWithRanks sorts them (ranked by pods of the set on the same node). */
-export function rankForDeletion(candidates: KObject[], all: KObject[]): KObject[] {
+export function rankForDeletion(candidates: KObject[]): KObject[] {
   const perNode = new Map<string, number>();
   for (const p of candidates) if (p.spec?.nodeName) perNode.set(p.spec.nodeName, (perNode.get(p.spec.nodeName) ?? 0) + 1);
-  void all;
   const readySince = (p: KObject) => Date.parse(condition(p, 'Ready')?.lastTransitionTime ?? '') || 0;
   const restarts = (p: KObject) => ((p.status?.containerStatuses ?? []) as KObject[]).reduce((s, c) => Math.max(s, c?.restartCount ?? 0), 0);
   const created = (p: KObject) => Date.parse(p.metadata.creationTimestamp ?? '') || 0;
