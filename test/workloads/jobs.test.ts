@@ -79,3 +79,24 @@ test('a CronJob creates Jobs on schedule', async () => {
   assert.ok(cj.status.lastScheduleTime);
   assert.match(await t.ok(['get', 'cronjob', 'tick']), /\ntick\s+\* \* \* \* \*\s+<none>\s+False\s+0\s+\d+s\s+/);
 });
+
+test('a suspended Job runs no pods until resumed', async () => {
+  await t.ok(['apply', '-f', '-'], `
+apiVersion: batch/v1
+kind: Job
+metadata: {name: later}
+spec:
+  suspend: true
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: w, image: busybox}]
+`);
+  const suspended = await until('Suspended', async () => (await json(['get', 'job', 'later'])).status?.conditions?.find((c: KObject) => c.type === 'Suspended'));
+  assert.deepEqual([suspended.status, suspended.reason, suspended.message], ['True', 'JobSuspended', 'Job suspended']);
+  assert.equal((await json(['get', 'pods', '-l', 'batch.kubernetes.io/job-name=later'])).items.length, 0);
+  await t.ok(['patch', 'job', 'later', '--type=merge', '-p', '{"spec":{"suspend":false}}']);
+  await t.ok(['wait', '--for=condition=complete', 'job/later', '--timeout=60s']);
+  const c = (await json(['get', 'job', 'later'])).status.conditions.find((x: KObject) => x.type === 'Suspended');
+  assert.deepEqual([c.status, c.reason], ['False', 'JobResumed']);
+});

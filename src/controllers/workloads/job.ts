@@ -2,7 +2,7 @@
 // up to `parallelism` pods running until `completions` have succeeded (or, without completions, until
 // one has and none is left running), counts failures against backoffLimit, and writes the status
 // kubectl reads: active/ready/succeeded/failed, startTime/completionTime and the
-// SuccessCriteriaMet+Complete or FailureTarget+Failed conditions.
+// SuccessCriteriaMet+Complete or FailureTarget+Failed conditions; spec.suspend stops its pods.
 
 import { Controller, SharedInformerFactory, objectKey, isNotFound, isConflict, type Client, type KObject } from '../runtime/index.ts';
 import { JOBS, PODS, controllerRef, ownerRefTo, isPodReady, isTerminating, now, stableJson, setCondition, condition } from './common.ts';
@@ -56,14 +56,20 @@ export class JobController {
       setCondition(status, { type: 'SuccessCriteriaMet', status: 'True', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' });
       setCondition(status, { type: 'Complete', status: 'True', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' });
       status.completionTime = now();
-    } else if (!job.spec?.suspend) {
+    } else if (job.spec?.suspend) {
+      // Suspended: no pods run; the condition says so (and JobResumed when it is lifted).
+      await Promise.all(active.map((p) => this.deletePod(p)));
+      if (condition(job, 'Suspended')?.status !== 'True') setCondition(status, { type: 'Suspended', status: 'True', reason: 'JobSuspended', message: 'Job suspended' });
+    } else {
+      if (condition(job, 'Suspended')?.status === 'True') setCondition(status, { type: 'Suspended', status: 'False', reason: 'JobResumed', message: 'Job resumed' });
       const want = Math.min(parallelism, completions !== undefined ? completions - succeeded : parallelism);
       const missing = want - active.length;
       if (missing > 0) await Promise.all(Array.from({ length: missing }, () => this.client.create(PODS, job.metadata.namespace, this.podFor(job))));
       else if (missing < 0) await Promise.all(active.slice(missing).map((p) => this.deletePod(p)));
     }
     for (const c of status.conditions ?? []) delete c.lastUpdateTime;
-    Object.assign(status, { active: tooManyFailures || complete ? 0 : active.length, ready: active.filter(isPodReady).length, succeeded, failed, terminating: pods.filter(isTerminating).length });
+    const stopped = tooManyFailures || complete || job.spec?.suspend;
+    Object.assign(status, { active: stopped ? 0 : active.length, ready: active.filter(isPodReady).length, succeeded, failed, terminating: pods.filter(isTerminating).length });
     for (const k of ['active', 'succeeded', 'failed']) if (!status[k]) delete status[k];
     if (!status.conditions?.length) delete status.conditions;
     if (stableJson(status) === stableJson(job.status ?? {})) return;
