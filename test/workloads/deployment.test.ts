@@ -205,3 +205,26 @@ spec:
   assert.equal(prog.reason, 'ProgressDeadlineExceeded');
   assert.match(prog.message, /^ReplicaSet "stuck-[a-z0-9]+" has timed out progressing\.$/);
 });
+
+test('scaling in the middle of a rollout scales every ReplicaSet in proportion', async () => {
+  await t.ok(['apply', '-f', '-'], deployment(4).replace(/name: web/, 'name: prop').replace(/app: web/g, 'app: prop').replace('maxUnavailable: 1, maxSurge: 1', 'maxUnavailable: 0, maxSurge: 1'));
+  await t.ok(['rollout', 'status', 'deployment/prop', '--timeout=60s']);
+  // New pods never become ready: the rollout stops at one surge pod.
+  t.kubelet.holdReady = true;
+  await t.ok(['set', 'image', 'deployment/prop', 'web=nginx:2']);
+  const sizes = async () => {
+    const rs: KObject[] = (await json(['get', 'rs', '-l', 'app=prop'])).items;
+    return Object.fromEntries(rs.map((r) => [r.spec.template.spec.containers[0].image, r.spec.replicas]));
+  };
+  await until('surge pod created', async () => JSON.stringify(await sizes()) === JSON.stringify({ 'nginx:1.25': 4, 'nginx:2': 1 }) || JSON.stringify(await sizes()) === JSON.stringify({ 'nginx:2': 1, 'nginx:1.25': 4 }));
+  await t.ok(['scale', 'deployment/prop', '--replicas=8']);
+  // 8 + maxSurge 1 = 9 shared 4:1 → 7 and 1, the rounding (1) to the new set.
+  await until('proportional sizes', async () => {
+    const s = await sizes();
+    return s['nginx:1.25'] === 7 && s['nginx:2'] === 2;
+  });
+  t.kubelet.release();
+  assert.match(await t.ok(['rollout', 'status', 'deployment/prop', '--timeout=60s']), /successfully rolled out/);
+  const s = await sizes();
+  assert.deepEqual([s['nginx:1.25'], s['nginx:2']], [0, 8]);
+});

@@ -88,6 +88,7 @@ export class DeploymentController {
       return; // the update brings the next sync
     }
     if (d.spec?.strategy?.type === 'Recreate') await this.recreate(d, newRS, olds);
+    else if (await this.scaleProportionally(d, newRS, olds)) return; // the next sync sees the new sizes
     else await this.rollingUpdate(d, newRS, olds);
     await this.cleanup(d, olds);
     return this.syncStatus(d, newRS, olds, created);
@@ -144,6 +145,44 @@ export class DeploymentController {
     for (const rs of olds) await this.scale(d, rs, 0);
     if (olds.some((rs) => (rs.status?.replicas ?? 0) > 0 || specReplicas(rs) > 0)) return; // old pods still running
     await this.scale(d, newRS, d.spec?.replicas ?? 1);
+  }
+
+  /**
+   * A resize in the middle of a rollout (kube's proportional scaling): the sets keep their shares
+   * of the new total (replicas + maxSurge), largest first, the rounding left to the newest set.
+   * Returns whether anything was scaled.
+   */
+  private async scaleProportionally(d: KObject, newRS: KObject, olds: KObject[]): Promise<boolean> {
+    const active = [newRS, ...olds].filter((rs) => specReplicas(rs) > 0);
+    if (active.length < 2) return false;
+    const replicas = d.spec?.replicas ?? 1;
+    // Only when the Deployment's size changed since the sets were last sized (their desired-replicas annotation).
+    if (active.every((rs) => rs.metadata.annotations?.[DESIRED] === String(replicas))) return false;
+    const allowed = replicas + scaled(d.spec?.strategy?.rollingUpdate?.maxSurge ?? '25%', replicas, true);
+    const current = active.reduce((s, rs) => s + specReplicas(rs), 0);
+    const diff = allowed - current;
+    const targets = new Map<KObject, number>();
+    let given = 0;
+    const bySize = [...active].sort((a, b) => specReplicas(b) - specReplicas(a));
+    for (const rs of bySize) {
+      const share = diff > 0 ? Math.floor((specReplicas(rs) * diff) / current) : Math.ceil((specReplicas(rs) * diff) / current);
+      const capped = diff < 0 ? Math.max(share, -specReplicas(rs)) : share;
+      targets.set(rs, specReplicas(rs) + capped);
+      given += capped;
+    }
+    const leftover = diff - given;
+    const first = active.includes(newRS) ? newRS : bySize[0];
+    targets.set(first, Math.max(0, targets.get(first)! + leftover));
+    let changed = false;
+    for (const [rs, to] of targets) {
+      const a = { ...(rs.metadata.annotations ?? {}), [DESIRED]: String(replicas), [MAX_REPLICAS]: String(allowed) };
+      await this.client.update(REPLICASETS, { ...rs, metadata: { ...rs.metadata, annotations: a }, spec: { ...rs.spec, replicas: to } });
+      if (to !== specReplicas(rs)) {
+        changed = true;
+        await this.event(d, 'Normal', 'ScalingReplicaSet', `Scaled ${to > specReplicas(rs) ? 'up' : 'down'} replica set ${rs.metadata.name} from ${specReplicas(rs)} to ${to}`);
+      }
+    }
+    return changed || targets.size > 0;
   }
 
   /** rolloutRolling: grow the new set within maxSurge, shrink old ones within maxUnavailable. */
