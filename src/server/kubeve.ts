@@ -7,6 +7,7 @@ import { InProcessClient } from '../controllers/runtime/index.ts';
 import { installCrds } from '../controllers/eve/install.ts';
 import { EveControllers, type EveControllerOptions } from '../controllers/eve/index.ts';
 import { GROUP } from '../controllers/eve/status.ts';
+import { WorkloadControllers } from '../controllers/workloads/index.ts';
 
 export interface KubeveOptions extends ApiServerOptions {
   /** Device API port (default 8443; 0 = any free port). */
@@ -25,6 +26,7 @@ export interface Kubeve {
   api: ApiServer;
   device: DeviceApi;
   eve: EveControllers;
+  workloads: WorkloadControllers;
   close(): Promise<void>;
 }
 
@@ -48,11 +50,15 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
       get: (obj) => eve.render.servedConfig(obj),
     });
     await eve.start(device);
+    const workloads = new WorkloadControllers(client);
+    await workloads.start();
     return {
       api,
       device,
       eve,
+      workloads,
       async close() {
+        await workloads.stop();
         eve.stop();
         removeConfig();
         await device.close();

@@ -63,6 +63,21 @@ for (const [kind, make] of impls) {
       await rejectsWith(c.create(CM, ns, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a' } }), 409, 'AlreadyExists');
     });
 
+    it('POSTs create-only subresources: pods/binding once, pods/eviction', async () => {
+      const PODS: GVR = { group: '', version: 'v1', resource: 'pods' };
+      const pod = (name: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'c', image: 'pause' }] } });
+      await c.create(PODS, ns, pod('b'));
+      const bind = (node: string) => c.createSubresource(PODS, ns, 'b', 'binding', { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'b' }, target: { apiVersion: 'v1', kind: 'Node', name: node } });
+      assert.equal((await bind('n1')).status, 'Success');
+      assert.equal((await c.get(PODS, ns, 'b')).spec.nodeName, 'n1');
+      const e = await rejectsWith(bind('n2'), 409, 'Conflict');
+      assert.match(e.message, /pod b is already assigned to node "n1"/);
+      await c.create(PODS, ns, pod('e'));
+      await c.createSubresource(PODS, ns, 'e', 'eviction', { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'e', namespace: ns } });
+      await rejectsWith(c.get(PODS, ns, 'e'), 404, 'NotFound');
+      await rejectsWith(c.createSubresource(PODS, ns, 'b', 'nonsense', {}), 404, 'NotFound');
+    });
+
     it('rejects an invalid object with 422 Invalid and the field path', async () => {
       const e = await rejectsWith(c.create(CM, ns, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'Bad_Name' } }), 422, 'Invalid');
       assert.ok(e.details?.causes?.some((x) => x.field === 'metadata.name'), JSON.stringify(e.details));

@@ -5,7 +5,7 @@
 import type { FieldError } from '../../apiserver/errors.ts';
 import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
 import { AGE_COLUMN, STANDARD_VERBS, child, deepEqual, isObject } from './common.ts';
-import { bool, condition, desc, int32, int64, intOrString, kindSchema, labelSelector, list, obj, str } from './dsl.ts';
+import { bool, condition, desc, time, int32, int64, intOrString, kindSchema, labelSelector, list, obj, str } from './dsl.ts';
 import { PodTemplateSpec, TemplateObjectMeta, containerImages, containerNames, defaultPodTemplate, formatLabelSelector, formatLabels, goLabelSelector, goStringMap, selectorMatches, validateLabelSelector, validatePodTemplate, validateWorkloadSelector } from './pod-template.ts';
 import { REPLICAS_SCALE, goIntOrString, intOrPercent, nonNegative, statusCounts, validateIntOrPercent, workloadStrategy } from './workload-common.ts';
 import { validateAnnotations, validateLabels } from '../../apiserver/validation.ts';
@@ -19,6 +19,12 @@ const ALWAYS = ['Always'];
 const selectorField = labelSelector('Label query over the pods this workload owns; must match the template labels. Immutable.');
 const template = desc(PodTemplateSpec, 'Template of the pods this workload creates.');
 const conditions = (what: string) => list(condition(`A condition of the ${what}.`), `Latest observations of the ${what}'s state.`, { map: ['type'], mergeKey: 'type', strategy: 'merge' });
+/** DeploymentCondition also records when it was last updated (the progress deadline counts from it). */
+const deploymentConditions = () => {
+  const c = condition('A condition of the deployment.');
+  c.properties = { ...c.properties, lastUpdateTime: time('The last time this condition was updated.') };
+  return list(c, "Latest observations of the deployment's state.", { map: ['type'], mergeKey: 'type', strategy: 'merge' });
+};
 
 const RollingUpdateDeployment = obj('Parameters of a rolling update.', {
   maxUnavailable: intOrString('Pods that may be unavailable during the update: a number or a percentage of desired pods (rounded down); 25% by default.'),
@@ -49,7 +55,7 @@ const DeploymentStatus = obj('Observed state of a deployment.', {
   availableReplicas: int32('Pods ready for at least minReadySeconds.'),
   unavailableReplicas: int32('Pods still needed for the deployment to be fully available.'),
   terminatingReplicas: int32('Pods being terminated.'),
-  conditions: conditions('deployment'),
+  conditions: deploymentConditions(),
   collisionCount: int32('Count of hash collisions, used to name new ReplicaSets.'),
 });
 

@@ -88,6 +88,8 @@ export interface Client {
   updateStatus(r: GVR, obj: KObject, opts?: WriteOptions): Promise<KObject>;
   patch(r: GVR, namespace: string | undefined, name: string, type: PatchType, patch: unknown, opts?: PatchOptions): Promise<KObject>;
   delete(r: GVR, namespace: string | undefined, name: string, opts?: DeleteOptions): Promise<void>;
+  /** POST to a create-only subresource of one object (pods/binding, pods/eviction); returns the response body. */
+  createSubresource(r: GVR, namespace: string | undefined, name: string, subresource: string, body: KObject, opts?: WriteOptions): Promise<KObject>;
   /**
    * Events in resourceVersion order, delivered one at a time (never re-entrantly). `onEnd` is
    * called once when the watch ends by itself: with a 410 StatusError when the resourceVersion is
@@ -146,5 +148,6 @@ export class CountingClient implements Client {
   updateStatus(r: GVR, obj: KObject, o?: WriteOptions) { this.count('updateStatus', r); return this.inner.updateStatus(r, obj, o); }
   patch(r: GVR, ns: string | undefined, name: string, t: PatchType, p: unknown, o?: PatchOptions) { this.count('patch', r); return this.inner.patch(r, ns, name, t, p, o); }
   delete(r: GVR, ns: string | undefined, name: string, o?: DeleteOptions) { this.count('delete', r); return this.inner.delete(r, ns, name, o); }
+  createSubresource(r: GVR, ns: string | undefined, name: string, sub: string, body: KObject, o?: WriteOptions) { this.count('create', r); return this.inner.createSubresource(r, ns, name, sub, body, o); }
   watch(r: GVR, ns: string | undefined, o: WatchOptions, onEvent: (ev: WatchEvent) => void, onEnd: (err?: Error) => void) { this.count('watch', r); return this.inner.watch(r, ns, o, onEvent, onEnd); }
 }

@@ -177,6 +177,10 @@ export class HttpClient implements Client {
     return this.request('PATCH', resourcePath(r, ns, name, o.subresource) + writeQuery(o), patch, PATCH_CONTENT_TYPES[type]);
   }
 
+  async createSubresource(r: GVR, ns: string | undefined, name: string, sub: string, body: KObject, o: WriteOptions = {}): Promise<KObject> {
+    return this.request('POST', resourcePath(r, ns, name, sub) + writeQuery(o), body);
+  }
+
   async delete(r: GVR, ns: string | undefined, name: string, o: DeleteOptions = {}): Promise<void> {
     const body: KObject = { kind: 'DeleteOptions', apiVersion: 'v1' };
     if (o.propagationPolicy) body.propagationPolicy = o.propagationPolicy;
