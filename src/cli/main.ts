@@ -5,6 +5,8 @@ import { startKubeve } from '../server/kubeve.ts';
 import { DEFAULT_DEVICE_API_PORT } from '../eve/device-api.ts';
 import { registerEveCommands } from '../eve/cli.ts';
 import { registerSimCommands } from '../sim/cli.ts';
+import { registerOperatorCommand } from '../operator/cli.ts';
+import { startApiServer } from '../apiserver/server.ts';
 import { parseDuration, registerKubeconfigCommands } from './kubeconfig.ts';
 
 /** --event-ttl: a positive Go-style duration, in milliseconds. */
@@ -17,6 +19,12 @@ function eventTtlMs(value: string): number {
   }
   if (seconds <= 0) throw new InvalidArgumentError('must be longer than 0s');
   return seconds * 1000;
+}
+
+function parseBool(value: string): boolean {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new InvalidArgumentError('must be true or false');
 }
 
 const program = new Command();
@@ -33,7 +41,16 @@ program
   .option('--device-port <port>', 'HTTPS port of the EVE device API (env KUBEVE_DEVICE_PORT)', process.env.KUBEVE_DEVICE_PORT ?? String(DEFAULT_DEVICE_API_PORT))
   .option('--offline-timeout <seconds>', 'mark a silent device Online=False after this long (default: 3 × its timer.config.interval)')
   .option('--event-ttl <duration>', 'how long Events are kept after their last write, e.g. 1h, 30m (default: 1h)', eventTtlMs)
-  .action(async (o: { dataDir: string; host: string; port: string; advertiseAddress?: string; deviceHost: string; devicePort: string; offlineTimeout?: string; eventTtl?: number }) => {
+  .option('--controllers <bool>', 'false: only the Kubernetes API (no CRDs, device API or EVE controllers), e.g. for `kubeve operator` to run against', parseBool, true)
+  .action(async (o: { dataDir: string; host: string; port: string; advertiseAddress?: string; deviceHost: string; devicePort: string; offlineTimeout?: string; eventTtl?: number; controllers: boolean }) => {
+    if (!o.controllers) {
+      const api = await startApiServer({ dataDir: o.dataDir, host: o.host, port: Number(o.port), advertiseAddress: o.advertiseAddress, eventTtlMs: o.eventTtl });
+      console.log(`kubeve API server (controllers off) listening on ${api.url}\n  export KUBECONFIG=${api.kubeconfigPath}`);
+      const stopApi = () => void api.close().then(() => process.exit(0));
+      process.on('SIGINT', stopApi);
+      process.on('SIGTERM', stopApi);
+      return;
+    }
     const k = await startKubeve({
       dataDir: o.dataDir, host: o.host, port: Number(o.port), advertiseAddress: o.advertiseAddress, eventTtlMs: o.eventTtl,
       deviceHost: o.deviceHost, devicePort: Number(o.devicePort),
@@ -66,6 +83,7 @@ program
 
 registerEveCommands(program);
 registerSimCommands(program);
+registerOperatorCommand(program);
 registerKubeconfigCommands(program);
 
 await program.parseAsync(process.argv);
