@@ -155,10 +155,9 @@ export class DeviceStateStore {
     if (!d) return undefined;
     const cfg = this.api.getConfig(uuid);
     const node = this.o.nodeOf?.(uuid);
-    const data: Record<string, string> = {
-      uuid: b64(uuid), deviceCertificate: b64(d.deviceCertPem), serial: b64(d.serial), softSerial: b64(d.softSerial),
-      onboardCertHash: b64(d.onboardCertHash),
-    };
+    const data: Record<string, string> = { uuid: b64(uuid), deviceCertificate: b64(d.deviceCertPem) };
+    // Empty values are left out (kubeve's API server, unlike Kubernetes, rejects "" as base64 data).
+    for (const [k, v] of [['serial', d.serial], ['softSerial', d.softSerial], ['onboardCertHash', d.onboardCertHash]] as const) if (v) data[k] = b64(v);
     if (cfg) {
       data.configHash = b64(cfg.hash);
       data.config = b64(toBinary(EdgeDevConfigSchema, cfg.config));
