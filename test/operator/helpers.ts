@@ -5,10 +5,11 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import https from 'node:https';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { layerBinaries } from '../helpers/clients.ts';
-import type { TestServer } from '../helpers/server.ts';
+import YAML from 'yaml';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CHART = path.join(ROOT, 'deploy/helm/kubeve');
@@ -36,20 +37,75 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** A `kubeve server --controllers=false` process (the Kubernetes API only), standing in for a cluster. */
+export interface Cluster {
+  dir: string;
+  url: string;
+  caPem: string;
+  kubectl(args: string[], opts?: { input?: string }): Promise<{ code: number; stdout: string; stderr: string }>;
+  ok(args: string[], input?: string): Promise<string>;
+  file(name: string, content: string): string;
+  close(): Promise<void>;
+}
+
+export async function startCluster(): Promise<Cluster> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubeve-cluster-'));
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'server', '--controllers=false',
+    '--data-dir', path.join(dir, 'data'), '--port', String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (b) => (out += b));
+  child.stderr!.on('data', (b) => (out += b));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const deadline = Date.now() + 60_000;
+  while (!/export KUBECONFIG=\S+/.test(out)) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`kubeve server --controllers=false did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const kubeconfigPath = /export KUBECONFIG=(\S+)/.exec(out)![1]!;
+  const kc = YAML.parse(fs.readFileSync(kubeconfigPath, 'utf8'));
+  const cluster = kc.clusters[0].cluster;
+  const home = path.join(dir, 'home');
+  const kubectl = (args: string[], o: { input?: string } = {}) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    const c = execFile('kubectl', args, { env: { ...process.env, HOME: home, KUBECONFIG: kubeconfigPath, KUBECACHEDIR: path.join(home, 'cache') }, timeout: 60_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr }));
+    if (o.input !== undefined) c.stdin!.end(o.input);
+  });
+  return {
+    dir, url: cluster.server, caPem: Buffer.from(cluster['certificate-authority-data'], 'base64').toString(),
+    kubectl,
+    async ok(args, input) {
+      const r = await kubectl(args, { input });
+      if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
+      return r.stdout;
+    },
+    file(name, content) {
+      const p = path.join(dir, name);
+      fs.writeFileSync(p, content);
+      return p;
+    },
+    async close() {
+      child.kill('SIGTERM');
+      await exited;
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Applies the chart's ServiceAccount and RBAC (as `helm template` renders them) and returns a kubeconfig holding only that ServiceAccount's token. */
-export async function operatorKubeconfig(t: TestServer, o: { applyCrdsAtStart: boolean }): Promise<string> {
+export async function operatorKubeconfig(t: Cluster, o: { applyCrdsAtStart: boolean }): Promise<string> {
   await t.ok(['create', 'namespace', NAMESPACE]);
   const r = await helm(['template', 'kubeve', CHART, '-n', NAMESPACE, '--set', `crds.applyAtStart=${o.applyCrdsAtStart}`,
     '--show-only', 'templates/serviceaccount.yaml', '--show-only', 'templates/rbac.yaml', '--show-only', 'templates/aggregate-roles.yaml'], path.join(t.dir, 'helm-home'));
   if (r.code !== 0) throw new Error(`helm template: ${r.stderr}`);
   await t.ok(['apply', '-f', '-'], r.stdout);
   const token = (await t.ok(['create', 'token', 'kubeve', '-n', NAMESPACE, '--duration', '2h'])).trim();
-  const ca = Buffer.from(t.server.caPem).toString('base64');
+  const ca = Buffer.from(t.caPem).toString('base64');
   return t.file('operator.kubeconfig', `apiVersion: v1
 kind: Config
 clusters:
 - name: c
-  cluster: {server: ${JSON.stringify(t.server.url)}, certificate-authority-data: ${ca}}
+  cluster: {server: ${JSON.stringify(t.url)}, certificate-authority-data: ${ca}}
 users:
 - name: kubeve-operator
   user: {token: ${JSON.stringify(token)}}

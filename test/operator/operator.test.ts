@@ -6,13 +6,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { eventually, onboardingKeyYaml } from '../eve-e2e/helpers.ts';
 import { issueOnboardingCert, loadOrCreatePki } from '../../src/eve/pki.ts';
 import { SimFleet } from '../../src/sim/fleet.ts';
-import { NAMESPACE, deviceApiStatus, freePort, operatorKubeconfig, startOperatorProcess, type OperatorProcess } from './helpers.ts';
+import { NAMESPACE, startCluster, deviceApiStatus, freePort, type Cluster, operatorKubeconfig, startOperatorProcess, type OperatorProcess } from './helpers.ts';
 
-let t: TestServer;
+let t: Cluster;
 let kubeconfig: string;
 let fleet: SimFleet | undefined;
 const procs: OperatorProcess[] = [];
@@ -30,7 +29,8 @@ const start = (identity: string, port: number) => {
 };
 
 before(async () => {
-  t = await startTestServer();
+  t = await startCluster();
+  assert.equal((await t.kubectl(['get', 'crd', 'edgenodes.eve.kubeve.io'])).code, 1, 'the cluster has no EVE CRDs of its own');
   kubeconfig = await operatorKubeconfig(t, { applyCrdsAtStart: true });
 });
 after(async () => {
@@ -127,7 +127,7 @@ test('kill -9 the operator and start it on an empty data dir: no device config v
   assert.equal(fleet!.counts().configured, 2);
 });
 
-test('two replicas: exactly one holds the Lease; kill -9 it and the other leads within 20 s; both serve the device API', async () => {
+test('two replicas: exactly one holds the Lease; kill -9 it and the other leads within 20 s; both serve the device API', async (ctx) => {
   const port2 = await freePort();
   const b = start('op-b', port2);
   await b.waitFor('leader is op-a2', 30_000);
@@ -154,6 +154,7 @@ test('two replicas: exactly one holds the Lease; kill -9 it and the other leads 
     if (Date.now() - killedAt > 25_000) break;
     await new Promise((r) => setTimeout(r, 250));
   }
+  ctx.diagnostic(`failover took ${took} ms`);
   assert.ok(took > 0 && took < 20_000, `op-b leads ${took} ms after the kill (must be < 20 s)`);
   assert.ok(answers.every((s) => s === 200), `the follower answered throughout: ${answers.join(',')}`);
   const lease = await json(['get', 'lease', 'kubeve-operator', '-n', NAMESPACE]);
