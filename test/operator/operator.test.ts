@@ -127,7 +127,7 @@ test('kill -9 the operator and start it on an empty data dir: no device config v
   assert.equal(fleet!.counts().configured, 2);
 });
 
-test('two replicas: exactly one holds the Lease; kill -9 it and the other leads within 20 s; both serve the device API', async (ctx) => {
+test('two replicas: exactly one holds the Lease; kill -9 it and the other leads within 20 s; both serve the device API; a follower serves devices the leader\'s configs', async (ctx) => {
   const port2 = await freePort();
   const b = start('op-b', port2);
   await b.waitFor('leader is op-a2', 30_000);
@@ -161,11 +161,19 @@ test('two replicas: exactly one holds the Lease; kill -9 it and the other leads 
   assert.equal(lease.spec.holderIdentity, 'op-b');
   assert.ok(lease.spec.leaseTransitions >= 2);
 
-  // The new leader keeps the fleet's status flowing: configs unchanged, a change reaches the device.
+  // A new replica on the devices' address is a follower: it serves them from the shared state, and
+  // a change rendered by the leader (op-b) reaches the device through it.
+  const c = start('op-c', port1);
+  await c.waitFor('leader is op-b', 30_000);
   const before = await node('op-0000');
+  const appliedBefore = applied.get('op-0000')!.length;
   await t.ok(['patch', 'appinstance', 'web', '-n', 'default', '--type=merge', '-p', '{"spec":{"resources":{"memory":"384Mi"}}}']);
-  await eventually(async () => {
+  const after = await eventually(async () => {
     const n = await node('op-0000');
     return n.status.configVersion === before.status.configVersion + 1 ? n : undefined;
   }, 20_000, 'the new leader renders the change');
+  await eventually(() => applied.get('op-0000')!.at(-1) === after.status.renderedConfigHash, 20_000, 'the device applies it, served by the follower');
+  assert.equal(applied.get('op-0000')!.length, appliedBefore + 1, 'exactly one new config');
+  assert.doesNotMatch(c.output(), /leading, EVE controllers started/, 'op-c stayed a follower');
+  assert.equal(fleet!.counts().configured, 2);
 });
