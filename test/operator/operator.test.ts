@@ -32,6 +32,13 @@ before(async () => {
   t = await startCluster();
   assert.equal((await t.kubectl(['get', 'crd', 'edgenodes.eve.kubeve.io'])).code, 1, 'the cluster has no EVE CRDs of its own');
   kubeconfig = await operatorKubeconfig(t, { applyCrdsAtStart: true });
+  // The token carries only the chart's roles: least privilege is enforced, not just declared.
+  const sa = 'system:serviceaccount:kubeve-system:kubeve';
+  for (const [verb, res, ns, allowed] of [['list', 'secrets', 'default', 'yes'], ['delete', 'secrets', 'default', 'no'], ['create', 'secrets', NAMESPACE, 'yes'],
+    ['delete', 'edgenodes.eve.kubeve.io', '', 'no'], ['list', 'pods', 'default', 'no'], ['update', 'leases', 'default', 'no'], ['update', 'leases', NAMESPACE, 'yes']] as const) {
+    const r = await t.kubectl(['auth', 'can-i', verb, res, '--as', sa, ...(ns ? ['-n', ns] : [])]);
+    assert.equal(r.stdout.trim(), allowed, `${verb} ${res} in ${ns || 'the cluster'}: ${r.stdout}${r.stderr}`);
+  }
 });
 after(async () => {
   await fleet?.stop();
