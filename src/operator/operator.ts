@@ -19,6 +19,7 @@ import { installCrds } from '../controllers/eve/install.ts';
 import { EveControllers, type EveControllerOptions } from '../controllers/eve/index.ts';
 import { syncPkiSecret } from './pki-secret.ts';
 import { DeviceStateStore } from './device-state.ts';
+import { DeviceRelay } from './relay.ts';
 
 export interface OperatorOptions {
   /** Kubeconfig file; without it the in-cluster service account is used. */
@@ -81,6 +82,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
   let state: DeviceStateStore | undefined;
   let device: DeviceApi | undefined;
   let elector: LeaderElector | undefined;
+  let relay: DeviceRelay | undefined;
   try {
     if (o.installCrds !== false) await installCrds(client, { dir: o.crdDir, fieldManager: 'kubeve-operator' });
     const tlsHosts = [...new Set(['localhost', '127.0.0.1', ...(o.deviceTlsHosts ?? [])])];
@@ -97,8 +99,9 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
         await eve?.hooks.deviceRegistered?.(dev);
       },
       desiredConfig: (uuid) => eve?.hooks.desiredConfig?.(uuid),
-      configApplied: (uuid, hash) => eve?.hooks.configApplied?.(uuid, hash),
-      onContact: (uuid, now) => eve?.hooks.onContact?.(uuid, now),
+      // A follower relays what the leader's presence and delivery tracking need (relay.ts).
+      configApplied: (uuid, hash) => (eve ? eve.hooks.configApplied?.(uuid, hash) : relay?.applied(uuid, hash)),
+      onContact: (uuid, now) => (eve ? eve.hooks.onContact?.(uuid, now) : relay?.contact(uuid, now)),
       onInfo: (uuid, msg) => {
         if (!eve) throw notLeader();
         return eve.hooks.onInfo?.(uuid, msg);
@@ -114,6 +117,21 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
       log,
     }));
     await store.start();
+    const rel = (relay = new DeviceRelay(client, {
+      namespace, identity, log,
+      sink: () => {
+        const c = eve;
+        if (!c) return undefined;
+        return {
+          // Only forward: a relayed contact older than what the leader saw itself changes nothing.
+          contact: (uuid, at) => {
+            if (at > (c.index.byUuid.get(uuid)?.lastContact ?? 0)) c.hooks.onContact?.(uuid, at);
+          },
+          applied: (uuid, hash) => c.hooks.configApplied?.(uuid, hash),
+        };
+      },
+    }));
+    rel.start();
 
     let leading: Promise<void> = Promise.resolve();
     const lead = async () => {
@@ -151,6 +169,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
         await eve?.status.idle().catch(() => undefined);
         await store.idle();
         store.stop();
+        await rel.stop();
         await api.close();
         client.close();
       },
@@ -158,6 +177,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
   } catch (e) {
     await elector?.stop().catch(() => undefined);
     state?.stop();
+    await relay?.stop();
     await device?.close();
     client.close();
     throw e;

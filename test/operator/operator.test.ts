@@ -182,5 +182,13 @@ test('two replicas: exactly one holds the Lease; kill -9 it and the other leads 
   await eventually(() => applied.get('op-0000')!.at(-1) === after.status.renderedConfigHash, 20_000, 'the device applies it, served by the follower');
   assert.equal(applied.get('op-0000')!.length, appliedBefore + 1, 'exactly one new config');
   assert.doesNotMatch(c.output(), /leading, EVE controllers started/, 'op-c stayed a follower');
+  // What the follower saw reaches the leader: the delivery, and contacts (the devices talk only to
+  // op-c; without the relay the leader would mark them Offline after the 5 s offline timeout).
+  await eventually(async () => {
+    const n = await node('op-0000');
+    return n.status.deliveredConfigHash === after.status.renderedConfigHash && cond(n, 'ConfigDelivered')?.status === 'True';
+  }, 20_000, 'ConfigDelivered relayed from the follower');
+  await new Promise((r) => setTimeout(r, 7000));
+  for (const n of await Promise.all(nodes.map(node))) assert.equal(cond(n, 'Online')?.status, 'True', `${n.metadata.name} stays Online`);
   assert.equal(fleet!.counts().configured, 2);
 });
