@@ -44,6 +44,7 @@ export function registerOperatorCommand(program: Command): void {
         kubeconfig: o.kubeconfig, context: o.context, namespace: o.namespace, dataDir: o.dataDir,
         deviceHost: o.deviceHost, devicePort: Number(o.devicePort), deviceTlsHosts: o.deviceTlsHost,
         installCrds: o.installCrds, crdDir: o.crdDir, pkiSecret: o.pkiSecret, leaseName: o.leaseName, identity: o.identity,
+        podUid: o.identity && o.identity === process.env.POD_NAME ? process.env.POD_UID || undefined : undefined,
         eve: o.offlineTimeout ? { offlineTimeoutMs: Number(o.offlineTimeout) * 1000 } : {},
         log: (m) => console.log(m),
       });

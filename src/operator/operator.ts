@@ -40,6 +40,8 @@ export interface OperatorOptions {
   leaseName?: string;
   /** Unique per replica (default hostname_random). */
   identity?: string;
+  /** UID of this replica's Pod (env POD_UID; with identity = the Pod name): owns its relay ConfigMap. */
+  podUid?: string;
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
@@ -119,6 +121,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     await store.start();
     const rel = (relay = new DeviceRelay(client, {
       namespace, identity, log,
+      pod: o.podUid ? { name: identity, uid: o.podUid } : undefined,
       sink: () => {
         const c = eve;
         if (!c) return undefined;

@@ -6,7 +6,8 @@
 // Each follower keeps one ConfigMap `kubeve-relay-<identity>` (label eve.kubeve.io/relay=true)
 // with `<uuid>: {"c": lastContactMs, "h": appliedHash}`, rewritten at most every flushMs while
 // something changed. The leader watches them and replays newer contacts and new hashes into its
-// controllers. A clean stop deletes the replica's ConfigMap.
+// controllers. A clean stop deletes the replica's ConfigMap; in a cluster it is also owned by the
+// replica's Pod, so the garbage collector removes it after a crash.
 
 import { SharedInformerFactory, isAlreadyExists, isConflict, isNotFound, type Client, type GVR, type KObject } from '../controllers/runtime/index.ts';
 
@@ -34,7 +35,11 @@ export class DeviceRelay {
 
   constructor(
     private readonly client: Client,
-    private readonly o: { namespace: string; identity: string; flushMs?: number; sink(): RelaySink | undefined; log?(m: string): void },
+    private readonly o: {
+      namespace: string; identity: string; flushMs?: number; sink(): RelaySink | undefined; log?(m: string): void;
+      /** This replica's Pod: its ConfigMap is then owned by it, and garbage-collected with it after a crash. */
+      pod?: { name: string; uid: string };
+    },
   ) {
     this.name = `kubeve-relay-${o.identity.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40)}`;
     this.informers = new SharedInformerFactory(client);
@@ -73,13 +78,16 @@ export class DeviceRelay {
     for (const [u, s] of this.seen) data[u] = JSON.stringify(s);
     const obj: KObject = {
       apiVersion: 'v1', kind: 'ConfigMap',
-      metadata: { name: this.name, namespace: this.o.namespace, labels: { [RELAY_LABEL]: 'true', 'app.kubernetes.io/managed-by': 'kubeve' } },
+      metadata: {
+        name: this.name, namespace: this.o.namespace, labels: { [RELAY_LABEL]: 'true', 'app.kubernetes.io/managed-by': 'kubeve' },
+        ...(this.o.pod ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: this.o.pod.name, uid: this.o.pod.uid }] } : {}),
+      },
       data,
     };
     try {
       try {
         const cur = await this.client.get(CONFIGMAPS, this.o.namespace, this.name);
-        await this.client.update(CONFIGMAPS, { ...obj, metadata: { ...cur.metadata, labels: obj.metadata.labels } }, { fieldManager: 'kubeve-operator' });
+        await this.client.update(CONFIGMAPS, { ...obj, metadata: { ...cur.metadata, ...obj.metadata } }, { fieldManager: 'kubeve-operator' });
       } catch (e) {
         if (!isNotFound(e)) throw e;
         await this.client.create(CONFIGMAPS, this.o.namespace, obj, { fieldManager: 'kubeve-operator' });

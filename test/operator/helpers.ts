@@ -127,11 +127,11 @@ export interface OperatorProcess {
   stop(): Promise<void>;
 }
 
-export function startOperatorProcess(o: { kubeconfig: string; identity: string; port: number; dataDir: string; extra?: string[] }): OperatorProcess {
+export function startOperatorProcess(o: { kubeconfig: string; identity: string; port: number; dataDir: string; extra?: string[]; env?: NodeJS.ProcessEnv }): OperatorProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'operator',
     '--kubeconfig', o.kubeconfig, '--namespace', NAMESPACE, '--data-dir', o.dataDir, '--identity', o.identity,
     '--device-host', '127.0.0.1', '--device-port', String(o.port), '--offline-timeout', '5', ...(o.extra ?? [])], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '' },
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '', ...o.env },
   });
   let out = '';
   const listeners = new Set<() => void>();

@@ -22,8 +22,8 @@ const json = async (args: string[]) => JSON.parse(await t.ok([...args, '-o', 'js
 const node = (name: string) => json(['get', 'edgenode', name]);
 const cond = (o: any, type: string) => (o.status?.conditions ?? []).find((c: any) => c.type === type);
 const holder = async () => (await json(['get', 'lease', 'kubeve-operator', '-n', NAMESPACE])).spec?.holderIdentity as string | undefined;
-const start = (identity: string, port: number) => {
-  const p = startOperatorProcess({ kubeconfig, identity, port, dataDir: fs.mkdtempSync(path.join(t.dir, `${identity}-`)) });
+const start = (identity: string, port: number, env?: NodeJS.ProcessEnv) => {
+  const p = startOperatorProcess({ kubeconfig, identity, port, env, dataDir: fs.mkdtempSync(path.join(t.dir, `${identity}-`)) });
   procs.push(p);
   return p;
 };
@@ -170,7 +170,10 @@ test('two replicas: exactly one holds the Lease; kill -9 it and the other leads 
 
   // A new replica on the devices' address is a follower: it serves them from the shared state, and
   // a change rendered by the leader (op-b) reaches the device through it.
-  const c = start('op-c', port1);
+  // Run as "Pod op-c" (the chart passes POD_NAME/POD_UID): its relay ConfigMap is owned by the Pod.
+  await t.ok(['run', 'op-c', '-n', NAMESPACE, '--image=ghcr.io/kubeve/kubeve:0.1.0', '--restart=Never']);
+  const podUid = (await json(['get', 'pod', 'op-c', '-n', NAMESPACE])).metadata.uid;
+  const c = start('op-c', port1, { POD_NAME: 'op-c', POD_UID: podUid });
   await c.waitFor('leader is op-b', 30_000);
   const before = await node('op-0000');
   const appliedBefore = applied.get('op-0000')!.length;
@@ -190,5 +193,12 @@ test('two replicas: exactly one holds the Lease; kill -9 it and the other leads 
   }, 20_000, 'ConfigDelivered relayed from the follower');
   await new Promise((r) => setTimeout(r, 7000));
   for (const n of await Promise.all(nodes.map(node))) assert.equal(cond(n, 'Online')?.status, 'True', `${n.metadata.name} stays Online`);
+
+  // After a crash, the follower's relay ConfigMap goes with its Pod (garbage collector).
+  const relay = await json(['get', 'configmap', 'kubeve-relay-op-c', '-n', NAMESPACE]);
+  assert.equal(relay.metadata.ownerReferences?.[0]?.uid, podUid);
+  await c.kill9();
+  await t.ok(['delete', 'pod', 'op-c', '-n', NAMESPACE, '--wait=false']);
+  await eventually(async () => (await t.kubectl(['get', 'configmap', 'kubeve-relay-op-c', '-n', NAMESPACE])).code === 1, 30_000, 'relay ConfigMap collected');
   assert.equal(fleet!.counts().configured, 2);
 });
