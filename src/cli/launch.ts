@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { jemallocPath, loadedJemalloc, serverJemallocEnv } from '../sim/allocator.ts';
 
 /** Commands that run long enough for the allocator to matter. */
-const LONG_RUNNING = new Set(['server']);
+const LONG_RUNNING = new Set(['server', 'operator']);
 /** Set in the re-executed child, so it never re-executes again. */
 const RELAUNCHED = 'KUBEVE_MALLOC_RELAUNCHED';
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];

@@ -5,6 +5,8 @@ import { startKubeve } from '../server/kubeve.ts';
 import { DEFAULT_DEVICE_API_PORT } from '../eve/device-api.ts';
 import { registerEveCommands } from '../eve/cli.ts';
 import { registerSimCommands } from '../sim/cli.ts';
+import { registerOperatorCommand } from '../operator/cli.ts';
+import { startApiServer } from '../apiserver/server.ts';
 import { parseDuration, registerKubeconfigCommands } from './kubeconfig.ts';
 import { describeAllocator } from '../sim/allocator.ts';
 import { addEtcdOptions, openEtcdFromFlags, type EtcdFlags } from './etcd-options.ts';
@@ -21,6 +23,12 @@ function eventTtlMs(value: string): number {
   return seconds * 1000;
 }
 
+function parseBool(value: string): boolean {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new InvalidArgumentError('must be true or false');
+}
+
 const program = new Command();
 program.name('kubeve').description('A Kubernetes-compatible controller for EVE-OS edge fleets');
 
@@ -35,12 +43,21 @@ addEtcdOptions(program
   .option('--device-port <port>', 'HTTPS port of the EVE device API (env KUBEVE_DEVICE_PORT)', process.env.KUBEVE_DEVICE_PORT ?? String(DEFAULT_DEVICE_API_PORT))
   .option('--offline-timeout <seconds>', 'mark a silent device Online=False after this long (default: 3 × its timer.config.interval)')
   .option('--event-ttl <duration>', 'how long Events are kept after their last write, e.g. 1h, 30m (default: 1h)', eventTtlMs)
-  .action(async (o: EtcdFlags & { dataDir: string; host: string; port: string; advertiseAddress?: string; deviceHost: string; devicePort: string; offlineTimeout?: string; eventTtl?: number }) => {
+  .option('--controllers <bool>', 'false: only the Kubernetes API (no CRDs, device API or EVE controllers), e.g. for `kubeve operator` to run against', parseBool, true)
+  .action(async (o: EtcdFlags & { dataDir: string; host: string; port: string; advertiseAddress?: string; deviceHost: string; devicePort: string; offlineTimeout?: string; eventTtl?: number; controllers: boolean }) => {
     const storage = await openEtcdFromFlags(o).catch((e: Error) => {
       console.error(`kubeve: cannot use etcd: ${e.message}`);
       process.exit(1);
     });
     if (storage) console.log(`kubeve: storage on etcd ${o.etcd} under ${o.etcdPrefix}`);
+    if (!o.controllers) {
+      const api = await startApiServer({ storage, dataDir: o.dataDir, host: o.host, port: Number(o.port), advertiseAddress: o.advertiseAddress, eventTtlMs: o.eventTtl });
+      console.log(`kubeve API server (controllers off) listening on ${api.url}\n  export KUBECONFIG=${api.kubeconfigPath}`);
+      const stopApi = () => void api.close().then(() => process.exit(0));
+      process.on('SIGINT', stopApi);
+      process.on('SIGTERM', stopApi);
+      return;
+    }
     const k = await startKubeve({
       storage,
       dataDir: o.dataDir, host: o.host, port: Number(o.port), advertiseAddress: o.advertiseAddress, eventTtlMs: o.eventTtl,
@@ -75,6 +92,7 @@ addEtcdOptions(program
 
 registerEveCommands(program);
 registerSimCommands(program);
+registerOperatorCommand(program);
 registerKubeconfigCommands(program);
 
 await program.parseAsync(process.argv);

@@ -41,7 +41,7 @@ import { LogStore } from './logstore.ts';
 import { NewlogsError, parseNewlogs } from './newlogs.ts';
 import { AttestError, NonceTable, handleAttest } from './attest.ts';
 import { checkWireFormat } from './wire-check.ts';
-import type { DesiredConfig, DeviceHooks, RegisteredDevice } from './hooks.ts';
+import { NotReadyError, type DesiredConfig, type DeviceHooks, type RegisteredDevice } from './hooks.ts';
 import type { EdgeDevConfig } from './gen/config/devconfig_pb.ts';
 import { answerPlainHttp } from '../common/plain-http.ts';
 
@@ -88,7 +88,7 @@ export interface DeviceApi {
   setConfig(uuid: string, cfg: DesiredConfig): { hash: string; changed: boolean };
   getConfig(uuid: string): { hash: string; config: EdgeDevConfig } | undefined;
   /** Register a device directly by its device certificate (no onboarding). */
-  addDevice(d: { deviceCertPem: string; uuid?: string; serial?: string }): RegisteredDevice;
+  addDevice(d: { deviceCertPem: string; uuid?: string; serial?: string; softSerial?: string; onboardCertHash?: string }): RegisteredDevice;
   /** Forget a device: it then gets 404 and re-runs getUuid, like EVE after a controller-side delete. */
   deleteDevice(uuid: string): Promise<boolean>;
   getDevice(uuid: string): DeviceSummary | undefined;
@@ -411,7 +411,7 @@ export async function startDeviceApi(opts: DeviceApiOptions): Promise<DeviceApi>
     },
     (req, res) => {
       handle(req, res).catch((e: unknown) => {
-        const status = e instanceof HttpError ? e.status : 500;
+        const status = e instanceof HttpError ? e.status : e instanceof NotReadyError ? 503 : 500;
         if (status >= 500 || !(e instanceof HttpError)) log(`device api ${req.method} ${req.url}: ${status} ${(e as Error)?.message}`);
         if (status === 413) res.setHeader('Connection', 'close');
         send(res, status);
@@ -466,7 +466,7 @@ export async function startDeviceApi(opts: DeviceApiOptions): Promise<DeviceApi>
     addDevice(d) {
       const uuid = (d.uuid ?? crypto.randomUUID()).toLowerCase();
       if (!UUID_RE.test(uuid)) throw new Error(`invalid UUID ${uuid}`);
-      registry.insert({ uuid, deviceCertPem: d.deviceCertPem.trim(), serial: d.serial });
+      registry.insert({ uuid, deviceCertPem: d.deviceCertPem.trim(), serial: d.serial, softSerial: d.softSerial, onboardCertHash: d.onboardCertHash });
       return toRegistered(registry.details(uuid)!);
     },
     async deleteDevice(uuid) {

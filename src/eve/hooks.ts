@@ -38,6 +38,9 @@ export interface RegisteredDevice {
   deviceCertHash: string;
 }
 
+/** Thrown by a hook when the layer above cannot decide here and now: the device gets 503 and retries. */
+export class NotReadyError extends Error {}
+
 export type DesiredConfig = EdgeDevConfig | Uint8Array;
 
 export interface DeviceHooks {

@@ -78,7 +78,9 @@ export interface ProcessFleetOptions extends WorkerFleetOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-const WORKER = fileURLToPath(new URL('./fleet-worker.ts', import.meta.url));
+// Compiled (dist/*.js) the worker is JavaScript and needs no loader; from source it needs tsx.
+const COMPILED = import.meta.url.endsWith('.js');
+const WORKER = fileURLToPath(new URL(COMPILED ? './fleet-worker.js' : './fleet-worker.ts', import.meta.url));
 
 /**
  * Node flags for a worker: this process's, minus those that must not be repeated in a child
@@ -88,7 +90,7 @@ const WORKER = fileURLToPath(new URL('./fleet-worker.ts', import.meta.url));
 function inheritedFlags(): string[] {
   const flags = process.execArgv.filter((a) => !a.startsWith('--inspect') && !a.startsWith('--test'));
   const hasTsx = flags.some((a, i) => /tsx/.test(a) && (a.startsWith('--import') || a.startsWith('--loader') || /^--(import|loader|require)$/.test(flags[i - 1] ?? '')));
-  return hasTsx ? flags : [...flags, '--import', 'tsx'];
+  return hasTsx || COMPILED ? flags : [...flags, '--import', 'tsx'];
 }
 
 class Worker {
