@@ -117,3 +117,12 @@ test('lone surrogates in a JSON body become U+FFFD as Go decodes them: a Role na
   assert.equal(ok.status, 201, JSON.stringify(ok.body));
   assert.equal(ok.body.data.x, '\u{1F984}');
 });
+
+test('an empty Secret value is zero bytes, as in kube; broken base64 is still refused', async () => {
+  const ok = await api(t.server, 'POST', '/api/v1/namespaces/default/secrets', { metadata: { name: 'empty' }, data: { a: '', b: 'eA==' } });
+  assert.equal(ok.status, 201, JSON.stringify(ok.body));
+  assert.deepEqual(ok.body.data, { a: '', b: 'eA==' });
+  const bad = await api(t.server, 'POST', '/api/v1/namespaces/default/secrets', { metadata: { name: 'bad' }, data: { a: 'eA=' } });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.message, /data\.a in body must be of type byte/);
+});
