@@ -32,7 +32,7 @@ import {
   type VerifyKey,
 } from './envelope.ts';
 import { loadOrCreatePki, type ControllerPki } from './pki.ts';
-import { API_PREFIX } from './client.ts';
+import { API_PREFIX } from './device-client.ts';
 import { controllerCertsBody } from './certs.ts';
 import { DeviceRegistry, KeyCache, certHashB64, spkiOf, type DeviceDetails, type DeviceRecord } from './registry.ts';
 import { ConfigError, ConfigStore } from './config-store.ts';

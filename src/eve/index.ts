@@ -10,5 +10,5 @@ export * from './logstore.ts';
 export * from './newlogs.ts';
 export * from './attest.ts';
 export * from './onboarding.ts';
-export * from './client.ts';
+export * from './device-client.ts';
 export * from './device-api.ts';

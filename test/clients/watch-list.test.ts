@@ -8,7 +8,7 @@ import https from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import { startTestServer, api, type TestServer } from '../helpers/server.ts';
 import { installCrds } from '../../src/controllers/eve/install.ts';
-import { InProcessClient } from '../../src/controllers/client.ts';
+import { InProcessClient } from '../../src/controllers/runtime/index.ts';
 
 let t: TestServer;
 

@@ -3,10 +3,10 @@
 // finalizer, which lets the namespace itself go. Runs on the controller runtime: an informer on
 // namespaces feeds a work queue of names; a failing namespace is retried with backoff, alone.
 
-import type { Registry } from '../apiserver/registry.ts';
-import type { ResourceService } from '../apiserver/rest.ts';
-import type { KObject, ResourceDefinition } from '../apiserver/resource.ts';
-import { Controller, isNotFound, objectKey, type GVR, type Informer, type ReconcileResult, type SharedInformerFactory } from './runtime/index.ts';
+import type { Registry } from '../../apiserver/registry.ts';
+import type { ResourceService } from '../../apiserver/rest.ts';
+import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
+import { Controller, isNotFound, objectKey, type GVR, type Informer, type ReconcileResult, type SharedInformerFactory } from '../runtime/index.ts';
 
 const NAMESPACES: GVR = { group: '', version: 'v1', resource: 'namespaces' };
 

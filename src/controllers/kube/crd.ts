@@ -3,13 +3,13 @@
 // and on deletion remove every custom resource before letting the CRD go. Runs on the controller
 // runtime: an informer on CRDs feeds a work queue of CRD names; reconcile reads the cache.
 
-import type { Registry } from '../apiserver/registry.ts';
-import type { ResourceService } from '../apiserver/rest.ts';
-import type { KObject, ResourceDefinition } from '../apiserver/resource.ts';
-import { resourceDefinitionsFromCRD } from '../apiserver/crd.ts';
-import { StatusError } from '../apiserver/errors.ts';
-import { keyPrefix } from '../apiserver/store.ts';
-import { Controller, type GVR, type Informer, type ReconcileResult, type SharedInformerFactory } from './runtime/index.ts';
+import type { Registry } from '../../apiserver/registry.ts';
+import type { ResourceService } from '../../apiserver/rest.ts';
+import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
+import { resourceDefinitionsFromCRD } from '../../apiserver/crd.ts';
+import { StatusError } from '../../apiserver/errors.ts';
+import { keyPrefix } from '../../apiserver/store.ts';
+import { Controller, type GVR, type Informer, type ReconcileResult, type SharedInformerFactory } from '../runtime/index.ts';
 
 const CRDS: GVR = { group: 'apiextensions.k8s.io', version: 'v1', resource: 'customresourcedefinitions' };
 

@@ -8,12 +8,12 @@
 // every resource at once) and puts the uids that need attention on a work queue of the controller
 // runtime: one uid is never handled twice at once, and a failing one is retried with backoff alone.
 
-import type { Registry } from '../apiserver/registry.ts';
-import type { ResourceService } from '../apiserver/rest.ts';
-import type { KObject, ResourceDefinition } from '../apiserver/resource.ts';
-import { StatusError } from '../apiserver/errors.ts';
-import type { ChangeFeed, ChangeEvent } from '../apiserver/change-feed.ts';
-import { Controller, type ReconcileResult } from './runtime/index.ts';
+import type { Registry } from '../../apiserver/registry.ts';
+import type { ResourceService } from '../../apiserver/rest.ts';
+import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
+import { StatusError } from '../../apiserver/errors.ts';
+import type { ChangeFeed, ChangeEvent } from '../../apiserver/change-feed.ts';
+import { Controller, type ReconcileResult } from '../runtime/index.ts';
 
 interface Node {
   def: ResourceDefinition;
