@@ -7,6 +7,7 @@ import { InProcessClient } from '../controllers/runtime/index.ts';
 import { installCrds } from '../controllers/eve/install.ts';
 import { EveControllers, type EveControllerOptions } from '../controllers/eve/index.ts';
 import { GROUP } from '../controllers/eve/status.ts';
+import { KubeletBridge, type KubeletBridgeOptions } from '../controllers/kubelet/index.ts';
 
 export interface KubeveOptions extends ApiServerOptions {
   /** Device API port (default 8443; 0 = any free port). */
@@ -18,6 +19,8 @@ export interface KubeveOptions extends ApiServerOptions {
   /** Directory of the CRD manifests (default deploy/crds of this checkout). */
   crdDir?: string;
   eve?: EveControllerOptions;
+  /** EVE devices as Nodes, Pods on them as apps (DESIGN §6). */
+  kubelet?: KubeletBridgeOptions;
   log?: (msg: string) => void;
 }
 
@@ -25,6 +28,7 @@ export interface Kubeve {
   api: ApiServer;
   device: DeviceApi;
   eve: EveControllers;
+  kubelet?: KubeletBridge;
   close(): Promise<void>;
 }
 
@@ -34,6 +38,11 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
     const client = new InProcessClient(api.service, api.registry);
     await installCrds(client, { dir: o.crdDir });
     const eve = new EveControllers(client, o.eve);
+    const kubelet = o.kubelet?.enabled === false ? undefined : new KubeletBridge(client, eve.informers, {
+      contactOf: (name) => eve.index.byName.get(name)?.lastContact,
+      leaseDurationSeconds: (name) => Math.ceil(eve.presence.timeoutFor(eve.index.byName.get(name) ?? { pollIntervalMs: 60_000 } as never) / 1000),
+      ...o.kubelet,
+    });
     const hosts = [...new Set(['localhost', '127.0.0.1', ...(o.advertiseAddress ? [o.advertiseAddress] : []), ...(o.deviceTlsHosts ?? [])])];
     const device = await startDeviceApi({
       dataDir: o.dataDir,
@@ -48,11 +57,14 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
       get: (obj) => eve.render.servedConfig(obj),
     });
     await eve.start(device);
+    await kubelet?.start();
     return {
       api,
       device,
       eve,
+      kubelet,
       async close() {
+        await kubelet?.stop();
         eve.stop();
         removeConfig();
         await device.close();
