@@ -8,7 +8,7 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import type { KObject } from '../../apiserver/resource.ts';
-import { Controller, isAlreadyExists, isNotFound, objectKey, byField, type Client, type SharedInformerFactory } from '../runtime/index.ts';
+import { Controller, isAlreadyExists, isNotFound, objectKey, byField, type Client, type Informer, type SharedInformerFactory } from '../runtime/index.ts';
 import { APPINSTANCES, EDGENODES, NETWORKINSTANCES, SECRETS, getCondition } from '../eve/status.ts';
 import type { EventRecorder } from '../eve/recorder.ts';
 import { CONFIGMAPS, NODES, PODS, UNREACHABLE_TAINT } from './resources.ts';
@@ -35,9 +35,10 @@ export class PodController {
   readonly controller: Controller;
   /** renderedConfigHash of the device when a deleted pod's app was removed, by pod uid. */
   private readonly removedAt = new Map<string, string | undefined>();
+  private readonly podInformer: Informer;
 
   constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, private readonly events: EventRecorder) {
-    const pods = informers.informerFor(PODS, { indexers: { [NODE_NAME_INDEX]: byField('spec.nodeName') } });
+    const pods = (this.podInformer = informers.informerFor(PODS, { indexers: { [NODE_NAME_INDEX]: byField('spec.nodeName') } }));
     informers.informerFor(CONFIGMAPS);
     this.controller = new Controller('kubelet-pods', (key) => this.reconcile(key));
     const enqueue = (o: KObject) => {
@@ -64,7 +65,7 @@ export class PodController {
   }
 
   private nodePods(node: string): KObject[] {
-    return this.informers.informerFor(PODS, { indexers: { [NODE_NAME_INDEX]: byField('spec.nodeName') } }).store.byIndex(NODE_NAME_INDEX, node);
+    return this.podInformer.store.byIndex(NODE_NAME_INDEX, node);
   }
 
   private appChanged(app: KObject): void {
@@ -82,7 +83,7 @@ export class PodController {
   }
 
   private async reconcile(key: string): Promise<void | { requeueAfterMs: number }> {
-    const pod = this.informers.informerFor(PODS, { indexers: { [NODE_NAME_INDEX]: byField('spec.nodeName') } }).store.get(key);
+    const pod = this.podInformer.store.get(key);
     if (!pod?.spec?.nodeName) return;
     const en = this.informers.informerFor(EDGENODES).store.get(pod.spec.nodeName);
     if (!en) return; // not an EVE node: someone else's kubelet
