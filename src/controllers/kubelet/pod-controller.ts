@@ -130,7 +130,7 @@ export class PodController {
       } catch (e) {
         if (!isAlreadyExists(e)) throw e;
       }
-    } else if (!isDeepStrictEqual(app.spec, want.app!.spec)) {
+    } else if (!covers(app.spec, want.app!.spec)) {
       await this.client.update(APPINSTANCES, { ...app, spec: want.app!.spec });
     }
 
@@ -191,6 +191,14 @@ export class PodController {
     const w = after.state?.waiting;
     if ((w?.reason === 'ErrImagePull' || w?.reason === 'CreateContainerError') && w0 !== w.reason) void this.events.record(pod, 'Warning', 'Failed', w.message ?? w.reason);
   }
+}
+
+/** Whether `have` holds everything `want` says (the server may have defaulted more fields). */
+function covers(have: unknown, want: unknown): boolean {
+  if (want === null || typeof want !== 'object') return isDeepStrictEqual(have, want);
+  if (Array.isArray(want)) return Array.isArray(have) && have.length === want.length && want.every((w, i) => covers(have[i], w));
+  if (!have || typeof have !== 'object') return false;
+  return Object.entries(want).every(([k, w]) => covers((have as Record<string, unknown>)[k], w));
 }
 
 function ignoreNotFound(e: unknown): void {
