@@ -191,3 +191,12 @@ test('graceful delete removes the app from the device, then the pod; --force --g
   await env.ok(['delete', 'pod', 'keeper', '-n', 'default', '--force', '--grace-period=0']);
   assert.equal((await env.kubectl(['get', 'pod', 'keeper', '-n', 'default'])).code, 1);
 });
+
+test('a deleted EdgeNode takes its Node and its Pods', async () => {
+  assert.equal((await env.kubectl(['get', 'pod', 'two', '-n', 'default'])).code, 0);
+  await env.ok(['delete', 'edgenode', 'kl-0001']);
+  await eventually(async () => (await env.kubectl(['get', 'node', 'kl-0001'])).code === 1, 20_000, 'Node gone');
+  await eventually(async () => (await env.kubectl(['get', 'pod', 'two', '-n', 'default'])).code === 1 && (await env.kubectl(['get', 'pod', 'probe', '-n', 'default'])).code === 1, 20_000, 'Pods gone');
+  const nodes = (await json(['get', 'nodes'])).items.map((n: any) => n.metadata.name).sort();
+  assert.deepEqual(nodes, ['kl-0000', 'kl-0002']);
+});

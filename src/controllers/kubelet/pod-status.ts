@@ -34,7 +34,6 @@ function cond(prev: KObject[], type: string, status: 'True' | 'False', reason: s
 export function refusedStatus(pod: KObject, field: string, message: string, nowMs = Date.now()): KObject {
   const now = rfc3339(nowMs);
   const prev: KObject[] = pod.status?.conditions ?? [];
-  const c = pod.spec.containers?.[0] ?? {};
   return {
     phase: 'Failed',
     reason: 'UnsupportedOnEVE',
@@ -52,7 +51,6 @@ export function refusedStatus(pod: KObject, field: string, message: string, nowM
     })),
     qosClass: pod.status?.qosClass ?? 'BestEffort',
   };
-  void c;
 }
 
 export function podStatus(i: PodStatusInput): KObject {
@@ -70,6 +68,8 @@ export function podStatus(i: PodStatusInput): KObject {
   let cs: KObject;
   const base = { name: c.name, image: c.image, imageID: '', containerID: st.uuid ? `eve://${st.uuid}` : undefined };
   const startedAt = prevCs?.state?.running?.startedAt ?? now;
+  // Kept from the previous status, so an unchanged device state gives an identical status (no write).
+  const finishedAt = prevCs?.state?.terminated?.finishedAt ?? now;
   if (i.blocked) {
     cs = { ...base, ready: false, started: false, state: { waiting: { reason: 'CreateContainerConfigError', message: i.blocked } } };
   } else if (state === 'RUNNING') {
@@ -81,12 +81,12 @@ export function podStatus(i: PodStatusInput): KObject {
     cs = { ...base, ready: false, started: true, state: { running: { startedAt } } };
   } else if (state === 'HALTING' || state === 'HALTED') {
     phase = pod.status?.phase === 'Running' ? 'Running' : 'Pending';
-    cs = { ...base, ready: false, started: false, state: { terminated: { exitCode: 0, reason: 'Completed', message: `EVE reports ${state}`, finishedAt: now } } };
+    cs = { ...base, ready: false, started: false, state: { terminated: { exitCode: 0, reason: 'Completed', message: `EVE reports ${state}`, finishedAt } } };
   } else if (state === 'ERROR') {
     const ran = !!prevCs?.state?.running;
     phase = ran ? 'Running' : 'Pending';
     cs = ran
-      ? { ...base, ready: false, started: false, state: { terminated: { exitCode: 1, reason: 'Error', message: errors || 'EVE reports an error', finishedAt: now } } }
+      ? { ...base, ready: false, started: false, state: { terminated: { exitCode: 1, reason: 'Error', message: errors || 'EVE reports an error', finishedAt } } }
       : { ...base, ready: false, started: false, state: { waiting: { reason: /image|download|pull|manifest|registry/i.test(errors) ? 'ErrImagePull' : 'CreateContainerError', message: errors || 'EVE reports an error' } } };
   } else {
     cs = { ...base, ready: false, started: false, state: { waiting: { reason: state === 'START_DELAYED' ? 'StartDelayed' : 'ContainerCreating', ...(PENDING_STATES.has(state) && state !== 'INITIAL' ? { message: `EVE reports ${state}` } : {}) } } };
