@@ -8,6 +8,7 @@ import { installCrds } from '../controllers/eve/install.ts';
 import { EveControllers, type EveControllerOptions } from '../controllers/eve/index.ts';
 import { GROUP } from '../controllers/eve/status.ts';
 import { KubeletBridge, type KubeletBridgeOptions } from '../controllers/kubelet/index.ts';
+import { podLogSubresource, unsupportedStreamSubresource } from '../controllers/kubelet/pod-streams.ts';
 
 export interface KubeveOptions extends ApiServerOptions {
   /** Device API port (default 8443; 0 = any free port). */
@@ -56,6 +57,13 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
       kind: 'EdgeDevConfig',
       get: (obj) => eve.render.servedConfig(obj),
     });
+    const deviceUuidOf = (node: string) => eve.index.byName.get(node)?.uuid;
+    const removeStreams = kubelet
+      ? [
+          api.registry.extendSubresource('', 'pods', 'log', podLogSubresource({ deviceUuidOf, logs: device.logs })),
+          ...['exec', 'attach', 'portforward'].map((s) => api.registry.extendSubresource('', 'pods', s, unsupportedStreamSubresource(s, { deviceUuidOf }))),
+        ]
+      : [];
     await eve.start(device);
     await kubelet?.start();
     return {
@@ -65,6 +73,7 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
       kubelet,
       async close() {
         await kubelet?.stop();
+        for (const r of removeStreams) r();
         eve.stop();
         removeConfig();
         await device.close();
