@@ -21,7 +21,7 @@ const config = async (node: string) => JSON.parse(await env.ok(['get', '--raw', 
 before(async () => {
   env = await startEveEnv({ eve: { offlineTimeoutMs: OFFLINE_MS, debounceMs: 20 } });
   await env.apply(onboardingKeyYaml('kl-key', env.onboard.certPem, { labels: { site: 'plant-7' } }));
-  fleet = await env.fleet({ count: 3, serialPrefix: 'kl-' });
+  fleet = await env.fleet({ count: 3, serialPrefix: 'kl-', knobs: { failImage: (ct) => ct.url.includes('broken') } });
   fleet.start();
   await fleet.waitFor((f) => f.counts().configured === 3, 60_000, '3 configured devices');
 });
@@ -103,6 +103,21 @@ test('a Pod bound to an EVE node runs as the device app with the Pod UID and goe
   assert.equal(dev('kl-0000').model.appStates().web, 'RUNNING');
   const ev = await env.ok(['get', 'events', '-n', 'default', '--field-selector', 'involvedObject.name=web']);
   assert.match(ev, /Started/);
+});
+
+test('an image EVE cannot pull: Pending, waiting ErrImagePull with EVE\'s message, a Failed event', async () => {
+  await env.apply(podYaml('broken', 'kl-0000').replace('library/nginx:1.27', 'library/broken:1').replace('hostPort: 8080', 'hostPort: 8081'));
+  const pod = await eventually(async () => {
+    const p = await json(['get', 'pod', 'broken', '-n', 'default']);
+    return p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ErrImagePull' ? p : undefined;
+  }, 30_000, 'ErrImagePull');
+  assert.equal(pod.status.phase, 'Pending');
+  assert.match(pod.status.containerStatuses[0].state.waiting.message, /404 Not Found/);
+  assert.equal(cond(pod, 'Ready').status, 'False');
+  const ev = await env.ok(['get', 'events', '-n', 'default', '--field-selector', 'involvedObject.name=broken']);
+  assert.match(ev, /Pulling/);
+  assert.match(ev, /Failed/);
+  await env.ok(['delete', 'pod', 'broken', '-n', 'default', '--wait=true', '--timeout=60s']);
 });
 
 test('a 2-container Pod is refused: Failed with a reason naming the field, device config unchanged', async () => {

@@ -36,6 +36,8 @@ export class PodController {
   /** renderedConfigHash of the device when a deleted pod's app was removed, by pod uid. */
   private readonly removedAt = new Map<string, string | undefined>();
   private readonly podInformer: Informer;
+  /** Pods whose Pulling event was recorded (by uid). */
+  private readonly pulling = new Set<string>();
 
   constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, private readonly events: EventRecorder) {
     const pods = (this.podInformer = informers.informerFor(PODS, { indexers: { [NODE_NAME_INDEX]: byField('spec.nodeName') } }));
@@ -44,7 +46,10 @@ export class PodController {
     const enqueue = (o: KObject) => {
       if (o.spec?.nodeName) this.controller.enqueue(objectKey(o));
     };
-    pods.addEventHandler({ onAdd: enqueue, onUpdate: (_, o) => enqueue(o), onDelete: (o) => this.removedAt.delete(o.metadata.uid) });
+    pods.addEventHandler({ onAdd: enqueue, onUpdate: (_, o) => enqueue(o), onDelete: (o) => {
+      this.removedAt.delete(o.metadata.uid);
+      this.pulling.delete(o.metadata.uid);
+    } });
     informers.informerFor(APPINSTANCES).addEventHandler({
       onAdd: (a) => this.appChanged(a),
       onUpdate: (_, a) => this.appChanged(a),
@@ -183,7 +188,11 @@ export class PodController {
     const image = pod.spec.containers?.[0]?.image;
     const w0 = before?.state?.waiting?.reason;
     const state = app?.status?.state as string | undefined;
-    if (after.state?.waiting?.reason === 'ContainerCreating' && state && w0 !== 'ContainerCreating') void this.events.record(pod, 'Normal', 'Pulling', `Pulling image "${image}"`);
+    // Once per pod, when the device first reports the app (it is fetching the image then).
+    if (state && !this.pulling.has(pod.metadata.uid)) {
+      this.pulling.add(pod.metadata.uid);
+      void this.events.record(pod, 'Normal', 'Pulling', `Pulling image "${image}"`);
+    }
     if (after.state?.running && !before?.state?.running) {
       void this.events.record(pod, 'Normal', 'Pulled', `Image "${image}" is on the device`);
       void this.events.record(pod, 'Normal', 'Started', `Started container ${after.name} (EVE app ${app?.status?.uuid ?? ''})`.trim());
