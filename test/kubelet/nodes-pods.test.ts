@@ -80,6 +80,15 @@ test('no write storm: with only time passing, Nodes and Leases are not rewritten
   await new Promise((r) => setTimeout(r, 3000));
   assert.deepEqual((await json(['get', 'nodes'])).items.map((n: any) => n.metadata.resourceVersion), before);
   assert.deepEqual((await json(['get', 'leases', '-n', 'kube-node-lease'])).items.map((n: any) => n.metadata.resourceVersion), leases);
+  // A minute later (the renew interval): one renewal per lease, to the device's last contact; then none.
+  const bridge = env.k.kubelet!;
+  const w0 = bridge.leases.writes;
+  await bridge.leases.tick(Date.now() + 61_000);
+  assert.equal(bridge.leases.writes - w0, 3, 'one write per device');
+  await bridge.leases.tick(Date.now() + 62_000);
+  assert.equal(bridge.leases.writes - w0, 3, 'not again within the interval');
+  const l = (await json(['get', 'leases', '-n', 'kube-node-lease'])).items;
+  for (const x of l) assert.ok(Date.now() - Date.parse(x.spec.renewTime) < 3000, `renewTime is the last contact: ${x.spec.renewTime}`);
 });
 
 test('a Pod bound to an EVE node runs as the device app with the Pod UID and goes Ready with the device IP', async () => {
@@ -164,6 +173,9 @@ test('a silent device: Ready=Unknown + unreachable taint, pod kept; a pod tolera
     return cond(n, 'Ready')?.status === 'Unknown' ? n : undefined;
   }, 20_000, 'Ready=Unknown');
   const unknownAt = Date.now();
+  const w0 = env.k.kubelet!.leases.writes;
+  await env.k.kubelet!.leases.tick(Date.now() + 10 * 60_000);
+  assert.equal(env.k.kubelet!.leases.writes - w0, 2, 'the silent device\'s lease is not renewed, the others are');
   assert.ok(node.spec.taints.some((t: any) => t.key === 'node.kubernetes.io/unreachable' && t.effect === 'NoSchedule'), JSON.stringify(node.spec.taints));
   assert.equal(cond(node, 'EVEConnected').status, 'False');
   assert.match(await env.ok(['get', 'nodes']), /kl-0002\s+NotReady/);

@@ -26,7 +26,7 @@ export class NodeLeases {
   private timer?: NodeJS.Timeout;
   /** Contact time each lease was last renewed to (ms). */
   private renewed = new Map<string, number>();
-  private running = false;
+  private last: Promise<void> = Promise.resolve();
   writes = 0;
 
   constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, private readonly o: LeaseOptions = {}) {
@@ -43,30 +43,31 @@ export class NodeLeases {
     clearInterval(this.timer);
   }
 
-  async tick(now = Date.now()): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      const nodes = this.informers.informerFor(NODES).store;
-      for (const en of this.informers.informerFor(EDGENODES).store.list()) {
-        const name = en.metadata.name as string;
-        const node = nodes.get(name);
-        if (!node || edgeNodeOnline(en) !== true) continue;
-        const contact = this.o.contactOf?.(name) || Date.parse(en.status?.lastContact ?? '') || 0;
-        if (!contact) continue;
-        const last = this.renewed.get(name);
-        if (last !== undefined && (contact <= last || now - last < (this.o.renewIntervalMs ?? 60_000))) continue;
-        try {
-          await this.renew(node, Math.min(contact, now));
-          this.renewed.set(name, contact);
-        } catch (e) {
-          console.error(`kubeve: renewing the lease of node ${name} failed:`, e instanceof Error ? e.message : e);
-        }
+  /** One pass over the nodes; passes never overlap (a call during one runs after it). */
+  tick(now?: number): Promise<void> {
+    const run = this.last.then(() => this.pass(now ?? Date.now()));
+    this.last = run.catch(() => undefined);
+    return run;
+  }
+
+  private async pass(now: number): Promise<void> {
+    const nodes = this.informers.informerFor(NODES).store;
+    for (const en of this.informers.informerFor(EDGENODES).store.list()) {
+      const name = en.metadata.name as string;
+      const node = nodes.get(name);
+      if (!node || edgeNodeOnline(en) !== true) continue;
+      const contact = this.o.contactOf?.(name) || Date.parse(en.status?.lastContact ?? '') || 0;
+      if (!contact) continue;
+      const last = this.renewed.get(name);
+      if (last !== undefined && (contact <= last || now - last < (this.o.renewIntervalMs ?? 60_000))) continue;
+      try {
+        await this.renew(node, Math.min(contact, now));
+        this.renewed.set(name, contact);
+      } catch (e) {
+        console.error(`kubeve: renewing the lease of node ${name} failed:`, e instanceof Error ? e.message : e);
       }
-      for (const name of this.renewed.keys()) if (!nodes.get(name)) this.renewed.delete(name);
-    } finally {
-      this.running = false;
     }
+    for (const name of this.renewed.keys()) if (!nodes.get(name)) this.renewed.delete(name);
   }
 
   private duration(node: string): number {
