@@ -66,6 +66,17 @@ test('3 devices → kubectl get nodes -o wide: 3 Ready nodes, EVE-OS image, arch
   assert.deepEqual(n0.spec.taints, [{ key: 'kubeve.io/edge-node', value: 'true', effect: 'NoSchedule' }]);
   assert.deepEqual(n0.metadata.ownerReferences.map((r: any) => [r.kind, r.uid]), [['EdgeNode', en.metadata.uid]]);
   assert.equal(cond(n0, 'EVEConnected').status, 'True');
+  // Labels others set stay; an EdgeNode label change reaches the Node, a removed one leaves it.
+  await env.ok(['label', 'node', 'kl-0000', 'team=edge']);
+  await env.ok(['label', 'edgenode', 'kl-0000', 'site=plant-8', '--overwrite']);
+  await eventually(async () => (await json(['get', 'node', 'kl-0000'])).metadata.labels.site === 'plant-8', 10_000, 'label synced');
+  await env.ok(['label', 'edgenode', 'kl-0000', 'site-']);
+  const relabelled = await eventually(async () => {
+    const n = await json(['get', 'node', 'kl-0000']);
+    return n.metadata.labels.site === undefined ? n : undefined;
+  }, 10_000, 'label removed');
+  assert.equal(relabelled.metadata.labels.team, 'edge');
+  assert.equal(relabelled.metadata.labels['kubeve.io/edge-node'], 'true');
   const lease = await eventually(async () => (await env.kubectl(['get', 'lease', 'kl-0000', '-n', 'kube-node-lease', '-o', 'json'])).stdout, 20_000, 'node lease');
   const l = JSON.parse(lease);
   assert.equal(l.spec.holderIdentity, 'kl-0000');

@@ -36,7 +36,10 @@ const ARCH: Record<string, string> = { x86_64: 'amd64', amd64: 'amd64', aarch64:
 const mib = (v: unknown): string | undefined => (typeof v === 'number' ? `${v}Mi` : typeof v === 'string' && v ? v : undefined);
 
 /** The Node an EdgeNode stands for: metadata (labels, owner), spec (taints) and status. */
-export function desiredNode(en: KObject, o: NodeSyncOptions, taintsNow: Taint[] = []): KObject {
+/** Annotation listing the label keys this controller set, so labels others add (kubectl label) are kept. */
+export const SYNCED_LABELS = 'kubeve.io/synced-labels';
+
+export function desiredNode(en: KObject, o: NodeSyncOptions, taintsNow: Taint[] = [], labelsNow: Record<string, string> = {}, syncedNow = ''): KObject {
   const st = en.status ?? {};
   const hw = st.hardware ?? {};
   const arch = ARCH[String(hw.architecture ?? '')] ?? (hw.architecture ? String(hw.architecture) : 'amd64');
@@ -53,6 +56,8 @@ export function desiredNode(en: KObject, o: NodeSyncOptions, taintsNow: Taint[] 
   };
   if (hw.model) labels['node.kubernetes.io/instance-type'] = labelValue(String(hw.model));
   if (st.eveVersion) labels[EVE_VERSION_LABEL] = labelValue(String(st.eveVersion));
+  const synced = new Set(syncedNow.split(',').filter(Boolean));
+  const others = Object.fromEntries(Object.entries(labelsNow).filter(([k]) => !synced.has(k) && !(k in labels)));
 
   const own = OWN_TAINTS(o);
   const edgeTaint = o.edgeTaint === undefined ? DEFAULT_EDGE_TAINT : o.edgeTaint;
@@ -103,7 +108,8 @@ export function desiredNode(en: KObject, o: NodeSyncOptions, taintsNow: Taint[] 
     kind: 'Node',
     metadata: {
       name,
-      labels,
+      labels: { ...others, ...labels },
+      annotations: { [SYNCED_LABELS]: Object.keys(labels).sort().join(',') },
       ownerReferences: [{ apiVersion: EVE_API_VERSION, kind: 'EdgeNode', name, uid: en.metadata.uid, controller: true, blockOwnerDeletion: true }],
     },
     spec: { taints },
@@ -139,7 +145,7 @@ function labelValue(s: string): string {
 interface Shown { labels: unknown; owners: unknown; taints: unknown; status: unknown }
 function shown(n: KObject): Shown {
   const conds = (n.status?.conditions ?? []).map((c: KObject) => ({ ...c, lastHeartbeatTime: undefined }));
-  return { labels: n.metadata?.labels, owners: n.metadata?.ownerReferences, taints: n.spec?.taints ?? [], status: { ...n.status, conditions: conds } };
+  return { labels: [n.metadata?.labels, n.metadata?.annotations?.[SYNCED_LABELS]], owners: n.metadata?.ownerReferences, taints: n.spec?.taints ?? [], status: { ...n.status, conditions: conds } };
 }
 
 export class NodeSync {
@@ -173,7 +179,7 @@ export class NodeSync {
       if (current.metadata.ownerReferences?.some((r: KObject) => r.kind === 'EdgeNode')) await this.client.delete(NODES, undefined, name, { preconditions: { uid: current.metadata.uid } }).catch(ignoreNotFound);
       return;
     }
-    const want = desiredNode(en, this.o, current?.spec?.taints ?? []);
+    const want = desiredNode(en, this.o, current?.spec?.taints ?? [], current?.metadata.labels ?? {}, current?.metadata.annotations?.[SYNCED_LABELS] ?? '');
     if (!current) {
       let created: KObject;
       try {
@@ -191,7 +197,12 @@ export class NodeSync {
     }
     const before = shown(current);
     const after = shown(want);
-    const meta = { ...current.metadata, labels: { ...(want.metadata.labels as object) }, ownerReferences: want.metadata.ownerReferences };
+    const meta = {
+      ...current.metadata,
+      labels: want.metadata.labels,
+      annotations: { ...current.metadata.annotations, ...want.metadata.annotations },
+      ownerReferences: want.metadata.ownerReferences,
+    };
     let obj = current;
     if (!isDeepStrictEqual(before.labels, after.labels) || !isDeepStrictEqual(before.owners, after.owners) || !isDeepStrictEqual(before.taints, after.taints)) {
       obj = await this.client.update(NODES, { ...current, metadata: meta, spec: { ...current.spec, taints: want.spec.taints } });
