@@ -77,8 +77,11 @@ test('3 devices → kubectl get nodes -o wide: 3 Ready nodes, EVE-OS image, arch
   }, 10_000, 'label removed');
   assert.equal(relabelled.metadata.labels.team, 'edge');
   assert.equal(relabelled.metadata.labels['kubeve.io/edge-node'], 'true');
-  const lease = await eventually(async () => (await env.kubectl(['get', 'lease', 'kl-0000', '-n', 'kube-node-lease', '-o', 'json'])).stdout, 20_000, 'node lease');
-  const l = JSON.parse(lease);
+  const leases = await eventually(async () => {
+    const l = (await json(['get', 'leases', '-n', 'kube-node-lease'])).items;
+    return l.length === 3 ? l : undefined;
+  }, 20_000, 'a lease per node');
+  const l = leases.find((x: any) => x.metadata.name === 'kl-0000');
   assert.equal(l.spec.holderIdentity, 'kl-0000');
   assert.ok(l.spec.renewTime);
 });

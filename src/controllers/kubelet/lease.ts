@@ -30,7 +30,9 @@ export class NodeLeases {
   writes = 0;
 
   constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, private readonly o: LeaseOptions = {}) {
-    informers.informerFor(NODES);
+    // A new Node gets its lease at once, not at the next tick.
+    informers.informerFor(NODES).addEventHandler({ onAdd: () => void (this.timer && this.tick()) });
+    informers.informerFor(EDGENODES).addEventHandler({ onUpdate: (a, b) => void (this.timer && edgeNodeOnline(a) !== edgeNodeOnline(b) && this.tick()) });
   }
 
   start(): void {
