@@ -125,7 +125,14 @@ test('a Pod bound to an EVE node runs as the device app with the Pod UID and goe
   assert.match(Buffer.from(app.userData, 'base64').toString(), /GREETING=hello/);
   assert.equal(dev('kl-0000').model.appStates().web, 'RUNNING');
   const ev = await env.ok(['get', 'events', '-n', 'default', '--field-selector', 'involvedObject.name=web']);
-  assert.match(ev, /Started/);
+  for (const reason of ['Pulling', 'Pulled', 'Started']) assert.match(ev, new RegExp(reason));
+  // A running app whose device keeps polling costs no Pod or AppInstance write.
+  await env.k.kubelet!.idle();
+  const rv = (await json(['get', 'pod', 'web', '-n', 'default'])).metadata.resourceVersion;
+  const arv = (await json(['get', 'appinstance', 'web', '-n', 'default'])).metadata.resourceVersion;
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal((await json(['get', 'pod', 'web', '-n', 'default'])).metadata.resourceVersion, rv);
+  assert.equal((await json(['get', 'appinstance', 'web', '-n', 'default'])).metadata.resourceVersion, arv);
 });
 
 test('an image EVE cannot pull: Pending, waiting ErrImagePull with EVE\'s message, a Failed event', async () => {
