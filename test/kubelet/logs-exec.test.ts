@@ -68,3 +68,31 @@ test('kubectl exec / attach / port-forward: a clear "not supported on EVE nodes"
     assert.match(r.stderr, /not supported on EVE nodes/, `${args[0]}: ${r.stderr}`);
   }
 });
+
+test('a ConfigMap volume reaches the device as cloud-init write_files; the pod waits for a missing ConfigMap', async () => {
+  await env.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: files, namespace: default}
+spec:
+  nodeName: lg-0000
+  containers:
+    - name: main
+      image: library/busybox:1.36
+      volumeMounts: [{name: cfg, mountPath: /etc/app}]
+  volumes: [{name: cfg, configMap: {name: app-config}}]
+`);
+  const waiting = await eventually(async () => {
+    const p = JSON.parse(await env.ok(['get', 'pod', 'files', '-o', 'json']));
+    return p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerConfigError' ? p : undefined;
+  }, 15_000, 'CreateContainerConfigError');
+  assert.match(waiting.status.containerStatuses[0].state.waiting.message, /configMap default\/app-config not found/);
+  await env.ok(['create', 'configmap', 'app-config', '--from-literal=mode=fast']);
+  await env.ok(['wait', '--for=condition=Ready', 'pod/files', '--timeout=60s']);
+  const uid = JSON.parse(await env.ok(['get', 'pod', 'files', '-o', 'json'])).metadata.uid;
+  const cfg = JSON.parse(await env.ok(['get', '--raw', '/apis/eve.kubeve.io/v1alpha1/edgenodes/lg-0000/config']));
+  const app = cfg.apps.find((a: any) => a.uuidandversion.uuid === uid);
+  const userData = Buffer.from(app.userData, 'base64').toString();
+  assert.match(userData, /^#cloud-config\n/);
+  const cc = JSON.parse(userData.split('\n')[1]!);
+  assert.deepEqual(cc.write_files, [{ path: '/etc/app/mode', encoding: 'b64', content: Buffer.from('fast').toString('base64'), permissions: '0644' }]);
+});

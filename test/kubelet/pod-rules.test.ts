@@ -87,3 +87,27 @@ test('only explicit finite unreachable NoExecute tolerations opt into eviction',
   assert.equal(t([{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }]), undefined, 'the admission default is not an opt-in');
   assert.equal(t([{ key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 5 }]), undefined);
 });
+
+test('ConfigMap and Secret volumes become cloud-init write_files, env becomes runcmd K=V', () => {
+  const p = pod({ volumes: [{ name: 'cfg', configMap: { name: 'cm', items: [{ key: 'b', path: 'conf/b.txt' }] } }, { name: 'sec', secret: { secretName: 'sec', defaultMode: 0o400 } }] }, {
+    env: [{ name: 'A', value: '1' }],
+    volumeMounts: [{ name: 'cfg', mountPath: '/etc/app/' }, { name: 'sec', mountPath: '/run/secret' }],
+  });
+  const l = {
+    configMap: (_: string, n: string) => (n === 'cm' ? { data: { b: 'bee' } } : undefined),
+    secret: (_: string, n: string) => (n === 'sec' ? { data: { s: Buffer.from('top').toString('base64') } } : undefined),
+  };
+  const { app } = appInstanceFor(p, l);
+  assert.equal(app!.spec.env, undefined, 'env goes into the cloud-config instead');
+  const [head, body] = app!.spec.userData.split('\n');
+  assert.equal(head, '#cloud-config');
+  const cc = JSON.parse(body);
+  assert.deepEqual(cc.runcmd, ['A=1']);
+  assert.deepEqual(cc.write_files, [
+    { path: '/etc/app/conf/b.txt', encoding: 'b64', content: Buffer.from('bee').toString('base64'), permissions: '0644' },
+    { path: '/run/secret/s', encoding: 'b64', content: Buffer.from('top').toString('base64'), permissions: '0400' },
+  ]);
+  const gone = appInstanceFor(pod({ volumes: [{ name: 'cfg', configMap: { name: 'nope' } }] }, { volumeMounts: [{ name: 'cfg', mountPath: '/x' }] }), l);
+  assert.match(gone.missing!.message, /configMap ns\/nope not found/);
+  assert.equal(refusal(pod({}, { volumeMounts: [{ name: 'cfg', mountPath: '/x', subPath: 'a' }] }))?.field, 'spec.containers[0].volumeMounts[0].subPath');
+});

@@ -75,11 +75,51 @@ function cpus(r: KObject | undefined): number {
   return Number.isFinite(n) && n > 0 ? Math.max(1, Math.ceil(n)) : 1;
 }
 
+/**
+ * ConfigMap and Secret volumes as cloud-init write_files (EVE docs/CLOUD-INIT.md): one file per key
+ * (or per `items` entry) under the mount path. Undefined when the pod has none.
+ */
+function files(pod: KObject, c: KObject, l: Lookups): { files?: KObject[]; missing?: Refusal } {
+  const out: KObject[] = [];
+  const ns = pod.metadata.namespace as string;
+  for (const [i, v] of (pod.spec.volumes ?? []).entries()) {
+    const src = v.configMap ?? v.secret;
+    if (!src) continue;
+    const kind = v.configMap ? 'configMap' : 'secret';
+    const refName = v.configMap ? src.name : src.secretName;
+    const mount = (c.volumeMounts ?? []).find((m: KObject) => m.name === v.name);
+    if (!mount) continue;
+    const obj = kind === 'configMap' ? l.configMap(ns, refName) : l.secret(ns, refName);
+    if (!obj) {
+      if (src.optional) continue;
+      return { missing: { field: `spec.volumes[${i}].${kind}`, message: `${kind} ${ns}/${refName} not found` } };
+    }
+    // Base64 of every key's bytes: Secret data already is; ConfigMap data is text, binaryData base64.
+    const data: Record<string, string> = kind === 'secret'
+      ? { ...(obj.data ?? {}) }
+      : { ...Object.fromEntries(Object.entries(obj.data ?? {}).map(([k, x]) => [k, Buffer.from(String(x)).toString('base64')])), ...(obj.binaryData ?? {}) };
+    const items: KObject[] = src.items ?? Object.keys(data).sort().map((key) => ({ key, path: key }));
+    for (const it of items) {
+      if (data[it.key] === undefined) {
+        if (src.optional) continue;
+        return { missing: { field: `spec.volumes[${i}].${kind}.items`, message: `${kind} ${ns}/${refName} has no key ${it.key}` } };
+      }
+      const mode = it.mode ?? src.defaultMode ?? 0o644;
+      out.push({ path: `${String(mount.mountPath).replace(/\/$/, '')}/${it.path}`, encoding: 'b64', content: data[it.key], permissions: `0${mode.toString(8)}` });
+    }
+  }
+  return out.length ? { files: out } : {};
+}
+
 /** The AppInstance for a Pod, or why it cannot be made (a missing ConfigMap/Secret: retried later). */
 export function appInstanceFor(pod: KObject, l: Lookups): { app?: KObject; missing?: Refusal } {
   const c = (pod.spec.containers ?? [])[0] ?? {};
   const e = env(pod, c, l);
   if (e.missing) return { missing: e.missing };
+  const f = files(pod, c, l);
+  if (f.missing) return { missing: f.missing };
+  // With files, the whole user data is #cloud-config (env as runcmd K=V lines); JSON is valid YAML.
+  const userData = f.files ? `#cloud-config\n${JSON.stringify({ runcmd: e.env.map((x) => `${x.name}=${x.value}`), write_files: f.files })}\n` : undefined;
   const memory = c.resources?.limits?.memory ?? c.resources?.requests?.memory;
   const portMaps = (c.ports ?? []).filter((p: KObject) => p.hostPort).map((p: KObject) => ({ protocol: p.protocol === 'UDP' ? 'udp' : 'tcp', port: p.hostPort, targetPort: p.containerPort }));
   const mounts: KObject[] = c.volumeMounts ?? [];
@@ -95,7 +135,7 @@ export function appInstanceFor(pod: KObject, l: Lookups): { app?: KObject; missi
     resources: { cpus: cpus(c.resources), ...(memory ? { memory: String(memory) } : {}) },
     networks: [{ name: 'eth0', networkInstanceRef: { name: POD_NETWORK }, ...(portMaps.length ? { portMaps } : {}) }],
     ...(volumes.length ? { volumes } : {}),
-    ...(e.env.length ? { env: e.env } : {}),
+    ...(userData ? { userData } : e.env.length ? { env: e.env } : {}),
   };
   return {
     app: {

@@ -11,8 +11,8 @@ export interface Refusal {
 
 /** runtimeClassName → AppInstance spec.type. */
 export const RUNTIME_CLASSES: Record<string, 'container' | 'vm'> = { 'eve-container': 'container', 'eve-vm': 'vm' };
-// configMap/secret volumes need #cloud-config write_files, which EVE cannot combine with env (K=V) user data yet.
-export const SUPPORTED_VOLUMES = ['emptyDir'];
+// configMap/secret volumes become cloud-init write_files (files written before the app starts, no live update).
+export const SUPPORTED_VOLUMES = ['emptyDir', 'configMap', 'secret'];
 const SUPPORTED_FIELD_REFS = new Set(['metadata.name', 'metadata.namespace', 'metadata.uid', 'spec.nodeName', 'spec.serviceAccountName']);
 
 type Rule = (spec: KObject) => Refusal | undefined;
@@ -61,6 +61,9 @@ export function refusal(pod: KObject): Refusal | undefined {
     const vf = e.valueFrom;
     if (vf?.resourceFieldRef) return { field: `spec.containers[0].env[${i}].valueFrom.resourceFieldRef`, message: 'resource field references are not supported on EVE nodes' };
     if (vf?.fieldRef && !SUPPORTED_FIELD_REFS.has(vf.fieldRef.fieldPath)) return { field: `spec.containers[0].env[${i}].valueFrom.fieldRef.fieldPath`, message: `field ${vf.fieldRef.fieldPath} is not available on EVE nodes (supported: ${[...SUPPORTED_FIELD_REFS].join(', ')})` };
+  }
+  for (const [i, m] of (c.volumeMounts ?? []).entries()) {
+    if (m.subPath || m.subPathExpr) return { field: `spec.containers[0].volumeMounts[${i}].subPath`, message: 'subPath mounts are not supported on EVE nodes' };
   }
   for (const [i, p] of (c.ports ?? []).entries()) {
     if (p.protocol === 'SCTP') return { field: `spec.containers[0].ports[${i}].protocol`, message: 'EVE port maps are TCP or UDP' };
