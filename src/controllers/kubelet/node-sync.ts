@@ -7,7 +7,7 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import type { KObject } from '../../apiserver/resource.ts';
-import { Controller, isAlreadyExists, isNotFound, objectKey, type Client, type SharedInformerFactory } from '../runtime/index.ts';
+import { Controller, isNotFound, objectKey, type Client, type SharedInformerFactory } from '../runtime/index.ts';
 import { API_VERSION as EVE_API_VERSION, EDGENODES, getCondition } from '../eve/status.ts';
 import { CONNECTED_CONDITION, EDGE_NODE_LABEL, EVE_VERSION_LABEL, NODES, UNREACHABLE_TAINT, rfc3339, type Taint } from './resources.ts';
 
@@ -181,14 +181,9 @@ export class NodeSync {
     }
     const want = desiredNode(en, this.o, current?.spec?.taints ?? [], current?.metadata.labels ?? {}, current?.metadata.annotations?.[SYNCED_LABELS] ?? '');
     if (!current) {
-      let created: KObject;
-      try {
-        created = await this.client.create(NODES, undefined, want);
-        this.writes.create++;
-      } catch (e) {
-        if (isAlreadyExists(e)) throw e; // the informer catches up, then we retry
-        throw e;
-      }
+      // AlreadyExists (the informer is behind) throws: the key is retried once the cache has the Node.
+      const created = await this.client.create(NODES, undefined, want);
+      this.writes.create++;
       if (!isDeepStrictEqual(shown(created).status, shown(want).status)) {
         await this.client.updateStatus(NODES, { ...created, status: want.status });
         this.writes.status++;
