@@ -193,6 +193,7 @@ export class HttpFront {
     if (sub !== undefined) {
       const known = (sub === 'status' && def.subresources.status) || (sub === 'scale' && def.subresources.scale) || (sub === 'binding' && def.subresources.binding) || (sub === 'finalize' && def.subresources.finalize) || !!def.subresources.actions?.[sub];
       const custom = def.subresources.custom?.[sub];
+      if (custom?.serve && t.name !== undefined) return custom.serve(await this.service.get(def, t.namespace, t.name), url.searchParams, req, res);
       if (custom && t.name !== undefined) {
         if (method !== 'GET') throw methodNotAllowed(method, `${def.resource}/${sub}`);
         this.checkAccept(req);

@@ -43,6 +43,11 @@ export interface CustomSubresource {
   version?: string;
   /** The body for GET <resource>/<name>/<subresource>; a thrown StatusError is the answer. */
   get(obj: KObject): unknown | Promise<unknown>;
+  /**
+   * Serves the request itself, any method (streams, text, upgrades: pods/log, pods/exec), instead of
+   * `get`. A StatusError thrown before anything was written is the answer.
+   */
+  serve?(obj: KObject, query: URLSearchParams, req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): Promise<void>;
 }
 
 /** Who is asking, for hooks whose answer depends on it. In-process callers (controllers) leave both unset. */

@@ -8,6 +8,8 @@ import { installCrds } from '../controllers/eve/install.ts';
 import { EveControllers, type EveControllerOptions } from '../controllers/eve/index.ts';
 import { GROUP } from '../controllers/eve/status.ts';
 import { WorkloadControllers } from '../controllers/workloads/index.ts';
+import { KubeletBridge, type KubeletBridgeOptions } from '../controllers/kubelet/index.ts';
+import { podLogSubresource, unsupportedStreamSubresource } from '../controllers/kubelet/pod-streams.ts';
 
 export interface KubeveOptions extends ApiServerOptions {
   /** Device API port (default 8443; 0 = any free port). */
@@ -19,6 +21,8 @@ export interface KubeveOptions extends ApiServerOptions {
   /** Directory of the CRD manifests (default deploy/crds of this checkout). */
   crdDir?: string;
   eve?: EveControllerOptions;
+  /** EVE devices as Nodes, Pods on them as apps (DESIGN §6). */
+  kubelet?: KubeletBridgeOptions;
   log?: (msg: string) => void;
 }
 
@@ -27,6 +31,7 @@ export interface Kubeve {
   device: DeviceApi;
   eve: EveControllers;
   workloads: WorkloadControllers;
+  kubelet?: KubeletBridge;
   close(): Promise<void>;
 }
 
@@ -36,6 +41,11 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
     const client = new InProcessClient(api.service, api.registry);
     await installCrds(client, { dir: o.crdDir });
     const eve = new EveControllers(client, o.eve);
+    const kubelet = o.kubelet?.enabled === false ? undefined : new KubeletBridge(client, eve.informers, {
+      contactOf: (name) => eve.index.byName.get(name)?.lastContact,
+      leaseDurationSeconds: (name) => Math.ceil(eve.presence.timeoutFor(eve.index.byName.get(name) ?? { pollIntervalMs: 60_000 } as never) / 1000),
+      ...o.kubelet,
+    });
     const hosts = [...new Set(['localhost', '127.0.0.1', ...(o.advertiseAddress ? [o.advertiseAddress] : []), ...(o.deviceTlsHosts ?? [])])];
     const device = await startDeviceApi({
       dataDir: o.dataDir,
@@ -49,16 +59,27 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
       kind: 'EdgeDevConfig',
       get: (obj) => eve.render.servedConfig(obj),
     });
+    const deviceUuidOf = (node: string) => eve.index.byName.get(node)?.uuid;
+    const removeStreams = kubelet
+      ? [
+          api.registry.extendSubresource('', 'pods', 'log', podLogSubresource({ deviceUuidOf, logs: device.logs })),
+          ...['exec', 'attach', 'portforward'].map((s) => api.registry.extendSubresource('', 'pods', s, unsupportedStreamSubresource(s, { deviceUuidOf }))),
+        ]
+      : [];
     await eve.start(device);
     const workloads = new WorkloadControllers(client);
     await workloads.start();
+    await kubelet?.start();
     return {
       api,
       device,
       eve,
       workloads,
+      kubelet,
       async close() {
+        await kubelet?.stop();
         await workloads.stop();
+        for (const r of removeStreams) r();
         eve.stop();
         removeConfig();
         await device.close();

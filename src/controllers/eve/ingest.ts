@@ -12,7 +12,7 @@ import {
 import { Severity, type ErrorInfo } from '../../eve/gen/info/common_pb.ts';
 import type { GVR } from '../runtime/index.ts';
 import type { NodeIndex } from './nodes.ts';
-import type { UuidOwner } from './mapping.ts';
+import { appUuid, type UuidOwner } from './mapping.ts';
 import type { EventRecorder } from './recorder.ts';
 import { APPINSTANCES, EDGENODES, NETWORKINSTANCES, VOLUMES, getCondition, rfc3339, setCondition, type Condition, type StatusWriter } from './status.ts';
 
@@ -163,7 +163,7 @@ export class Ingest {
     if (!o || o.kind !== 'app' || o.node !== node || (a.state === ZSwState.INVALID && !a.AppName)) return;
     const errors = errText(a.appErr);
     const r = await this.status.mutate(APPINSTANCES, o.ns, o.name, (st, obj) => {
-      st.uuid = obj.metadata.uid;
+      st.uuid = appUuid(obj);
       st.state = swState(a.state);
       st.ipAddresses = a.network.flatMap((n) => n.IPAddrs);
       st.interfaces = a.network.map((n) => ({

@@ -88,6 +88,12 @@ const DOCKER_HUB = 'docker.io';
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const int = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) ? v : undefined);
 const uid = (o: KObject): string => String(o.metadata?.uid ?? '').toLowerCase();
+
+/** The EVE app UUID of an AppInstance: its uid, or, for one a Pod controls (kubelet bridge), the Pod's uid. */
+export function appUuid(app: KObject): string {
+  const pod = (app.metadata?.ownerReferences ?? []).find((r: KObject) => r.controller && r.kind === 'Pod' && r.apiVersion === 'v1');
+  return pod && app.metadata?.annotations?.['kubeve.io/pod-uid'] === pod.uid ? String(pod.uid).toLowerCase() : uid(app);
+}
 const refKey = (r: ObjectRef) => `${r.kind}/${r.namespace ?? ''}/${r.name}`;
 
 /** Bytes of a quantity (rounded up to whole bytes), or undefined when it is not a valid non-negative quantity. */
@@ -272,7 +278,7 @@ class Mapper {
   async app(app: KObject, arch: string | undefined): Promise<AppRecord | undefined> {
     const namespace = String(app.metadata?.namespace ?? 'default');
     const name = String(app.metadata?.name ?? '');
-    const appUid = uid(app);
+    const appUid = appUuid(app);
     const object: ObjectRef = { kind: 'AppInstance', namespace, name };
     const s = this.stage(object);
     const spec = app.spec ?? {};

@@ -21,7 +21,7 @@ import { EdgeDevConfigSchema } from '../../eve/gen/config/devconfig_pb.ts';
 import { renderDeviceConfig, type RenderedConfig } from '../../eve/render.ts';
 import { isNotFound, type Client, type GVR } from '../runtime/index.ts';
 import type { CacheStore } from '../runtime/index.ts';
-import { mapDevice, type DeviceMapping, type MappingProblem, type ObjectRef, type RefKind, type SourceKind } from './mapping.ts';
+import { appUuid, mapDevice, type DeviceMapping, type MappingProblem, type ObjectRef, type RefKind, type SourceKind } from './mapping.ts';
 import type { OwnerLookup } from './ingest.ts';
 import type { UuidOwner } from './mapping.ts';
 import type { NodeEntry, NodeIndex } from './nodes.ts';
@@ -37,6 +37,8 @@ export interface RenderControllerOptions {
 
 interface AppEntry {
   uid: string;
+  /** EVE app UUID (the uid, or the owning Pod's for kubelet-bridge apps). */
+  uuid: string;
   node: string;
   generation: number;
 }
@@ -117,7 +119,7 @@ export class RenderController implements OwnerLookup {
     if (type === 'DELETED') {
       if (!old) return;
       this.apps.delete(key);
-      this.appsByUid.delete(old.uid);
+      this.appsByUid.delete(old.uuid);
       this.nodeApps.get(old.node)?.delete(key);
       this.mark(old.node);
       return;
@@ -126,14 +128,15 @@ export class RenderController implements OwnerLookup {
     const generation: number = obj.metadata.generation ?? 0;
     if (old && old.uid === obj.metadata.uid && old.node === node && old.generation === generation) return;
     if (old) {
-      this.appsByUid.delete(old.uid);
+      this.appsByUid.delete(old.uuid);
       if (old.node !== node) {
         this.nodeApps.get(old.node)?.delete(key);
         this.mark(old.node);
       }
     }
-    this.apps.set(key, { uid: obj.metadata.uid, node, generation });
-    this.appsByUid.set(obj.metadata.uid, key);
+    const uuid = appUuid(obj);
+    this.apps.set(key, { uid: obj.metadata.uid, uuid, node, generation });
+    this.appsByUid.set(uuid, key);
     let set = this.nodeApps.get(node);
     if (!set) this.nodeApps.set(node, (set = new Set()));
     set.add(key);

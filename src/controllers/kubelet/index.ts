@@ -1,0 +1,48 @@
+// The kubelet bridge (DESIGN §6): EVE devices as Nodes, Pods bound to them as AppInstances. Only the
+// controller runtime's Client and shared informers are used, so it runs the same in the embedded
+// server and in operator mode. See README.md.
+
+import { isAlreadyExists, type Client, type SharedInformerFactory } from '../runtime/index.ts';
+import { EventRecorder } from '../eve/recorder.ts';
+import { NodeSync, type NodeSyncOptions } from './node-sync.ts';
+import { NodeLeases, type LeaseOptions } from './lease.ts';
+import { PodController } from './pod-controller.ts';
+import { NODE_LEASE_NAMESPACE } from './resources.ts';
+
+export interface KubeletBridgeOptions extends NodeSyncOptions, LeaseOptions {
+  /** Off switch (default on). */
+  enabled?: boolean;
+}
+
+export class KubeletBridge {
+  readonly nodes: NodeSync;
+  readonly leases: NodeLeases;
+  readonly pods: PodController;
+
+  /** Registers its informers on `informers`; call before the factory starts (or start() later). */
+  constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, o: KubeletBridgeOptions = {}) {
+    this.nodes = new NodeSync(client, informers, o);
+    this.leases = new NodeLeases(client, informers, o);
+    this.pods = new PodController(client, informers, new EventRecorder(client));
+  }
+
+  async start(): Promise<void> {
+    await this.client.create({ group: '', version: 'v1', resource: 'namespaces' }, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NODE_LEASE_NAMESPACE } }).catch((e) => {
+      if (!isAlreadyExists(e)) throw e;
+    });
+    this.informers.start();
+    await this.informers.waitForCacheSync();
+    this.nodes.start();
+    this.pods.start();
+    this.leases.start();
+  }
+
+  async stop(): Promise<void> {
+    this.leases.stop();
+    await Promise.all([this.nodes.stop(), this.pods.stop()]);
+  }
+
+  async idle(): Promise<void> {
+    await Promise.all([this.nodes.controller.idle(), this.pods.controller.idle()]);
+  }
+}

@@ -1,0 +1,25 @@
+// The resources and well-known names the kubelet bridge works with.
+import type { GVR } from '../runtime/index.ts';
+
+export const NODES: GVR = { group: '', version: 'v1', resource: 'nodes' };
+export const PODS: GVR = { group: '', version: 'v1', resource: 'pods' };
+export const CONFIGMAPS: GVR = { group: '', version: 'v1', resource: 'configmaps' };
+export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+
+export const EDGE_NODE_LABEL = 'kubeve.io/edge-node';
+export const EVE_VERSION_LABEL = 'kubeve.io/eve-version';
+export const UNREACHABLE_TAINT = 'node.kubernetes.io/unreachable';
+/** Node and pod condition saying whether the EVE device is in contact with the controller. */
+export const CONNECTED_CONDITION = 'EVEConnected';
+export const FIELD_MANAGER = 'kubeve-kubelet-bridge';
+
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+}
+
+/** kube-style RFC 3339 with seconds precision. */
+export const rfc3339 = (ms = Date.now()) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** MicroTime (Lease renewTime). */
+export const microTime = (ms = Date.now()) => new Date(ms).toISOString().replace(/Z$/, '000Z');
