@@ -16,7 +16,6 @@ function subresources(d: ResourceDefinition): Array<{ name: string; group: strin
   const self = { group: d.group, version: d.version, kind: d.kind };
   if (d.subresources.status) out.push({ name: 'status', ...self, verbs: SUB_VERBS });
   if (d.subresources.scale) out.push({ name: 'scale', group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: SUB_VERBS });
-  if (d.subresources.binding) out.push({ name: 'binding', group: '', version: 'v1', kind: 'Binding', verbs: ['create'] });
   if (d.subresources.finalize) out.push({ name: 'finalize', ...self, verbs: ['update'] });
   for (const [name, a] of Object.entries(d.subresources.actions ?? {})) out.push({ name, group: a.group, version: a.version, kind: a.kind, verbs: ['create'] });
   for (const [name, c] of Object.entries(d.subresources.custom ?? {})) {

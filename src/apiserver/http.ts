@@ -191,7 +191,7 @@ export class HttpFront {
     const sub = t.subresource;
     const action = sub !== undefined ? def.subresources.actions?.[sub] : undefined;
     if (sub !== undefined) {
-      const known = (sub === 'status' && def.subresources.status) || (sub === 'scale' && def.subresources.scale) || (sub === 'binding' && def.subresources.binding) || (sub === 'finalize' && def.subresources.finalize) || !!def.subresources.actions?.[sub];
+      const known = (sub === 'status' && def.subresources.status) || (sub === 'scale' && def.subresources.scale) || (sub === 'finalize' && def.subresources.finalize) || !!def.subresources.actions?.[sub];
       const custom = def.subresources.custom?.[sub];
       if (custom?.serve && t.name !== undefined) return custom.serve(await this.service.get(def, t.namespace, t.name), url.searchParams, req, res);
       if (custom && t.name !== undefined) {
@@ -203,7 +203,7 @@ export class HttpFront {
     }
     const verb = t.name === undefined
       ? ({ GET: q.bool('watch') ? 'watch' : 'list', POST: 'create', DELETE: 'deletecollection' } as Record<string, string>)[method]
-      : ({ GET: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete', POST: sub === 'binding' || action ? 'create' : undefined } as Record<string, string | undefined>)[method];
+      : ({ GET: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete', POST: action ? 'create' : undefined } as Record<string, string | undefined>)[method];
     if (!verb || (sub === undefined && !def.verbs.includes(verb))) throw methodNotAllowed(method, def.resource);
     if (t.name === undefined && def.namespaced && t.namespace === undefined && (verb === 'create' || verb === 'deletecollection')) throw NOT_FOUND();
 
@@ -226,7 +226,6 @@ export class HttpFront {
       }
       case 'create': {
         const body = await this.readObject(req, sub ? undefined : def.kind);
-        if (sub === 'binding') return this.json(res, 201, await this.bind(def, ns, t.name!, body, w, ctx), ctx);
         if (action) return this.json(res, 201, await action.create(await this.service.get(def, ns, t.name!), body, { ...ctx, objects: this.service.objects, dryRun: w.dryRun }), ctx);
         return this.json(res, 201, await this.service.create(def, ns, body, w, ctx), ctx);
       }
@@ -270,19 +269,6 @@ export class HttpFront {
       }
     }
     throw methodNotAllowed(method, def.resource);
-  }
-
-  /** pods/binding: sets spec.nodeName once, as the scheduler's Binding does. */
-  private async bind(def: ResourceDefinition, ns: string | undefined, name: string, body: KObject, w: WriteOptions, ctx: Ctx): Promise<KObject> {
-    const node = body?.target?.name;
-    if (body?.kind !== undefined && body.kind !== 'Binding') throw badRequest(`the kind in the data (${body.kind}) does not match the expected kind (Binding)`);
-    if (!node) throw badRequest('Binding target.name is required');
-    await this.service.guaranteedUpdate(def, ns, name, undefined, (cur) => {
-      if (cur.spec?.nodeName) throw new StatusError(409, 'Conflict', `Operation cannot be fulfilled on pods/binding "${name}": pod ${name} is already assigned to node "${cur.spec.nodeName}"`);
-      cur.spec = { ...cur.spec, nodeName: node };
-      return cur;
-    }, { ...w, subresource: 'binding' }, ctx);
-    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 };
   }
 
   /** namespaces/finalize: only spec.finalizers changes. */

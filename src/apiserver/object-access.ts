@@ -17,8 +17,11 @@ export function objectAccess(registry: Registry, service: ResourceService): Obje
       const list = await service.list(def(group, version, resource), namespace, {});
       return list.items as KObject[];
     },
+    update(group, version, resource, namespace, name, mutate, opts) {
+      return service.guaranteedUpdate(def(group, version, resource), namespace, name, undefined, mutate, { subresource: opts.subresource, dryRun: opts.dryRun }, { warnings: [] });
+    },
     updateStatus(group, version, resource, namespace, name, mutate) {
-      return service.guaranteedUpdate(def(group, version, resource), namespace, name, undefined, mutate, { subresource: 'status' }, { warnings: [] });
+      return this.update(group, version, resource, namespace, name, mutate, { subresource: 'status' });
     },
     async delete(group, version, resource, namespace, name, opts) {
       await service.delete(def(group, version, resource), namespace, name, opts);

@@ -68,7 +68,9 @@ export interface RequestContext {
  */
 export interface ObjectAccess {
   list(group: string, version: string, resource: string, namespace: string | undefined): Promise<KObject[]>;
-  /** Rewrites an object's status (retrying on conflicts); `mutate` may throw a StatusError to refuse. */
+  /** Rewrites an object through a subresource's rules (retrying on conflicts); `mutate` may throw a StatusError to refuse. */
+  update(group: string, version: string, resource: string, namespace: string | undefined, name: string, mutate: (obj: KObject) => KObject, opts: { subresource: 'status' | 'binding'; dryRun?: boolean }): Promise<KObject>;
+  /** update() through the status subresource. */
   updateStatus(group: string, version: string, resource: string, namespace: string | undefined, name: string, mutate: (obj: KObject) => KObject): Promise<KObject>;
   delete(group: string, version: string, resource: string, namespace: string | undefined, name: string, opts: { gracePeriodSeconds?: number; preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: boolean; propagationPolicy?: 'Orphan' | 'Background' | 'Foreground' }): Promise<void>;
 }
@@ -151,7 +153,6 @@ export interface ResourceDefinition {
     status?: boolean;
     scale?: ScaleSubresource;
     /** pods/binding: POST a Binding to set spec.nodeName (the scheduler's write). */
-    binding?: boolean;
     /** namespaces/finalize: PUT to change spec.finalizers (the namespace controller's write). */
     finalize?: boolean;
     /** Read-only views computed by a controller (e.g. edgenodes/<name>/config), by subresource name. */

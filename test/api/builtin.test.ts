@@ -513,8 +513,8 @@ test('deletion rules: pod grace periods and namespace lifecycle', () => {
   const ns = def('', 'namespaces');
   assert.deepEqual(ns.subresources, { status: true, finalize: true });
   const { actions, ...podSubresources } = def('', 'pods').subresources;
-  assert.deepEqual(podSubresources, { status: true, binding: true });
-  assert.deepEqual(Object.keys(actions ?? {}), ['eviction']);
+  assert.deepEqual(podSubresources, { status: true });
+  assert.deepEqual(Object.keys(actions ?? {}), ['binding', 'eviction'], 'binding and eviction are action subresources of the Pod definition');
   assert.throws(() => ns.strategy!.checkDelete!({ metadata: { name: 'kube-system' } }), (e: any) => e.code === 403 && e.message === 'namespaces "kube-system" is forbidden: this namespace may not be deleted');
   ns.strategy!.checkDelete!({ metadata: { name: 'kube-node-lease' } });
   const doomed: KObject = { metadata: { name: 'team-a' }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } };

@@ -8,6 +8,7 @@ import { desc, kindSchema } from './dsl.ts';
 import { humanDuration } from '../../apiserver/format.ts';
 import { podStrategy } from './pod-strategy.ts';
 import { podEviction } from './policy.ts';
+import { podBinding } from './pod-binding.ts';
 
 /** Reason the node controller gives pods on a node that stopped reporting. */
 const NODE_LOST = 'NodeLost';
@@ -130,7 +131,7 @@ export const pods: ResourceDefinition = {
   unknownFields: 'prune',
   strategicMergePatch: true,
   generation: false,
-  subresources: { status: true, binding: true, actions: { eviction: podEviction } },
+  subresources: { status: true, actions: { binding: podBinding, eviction: podEviction } },
   columns: [
     { name: 'Ready', type: 'string', description: 'Ready containers out of all containers of the pod.', cell: readyCell },
     { name: 'Status', type: 'string', description: 'Summary of the pod and container states.', cell: (o) => podSummary(o).status },

@@ -56,17 +56,6 @@ export class InProcessClient implements Client {
 
   async createSubresource(r: GVR, ns: string | undefined, name: string, sub: string, body: KObject, opts: WriteOptions = {}): Promise<KObject> {
     const def = this.def(r);
-    if (sub === 'binding' && def.subresources.binding) {
-      // As the HTTP front's pods/binding: spec.nodeName is set once.
-      const node = body?.target?.name;
-      if (!node) throw new StatusError(400, 'BadRequest', 'Binding target.name is required', {});
-      await this.service.guaranteedUpdate(def, ns, name, undefined, (cur) => {
-        if (cur.spec?.nodeName) throw new StatusError(409, 'Conflict', `Operation cannot be fulfilled on pods/binding "${name}": pod ${name} is already assigned to node "${cur.spec.nodeName}"`, {});
-        cur.spec = { ...cur.spec, nodeName: node };
-        return cur;
-      }, { ...opts, subresource: 'binding' }, { warnings: [] });
-      return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 };
-    }
     const action = def.subresources.actions?.[sub];
     if (!action) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource', {});
     return action.create(await this.service.get(def, ns, name), deepClone(body), { objects: this.service.objects, dryRun: opts.dryRun });
