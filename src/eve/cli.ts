@@ -109,7 +109,6 @@ export function registerEveCommands(program: Command): void {
         host: o.host,
         port: Number(o.port),
         tlsHosts: o.tlsHost,
-        log: (m) => console.log(m),
         hooks: {
           admitOnboarding: (r) => allow.admit(r),
           desiredConfig: (uuid) => {

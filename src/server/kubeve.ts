@@ -4,9 +4,9 @@
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../apiserver/server.ts';
 import { startDeviceApi, DEFAULT_DEVICE_API_PORT, type DeviceApi } from '../eve/device-api.ts';
 import { InProcessClient } from '../controllers/runtime/index.ts';
-import { installCrds } from '../controllers/eve/install.ts';
+import { crdsEstablishedCheck, installCrds } from '../controllers/eve/install.ts';
 import { EveControllers, type EveControllerOptions } from '../controllers/eve/index.ts';
-import { GROUP } from '../controllers/eve/status.ts';
+import { EDGENODES, GROUP } from '../controllers/eve/status.ts';
 
 export interface KubeveOptions extends ApiServerOptions {
   /** Device API port (default 8443; 0 = any free port). */
@@ -18,46 +18,67 @@ export interface KubeveOptions extends ApiServerOptions {
   /** Directory of the CRD manifests (default deploy/crds of this checkout). */
   crdDir?: string;
   eve?: EveControllerOptions;
-  log?: (msg: string) => void;
 }
 
 export interface Kubeve {
   api: ApiServer;
   device: DeviceApi;
   eve: EveControllers;
-  close(): Promise<void>;
+  /** Stops; API requests in flight get up to drainMs to finish. */
+  close(drainMs?: number): Promise<void>;
 }
 
 export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
   const api = await startApiServer(o);
   try {
     const client = new InProcessClient(api.service, api.registry);
+    // Unready until the EVE CRDs are served, the device API listens and the controllers' caches are synced.
+    api.health.add(['readyz', 'healthz'], 'eve-crds', crdsEstablishedCheck(client, o.crdDir));
+    let device: DeviceApi | undefined;
+    let eve: EveControllers | undefined;
+    api.health.add(['readyz', 'healthz'], 'device-api', () => (device?.httpsServer.listening ? undefined : 'the device API is not listening'));
+    api.health.add(['readyz', 'healthz'], 'eve-informer-sync', () => {
+      const pending = eve?.informers.all().filter((i) => !i.hasSynced()).map((i) => i.resource.resource);
+      return !pending ? 'the EVE controllers have not started' : pending.length ? `not synced: ${pending.join(', ')}` : undefined;
+    });
     await installCrds(client, { dir: o.crdDir });
-    const eve = new EveControllers(client, o.eve);
+    const metrics = api.metrics;
+    eve = new EveControllers(client, { ...o.eve, onRendered: o.eve?.onRendered ?? (metrics && ((r, s) => metrics.render(r, s))) });
+    const controllers = eve;
+    metrics?.gaugeFrom('kubeve_edgenodes', 'EdgeNodes by status.phase (Pending, Registered, Online, Offline, ...).', ['phase'], () => {
+      const counts = new Map<string, number>();
+      for (const n of controllers.informers.cacheFor(EDGENODES)?.list() ?? []) {
+        const phase = String(n.status?.phase ?? 'Pending');
+        counts.set(phase, (counts.get(phase) ?? 0) + 1);
+      }
+      return [...counts].map(([phase, v]) => [{ phase }, v]);
+    });
     const hosts = [...new Set(['localhost', '127.0.0.1', ...(o.advertiseAddress ? [o.advertiseAddress] : []), ...(o.deviceTlsHosts ?? [])])];
-    const device = await startDeviceApi({
+    device = await startDeviceApi({
       dataDir: o.dataDir,
       host: o.deviceHost,
       port: o.devicePort ?? DEFAULT_DEVICE_API_PORT,
       tlsHosts: hosts,
       hooks: eve.hooks,
-      log: o.log,
+      metrics: metrics?.deviceApi(),
     });
+    const deviceApi = device;
     const removeConfig = api.registry.extendSubresource(GROUP, 'edgenodes', 'config', {
       kind: 'EdgeDevConfig',
-      get: (obj) => eve.render.servedConfig(obj),
+      get: (obj) => controllers.render.servedConfig(obj),
     });
     await eve.start(device);
     return {
       api,
       device,
       eve,
-      async close() {
-        eve.stop();
+      async close(drainMs = 0) {
+        api.beginShutdown();
+        controllers.stop();
         removeConfig();
-        await device.close();
-        await eve.status.idle().catch(() => undefined);
-        await api.close();
+        await deviceApi.close();
+        await controllers.status.idle().catch(() => undefined);
+        await api.close(drainMs);
       },
     };
   } catch (e) {
