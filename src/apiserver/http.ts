@@ -197,8 +197,8 @@ export class HttpFront {
       }
       if (audit.attrs.resourceRequest && audit.attrs.verb === 'watch') longRunning();
       const health = /^\/(livez|readyz|healthz)(?:\/([^/]+))?$/.exec(path);
-      if (health) return this.healthz(res, health[1] as Endpoint, health[2], url);
-      if (path === '/metrics' && this.opts.metrics) return this.metrics(res);
+      if (health) return await this.healthz(res, health[1] as Endpoint, health[2], url);
+      if (path === '/metrics' && this.opts.metrics) return await this.metrics(res);
       if (path === '/openid/v1/jwks') return this.json(res, 200, this.opts.security.tokens.jwks(), undefined, 'application/jwk-set+json');
       if (path === '/.well-known/openid-configuration') return this.json(res, 200, this.opts.security.tokens.openidConfiguration(`https://${req.headers.host ?? `${this.opts.host}:${this.port}`}`));
       if (path === '/version') return this.json(res, 200, versionInfo());
