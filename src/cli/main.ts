@@ -96,8 +96,8 @@ program
     console.log(`EVE device API (API v2) listening on https://${deviceAddr}/api/v2/edgedevice/`);
     console.log(`Onboard devices:\n`);
     console.log(`  npm run kubeve -- bootstrap --data-dir ${dataDir} --server ${deviceAddr} --out ./eve-config`);
+    console.log(`  kubectl apply -f ./eve-config/onboardingkey.yaml   # admits devices onboarding with ./eve-config/onboard.cert.pem`);
     console.log(`  # copy ./eve-config/* to the CONFIG partition of an EVE installer, or simulate devices:`);
-    console.log(`  kubectl apply -f - <<EOF\n  apiVersion: eve.kubeve.io/v1alpha1\n  kind: OnboardingKey\n  metadata: {name: batch-1}\n  spec:\n    autoEnroll: true\n    certificate: |\n      <contents of ./eve-config/onboard.cert.pem, indented>\n  EOF`);
     console.log(`  npm run sim -- --bootstrap-dir ./eve-config --count 5 --time-scale 10`);
     console.log(`  kubectl get edgenodes\n`);
     let stopping = false;
