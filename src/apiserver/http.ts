@@ -111,13 +111,21 @@ export class HttpFront {
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     this.server.closeIdleConnections();
     if (this.inFlight > 0 && drainMs > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([new Promise<void>((r) => (this.drained = r)), new Promise<void>((r) => (timer = setTimeout(r, drainMs)))]);
-      clearTimeout(timer);
+      await this.settled(drainMs);
       if (this.inFlight > 0) this.log.info('shutdown deadline reached, closing requests still in flight', { inFlight: this.inFlight });
     }
     this.server.closeAllConnections();
     await closed;
+    // Responses just cut emit 'close' once their socket is gone: let them record (audit, metrics)
+    // before the caller closes the audit log.
+    if (this.inFlight > 0) await this.settled(1000);
+  }
+
+  /** Resolves when no request is in flight, or after `ms`. */
+  private async settled(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise<void>((r) => (this.drained = r)), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
   }
 
   /** Counts the request in flight and records its metrics when it ends. */

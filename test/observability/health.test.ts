@@ -171,3 +171,38 @@ test('kubeve --version, and numeric flags refused with a clear message and exit 
     assert.match(r.err, message);
   }
 });
+
+test('graceful shutdown lets a request in flight finish within the deadline, and cuts one that overruns it', async () => {
+  for (const [drainMs, finishes] of [[10_000, true], [200, false]] as const) {
+    const t = await startTestServer();
+    try {
+      const body = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'slow' } });
+      const req = https.request(`${t.server.url}/api/v1/namespaces/default/configmaps`, {
+        method: 'POST', ca: t.server.caPem,
+        headers: { Authorization: `Bearer ${t.server.adminToken}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+      });
+      const answer = new Promise<number | string>((resolve) => {
+        req.on('response', (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+        req.on('error', (e) => resolve(e.message));
+      });
+      // Half the body now: the server is reading it when shutdown starts.
+      req.write(body.slice(0, 10));
+      await new Promise((r) => setTimeout(r, 200));
+      const started = Date.now();
+      const closed = t.server.close(drainMs);
+      await new Promise((r) => setTimeout(r, 400));
+      if (finishes) {
+        req.end(body.slice(10));
+        assert.equal(await answer, 201);
+        await closed;
+        assert.ok(Date.now() - started < drainMs, 'close returned once the request was answered');
+      } else {
+        await closed;
+        assert.match(String(await answer), /socket hang up|ECONNRESET/);
+        req.destroy();
+      }
+    } finally {
+      rmSync(t.dir, { recursive: true, force: true }); // the server was closed above
+    }
+  }
+});
