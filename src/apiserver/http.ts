@@ -516,7 +516,11 @@ export class HttpFront {
 
   private fail(res: ServerResponse, e: unknown, ctx: Ctx): void {
     const err = e instanceof StatusError ? e : internalError(e);
-    if (!(e instanceof StatusError)) this.log.error('internal error', e, { stack: e instanceof Error ? e.stack : undefined });
+    // A client that went away mid-request (reading its body fails with "aborted") is not a server fault.
+    if (!(e instanceof StatusError)) {
+      if (res.destroyed) this.log.v(2).info('client went away', { err: e instanceof Error ? e.message : String(e) });
+      else this.log.error('internal error', e, { stack: e instanceof Error ? e.stack : undefined });
+    }
     if (res.headersSent) {
       res.end();
       return;
