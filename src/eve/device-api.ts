@@ -305,7 +305,8 @@ export async function startDeviceApi(opts: DeviceApiOptions): Promise<DeviceApi>
       deviceCertHash: Buffer.from(deviceHash, 'base64').toString('hex'),
     });
     if (decision === 'deny') throw new HttpError(403, 'onboarding certificate/serial not admitted');
-    const uuid = (decision.uuid ?? crypto.randomUUID()).toLowerCase();
+    if ('deny' in decision) throw new HttpError(403, decision.deny);
+    const uuid = ((decision as { uuid?: string }).uuid ?? crypto.randomUUID()).toLowerCase();
     if (!UUID_RE.test(uuid)) throw new HttpError(500, `admitOnboarding returned an invalid UUID ${uuid}`);
     // Re-check after the await: a concurrent request may have registered meanwhile.
     if (registry.byCertHash(deviceHash)) return 200;
