@@ -7,11 +7,11 @@
 //
 //   npm run bench:metrics            (writes nothing outside a temp directory)
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Metrics } from '../src/observability/metrics.ts';
 import { requestLabels } from '../src/apiserver/request-metrics.ts';
@@ -25,6 +25,9 @@ const ROUNDS = Number(process.env.ROUNDS ?? 8);
 const PER_ROUND = Number(process.env.PER_ROUND ?? 2000);
 /** Scrape interval of the instrumented server during its rounds (0: no scraping: the instrumentation alone). */
 const SCRAPE_MS = Number(process.env.SCRAPE_MS ?? 1000);
+
+/** Pin with taskset when there is one and at least 2 cores (PIN=0 to not). */
+const PIN = process.env.PIN !== '0' && availableParallelism() >= 2 && spawnSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' }).status === 0;
 
 interface Server { child: ChildProcess; port: number; token: string; agent: https.Agent }
 
@@ -40,7 +43,9 @@ function freePort(): Promise<number> {
 async function start(name: string, extra: string[]): Promise<Server> {
   const port = await freePort();
   const dataDir = join(dir, name);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'server', '--data-dir', dataDir, '--port', String(port), '--device-port', '0', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const args = ['--import', 'tsx', 'src/cli/main.ts', 'server', '--data-dir', dataDir, '--port', String(port), '--device-port', '0', ...extra];
+  // Both servers on the same core (and this load generator on the other), so neither gets the better placement.
+  const child = PIN ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve) => {
     let out = '';
     child.stdout!.on('data', (d) => { out += d; if (out.includes('KUBECONFIG')) resolve(); });
@@ -131,9 +136,11 @@ async function isolated(): Promise<{ perRequestUs: number; scrapeMs: number }> {
 async function main() {
   const iso = await isolated();
   const on = await start('on', []);
-  const off = await start('off', ['--no-metrics']);
+  // AA=1: both servers instrumented, to see how far apart two identical sides land on this machine.
+  const aa = process.env.AA === '1';
+  const off = await start('off', aa ? [] : ['--no-metrics']);
   try {
-    if ((await req(off, 'GET', '/metrics').catch((e: Error) => e.message)).includes('404') === false) throw new Error('--no-metrics server still serves /metrics');
+    if (!aa && (await req(off, 'GET', '/metrics').catch((e: Error) => e.message)).includes('404') === false) throw new Error('--no-metrics server still serves /metrics');
     // Warm-up (JIT, TLS sessions), both sides.
     await round(on, 'warm', 0, false);
     await round(off, 'warm', 0, false);
@@ -148,9 +155,9 @@ async function main() {
     const posts = /apiserver_request_total\{[^}]*verb="POST"[^}]*resource="configmaps"[^}]*code="201"[^}]*\} (\d+)/.exec(body)?.[1];
     const ma = median(a);
     const mb = median(b);
-    console.log(`\n/metrics overhead on the create benchmark (${ROUNDS} alternating rounds of ${PER_ROUND} creates, 16 in flight)\n`);
+    console.log(`\n/metrics overhead on the create benchmark (${ROUNDS} alternating rounds of ${PER_ROUND} creates, 16 in flight${PIN ? '; servers pinned to core 1, load generator to core 0' : ''})\n`);
     console.log(`with metrics (scraped every ${SCRAPE_MS / 1000} s) : median ${ma.toFixed(0)} creates/s  rounds ${a.map((x) => x.toFixed(0)).join(' ')}`);
-    console.log(`without metrics (--no-metrics)   : median ${mb.toFixed(0)} creates/s  rounds ${b.map((x) => x.toFixed(0)).join(' ')}`);
+    console.log(`${aa ? 'A/A: also with metrics          ' : 'without metrics (--no-metrics)   '}: median ${mb.toFixed(0)} creates/s  rounds ${b.map((x) => x.toFixed(0)).join(' ')}`);
     console.log(`ratio with/without               : ${(ma / mb).toFixed(3)}  (throughput loss ${((1 - ma / mb) * 100).toFixed(1)} %; target < 3 %)`);
     const n = ROUNDS * PER_ROUND;
     const ca = (cpu.get(on)! / n) * 1e6;
