@@ -8,7 +8,7 @@
 // API: devices authenticate with signed envelopes, not bearer tokens, and that port usually faces
 // the whole fleet, so it exposes no metrics at all.
 
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 
 /** kube-apiserver's buckets for apiserver_request_duration_seconds. */
 const REQUEST_BUCKETS = [0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60];
@@ -37,10 +37,66 @@ export interface DeviceApiMetrics {
 /** registered: new device; repeat: same device again (every boot); denied: 403; conflict: 409; invalid: 4xx on the request itself. */
 export type OnboardingResult = 'registered' | 'repeat' | 'denied' | 'conflict' | 'invalid';
 
+/** One label set's request count by code and latency buckets (non-cumulative until exposition). */
+interface RequestSeries {
+  labels: RequestLabels;
+  codes: Map<number, number>;
+  buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/**
+ * apiserver_request_total and apiserver_request_duration_seconds, kept as plain numbers by label
+ * set and exposed through the registry at scrape time. prom-client hashes the label object on every
+ * inc()/observe(), which on the request path cost several times the rest of the bookkeeping.
+ */
+class RequestMetrics {
+  private readonly series = new Map<string, RequestSeries>();
+
+  constructor(registry: Registry) {
+    const counter = {
+      name: 'apiserver_request_total',
+      help: 'Counter of apiserver requests broken out for each verb, dry run value, group, version, resource, scope, component, and HTTP response code.',
+      get: async () => ({
+        name: counter.name, help: counter.help, type: 'counter', aggregator: 'sum',
+        values: [...this.series.values()].flatMap((s) => [...s.codes].map(([code, value]) => ({ labels: { ...s.labels, code: String(code) }, value }))),
+      }),
+    };
+    const histogram = {
+      name: 'apiserver_request_duration_seconds',
+      help: 'Response latency distribution in seconds for each verb, dry run value, group, version, resource, subresource, scope and component (watches excluded).',
+      get: async () => ({
+        name: histogram.name, help: histogram.help, type: 'histogram', aggregator: 'sum',
+        values: [...this.series.values()].filter((s) => s.count > 0).flatMap((s) => {
+          let cumulative = 0;
+          const out = REQUEST_BUCKETS.map((le, i) => ({ metricName: `${histogram.name}_bucket`, labels: { ...s.labels, le }, value: (cumulative += s.buckets[i]!) }));
+          out.push({ metricName: `${histogram.name}_bucket`, labels: { ...s.labels, le: '+Inf' as unknown as number }, value: s.count });
+          return [...out, { metricName: `${histogram.name}_sum`, labels: s.labels as never, value: s.sum }, { metricName: `${histogram.name}_count`, labels: s.labels as never, value: s.count }];
+        }),
+      }),
+    };
+    registry.registerMetric(counter as unknown as Metric);
+    registry.registerMetric(histogram as unknown as Metric);
+  }
+
+  record(l: RequestLabels, code: number, seconds: number | undefined): void {
+    const key = `${l.verb}|${l.dry_run}|${l.group}|${l.version}|${l.resource}|${l.subresource}|${l.scope}|${l.component}`;
+    let s = this.series.get(key);
+    if (!s) this.series.set(key, (s = { labels: { ...l }, codes: new Map(), buckets: new Float64Array(REQUEST_BUCKETS.length), sum: 0, count: 0 }));
+    s.codes.set(code, (s.codes.get(code) ?? 0) + 1);
+    if (seconds === undefined) return;
+    s.count++;
+    s.sum += seconds;
+    let i = 0;
+    while (i < REQUEST_BUCKETS.length && seconds > REQUEST_BUCKETS[i]!) i++;
+    if (i < REQUEST_BUCKETS.length) s.buckets[i]!++;
+  }
+}
+
 export class Metrics {
   readonly registry = new Registry();
-  readonly requests: Counter<string>;
-  readonly latency: Histogram<string>;
+  private readonly requests: RequestMetrics;
   readonly longrunning: Gauge<string>;
   private readonly deviceRequests: Counter<string>;
   private readonly deviceLatency: Histogram<string>;
@@ -51,8 +107,7 @@ export class Metrics {
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.requests = new Counter({ name: 'apiserver_request_total', help: 'Counter of apiserver requests broken out for each verb, dry run value, group, version, resource, scope, component, and HTTP response code.', labelNames: [...REQUEST_LABELS, 'code'], registers });
-    this.latency = new Histogram({ name: 'apiserver_request_duration_seconds', help: 'Response latency distribution in seconds for each verb, dry run value, group, version, resource, subresource, scope and component (watches excluded).', labelNames: [...REQUEST_LABELS], buckets: REQUEST_BUCKETS, registers });
+    this.requests = new RequestMetrics(this.registry);
     this.longrunning = new Gauge({ name: 'apiserver_longrunning_requests', help: 'Gauge of all active long-running apiserver requests (watches) broken out by verb, group, version, resource, scope and component.', labelNames: [...REQUEST_LABELS], registers });
     this.deviceRequests = new Counter({ name: 'kubeve_device_api_requests_total', help: 'Requests to the EVE device API by endpoint and HTTP status code.', labelNames: ['endpoint', 'code'], registers });
     this.deviceLatency = new Histogram({ name: 'kubeve_device_api_request_duration_seconds', help: 'Latency of EVE device API requests by endpoint.', labelNames: ['endpoint'], buckets: FAST_BUCKETS, registers });
@@ -63,8 +118,7 @@ export class Metrics {
 
   /** One finished API request (watches too: counted when they end, never in the latency histogram). */
   request(l: RequestLabels, code: number, seconds: number | undefined): void {
-    this.requests.inc({ ...l, code: String(code) });
-    if (seconds !== undefined) this.latency.observe(l as unknown as Record<string, string>, seconds);
+    this.requests.record(l, code, seconds);
   }
 
   deviceRequest(endpoint: string, code: number, seconds: number): void {
