@@ -69,10 +69,14 @@ class RequestMetrics {
       get: async () => ({
         name: histogram.name, help: histogram.help, type: 'histogram', aggregator: 'sum',
         values: [...this.series.values()].filter((s) => s.count > 0).flatMap((s) => {
+          // sharedLabels: formatted once per series by prom-client, as its own histograms do.
           let cumulative = 0;
-          const out = REQUEST_BUCKETS.map((le, i) => ({ metricName: `${histogram.name}_bucket`, labels: { ...s.labels, le }, value: (cumulative += s.buckets[i]!) }));
-          out.push({ metricName: `${histogram.name}_bucket`, labels: { ...s.labels, le: '+Inf' as unknown as number }, value: s.count });
-          return [...out, { metricName: `${histogram.name}_sum`, labels: s.labels as never, value: s.sum }, { metricName: `${histogram.name}_count`, labels: s.labels as never, value: s.count }];
+          const shared = { sharedLabels: s.labels };
+          const out: Array<{ metricName: string; labels: Record<string, string | number>; sharedLabels: RequestLabels; value: number }> =
+            REQUEST_BUCKETS.map((le, i) => ({ metricName: `${histogram.name}_bucket`, labels: { le }, ...shared, value: (cumulative += s.buckets[i]!) }));
+          out.push({ metricName: `${histogram.name}_bucket`, labels: { le: '+Inf' }, ...shared, value: s.count });
+          out.push({ metricName: `${histogram.name}_sum`, labels: {}, ...shared, value: s.sum }, { metricName: `${histogram.name}_count`, labels: {}, ...shared, value: s.count });
+          return out;
         }),
       }),
     };
