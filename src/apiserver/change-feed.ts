@@ -6,6 +6,7 @@ import type { Storage, StorageEvent, Watcher } from './storage/types.ts';
 import type { Registry } from './registry.ts';
 import type { KObject, ResourceDefinition } from './resource.ts';
 import { decode } from './store.ts';
+import { log } from '../observability/log.ts';
 
 export interface ChangeEvent {
   type: 'create' | 'update' | 'delete';
@@ -86,7 +87,7 @@ export class ChangeFeed {
         try {
           await h(change);
         } catch (e) {
-          console.error(`kubeve: controller error on ${ev.key}:`, e instanceof Error ? e.message : e);
+          log.error('controller error', e, { key: ev.key });
         }
       }
     }

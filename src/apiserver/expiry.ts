@@ -10,6 +10,7 @@ import type { Registry } from './registry.ts';
 import type { KObject, ResourceDefinition } from './resource.ts';
 import { objectKey, type ObjectStore } from './store.ts';
 import { KeyNotFoundError, RevisionConflictError } from './storage/types.ts';
+import { log } from '../observability/log.ts';
 
 interface Deadline {
   def: ResourceDefinition;
@@ -104,7 +105,7 @@ export class ObjectExpiry {
         deleted++;
       } catch (e) {
         if (!(e instanceof KeyNotFoundError || e instanceof RevisionConflictError)) {
-          console.error(`kubeve: expiring ${d.def.resource} ${k}:`, e instanceof Error ? e.message : e);
+          log.error('expiring an object failed', e, { resource: d.def.resource, key: k });
           continue; // retried at the next sweep
         }
       }

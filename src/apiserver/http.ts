@@ -23,11 +23,15 @@ import { encodeKubeProtobuf } from './protobuf/encode.ts';
 import { ANONYMOUS_USER, forbiddenError, requestAttributes, unauthorized, type Attributes, type Security, type UserInfo } from './auth/index.ts';
 import { MUTATING_VERBS, type AuditLog } from './audit.ts';
 import { QueryParams, parseListOptions, type ListOptions } from './query.ts';
+import { requestLabels } from './request-metrics.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { HealthChecks, type Endpoint } from '../observability/health.ts';
+import { log, type Logger } from '../observability/log.ts';
+import { versionInfo } from '../observability/version.ts';
 
 /** The annotation on the bookmark that ends a streaming list's initial events (metav1.InitialEventsAnnotationKey). */
 export const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
-export const KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0-kubeve', gitCommit: '0000000000000000000000000000000000000000', gitTreeState: 'clean', buildDate: '2026-11-24T00:00:00Z', goVersion: 'go1.23.0', compiler: 'gc', platform: 'linux/amd64' };
 
 export type { UserInfo } from './auth/index.ts';
 
@@ -44,6 +48,11 @@ export interface HttpOptions {
   /** Interval between watch bookmarks (the real server: about a minute). */
   bookmarkIntervalMs?: number;
   maxBodyBytes?: number;
+  /** Request metrics are recorded here and served on /metrics when set. */
+  metrics?: Metrics;
+  /** The checks of /livez, /readyz and /healthz (default: ping and shutdown only). */
+  health?: HealthChecks;
+  logger?: Logger;
 }
 
 const NOT_FOUND = () => new StatusError(404, 'NotFound', 'the server could not find the requested resource', {});
@@ -60,16 +69,23 @@ export class HttpFront {
   private discovery: Discovery;
   private openapi?: { generation: number; docs: Map<string, { doc: object; body: string; hash: string }>; index: string };
   private watches = new Set<ServerResponse>();
+  readonly health: HealthChecks;
+  private readonly log: Logger;
+  /** Requests being answered (watches excluded): what graceful shutdown waits for. */
+  private inFlight = 0;
+  private drained?: () => void;
 
   constructor(private registry: Registry, private service: ResourceService, private opts: HttpOptions) {
     this.discovery = new Discovery(registry, () => `${opts.host}:${this.port}`);
+    this.health = opts.health ?? new HealthChecks();
+    this.log = opts.logger ?? log;
     this.server = https.createServer(
       // maxHeaderSize as Go's (and kube-apiserver's) 1 MiB: names of some kinds (RBAC) have no length
       // limit, and an object that can be created must be addressable by its URL.
       { cert: opts.certPem, key: opts.keyPem, ca: opts.caPem, requestCert: true, rejectUnauthorized: false, maxHeaderSize: 1 << 20 },
       // handle() answers every error itself; should answering fail too, the request ends, never the process.
       (req, res) => void this.handle(req, res).catch((e: unknown) => {
-        console.error('kubeve: failed to answer a request:', e instanceof Error ? e.message : e);
+        this.log.error('failed to answer a request', e, { method: req.method, path: req.url });
         res.destroy();
       }),
     );
@@ -89,11 +105,53 @@ export class HttpFront {
     });
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops accepting connections, ends watches, lets requests in flight finish for up to `drainMs`
+   * (kube-apiserver's --shutdown-timeout), then closes every connection.
+   */
+  async close(drainMs = 0): Promise<void> {
+    this.health.shutdown();
     for (const w of this.watches) w.end();
     const closed = new Promise<void>((r) => this.server.close(() => r()));
+    this.server.closeIdleConnections();
+    if (this.inFlight > 0 && drainMs > 0) {
+      await this.settled(drainMs);
+      if (this.inFlight > 0) this.log.info('shutdown deadline reached, closing requests still in flight', { inFlight: this.inFlight });
+    }
     this.server.closeAllConnections();
     await closed;
+    // Responses just cut emit 'close' once their socket is gone: let them record (audit, metrics)
+    // before the caller closes the audit log.
+    if (this.inFlight > 0) await this.settled(1000);
+  }
+
+  /** Resolves when no request is in flight, or after `ms`. */
+  private async settled(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise<void>((r) => (this.drained = r)), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
+  }
+
+  /** Counts the request in flight and records its metrics when it ends. */
+  private track(req: IncomingMessage, res: ServerResponse, url: URL, audit: { attrs: Attributes }): () => void {
+    const start = performance.now();
+    this.inFlight++;
+    let watching = false;
+    const m = this.opts.metrics;
+    res.once('close', () => {
+      if (!watching && --this.inFlight === 0) this.drained?.();
+      if (!m) return;
+      const labels = requestLabels(audit.attrs, req, url, this.registry);
+      if (watching) m.longrunning.dec(labels as unknown as Record<string, string>);
+      m.request(labels, res.statusCode, watching ? undefined : (performance.now() - start) / 1000);
+    });
+    // Called once a watch is admitted: it stops counting as in flight and becomes long-running.
+    return () => {
+      if (watching) return;
+      watching = true;
+      if (--this.inFlight === 0) this.drained?.();
+      m?.longrunning.inc(requestLabels(audit.attrs, req, url, this.registry) as unknown as Record<string, string>);
+    };
   }
 
   // ---- authentication and authorization ----------------------------------------------------
@@ -142,17 +200,20 @@ export class HttpFront {
       const path = url.pathname.replace(/\/+$/, '') || '/';
       const audit = { attrs: requestAttributes(req.method ?? 'GET', url, ANONYMOUS_USER) };
       res.once('close', () => this.audit(res, audit, req));
+      const longRunning = this.track(req, res, url, audit);
       try {
         await this.admit(req, url, ctx, audit);
       } catch (e) {
         req.resume();
         throw e;
       }
-      if (path === '/healthz' || path === '/readyz') return this.readiness(res, url);
-      if (path === '/livez') return this.text(res, 200, 'ok');
+      if (audit.attrs.resourceRequest && audit.attrs.verb === 'watch') longRunning();
+      const health = /^\/(livez|readyz|healthz)(?:\/([^/]+))?$/.exec(path);
+      if (health) return await this.healthz(res, health[1] as Endpoint, health[2], url);
+      if (path === '/metrics' && this.opts.metrics) return await this.metrics(res);
       if (path === '/openid/v1/jwks') return this.json(res, 200, this.opts.security.tokens.jwks(), undefined, 'application/jwk-set+json');
       if (path === '/.well-known/openid-configuration') return this.json(res, 200, this.opts.security.tokens.openidConfiguration(`https://${req.headers.host ?? `${this.opts.host}:${this.port}`}`));
-      if (path === '/version') return this.json(res, 200, KUBE_VERSION);
+      if (path === '/version') return this.json(res, 200, versionInfo());
       if (path === '/api' || path === '/apis') return this.discoveryRoot(req, res, path === '/api');
       if (path.startsWith('/openapi/')) return this.openAPI(req, res, path, url);
       const parts = path.split('/').slice(1).map(decodeURIComponent);
@@ -444,19 +505,6 @@ export class HttpFront {
   }
 
   /** /readyz and /healthz in kube-apiserver's format: "ok", or per check with ?verbose; 500 if one fails. */
-  private async readiness(res: ServerResponse, url: URL): Promise<void> {
-    const storage = this.service.store.storage;
-    const checks: Array<[string, string | undefined]> = [['ping', undefined]];
-    if (storage.checkHealth) {
-      checks.push(['etcd', await storage.checkHealth().then(() => undefined, (e: Error) => e.message || 'failed')]);
-    }
-    const failed = checks.some(([, err]) => err !== undefined);
-    if (!failed && !url.searchParams.has('verbose')) return this.text(res, 200, 'ok');
-    const lines = checks.map(([name, err]) => (err === undefined ? `[+]${name} ok` : `[-]${name} failed: ${err}`));
-    const what = url.pathname.replace(/^\/+|\/+$/g, '');
-    this.text(res, failed ? 500 : 200, `${lines.join('\n')}\n${what} check ${failed ? 'failed' : 'passed'}\n`);
-  }
-
   private text(res: ServerResponse, code: number, body: string): void {
     res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
@@ -464,13 +512,31 @@ export class HttpFront {
 
   private fail(res: ServerResponse, e: unknown, ctx: Ctx): void {
     const err = e instanceof StatusError ? e : e instanceof StorageUnavailableError ? serviceUnavailable(e.message) : internalError(e);
-    if (!(e instanceof StatusError) && !(e instanceof StorageUnavailableError)) console.error('kubeve: internal error', e);
+    // A client that went away mid-request (reading its body fails with "aborted") is not a server fault.
+    if (!(e instanceof StatusError) && !(e instanceof StorageUnavailableError)) {
+      if (res.destroyed) this.log.v(2).info('client went away', { err: e instanceof Error ? e.message : String(e) });
+      else this.log.error('internal error', e, { stack: e instanceof Error ? e.stack : undefined });
+    }
     if (res.headersSent) {
       res.end();
       return;
     }
     for (const [k, v] of Object.entries(err.headers ?? {})) res.setHeader(k, v);
     this.json(res, err.code, err.toStatus(), ctx);
+  }
+
+  // ---- health and metrics -------------------------------------------------------------------
+
+  private async healthz(res: ServerResponse, endpoint: Endpoint, single: string | undefined, url: URL): Promise<void> {
+    const a = await this.health.answer(endpoint, single, url.searchParams);
+    if (!a) throw NOT_FOUND();
+    this.text(res, a.code, a.body);
+  }
+
+  private async metrics(res: ServerResponse): Promise<void> {
+    const { contentType, body } = await this.opts.metrics!.exposition();
+    res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
   }
 
   // ---- discovery and OpenAPI --------------------------------------------------------------

@@ -3,11 +3,12 @@
 
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { webcrypto, randomBytes, createPrivateKey } from 'node:crypto';
+import { webcrypto, randomBytes, createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
+import { log } from '../observability/log.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
@@ -118,13 +119,24 @@ export async function ensureServerCredentials(dataDir: string, extraSANs: string
     writeFileSync(join(dir, 'ca.key'), ca.keyPem, { mode: 0o600 });
     writeFileSync(join(dir, 'ca.crt'), ca.certPem);
   }
-  let serving: CertKey;
+  let serving: CertKey | undefined;
+  let keep: string[] = [];
   if (existsSync(join(dir, 'apiserver.crt'))) {
     serving = { certPem: readFileSync(join(dir, 'apiserver.crt'), 'utf8'), keyPem: readFileSync(join(dir, 'apiserver.key'), 'utf8') };
-  } else {
-    const dns = ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', hostname(), ...extraSANs.filter((s) => !/^[\d.:]+$/.test(s))];
-    const ips = ['127.0.0.1', '::1', ...extraSANs.filter((s) => /^[\d.:]+$/.test(s))];
-    serving = await issueCert(ca, { subject: 'CN=kube-apiserver', dnsNames: [...new Set(dns)], ips, usage: 'server' });
+    // A new --advertise-address/--host the certificate does not name would break every client with
+    // an x509 error: re-issue it from the same CA, naming the old names and the new ones.
+    const missing = extraSANs.filter((s) => !certNames(serving!.certPem, s));
+    if (missing.length) {
+      keep = subjectAltNames(serving.certPem);
+      log.info('re-issuing the serving certificate for new names', { added: missing });
+      serving = undefined;
+    }
+  }
+  if (!serving) {
+    const names = [...keep, ...extraSANs];
+    const dns = ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', hostname(), ...names.filter((s) => !isIP(s))];
+    const ips = ['127.0.0.1', '::1', ...names.filter(isIP)];
+    serving = await issueCert(ca, { subject: 'CN=kube-apiserver', dnsNames: [...new Set(dns)], ips: [...new Set(ips)], usage: 'server' });
     writeFileSync(join(dir, 'apiserver.key'), serving.keyPem, { mode: 0o600 });
     writeFileSync(join(dir, 'apiserver.crt'), serving.certPem);
   }
@@ -133,6 +145,19 @@ export async function ensureServerCredentials(dataDir: string, extraSANs: string
   const tokens = await loadOrCreate(tokenFile, async () => `${randomBytes(24).toString('base64url')},kubeve-admin,kubeve-admin,"system:masters"\n`);
   const adminToken = tokens.split('\n')[0].split(',')[0];
   return { dir, ca, serving, adminToken, tokenFile, kubeconfigPath: join(dataDir, 'admin.kubeconfig') };
+}
+
+const isIP = (s: string) => /^[\d.:]+$/.test(s);
+
+/** Whether the certificate is valid for this host name or IP address. */
+function certNames(certPem: string, name: string): boolean {
+  const c = new X509Certificate(certPem);
+  return isIP(name) ? c.checkIP(name) !== undefined : c.checkHost(name) !== undefined;
+}
+
+/** The DNS names and IP addresses a certificate names. */
+function subjectAltNames(certPem: string): string[] {
+  return (new X509Certificate(certPem).subjectAltName ?? '').split(', ').map((e) => /^(?:DNS|IP Address):(.+)$/.exec(e)?.[1]).filter((v): v is string => !!v);
 }
 
 /** A kubeconfig for one user of this server. */

@@ -24,6 +24,10 @@ import { reconcileBootstrapPolicy } from './auth/reconcile.ts';
 import type { TokenCacheOptions } from './auth/index.ts';
 import { AuditLog } from './audit.ts';
 import { ObjectExpiry } from './expiry.ts';
+import { keyPrefix } from './store.ts';
+import { Metrics } from '../observability/metrics.ts';
+import { HealthChecks } from '../observability/health.ts';
+import { log } from '../observability/log.ts';
 
 export interface ApiServerOptions {
   dataDir: string;
@@ -43,6 +47,8 @@ export interface ApiServerOptions {
   tokenCache?: TokenCacheOptions;
   /** How long Events are kept after their last write (kube-apiserver's --event-ttl; default one hour). */
   eventTtlMs?: number;
+  /** Record and serve Prometheus metrics on /metrics (default true; false only to measure their cost). */
+  metrics?: boolean;
 }
 
 export interface ApiServer {
@@ -57,7 +63,14 @@ export interface ApiServer {
   feed: ChangeFeed;
   security: Security;
   audit: AuditLog;
-  close(): Promise<void>;
+  /** Undefined when started with metrics: false. */
+  metrics?: Metrics;
+  /** The checks behind /livez and /readyz; other parts of the process add theirs. */
+  health: HealthChecks;
+  /** Marks the server unready; requests keep being served until close(). */
+  beginShutdown(): void;
+  /** Stops; requests in flight get up to drainMs to finish. */
+  close(drainMs?: number): Promise<void>;
 }
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
@@ -100,9 +113,33 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   gc.run();
   expiry.start();
 
+  const metrics = opts.metrics === false ? undefined : new Metrics();
+  metrics?.gaugeFrom('apiserver_storage_objects', 'Number of stored objects at the time of last check split by kind.', ['resource'], async () => {
+    const out: Array<[Record<string, string>, number]> = [];
+    const seen = new Set<string>();
+    for (const d of registry.all()) {
+      const resource = d.group ? `${d.resource}.${d.group}` : d.resource;
+      if (seen.has(resource)) continue;
+      seen.add(resource);
+      out.push([{ resource }, await storage.count(keyPrefix(d))]);
+    }
+    return out;
+  });
+  const health = new HealthChecks();
+  health.add(['livez', 'readyz', 'healthz'], 'storage', async () => {
+    await storage.currentRevision();
+    return undefined;
+  });
+  // etcd's own health (kube-apiserver's "etcd" check): a member answering, not just a revision cached.
+  const etcdHealth = (storage as Storage).checkHealth?.bind(storage);
+  if (etcdHealth) health.add(['livez', 'readyz', 'healthz'], 'etcd', () => etcdHealth().then(() => undefined, (e: Error) => e.message || 'failed'));
+  health.add(['readyz', 'healthz'], 'informer-sync', () => {
+    const pending = informers.all().filter((i) => !i.hasSynced()).map((i) => i.resource.resource);
+    return pending.length ? `not synced: ${pending.join(', ')}` : undefined;
+  });
   const http = new HttpFront(registry, service, {
     host, port: opts.port ?? 6443, certPem: `${creds.serving.certPem.trim()}\n${creds.ca.certPem.trim()}\n`, keyPem: creds.serving.keyPem, caPem: creds.ca.certPem,
-    bookmarkIntervalMs: opts.bookmarkIntervalMs, security, audit,
+    bookmarkIntervalMs: opts.bookmarkIntervalMs, security, audit, metrics, health,
   });
   await http.listen();
   const url = `https://${advertise.includes(':') ? `[${advertise}]` : advertise}:${http.port}`;
@@ -112,11 +149,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
 
   return {
     url, port: http.port, kubeconfigPath: creds.kubeconfigPath, adminToken: creds.adminToken, caPem: creds.ca.certPem,
-    registry, service, storage, feed, security, audit,
-    async close() {
+    registry, service, storage, feed, security, audit, metrics, health,
+    beginShutdown: () => health.shutdown(),
+    async close(drainMs = 0) {
+      health.shutdown();
       clearInterval(compaction);
+      await http.close(drainMs);
       await expiry.stop();
-      await http.close();
       security.stop();
       audit.close();
       feed.stop();
@@ -158,7 +197,7 @@ function startCompaction(storage: Storage, intervalMs: number, retainMs: number)
       while (marks.length > 1 && marks[1].at <= now - retainMs) marks.shift();
       if (marks[0].at <= now - retainMs && marks[0].rev > storage.compactedRevision()) await storage.compact(marks[0].rev);
     } catch (e) {
-      console.error('kubeve: compaction failed:', e instanceof Error ? e.message : e);
+      log.error('compaction failed', e);
     }
   }, intervalMs);
   t.unref();

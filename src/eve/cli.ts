@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import type { Command } from 'commander';
+import YAML from 'yaml';
 import { fromJson, type JsonValue } from '@bufbuild/protobuf';
 import { loadOrCreatePki, issueOnboardingCert } from './pki.ts';
 import { OnboardingAllowList, onboardCertHash } from './onboarding.ts';
@@ -36,6 +37,8 @@ export async function writeBootstrapFiles(o: {
   onboardCert?: string;
   onboardKey?: string;
   allowSerial?: string[];
+  /** Name of the OnboardingKey in the written manifest (default onboard-<first 10 hex of the cert hash>). */
+  keyName?: string;
 }): Promise<BootstrapResult> {
   const { host } = splitServer(o.server);
   const eveDir = path.join(o.dataDir, 'eve');
@@ -70,9 +73,25 @@ export async function writeBootstrapFiles(o: {
     ['root-certificate.pem', pki.root.certPem + '\n'],
     ['onboard.cert.pem', certPem + '\n'],
     ['onboard.key.pem', keyPem + '\n', 0o600],
+    // For the controller side, not the device: `kubectl apply -f` it to admit devices with this certificate.
+    [ONBOARDING_KEY_MANIFEST, onboardingKeyManifest(o.keyName ?? `onboard-${hash.slice(0, 10)}`, certPem, o.allowSerial)],
   ];
   for (const [name, text, mode] of files) fs.writeFileSync(path.join(o.out, name), text, mode ? { mode } : {});
   return { outDir: o.out, onboardCertHash: hash, files: files.map((f) => f[0]) };
+}
+
+export const ONBOARDING_KEY_MANIFEST = 'onboardingkey.yaml';
+
+/** The OnboardingKey admitting devices that register with this certificate (auto-enrolled; serials from --allow-serial, "*" = any). */
+export function onboardingKeyManifest(name: string, certPem: string, serials: string[] = []): string {
+  const only = serials.includes('*') ? [] : [...new Set(serials)];
+  const key = {
+    apiVersion: 'eve.kubeve.io/v1alpha1',
+    kind: 'OnboardingKey',
+    metadata: { name },
+    spec: { autoEnroll: true, ...(only.length ? { serials: only } : {}), certificate: certPem.trim() + '\n' },
+  };
+  return `# kubectl apply -f ${ONBOARDING_KEY_MANIFEST}   (devices onboarding with onboard.cert.pem then get an EdgeNode)\n${YAML.stringify(key)}`;
 }
 
 const collect = (v: string, acc: string[] = []) => [...acc, v];
@@ -86,11 +105,13 @@ export function registerEveCommands(program: Command): void {
     .requiredOption('--out <dir>', 'output directory (copy its files into the CONFIG partition)')
     .option('--onboard-cert <file>', 'reuse an existing onboarding certificate (PEM)')
     .option('--onboard-key <file>', 'private key of --onboard-cert (PEM)')
-    .option('--allow-serial <serial>', 'also allow this serial ("*" = any) in the standalone device-api allow-list (repeatable)', collect)
-    .action(async (o: { dataDir: string; server: string; out: string; onboardCert?: string; onboardKey?: string; allowSerial?: string[] }) => {
+    .option('--allow-serial <serial>', 'admit this serial ("*" = any): in the written OnboardingKey and the standalone device-api allow-list (repeatable)', collect)
+    .option('--key-name <name>', 'name of the OnboardingKey in the written manifest (default onboard-<cert hash prefix>)')
+    .action(async (o: { dataDir: string; server: string; out: string; onboardCert?: string; onboardKey?: string; allowSerial?: string[]; keyName?: string }) => {
       const r = await writeBootstrapFiles(o);
       console.log(`wrote ${r.files.join(', ')} to ${r.outDir}`);
       console.log(`onboarding certificate SHA-256 (DER): ${r.onboardCertHash}`);
+      console.log(`admit devices using it:  kubectl apply -f ${path.join(r.outDir, ONBOARDING_KEY_MANIFEST)}`);
     });
 
   program
@@ -109,7 +130,6 @@ export function registerEveCommands(program: Command): void {
         host: o.host,
         port: Number(o.port),
         tlsHosts: o.tlsHost,
-        log: (m) => console.log(m),
         hooks: {
           admitOnboarding: (r) => allow.admit(r),
           desiredConfig: (uuid) => {

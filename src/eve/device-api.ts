@@ -44,6 +44,8 @@ import { checkWireFormat } from './wire-check.ts';
 import { NotReadyError, type DesiredConfig, type DeviceHooks, type RegisteredDevice } from './hooks.ts';
 import type { EdgeDevConfig } from './gen/config/devconfig_pb.ts';
 import { answerPlainHttp } from '../common/plain-http.ts';
+import type { DeviceApiMetrics } from '../observability/metrics.ts';
+import { log as processLog, type Logger } from '../observability/log.ts';
 
 export const DEFAULT_DEVICE_API_PORT = 8443;
 
@@ -66,7 +68,9 @@ export interface DeviceApiOptions {
   maxMetricsBytes?: number;
   /** Per log file cap (default 1 MiB; two files per device/app). */
   maxLogFileBytes?: number;
-  log?: (msg: string) => void;
+  /** Request counts/latency by endpoint and status, onboarding results. */
+  metrics?: DeviceApiMetrics;
+  logger?: Logger;
 }
 
 export interface DeviceSummary extends DeviceDetails {
@@ -106,6 +110,21 @@ class HttpError extends Error {
   }
 }
 
+/** Who a request came from, as far as it got: what a refusal is logged with. */
+interface Sender {
+  device?: string;
+  serial?: string;
+}
+
+/** The endpoint label of a device API path (bounded: UUIDs never appear). */
+function endpointOf(rest: string): string {
+  if (rest === 'ping' || rest === 'certs' || rest === 'register' || rest === 'uuid') return rest;
+  const m = /^id\/[^/]+\/(.+)$/.exec(rest);
+  if (!m) return 'unknown';
+  if (/^apps\/instanceid\/[^/]+\/newlogs$/.test(m[1]!)) return 'apps/newlogs';
+  return ['config', 'attest', 'info', 'metrics', 'flowlog', 'hardwarehealth', 'newlogs'].includes(m[1]!) ? m[1]! : 'unknown';
+}
+
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SOFT_SERIAL_RE = /^[a-zA-Z0-9_-]*$/;
 
@@ -131,7 +150,18 @@ export async function startDeviceApi(opts: DeviceApiOptions): Promise<DeviceApi>
   const nonces = new NonceTable();
   const hooks = opts.hooks;
   const maxBody = opts.maxBodyBytes ?? 1 << 20;
-  const log = opts.log ?? (() => {});
+  const logger = opts.logger ?? processLog;
+  const stats = opts.metrics;
+  // A refusal a device repeats (every poll) is logged once a minute, not on every retry.
+  const lastRefusal = new Map<string, number>();
+  function logRefusal(method: string, endpoint: string, status: number, reason: string, who: Sender): void {
+    const key = `${who.device ?? who.serial ?? ''}|${endpoint}|${status}|${reason}`;
+    const now = Date.now();
+    if ((lastRefusal.get(key) ?? -Infinity) > now - 60_000) return;
+    if (lastRefusal.size > 10_000) lastRefusal.clear();
+    lastRefusal.set(key, now);
+    logger.info('device request refused', { device: who.device, serial: who.serial, method, endpoint, status, reason });
+  }
   const certsBody = controllerCertsBody(pki);
   const sign = (payload: Uint8Array) => sealControllerResponse(payload, pki.signing.key, pki.signing.certPem);
 
@@ -166,7 +196,7 @@ export async function startDeviceApi(opts: DeviceApiOptions): Promise<DeviceApi>
   }
 
   /** Authenticate an enveloped device request: returns the device and the verified payload. */
-  function authenticate(body: Uint8Array, urlUuid: string | undefined): { rec: DeviceRecord; payload: Uint8Array } {
+  function authenticate(body: Uint8Array, urlUuid: string | undefined, who: Sender): { rec: DeviceRecord; payload: Uint8Array } {
     let c: AuthContainer;
     try {
       c = parseEnvelope(body);
@@ -176,6 +206,7 @@ export async function startDeviceApi(opts: DeviceApiOptions): Promise<DeviceApi>
     if (c.senderCertHash.length === 0) throw new HttpError(401, 'empty senderCertHash');
     const hashKey = Buffer.from(c.senderCertHash).toString('base64');
     const rec = registry.byCertHash(hashKey);
+    who.device = rec?.uuid ?? urlUuid ?? `certHash:${hashKey}`;
     if (!rec) {
       // A device we deleted still signs with its old cert: prove it, then say 404 so EVE
       // concludes "device deleted in controller?" and re-fetches its UUID.
@@ -205,7 +236,20 @@ export async function startDeviceApi(opts: DeviceApiOptions): Promise<DeviceApi>
 
   // ---- endpoints ----------------------------------------------------------------------------
 
-  async function register(body: Uint8Array): Promise<number> {
+  async function register(body: Uint8Array, who: Sender): Promise<number> {
+    try {
+      const code = await registerOnce(body, who);
+      stats?.onboarding(code === 201 ? 'registered' : code === 200 ? 'repeat' : 'conflict');
+      if (code === 409) logRefusal('POST', 'register', 409, 'conflicting registration: the device certificate or onboarding certificate/serial is registered to another device', who);
+      return code;
+    } catch (e) {
+      const status = e instanceof HttpError ? e.status : 500;
+      if (status < 500) stats?.onboarding(status === 403 ? 'denied' : status === 409 ? 'conflict' : 'invalid');
+      throw e;
+    }
+  }
+
+  async function registerOnce(body: Uint8Array, who: Sender): Promise<number> {
     let c: AuthContainer;
     try {
       c = parseEnvelope(body);
@@ -243,6 +287,7 @@ export async function startDeviceApi(opts: DeviceApiOptions): Promise<DeviceApi>
     }
     const serial = msg.serial.trim();
     const softSerial = msg.softSerial.trim();
+    who.serial = serial || softSerial || undefined;
     const onboardHex = onboardHash.toString('hex');
 
     // Repeat registrations happen on every boot: same cert → 200, different cert → 409.
@@ -263,14 +308,16 @@ export async function startDeviceApi(opts: DeviceApiOptions): Promise<DeviceApi>
       deviceCertHash: Buffer.from(deviceHash, 'base64').toString('hex'),
     });
     if (decision === 'deny') throw new HttpError(403, 'onboarding certificate/serial not admitted');
-    const uuid = (decision.uuid ?? crypto.randomUUID()).toLowerCase();
+    if ('deny' in decision) throw new HttpError(403, decision.deny);
+    const uuid = ((decision as { uuid?: string }).uuid ?? crypto.randomUUID()).toLowerCase();
     if (!UUID_RE.test(uuid)) throw new HttpError(500, `admitOnboarding returned an invalid UUID ${uuid}`);
     // Re-check after the await: a concurrent request may have registered meanwhile.
     if (registry.byCertHash(deviceHash)) return 200;
     if (registry.get(uuid)) return 409;
     registry.insert({ uuid, deviceCertPem, serial, softSerial, onboardCertHash: onboardHex });
     await hooks.deviceRegistered?.(toRegistered(registry.details(uuid)!));
-    log(`registered device ${uuid} serial=${serial}`);
+    who.device = uuid;
+    logger.info('registered device', { device: uuid, serial, softSerial: softSerial || undefined });
     return 201;
   }
 
@@ -369,12 +416,8 @@ export async function startDeviceApi(opts: DeviceApiOptions): Promise<DeviceApi>
     send(res, 201);
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const p = q < 0 ? url : url.slice(0, q);
-    if (!p.startsWith(API_PREFIX)) throw new HttpError(404, 'not found');
-    const rest = p.slice(API_PREFIX.length);
+  async function handle(req: IncomingMessage, res: ServerResponse, rest: string | undefined, who: Sender): Promise<void> {
+    if (rest === undefined) throw new HttpError(404, 'not found');
     const method = req.method ?? 'GET';
 
     if (rest === 'ping') {
@@ -388,16 +431,16 @@ export async function startDeviceApi(opts: DeviceApiOptions): Promise<DeviceApi>
       return send(res, 200, certsBody);
     }
     if (method !== 'POST') throw new HttpError(405, 'method not allowed');
-    if (rest === 'register') return send(res, await register(await readBody(req)));
+    if (rest === 'register') return send(res, await register(await readBody(req), who));
     if (rest === 'uuid') {
-      const { rec } = authenticate(await readBody(req), undefined);
+      const { rec } = authenticate(await readBody(req), undefined, who);
       return send(res, 200, sign(toBinary(UuidResponseSchema, create(UuidResponseSchema, { uuid: rec.uuid }))));
     }
     const m = /^id\/([^/]+)\/(.+)$/.exec(rest);
     if (!m) throw new HttpError(404, 'not found');
     const urlUuid = m[1]!.toLowerCase();
     const body = await readBody(req);
-    const { rec, payload } = authenticate(body, urlUuid);
+    const { rec, payload } = authenticate(body, urlUuid, who);
     return deviceAction(m[2]!, rec, payload, res);
   }
 
@@ -410,9 +453,22 @@ export async function startDeviceApi(opts: DeviceApiOptions): Promise<DeviceApi>
       sessionTimeout: 7200,
     },
     (req, res) => {
-      handle(req, res).catch((e: unknown) => {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const p = q < 0 ? url : url.slice(0, q);
+      const rest = p.startsWith(API_PREFIX) ? p.slice(API_PREFIX.length) : undefined;
+      const endpoint = rest === undefined ? 'unknown' : endpointOf(rest);
+      const who: Sender = {};
+      if (stats) {
+        const start = performance.now();
+        res.once('close', () => stats.request(endpoint, res.statusCode, (performance.now() - start) / 1000));
+      }
+      handle(req, res, rest, who).catch((e: unknown) => {
         const status = e instanceof HttpError ? e.status : e instanceof NotReadyError ? 503 : 500;
-        if (status >= 500 || !(e instanceof HttpError)) log(`device api ${req.method} ${req.url}: ${status} ${(e as Error)?.message}`);
+        const reason = (e as Error)?.message ?? String(e);
+        if (status === 503 && e instanceof NotReadyError) logger.info('device request deferred: this replica does not lead', { device: who.device, serial: who.serial, endpoint });
+        else if (status >= 500 || !(e instanceof HttpError)) logger.error('device request failed', e, { device: who.device, serial: who.serial, method: req.method, endpoint, status });
+        else logRefusal(req.method ?? 'GET', endpoint, status, reason, who);
         if (status === 413) res.setHeader('Connection', 'close');
         send(res, status);
         if (status === 413) res.on('finish', () => req.destroy());

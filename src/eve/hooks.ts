@@ -24,10 +24,10 @@ export interface OnboardingRequest {
 }
 
 /**
- * 'deny' → 403 (device not pre-registered). Otherwise the device is registered, with the given
+ * 'deny' or { deny: reason } → 403 (device not pre-registered; the reason is logged). Otherwise the device is registered, with the given
  * UUID if set (adopting a pre-created EdgeNode) or a fresh random UUIDv4.
  */
-export type OnboardingDecision = 'deny' | { uuid?: string };
+export type OnboardingDecision = 'deny' | { deny: string } | { uuid?: string };
 
 export interface RegisteredDevice {
   uuid: string;

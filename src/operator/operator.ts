@@ -110,7 +110,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
       },
     };
     const api = (device = await startDeviceApi({
-      dataDir: o.dataDir, host: o.deviceHost, port: o.devicePort ?? DEFAULT_DEVICE_API_PORT, tlsHosts, hooks, log,
+      dataDir: o.dataDir, host: o.deviceHost, port: o.devicePort ?? DEFAULT_DEVICE_API_PORT, tlsHosts, hooks,
     }));
     const store = (state = new DeviceStateStore(client, api, {
       namespace,

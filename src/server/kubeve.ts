@@ -4,9 +4,9 @@
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../apiserver/server.ts';
 import { startDeviceApi, DEFAULT_DEVICE_API_PORT, type DeviceApi } from '../eve/device-api.ts';
 import { InProcessClient } from '../controllers/runtime/index.ts';
-import { installCrds } from '../controllers/eve/install.ts';
+import { crdsEstablishedCheck, installCrds } from '../controllers/eve/install.ts';
 import { EveControllers, type EveControllerOptions } from '../controllers/eve/index.ts';
-import { GROUP } from '../controllers/eve/status.ts';
+import { EDGENODES, GROUP } from '../controllers/eve/status.ts';
 import { WorkloadControllers } from '../controllers/workloads/index.ts';
 import { KubeletBridge, type KubeletBridgeOptions } from '../controllers/kubelet/index.ts';
 import { podLogSubresource, unsupportedStreamSubresource } from '../controllers/kubelet/pod-streams.ts';
@@ -23,7 +23,6 @@ export interface KubeveOptions extends ApiServerOptions {
   eve?: EveControllerOptions;
   /** EVE devices as Nodes, Pods on them as apps (DESIGN §6). */
   kubelet?: KubeletBridgeOptions;
-  log?: (msg: string) => void;
 }
 
 export interface Kubeve {
@@ -32,34 +31,55 @@ export interface Kubeve {
   eve: EveControllers;
   workloads: WorkloadControllers;
   kubelet?: KubeletBridge;
-  close(): Promise<void>;
+  /** Stops; API requests in flight get up to drainMs to finish. */
+  close(drainMs?: number): Promise<void>;
 }
 
 export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
   const api = await startApiServer(o);
   try {
     const client = new InProcessClient(api.service, api.registry);
+    // Unready until the EVE CRDs are served, the device API listens and the controllers' caches are synced.
+    api.health.add(['readyz', 'healthz'], 'eve-crds', crdsEstablishedCheck(client, o.crdDir));
+    let device: DeviceApi | undefined;
+    let eve: EveControllers | undefined;
+    api.health.add(['readyz', 'healthz'], 'device-api', () => (device?.httpsServer.listening ? undefined : 'the device API is not listening'));
+    api.health.add(['readyz', 'healthz'], 'eve-informer-sync', () => {
+      const pending = eve?.informers.all().filter((i) => !i.hasSynced()).map((i) => i.resource.resource);
+      return !pending ? 'the EVE controllers have not started' : pending.length ? `not synced: ${pending.join(', ')}` : undefined;
+    });
     await installCrds(client, { dir: o.crdDir });
-    const eve = new EveControllers(client, o.eve);
-    const kubelet = o.kubelet?.enabled === false ? undefined : new KubeletBridge(client, eve.informers, {
-      contactOf: (name) => eve.index.byName.get(name)?.lastContact,
-      leaseDurationSeconds: (name) => Math.ceil(eve.presence.timeoutFor(eve.index.byName.get(name) ?? { pollIntervalMs: 60_000 } as never) / 1000),
+    const metrics = api.metrics;
+    eve = new EveControllers(client, { ...o.eve, onRendered: o.eve?.onRendered ?? (metrics && ((r, s) => metrics.render(r, s))) });
+    const controllers = eve;
+    metrics?.gaugeFrom('kubeve_edgenodes', 'EdgeNodes by status.phase (Pending, Registered, Online, Offline, ...).', ['phase'], () => {
+      const counts = new Map<string, number>();
+      for (const n of controllers.informers.cacheFor(EDGENODES)?.list() ?? []) {
+        const phase = String(n.status?.phase ?? 'Pending');
+        counts.set(phase, (counts.get(phase) ?? 0) + 1);
+      }
+      return [...counts].map(([phase, v]) => [{ phase }, v]);
+    });
+    const kubelet = o.kubelet?.enabled === false ? undefined : new KubeletBridge(client, controllers.informers, {
+      contactOf: (name) => controllers.index.byName.get(name)?.lastContact,
+      leaseDurationSeconds: (name) => Math.ceil(controllers.presence.timeoutFor(controllers.index.byName.get(name) ?? { pollIntervalMs: 60_000 } as never) / 1000),
       ...o.kubelet,
     });
     const hosts = [...new Set(['localhost', '127.0.0.1', ...(o.advertiseAddress ? [o.advertiseAddress] : []), ...(o.deviceTlsHosts ?? [])])];
-    const device = await startDeviceApi({
+    device = await startDeviceApi({
       dataDir: o.dataDir,
       host: o.deviceHost,
       port: o.devicePort ?? DEFAULT_DEVICE_API_PORT,
       tlsHosts: hosts,
       hooks: eve.hooks,
-      log: o.log,
+      metrics: metrics?.deviceApi(),
     });
+    const deviceApi = device;
     const removeConfig = api.registry.extendSubresource(GROUP, 'edgenodes', 'config', {
       kind: 'EdgeDevConfig',
-      get: (obj) => eve.render.servedConfig(obj),
+      get: (obj) => controllers.render.servedConfig(obj),
     });
-    const deviceUuidOf = (node: string) => eve.index.byName.get(node)?.uuid;
+    const deviceUuidOf = (node: string) => controllers.index.byName.get(node)?.uuid;
     const removeStreams = kubelet
       ? [
           api.registry.extendSubresource('', 'pods', 'log', podLogSubresource({ deviceUuidOf, logs: device.logs })),
@@ -76,15 +96,16 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
       eve,
       workloads,
       kubelet,
-      async close() {
+      async close(drainMs = 0) {
+        api.beginShutdown();
         await kubelet?.stop();
         await workloads.stop();
         for (const r of removeStreams) r();
-        eve.stop();
+        controllers.stop();
         removeConfig();
-        await device.close();
-        await eve.status.idle().catch(() => undefined);
-        await api.close();
+        await deviceApi.close();
+        await controllers.status.idle().catch(() => undefined);
+        await api.close(drainMs);
       },
     };
   } catch (e) {

@@ -30,7 +30,7 @@ test('kubeve bootstrap writes a working EVE /config set; a device using only tho
     } finally {
       console.log = log;
     }
-    assert.deepEqual(fs.readdirSync(out).sort(), ['onboard.cert.pem', 'onboard.key.pem', 'root-certificate.pem', 'server']);
+    assert.deepEqual(fs.readdirSync(out).sort(), ['onboard.cert.pem', 'onboard.key.pem', 'onboardingkey.yaml', 'root-certificate.pem', 'server']);
     assert.equal(fs.readFileSync(path.join(out, 'server'), 'utf8').trim(), `localhost:${api.port}`);
     assert.equal(fs.statSync(path.join(out, 'onboard.key.pem')).mode & 0o077, 0);
     assert.equal(fs.readFileSync(path.join(out, 'root-certificate.pem'), 'latin1').trim(), api.pki.root.certPem);

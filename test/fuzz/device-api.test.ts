@@ -35,8 +35,8 @@ const APP = crypto.randomUUID();
 const ACTIONS = ['config', 'info', 'metrics', 'flowlog', 'hardwarehealth', 'attest', 'newlogs', `apps/instanceid/${APP}/newlogs`, 'logs'];
 
 before(async () => {
-  // The device API logs every 5xx with its cause: shown in the test output when a property fails.
-  env = await startEveEnv({ eve: { offlineTimeoutMs: 3_600_000, debounceMs: 20 }, log: (m) => console.log(`# ${m.slice(0, 2000)}`) });
+  // The device API logs every 5xx with its cause on stderr (the process logger): shown when a property fails.
+  env = await startEveEnv({ eve: { offlineTimeoutMs: 3_600_000, debounceMs: 20 } });
   await env.apply(onboardingKeyYaml('fuzz-key', env.onboard.certPem));
   const k = env.k;
   dev = new TestDevice(`127.0.0.1:${k.device.port}`, k.device.pki.root.certPem, await createDeviceCert(), env.onboard, 'fuzz-0001');

@@ -8,6 +8,7 @@ import type { ResourceService } from '../rest.ts';
 import { isDeepStrictEqual } from 'node:util';
 import { aggregatedRules } from './bootstrap-policy.ts';
 import { RBAC_GROUP } from './types.ts';
+import { log } from '../../observability/log.ts';
 
 export class ClusterRoleAggregator {
   constructor(private registry: Registry, private service: ResourceService, feed: ChangeFeed) {
@@ -28,7 +29,7 @@ export class ClusterRoleAggregator {
         await this.service.guaranteedUpdate(def, undefined, role.metadata.name, undefined, (cur) => ({ ...cur, rules }), { fieldManager: 'clusterrole-aggregation-controller' }, { warnings: [] });
       } catch (e) {
         // One role of the wrong shape (or one write refused) must not stop the others, nor start-up.
-        console.error(`kubeve: aggregating clusterrole ${role.metadata?.name} failed:`, e instanceof Error ? e.message : e);
+        log.error('aggregating a clusterrole failed', e, { clusterRole: role.metadata?.name });
       }
     }
   }

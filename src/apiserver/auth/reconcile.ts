@@ -12,6 +12,7 @@ import type { KObject } from '../resource.ts';
 import { bootstrapPolicy } from './bootstrap-policy.ts';
 import { uncoveredRules } from './rules.ts';
 import { RBAC_GROUP } from './types.ts';
+import { log } from '../../observability/log.ts';
 
 export const AUTOUPDATE_ANNOTATION = 'rbac.authorization.kubernetes.io/autoupdate';
 /** The loopback client kube-apiserver reconciles with shows up under this field manager. */
@@ -121,11 +122,11 @@ export async function reconcileBootstrapPolicy(registry: Registry, service: Reso
         r = reconcile(existing, expected);
       } catch (e) {
         // A stored object of the wrong shape is left as it is (and logged): it must not keep the server from starting.
-        console.error(`kubeve: cannot reconcile ${def.resource}.${RBAC_GROUP}/${name} with the bootstrap policy:`, e instanceof Error ? e.message : e);
+        log.error('cannot reconcile with the bootstrap policy', e, { object: `${def.resource}.${RBAC_GROUP}/${name}` });
         break;
       }
       if (r.protected || r.operation === 'none') {
-        if (r.protected && r.operation !== 'none') console.warn(`kubeve: skipped reconcile-protected ${def.resource}.${RBAC_GROUP}/${name} (${AUTOUPDATE_ANNOTATION}=false)`);
+        if (r.protected && r.operation !== 'none') log.info('skipped reconcile-protected bootstrap policy object', { object: `${def.resource}.${RBAC_GROUP}/${name}`, annotation: `${AUTOUPDATE_ANNOTATION}=false` });
         report.push({ kind: expected.kind, name, operation: r.operation, protected: r.protected });
         break;
       }
@@ -138,12 +139,12 @@ export async function reconcileBootstrapPolicy(registry: Registry, service: Reso
         if (isCode(e, 409) || isCode(e, 404)) continue;
         // Refused (a stored object the API no longer accepts): logged, the rest of the policy still applies.
         if (e instanceof StatusError && e.code < 500) {
-          console.error(`kubeve: cannot reconcile ${def.resource}.${RBAC_GROUP}/${name} with the bootstrap policy: ${e.message}`);
+          log.error('cannot reconcile with the bootstrap policy', e, { object: `${def.resource}.${RBAC_GROUP}/${name}` });
           break;
         }
         throw e;
       }
-      if (r.operation !== 'create') console.warn(`kubeve: ${r.operation === 'update' ? 'updated' : 'recreated'} ${def.resource}.${RBAC_GROUP}/${name} from the bootstrap policy`);
+      if (r.operation !== 'create') log.info(`${r.operation === 'update' ? 'updated' : 'recreated'} bootstrap policy object`, { object: `${def.resource}.${RBAC_GROUP}/${name}` });
       report.push({ kind: expected.kind, name, operation: r.operation, protected: false });
       break;
     }

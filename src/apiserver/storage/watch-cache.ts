@@ -6,6 +6,7 @@
 // its single etcd watch reports.
 
 import { CompactedError, type StorageEvent, type Watcher } from './types.ts';
+import { log } from '../../observability/log.ts';
 
 /**
  * Reads events from the backend's history: every event under prefix with
@@ -76,7 +77,7 @@ export class WatchCache {
     this.backendCompacted = opts.compactedRevision ?? (() => 0);
     this.maxEvents = opts.maxEvents ?? 100_000;
     this.retentionMs = opts.retentionMs ?? 75_000;
-    this.onError = opts.onError ?? ((err) => console.error('storage watch:', err));
+    this.onError = opts.onError ?? ((err) => log.error('storage watch failed', err));
     this.now = opts.now ?? (() => performance.now());
     this.floor = this.lastRevision = opts.startRevision;
   }

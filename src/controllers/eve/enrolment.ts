@@ -50,7 +50,7 @@ export class Enrolment {
   async admit(req: OnboardingRequest): Promise<OnboardingDecision> {
     const node = this.index.bySerial.get(req.serial) ?? (req.softSerial ? this.index.bySerial.get(req.softSerial) : undefined);
     if (node) {
-      if (!this.certMatches(node, req)) return 'deny';
+      if (!this.certMatches(node, req)) return { deny: `EdgeNode ${node.name} has serial ${req.serial} but does not name onboarding certificate ${req.onboardCertHash.slice(0, 16)}…` };
       const uuid = node.uuid ?? crypto.randomUUID();
       this.admitted.set(uuid, node.name);
       return { uuid };
@@ -62,7 +62,7 @@ export class Enrolment {
       return { uuid };
     }
     const key = this.index.keysByCert.get(req.onboardCertHash);
-    if (!key) return 'deny';
+    if (!key) return { deny: `no OnboardingKey holds onboarding certificate ${req.onboardCertHash.slice(0, 16)}… and no EdgeNode has serial ${req.serial}` };
     if (key.autoEnroll && (!key.serials.length || key.serials.includes(req.serial))) {
       const name = await this.createNode(req.serial, key.name, key.labels, key.annotations);
       const uuid = crypto.randomUUID();
@@ -70,7 +70,7 @@ export class Enrolment {
       return { uuid };
     }
     await this.recordPending(key.name, req.serial);
-    return 'deny';
+    return { deny: `serial ${req.serial} is pending on OnboardingKey ${key.name}: ${key.autoEnroll ? 'not in its spec.serials' : 'autoEnroll is off'}; create an EdgeNode with this serial to admit it` };
   }
 
   private certMatches(node: NodeEntry, req: OnboardingRequest): boolean {

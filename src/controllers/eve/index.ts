@@ -21,6 +21,7 @@ import {
   APPINSTANCES, DATASTORES, EDGENODES, NETWORKINSTANCES, ONBOARDINGKEYS, SECRETS, VOLUMES,
   setCondition, StatusWriter,
 } from './status.ts';
+import { log } from '../../observability/log.ts';
 
 export interface EveControllerOptions extends PresenceOptions, RenderControllerOptions {
   /** Share informers with other controllers of the process (default: the EVE controllers' own). */
@@ -129,7 +130,7 @@ export class EveControllers {
   }
 
   private spawn(p: Promise<unknown>): void {
-    const q = p.catch((e: unknown) => console.error('kubeve: eve controller:', e instanceof Error ? e.message : e));
+    const q = p.catch((e: unknown) => log.error('eve controller failed', e));
     this.background.add(q);
     void q.finally(() => this.background.delete(q));
   }

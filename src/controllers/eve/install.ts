@@ -71,3 +71,23 @@ export async function installCrds(client: Client, o: { dir?: string; timeoutMs?:
   }
   return names;
 }
+
+/**
+ * A readiness check: undefined once every CRD of `dir` is Established, else which are not
+ * (kubeve serves its EVE resources only from then on).
+ */
+export function crdsEstablishedCheck(client: Client, dir?: string): () => Promise<string | undefined> {
+  const names = readCrdManifests(dir).map((m) => m.metadata.name as string);
+  return async () => {
+    const missing: string[] = [];
+    for (const name of names) {
+      try {
+        if (!established(await client.get(CRD_GVR, undefined, name))) missing.push(name);
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+        missing.push(name);
+      }
+    }
+    return missing.length ? `not established: ${missing.join(', ')}` : undefined;
+  };
+}

@@ -11,6 +11,7 @@
 import type { NodeEntry, NodeIndex } from './nodes.ts';
 import type { EventRecorder } from './recorder.ts';
 import { EDGENODES, rfc3339, setCondition, type StatusWriter } from './status.ts';
+import { log } from '../../observability/log.ts';
 
 export const OFFLINE_POLL_INTERVALS = 3;
 
@@ -88,7 +89,7 @@ export class Presence {
       }
     } catch (err) {
       e.online = was;
-      console.error(`kubeve: writing Online=${online} for EdgeNode ${e.name} failed:`, err instanceof Error ? err.message : err);
+      log.error('writing the Online condition failed', err, { edgeNode: e.name, online });
     }
   }
 }

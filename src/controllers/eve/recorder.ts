@@ -4,6 +4,7 @@
 
 import type { KObject } from '../../apiserver/resource.ts';
 import { isNotFound, type Client, type GVR } from '../runtime/index.ts';
+import { log } from '../../observability/log.ts';
 
 export const EVENT_GVR: GVR = { group: '', version: 'v1', resource: 'events' };
 export const COMPONENT = 'kubeve-eve-controller';
@@ -57,7 +58,7 @@ export class EventRecorder {
       this.recent.set(key, { name, ns, count: 1 });
       if (this.recent.size > this.maxRecent) this.recent.delete(this.recent.keys().next().value!);
     } catch (e) {
-      console.error(`kubeve: recording event ${reason} for ${obj.kind} ${m.name} failed:`, e instanceof Error ? e.message : e);
+      log.error('recording an event failed', e, { reason, kind: obj.kind, name: m.name, namespace: m.namespace });
     }
   }
 }

@@ -14,6 +14,7 @@
 // a restart a device whose inputs did not change renders to the identical bytes and hash.
 
 import { toJson } from '@bufbuild/protobuf';
+import { log } from '../../observability/log.ts';
 import type { KObject } from '../../apiserver/resource.ts';
 import { StatusError } from '../../apiserver/errors.ts';
 import type { DeviceApi } from '../../eve/device-api.ts';
@@ -33,6 +34,8 @@ export interface RenderControllerOptions {
   debounceMs?: number;
   /** Renders running at once (default 8). */
   concurrency?: number;
+  /** Told of every render: ok, problems (rendered without some references), error; and its duration. */
+  onRendered?: (result: 'ok' | 'problems' | 'error', seconds: number) => void;
 }
 
 interface AppEntry {
@@ -170,7 +173,7 @@ export class RenderController implements OwnerLookup {
       this.dirty.delete(name);
       this.running++;
       void this.render(name)
-        .catch((e: unknown) => console.error(`kubeve: rendering EdgeNode ${name} failed:`, e instanceof Error ? e.message : e))
+        .catch(() => undefined) // logged by observed()
         .finally(() => {
           this.running--;
           if (this.dirty.size && !this.timer) this.pump();
@@ -200,7 +203,7 @@ export class RenderController implements OwnerLookup {
    */
   render(name: string): Promise<string | undefined> {
     const prev = this.chains.get(name) ?? Promise.resolve(undefined);
-    const p = prev.catch(() => undefined).then(() => this.renderNow(name));
+    const p = prev.catch(() => undefined).then(() => this.observed(name));
     this.chains.set(name, p);
     void p.catch(() => undefined).finally(() => {
       if (this.chains.get(name) === p) this.chains.delete(name);
@@ -208,7 +211,18 @@ export class RenderController implements OwnerLookup {
     return p;
   }
 
-  private async renderNow(name: string): Promise<string | undefined> {
+  private async observed(name: string): Promise<string | undefined> {
+    const start = performance.now();
+    try {
+      return await this.renderNow(name, start);
+    } catch (e) {
+      this.opts.onRendered?.('error', (performance.now() - start) / 1000);
+      log.error('rendering EdgeNode failed', e, { edgeNode: name });
+      throw e;
+    }
+  }
+
+  private async renderNow(name: string, start: number): Promise<string | undefined> {
     const entry = this.index.byName.get(name);
     const api = this.api;
     if (!entry || !api) return undefined;
@@ -272,6 +286,7 @@ export class RenderController implements OwnerLookup {
     if (r) Object.assign(r, { contentHash: out.contentHash, version: v });
     await this.writeStatus(node, set.hash, v, mapped.input.apps.length, mapped.problems, set.changed);
     await this.writeAppProblems(appObjs, mapped.problems);
+    this.opts.onRendered?.(mapped.problems.length ? 'problems' : 'ok', (performance.now() - start) / 1000);
     return set.hash;
   }
 
@@ -318,7 +333,9 @@ export class RenderController implements OwnerLookup {
       }
     });
     if (changed && r.written && r.object && nodeProblems.length && getReason(r.before) !== nodeProblems[0]!.reason) {
-      void this.events.record(r.object, 'Warning', nodeProblems[0]!.reason, nodeProblems.map((p) => p.message).join('; '));
+      const message = nodeProblems.map((p) => p.message).join('; ');
+      log.info('EdgeNode config rendered with problems', { edgeNode: name, device: node.status?.uuid || node.spec?.uuid, reason: nodeProblems[0]!.reason, message });
+      void this.events.record(r.object, 'Warning', nodeProblems[0]!.reason, message);
     }
   }
 
@@ -339,7 +356,10 @@ export class RenderController implements OwnerLookup {
           if (st.state === NOT_DEPLOYED) delete st.state;
         }
       });
-      if (mine.length && r.written && r.object && cur?.reason !== mine[0]!.reason) void this.events.record(r.object, 'Warning', mine[0]!.reason, message);
+      if (mine.length && r.written && r.object && cur?.reason !== mine[0]!.reason) {
+        log.info('AppInstance left out of its EdgeNode config', { appInstance: `${a.metadata.namespace}/${a.metadata.name}`, edgeNode: a.spec?.nodeName, reason: mine[0]!.reason, message });
+        void this.events.record(r.object, 'Warning', mine[0]!.reason, message);
+      }
     }
   }
 

@@ -10,6 +10,7 @@ import { resourceDefinitionsFromCRD } from '../../apiserver/crd.ts';
 import { StatusError } from '../../apiserver/errors.ts';
 import { keyPrefix } from '../../apiserver/store.ts';
 import { Controller, type GVR, type Informer, type ReconcileResult, type SharedInformerFactory } from '../runtime/index.ts';
+import { log } from '../../observability/log.ts';
 
 const CRDS: GVR = { group: 'apiextensions.k8s.io', version: 'v1', resource: 'customresourcedefinitions' };
 
@@ -68,12 +69,12 @@ export class CRDController {
         if (this.namesConflict(crd) === undefined) this.registry.replaceCRD(crd.metadata.name, resourceDefinitionsFromCRD(crd));
       } catch (e) {
         // A stored CRD of the wrong shape is not served (and logged); the others are.
-        console.error(`kubeve: crd controller: cannot serve ${crd.metadata?.name}:`, e instanceof Error ? e.message : e);
+        log.error('crd controller: cannot serve the CRD', e, { crd: crd.metadata?.name });
       }
     }
     for (const crd of list.items as KObject[]) {
       // A CRD whose status cannot be written is logged and synced again on its next change; start-up goes on.
-      await this.sync(crd).catch((e: unknown) => console.error(`kubeve: crd controller: ${crd.metadata.name}:`, e instanceof Error ? e.message : e));
+      await this.sync(crd).catch((e: unknown) => log.error('crd controller: sync failed', e, { crd: crd.metadata.name }));
     }
   }
 

@@ -7,6 +7,7 @@ import type { Registry } from '../../apiserver/registry.ts';
 import type { ResourceService } from '../../apiserver/rest.ts';
 import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
 import { Controller, isNotFound, objectKey, type GVR, type Informer, type ReconcileResult, type SharedInformerFactory } from '../runtime/index.ts';
+import { log } from '../../observability/log.ts';
 
 const NAMESPACES: GVR = { group: '', version: 'v1', resource: 'namespaces' };
 
@@ -96,7 +97,7 @@ export class NamespaceController {
         return ns;
       }, { subresource: 'status' }, { warnings: [] });
     } catch (e) {
-      if (!isNotFound(e)) console.error(`kubeve: namespace controller: recording the condition of ${name} failed:`, e instanceof Error ? e.message : e);
+      if (!isNotFound(e)) log.error('namespace controller: recording the condition failed', e, { namespace: name });
     }
   }
 }

@@ -10,6 +10,7 @@ import { StatusError, type KObject } from './client.ts';
 import type { Client, DeleteOptions, GVR, ListOptions, ObjectList, PatchOptions, PatchType, WatchEvent, WatchHandle, WatchOptions, WriteOptions } from './client.ts';
 import type { HttpClientConfig } from './config.ts';
 import { TokenBucket } from './rate-limit.ts';
+import { log } from '../../observability/log.ts';
 
 const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
   merge: 'application/merge-patch+json',
@@ -216,7 +217,7 @@ export class HttpClient implements Client {
       try {
         onEvent(ev as WatchEvent);
       } catch (e) {
-        console.error(`kubeve: watch handler for ${r.resource} failed:`, e instanceof Error ? e.message : e);
+        log.error('watch handler failed', e, { resource: r.resource });
       }
     };
     const open = async () => {

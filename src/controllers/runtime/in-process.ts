@@ -8,6 +8,7 @@ import { PATCH_TYPES, type ResourceService } from '../../apiserver/rest.ts';
 import { compileFilter, parseRV, type ObjectEvent } from '../../apiserver/store.ts';
 import { deepClone } from '../../common/json.ts';
 import type { Client, DeleteOptions, GVR, ListOptions, ObjectList, PatchOptions, PatchType, WatchEvent, WatchHandle, WatchOptions, WriteOptions } from './client.ts';
+import { log } from '../../observability/log.ts';
 
 export class InProcessClient implements Client {
   constructor(private readonly service: ResourceService, private readonly registry: Registry) {}
@@ -75,7 +76,7 @@ export class InProcessClient implements Client {
         try {
           onEvent(queue.shift()!);
         } catch (e) {
-          console.error(`kubeve: watch handler for ${r.resource} failed:`, e instanceof Error ? e.message : e);
+          log.error('watch handler failed', e, { resource: r.resource });
         }
       }
     };

@@ -9,6 +9,7 @@
 
 import { isGone, objectKey, type Client, type GVR, type KObject, type WatchEvent, type WatchHandle } from './client.ts';
 import { CacheStore, type IndexFunc } from './store.ts';
+import { log } from '../../observability/log.ts';
 
 export interface EventHandler {
   onAdd?(obj: KObject): void;
@@ -124,7 +125,7 @@ export class Informer {
     try {
       fn();
     } catch (e) {
-      console.error(`kubeve: ${this.resource.resource} informer ${what} handler failed:`, e instanceof Error ? e.message : e);
+      log.error('informer handler failed', e, { resource: this.resource.resource, handler: what });
     }
   }
 
@@ -148,7 +149,7 @@ export class Informer {
         await this.relist();
       } catch (e) {
         if (this.stopped) return;
-        console.error(`kubeve: list ${this.resource.resource} failed, retrying:`, e instanceof Error ? e.message : e);
+        log.error('list failed, retrying', e, { resource: this.resource.resource });
         await this.sleep(this.backoff.delay());
         continue;
       }

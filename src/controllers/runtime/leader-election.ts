@@ -7,6 +7,7 @@
 // again until stopped. A clean stop releases the lease so another candidate takes over at once.
 
 import { isAlreadyExists, isConflict, isNotFound, type Client, type GVR, type KObject } from './client.ts';
+import { log } from '../../observability/log.ts';
 
 export const LEASES: GVR = { group: 'coordination.k8s.io', version: 'v1', resource: 'leases' };
 
@@ -83,7 +84,7 @@ export class LeaderElector {
       try {
         await this.release();
       } catch (e) {
-        console.error(`kubeve: releasing lease ${this.o.namespace}/${this.o.name} failed:`, e instanceof Error ? e.message : e);
+        log.error('releasing lease failed', e, { lease: `${this.o.namespace}/${this.o.name}` });
       }
     }
     this.leading = false;
@@ -105,7 +106,7 @@ export class LeaderElector {
     try {
       fn();
     } catch (e) {
-      console.error('kubeve: leader election callback failed:', e instanceof Error ? e.message : e);
+      log.error('leader election callback failed', e);
     }
   }
 
@@ -143,7 +144,7 @@ export class LeaderElector {
     const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
     try {
       return await Promise.race([this.tryAcquireOrRenew().catch((e: unknown) => {
-        console.error(`kubeve: lease ${this.o.namespace}/${this.o.name}:`, e instanceof Error ? e.message : e);
+        log.error('lease renewal failed', e, { lease: `${this.o.namespace}/${this.o.name}` });
         return false;
       }), timeout]);
     } finally {

@@ -6,6 +6,7 @@
 // - forget() clears an item's backoff after a success; addAfter() delays; shutDown() wakes workers.
 
 import { TokenBucket } from './rate-limit.ts';
+import { log } from '../../observability/log.ts';
 
 export interface RateLimiter<T> {
   /** How long to wait before handling this item again. */
@@ -175,7 +176,7 @@ export type ReconcileResult = void | { requeueAfterMs?: number };
 export interface ControllerOptions {
   workers?: number;
   rateLimiter?: RateLimiter<string>;
-  /** Where reconcile errors go (default: console.error). */
+  /** Where reconcile errors go (default: the process logger). */
   log?: (msg: string) => void;
 }
 
@@ -216,7 +217,8 @@ export class Controller {
         this.stats.errors++;
         const msg = `kubeve: ${this.name}: reconcile ${key} failed (retry ${this.queue.numRequeues(key) + 1}): ${e instanceof Error ? e.message : String(e)}`;
         try {
-          (this.opts.log ?? console.error)(msg);
+          if (this.opts.log) this.opts.log(msg);
+          else log.error(msg);
         } catch {
           /* a failing logger must not stop the worker */
         }
