@@ -126,13 +126,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     return out;
   });
   const health = new HealthChecks();
-  health.add(['livez', 'readyz', 'healthz'], 'storage', async () => {
+  // A remote store (etcd) has its own health check; its outage is not this process's, so neither check
+  // is in /livez then (restarting kubeve would not bring etcd back). The local SQLite file is.
+  const remoteHealth = (storage as Storage).checkHealth?.bind(storage);
+  health.add(remoteHealth ? ['readyz', 'healthz'] : ['livez', 'readyz', 'healthz'], 'storage', async () => {
     await storage.currentRevision();
     return undefined;
   });
-  // etcd's own health (kube-apiserver's "etcd" check): a member answering, not just a revision cached.
-  const etcdHealth = (storage as Storage).checkHealth?.bind(storage);
-  if (etcdHealth) health.add(['livez', 'readyz', 'healthz'], 'etcd', () => etcdHealth().then(() => undefined, (e: Error) => e.message || 'failed'));
+  if (remoteHealth) health.add(['readyz', 'healthz'], 'etcd', () => remoteHealth().then(() => undefined, (e: Error) => e.message || 'failed'));
   health.add(['readyz', 'healthz'], 'informer-sync', () => {
     const pending = informers.all().filter((i) => !i.hasSynced()).map((i) => i.resource.resource);
     return pending.length ? `not synced: ${pending.join(', ')}` : undefined;

@@ -198,13 +198,15 @@ test('/readyz?verbose reports etcd; when etcd goes away readyz fails, and recove
   cleanup.push(() => t.close());
   const ready = await api(t.server, 'GET', '/readyz?verbose');
   assert.equal(ready.status, 200);
-  assert.equal(ready.body, '[+]ping ok\n[+]etcd ok\nreadyz check passed\n');
+  assert.equal(ready.body, '[+]ping ok\n[+]shutdown ok\n[+]storage ok\n[+]etcd ok\n[+]informer-sync ok\nreadyz check passed\n');
   assert.equal((await api(t.server, 'GET', '/readyz')).body, 'ok');
 
   await own.kill(own.members[0]);
   const down = await api(t.server, 'GET', '/readyz?verbose');
   assert.equal(down.status, 500);
-  assert.match(down.body, /^\[\+\]ping ok\n\[-\]etcd failed: .+\nreadyz check failed\n$/);
+  assert.match(down.body, /^\[\+\]ping ok\n/);
+  assert.match(down.body, /\n\[-\]etcd failed: .+\n/);
+  assert.match(down.body, /\nreadyz check failed\n$/);
   const write = await api(t.server, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'while-down' } });
   assert.equal(write.status, 503, JSON.stringify(write.body));
   assert.equal(write.body.reason, 'ServiceUnavailable');
