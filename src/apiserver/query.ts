@@ -5,6 +5,7 @@
 // its options through here, so `watch=True` (the Python client) means the same as `watch=true`.
 
 import { badRequest, invalid, type FieldError } from './errors.ts';
+import type { ListQuery } from './store.ts';
 
 const INT64 = /^[+-]?\d+$/;
 
@@ -51,14 +52,8 @@ export class QueryParams {
 }
 
 /** metav1.ListOptions as list and watch handlers read it. */
-export interface ListOptions {
+export interface ListOptions extends ListQuery {
   watch: boolean;
-  labelSelector?: string;
-  fieldSelector?: string;
-  limit?: number;
-  continue?: string;
-  resourceVersion?: string;
-  resourceVersionMatch?: string;
   allowWatchBookmarks: boolean;
   /** undefined when not sent: kube-apiserver's validation tells nil from false. */
   sendInitialEvents?: boolean;
