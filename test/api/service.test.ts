@@ -111,7 +111,7 @@ test('clusterIP is immutable: 422 with kube\'s text, the object unchanged', asyn
   const other = ip === '10.96.0.10' ? '10.96.0.11' : '10.96.0.10';
   const r = await t.kubectl(['patch', 'svc', 'imm', '-p', JSON.stringify({ spec: { clusterIP: other, clusterIPs: [other] } })]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /The Service "imm" is invalid: spec.clusterIPs\[0\]: Invalid value: \[\]string\{"10\.96\.0\.1[01]"\}: field is immutable|spec.clusterIPs\[0\]: Invalid value: "10\.96\.0\.1[01]": field is immutable/);
+  assert.match(r.stderr, /The Service "imm" is invalid: spec.clusterIPs\[0\]: Invalid value: "10\.96\.0\.1[01]": field is immutable/);
   assert.equal((await json(['get', 'svc', 'imm'])).spec.clusterIP, ip);
 });
 
