@@ -103,6 +103,10 @@ test('Services never share a cluster IP or a node port; a taken one is refused',
   const ext = await json(['get', 'svc', 'ext']);
   assert.equal(ext.spec.clusterIP, undefined);
   assert.match(await t.ok(['get', 'svc', 'ext']), /ext\s+ExternalName\s+<none>\s+db\.example\.com\s+<none>/);
+
+  // Deleting a Service releases its cluster IP for others.
+  assert.match(await t.ok(['delete', 'svc', 'fixed']), /service "fixed" deleted/);
+  await t.ok(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'fixed2' }, spec: { clusterIP: '10.96.200.7', ports: [{ port: 80 }] } }));
 });
 
 test('clusterIP is immutable: 422 with kube\'s text, the object unchanged', async () => {

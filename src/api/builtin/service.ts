@@ -135,7 +135,8 @@ async function allocate(svc: KObject, old: KObject | undefined, objects: ObjectA
   const conflict = (field: string, value: unknown, detail: string) => invalidObject('Service', '', svc.metadata?.name ?? '', [invalid(field, value, detail)]);
 
   if (spec.type === 'ExternalName') {
-    if (!old) { delete spec.clusterIP; delete spec.clusterIPs; }
+    // An ExternalName service is only a DNS alias: it holds no cluster IP (a type change releases it).
+    for (const f of ['clusterIP', 'clusterIPs', 'ipFamilies', 'ipFamilyPolicy']) delete spec[f];
   } else if (!old || !old.spec?.clusterIP) {
     const taken = new Set(others.map((o) => o.spec?.clusterIP).filter(isIPv4));
     if (!spec.clusterIP) {
@@ -320,7 +321,8 @@ export const services: ResourceDefinition = {
     AGE_COLUMN,
     { name: 'Selector', type: 'string', priority: 1, description: 'The label selector of the service.', cell: selectorCell },
   ],
-  deleteReturnsObject: false,
+  // The service registry answers DELETE with the deleted object (ReturnDeletedObject).
+  deleteReturnsObject: true,
   strategy: serviceStrategy,
 };
 
