@@ -52,6 +52,13 @@ test('kubectl create service nodeport and loadbalancer: node ports allocated in 
 
   await t.ok(['create', 'service', 'loadbalancer', 'lb', '--tcp=80']);
   assert.match(await t.ok(['get', 'svc', 'lb']), /lb\s+LoadBalancer\s+10\.\S+\s+<pending>\s+80:3\d{4}\/TCP/);
+
+  // Back to ClusterIP: the node port is released.
+  await t.ok(['patch', 'svc', 'np', '-p', '{"spec":{"type":"ClusterIP"}}']);
+  const back = await json(['get', 'svc', 'np']);
+  assert.equal(back.spec.type, 'ClusterIP');
+  assert.equal(back.spec.ports[0].nodePort, undefined);
+  assert.equal(back.spec.clusterIP, np.spec.clusterIP);
 });
 
 test('apply of a NodePort Service gets a node port in range; re-apply keeps the allocation', async () => {
@@ -127,6 +134,7 @@ test('invalid ports: 422 with kube\'s texts, nothing stored', async () => {
     [[{ port: 80 }, { name: 'b', port: 81 }], /spec.ports\[0\].name: Required value/],
     [[{ name: 'x' }], /spec.ports\[0\].port: Required value/],
     [[], /spec.ports: Required value/],
+    [[{ port: 80, nodePort: 30080 }], /spec.ports\[0\].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'/],
   ];
   for (const [ports, text] of cases) {
     const r = await t.kubectl(['create', '-f', '-'], { input: svc(ports) });

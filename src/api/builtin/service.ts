@@ -116,6 +116,12 @@ function keepAllocated(svc: KObject, old: KObject): void {
       if (prev?.nodePort) p.nodePort = prev.nodePort;
     }
   }
+  if (!usesNodePorts(spec) && usesNodePorts(was)) {
+    // A type change away from node ports releases the ones the service held (kube's dropTypeDependentFields);
+    // a node port the request itself asks for is left for validation to refuse.
+    const held = new Set((was.ports ?? []).map((p: KObject) => p?.nodePort).filter((n: unknown) => typeof n === 'number'));
+    for (const p of Array.isArray(spec.ports) ? spec.ports : []) if (isObject(p) && held.has(p.nodePort)) delete p.nodePort;
+  }
   if (old.status !== undefined) svc.status = old.status;
   else delete svc.status;
 }
@@ -160,8 +166,6 @@ async function allocate(svc: KObject, old: KObject | undefined, objects: ObjectA
   }
 
   if (!usesNodePorts(spec)) {
-    // Node ports go away when a service stops using them (type change back to ClusterIP).
-    for (const p of Array.isArray(spec.ports) ? spec.ports : []) if (isObject(p)) delete p.nodePort;
     return;
   }
   const takenPorts = new Set<number>();
