@@ -67,20 +67,20 @@ test('discovery data matches the real server', () => {
   assert.deepEqual(def('', 'configmaps').verbs, ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']);
   assert.deepEqual(def('apiextensions.k8s.io', 'customresourcedefinitions').shortNames, ['crd', 'crds']);
   assert.deepEqual(
-    ['configmaps', 'namespaces', 'events', 'serviceaccounts', 'nodes'].map((r) => def('', r).shortNames),
-    [['cm'], ['ns'], ['ev'], ['sa'], ['no']],
+    ['configmaps', 'namespaces', 'events', 'serviceaccounts', 'nodes', 'services'].map((r) => def('', r).shortNames),
+    [['cm'], ['ns'], ['ev'], ['sa'], ['no'], ['svc']],
   );
   assert.deepEqual(def('events.k8s.io', 'events').shortNames, ['ev']);
   assert.equal(def('', 'nodes').namespaced, false);
   for (const d of defs) assert.equal(d.strategicMergePatch, true, d.resource);
-  // Pods, namespaces and service accounts answer DELETE with the object, the rest with a Status.
-  assert.deepEqual(defs.filter((d) => d.deleteReturnsObject).map((d) => d.resource).sort(), ['namespaces', 'pods', 'serviceaccounts']);
+  // Pods, namespaces, service accounts and services answer DELETE with the object, the rest with a Status.
+  assert.deepEqual(defs.filter((d) => d.deleteReturnsObject).map((d) => d.resource).sort(), ['namespaces', 'pods', 'serviceaccounts', 'services']);
   assert.deepEqual(defs.filter((d) => d.generation).map((d) => d.resource), ['customresourcedefinitions', 'daemonsets', 'deployments', 'replicasets', 'statefulsets', 'cronjobs', 'jobs', 'poddisruptionbudgets']);
   assert.deepEqual(
     [['apps', 'deployments'], ['apps', 'replicasets'], ['apps', 'daemonsets'], ['apps', 'statefulsets'], ['batch', 'cronjobs'], ['policy', 'poddisruptionbudgets'], ['scheduling.k8s.io', 'priorityclasses']].map(([g, r]) => def(g, r).shortNames),
     [['deploy'], ['rs'], ['ds'], ['sts'], ['cj'], ['pdb'], ['pc']],
   );
-  assert.deepEqual(defs.filter((d) => d.categories?.includes('all')).map((d) => d.resource), ['pods', 'daemonsets', 'deployments', 'replicasets', 'statefulsets', 'cronjobs', 'jobs']);
+  assert.deepEqual(defs.filter((d) => d.categories?.includes('all')).map((d) => d.resource), ['services', 'pods', 'daemonsets', 'deployments', 'replicasets', 'statefulsets', 'cronjobs', 'jobs']);
 });
 
 test('pod printer: running pod with one of two containers ready and restarts', () => {
@@ -189,6 +189,22 @@ test('node printer: status, roles from labels and wide columns', () => {
   assert.equal(cells(nodes, { metadata: { name: 'n' } }).Status, 'Unknown');
   assert.equal(nodes.fieldSelectors!['spec.unschedulable']({ spec: { unschedulable: true } }), 'true');
   assert.equal(nodes.fieldSelectors!['spec.unschedulable']({ spec: {} }), 'false');
+});
+
+test('service printer: kubectl columns per type, wide selector', () => {
+  const svcs = def('', 'services');
+  const created = ago(3 * MIN);
+  const svc = (spec: KObject, status: KObject = {}) => ({ metadata: { creationTimestamp: created }, spec, status });
+  assert.deepEqual(cells(svcs, svc({ type: 'ClusterIP', clusterIP: '10.96.0.7', selector: { b: '2', a: '1' }, ports: [{ port: 80, protocol: 'TCP' }, { port: 53, protocol: 'UDP' }] })), {
+    Type: 'ClusterIP', 'Cluster-IP': '10.96.0.7', 'External-IP': '<none>', 'Port(s)': '80/TCP,53/UDP', Age: '3m', Selector: 'a=1,b=2',
+  });
+  assert.deepEqual(cells(svcs, svc({ type: 'LoadBalancer', clusterIP: '10.96.0.8', ports: [{ port: 443, nodePort: 31443, protocol: 'TCP' }] })), {
+    Type: 'LoadBalancer', 'Cluster-IP': '10.96.0.8', 'External-IP': '<pending>', 'Port(s)': '443:31443/TCP', Age: '3m', Selector: '<none>',
+  });
+  assert.equal(cells(svcs, svc({ type: 'LoadBalancer', clusterIP: '10.96.0.8', ports: [] }, { loadBalancer: { ingress: [{ ip: '203.0.113.9' }, { hostname: 'lb.example.com' }] } }))['External-IP'], '203.0.113.9,lb.example.com');
+  assert.deepEqual(cells(svcs, svc({ type: 'ExternalName', externalName: 'db.example.com' })), {
+    Type: 'ExternalName', 'Cluster-IP': '<none>', 'External-IP': 'db.example.com', 'Port(s)': '<none>', Age: '3m', Selector: '<none>',
+  });
 });
 
 test('event printers: core/v1 and events.k8s.io/v1 print the same columns', () => {

@@ -77,6 +77,18 @@ const UPSTREAM: Record<string, string> = {
   'k8s.io.api.core.v1.LocalObjectReference': 'name=1L',
   'k8s.io.api.core.v1.ServiceAccount': 'metadata=1L secrets=2L imagePullSecrets=3L automountServiceAccountToken=4V',
   'k8s.io.api.core.v1.Binding': 'metadata=1L target=2L',
+  'k8s.io.api.core.v1.Service': 'metadata=1L spec=2L status=3L',
+  'k8s.io.api.core.v1.ServiceSpec': 'ports=1L selector=2L clusterIP=3L type=4L externalIPs=5L sessionAffinity=7L loadBalancerIP=8L ' +
+    'loadBalancerSourceRanges=9L externalName=10L externalTrafficPolicy=11L healthCheckNodePort=12V publishNotReadyAddresses=13V ' +
+    'sessionAffinityConfig=14L ipFamilyPolicy=17L clusterIPs=18L ipFamilies=19L allocateLoadBalancerNodePorts=20V ' +
+    'loadBalancerClass=21L internalTrafficPolicy=22L trafficDistribution=23L',
+  'k8s.io.api.core.v1.ServicePort': 'name=1L protocol=2L port=3V targetPort=4L nodePort=5V appProtocol=6L',
+  'k8s.io.api.core.v1.SessionAffinityConfig': 'clientIP=1L',
+  'k8s.io.api.core.v1.ClientIPConfig': 'timeoutSeconds=1V',
+  'k8s.io.api.core.v1.ServiceStatus': 'loadBalancer=1L conditions=2L',
+  'k8s.io.api.core.v1.LoadBalancerStatus': 'ingress=1L',
+  'k8s.io.api.core.v1.LoadBalancerIngress': 'ip=1L hostname=2L ipMode=3L ports=4L',
+  'k8s.io.api.core.v1.PortStatus': 'port=1V protocol=2L error=3L',
   'k8s.io.api.core.v1.EventSource': 'component=1L host=2L',
   'k8s.io.api.core.v1.EventSeries': 'count=1V lastObservedTime=2L',
   'k8s.io.api.core.v1.Event': 'metadata=1L involvedObject=2L reason=3L message=4L source=5L firstTimestamp=6L lastTimestamp=7L count=8V ' +

@@ -34,6 +34,7 @@ export const KINDS: FuzzKind[] = [
   core('ConfigMap', 'configmaps', true, () => ({ data: { a: '1' } })),
   core('Secret', 'secrets', true, () => ({ type: 'Opaque', data: { a: 'MQ==' } })),
   core('ServiceAccount', 'serviceaccounts', true, () => ({})),
+  core('Service', 'services', true, () => ({ spec: { type: 'NodePort', selector: { app: 'a' }, ports: [{ name: 'http', port: 80 }, { name: 'dns', port: 53, protocol: 'UDP' }] } })),
   core('Event', 'events', true, (ns) => ({ involvedObject: { kind: 'Pod', name: 'p', namespace: ns }, reason: 'Fuzz', message: 'm', type: 'Normal' })),
   core('Pod', 'pods', true, () => ({ spec: { containers: [{ name: 'c', image: 'nginx' }] } })),
   core('Namespace', 'namespaces', false, () => ({})),

@@ -9,6 +9,7 @@ import { KUBERNETES_FINALIZER, namespaces } from './namespace.ts';
 import { nodes } from './node.ts';
 import { pods } from './pod.ts';
 import { serviceaccounts } from './serviceaccount.ts';
+import { services } from './service.ts';
 import { rbacResources } from './rbac.ts';
 import { reviewResources } from './authn.ts';
 import { appsResources } from './apps.ts';
@@ -25,7 +26,7 @@ export interface BuiltinOptions {
 export function builtinResources(opts: BuiltinOptions = {}): ResourceDefinition[] {
   const withTtl = (def: ResourceDefinition, ttlMs: number | undefined) => (ttlMs === undefined ? def : { ...def, ttlMs });
   return [
-    namespaces, configmaps, secrets, withTtl(events, opts.eventTtlMs), serviceaccounts, nodes, pods, withTtl(eventsV1, opts.eventTtlMs),
+    namespaces, configmaps, secrets, withTtl(events, opts.eventTtlMs), serviceaccounts, services, nodes, pods, withTtl(eventsV1, opts.eventTtlMs),
     leases, customresourcedefinitions, ...rbacResources, ...reviewResources,
     ...appsResources, ...batchResources, ...policyResources, ...schedulingResources, ...nodeResources,
   ];

@@ -8,7 +8,7 @@ import { fromBinary, type DescMessage } from '@bufbuild/protobuf';
 import { badRequest, StatusError } from '../errors.ts';
 import type { KObject } from '../resource.ts';
 import { UnknownSchema } from './gen/k8s/runtime_pb.ts';
-import { BindingSchema, ConfigMapSchema, EventSchema, NamespaceSchema, SecretSchema, ServiceAccountSchema } from './gen/k8s/core_v1_pb.ts';
+import { BindingSchema, ConfigMapSchema, EventSchema, NamespaceSchema, SecretSchema, ServiceAccountSchema, ServiceSchema } from './gen/k8s/core_v1_pb.ts';
 import { EventSchema as EventsV1EventSchema } from './gen/k8s/events_v1_pb.ts';
 import { LeaseSchema } from './gen/k8s/coordination_v1_pb.ts';
 import { DeleteOptionsSchema } from './gen/k8s/meta_v1_pb.ts';
@@ -39,6 +39,7 @@ export const KINDS: ReadonlyMap<string, DescMessage> = new Map(
     ['v1', 'Secret', SecretSchema],
     ['v1', 'ConfigMap', ConfigMapSchema],
     ['v1', 'ServiceAccount', ServiceAccountSchema],
+    ['v1', 'Service', ServiceSchema],
     ['v1', 'Binding', BindingSchema],
     ['v1', 'Event', EventSchema],
     ['events.k8s.io/v1', 'Event', EventsV1EventSchema],
