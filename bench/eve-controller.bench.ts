@@ -18,7 +18,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { startApiServer } from '../src/apiserver/server.ts';
+import { startApiServer } from '../src/server/apiserver.ts';
 import { startDeviceApi } from '../src/eve/device-api.ts';
 import { InProcessClient } from '../src/controllers/runtime/index.ts';
 import { installCrds } from '../src/controllers/eve/install.ts';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { startApiServer } from '../src/apiserver/server.ts';
+import { startApiServer } from '../src/server/apiserver.ts';
 import { installCrds } from '../src/controllers/eve/install.ts';
 import { EDGENODES } from '../src/controllers/eve/status.ts';
 import { HttpClient, InProcessClient, Informer, byField, loadKubeconfig, type Client } from '../src/controllers/runtime/index.ts';

@@ -10,7 +10,7 @@ import https from 'node:https';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startApiServer } from '../src/apiserver/server.ts';
+import { startApiServer } from '../src/server/apiserver.ts';
 import { encodeKubeProtobuf } from '../src/apiserver/protobuf/encode.ts';
 
 const N = Number(process.env.BENCH_OBJECTS ?? 10_000);

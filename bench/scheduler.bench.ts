@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startApiServer } from '../src/apiserver/server.ts';
+import { startApiServer } from '../src/server/apiserver.ts';
 import { InProcessClient, SharedInformerFactory, type KObject } from '../src/controllers/runtime/index.ts';
 import { Scheduler } from '../src/controllers/scheduler/scheduler.ts';
 import { NODES, PODS, DEPLOYMENTS } from '../src/controllers/workloads/common.ts';

@@ -6,7 +6,7 @@ import { DEFAULT_DEVICE_API_PORT } from '../eve/device-api.ts';
 import { registerEveCommands } from '../eve/cli.ts';
 import { registerSimCommands } from '../sim/cli.ts';
 import { registerOperatorCommand } from '../operator/cli.ts';
-import { startApiServer } from '../apiserver/server.ts';
+import { startApiServer } from '../server/apiserver.ts';
 import { parseDuration, registerKubeconfigCommands } from './kubeconfig.ts';
 import { describeAllocator } from '../sim/allocator.ts';
 import { addEtcdOptions, openEtcdFromFlags, type EtcdFlags } from './etcd-options.ts';

@@ -1,7 +1,7 @@
 // `kubeve server` as one process (DESIGN §3): the embedded API server, the CRDs of deploy/crds
 // installed through it, the EVE device API on its own port, and the EVE controllers between them.
 
-import { startApiServer, type ApiServer, type ApiServerOptions } from '../apiserver/server.ts';
+import { startApiServer, type ApiServer, type ApiServerOptions } from './apiserver.ts';
 import { startDeviceApi, DEFAULT_DEVICE_API_PORT, type DeviceApi } from '../eve/device-api.ts';
 import { InProcessClient } from '../controllers/runtime/index.ts';
 import { crdsEstablishedCheck, installCrds } from '../controllers/eve/install.ts';

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { startTestServer, api, type TestServer } from '../helpers/server.ts';
-import { startApiServer } from '../../src/apiserver/server.ts';
+import { startApiServer } from '../../src/server/apiserver.ts';
 import { join } from 'node:path';
 
 const TTL_MS = 3000;

@@ -6,7 +6,7 @@ import https from 'node:https';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startApiServer, type ApiServer, type ApiServerOptions } from '../../src/apiserver/server.ts';
+import { startApiServer, type ApiServer, type ApiServerOptions } from '../../src/server/apiserver.ts';
 
 export interface KubectlResult {
   code: number;

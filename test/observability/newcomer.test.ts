@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { startKubeve } from '../../src/server/kubeve.ts';
-import { startApiServer } from '../../src/apiserver/server.ts';
+import { startApiServer } from '../../src/server/apiserver.ts';
 import { writeBootstrapFiles } from '../../src/eve/cli.ts';
 
 function kubectl(dir: string, kubeconfig: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

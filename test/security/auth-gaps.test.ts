@@ -9,7 +9,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, api } from '../helpers/server.ts';
-import { startApiServer } from '../../src/apiserver/server.ts';
+import { startApiServer } from '../../src/server/apiserver.ts';
 import { ServiceAccountTokens } from '../../src/apiserver/auth/tokens.ts';
 import { kubeconfig } from '../../src/apiserver/pki.ts';
 import { TokenCache, type Verified } from '../../src/apiserver/auth/token-cache.ts';
