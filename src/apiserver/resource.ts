@@ -102,6 +102,11 @@ export interface Strategy {
    * prepareForCreate/prepareForUpdate and before validation, for every write of the main resource.
    */
   admitWithObjects?(obj: KObject, old: KObject | undefined, objects: ObjectAccess): Promise<void>;
+  /**
+   * Writes of the kind run one at a time in this process, from admission to the storage write, because
+   * admission allocates values that must be unique across objects of the kind (Service cluster IPs, node ports).
+   */
+  serializeWrites?: boolean;
   /** Fill server-owned fields on create (after metadata is set, before validation). */
   prepareForCreate?(obj: KObject): void;
   /** Fill/restore server-owned fields on update of the main resource. */

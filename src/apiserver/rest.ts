@@ -77,6 +77,8 @@ export class ResourceService {
   private schemas = new WeakMap<ResourceDefinition, ObjectSchema | null>();
   /** Objects produced by server-side apply, with the managedFields apply computed for them. */
   private applied = new WeakMap<KObject, KObject[] | undefined>();
+  /** Per kind with serialised writes: the end of its latest queued write. */
+  private writeTurns = new Map<string, Promise<void>>();
 
   constructor(public readonly store: ObjectStore, public readonly registry: Registry) {}
 
@@ -120,7 +122,22 @@ export class ResourceService {
 
   // ---- create ------------------------------------------------------------------------------
 
-  async create(def: ResourceDefinition, ns: string | undefined, body: KObject, opts: WriteOptions, ctx: Ctx): Promise<KObject> {
+  create(def: ResourceDefinition, ns: string | undefined, body: KObject, opts: WriteOptions, ctx: Ctx): Promise<KObject> {
+    return this.writeTurn(def, () => this.createNow(def, ns, body, opts, ctx));
+  }
+
+  /** Runs `write` after the kind's earlier writes when its strategy asks for serialised writes. */
+  private writeTurn<T>(def: ResourceDefinition, write: () => Promise<T>): Promise<T> {
+    if (!def.strategy?.serializeWrites) return write();
+    const key = `${def.group}/${def.resource}`;
+    const turn = (this.writeTurns.get(key) ?? Promise.resolve()).then(write, write);
+    const tail = turn.then(() => undefined, () => undefined);
+    this.writeTurns.set(key, tail);
+    void tail.then(() => { if (this.writeTurns.get(key) === tail) this.writeTurns.delete(key); });
+    return turn;
+  }
+
+  private async createNow(def: ResourceDefinition, ns: string | undefined, body: KObject, opts: WriteOptions, ctx: Ctx): Promise<KObject> {
     if (this.registry.isTerminating(def.crdName)) {
       throw new StatusError(405, 'MethodNotAllowed', `create not allowed while custom resource definition is terminating`);
     }
@@ -294,7 +311,14 @@ export class ResourceService {
    * Read-modify-write with optimistic concurrency. `wantRV` is a client precondition (PUT body);
    * without one, races with other writers are retried transparently as the real server does.
    */
-  async guaranteedUpdate(
+  guaranteedUpdate(
+    def: ResourceDefinition, ns: string | undefined, name: string, wantRV: number | undefined,
+    mutate: (cur: KObject) => KObject, opts: WriteOptions, ctx: Ctx,
+  ): Promise<KObject> {
+    return this.writeTurn(def, () => this.updateNow(def, ns, name, wantRV, mutate, opts, ctx));
+  }
+
+  private async updateNow(
     def: ResourceDefinition, ns: string | undefined, name: string, wantRV: number | undefined,
     mutate: (cur: KObject) => KObject, opts: WriteOptions, ctx: Ctx,
   ): Promise<KObject> {

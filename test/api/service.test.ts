@@ -4,7 +4,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { api, startTestServer, type TestServer } from '../helpers/server.ts';
+import { startEtcd } from '../helpers/etcd.ts';
+import { EtcdStorage } from '../../src/apiserver/storage/etcd.ts';
 
 let t: TestServer;
 before(async () => {
@@ -144,3 +146,37 @@ test('invalid ports: 422 with kube\'s texts, nothing stored', async () => {
     assert.equal((await t.kubectl(['get', 'svc', 'bad'])).code, 1);
   }
 });
+
+test('concurrent creates asking for the same cluster IP and node port: exactly one wins, the others get kube\'s 422', async () => {
+  // On etcd every storage call is a real network round trip, so concurrent requests interleave between
+  // allocation and write (on SQLite they happen to run one by one).
+  const etcd = await startEtcd(1);
+  const t = await startTestServer({ storage: await EtcdStorage.open({ endpoints: etcd.endpoints, prefix: '/svc-race' }) });
+  try {
+    await raceAllocations(t);
+  } finally {
+    await t.close();
+    await etcd.stop();
+  }
+});
+
+async function raceAllocations(t: TestServer): Promise<void> {
+  const create = (name: string, ip: string, nodePort: number) => api(t.server, 'POST', '/api/v1/namespaces/default/services', {
+    apiVersion: 'v1', kind: 'Service', metadata: { name },
+    spec: { type: 'NodePort', clusterIP: ip, ports: [{ port: 80, nodePort }] },
+  });
+  const sameIp = await Promise.all(['race-a', 'race-b', 'race-c', 'race-d'].map((n, i) => create(n, '10.96.77.77', 31770 + i)));
+  assert.deepEqual(sameIp.map((r) => r.status).sort(), [201, 422, 422, 422], JSON.stringify(sameIp.map((r) => r.body)));
+  for (const r of sameIp.filter((x) => x.status === 422)) {
+    assert.equal(r.body.details.causes[0].field, 'spec.clusterIPs');
+    assert.match(r.body.message, /failed to allocate IP 10\.96\.77\.77: provided IP is already allocated/);
+  }
+  // Different IPs, one node port: the port is the conflict.
+  const samePort = await Promise.all(['port-a', 'port-b', 'port-c'].map((n, i) => create(n, `10.96.78.${i + 1}`, 31888)));
+  assert.deepEqual(samePort.map((r) => r.status).sort(), [201, 422, 422], JSON.stringify(samePort.map((r) => r.body)));
+  for (const r of samePort.filter((x) => x.status === 422)) assert.match(r.body.message, /spec\.ports\[0\]\.nodePort: Invalid value: 31888: provided port is already allocated/);
+  // Kubectl sees one holder of each.
+  const list = JSON.parse(await t.ok(['get', 'svc', '-o', 'json'])).items;
+  assert.equal(list.filter((s: any) => s.spec.clusterIP === '10.96.77.77').length, 1);
+  assert.equal(list.filter((s: any) => s.spec.ports?.some((p: any) => p.nodePort === 31888)).length, 1);
+}

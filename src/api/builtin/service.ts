@@ -295,6 +295,8 @@ const serviceStrategy: Strategy = {
   async admitWithObjects(svc, old, objects) {
     await allocate(svc, old, objects);
   },
+  // Allocation reads the taken IPs and ports, then the write stores the pick: one Service write at a time.
+  serializeWrites: true,
   validate: validateService,
 };
 
