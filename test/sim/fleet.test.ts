@@ -57,8 +57,10 @@ test('an unchanged config yields 304 and is not re-applied', async () => {
   const unchanged = d.counters.configUnchanged;
   const s304 = d.stats.status(304);
   await d.pollConfigNow();
-  assert.equal(d.stats.status(304), s304 + 1);
-  assert.equal(d.counters.configUnchanged, unchanged + 1);
+  // The device's own timer may poll in the meantime too: every poll since is a 304, counted as unchanged.
+  const polls = d.stats.status(304) - s304;
+  assert.ok(polls >= 1, 'the forced poll got a 304');
+  assert.equal(d.counters.configUnchanged - unchanged, polls);
   assert.equal(d.counters.configApplied, applied);
 });
 
