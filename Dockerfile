@@ -28,6 +28,7 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY bin ./bin
 COPY deploy/crds ./deploy/crds
+COPY deploy/rbac/aggregate-roles.yaml ./deploy/rbac/aggregate-roles.yaml
 USER 10001:10001
 # 6443 Kubernetes API (server mode), 8443 EVE device API
 EXPOSE 6443 8443

@@ -8,7 +8,7 @@ import { StorageUnavailableError } from './storage/types.ts';
 import { StatusError, badRequest, internalError, serviceUnavailable, invalid, methodNotAllowed, notAcceptable, tooLarge, unsupportedMediaType } from './errors.ts';
 import type { KObject, ResourceDefinition } from './resource.ts';
 import type { Registry } from './registry.ts';
-import type { ResourceService, DeleteOptions, WriteOptions, FieldValidation, Ctx } from './rest.ts';
+import type { RestService, DeleteOptions, WriteOptions, FieldValidation, Ctx } from './rest.ts';
 import { PATCH_TYPES } from './rest.ts';
 import { compileFilter, parseRV, type ObjectEvent } from './store.ts';
 import { Discovery, type Doc } from './discovery.ts';
@@ -75,7 +75,7 @@ export class HttpFront {
   private inFlight = 0;
   private drained?: () => void;
 
-  constructor(private registry: Registry, private service: ResourceService, private opts: HttpOptions) {
+  constructor(private registry: Registry, private service: RestService, private opts: HttpOptions) {
     this.discovery = new Discovery(registry, () => `${opts.host}:${this.port}`);
     this.health = opts.health ?? new HealthChecks();
     this.log = opts.logger ?? log;

@@ -4,9 +4,9 @@
 import { notFound } from './errors.ts';
 import type { Registry } from './registry.ts';
 import type { KObject, ObjectAccess } from './resource.ts';
-import type { ResourceService } from './rest.ts';
+import type { RestService } from './rest.ts';
 
-export function objectAccess(registry: Registry, service: ResourceService): ObjectAccess {
+export function objectAccess(registry: Registry, service: RestService): ObjectAccess {
   const def = (group: string, version: string, resource: string) => {
     const d = registry.lookup(group, version, resource);
     if (!d) throw notFound(resource, group, '');

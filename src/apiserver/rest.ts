@@ -73,7 +73,11 @@ function nowRFC3339(): string {
 // Iterative: stored objects may nest deeper than structuredClone's native recursion allows.
 const clone = deepClone;
 
-export class ResourceService {
+/**
+ * The REST service: kube-apiserver's generic registry semantics (its genericregistry.Store) for any
+ * ResourceDefinition, behind the HTTP front and the in-process client alike. Not the core/v1 Service kind.
+ */
+export class RestService {
   private schemas = new WeakMap<ResourceDefinition, ObjectSchema | null>();
   /** Objects produced by server-side apply, with the managedFields apply computed for them. */
   private applied = new WeakMap<KObject, KObject[] | undefined>();

@@ -2,7 +2,7 @@
 
 import os from 'node:os';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_DEVICE_API_PORT } from '../eve/device-api.ts';
 import { startOperator } from './operator.ts';
 
@@ -20,6 +20,14 @@ interface Flags {
   leaseName: string;
   identity?: string;
   offlineTimeout?: string;
+  metricsHost: string;
+  metricsPort: number;
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n > 65535) throw new InvalidArgumentError(`must be a port number 0..65535, got ${JSON.stringify(value)}`);
+  return n;
 }
 
 export function registerOperatorCommand(program: Command): void {
@@ -38,6 +46,8 @@ export function registerOperatorCommand(program: Command): void {
     .option('--pki-secret <name>', 'Secret holding the controller PKI', 'kubeve-pki')
     .option('--lease-name <name>', 'Lease used for leader election', 'kubeve-operator')
     .option('--identity <id>', 'leader election identity (env POD_NAME; default hostname_uuid)', process.env.POD_NAME || undefined)
+    .option('--metrics-host <addr>', 'listen address of /metrics, /livez, /readyz (plain HTTP)', '0.0.0.0')
+    .option('--metrics-port <port>', 'port of /metrics, /livez, /readyz (plain HTTP; 0 = any free port)', parsePort, 9090)
     .option('--offline-timeout <seconds>', 'mark a silent device Online=False after this long (default: 3 × its timer.config.interval)')
     .action(async (o: Flags) => {
       const op = await startOperator({
@@ -46,10 +56,12 @@ export function registerOperatorCommand(program: Command): void {
         installCrds: o.installCrds, crdDir: o.crdDir, pkiSecret: o.pkiSecret, leaseName: o.leaseName, identity: o.identity,
         podUid: o.identity && o.identity === process.env.POD_NAME ? process.env.POD_UID || undefined : undefined,
         eve: o.offlineTimeout ? { offlineTimeoutMs: Number(o.offlineTimeout) * 1000 } : {},
+        observability: { host: o.metricsHost, port: o.metricsPort },
         log: (m) => console.log(m),
       });
       console.log(`kubeve operator ${op.identity} (namespace ${op.namespace}) against ${op.client.config.server}`);
       console.log(`EVE device API (API v2) listening on https://${op.device.serverAddress()}/api/v2/edgedevice/`);
+      console.log(`metrics and health on ${op.observability!.url}/metrics, /livez, /readyz`);
       let stopping = false;
       const stop = async (sig: string) => {
         if (stopping) return;

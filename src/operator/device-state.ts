@@ -72,6 +72,11 @@ export class DeviceStateStore {
     this.informers.stop();
   }
 
+  /** Whether the device state Secrets have been listed (readiness). */
+  hasSynced(): boolean {
+    return this.informer.hasSynced();
+  }
+
   private applyUnlessLeader(s: KObject): void {
     if (this.o.isLeader()) return; // the leader's own state is the newer one
     try {

@@ -7,6 +7,8 @@
 //     is also where users read the rendered config (the embedded server's edgenodes/<n>/config).
 // A follower answers what it can from that state (config polls, repeat registrations, certs) and
 // 503 to what needs the controllers (first registrations, info messages): EVE retries both.
+// Every replica serves /metrics, /livez and /readyz on a plain-HTTP port for probes and Prometheus;
+// readiness does not depend on leadership (followers serve devices too).
 
 import os from 'node:os';
 import path from 'node:path';
@@ -17,9 +19,13 @@ import { NotReadyError, type DeviceHooks } from '../eve/hooks.ts';
 import { HttpClient, LeaderElector, inClusterConfig, loadKubeconfig, type HttpClientConfig } from '../controllers/runtime/index.ts';
 import { installCrds } from '../controllers/eve/install.ts';
 import { EveControllers, type EveControllerOptions } from '../controllers/eve/index.ts';
+import { EDGENODES } from '../controllers/eve/status.ts';
 import { syncPkiSecret } from './pki-secret.ts';
 import { DeviceStateStore } from './device-state.ts';
 import { DeviceRelay } from './relay.ts';
+import { Metrics } from '../observability/metrics.ts';
+import { HealthChecks } from '../observability/health.ts';
+import { startObservabilityServer, type ObservabilityServer } from '../observability/server.ts';
 
 export interface OperatorOptions {
   /** Kubeconfig file; without it the in-cluster service account is used. */
@@ -46,6 +52,8 @@ export interface OperatorOptions {
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
   eve?: EveControllerOptions;
+  /** Serve /metrics, /livez, /readyz, /healthz over plain HTTP here (port 0 = any free one); none when unset. */
+  observability?: { host?: string; port: number };
   log?: (msg: string) => void;
 }
 
@@ -56,6 +64,10 @@ export interface Operator {
   readonly state: DeviceStateStore;
   readonly namespace: string;
   readonly identity: string;
+  readonly health: HealthChecks;
+  readonly metrics: Metrics;
+  /** The /metrics and health endpoint, when options.observability asked for it. */
+  readonly observability?: ObservabilityServer;
   /** The EVE controllers while this replica leads. */
   controllers(): EveControllers | undefined;
   close(): Promise<void>;
@@ -85,7 +97,22 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
   let device: DeviceApi | undefined;
   let elector: LeaderElector | undefined;
   let relay: DeviceRelay | undefined;
+  let observability: ObservabilityServer | undefined;
+  const metrics = new Metrics();
+  const health = operatorHealth({ device: () => device, state: () => state, elector: () => elector, eve: () => eve });
+  const leaseName = o.leaseName ?? 'kubeve-operator';
+  metrics.gaugeFrom('leader_election_master_status', 'Whether this replica holds the lease (1) or not (0), as client-go reports it.', ['name'], () => [[{ name: leaseName }, elector?.isLeader() ? 1 : 0]]);
+  metrics.gaugeFrom('kubeve_edgenodes', 'EdgeNodes by status.phase (Pending, Registered, Online, Offline, ...); reported by the leader only.', ['phase'], () => {
+    const counts = new Map<string, number>();
+    for (const n of eve?.informers.cacheFor(EDGENODES)?.list() ?? []) {
+      const phase = String(n.status?.phase ?? 'Pending');
+      counts.set(phase, (counts.get(phase) ?? 0) + 1);
+    }
+    return [...counts].map(([phase, v]) => [{ phase }, v]);
+  });
   try {
+    // First, so probes get answers (unready) while the rest starts.
+    if (o.observability) observability = await startObservabilityServer({ ...o.observability, health, metrics });
     if (o.installCrds !== false) await installCrds(client, { dir: o.crdDir, fieldManager: 'kubeve-operator' });
     const tlsHosts = [...new Set(['localhost', '127.0.0.1', ...(o.deviceTlsHosts ?? [])])];
     await syncPkiSecret(client, { namespace, name: o.pkiSecret ?? 'kubeve-pki', dir: path.join(o.dataDir, 'eve', 'pki'), hosts: tlsHosts });
@@ -110,7 +137,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
       },
     };
     const api = (device = await startDeviceApi({
-      dataDir: o.dataDir, host: o.deviceHost, port: o.devicePort ?? DEFAULT_DEVICE_API_PORT, tlsHosts, hooks,
+      dataDir: o.dataDir, host: o.deviceHost, port: o.devicePort ?? DEFAULT_DEVICE_API_PORT, tlsHosts, hooks, metrics: metrics.deviceApi(),
     }));
     const store = (state = new DeviceStateStore(client, api, {
       namespace,
@@ -138,7 +165,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
 
     let leading: Promise<void> = Promise.resolve();
     const lead = async () => {
-      const c = new EveControllers(client, o.eve);
+      const c = new EveControllers(client, { ...o.eve, onRendered: o.eve?.onRendered ?? ((r, sec) => metrics.render(r, sec)) });
       eve = c;
       await c.start(store.wrap(api));
       log(`kubeve operator ${identity}: leading, EVE controllers started`);
@@ -149,7 +176,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
       log(`kubeve operator ${identity}: stopped leading`);
     };
     elector = new LeaderElector(client, {
-      namespace, name: o.leaseName ?? 'kubeve-operator', identity,
+      namespace, name: leaseName, identity,
       // Shorter than client-go's 15 s / 10 s so a replica takes over well within 20 s of a crash.
       leaseDurationMs: o.leaseDurationMs ?? 12_000, renewDeadlineMs: o.renewDeadlineMs ?? 8_000, retryPeriodMs: o.retryPeriodMs ?? 2_000,
       onStartedLeading: () => {
@@ -162,10 +189,12 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     });
     elector.start();
     const el = elector;
+    const obs = observability;
     return {
-      client, device: api, elector: el, state: store, namespace, identity,
+      client, device: api, elector: el, state: store, namespace, identity, health, metrics, observability: obs,
       controllers: () => eve,
       async close() {
+        health.shutdown();
         await el.stop({ release: true });
         await leading;
         eve?.stop();
@@ -175,6 +204,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
         await rel.stop();
         await api.close();
         client.close();
+        await obs?.close();
       },
     };
   } catch (e) {
@@ -183,6 +213,26 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     await relay?.stop();
     await device?.close();
     client.close();
+    await observability?.close();
     throw e;
   }
+}
+
+/**
+ * The operator's checks. /livez: the process and its lease renewal (a leader stuck renewing is restarted).
+ * /readyz: the device API listens, the device state is loaded, and on the leader the EVE controllers'
+ * caches are synced; a follower is ready without controllers.
+ */
+function operatorHealth(p: { device(): DeviceApi | undefined; state(): DeviceStateStore | undefined; elector(): LeaderElector | undefined; eve(): EveControllers | undefined }): HealthChecks {
+  const health = new HealthChecks();
+  health.add(['livez', 'healthz'], 'leader-election', () => p.elector()?.check());
+  health.add(['readyz', 'healthz'], 'device-api', () => (p.device()?.httpsServer.listening ? undefined : 'the device API is not listening'));
+  health.add(['readyz', 'healthz'], 'device-state-sync', () => (p.state()?.hasSynced() ? undefined : 'the device state Secrets are not loaded yet'));
+  health.add(['readyz', 'healthz'], 'eve-informer-sync', () => {
+    const eve = p.eve();
+    if (!eve) return undefined; // a follower runs no controllers
+    const pending = eve.informers.all().filter((i) => !i.hasSynced()).map((i) => i.resource.resource);
+    return pending.length ? `not synced: ${pending.join(', ')}` : undefined;
+  });
+  return health;
 }

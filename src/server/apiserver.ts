@@ -7,7 +7,7 @@ import type { Storage } from '../apiserver/storage/types.ts';
 import { SqliteStorage } from '../apiserver/storage/sqlite.ts';
 import { Registry } from '../apiserver/registry.ts';
 import { ObjectStore, objectKey, encode } from '../apiserver/store.ts';
-import { ResourceService } from '../apiserver/rest.ts';
+import { RestService } from '../apiserver/rest.ts';
 import { HttpFront } from '../apiserver/http.ts';
 import { ensureServerCredentials, kubeconfig } from '../apiserver/pki.ts';
 import { builtinResources, bootstrapObjects } from '../api/builtin/index.ts';
@@ -58,7 +58,7 @@ export interface ApiServer {
   adminToken: string;
   caPem: string;
   registry: Registry;
-  service: ResourceService;
+  service: RestService;
   storage: Storage;
   feed: ChangeFeed;
   security: Security;
@@ -85,7 +85,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const registry = new Registry();
   registry.add(builtinResources({ eventTtlMs: opts.eventTtlMs }));
   const store = new ObjectStore(storage);
-  const service = new ResourceService(store, registry);
+  const service = new RestService(store, registry);
   await bootstrap(registry, storage);
   await reconcileBootstrapPolicy(registry, service);
   const security = new Security(dataDir, creds.tokenFile, async (group, resource, ns, name) => {

@@ -4,7 +4,7 @@
 import { startApiServer, type ApiServer, type ApiServerOptions } from './apiserver.ts';
 import { startDeviceApi, DEFAULT_DEVICE_API_PORT, type DeviceApi } from '../eve/device-api.ts';
 import { InProcessClient } from '../controllers/runtime/index.ts';
-import { crdsEstablishedCheck, installCrds } from '../controllers/eve/install.ts';
+import { crdsEstablishedCheck, installAggregatedRoles, installCrds } from '../controllers/eve/install.ts';
 import { EveControllers, type EveControllerOptions } from '../controllers/eve/index.ts';
 import { EDGENODES, GROUP } from '../controllers/eve/status.ts';
 import { WorkloadControllers } from '../controllers/workloads/index.ts';
@@ -20,6 +20,8 @@ export interface KubeveOptions extends ApiServerOptions {
   deviceTlsHosts?: string[];
   /** Directory of the CRD manifests (default deploy/crds of this checkout). */
   crdDir?: string;
+  /** ClusterRoles that put the EVE resources into view/edit/admin (default deploy/rbac/aggregate-roles.yaml). */
+  aggregateRolesFile?: string;
   eve?: EveControllerOptions;
   /** EVE devices as Nodes, Pods on them as apps (DESIGN §6). */
   kubelet?: KubeletBridgeOptions;
@@ -49,6 +51,7 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
       return !pending ? 'the EVE controllers have not started' : pending.length ? `not synced: ${pending.join(', ')}` : undefined;
     });
     await installCrds(client, { dir: o.crdDir });
+    await installAggregatedRoles(client, { file: o.aggregateRolesFile });
     const metrics = api.metrics;
     eve = new EveControllers(client, { ...o.eve, onRendered: o.eve?.onRendered ?? (metrics && ((r, s) => metrics.render(r, s))) });
     const controllers = eve;

@@ -22,11 +22,10 @@ test('npm run build compiles to dist/ and node bin/kubeve.js server runs from it
   assert.ok(!pkg.dependencies.tsx && pkg.devDependencies.tsx, 'tsx is a dev dependency only');
   assert.ok(pkg.files.includes('dist/'));
 
-  // The package as installed: bin/, deploy/crds, package.json, node_modules minus dev tooling.
+  // The package as installed: what `files` lists (dist/ is built below), package.json, node_modules minus dev tooling.
   const app = path.join(tmp, 'app');
   fs.mkdirSync(path.join(app, 'node_modules'), { recursive: true });
-  fs.cpSync(path.join(ROOT, 'bin'), path.join(app, 'bin'), { recursive: true });
-  fs.cpSync(path.join(ROOT, 'deploy/crds'), path.join(app, 'deploy/crds'), { recursive: true });
+  for (const f of pkg.files as string[]) if (f !== 'dist/') fs.cpSync(path.join(ROOT, f), path.join(app, f), { recursive: true });
   fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(app, 'package.json'));
   const real = fs.realpathSync(path.join(ROOT, 'node_modules'));
   for (const m of fs.readdirSync(real)) if (!['tsx', 'esbuild', '@esbuild', 'typescript', '.bin'].includes(m)) fs.symlinkSync(path.join(real, m), path.join(app, 'node_modules', m));
@@ -49,11 +48,12 @@ test('npm run build compiles to dist/ and node bin/kubeve.js server runs from it
     while (!out.includes('EVE device API') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     assert.match(out, /kubeve API server listening on https:\/\/127\.0\.0\.1:\d+/, out);
     const home = path.join(tmp, 'home');
-    const k = await new Promise<{ code: number; out: string }>((resolve) => execFile('kubectl', ['get', 'crd', 'edgenodes.eve.kubeve.io', '-o', 'name'], {
+    const k = await new Promise<{ code: number; out: string }>((resolve) => execFile('kubectl', ['get', 'crd/edgenodes.eve.kubeve.io', 'clusterrole/kubeve-edit', '-o', 'name'], {
       env: { ...process.env, HOME: home, KUBECONFIG: /export KUBECONFIG=(\S+)/.exec(out)![1]!, KUBECACHEDIR: path.join(home, 'cache') },
     }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, out: stdout + stderr })));
     assert.equal(k.code, 0, k.out);
     assert.match(k.out, /edgenodes\.eve\.kubeve\.io/, 'the CRDs were installed from deploy/crds by the compiled server');
+    assert.match(k.out, /clusterrole\.rbac\.authorization\.k8s\.io\/kubeve-edit/, 'and the aggregated roles from deploy/rbac');
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

@@ -121,6 +121,8 @@ export interface OperatorProcess {
   identity: string;
   port: number;
   output(): string;
+  /** Base URL of its /metrics, /livez, /readyz (from what it printed at start). */
+  observabilityUrl(): string | undefined;
   /** Resolves when the process printed `text`. */
   waitFor(text: string | RegExp, timeoutMs?: number): Promise<void>;
   kill9(): Promise<void>;
@@ -130,7 +132,7 @@ export interface OperatorProcess {
 export function startOperatorProcess(o: { kubeconfig: string; identity: string; port: number; dataDir: string; extra?: string[]; env?: NodeJS.ProcessEnv }): OperatorProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'operator',
     '--kubeconfig', o.kubeconfig, '--namespace', NAMESPACE, '--data-dir', o.dataDir, '--identity', o.identity,
-    '--device-host', '127.0.0.1', '--device-port', String(o.port), '--offline-timeout', '5', ...(o.extra ?? [])], {
+    '--device-host', '127.0.0.1', '--device-port', String(o.port), '--offline-timeout', '5', '--metrics-host', '127.0.0.1', '--metrics-port', '0', ...(o.extra ?? [])], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '', ...o.env },
   });
   let out = '';
@@ -145,6 +147,7 @@ export function startOperatorProcess(o: { kubeconfig: string; identity: string; 
   return {
     child, identity: o.identity, port: o.port,
     output: () => out,
+    observabilityUrl: () => /metrics and health on (http:\/\/\S+)\/metrics/.exec(out)?.[1],
     waitFor(text, timeoutMs = 60_000) {
       const hit = () => (typeof text === 'string' ? out.includes(text) : text.test(out));
       return new Promise((resolve, reject) => {

@@ -80,13 +80,16 @@ function validateAggregationRule(role: KObject): FieldError[] {
   return errs;
 }
 
-/** SetDefaults_Subject / SetDefaults_RoleBinding: fill the apiGroups kubectl and users leave out. */
+/**
+ * SetDefaults_Subject / SetDefaults_RoleBinding: fill the apiGroups kubectl and users leave out. A subject's
+ * apiGroup is omitempty in kube, so a ServiceAccount's (always "") is never written out.
+ */
 function defaultBinding(b: KObject): void {
   if (isObject(b.roleRef) && !b.roleRef.apiGroup) b.roleRef.apiGroup = RBAC_GROUP;
   for (const s of arr(b.subjects)) {
-    if (!isObject(s) || s.apiGroup) continue;
-    if (s.kind === 'User' || s.kind === 'Group') s.apiGroup = RBAC_GROUP;
-    else if (s.kind === 'ServiceAccount') s.apiGroup = '';
+    if (!isObject(s)) continue;
+    if (!s.apiGroup && (s.kind === 'User' || s.kind === 'Group')) s.apiGroup = RBAC_GROUP;
+    if (s.apiGroup === '' || s.apiGroup === null) delete s.apiGroup;
   }
 }
 

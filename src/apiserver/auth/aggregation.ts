@@ -4,14 +4,14 @@
 
 import type { ChangeFeed } from '../change-feed.ts';
 import type { Registry } from '../registry.ts';
-import type { ResourceService } from '../rest.ts';
+import type { RestService } from '../rest.ts';
 import { isDeepStrictEqual } from 'node:util';
 import { aggregatedRules } from './bootstrap-policy.ts';
 import { RBAC_GROUP } from './types.ts';
 import { log } from '../../observability/log.ts';
 
 export class ClusterRoleAggregator {
-  constructor(private registry: Registry, private service: ResourceService, feed: ChangeFeed) {
+  constructor(private registry: Registry, private service: RestService, feed: ChangeFeed) {
     feed.subscribe(async (ev) => {
       if (ev.def.group === RBAC_GROUP && ev.def.resource === 'clusterroles') await this.sync();
     });

@@ -1,13 +1,11 @@
 // The default RBAC policy a cluster starts with, after kube-apiserver's bootstrappolicy: cluster-admin,
-// the aggregated user-facing roles admin/edit/view (extended to kubeve's own API group), and the system
-// roles every authenticated (or anonymous) client relies on for discovery, health and self-reviews.
+// the aggregated user-facing roles admin/edit/view, and the system roles every authenticated (or anonymous)
+// client relies on for discovery, health and self-reviews. Other API groups join view/edit/admin by labelled
+// ClusterRoles, as in kube: the EVE resources through deploy/rbac/aggregate-roles.yaml (src/server/kubeve.ts).
 
 import type { PolicyRule } from './types.ts';
 import { RBAC_GROUP } from './types.ts';
 import { labelSelectorFromObject } from '../selectors.ts';
-
-/** kubeve's own resources (devices, applications, ...) are covered by the user-facing roles. */
-export const KUBEVE_GROUP = 'eve.kubeve.io';
 
 const READ = ['get', 'list', 'watch'];
 const WRITE = ['create', 'delete', 'deletecollection', 'patch', 'update'];
@@ -66,7 +64,6 @@ export function bootstrapPolicy(): Array<Record<string, any>> {
       rule(WRITE, ['networking.k8s.io'], ['ingresses', 'networkpolicies']),
       rule(WRITE, ['coordination.k8s.io'], ['leases']),
       rule(READ, [''], ['pods/attach', 'pods/exec', 'pods/portforward', 'pods/proxy', 'secrets', 'services/proxy']),
-      rule(WRITE, [KUBEVE_GROUP], ['*']),
     ], { labels: { [AGG('edit')]: 'true' } }),
     clusterRole('system:aggregate-to-view', [
       rule(READ, [''], ['configmaps', 'endpoints', 'persistentvolumeclaims', 'persistentvolumeclaims/status', 'pods', 'replicationcontrollers', 'replicationcontrollers/scale', 'serviceaccounts', 'services', 'services/status']),
@@ -80,7 +77,6 @@ export function bootstrapPolicy(): Array<Record<string, any>> {
       rule(READ, ['networking.k8s.io'], ['ingresses', 'ingresses/status', 'networkpolicies']),
       rule(READ, ['coordination.k8s.io'], ['leases']),
       rule(READ, ['events.k8s.io'], ['events']),
-      rule(READ, [KUBEVE_GROUP], ['*']),
     ], { labels: { [AGG('view')]: 'true' } }),
     clusterRole('system:basic-user', [
       rule(['create'], ['authorization.k8s.io'], ['selfsubjectaccessreviews', 'selfsubjectrulesreviews']),

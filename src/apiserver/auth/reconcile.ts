@@ -7,7 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { StatusError } from '../errors.ts';
 import type { Registry } from '../registry.ts';
-import type { ResourceService } from '../rest.ts';
+import type { RestService } from '../rest.ts';
 import type { KObject } from '../resource.ts';
 import { bootstrapPolicy } from './bootstrap-policy.ts';
 import { uncoveredRules } from './rules.ts';
@@ -101,7 +101,7 @@ const isCode = (e: unknown, code: number) => e instanceof StatusError && e.code 
  * Brings the stored policy up to the bootstrap policy. Writes go through the REST service (validation,
  * managedFields, watch events) as the loopback client's do; races with other writers are retried.
  */
-export async function reconcileBootstrapPolicy(registry: Registry, service: ResourceService, policy: Obj[] = bootstrapPolicy()): Promise<ReconcileReport[]> {
+export async function reconcileBootstrapPolicy(registry: Registry, service: RestService, policy: Obj[] = bootstrapPolicy()): Promise<ReconcileReport[]> {
   const report: ReconcileReport[] = [];
   const ctx = { warnings: [] as string[] };
   const opts = { fieldManager: FIELD_MANAGER };

@@ -1,6 +1,7 @@
-// Installs the CRD manifests of deploy/crds/ (the single source of truth, DESIGN §3) through the
-// ordinary API: a missing CRD is created, a changed one updated, so CRD validation and the
-// establishing controller apply exactly as for `kubectl apply`. Works with any Client.
+// Installs the CRD manifests of deploy/crds/ (the single source of truth, DESIGN §3) and the ClusterRoles of
+// deploy/rbac that put the EVE resources into kube's view/edit/admin, through the ordinary API: a missing
+// object is created, a changed one updated, so validation, the establishing controller and ClusterRole
+// aggregation apply exactly as for `kubectl apply`. Works with any Client.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,6 +15,15 @@ export const CRD_GVR: GVR = { group: 'apiextensions.k8s.io', version: 'v1', reso
 
 /** deploy/crds of this checkout. */
 export const DEFAULT_CRD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../deploy/crds');
+
+/** deploy/rbac/aggregate-roles.yaml of this checkout (rendered from the chart; test/operator/chart.test.ts keeps it so). */
+export const DEFAULT_AGGREGATE_ROLES_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../deploy/rbac/aggregate-roles.yaml');
+
+export const CLUSTERROLE_GVR: GVR = { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterroles' };
+
+const AGGREGATE_LABEL = /^rbac\.authorization\.k8s\.io\/aggregate-to-(view|edit|admin)$/;
+/** Labels of the rendered chart that would claim Helm manages the object. */
+const HELM_LABELS = ['helm.sh/chart', 'app.kubernetes.io/managed-by'];
 
 /** Every CRD document of the *.yaml / *.yml files in `dir`, in file name order. */
 export function readCrdManifests(dir = DEFAULT_CRD_DIR): KObject[] {
@@ -90,4 +100,46 @@ export function crdsEstablishedCheck(client: Client, dir?: string): () => Promis
     }
     return missing.length ? `not established: ${missing.join(', ')}` : undefined;
   };
+}
+
+/**
+ * The ClusterRoles of `file` labelled to aggregate into view, edit or admin, without the labels that
+ * say Helm manages them (here kubeve does).
+ */
+export function readAggregatedRoles(file = DEFAULT_AGGREGATE_ROLES_FILE): KObject[] {
+  const out: KObject[] = [];
+  for (const doc of YAML.parseAllDocuments(fs.readFileSync(file, 'utf8'))) {
+    if (doc.errors.length) throw new Error(`${file}: ${doc.errors[0]!.message}`);
+    const o = doc.toJS() as KObject | null;
+    if (o?.kind !== 'ClusterRole' || !Object.keys(o.metadata?.labels ?? {}).some((l) => AGGREGATE_LABEL.test(l))) continue;
+    for (const l of HELM_LABELS) delete o.metadata.labels[l];
+    out.push(o);
+  }
+  if (!out.length) throw new Error(`${file}: no ClusterRole labelled rbac.authorization.k8s.io/aggregate-to-{view,edit,admin}`);
+  return out;
+}
+
+/**
+ * Creates or updates each aggregated ClusterRole (rules and labels of the manifest win); the aggregation
+ * controller then folds them into view/edit/admin. Returns the names.
+ */
+export async function installAggregatedRoles(client: Client, o: { file?: string; fieldManager?: string } = {}): Promise<string[]> {
+  const opts = { fieldManager: o.fieldManager ?? 'kubeve' };
+  const roles = readAggregatedRoles(o.file);
+  for (const m of roles) {
+    let cur: KObject | undefined;
+    try {
+      cur = await client.get(CLUSTERROLE_GVR, undefined, m.metadata.name);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    if (!cur) {
+      await client.create(CLUSTERROLE_GVR, undefined, m, opts);
+      continue;
+    }
+    const labels = { ...cur.metadata.labels, ...m.metadata.labels };
+    if (isDeepStrictEqual(cur.rules ?? [], m.rules ?? []) && isDeepStrictEqual(cur.metadata.labels ?? {}, labels)) continue;
+    await client.update(CLUSTERROLE_GVR, { ...cur, metadata: { ...cur.metadata, labels }, rules: m.rules }, opts);
+  }
+  return roles.map((m) => m.metadata.name as string);
 }

@@ -4,7 +4,7 @@
 // runtime: an informer on CRDs feeds a work queue of CRD names; reconcile reads the cache.
 
 import type { Registry } from '../../apiserver/registry.ts';
-import type { ResourceService } from '../../apiserver/rest.ts';
+import type { RestService } from '../../apiserver/rest.ts';
 import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
 import { resourceDefinitionsFromCRD } from '../../apiserver/crd.ts';
 import { StatusError } from '../../apiserver/errors.ts';
@@ -26,7 +26,7 @@ export class CRDController {
   private readonly informer: Informer;
   readonly controller: Controller;
 
-  constructor(private registry: Registry, private service: ResourceService, informers: SharedInformerFactory, private retryMs = 500) {
+  constructor(private registry: Registry, private service: RestService, informers: SharedInformerFactory, private retryMs = 500) {
     this.informer = informers.informerFor(CRDS);
     this.controller = new Controller('crd controller', (name) => this.reconcile(name), { workers: 2 });
     this.informer.addEventHandler({

@@ -9,7 +9,7 @@
 // runtime: one uid is never handled twice at once, and a failing one is retried with backoff alone.
 
 import type { Registry } from '../../apiserver/registry.ts';
-import type { ResourceService } from '../../apiserver/rest.ts';
+import type { RestService } from '../../apiserver/rest.ts';
 import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
 import { StatusError } from '../../apiserver/errors.ts';
 import type { ChangeFeed, ChangeEvent } from '../../apiserver/change-feed.ts';
@@ -38,7 +38,7 @@ export class GarbageCollector {
   private dependents = new Map<string, Set<string>>(); // owner uid → dependent uids
   readonly controller: Controller;
 
-  constructor(private registry: Registry, private service: ResourceService, feed: ChangeFeed, private retryMs = 500) {
+  constructor(private registry: Registry, private service: RestService, feed: ChangeFeed, private retryMs = 500) {
     this.controller = new Controller('garbage collector', (uid) => this.reconcile(uid), { workers: 4 });
     feed.subscribe((ev) => this.onChange(ev));
   }

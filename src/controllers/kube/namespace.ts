@@ -4,7 +4,7 @@
 // namespaces feeds a work queue of names; a failing namespace is retried with backoff, alone.
 
 import type { Registry } from '../../apiserver/registry.ts';
-import type { ResourceService } from '../../apiserver/rest.ts';
+import type { RestService } from '../../apiserver/rest.ts';
 import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
 import { Controller, isNotFound, objectKey, type GVR, type Informer, type ReconcileResult, type SharedInformerFactory } from '../runtime/index.ts';
 import { log } from '../../observability/log.ts';
@@ -15,7 +15,7 @@ export class NamespaceController {
   private readonly informer: Informer;
   readonly controller: Controller;
 
-  constructor(private registry: Registry, private service: ResourceService, informers: SharedInformerFactory, private retryMs = 1000) {
+  constructor(private registry: Registry, private service: RestService, informers: SharedInformerFactory, private retryMs = 1000) {
     this.informer = informers.informerFor(NAMESPACES);
     this.controller = new Controller('namespace controller', (name) => this.reconcile(name), { workers: 2 });
     const kick = (ns: KObject) => {

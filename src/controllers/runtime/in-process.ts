@@ -4,14 +4,14 @@
 import { StatusError } from '../../apiserver/errors.ts';
 import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
 import type { Registry } from '../../apiserver/registry.ts';
-import { PATCH_TYPES, type ResourceService } from '../../apiserver/rest.ts';
+import { PATCH_TYPES, type RestService } from '../../apiserver/rest.ts';
 import { compileFilter, parseRV, type ObjectEvent } from '../../apiserver/store.ts';
 import { deepClone } from '../../common/json.ts';
 import type { Client, DeleteOptions, GVR, ListOptions, ObjectList, PatchOptions, PatchType, WatchEvent, WatchHandle, WatchOptions, WriteOptions } from './client.ts';
 import { log } from '../../observability/log.ts';
 
 export class InProcessClient implements Client {
-  constructor(private readonly service: ResourceService, private readonly registry: Registry) {}
+  constructor(private readonly service: RestService, private readonly registry: Registry) {}
 
   private def(r: GVR): ResourceDefinition {
     const d = this.registry.lookup(r.group, r.version, r.resource);

@@ -51,6 +51,7 @@ export class LeaderElector {
   private observed = '';
   private observedAt = 0;
   private holder = '';
+  private renewedAt = 0; // last successful acquire or renewal
 
   constructor(private readonly client: Client, private readonly o: LeaderElectionOptions) {
     this.leaseDurationMs = o.leaseDurationMs ?? 15_000;
@@ -63,6 +64,17 @@ export class LeaderElector {
 
   isLeader(): boolean {
     return this.leading;
+  }
+
+  /**
+   * A health check as client-go's HealthzAdaptor: fails only on a leader whose last successful renewal is
+   * older than the lease duration plus `toleranceMs` (its renew loop is stuck); a follower is healthy.
+   */
+  check(toleranceMs = 20_000): string | undefined {
+    if (!this.leading) return undefined;
+    const since = Date.now() - this.renewedAt;
+    if (since <= this.leaseDurationMs + toleranceMs) return undefined;
+    return `leading but lease ${this.o.namespace}/${this.o.name} not renewed for ${Math.round(since / 1000)} s`;
   }
 
   /** The holder last observed ('' = none). */
@@ -184,6 +196,7 @@ export class LeaderElector {
           throw err;
         }
         this.observe(spec, now);
+        this.renewedAt = now;
         return true;
       }
     }
@@ -207,6 +220,7 @@ export class LeaderElector {
       throw e;
     }
     this.observe(spec, now);
+    this.renewedAt = now;
     return true;
   }
 
