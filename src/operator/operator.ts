@@ -9,17 +9,13 @@
 // 503 to what needs the controllers (first registrations, info messages): EVE retries both.
 
 import os from 'node:os';
-import path from 'node:path';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { startDeviceApi, DEFAULT_DEVICE_API_PORT, type DeviceApi } from '../eve/device-api.ts';
-import { NotReadyError, type DeviceHooks } from '../eve/hooks.ts';
+import { DEFAULT_DEVICE_API_PORT, type DeviceApi } from '../eve/device-api.ts';
 import { HttpClient, LeaderElector, inClusterConfig, loadKubeconfig, type HttpClientConfig } from '../controllers/runtime/index.ts';
 import { installCrds } from '../controllers/eve/install.ts';
 import { EveControllers, type EveControllerOptions } from '../controllers/eve/index.ts';
-import { syncPkiSecret } from './pki-secret.ts';
-import { DeviceStateStore } from './device-state.ts';
-import { DeviceRelay } from './relay.ts';
+import { DeviceReplica, type DeviceStateStore } from '../controllers/eve/replicas/index.ts';
 
 export interface OperatorOptions {
   /** Kubeconfig file; without it the in-cluster service account is used. */
@@ -80,72 +76,23 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
   const client = new HttpClient({ ...clientConfig(o), qps: 50, burst: 100 });
   const namespace = o.namespace ?? defaultNamespace();
   const identity = o.identity ?? `${os.hostname()}_${crypto.randomUUID()}`;
-  let eve: EveControllers | undefined;
-  let state: DeviceStateStore | undefined;
-  let device: DeviceApi | undefined;
+  let replica: DeviceReplica | undefined;
   let elector: LeaderElector | undefined;
-  let relay: DeviceRelay | undefined;
   try {
     if (o.installCrds !== false) await installCrds(client, { dir: o.crdDir, fieldManager: 'kubeve-operator' });
     const tlsHosts = [...new Set(['localhost', '127.0.0.1', ...(o.deviceTlsHosts ?? [])])];
-    await syncPkiSecret(client, { namespace, name: o.pkiSecret ?? 'kubeve-pki', dir: path.join(o.dataDir, 'eve', 'pki'), hosts: tlsHosts });
-
-    const notLeader = () => new NotReadyError('this replica is not the leader');
-    const hooks: DeviceHooks = {
-      admitOnboarding: (req) => {
-        if (!eve) throw notLeader();
-        return eve.hooks.admitOnboarding(req);
-      },
-      deviceRegistered: async (dev) => {
-        state?.schedule(dev.uuid);
-        await eve?.hooks.deviceRegistered?.(dev);
-      },
-      desiredConfig: (uuid) => eve?.hooks.desiredConfig?.(uuid),
-      // A follower relays what the leader's presence and delivery tracking need (relay.ts).
-      configApplied: (uuid, hash) => (eve ? eve.hooks.configApplied?.(uuid, hash) : relay?.applied(uuid, hash)),
-      onContact: (uuid, now) => (eve ? eve.hooks.onContact?.(uuid, now) : relay?.contact(uuid, now)),
-      onInfo: (uuid, msg) => {
-        if (!eve) throw notLeader();
-        return eve.hooks.onInfo?.(uuid, msg);
-      },
-    };
-    const api = (device = await startDeviceApi({
-      dataDir: o.dataDir, host: o.deviceHost, port: o.devicePort ?? DEFAULT_DEVICE_API_PORT, tlsHosts, hooks,
+    const rep = (replica = await DeviceReplica.start(client, {
+      namespace, identity, dataDir: o.dataDir, devicePort: o.devicePort ?? DEFAULT_DEVICE_API_PORT, deviceHost: o.deviceHost, tlsHosts,
+      pkiSecret: o.pkiSecret, log, pod: o.podUid ? { name: identity, uid: o.podUid } : undefined,
     }));
-    const store = (state = new DeviceStateStore(client, api, {
-      namespace,
-      isLeader: () => !!elector?.isLeader(),
-      nodeOf: (uuid) => eve?.index.byUuid.get(uuid)?.name,
-      log,
-    }));
-    await store.start();
-    const rel = (relay = new DeviceRelay(client, {
-      namespace, identity, log,
-      pod: o.podUid ? { name: identity, uid: o.podUid } : undefined,
-      sink: () => {
-        const c = eve;
-        if (!c) return undefined;
-        return {
-          // Only forward: a relayed contact older than what the leader saw itself changes nothing.
-          contact: (uuid, at) => {
-            if (at > (c.index.byUuid.get(uuid)?.lastContact ?? 0)) c.hooks.onContact?.(uuid, at);
-          },
-          applied: (uuid, hash) => c.hooks.configApplied?.(uuid, hash),
-        };
-      },
-    }));
-    rel.start();
 
     let leading: Promise<void> = Promise.resolve();
     const lead = async () => {
-      const c = new EveControllers(client, o.eve);
-      eve = c;
-      await c.start(store.wrap(api));
+      await rep.lead(new EveControllers(client, o.eve));
       log(`kubeve operator ${identity}: leading, EVE controllers started`);
     };
     const follow = () => {
-      eve?.stop();
-      eve = undefined;
+      rep.follow();
       log(`kubeve operator ${identity}: stopped leading`);
     };
     elector = new LeaderElector(client, {
@@ -163,25 +110,18 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     elector.start();
     const el = elector;
     return {
-      client, device: api, elector: el, state: store, namespace, identity,
-      controllers: () => eve,
+      client, device: rep.device, elector: el, state: rep.state, namespace, identity,
+      controllers: () => rep.controllers(),
       async close() {
         await el.stop({ release: true });
         await leading;
-        eve?.stop();
-        await eve?.status.idle().catch(() => undefined);
-        await store.idle();
-        store.stop();
-        await rel.stop();
-        await api.close();
+        await rep.close();
         client.close();
       },
     };
   } catch (e) {
     await elector?.stop().catch(() => undefined);
-    state?.stop();
-    await relay?.stop();
-    await device?.close();
+    await replica?.close();
     client.close();
     throw e;
   }

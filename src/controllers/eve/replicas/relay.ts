@@ -9,7 +9,7 @@
 // controllers. A clean stop deletes the replica's ConfigMap; in a cluster it is also owned by the
 // replica's Pod, so the garbage collector removes it after a crash.
 
-import { SharedInformerFactory, isAlreadyExists, isConflict, isNotFound, type Client, type GVR, type KObject } from '../controllers/runtime/index.ts';
+import { SharedInformerFactory, isAlreadyExists, isConflict, isNotFound, type Client, type GVR, type KObject } from '../../runtime/index.ts';
 
 const CONFIGMAPS: GVR = { group: '', version: 'v1', resource: 'configmaps' };
 export const RELAY_LABEL = 'eve.kubeve.io/relay';

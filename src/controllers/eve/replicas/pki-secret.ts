@@ -9,8 +9,8 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadOrCreatePki, type ControllerPki } from '../eve/pki.ts';
-import { isAlreadyExists, isConflict, isNotFound, type Client, type GVR, type KObject } from '../controllers/runtime/index.ts';
+import { loadOrCreatePki, type ControllerPki } from '../../../eve/pki.ts';
+import { isAlreadyExists, isConflict, isNotFound, type Client, type GVR, type KObject } from '../../runtime/index.ts';
 
 const SECRETS: GVR = { group: '', version: 'v1', resource: 'secrets' };
 
@@ -46,7 +46,9 @@ export async function syncPkiSecret(client: Client, o: { namespace: string; name
       if (!isNotFound(e)) throw e;
     }
     const stored: Record<string, string> = secret?.data ?? {};
-    writeDir(o.dir, stored);
+    // No Secret yet: this replica's PKI on disk (if any) becomes the shared one, so a server that
+    // already has devices keeps the root they pinned when it is made a replica.
+    if (secret) writeDir(o.dir, stored);
     const pki = await loadOrCreatePki({ dir: o.dir, hosts: o.hosts });
     const now = readDir(o.dir);
     if (same(now, stored)) return pki;
