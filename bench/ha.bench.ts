@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEtcd } from '../test/helpers/etcd.ts';
-import { apiRequest, readKubeconfig, shareApiCredentials, startReplica, type Replica } from '../test/helpers/replicas.ts';
+import { apiRequest, readKubeconfig, startReplica, type Replica } from '../test/helpers/replicas.ts';
 import { DEFAULT_REPLICA_TIMINGS } from '../src/server/kubeve.ts';
 
 const kills = Number(process.argv[process.argv.indexOf('--kills') + 1] || 10) || 10;
@@ -24,7 +24,6 @@ const replicas: Replica[] = [];
 try {
   replicas[0] = await startReplica({ ...common, dataDir: join(dir, 'r0') });
   await replicas[0].waitFor(/leading: controllers started/, 30_000);
-  shareApiCredentials(join(dir, 'r0'), join(dir, 'r1'));
   replicas[1] = await startReplica({ ...common, dataDir: join(dir, 'r1') });
   const kc = readKubeconfig(replicas[0].kubeconfig);
   const urls = replicas.map((r) => ({ ...kc, server: `https://127.0.0.1:${r.port}` }));

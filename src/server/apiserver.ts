@@ -21,6 +21,8 @@ import { reconcileBootstrapPolicy } from '../apiserver/auth/reconcile.ts';
 import type { TokenCacheOptions } from '../apiserver/auth/index.ts';
 import { AuditLog } from '../apiserver/audit.ts';
 import { ControllerManager } from './controller-manager.ts';
+import { syncSharedCredentials } from './shared-credentials.ts';
+import { ServiceAccountTokens } from '../apiserver/auth/tokens.ts';
 import { keyPrefix } from '../apiserver/store.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { HealthChecks } from '../observability/health.ts';
@@ -51,6 +53,8 @@ export interface ApiServerOptions {
    * stopped: replicas start it on the Lease holder only (`controllers.start()`).
    */
   electedControllers?: boolean;
+  /** Keep the CA, ServiceAccount signing key and static tokens in the store, for replicas (shared-credentials.ts). */
+  sharedCredentials?: boolean;
 }
 
 export interface ApiServer {
@@ -83,7 +87,6 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   mkdirSync(dataDir, { recursive: true });
   const host = opts.host ?? '127.0.0.1';
   const advertise = opts.advertiseAddress ?? (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
-  const creds = await ensureServerCredentials(dataDir, [advertise]);
   const storage = opts.storage ?? SqliteStorage.open(join(dataDir, 'kubeve.db'), { watchCache: { maxEvents: opts.watchCacheEvents } });
 
   const registry = new Registry();
@@ -92,6 +95,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const service = new ResourceService(store, registry);
   await bootstrap(registry, storage);
   await reconcileBootstrapPolicy(registry, service);
+  if (opts.sharedCredentials) {
+    await syncSharedCredentials(new InProcessClient(service, registry), dataDir, async () => {
+      await ensureServerCredentials(dataDir, [advertise]);
+      ServiceAccountTokens.open(dataDir);
+    });
+  }
+  const creds = await ensureServerCredentials(dataDir, [advertise]);
   const security = new Security(dataDir, creds.tokenFile, async (group, resource, ns, name) => {
     const def = registry.anyVersion(group, resource);
     return def ? store.get(def, ns, name) : undefined;

@@ -85,7 +85,7 @@ export interface Kubeve {
 
 export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
   const ha = o.replicas;
-  const api = await startApiServer({ ...o, electedControllers: !!ha });
+  const api = await startApiServer({ ...o, electedControllers: !!ha, sharedCredentials: !!ha });
   let device: DeviceApi | undefined;
   let replica: DeviceReplica | undefined;
   let elector: LeaderElector | undefined;

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEtcd, type EtcdCluster } from '../helpers/etcd.ts';
-import { apiRequest, controllerLeader, readKubeconfig, roundRobinProxy, shareApiCredentials, startReplica, type Replica } from '../helpers/replicas.ts';
+import { apiRequest, controllerLeader, readKubeconfig, roundRobinProxy, startReplica, type Replica } from '../helpers/replicas.ts';
 import { issueOnboardingCert, loadOrCreatePki } from '../../src/eve/pki.ts';
 import { SimFleet } from '../../src/sim/fleet.ts';
 import { eventually, onboardingKeyYaml } from '../eve-e2e/helpers.ts';
@@ -56,13 +56,13 @@ before(async () => {
   a = await startReplica({ ...common, dataDir: join(dir, 'a') });
   cleanup.push(() => a.stop());
   await a.waitFor(LEADING, 30_000);
-  // One set of API credentials for both replicas (docs/operations.md), so one kubeconfig fits either.
-  shareApiCredentials(join(dir, 'a'), join(dir, 'b'));
   b = await startReplica({ ...common, dataDir: join(dir, 'b') });
   cleanup.push(() => b.stop());
   kcA = readKubeconfig(a.kubeconfig);
   kcB = readKubeconfig(b.kubeconfig);
-  assert.equal(kcA.token, kcB.token);
+  // B took A's API credentials from the store: one admin token and one CA for both.
+  assert.equal(kcB.token, kcA.token);
+  assert.equal(kcB.ca, kcA.ca);
   proxy = await roundRobinProxy([a.devicePort, b.devicePort]);
   cleanup.push(() => proxy.close());
 });

@@ -4,10 +4,9 @@
 // was acknowledged.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
-import { join } from 'node:path';
 import { freePort } from './etcd.ts';
 
 export interface Replica {
@@ -21,16 +20,6 @@ export interface Replica {
   waitFor(re: RegExp, timeoutMs?: number): Promise<number>;
   kill9(): Promise<void>;
   stop(): Promise<void>;
-}
-
-/**
- * Copies the API server's credentials (CA, serving certificate, admin token) so every replica
- * accepts the same kubeconfig: what docs/operations.md tells operators to do.
- */
-export function shareApiCredentials(fromDataDir: string, toDataDir: string): void {
-  mkdirSync(toDataDir, { recursive: true });
-  cpSync(join(fromDataDir, 'pki'), join(toDataDir, 'pki'), { recursive: true });
-  cpSync(join(fromDataDir, 'tokens.csv'), join(toDataDir, 'tokens.csv'));
 }
 
 export async function startReplica(o: { etcd: string[]; prefix: string; dataDir: string; args?: string[]; env?: NodeJS.ProcessEnv }): Promise<Replica> {
