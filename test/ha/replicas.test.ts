@@ -177,6 +177,11 @@ test('kill -9 the leader under write and device load: no acknowledged write lost
   // The controllers really run on B: the workloads controllers create a ReplicaSet, the GC removes a dependent.
   await ok(b.kubeconfig, ['-n', 'load', 'create', 'deployment', 'web', '--image=nginx', '--replicas=0']);
   await eventually(async () => JSON.parse(await ok(b.kubeconfig, ['-n', 'load', 'get', 'replicasets', '-o', 'json'])).items.length === 1, 15_000, 'a ReplicaSet from B\'s deployment controller');
+  const orphan = await apiRequest(kcB, 'POST', '/api/v1/namespaces/load/configmaps', {
+    apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'orphan', ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'gone', uid: '00000000-0000-4000-8000-000000000001' }] },
+  });
+  assert.equal(orphan.status, 201);
+  await eventually(async () => (await apiRequest(kcB, 'GET', '/api/v1/namespaces/load/configmaps/orphan')).status === 404, 15_000, 'B\'s garbage collector deletes a dependent of a missing owner');
 
   // The late device is known to B with the UUID A gave it, and gets its config there.
   await late.waitFor((f) => f.counts().configured === 1, 60_000, 'the late device configured through B');
