@@ -95,7 +95,7 @@ addEtcdOptions(program
   .option('--leader-elect <bool>', 'run the controllers only while holding Lease kube-system/kubeve-controller-manager, sharing device state through the API, so several replicas can share one etcd (default: true with --etcd)', parseBool)
   .option('--leader-elect-lease-duration <duration>', 'how long a candidate waits after the last renewal before taking over (default 10s)', durationMs)
   .option('--leader-elect-renew-deadline <duration>', 'how long the leader keeps trying to renew before stepping down (default 7s)', durationMs)
-  .option('--leader-elect-retry-period <duration>', 'how often the leader renews and candidates look (default 2s)', durationMs)
+  .option('--leader-elect-retry-period <duration>', 'how often the leader renews and candidates look (default 1s)', durationMs)
   .action(async (o: EtcdFlags & { leaderElect?: boolean; leaderElectLeaseDuration?: number; leaderElectRenewDeadline?: number; leaderElectRetryPeriod?: number } & { dataDir: string; host: string; port: number; advertiseAddress?: string; deviceHost: string; devicePort: number; offlineTimeout?: number; eventTtl?: number; controllers: boolean; shutdownDelay: number; shutdownTimeout: number; v: number; loggingFormat: 'text' | 'json'; metrics: boolean }) => {
     configureLogging({ verbosity: o.v, format: o.loggingFormat });
     const storage = await openEtcdFromFlags(o).catch((e: Error) => {

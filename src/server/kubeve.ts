@@ -34,13 +34,15 @@ export interface ReplicaOptions {
 }
 
 /**
- * 10 s lease / 7 s renew deadline / 2 s retry, not client-go's 15/10/2: a candidate takes over
- * when it has seen the same record for a whole lease, i.e. 10–14 s after the leader dies (the
- * leader renews every 2 s and a candidate looks every 2 s), which keeps failover under 15 s.
- * client-go's 15 s lease gives 15–19 s. Shorter still would step down a leader stalled by a
- * long GC pause or a slow etcd for less.
+ * 10 s lease / 7 s renew deadline / 1 s retry, not client-go's 15/10/2, to fail over within 15 s:
+ * a candidate takes over once it has seen the same record for a whole lease, counted from when it
+ * noticed the last renewal (up to one jittered retry, 1.2 s, after it) and checked on its next look
+ * (another 1.2 s at most): 9–12.4 s after the leader dies, plus the controllers' start.
+ * client-go's timings give 13–19.8 s. The price of the 1 s retry is one Lease write per second
+ * from the leader and one read per second from each follower. A shorter lease would also step down
+ * a leader that a long GC pause or a slow etcd stalls for less.
  */
-export const DEFAULT_REPLICA_TIMINGS = { leaseDurationMs: 10_000, renewDeadlineMs: 7_000, retryPeriodMs: 2_000 };
+export const DEFAULT_REPLICA_TIMINGS = { leaseDurationMs: 10_000, renewDeadlineMs: 7_000, retryPeriodMs: 1_000 };
 export const CONTROLLER_LEASE = 'kubeve-controller-manager';
 
 export interface KubeveOptions extends ApiServerOptions {
