@@ -11,6 +11,8 @@ import { startApiServer, type ApiServer, type ApiServerOptions } from './apiserv
 import { startDeviceApi, DEFAULT_DEVICE_API_PORT, type DeviceApi } from '../eve/device-api.ts';
 import os from 'node:os';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { InProcessClient, LeaderElector } from '../controllers/runtime/index.ts';
 import { DeviceReplica } from '../controllers/eve/replicas/index.ts';
 import { servedConfigOf } from '../controllers/eve/render-controller.ts';
@@ -23,7 +25,7 @@ import { KubeletBridge, type KubeletBridgeOptions } from '../controllers/kubelet
 import { podLogSubresource, unsupportedStreamSubresource } from '../controllers/kubelet/pod-streams.ts';
 
 export interface ReplicaOptions {
-  /** Unique per replica (default hostname_random, as client-go). */
+  /** Unique per replica (default hostname_<id kept in the data directory>). */
   identity?: string;
   /** Namespace of the Lease, the PKI and device state Secrets, the relay ConfigMaps (default kube-system). */
   namespace?: string;
@@ -44,6 +46,26 @@ export interface ReplicaOptions {
  */
 export const DEFAULT_REPLICA_TIMINGS = { leaseDurationMs: 10_000, renewDeadlineMs: 7_000, retryPeriodMs: 1_000 };
 export const CONTROLLER_LEASE = 'kubeve-controller-manager';
+
+/**
+ * hostname_<id kept in the data directory>: unique per replica like client-go's hostname_uuid, but
+ * the same after a restart, so a restarted replica takes up its relay ConfigMap again instead of
+ * leaving one behind per crash.
+ */
+function replicaIdentity(dataDir: string): string {
+  const file = path.join(dataDir, 'replica-id');
+  let id = '';
+  try {
+    id = fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    /* first start */
+  }
+  if (!/^[0-9a-f-]{36}$/.test(id)) {
+    id = crypto.randomUUID();
+    fs.writeFileSync(file, `${id}\n`);
+  }
+  return `${os.hostname()}_${id}`;
+}
 
 export interface KubeveOptions extends ApiServerOptions {
   /** Device API port (default 8443; 0 = any free port). */
@@ -115,7 +137,7 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
     });
     const eveOptions: EveControllerOptions = { ...o.eve, onRendered: o.eve?.onRendered ?? (metrics && ((r, s) => metrics.render(r, s))) };
     const hosts = [...new Set(['localhost', '127.0.0.1', ...(o.advertiseAddress ? [o.advertiseAddress] : []), ...(o.deviceTlsHosts ?? [])])];
-    const identity = ha?.identity ?? `${os.hostname()}_${crypto.randomUUID()}`;
+    const identity = ha?.identity ?? replicaIdentity(o.dataDir);
     const namespace = ha?.namespace ?? 'kube-system';
     // Without replicas the EVE controllers exist before the device API (they are its hooks).
     const single = ha ? undefined : new EveControllers(client, eveOptions);
