@@ -53,7 +53,11 @@ export class DeviceReplica {
 
   /** Loads (or creates) the shared PKI, starts the device API and applies every stored device to it. */
   static async start(client: Client, o: DeviceReplicaOptions): Promise<DeviceReplica> {
-    await syncPkiSecret(client, { namespace: o.namespace, name: o.pkiSecret ?? 'kubeve-pki', dir: path.join(o.dataDir, 'eve', 'pki'), hosts: o.tlsHosts });
+    let first = false;
+    await syncPkiSecret(client, {
+      namespace: o.namespace, name: o.pkiSecret ?? 'kubeve-pki', dir: path.join(o.dataDir, 'eve', 'pki'), hosts: o.tlsHosts,
+      onCreated: () => (first = true),
+    });
     let self: DeviceReplica | undefined;
     const leading = () => self?.eve;
     const notLeader = () => new NotReadyError('this replica is not the leader');
@@ -94,6 +98,9 @@ export class DeviceReplica {
         log: o.log,
       });
       await state.start();
+      // The first replica of an installation (it published the PKI) publishes the devices its data
+      // directory already knows too, e.g. a single server's data directory made a replica.
+      if (first) for (const d of device.listDevices()) await state.persist(d.uuid);
       const relay = new DeviceRelay(client, {
         namespace: o.namespace, identity: o.identity, log: o.log, pod: o.pod,
         sink: () => {

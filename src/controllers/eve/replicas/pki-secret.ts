@@ -37,7 +37,7 @@ const same = (a: Record<string, string>, b: Record<string, string>) =>
  * Loads the PKI from Secret `namespace/name` into `dir` (creating or renewing it as needed) and
  * returns it. `dir` is then what startDeviceApi reads (<dataDir>/eve/pki).
  */
-export async function syncPkiSecret(client: Client, o: { namespace: string; name: string; dir: string; hosts?: string[] }): Promise<ControllerPki> {
+export async function syncPkiSecret(client: Client, o: { namespace: string; name: string; dir: string; hosts?: string[]; onCreated?(): void }): Promise<ControllerPki> {
   for (let attempt = 0; ; attempt++) {
     let secret: KObject | undefined;
     try {
@@ -59,6 +59,7 @@ export async function syncPkiSecret(client: Client, o: { namespace: string; name
           metadata: { name: o.name, namespace: o.namespace, labels: { 'app.kubernetes.io/name': 'kubeve', 'app.kubernetes.io/component': 'pki' } },
           data: now,
         }, { fieldManager: 'kubeve-operator' });
+        o.onCreated?.();
       } else {
         // An empty Secret (e.g. created by the chart) is filled; otherwise renewed certificates are written back.
         await client.update(SECRETS, { ...secret, data: now }, { fieldManager: 'kubeve-operator' });
