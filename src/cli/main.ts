@@ -1,7 +1,7 @@
 // The kubeve command line: one binary for the server, the simulator and helper commands.
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { startKubeve } from '../server/kubeve.ts';
+import { DEFAULT_REPLICA_TIMINGS, startKubeve } from '../server/kubeve.ts';
 import { DEFAULT_DEVICE_API_PORT } from '../eve/device-api.ts';
 import { registerEveCommands } from '../eve/cli.ts';
 import { registerSimCommands } from '../sim/cli.ts';
@@ -98,6 +98,13 @@ addEtcdOptions(program
   .option('--leader-elect-retry-period <duration>', 'how often the leader renews and candidates look (default 1s)', durationMs)
   .action(async (o: EtcdFlags & { leaderElect?: boolean; leaderElectLeaseDuration?: number; leaderElectRenewDeadline?: number; leaderElectRetryPeriod?: number } & { dataDir: string; host: string; port: number; advertiseAddress?: string; deviceHost: string; devicePort: number; offlineTimeout?: number; eventTtl?: number; controllers: boolean; shutdownDelay: number; shutdownTimeout: number; v: number; loggingFormat: 'text' | 'json'; metrics: boolean }) => {
     configureLogging({ verbosity: o.v, format: o.loggingFormat });
+    const lease = o.leaderElectLeaseDuration ?? DEFAULT_REPLICA_TIMINGS.leaseDurationMs;
+    const renew = o.leaderElectRenewDeadline ?? DEFAULT_REPLICA_TIMINGS.renewDeadlineMs;
+    const retry = o.leaderElectRetryPeriod ?? DEFAULT_REPLICA_TIMINGS.retryPeriodMs;
+    if (!(lease > renew && renew > retry && retry > 0)) {
+      console.error(`error: --leader-elect-lease-duration (${lease / 1000}s) must be longer than --leader-elect-renew-deadline (${renew / 1000}s), which must be longer than --leader-elect-retry-period (${retry / 1000}s), which must be longer than 0s`);
+      process.exit(2);
+    }
     const storage = await openEtcdFromFlags(o).catch((e: Error) => {
       console.error(`kubeve: cannot use etcd: ${e.message}`);
       process.exit(1);

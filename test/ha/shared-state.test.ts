@@ -74,3 +74,14 @@ test('the first replica publishes its device PKI, devices and API credentials; a
   await eventually(() => b.leading(), 10_000, 'B leads after A\'s clean stop');
   assert.ok(Date.now() - stoppedAt < 5_000, `a clean stop hands over within a few retry periods (${Date.now() - stoppedAt} ms)`);
 });
+
+test('kubeve server refuses Lease timings that cannot work, with exit code 2 and the rule', async () => {
+  const { execFile } = await import('node:child_process');
+  const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'server', '--data-dir', join(dir, 'never'), '--leader-elect-lease-duration', '5s'], (err, _out, stderr) => {
+      resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, stderr });
+    });
+  });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--leader-elect-lease-duration \(5s\) must be longer than --leader-elect-renew-deadline \(7s\)/);
+});
