@@ -32,8 +32,12 @@ export class ChangeFeed {
 
   constructor(private storage: Storage, private registry: Registry) {}
 
-  subscribe(fn: (ev: ChangeEvent) => Promise<void> | void): void {
+  /** Returns what ends the subscription (controllers that run only while this replica leads). */
+  subscribe(fn: (ev: ChangeEvent) => Promise<void> | void): () => void {
     this.handlers.push(fn);
+    return () => {
+      this.handlers = this.handlers.filter((h) => h !== fn);
+    };
   }
 
   start(fromRevision: number): void {

@@ -1,7 +1,7 @@
 // The kubeve command line: one binary for the server, the simulator and helper commands.
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { startKubeve } from '../server/kubeve.ts';
+import { DEFAULT_REPLICA_TIMINGS, startKubeve } from '../server/kubeve.ts';
 import { DEFAULT_DEVICE_API_PORT } from '../eve/device-api.ts';
 import { registerEveCommands } from '../eve/cli.ts';
 import { registerSimCommands } from '../sim/cli.ts';
@@ -92,8 +92,19 @@ addEtcdOptions(program
   .option('-v, --v <level>', 'log verbosity, as klog\'s -v (0: operator messages; 2: steady-state detail; 4+: debugging)', verbosity, 0)
   .option('--logging-format <format>', 'log format: text or json', logFormat, 'text')
   .option('--no-metrics', 'do not record or serve /metrics (only to measure their cost)')
-  .action(async (o: EtcdFlags & { dataDir: string; host: string; port: number; advertiseAddress?: string; deviceHost: string; devicePort: number; offlineTimeout?: number; eventTtl?: number; controllers: boolean; shutdownDelay: number; shutdownTimeout: number; v: number; loggingFormat: 'text' | 'json'; metrics: boolean }) => {
+  .option('--leader-elect <bool>', 'run the controllers only while holding Lease kube-system/kubeve-controller-manager, sharing device state through the API, so several replicas can share one etcd (default: true with --etcd)', parseBool)
+  .option('--leader-elect-lease-duration <duration>', 'how long a candidate waits after the last renewal before taking over (default 10s)', durationMs)
+  .option('--leader-elect-renew-deadline <duration>', 'how long the leader keeps trying to renew before stepping down (default 7s)', durationMs)
+  .option('--leader-elect-retry-period <duration>', 'how often the leader renews and candidates look (default 1s)', durationMs)
+  .action(async (o: EtcdFlags & { leaderElect?: boolean; leaderElectLeaseDuration?: number; leaderElectRenewDeadline?: number; leaderElectRetryPeriod?: number } & { dataDir: string; host: string; port: number; advertiseAddress?: string; deviceHost: string; devicePort: number; offlineTimeout?: number; eventTtl?: number; controllers: boolean; shutdownDelay: number; shutdownTimeout: number; v: number; loggingFormat: 'text' | 'json'; metrics: boolean }) => {
     configureLogging({ verbosity: o.v, format: o.loggingFormat });
+    const lease = o.leaderElectLeaseDuration ?? DEFAULT_REPLICA_TIMINGS.leaseDurationMs;
+    const renew = o.leaderElectRenewDeadline ?? DEFAULT_REPLICA_TIMINGS.renewDeadlineMs;
+    const retry = o.leaderElectRetryPeriod ?? DEFAULT_REPLICA_TIMINGS.retryPeriodMs;
+    if (!(lease > renew && renew > retry && retry > 0)) {
+      console.error(`error: --leader-elect-lease-duration (${lease / 1000}s) must be longer than --leader-elect-renew-deadline (${renew / 1000}s), which must be longer than --leader-elect-retry-period (${retry / 1000}s), which must be longer than 0s`);
+      process.exit(2);
+    }
     const storage = await openEtcdFromFlags(o).catch((e: Error) => {
       console.error(`kubeve: cannot use etcd: ${e.message}`);
       process.exit(1);
@@ -112,6 +123,9 @@ addEtcdOptions(program
       dataDir: o.dataDir, host: o.host, port: o.port, advertiseAddress: o.advertiseAddress, eventTtlMs: o.eventTtl,
       deviceHost: o.deviceHost, devicePort: o.devicePort, metrics: o.metrics,
       eve: o.offlineTimeout ? { offlineTimeoutMs: o.offlineTimeout * 1000 } : {},
+      replicas: (o.leaderElect ?? !!storage)
+        ? { leaseDurationMs: o.leaderElectLeaseDuration, renewDeadlineMs: o.leaderElectRenewDeadline, retryPeriodMs: o.leaderElectRetryPeriod }
+        : undefined,
     });
     // before the banner: whoever reads "listening" may stop the server right away
     let stopping = false;

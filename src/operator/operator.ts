@@ -7,22 +7,19 @@
 //     is also where users read the rendered config (the embedded server's edgenodes/<n>/config).
 // A follower answers what it can from that state (config polls, repeat registrations, certs) and
 // 503 to what needs the controllers (first registrations, info messages): EVE retries both.
+
 // Every replica serves /metrics, /livez and /readyz on a plain-HTTP port for probes and Prometheus;
 // readiness does not depend on leadership (followers serve devices too).
 
 import os from 'node:os';
-import path from 'node:path';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { startDeviceApi, DEFAULT_DEVICE_API_PORT, type DeviceApi } from '../eve/device-api.ts';
-import { NotReadyError, type DeviceHooks } from '../eve/hooks.ts';
+import { DEFAULT_DEVICE_API_PORT, type DeviceApi } from '../eve/device-api.ts';
 import { HttpClient, LeaderElector, inClusterConfig, loadKubeconfig, type HttpClientConfig } from '../controllers/runtime/index.ts';
 import { installCrds } from '../controllers/eve/install.ts';
 import { EveControllers, type EveControllerOptions } from '../controllers/eve/index.ts';
+import { DeviceReplica, type DeviceStateStore } from '../controllers/eve/replicas/index.ts';
 import { EDGENODES } from '../controllers/eve/status.ts';
-import { syncPkiSecret } from './pki-secret.ts';
-import { DeviceStateStore } from './device-state.ts';
-import { DeviceRelay } from './relay.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { HealthChecks } from '../observability/health.ts';
 import { startObservabilityServer, type ObservabilityServer } from '../observability/server.ts';
@@ -92,19 +89,18 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
   const client = new HttpClient({ ...clientConfig(o), qps: 50, burst: 100 });
   const namespace = o.namespace ?? defaultNamespace();
   const identity = o.identity ?? `${os.hostname()}_${crypto.randomUUID()}`;
-  let eve: EveControllers | undefined;
-  let state: DeviceStateStore | undefined;
-  let device: DeviceApi | undefined;
+  let replica: DeviceReplica | undefined;
   let elector: LeaderElector | undefined;
-  let relay: DeviceRelay | undefined;
   let observability: ObservabilityServer | undefined;
   const metrics = new Metrics();
-  const health = operatorHealth({ device: () => device, state: () => state, elector: () => elector, eve: () => eve });
+  const health = operatorHealth({
+    device: () => replica?.device, state: () => replica?.state, elector: () => elector, eve: () => replica?.controllers(),
+  });
   const leaseName = o.leaseName ?? 'kubeve-operator';
   metrics.gaugeFrom('leader_election_master_status', 'Whether this replica holds the lease (1) or not (0), as client-go reports it.', ['name'], () => [[{ name: leaseName }, elector?.isLeader() ? 1 : 0]]);
   metrics.gaugeFrom('kubeve_edgenodes', 'EdgeNodes by status.phase (Pending, Registered, Online, Offline, ...); reported by the leader only.', ['phase'], () => {
     const counts = new Map<string, number>();
-    for (const n of eve?.informers.cacheFor(EDGENODES)?.list() ?? []) {
+    for (const n of replica?.controllers()?.informers.cacheFor(EDGENODES)?.list() ?? []) {
       const phase = String(n.status?.phase ?? 'Pending');
       counts.set(phase, (counts.get(phase) ?? 0) + 1);
     }
@@ -115,64 +111,18 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     if (o.observability) observability = await startObservabilityServer({ ...o.observability, health, metrics });
     if (o.installCrds !== false) await installCrds(client, { dir: o.crdDir, fieldManager: 'kubeve-operator' });
     const tlsHosts = [...new Set(['localhost', '127.0.0.1', ...(o.deviceTlsHosts ?? [])])];
-    await syncPkiSecret(client, { namespace, name: o.pkiSecret ?? 'kubeve-pki', dir: path.join(o.dataDir, 'eve', 'pki'), hosts: tlsHosts });
-
-    const notLeader = () => new NotReadyError('this replica is not the leader');
-    const hooks: DeviceHooks = {
-      admitOnboarding: (req) => {
-        if (!eve) throw notLeader();
-        return eve.hooks.admitOnboarding(req);
-      },
-      deviceRegistered: async (dev) => {
-        state?.schedule(dev.uuid);
-        await eve?.hooks.deviceRegistered?.(dev);
-      },
-      desiredConfig: (uuid) => eve?.hooks.desiredConfig?.(uuid),
-      // A follower relays what the leader's presence and delivery tracking need (relay.ts).
-      configApplied: (uuid, hash) => (eve ? eve.hooks.configApplied?.(uuid, hash) : relay?.applied(uuid, hash)),
-      onContact: (uuid, now) => (eve ? eve.hooks.onContact?.(uuid, now) : relay?.contact(uuid, now)),
-      onInfo: (uuid, msg) => {
-        if (!eve) throw notLeader();
-        return eve.hooks.onInfo?.(uuid, msg);
-      },
-    };
-    const api = (device = await startDeviceApi({
-      dataDir: o.dataDir, host: o.deviceHost, port: o.devicePort ?? DEFAULT_DEVICE_API_PORT, tlsHosts, hooks, metrics: metrics.deviceApi(),
+    const rep = (replica = await DeviceReplica.start(client, {
+      namespace, identity, dataDir: o.dataDir, devicePort: o.devicePort ?? DEFAULT_DEVICE_API_PORT, deviceHost: o.deviceHost, tlsHosts,
+      pkiSecret: o.pkiSecret, metrics: metrics.deviceApi(), log, pod: o.podUid ? { name: identity, uid: o.podUid } : undefined,
     }));
-    const store = (state = new DeviceStateStore(client, api, {
-      namespace,
-      isLeader: () => !!elector?.isLeader(),
-      nodeOf: (uuid) => eve?.index.byUuid.get(uuid)?.name,
-      log,
-    }));
-    await store.start();
-    const rel = (relay = new DeviceRelay(client, {
-      namespace, identity, log,
-      pod: o.podUid ? { name: identity, uid: o.podUid } : undefined,
-      sink: () => {
-        const c = eve;
-        if (!c) return undefined;
-        return {
-          // Only forward: a relayed contact older than what the leader saw itself changes nothing.
-          contact: (uuid, at) => {
-            if (at > (c.index.byUuid.get(uuid)?.lastContact ?? 0)) c.hooks.onContact?.(uuid, at);
-          },
-          applied: (uuid, hash) => c.hooks.configApplied?.(uuid, hash),
-        };
-      },
-    }));
-    rel.start();
 
     let leading: Promise<void> = Promise.resolve();
     const lead = async () => {
-      const c = new EveControllers(client, { ...o.eve, onRendered: o.eve?.onRendered ?? ((r, sec) => metrics.render(r, sec)) });
-      eve = c;
-      await c.start(store.wrap(api));
+      await rep.lead(new EveControllers(client, { ...o.eve, onRendered: o.eve?.onRendered ?? ((r, sec) => metrics.render(r, sec)) }));
       log(`kubeve operator ${identity}: leading, EVE controllers started`);
     };
     const follow = () => {
-      eve?.stop();
-      eve = undefined;
+      rep.follow();
       log(`kubeve operator ${identity}: stopped leading`);
     };
     elector = new LeaderElector(client, {
@@ -191,27 +141,20 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     const el = elector;
     const obs = observability;
     return {
-      client, device: api, elector: el, state: store, namespace, identity, health, metrics, observability: obs,
-      controllers: () => eve,
+      client, device: rep.device, elector: el, state: rep.state, namespace, identity, health, metrics, observability: obs,
+      controllers: () => rep.controllers(),
       async close() {
         health.shutdown();
         await el.stop({ release: true });
         await leading;
-        eve?.stop();
-        await eve?.status.idle().catch(() => undefined);
-        await store.idle();
-        store.stop();
-        await rel.stop();
-        await api.close();
+        await rep.close();
         client.close();
         await obs?.close();
       },
     };
   } catch (e) {
     await elector?.stop().catch(() => undefined);
-    state?.stop();
-    await relay?.stop();
-    await device?.close();
+    await replica?.close();
     client.close();
     await observability?.close();
     throw e;

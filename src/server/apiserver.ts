@@ -1,5 +1,5 @@
 // Assembles the embedded API server: storage, registry of built-in kinds, the REST service, the
-// embedded controllers (CRDs, namespaces, garbage collection) and the HTTPS front.
+// embedded controllers (CRDs; namespaces, garbage collection... in controller-manager.ts) and the HTTPS front.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -13,17 +13,16 @@ import { ensureServerCredentials, kubeconfig } from '../apiserver/pki.ts';
 import { builtinResources, bootstrapObjects } from '../api/builtin/index.ts';
 import { ChangeFeed } from '../apiserver/change-feed.ts';
 import { CRDController } from '../controllers/kube/crd.ts';
-import { NamespaceController } from '../controllers/kube/namespace.ts';
-import { GarbageCollector } from '../controllers/kube/gc.ts';
 import { InProcessClient, SharedInformerFactory } from '../controllers/runtime/index.ts';
 import { randomUUID } from 'node:crypto';
 import { KeyExistsError } from '../apiserver/storage/types.ts';
 import { Security } from '../apiserver/auth/index.ts';
-import { ClusterRoleAggregator } from '../apiserver/auth/aggregation.ts';
 import { reconcileBootstrapPolicy } from '../apiserver/auth/reconcile.ts';
 import type { TokenCacheOptions } from '../apiserver/auth/index.ts';
 import { AuditLog } from '../apiserver/audit.ts';
-import { ObjectExpiry } from '../apiserver/expiry.ts';
+import { ControllerManager } from './controller-manager.ts';
+import { syncSharedCredentials } from './shared-credentials.ts';
+import { ServiceAccountTokens } from '../apiserver/auth/tokens.ts';
 import { keyPrefix } from '../apiserver/store.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { HealthChecks } from '../observability/health.ts';
@@ -49,6 +48,13 @@ export interface ApiServerOptions {
   eventTtlMs?: number;
   /** Record and serve Prometheus metrics on /metrics (default true; false only to measure their cost). */
   metrics?: boolean;
+  /**
+   * Leave the kube-controller-manager part (namespaces, GC, ClusterRole aggregation, Event expiry)
+   * stopped: replicas start it on the Lease holder only (`controllers.start()`).
+   */
+  electedControllers?: boolean;
+  /** Keep the CA, ServiceAccount signing key and static tokens in the store, for replicas (shared-credentials.ts). */
+  sharedCredentials?: boolean;
 }
 
 export interface ApiServer {
@@ -63,6 +69,8 @@ export interface ApiServer {
   feed: ChangeFeed;
   security: Security;
   audit: AuditLog;
+  /** Namespace deletion, GC, ClusterRole aggregation, Event expiry: running unless electedControllers. */
+  controllers: ControllerManager;
   /** Undefined when started with metrics: false. */
   metrics?: Metrics;
   /** The checks behind /livez and /readyz; other parts of the process add theirs. */
@@ -79,7 +87,6 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   mkdirSync(dataDir, { recursive: true });
   const host = opts.host ?? '127.0.0.1';
   const advertise = opts.advertiseAddress ?? (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
-  const creds = await ensureServerCredentials(dataDir, [advertise]);
   const storage = opts.storage ?? SqliteStorage.open(join(dataDir, 'kubeve.db'), { watchCache: { maxEvents: opts.watchCacheEvents } });
 
   const registry = new Registry();
@@ -88,6 +95,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const service = new RestService(store, registry);
   await bootstrap(registry, storage);
   await reconcileBootstrapPolicy(registry, service);
+  if (opts.sharedCredentials) {
+    await syncSharedCredentials(new InProcessClient(service, registry), dataDir, async () => {
+      await ensureServerCredentials(dataDir, [advertise]);
+      ServiceAccountTokens.open(dataDir);
+    });
+  }
+  const creds = await ensureServerCredentials(dataDir, [advertise]);
   const security = new Security(dataDir, creds.tokenFile, async (group, resource, ns, name) => {
     const def = registry.anyVersion(group, resource);
     return def ? store.get(def, ns, name) : undefined;
@@ -98,20 +112,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const feed = new ChangeFeed(storage, registry);
   const informers = new SharedInformerFactory(new InProcessClient(service, registry));
   const crds = new CRDController(registry, service, informers);
-  const namespaces = new NamespaceController(registry, service, informers);
-  const gc = new GarbageCollector(registry, service, feed);
-  const aggregator = new ClusterRoleAggregator(registry, service, feed);
-  const expiry = new ObjectExpiry(registry, store, feed);
+  const controllers = new ControllerManager(registry, service, feed);
   const startRev = await storage.currentRevision();
   await crds.load();
-  await gc.load();
-  await aggregator.sync();
-  await expiry.load();
   feed.start(startRev);
   informers.start();
-  await Promise.all([crds.run(), namespaces.run()]);
-  gc.run();
-  expiry.start();
+  await crds.run();
+  if (!opts.electedControllers) await controllers.start();
 
   const metrics = opts.metrics === false ? undefined : new Metrics();
   metrics?.gaugeFrom('apiserver_storage_objects', 'Number of stored objects at the time of last check split by kind.', ['resource'], async () => {
@@ -150,18 +157,18 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
 
   return {
     url, port: http.port, kubeconfigPath: creds.kubeconfigPath, adminToken: creds.adminToken, caPem: creds.ca.certPem,
-    registry, service, storage, feed, security, audit, metrics, health,
+    registry, service, storage, feed, security, audit, controllers, metrics, health,
     beginShutdown: () => health.shutdown(),
     async close(drainMs = 0) {
       health.shutdown();
       clearInterval(compaction);
       await http.close(drainMs);
-      await expiry.stop();
+      await controllers.stop();
       security.stop();
       audit.close();
       feed.stop();
       informers.stop();
-      await Promise.all([crds.stop(), namespaces.stop(), gc.stop()]);
+      await crds.stop();
       await feed.idle();
       await storage.close();
     },

@@ -88,6 +88,18 @@ async function httpJson(url: string, tls: { ca: string; cert: string; key: strin
  * tls, clients connect over https and must present a certificate signed by the cluster's CA.
  */
 export async function startEtcd(size = 1, opts: { tls?: boolean } = {}): Promise<EtcdCluster> {
+  // A free port can be taken by another process before etcd binds it (the machine is shared):
+  // a member that exits at start-up is retried on new ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdOnce(size, opts);
+    } catch (e) {
+      if (attempt >= 3 || !/exited during start-up/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startEtcdOnce(size: number, opts: { tls?: boolean }): Promise<EtcdCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'kubeve-etcd-'));
   const scheme = opts.tls ? 'https' : 'http';
   const members: EtcdMember[] = [];

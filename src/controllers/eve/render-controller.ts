@@ -367,11 +367,16 @@ export class RenderController implements OwnerLookup {
 
   /** The config served to the EdgeNode's device, as proto3 JSON. */
   servedConfig(obj: KObject): unknown {
-    const uuid: string | undefined = obj.status?.uuid || obj.spec?.uuid;
-    const cfg = uuid ? this.api?.getConfig(uuid) : undefined;
-    if (!cfg) throw new StatusError(404, 'NotFound', `edgenodes.eve.kubeve.io "${obj.metadata.name}" has no rendered config yet (the device has not registered)`, { name: obj.metadata.name, group: 'eve.kubeve.io', kind: 'edgenodes' });
-    return toJson(EdgeDevConfigSchema, cfg.config);
+    return servedConfigOf(this.api, obj);
   }
+}
+
+/** The config a device API serves to the EdgeNode's device (any replica: every one serves the same). */
+export function servedConfigOf(api: Pick<DeviceApi, 'getConfig'> | undefined, obj: KObject): unknown {
+  const uuid: string | undefined = obj.status?.uuid || obj.spec?.uuid;
+  const cfg = uuid ? api?.getConfig(uuid) : undefined;
+  if (!cfg) throw new StatusError(404, 'NotFound', `edgenodes.eve.kubeve.io "${obj.metadata.name}" has no rendered config yet (the device has not registered)`, { name: obj.metadata.name, group: 'eve.kubeve.io', kind: 'edgenodes' });
+  return toJson(EdgeDevConfigSchema, cfg.config);
 }
 
 function getReason(obj: KObject | undefined): string | undefined {

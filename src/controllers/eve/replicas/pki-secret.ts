@@ -9,8 +9,8 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadOrCreatePki, type ControllerPki } from '../eve/pki.ts';
-import { isAlreadyExists, isConflict, isNotFound, type Client, type GVR, type KObject } from '../controllers/runtime/index.ts';
+import { loadOrCreatePki, type ControllerPki } from '../../../eve/pki.ts';
+import { isAlreadyExists, isConflict, isNotFound, type Client, type GVR, type KObject } from '../../runtime/index.ts';
 
 const SECRETS: GVR = { group: '', version: 'v1', resource: 'secrets' };
 
@@ -37,7 +37,7 @@ const same = (a: Record<string, string>, b: Record<string, string>) =>
  * Loads the PKI from Secret `namespace/name` into `dir` (creating or renewing it as needed) and
  * returns it. `dir` is then what startDeviceApi reads (<dataDir>/eve/pki).
  */
-export async function syncPkiSecret(client: Client, o: { namespace: string; name: string; dir: string; hosts?: string[] }): Promise<ControllerPki> {
+export async function syncPkiSecret(client: Client, o: { namespace: string; name: string; dir: string; hosts?: string[]; onCreated?(): void }): Promise<ControllerPki> {
   for (let attempt = 0; ; attempt++) {
     let secret: KObject | undefined;
     try {
@@ -46,7 +46,9 @@ export async function syncPkiSecret(client: Client, o: { namespace: string; name
       if (!isNotFound(e)) throw e;
     }
     const stored: Record<string, string> = secret?.data ?? {};
-    writeDir(o.dir, stored);
+    // No Secret yet: this replica's PKI on disk (if any) becomes the shared one, so a server that
+    // already has devices keeps the root they pinned when it is made a replica.
+    if (secret) writeDir(o.dir, stored);
     const pki = await loadOrCreatePki({ dir: o.dir, hosts: o.hosts });
     const now = readDir(o.dir);
     if (same(now, stored)) return pki;
@@ -57,6 +59,7 @@ export async function syncPkiSecret(client: Client, o: { namespace: string; name
           metadata: { name: o.name, namespace: o.namespace, labels: { 'app.kubernetes.io/name': 'kubeve', 'app.kubernetes.io/component': 'pki' } },
           data: now,
         }, { fieldManager: 'kubeve-operator' });
+        o.onCreated?.();
       } else {
         // An empty Secret (e.g. created by the chart) is filled; otherwise renewed certificates are written back.
         await client.update(SECRETS, { ...secret, data: now }, { fieldManager: 'kubeve-operator' });

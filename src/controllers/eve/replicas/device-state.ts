@@ -15,11 +15,11 @@
 // and a restarted leader finds the served config versions and does not bump them.
 
 import { toBinary, toJson } from '@bufbuild/protobuf';
-import { EdgeDevConfigSchema } from '../eve/gen/config/devconfig_pb.ts';
-import type { DeviceApi } from '../eve/device-api.ts';
+import { EdgeDevConfigSchema } from '../../../eve/gen/config/devconfig_pb.ts';
+import type { DeviceApi } from '../../../eve/device-api.ts';
 import {
   SharedInformerFactory, isAlreadyExists, isConflict, isNotFound, objectKey, type Client, type GVR, type Informer, type KObject,
-} from '../controllers/runtime/index.ts';
+} from '../../runtime/index.ts';
 
 const SECRETS: GVR = { group: '', version: 'v1', resource: 'secrets' };
 export const DEVICE_STATE_LABEL = 'eve.kubeve.io/device-state';
@@ -82,7 +82,7 @@ export class DeviceStateStore {
     try {
       this.apply(s);
     } catch (e) {
-      this.o.log?.(`kubeve operator: device state ${s.metadata.name}: ${(e as Error).message}`);
+      this.o.log?.(`kubeve: device state ${s.metadata.name}: ${(e as Error).message}`);
     }
   }
 
@@ -104,7 +104,7 @@ export class DeviceStateStore {
     const bytes = unb64(d.config);
     if (hash && bytes && this.api.getDevice(uuid)?.configHash !== hash) {
       const set = this.api.setConfig(uuid, new Uint8Array(bytes));
-      if (set.hash !== hash) this.o.log?.(`kubeve operator: device ${uuid}: stored config hash ${hash} re-encoded as ${set.hash}`);
+      if (set.hash !== hash) this.o.log?.(`kubeve: device ${uuid}: stored config hash ${hash} re-encoded as ${set.hash}`);
     }
   }
 
@@ -136,6 +136,23 @@ export class DeviceStateStore {
     this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
   }
 
+  /**
+   * Writes the device's state now. A first registration is answered only after this, so a device
+   * told "registered" is known to every replica even if this one dies the next moment.
+   */
+  async persist(uuid: string): Promise<void> {
+    this.pending.delete(uuid);
+    await this.write(uuid);
+  }
+
+  /** The device UUID bound to an EdgeNode, as the stored state labels it (for replicas without the controllers' index). */
+  uuidOfNode(node: string): string | undefined {
+    for (const s of this.informer.store.list()) {
+      if (s.metadata.labels?.[EDGENODE_LABEL] === node) return unb64(s.data?.uuid)?.toString();
+    }
+    return undefined;
+  }
+
   /** Resolves when every scheduled write is done (tests). */
   async idle(): Promise<void> {
     while (this.flushing) await this.flushing;
@@ -148,7 +165,7 @@ export class DeviceStateStore {
       try {
         await this.write(uuid);
       } catch (e) {
-        this.o.log?.(`kubeve operator: writing device state ${uuid}: ${(e as Error).message}; retrying`);
+        this.o.log?.(`kubeve: writing device state ${uuid}: ${(e as Error).message}; retrying`);
         await new Promise((r) => setTimeout(r, 1000));
         this.pending.add(uuid);
       }

@@ -9,10 +9,18 @@
 // controllers. A clean stop deletes the replica's ConfigMap; in a cluster it is also owned by the
 // replica's Pod, so the garbage collector removes it after a crash.
 
-import { SharedInformerFactory, isAlreadyExists, isConflict, isNotFound, type Client, type GVR, type KObject } from '../controllers/runtime/index.ts';
+import crypto from 'node:crypto';
+import { SharedInformerFactory, isAlreadyExists, isConflict, isNotFound, type Client, type GVR, type KObject } from '../../runtime/index.ts';
 
 const CONFIGMAPS: GVR = { group: '', version: 'v1', resource: 'configmaps' };
 export const RELAY_LABEL = 'eve.kubeve.io/relay';
+
+/** A DNS-label-safe form of a replica identity; long ones keep a hash so distinct identities stay distinct. */
+function relaySuffix(identity: string): string {
+  const clean = identity.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  if (clean.length <= 40) return clean;
+  return `${clean.slice(0, 31).replace(/-+$/, '')}-${crypto.createHash('sha256').update(identity).digest('hex').slice(0, 8)}`;
+}
 
 interface Seen {
   c: number;
@@ -41,7 +49,7 @@ export class DeviceRelay {
       pod?: { name: string; uid: string };
     },
   ) {
-    this.name = `kubeve-relay-${o.identity.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40)}`;
+    this.name = `kubeve-relay-${relaySuffix(o.identity)}`;
     this.informers = new SharedInformerFactory(client);
     this.informers.informerFor(CONFIGMAPS, { namespace: o.namespace, labelSelector: `${RELAY_LABEL}=true` }).addEventHandler({
       onAdd: (cm) => this.replay(cm),
