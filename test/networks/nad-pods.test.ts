@@ -17,6 +17,13 @@ const dev = (serial: string): SimDevice => fleet.devices.find((d) => d.serial ==
 const config = async (node: string) => JSON.parse(await env.ok(['get', '--raw', `/apis/eve.kubeve.io/v1alpha1/edgenodes/${node}/config`]));
 const version = async (node: string) => Number((await config(node)).id.version);
 const niByUuid = (cfg: any, uuid: string) => cfg.networkInstances.find((n: any) => n.uuidandversion.uuid === uuid);
+/** Every controller (kubelet bridge, then render and status) has nothing left to do. */
+const settle = async () => {
+  for (let i = 0; i < 2; i++) {
+    await settle();
+    await env.k.eve.idle();
+  }
+};
 const appOf = (cfg: any, uid: string) => cfg.apps.find((a: any) => a.uuidandversion.uuid === uid);
 
 const nad = (name: string, config: object, annotations = '') => `apiVersion: k8s.cni.cncf.io/v1
@@ -130,7 +137,7 @@ test('two NADs (local NAT host-local, VLAN 100 switch): pods in both annotation 
 });
 
 test('a NAD subnet change re-renders only the devices whose pods use it', async () => {
-  await env.k.kubelet!.idle();
+  await settle();
   const [v0, v1] = [await version('nw-0000'), await version('nw-0001')];
   await env.apply(nad('lab-nat', labNat('10.41.0.0/24')));
   const scfg = await eventually(async () => {
@@ -138,13 +145,13 @@ test('a NAD subnet change re-renders only the devices whose pods use it', async 
     return c.networkInstances.some((n: any) => n.displayname === 'nad.default.lab-nat' && n.ip.subnet === '10.41.0.0/24') ? c : undefined;
   }, 20_000, 'nw-0001 renders the new subnet');
   assert.ok(Number(scfg.id.version) > v1, 'the user device got a new config version');
-  await env.k.kubelet!.idle();
+  await settle();
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(await version('nw-0000'), v0, 'a device whose pods do not use the NAD is not re-rendered');
 });
 
 test('deleting a NAD in use: the running pod and the device config stay, the pod reports the problem', async () => {
-  await env.k.kubelet!.idle();
+  await settle();
   const v0 = await version('nw-0000');
   await env.ok(['delete', 'net-attach-def', 'local-nat', '-n', 'default']);
   const pod = await eventually(async () => {
@@ -158,7 +165,7 @@ test('deleting a NAD in use: the running pod and the device config stay, the pod
   assert.equal(cond(pod, 'Ready').status, 'True');
   const ev = await env.ok(['get', 'events', '-n', 'default', '--field-selector', 'involvedObject.name=multi']);
   assert.match(ev, /NetworkAttachmentDefinitionNotFound/);
-  await env.k.kubelet!.idle();
+  await settle();
   assert.equal(await version('nw-0000'), v0, 'device config unchanged');
   assert.equal(dev('nw-0000').model.appStates().multi, 'RUNNING');
   await env.ok(['get', 'networkinstance', 'nad.default.local-nat', '-n', 'default']);
@@ -175,7 +182,7 @@ test('an unsupported CNI type: the NAD says so, a pod using it fails naming the 
   const nev = await env.ok(['get', 'events', '-n', 'default', '--field-selector', 'involvedObject.name=fast']);
   assert.match(nev, /UnsupportedCNIType/);
 
-  await env.k.kubelet!.idle();
+  await settle();
   const v0 = await version('nw-0000');
   await env.apply(podYaml('sriov-user', 'default', 'nw-0000', 'fast'));
   const pod = await eventually(async () => {
@@ -184,7 +191,7 @@ test('an unsupported CNI type: the NAD says so, a pod using it fails naming the 
   }, 20_000, 'pod Failed');
   assert.match(pod.status.message, /sriov/);
   assert.match(pod.status.message, /k8s\.v1\.cni\.cncf\.io\/networks/);
-  await env.k.kubelet!.idle();
+  await settle();
   const cfg = await config('nw-0000');
   assert.equal(Number(cfg.id.version), v0, 'device config unchanged');
   assert.equal(appOf(cfg, pod.metadata.uid), undefined);
