@@ -20,7 +20,7 @@ const niByUuid = (cfg: any, uuid: string) => cfg.networkInstances.find((n: any) 
 /** Every controller (kubelet bridge, then render and status) has nothing left to do. */
 const settle = async () => {
   for (let i = 0; i < 2; i++) {
-    await settle();
+    await env.k.kubelet!.idle();
     await env.k.eve.idle();
   }
 };
