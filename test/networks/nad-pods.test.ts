@@ -76,7 +76,7 @@ test('two NADs (local NAT host-local, VLAN 100 switch): pods in both annotation 
   const byName = Object.fromEntries(nads.map((n: any) => [n.metadata.name, n]));
   assert.equal(byName['local-nat'].status.networkInstanceType, 'local');
   assert.equal(byName.vlan100.status.networkInstanceType, 'switch');
-  assert.match(cond(byName.vlan100, 'Accepted').message, /switch network instance \(VLAN 100\) on uplink eth1/);
+  assert.match(cond(byName.vlan100, 'Accepted').message, /switch network instance \(VLAN 100\) on uplink "eth1"/);
 
   // JSON form (static IP + MAC on the local NAT one) on nw-0000; short form, across namespaces, on nw-0001.
   await env.apply(podYaml('multi', 'default', 'nw-0000', MULTI_NETS('10.20.0.50')));

@@ -51,7 +51,7 @@ export class NadController {
     const gen = nad.metadata.generation;
     const before = (nad.status?.conditions ?? []).find((c: KObject) => c.type === 'Accepted');
     if (isNadProblem(net)) setCondition(status, { type: 'Accepted', status: 'False', reason: net.reason, message: net.message, observedGeneration: gen });
-    else setCondition(status, { type: 'Accepted', status: 'True', reason: 'Accepted', message: `maps to an EVE ${net.spec.type} network instance${net.vlanId ? ` (VLAN ${net.vlanId})` : ''} on uplink ${net.spec.uplink}`, observedGeneration: gen });
+    else setCondition(status, { type: 'Accepted', status: 'True', reason: 'Accepted', message: `maps to an EVE ${net.spec.type} network instance${net.vlanId ? ` (VLAN ${net.vlanId})` : ''} on uplink "${net.spec.uplink}"`, observedGeneration: gen });
     if (isNadProblem(net)) delete status.networkInstanceType;
     else status.networkInstanceType = net.spec.type;
     status.observedGeneration = gen;

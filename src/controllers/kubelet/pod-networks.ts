@@ -75,7 +75,7 @@ export function parseNetworkSelection(value: string, podNamespace: string): Netw
     }
     return out;
   }
-  for (const [i, item] of value.split(',').map((s) => s.trim()).entries()) {
+  for (const item of value.split(',').map((s) => s.trim())) {
     if (!item) continue;
     const [ref, iface, extra] = item.split('@');
     if (extra !== undefined) return { error: `"${item}": at most one "@"` };
@@ -84,7 +84,6 @@ export function parseNetworkSelection(value: string, podNamespace: string): Netw
     const e: NetworkSelection = { namespace: parts.length === 2 ? parts[0]! : podNamespace, name: parts[parts.length - 1]!, ...(iface !== undefined ? { interface: iface } : {}) };
     const err = checkElement(e, `"${item}"`);
     if (err) return { error: err };
-    void i;
     out.push(e);
   }
   return out;
@@ -175,14 +174,18 @@ export class PodNetworks {
     const ns = pod.metadata.namespace as string;
     const me = { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid };
     for (const [name, want] of instances) {
-      const cur = this.nis.store.get(`${ns}/${name}`);
+      let cur = this.nis.store.get(`${ns}/${name}`);
       if (!cur) {
         if (!want.spec) continue; // kept, but gone: the render reports it on the app
         const labels = { ...MANAGED_BY, ...(want.nad ? { [NAD_LABEL]: want.nad } : {}) };
-        await this.client.create(NETWORKINSTANCES, ns, { apiVersion: EVE_API_VERSION, kind: 'NetworkInstance', metadata: { name, namespace: ns, labels, ownerReferences: [me] }, spec: want.spec }).catch((e) => {
+        try {
+          await this.client.create(NETWORKINSTANCES, ns, { apiVersion: EVE_API_VERSION, kind: 'NetworkInstance', metadata: { name, namespace: ns, labels, ownerReferences: [me] }, spec: want.spec });
+          continue;
+        } catch (e) {
+          // Another pod's worker made it first: become one of its owners below.
           if (!isAlreadyExists(e)) throw e;
-        });
-        continue;
+          cur = await this.client.get(NETWORKINSTANCES, ns, name);
+        }
       }
       // Someone else's NetworkInstance of that name: use it, never take it over.
       if (cur.metadata.labels?.['app.kubernetes.io/managed-by'] !== MANAGED_BY['app.kubernetes.io/managed-by']) continue;
