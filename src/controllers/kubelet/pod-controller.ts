@@ -134,19 +134,17 @@ export class PodController {
     let blocked: string | undefined;
     if (want.missing) blocked = `${want.missing.field}: ${want.missing.message}`;
     else if (nets.wait) blocked = `${nets.wait.field}: ${nets.wait.message}`;
-    else want.app!.spec.networks.push(...nets.networks);
-    if (blocked) {
-      // nothing to create yet
-    } else if (!app) {
+    if (!blocked) {
+      want.app!.spec.networks.push(...nets.networks);
+      // The networks first: the app's config never names a NetworkInstance that is not there.
       await this.networks.ensure(pod, nets.instances);
-      try {
-        await this.client.create(APPINSTANCES, ns, want.app!);
-      } catch (e) {
-        if (!isAlreadyExists(e)) throw e;
-      }
-    } else {
-      await this.networks.ensure(pod, nets.instances);
-      if (!covers(app.spec, want.app!.spec)) await this.client.update(APPINSTANCES, { ...app, spec: want.app!.spec });
+      if (!app) {
+        try {
+          await this.client.create(APPINSTANCES, ns, want.app!);
+        } catch (e) {
+          if (!isAlreadyExists(e)) throw e;
+        }
+      } else if (!covers(app.spec, want.app!.spec)) await this.client.update(APPINSTANCES, { ...app, spec: want.app!.spec });
     }
 
     const hostIP = (this.informers.informerFor(NODES).store.get(pod.spec.nodeName)?.status?.addresses ?? []).find((a: KObject) => a.type === 'InternalIP')?.address;
