@@ -129,10 +129,12 @@ export class PodNetworks {
   plan(pod: KObject, app: KObject | undefined): NetworksPlan {
     const ns = pod.metadata.namespace as string;
     const instances: NetworksPlan['instances'] = new Map([[POD_NETWORK, { spec: podNetwork(ns).spec }]]);
+    // The app's current extra interfaces, their NetworkInstances left as they are.
     const kept = (reason: string, message: string): NetworksPlan => {
       const networks = (app!.spec?.networks ?? []).slice(1);
-      for (const n of networks) instances.set(n.networkInstanceRef.name, {});
-      return { networks, instances, problem: { reason, message } };
+      const keep: NetworksPlan['instances'] = new Map([[POD_NETWORK, instances.get(POD_NETWORK)!]]);
+      for (const n of networks) keep.set(n.networkInstanceRef.name, {});
+      return { networks, instances: keep, problem: { reason, message } };
     };
     const value = pod.metadata.annotations?.[NETWORKS_ANNOTATION];
     if (value === undefined) return { networks: [], instances };
