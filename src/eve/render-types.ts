@@ -76,6 +76,8 @@ export interface AppInterfaceRecord {
   /** Static IPv4 address inside the network instance's subnet. */
   ip?: string;
   macAddress?: string;
+  /** Access VLAN of the interface on a switch network instance (NetworkAdapter.access_vlan_id). */
+  accessVlanId?: number;
   /** Allowed traffic. Undefined = allow everything (EVE denies anything not matched). */
   acls?: AclRecord[];
   portMaps?: PortMapRecord[];
@@ -136,6 +138,8 @@ export interface NetworkInstanceRecord {
   dnsServers?: string[];
   /** Static host entries served by the instance's DNS. */
   staticDns?: { hostname: string; addresses: string[] }[];
+  /** Routes the instance propagates to its apps (local only). */
+  staticRoutes?: { destination: string; gateway: string }[];
   mtu?: number;
 }
 

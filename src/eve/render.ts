@@ -15,7 +15,7 @@ import { EdgeDevConfigSchema, type EdgeDevConfig } from './gen/config/devconfig_
 import { PhysicalIOSchema, SystemAdapterSchema, type PhysicalIO, type SystemAdapter } from './gen/config/devmodel_pb.ts';
 import { ACEActionSchema, ACEMatchSchema, ACESchema, type ACE } from './gen/config/fw_pb.ts';
 import { NetworkAdapterSchema, NetworkConfigSchema, type NetworkConfig } from './gen/config/netconfig_pb.ts';
-import { AddressType, NetworkInstanceConfigSchema, ZNetworkInstType, type NetworkInstanceConfig } from './gen/config/netinst_pb.ts';
+import { AddressType, IPRouteSchema, NetworkInstanceConfigSchema, ZNetworkInstType, type NetworkInstanceConfig } from './gen/config/netinst_pb.ts';
 import {
   ContentTreeSchema,
   DatastoreConfigSchema,
@@ -247,6 +247,7 @@ function renderInterface(i: AppInterfaceRecord) {
     networkId: i.networkInstanceUuid,
     addr: i.ip ?? '',
     macAddress: i.macAddress ?? '',
+    accessVlanId: i.accessVlanId ?? 0,
     acls: renderAcls(i.acls, i.portMaps ?? []),
   });
 }
@@ -310,6 +311,7 @@ function renderNetworkInstance(n: NetworkInstanceRecord): NetworkInstanceConfig 
     dns: [...(n.staticDns ?? [])]
       .sort((a, b) => cmp(a.hostname, b.hostname))
       .map((d) => create(ZnetStaticDNSEntrySchema, { HostName: d.hostname, Address: d.addresses })),
+    staticRoutes: local ? (n.staticRoutes ?? []).map((r) => create(IPRouteSchema, { destinationNetwork: r.destination, gateway: r.gateway })) : [],
     mtu: n.mtu ?? 0,
   });
 }

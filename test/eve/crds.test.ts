@@ -10,8 +10,10 @@ import { applyCRDDefaults, validateCRD } from '../../src/apiserver/crd.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const DIR = join(import.meta.dirname, '../../deploy/crds');
-const FILES = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort();
+// The EVE kinds; deploy/crds also serves the Network Plumbing WG's NetworkAttachmentDefinition (below).
+const FILES = readdirSync(DIR).filter((f) => f.endsWith('.eve.kubeve.io.yaml')).sort();
 const CRDS = FILES.map((f) => parse(readFileSync(join(DIR, f), 'utf8')));
+const NAD_FILE = 'network-attachment-definitions.k8s.cni.cncf.io.yaml';
 
 // Short names of built-in kinds a real cluster (and kubectl's shortcut expander) already uses.
 const BUILTIN_SHORT_NAMES = ['cm', 'cs', 'csr', 'crd', 'crds', 'deploy', 'ds', 'ep', 'ev', 'hpa', 'ing', 'limits', 'netpol', 'no', 'ns', 'pc', 'pdb', 'po', 'psp', 'pv', 'pvc', 'quota', 'rc', 'rs', 'sa', 'sc', 'sts', 'svc', 'cj', 'ap'];
@@ -39,6 +41,20 @@ test('the six CRDs are valid, in group eve.kubeve.io v1alpha1, category eve, wit
   }
   const scope = Object.fromEntries(CRDS.map((c) => [c.spec.names.kind, c.spec.scope]));
   assert.deepEqual(scope, { AppInstance: 'Namespaced', DataStore: 'Namespaced', EdgeNode: 'Cluster', NetworkInstance: 'Namespaced', OnboardingKey: 'Cluster', Volume: 'Namespaced' });
+});
+
+test('deploy/crds holds the six EVE CRDs and the NetworkAttachmentDefinition, which keeps upstream\'s names and spec', () => {
+  assert.deepEqual(readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort(), [...FILES, NAD_FILE].sort());
+  const nad = parse(readFileSync(join(DIR, NAD_FILE), 'utf8'));
+  applyCRDDefaults(nad);
+  assert.deepEqual(validateCRD(nad), []);
+  assert.equal(nad.metadata.name, 'network-attachment-definitions.k8s.cni.cncf.io');
+  assert.deepEqual([nad.spec.group, nad.spec.scope, nad.spec.names.kind, nad.spec.names.plural], ['k8s.cni.cncf.io', 'Namespaced', 'NetworkAttachmentDefinition', 'network-attachment-definitions']);
+  assert.deepEqual(nad.spec.names.shortNames.sort(), ['nad', 'net-attach-def']);
+  const v = nad.spec.versions[0];
+  assert.equal(v.name, 'v1');
+  assert.equal(v.schema.openAPIV3Schema.properties.spec.properties.config.type, 'string', 'spec.config is the CNI JSON as a string, as upstream');
+  for (const crd of CRDS) for (const s of crd.spec.names.shortNames) assert.ok(!nad.spec.names.shortNames.includes(s), `${s} used twice`);
 });
 
 // kubectl explain teaches the API only when every field says what it is.

@@ -243,6 +243,7 @@ class Mapper {
       if (spec.dhcpRange) rec.dhcpRange = { start: spec.dhcpRange.start, end: spec.dhcpRange.end };
       if (Array.isArray(spec.dns) && spec.dns.length) rec.dnsServers = spec.dns.map(String);
     }
+    if (type === 'local' && Array.isArray(spec.staticRoutes) && spec.staticRoutes.length) rec.staticRoutes = spec.staticRoutes.map((r: KObject) => ({ destination: String(r.destination), gateway: String(r.gateway) }));
     if (Array.isArray(spec.staticDNS) && spec.staticDNS.length) rec.staticDns = spec.staticDNS.map((d: KObject) => ({ hostname: String(d.hostname), addresses: (d.addresses ?? []).map(String) }));
     if (int(spec.mtu)) rec.mtu = spec.mtu;
     s.staged.nis.set(rec.uuid, rec);
@@ -335,6 +336,7 @@ class Mapper {
       const rec: AppInterfaceRecord = { name: n.name ?? `eth${i}`, networkInstanceUuid: ni };
       if (str(n.ip)) rec.ip = n.ip;
       if (str(n.macAddress)) rec.macAddress = n.macAddress;
+      if (int(n.vlanId)) rec.accessVlanId = n.vlanId;
       if (Array.isArray(n.acls)) {
         rec.acls = n.acls.map((a: KObject) => ({
           ...(str(a.cidr) ? { cidr: a.cidr } : {}),

@@ -7,6 +7,7 @@ import { EventRecorder } from '../eve/recorder.ts';
 import { NodeSync, type NodeSyncOptions } from './node-sync.ts';
 import { NodeLeases, type LeaseOptions } from './lease.ts';
 import { PodController } from './pod-controller.ts';
+import { NadController } from './nad-controller.ts';
 import { NODE_LEASE_NAMESPACE } from './resources.ts';
 
 export interface KubeletBridgeOptions extends NodeSyncOptions, LeaseOptions {
@@ -18,12 +19,15 @@ export class KubeletBridge {
   readonly nodes: NodeSync;
   readonly leases: NodeLeases;
   readonly pods: PodController;
+  readonly nads: NadController;
 
   /** Registers its informers on `informers`; call before the factory starts (or start() later). */
   constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, o: KubeletBridgeOptions = {}) {
     this.nodes = new NodeSync(client, informers, o);
     this.leases = new NodeLeases(client, informers, o);
-    this.pods = new PodController(client, informers, new EventRecorder(client));
+    const events = new EventRecorder(client);
+    this.pods = new PodController(client, informers, events);
+    this.nads = new NadController(client, informers, events, (key) => this.pods.controller.enqueue(key));
   }
 
   async start(): Promise<void> {
@@ -34,15 +38,16 @@ export class KubeletBridge {
     await this.informers.waitForCacheSync();
     this.nodes.start();
     this.pods.start();
+    this.nads.start();
     this.leases.start();
   }
 
   async stop(): Promise<void> {
     this.leases.stop();
-    await Promise.all([this.nodes.stop(), this.pods.stop()]);
+    await Promise.all([this.nodes.stop(), this.pods.stop(), this.nads.stop()]);
   }
 
   async idle(): Promise<void> {
-    await Promise.all([this.nodes.controller.idle(), this.pods.controller.idle()]);
+    await Promise.all([this.nodes.controller.idle(), this.pods.controller.idle(), this.nads.controller.idle()]);
   }
 }

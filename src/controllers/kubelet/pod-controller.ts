@@ -9,12 +9,13 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { KObject } from '../../apiserver/resource.ts';
 import { Controller, isAlreadyExists, isNotFound, objectKey, byField, type Client, type Informer, type SharedInformerFactory } from '../runtime/index.ts';
-import { APPINSTANCES, EDGENODES, NETWORKINSTANCES, SECRETS, getCondition } from '../eve/status.ts';
+import { APPINSTANCES, EDGENODES, SECRETS, getCondition } from '../eve/status.ts';
 import type { EventRecorder } from '../eve/recorder.ts';
 import { CONFIGMAPS, NODES, PODS, UNREACHABLE_TAINT } from './resources.ts';
 import { edgeNodeOnline } from './node-sync.ts';
 import { refusal } from './pod-support.ts';
-import { appInstanceFor, podNetwork, POD_NETWORK } from './pod-mapping.ts';
+import { appInstanceFor } from './pod-mapping.ts';
+import { PodNetworks, withNetworksCondition, NETWORKS_CONDITION } from './pod-networks.ts';
 import { podStatus, refusedStatus } from './pod-status.ts';
 
 const NODE_NAME_INDEX = 'spec.nodeName';
@@ -38,10 +39,13 @@ export class PodController {
   private readonly podInformer: Informer;
   /** Pods whose Pulling event was recorded (by uid). */
   private readonly pulling = new Set<string>();
+  /** Extra networks (NADs), their NetworkInstances and the network-status annotation. */
+  readonly networks: PodNetworks;
 
   constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, private readonly events: EventRecorder) {
     const pods = (this.podInformer = informers.informerFor(PODS, { indexers: { [NODE_NAME_INDEX]: byField('spec.nodeName') } }));
     informers.informerFor(CONFIGMAPS);
+    this.networks = new PodNetworks(client, informers);
     this.controller = new Controller('kubelet-pods', (key) => this.reconcile(key));
     const enqueue = (o: KObject) => {
       if (o.spec?.nodeName) this.controller.enqueue(objectKey(o));
@@ -100,7 +104,8 @@ export class PodController {
     if (pod.metadata.deletionTimestamp) return this.terminate(pod, app, en);
     if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') return;
 
-    const no = refusal(pod);
+    const nets = this.networks.plan(pod, app);
+    const no = refusal(pod) ?? nets.fail;
     if (no) {
       await this.client.updateStatus(PODS, { ...pod, status: refusedStatus(pod, no.field, no.message) });
       void this.events.record(pod, 'Warning', 'UnsupportedOnEVE', `${no.field}: ${no.message}`);
@@ -128,23 +133,30 @@ export class PodController {
     const want = appInstanceFor(pod, lookups);
     let blocked: string | undefined;
     if (want.missing) blocked = `${want.missing.field}: ${want.missing.message}`;
-    else if (!app) {
-      await this.ensurePodNetwork(ns);
-      try {
-        await this.client.create(APPINSTANCES, ns, want.app!);
-      } catch (e) {
-        if (!isAlreadyExists(e)) throw e;
-      }
-    } else if (!covers(app.spec, want.app!.spec)) {
-      await this.client.update(APPINSTANCES, { ...app, spec: want.app!.spec });
+    else if (nets.wait) blocked = `${nets.wait.field}: ${nets.wait.message}`;
+    if (!blocked) {
+      want.app!.spec.networks.push(...nets.networks);
+      // The networks first: the app's config never names a NetworkInstance that is not there.
+      await this.networks.ensure(pod, nets.instances);
+      if (!app) {
+        try {
+          await this.client.create(APPINSTANCES, ns, want.app!);
+        } catch (e) {
+          if (!isAlreadyExists(e)) throw e;
+        }
+      } else if (!covers(app.spec, want.app!.spec)) await this.client.update(APPINSTANCES, { ...app, spec: want.app!.spec });
     }
 
     const hostIP = (this.informers.informerFor(NODES).store.get(pod.spec.nodeName)?.status?.addresses ?? []).find((a: KObject) => a.type === 'InternalIP')?.address;
     const status = podStatus({ pod, app, online, hostIP, blocked });
+    status.conditions = withNetworksCondition(pod, status.conditions, nets.problem);
+    const netWas = getCondition(pod, NETWORKS_CONDITION);
+    if (nets.problem && (netWas?.status !== 'False' || netWas.message !== nets.problem.message)) void this.events.record(pod, 'Warning', nets.problem.reason, nets.problem.message);
     if (!isDeepStrictEqual(status, pod.status)) {
       await this.client.updateStatus(PODS, { ...pod, status });
       this.containerEvents(pod, pod.status?.containerStatuses?.[0], status.containerStatuses[0], app);
     }
+    await this.networks.writeStatus(pod, app);
     if (blocked) return { requeueAfterMs: 5000 };
     if (evictIn !== undefined) return { requeueAfterMs: evictIn };
   }
@@ -175,13 +187,6 @@ export class PodController {
       return;
     }
     return { requeueAfterMs: Math.min(1000, Math.max(100, graceEnd - Date.now())) };
-  }
-
-  private async ensurePodNetwork(ns: string): Promise<void> {
-    if (this.informers.informerFor(NETWORKINSTANCES).store.get(`${ns}/${POD_NETWORK}`)) return;
-    await this.client.create(NETWORKINSTANCES, ns, podNetwork(ns)).catch((e) => {
-      if (!isAlreadyExists(e)) throw e;
-    });
   }
 
   private containerEvents(pod: KObject, before: KObject | undefined, after: KObject, app: KObject | undefined): void {

@@ -77,7 +77,8 @@ export function podStatus(i: PodStatusInput): KObject {
     cs = { ...base, ready: true, started: true, state: { running: { startedAt } } };
   } else if (state === 'BOOTING' || state === 'RESTARTING' || state === 'PURGING') {
     phase = 'Running';
-    if ((state === 'RESTARTING' || state === 'PURGING') && prevCs?.state?.running) restartCount++;
+    // Once per restart: the status written while restarting is not ready, so the next pass does not count again.
+    if ((state === 'RESTARTING' || state === 'PURGING') && prevCs?.state?.running && prevCs.ready) restartCount++;
     cs = { ...base, ready: false, started: true, state: { running: { startedAt } } };
   } else if (state === 'HALTING' || state === 'HALTED') {
     phase = pod.status?.phase === 'Running' ? 'Running' : 'Pending';
@@ -105,7 +106,10 @@ export function podStatus(i: PodStatusInput): KObject {
       ? cond(prev, CONNECTED_CONDITION, 'False', 'DeviceOutOfContact', 'the EVE device is out of contact; this is the last state it reported and it keeps running its last config', now)
       : cond(prev, CONNECTED_CONDITION, 'True', 'DeviceContact', undefined, now),
   ];
-  const ips: string[] = st.ipAddresses ?? [];
+  // The pod IPs are eth0's (the default network), one per family as kube requires; extra networks'
+  // addresses are in the network-status annotation (pod-networks.ts).
+  const eth0: string[] = st.interfaces?.[0]?.ipAddresses ?? st.ipAddresses ?? [];
+  const ips = [eth0.find((ip) => !ip.includes(':')), eth0.find((ip) => ip.includes(':'))].filter((ip): ip is string => !!ip);
   return {
     phase,
     conditions,
