@@ -2,7 +2,7 @@
 // objects cannot keep their resourceVersions; what is kept is their order, and every new
 // revision is above every old one:
 //
-// 1. The cluster's revision is first raised to at least the source's (writes to the prefix's
+// 1. The cluster's revision is first raised above the source's (writes to the prefix's
 //    marker key, which EtcdStorage uses as its progress marker anyway).
 // 2. History up to there is compacted: a client resuming a watch or a paginated list with a
 //    resourceVersion from before gets 410 Expired and relists, as after an etcd restore with
@@ -60,8 +60,10 @@ export class EtcdTarget {
    */
   async load(items: readonly KeyValue[], sourceRevision: number): Promise<{ compactedAt: number; revision: number }> {
     let rev = Number((await this.client.kv.range({ key: this.marker, count_only: true })).header.revision);
-    while (rev < sourceRevision) {
-      const n = Math.min(BUMP_CONCURRENCY, sourceRevision - rev);
+    // Strictly above: etcd still answers a read at the compacted revision itself, which must not
+    // be one a client could hold from the source.
+    while (rev <= sourceRevision) {
+      const n = Math.min(BUMP_CONCURRENCY, sourceRevision + 1 - rev);
       const puts = await Promise.all(Array.from({ length: n }, () => this.client.kv.put({ key: this.marker, value: Buffer.alloc(0) })));
       rev = Math.max(...puts.map((p) => Number(p.header.revision)));
     }
