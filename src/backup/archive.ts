@@ -116,6 +116,7 @@ export async function verifyArchive(file: string): Promise<{ header: ArchiveHead
   let end: EndRecord | undefined;
   let n = 0;
   const counts = { object: 0, file: 0, device: 0, config: 0, attest: 0 };
+  const keys = new Set<string>();
   for await (const line of rawLines(file)) {
     if (end) throw new ArchiveError(`${file} is damaged: data after the end record`);
     const rec = parseLine(file, line, n + 1);
@@ -126,6 +127,13 @@ export async function verifyArchive(file: string): Promise<{ header: ArchiveHead
       continue;
     } else {
       checkRecord(file, rec, n + 1);
+      if (rec.kind === 'object') {
+        // What a restore would trip over half way is refused here, before anything is written.
+        const o = rec as unknown as ObjectRecord;
+        if (o.modRevision > header.source.revision) throw new ArchiveError(`${file} is damaged: line ${n + 1} has a revision above the archive's (${header.source.revision})`);
+        if (keys.has(o.key)) throw new ArchiveError(`${file} is damaged: key ${o.key} appears twice`);
+        keys.add(o.key);
+      }
       counts[(rec as unknown as ArchiveRecord).kind]++;
     }
     hash.update(line + '\n');
@@ -185,7 +193,7 @@ function checkRecord(file: string, r: Record<string, unknown>, n: number): void 
       break;
     case 'file':
       ok = (r.owner === 'apiserver-pki' || r.owner === 'apiserver' || r.owner === 'eve-pki') && isString(r.name) && /^[\w.-]+$/.test(r.name)
-        && typeof r.mode === 'number' && isString(r.data) && isBase64OrNull(r.data);
+        && Number.isInteger(r.mode) && (r.mode as number) >= 0 && (r.mode as number) <= 0o777 && isString(r.data) && isBase64OrNull(r.data);
       break;
     case 'device':
       ok = [r.uuid, r.cert_hash, r.cert_pem, r.serial, r.soft_serial, r.onboard_hash].every(isString) && typeof r.created_at === 'number'

@@ -65,13 +65,17 @@ export async function restoreBackup(o: RestoreOptions): Promise<RestoreSummary> 
       else state.add(r);
     }
     items.sort((a, b) => a.modRevision - b.modRevision);
-    state.write(o.dataDir);
+    // Objects first: their checks are the strictest (the data dir's files are validated as written).
+    let summary: RestoreSummary;
     if (etcd) {
       const { revision, compactedAt } = await etcd.load(items, header.source.revision);
-      return { header, objects: items.length, devices: state.devices, revision, compactedAt };
+      summary = { header, objects: items.length, devices: state.devices, revision, compactedAt };
+    } else {
+      SqliteStorage.restore(join(o.dataDir, OBJECT_DB), items, header.source.revision);
+      summary = { header, objects: items.length, devices: state.devices, revision: header.source.revision };
     }
-    SqliteStorage.restore(join(o.dataDir, OBJECT_DB), items, header.source.revision);
-    return { header, objects: items.length, devices: state.devices, revision: header.source.revision };
+    state.write(o.dataDir);
+    return summary;
   } finally {
     etcd?.close();
   }

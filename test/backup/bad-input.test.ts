@@ -27,9 +27,11 @@ before(async () => {
   const r = await api(server, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'kept' }, data: { a: '1' } });
   assert.equal(r.status, 201);
   archive = join(dir, 'good.kbk');
-  const b = await kubeve(['backup', '--data-dir', join(dir, 'source'), '-o', archive]);
   await server.close();
+  // A stopped server's store is read from its file (a running one's through the server: see backup-restore.test.ts).
+  const b = await kubeve(['backup', '--data-dir', join(dir, 'source'), '-o', archive]);
   assert.equal(b.code, 0, b.stderr);
+  assert.match(b.stdout, /read from the database file/);
   lines = gunzipSync(readFileSync(archive)).toString('utf8').trimEnd().split('\n');
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -86,6 +88,8 @@ test('damaged, truncated, altered, foreign and future-version archives are refus
     refused(archiveOf('v2.kbk', [JSON.stringify({ ...header, version: 2 }), ...lines.slice(1)], true), /archive of version 2; this kubeve reads version 1/, 'cli'),
     refused(archiveOf('foreign.kbk', [JSON.stringify({ kind: 'header', format: 'something-else', version: 1 }), ...lines.slice(1)], true), /is not a kubeve backup archive/),
     refused(archiveOf('escape.kbk', escape, true), /line \d+ is not a valid file record/),
+    refused(archiveOf('future.kbk', [JSON.stringify({ ...header, source: { ...header.source, revision: 2 } }), ...lines.slice(1)], true), /has a revision above the archive's \(2\)/),
+    refused(archiveOf('twice.kbk', [lines[0], lines[1], lines[1], ...lines.slice(2)], true), /appears twice/),
   ]);
 });
 

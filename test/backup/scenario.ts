@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import type { SimFleet } from '../../src/sim/fleet.ts';
 import { deviceState, eventually, identities, kubeve, workloadYaml, type ObjectIdentity, type Site } from './helpers.ts';
 
-export const RESOURCES = 'namespaces,configmaps,edgenodes,appinstances,networkinstances,onboardingkeys';
+export const RESOURCES = 'namespaces,configmaps,serviceaccounts,clusterroles,clusterrolebindings,customresourcedefinitions,edgenodes,appinstances,networkinstances,onboardingkeys';
 
 /** Devices onboarded and configured (one runs an app), and 20 ConfigMaps. */
 export async function populate(site: Site, serialPrefix: string): Promise<SimFleet> {
