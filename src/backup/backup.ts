@@ -4,7 +4,9 @@
 // backup API, through snapshot-socket.ts), which is then read through the storage contract; with
 // the server stopped, the database is read directly. On etcd, a range read of the prefix at one
 // revision (store-dump.ts): an MVCC snapshot, as consistent as etcd's own, but of this
-// installation's keys only and loadable into either engine. Then the data dir's state
+// installation's keys only and loadable into either engine (etcd's own whole-cluster snapshot,
+// which only `etcdutl snapshot restore` can load into a new cluster, is saved too on request).
+// Then the data dir's state
 // (data-dir.ts): credentials, EVE PKI, device registry and served configs.
 
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { versionInfo } from '../observability/version.ts';
 import { ARCHIVE_FORMAT, ARCHIVE_VERSION, writeArchive, type ArchiveHeader, type ArchiveRecord } from './archive.ts';
 import { dataDirRecords, OBJECT_DB } from './data-dir.ts';
 import { requestSnapshot } from './snapshot-socket.ts';
+import { EtcdTarget } from './etcd-target.ts';
 import { readStore } from './store-dump.ts';
 
 export interface BackupOptions {
@@ -24,6 +27,8 @@ export interface BackupOptions {
   /** The object store is on etcd (else the data dir's SQLite database). */
   etcd?: EtcdStorageOptions;
   out: string;
+  /** Also save etcd's own whole-cluster snapshot here (with etcd). */
+  etcdSnapshot?: string;
 }
 
 export interface BackupSummary {
@@ -33,6 +38,8 @@ export interface BackupSummary {
   devices: number;
   /** How the SQLite objects were read: from the running server's snapshot or the file itself. */
   via?: 'running server' | 'database file';
+  /** Size of etcd's own snapshot, when one was asked for. */
+  etcdSnapshotBytes?: number;
 }
 
 /** The refusal of an operation on the grounds of its target or input; the CLI exits 2. */
@@ -40,6 +47,7 @@ export class RefusedError extends Error {}
 
 export async function createBackup(o: BackupOptions): Promise<BackupSummary> {
   if (!existsSync(o.dataDir)) throw new RefusedError(`data dir ${o.dataDir} does not exist`);
+  if (o.etcdSnapshot && !o.etcd) throw new RefusedError('--etcd-snapshot needs --etcd');
   const store = o.etcd ? await readEtcd(o.etcd) : await readSqlite(o.dataDir);
   // After the objects: a device the objects know of is then in the registry as well.
   const state = dataDirRecords(o.dataDir);
@@ -55,7 +63,17 @@ export async function createBackup(o: BackupOptions): Promise<BackupSummary> {
     yield* state;
   }
   await writeArchive(o.out, header, records());
+  let etcdSnapshotBytes: number | undefined;
+  if (o.etcd && o.etcdSnapshot) {
+    const etcd = await EtcdTarget.connect(o.etcd);
+    try {
+      etcdSnapshotBytes = await etcd.snapshotTo(o.etcdSnapshot);
+    } finally {
+      etcd.close();
+    }
+  }
   return {
+    etcdSnapshotBytes,
     engine: header.source.engine,
     revision: store.revision,
     objects: store.items.length,

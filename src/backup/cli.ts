@@ -31,9 +31,11 @@ export function registerBackupCommands(program: Command): void {
     .description('write an archive of a kubeve installation (objects, credentials, EVE PKI, device registry and served configs), while it runs')
     .requiredOption('-o, --output <file>', 'archive to write')
     .option('--data-dir <dir>', 'the server\'s data directory (env KUBEVE_DATA_DIR)', process.env.KUBEVE_DATA_DIR ?? './kubeve-data')
-    .action((o: EtcdFlags & { output: string; dataDir: string }) => run('backup', async () => {
-      const s = await createBackup({ dataDir: o.dataDir, etcd: etcdFlags(o), out: o.output });
+    .option('--etcd-snapshot <file>', 'with --etcd: also save etcd\'s own snapshot of the whole cluster (for etcdutl snapshot restore)')
+    .action((o: EtcdFlags & { output: string; dataDir: string; etcdSnapshot?: string }) => run('backup', async () => {
+      const s = await createBackup({ dataDir: o.dataDir, etcd: etcdFlags(o), out: o.output, etcdSnapshot: o.etcdSnapshot });
       console.log(`kubeve backup: wrote ${o.output}: ${s.objects} objects at revision ${s.revision} (${s.engine}${s.via ? `, read from the ${s.via}` : ''}), ${s.devices} devices`);
+      if (s.etcdSnapshotBytes !== undefined) console.log(`  and etcd's snapshot of the whole cluster: ${o.etcdSnapshot} (${s.etcdSnapshotBytes} bytes)`);
     }));
 
   addEtcdOptions(program.command('restore'))

@@ -1,6 +1,7 @@
 // Round trip through etcd over TLS with client certificates: an archive of a SQLite server is
 // restored into etcd (--etcd-cafile/--etcd-certfile/--etcd-keyfile), backed up again from etcd,
-// and the second archive holds the same objects (new revisions in the same order) and state files.
+// and the second archive holds the same objects (new revisions in the same order) and state files;
+// etcd's own snapshot is saved beside it on request.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { startApiServer } from '../../src/server/apiserver.ts';
 import { startEtcd } from '../helpers/etcd.ts';
 import { api } from '../helpers/server.ts';
 import { kubeve } from './helpers.ts';
+import { snapshotIntact } from '../../src/backup/etcd-target.ts';
 
 const records = (file: string) => gunzipSync(readFileSync(file)).toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
 
@@ -32,8 +34,15 @@ test('restore into etcd over TLS with a client certificate, then back up from it
     const r = await kubeve(['restore', '-i', first, '--data-dir', join(dir, 'restored'), ...tls]);
     assert.equal(r.code, 0, r.stderr);
     const second = join(dir, 'second.kbk');
-    const b2 = await kubeve(['backup', '--data-dir', join(dir, 'restored'), '-o', second, ...tls]);
+    const native = join(dir, 'etcd.snapshot');
+    const b2 = await kubeve(['backup', '--data-dir', join(dir, 'restored'), '-o', second, '--etcd-snapshot', native, ...tls]);
     assert.equal(b2.code, 0, b2.stderr);
+    // etcd's own snapshot: a bbolt file (magic at offset 16) with its SHA-256 appended, holding the keys.
+    assert.match(b2.stdout, /etcd's snapshot of the whole cluster: .*etcd\.snapshot \(\d+ bytes\)/);
+    const snap = readFileSync(native);
+    assert.ok(snapshotIntact(snap), 'the SHA-256 trailer matches');
+    assert.equal(snap.readUInt32LE(16), 0xed0cdaed, 'bbolt magic');
+    assert.ok(snap.includes('/tls/registry/core/configmaps/default/cm-4'));
 
     const [a, b] = [records(first), records(second)];
     assert.equal(b[0].source.engine, 'etcd');
