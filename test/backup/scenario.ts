@@ -14,6 +14,12 @@ export async function populate(site: Site, serialPrefix: string): Promise<SimFle
   fleet.start();
   await fleet.waitFor((f) => f.counts().configured === 3, 90_000, '3 configured devices');
   await site.ok(['wait', '--for=condition=Ready', 'appinstance/sensor', '-n', 'default', '--timeout=90s']);
+  // A second config version for the app's device: a restore must keep serving version 2 (the
+  // served-config state), not render a fresh version 1 whose hash the device has never seen.
+  const appDevice = fleet.devices[0];
+  const v1 = appDevice.prevConfigHash;
+  await site.ok(['patch', 'appinstance', 'sensor', '-n', 'default', '--type', 'merge', '-p', '{"spec":{"image":"library/busybox:1.37"}}']);
+  await eventually(() => appDevice.prevConfigHash !== v1, 60_000, 'the app\'s device to apply config version 2');
   for (let i = 0; i < 20; i++) await site.createConfigMap('default', `before-${i}`);
   // The app's config has reached its device: what is served now is what must be served after.
   await eventually(() => fleet.devices.every((d) => d.counters.configUnchanged > 0 && d.phase === 'configured'), 30_000, 'devices polling with 304');
