@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { log } from '../observability/log.ts';
+import { readStateFiles, writeStateFiles, type StateFile } from '../common/state-files.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
@@ -175,4 +176,19 @@ export function kubeconfig(server: string, caPem: string, user: { name: string; 
     'current-context': `${user.name}@kubeve`,
     preferences: {},
   });
+}
+
+/** The files of <dataDir>/pki: the CA, the serving certificate and the service-account signing key. */
+const PKI_FILES = ['ca.crt', 'ca.key', 'apiserver.crt', 'apiserver.key', 'sa.key'];
+const DATA_DIR_FILES = ['tokens.csv'];
+
+/** The API server's credentials in the data dir, for a backup: PKI files and the static token file. */
+export function readCredentialFiles(dataDir: string): { pki: StateFile[]; dataDir: StateFile[] } {
+  return { pki: readStateFiles(join(dataDir, 'pki'), PKI_FILES), dataDir: readStateFiles(dataDir, DATA_DIR_FILES) };
+}
+
+/** Puts files from readCredentialFiles back; ensureServerCredentials then uses them as they are. */
+export function writeCredentialFiles(dataDir: string, files: { pki: StateFile[]; dataDir: StateFile[] }): void {
+  writeStateFiles(join(dataDir, 'pki'), files.pki, PKI_FILES);
+  writeStateFiles(dataDir, files.dataDir, DATA_DIR_FILES);
 }

@@ -2,7 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { EtcdStorage } from '../apiserver/storage/etcd.ts';
+import { EtcdStorage, type EtcdStorageOptions } from '../apiserver/storage/etcd.ts';
 
 export interface EtcdFlags {
   etcd?: string;
@@ -23,6 +23,12 @@ export function addEtcdOptions(cmd: Command): Command {
 
 /** Connects to etcd when --etcd was given (undefined: use the SQLite file in the data dir). */
 export async function openEtcdFromFlags(o: EtcdFlags): Promise<EtcdStorage | undefined> {
+  const opts = etcdOptionsFromFlags(o);
+  return opts && EtcdStorage.open(opts);
+}
+
+/** The connection --etcd and its companions describe (undefined without --etcd); throws on bad flags. */
+export function etcdOptionsFromFlags(o: EtcdFlags): EtcdStorageOptions | undefined {
   if (!o.etcd) return undefined;
   const endpoints = o.etcd.split(',').map((u) => u.trim()).filter(Boolean);
   for (const u of endpoints) {
@@ -32,9 +38,9 @@ export async function openEtcdFromFlags(o: EtcdFlags): Promise<EtcdStorage | und
   if (secure !== Boolean(o.etcdCafile)) throw new Error('--etcd-cafile is required with https:// etcd URLs, and only with them');
   if (Boolean(o.etcdCertfile) !== Boolean(o.etcdKeyfile)) throw new Error('--etcd-certfile and --etcd-keyfile go together');
   const read = (f?: string) => (f ? readFileSync(f) : undefined);
-  return EtcdStorage.open({
+  return {
     endpoints,
     prefix: o.etcdPrefix,
     tls: secure ? { ca: read(o.etcdCafile), cert: read(o.etcdCertfile), key: read(o.etcdKeyfile) } : undefined,
-  });
+  };
 }

@@ -6,6 +6,7 @@ import { DEFAULT_DEVICE_API_PORT } from '../eve/device-api.ts';
 import { registerEveCommands } from '../eve/cli.ts';
 import { registerSimCommands } from '../sim/cli.ts';
 import { registerOperatorCommand } from '../operator/cli.ts';
+import { registerBackupCommands } from '../backup/cli.ts';
 import { startApiServer } from '../server/apiserver.ts';
 import { parseDuration, registerKubeconfigCommands } from './kubeconfig.ts';
 import { describeAllocator } from '../sim/allocator.ts';
@@ -159,6 +160,7 @@ registerEveCommands(program);
 registerSimCommands(program);
 registerOperatorCommand(program);
 registerKubeconfigCommands(program);
+registerBackupCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -13,6 +13,7 @@ import path from 'node:path';
 import os from 'node:os';
 import net from 'node:net';
 import { controllerCertHash } from './envelope.ts';
+import { readStateFiles, writeStateFiles, type StateFile } from '../common/state-files.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
@@ -123,6 +124,19 @@ const FILES = {
   signing: 'signing',
   ecdh: 'ecdh',
 } as const;
+
+/** Every file of the PKI directory: the certificates, their keys and the TLS host list. */
+const PKI_FILES = [...Object.values(FILES).flatMap((b) => [`${b}.pem`, `${b}.key.pem`]), 'server.hosts.json'];
+
+/** The PKI's files in `dir`, for a backup (keys included: devices pin the root and the signing cert). */
+export function readPkiFiles(dir: string): StateFile[] {
+  return readStateFiles(dir, PKI_FILES);
+}
+
+/** Puts files from readPkiFiles back into `dir`; loadOrCreatePki then uses them as they are. */
+export function writePkiFiles(dir: string, files: readonly StateFile[]): void {
+  writeStateFiles(dir, files, PKI_FILES);
+}
 
 function readPair(dir: string, base: string): CertAndKey | undefined {
   const c = path.join(dir, `${base}.pem`);

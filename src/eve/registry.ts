@@ -211,6 +211,57 @@ export class DeviceRegistry {
   close(): void {
     this.db.close();
   }
+
+  /**
+   * Every row of the registry file (deleted devices, served configs and attestation data too),
+   * read in one read transaction: a consistent snapshot even while a server writes the file.
+   */
+  static dump(file: string): RegistryDump {
+    const db = new Database(file, { fileMustExist: true, timeout: 5000 });
+    try {
+      return db.transaction(() => ({
+        devices: db.prepare(`SELECT * FROM devices ORDER BY created_at, uuid`).all() as DeviceRow[],
+        configs: db.prepare(`SELECT uuid, hash, bytes FROM configs ORDER BY uuid`).all() as RegistryDump['configs'],
+        attest: db.prepare(`SELECT uuid, certs, token, keys FROM attest ORDER BY uuid`).all() as RegistryDump['attest'],
+      }))();
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Writes a dump into the registry file (created if missing); refuses one that holds devices. */
+  static load(file: string, dump: RegistryDump): void {
+    const reg = new DeviceRegistry(file);
+    try {
+      const db = reg.db;
+      if ((db.prepare(`SELECT COUNT(*) FROM devices`).pluck().get() as number) > 0) throw new Error(`device registry ${file} is not empty`);
+      db.transaction(() => {
+        const device = db.prepare(`INSERT INTO devices (uuid, cert_hash, cert_pem, serial, soft_serial, onboard_hash, created_at, deleted_at)
+          VALUES (@uuid, @cert_hash, @cert_pem, @serial, @soft_serial, @onboard_hash, @created_at, @deleted_at)`);
+        for (const r of dump.devices) {
+          spkiOf(r.cert_pem); // a device whose key the server could not load would stop it from starting
+          if (certHashB64(r.cert_pem) !== r.cert_hash) throw new Error(`device ${r.uuid}: cert_hash does not match its certificate`);
+          device.run(r);
+        }
+        const config = db.prepare(`INSERT INTO configs (uuid, hash, bytes) VALUES (@uuid, @hash, @bytes)`);
+        for (const c of dump.configs) config.run(c);
+        const attest = db.prepare(`INSERT INTO attest (uuid, certs, token, keys) VALUES (@uuid, @certs, @token, @keys)`);
+        for (const a of dump.attest) attest.run(a);
+      })();
+    } finally {
+      reg.close();
+    }
+  }
+}
+
+/** A row of the devices table, as stored. */
+export type DeviceRow = Row;
+
+/** The registry's whole durable state (see DeviceRegistry.dump / load). */
+export interface RegistryDump {
+  devices: DeviceRow[];
+  configs: { uuid: string; hash: string; bytes: Uint8Array }[];
+  attest: { uuid: string; certs: Uint8Array | null; token: Uint8Array | null; keys: Uint8Array | null }[];
 }
 
 export function certHashB64(certPem: string | Uint8Array): string {

@@ -27,6 +27,7 @@ import { keyPrefix } from '../apiserver/store.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { HealthChecks } from '../observability/health.ts';
 import { log } from '../observability/log.ts';
+import { serveSnapshots } from '../backup/snapshot-socket.ts';
 
 export interface ApiServerOptions {
   dataDir: string;
@@ -153,6 +154,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const url = `https://${advertise.includes(':') ? `[${advertise}]` : advertise}:${http.port}`;
   writeFileSync(creds.kubeconfigPath, kubeconfig(url, creds.ca.certPem, { name: 'kubeve-admin', token: creds.adminToken }), { mode: 0o600 });
 
+  // `kubeve backup` asks the running server for a copy of its SQLite file (it holds it locked).
+  const snapshots = await serveSnapshots(dataDir, storage instanceof SqliteStorage ? storage : undefined);
   const compaction = startCompaction(storage, opts.compactIntervalMs ?? 5 * 60_000, opts.compactRetainMs ?? 10 * 60_000);
 
   return {
@@ -162,6 +165,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     async close(drainMs = 0) {
       health.shutdown();
       clearInterval(compaction);
+      await snapshots?.close();
       await http.close(drainMs);
       await controllers.stop();
       security.stop();

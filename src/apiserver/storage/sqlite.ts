@@ -319,6 +319,55 @@ export class SqliteStorage implements Storage {
     for (const [key, id] of this.tombstones) if (id <= this.compactRev) this.tombstones.delete(key);
   }
 
+  /**
+   * Writes a consistent copy of the database to `file` while this store keeps serving: SQLite's
+   * online backup API, run on this connection, so writes made meanwhile are carried into the copy
+   * and it ends as the state at one revision. `file` must not exist.
+   */
+  async backupTo(file: string): Promise<void> {
+    this.checkOpen();
+    await this.db.backup(file);
+  }
+
+  /**
+   * Creates a database at `path` holding exactly `items` with their own revisions, whose current
+   * revision is `revision` (at least every item's modRevision). History at and below it counts as
+   * compacted: a watch or list from an older revision gets CompactedError, so clients relist.
+   * Restoring a backup this way keeps every resourceVersion. Refuses a database that holds rows.
+   */
+  static restore(path: string, items: Iterable<KeyValue>, revision: number): void {
+    if (!Number.isSafeInteger(revision) || revision < 0) throw new TypeError(`invalid revision: ${revision}`);
+    const db = new Database(path);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.exec(SCHEMA);
+      const used = db.prepare("SELECT (SELECT COUNT(*) FROM kine) + (SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'kine')").pluck().get() as number;
+      if (used) throw new Error(`database ${path} is not empty`);
+      const insert = db.prepare('INSERT INTO kine (id, name, created, deleted, create_revision, prev_revision, value) VALUES (?, ?, ?, 0, ?, 0, ?)');
+      db.transaction(() => {
+        for (const kv of items) {
+          if (typeof kv.key !== 'string' || kv.key === '' || LONE_SURROGATE.test(kv.key)) throw new TypeError(`invalid key: ${JSON.stringify(kv.key)}`);
+          checkValue(kv.key, kv.value);
+          const { modRevision: mod, createRevision: created } = kv;
+          if (!Number.isSafeInteger(mod) || mod < 1 || mod > revision || !Number.isSafeInteger(created) || created < 1 || created > mod) {
+            throw new RangeError(`key ${kv.key}: revisions ${created}/${mod} do not fit below revision ${revision}`);
+          }
+          try {
+            insert.run(mod, kv.key, created === mod ? 1 : 0, created, kv.value);
+          } catch (e) {
+            if (e instanceof Database.SqliteError && e.code.startsWith('SQLITE_CONSTRAINT')) throw new Error(`key ${kv.key}: revision ${mod} or key given twice`, { cause: e });
+            throw e;
+          }
+        }
+        db.prepare("DELETE FROM sqlite_sequence WHERE name = 'kine'").run();
+        db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('kine', ?)").run(revision);
+        db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('compact_rev', ?)").run(revision);
+      })();
+    } finally {
+      db.close();
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
