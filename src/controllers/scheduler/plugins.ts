@@ -35,7 +35,7 @@ export const ERR_TOO_MANY_PODS = 'Too many pods';
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-function tolerates(tolerations: KObject[], taint: KObject): boolean {
+export function tolerates(tolerations: KObject[], taint: KObject): boolean {
   return tolerations.some((t) => {
     if (t?.effect && t.effect !== taint.effect) return false;
     if (!t?.key) return t?.operator === 'Exists';
@@ -139,4 +139,4 @@ export function rawIntolerablePreferNoSchedule(p: PodInfo, n: NodeState): number
   return ((n.node.spec?.taints ?? []) as KObject[]).filter((t) => t?.effect === 'PreferNoSchedule' && !tolerates(tolerations, t)).length;
 }
 
-export const WEIGHTS = { resources: 1, affinity: 2, taints: 3, spread: 2 };
+export const WEIGHTS = { resources: 1, affinity: 2, taints: 3, spread: 2, interPodAffinity: 2 };
