@@ -27,6 +27,7 @@ export class SchedulingQueue {
   private readonly priorities = new Map<string, number>();
   private waiter?: (key: string | undefined) => void;
   private seq = 0;
+  private delivering = false;
   private closed = false;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
@@ -151,10 +152,17 @@ export class SchedulingQueue {
     this.active.set(key, e);
     this.heap.push(e);
     this.up(this.heap.length - 1);
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w(this.shift());
+    // Hand over on the next microtask, so pods moved together are ordered among themselves first.
+    if (this.waiter && !this.delivering) {
+      this.delivering = true;
+      queueMicrotask(() => {
+        this.delivering = false;
+        const w = this.waiter;
+        const key = w && this.shift();
+        if (!w || key === undefined) return;
+        this.waiter = undefined;
+        w(key);
+      });
     }
   }
 
