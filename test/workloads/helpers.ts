@@ -18,7 +18,7 @@ export interface WorkloadServer extends TestServer {
 export async function startWorkloadServer(scheduler: SchedulerOptions = {}): Promise<WorkloadServer> {
   const t = await startTestServer();
   const client = new InProcessClient(t.server.service, t.server.registry);
-  const workloads = new WorkloadControllers(client, { scheduler: { unschedulableRetryMs: 2000, ...scheduler }, podGC: { quarantineMs: 500, periodMs: 250 } });
+  const workloads = new WorkloadControllers(client, { scheduler: { unschedulableRetryMs: 2000, initialBackoffMs: 100, maxBackoffMs: 1000, ...scheduler }, podGC: { quarantineMs: 500, periodMs: 250 } });
   await workloads.start();
   const kubelet = new KubeletStub(client);
   await kubelet.start();
