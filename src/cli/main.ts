@@ -6,6 +6,7 @@ import { DEFAULT_DEVICE_API_PORT } from '../eve/device-api.ts';
 import { registerEveCommands } from '../eve/cli.ts';
 import { registerSimCommands } from '../sim/cli.ts';
 import { registerOperatorCommand } from '../operator/cli.ts';
+import { registerPlanCommand } from './plan.ts';
 import { startApiServer } from '../server/apiserver.ts';
 import { parseDuration, registerKubeconfigCommands } from './kubeconfig.ts';
 import { describeAllocator } from '../sim/allocator.ts';
@@ -145,6 +146,7 @@ registerEveCommands(program);
 registerSimCommands(program);
 registerOperatorCommand(program);
 registerKubeconfigCommands(program);
+registerPlanCommand(program);
 
 try {
   await program.parseAsync(process.argv);
