@@ -6,8 +6,8 @@
 // PodScheduled=False/Unschedulable and a FailedScheduling Event with kube's message, and is tried
 // again when nodes change or pods go away. The decisions themselves live in cluster.ts.
 
-import { SharedInformerFactory, objectKey, byField, isNotFound, type Client, type KObject } from '../runtime/index.ts';
-import { PODS, NODES, EVENTS, PDBS, eventFor, now, stableJson } from '../workloads/common.ts';
+import { SharedInformerFactory, objectKey, isNotFound, type Client, type KObject } from '../runtime/index.ts';
+import { PODS, NODES, EVENTS, PDBS, POD_NODE_INDEXERS, eventFor, now, stableJson } from '../workloads/common.ts';
 import { ClusterState, podPriority, type Preemption } from './cluster.ts';
 import { SchedulingQueue, type QueueOptions } from './queue.ts';
 
@@ -37,7 +37,7 @@ export class Scheduler {
 
   constructor(private readonly client: Client, factory: SharedInformerFactory, private readonly opts: SchedulerOptions = {}) {
     this.queue = new SchedulingQueue(opts);
-    this.pods = factory.informerFor(PODS, { indexers: { nodeName: byField('spec.nodeName') } });
+    this.pods = factory.informerFor(PODS, { indexers: POD_NODE_INDEXERS });
     this.nodes = factory.informerFor(NODES);
     this.pdbs = factory.informerFor(PDBS);
     this.pods.addEventHandler({
