@@ -149,3 +149,21 @@ test('preferred pod affinity pulls replicas to the site of the pods they like', 
   await t.ok(['rollout', 'status', 'deployment/shy', '--timeout=60s']);
   assert.ok((await podsOf('shy')).every((p) => siteOf(p) !== 'b'));
 });
+
+test('a gated pod waits, SchedulingGated, until its last gate is removed', async () => {
+  await t.ok(['apply', '-f', '-'], `
+apiVersion: v1
+kind: Pod
+metadata: {name: gated}
+spec:
+  schedulingGates: [{name: example.com/quota}]
+  containers: [{name: c, image: pause}]
+`);
+  await new Promise((r) => setTimeout(r, 1000));
+  const p = await json(['get', 'pod', 'gated']);
+  assert.equal(p.spec.nodeName, undefined);
+  assert.equal(p.status.conditions.find((c: KObject) => c.type === 'PodScheduled').reason, 'SchedulingGated');
+  assert.match(await t.ok(['get', 'pod', 'gated']), /SchedulingGated/);
+  await t.ok(['patch', 'pod', 'gated', '--type=json', '-p', '[{"op":"remove","path":"/spec/schedulingGates"}]']);
+  assert.ok(await until('gated bound', async () => (await json(['get', 'pod', 'gated'])).spec.nodeName, 10_000));
+});

@@ -78,7 +78,8 @@ export class Scheduler {
   }
 
   private static wants(p: KObject): boolean {
-    return !p.spec?.nodeName && (p.spec?.schedulerName ?? DEFAULT_SCHEDULER) === DEFAULT_SCHEDULER && !p.metadata?.deletionTimestamp
+    // Gated pods (spec.schedulingGates) wait outside the queue until the last gate is removed.
+    return !p.spec?.nodeName && (p.spec?.schedulerName ?? DEFAULT_SCHEDULER) === DEFAULT_SCHEDULER && !p.metadata?.deletionTimestamp && !p.spec?.schedulingGates?.length
       && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed';
   }
 
