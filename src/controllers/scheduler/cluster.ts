@@ -204,16 +204,21 @@ export class ClusterState {
     if (nominated && !this.firstFailure(filters, view(nominated))) return { node: nominated.name };
     const want = feasibleNodesToFind(total);
     const feasible: NodeState[] = [];
-    const failures = new Map<string, FilterFailure>();
+    // Refused nodes and why, kept cheaply: only a pod that fits nowhere needs them (message, preemption).
+    const refused: NodeState[] = [];
+    const why: FilterFailure[] = [];
     let examined = 0;
     for (; examined < total && feasible.length < want; examined++) {
       const st = this.states.get(order[(this.nextStart + examined) % total])!;
       const r = this.firstFailure(filters, view(st));
-      if (r) failures.set(st.name, r);
-      else feasible.push(st);
+      if (r) {
+        refused.push(st);
+        why.push(r);
+      } else feasible.push(st);
     }
     this.nextStart = (this.nextStart + examined) % total;
     if (!feasible.length) {
+      const failures = new Map<string, FilterFailure>(refused.map((st, i) => [st.name, why[i]]));
       const reasons = new Map<string, number>();
       for (const f of failures.values()) for (const r of f.reasons) count(reasons, r);
       return { message: `0/${total} nodes are available: ${histogram(reasons)}.`, failures, total };
