@@ -2,7 +2,7 @@
 // the cluster a kubeconfig points at. Reads the manifest, asks, prints a table (or JSON). Writes nothing.
 
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { HttpClient, loadKubeconfig, defaultKubeconfigPath, type KObject } from '../controllers/runtime/index.ts';
 import { planPlacement, PREVIEW_KINDS, type PlanRow } from '../controllers/scheduler/plan.ts';
@@ -35,9 +35,11 @@ export function registerPlanCommand(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig to use (env KUBECONFIG; default ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context (default: its current-context)')
     .option('-n, --namespace <ns>', 'namespace for objects that name none (default: the context\'s, else default)')
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', 'table or json', (v: string) => {
+      if (v !== 'table' && v !== 'json') throw new InvalidArgumentError(`must be table or json, got ${JSON.stringify(v)}`);
+      return v;
+    }, 'table')
     .action(async (o: { filename: string; kubeconfig?: string; context?: string; namespace?: string; output: string }) => {
-      if (o.output !== 'table' && o.output !== 'json') throw new Error(`--output must be table or json, got ${JSON.stringify(o.output)}`);
       let objects: KObject[];
       try {
         objects = readManifest(readFileSync(o.filename === '-' ? 0 : o.filename, 'utf8'));
@@ -45,8 +47,15 @@ export function registerPlanCommand(program: Command): void {
         console.error(`error: ${o.filename}: ${(e as Error).message}`);
         process.exit(1);
       }
-      const config = loadKubeconfig(o.kubeconfig ?? defaultKubeconfigPath(), o.context);
-      const { rows, skipped } = await planPlacement(new HttpClient(config), objects, o.namespace ?? config.namespace ?? 'default');
+      let result: Awaited<ReturnType<typeof planPlacement>>;
+      try {
+        const config = loadKubeconfig(o.kubeconfig ?? defaultKubeconfigPath(), o.context);
+        result = await planPlacement(new HttpClient(config), objects, o.namespace ?? config.namespace ?? 'default');
+      } catch (e) {
+        console.error(`error: ${(e as Error).message}`);
+        process.exit(1);
+      }
+      const { rows, skipped } = result;
       for (const s of skipped) console.error(`skipped ${s}: not a workload the preview places`);
       console.log(o.output === 'json' ? JSON.stringify({ pods: rows, skipped }, null, 2) : rows.length ? table(rows) : 'No pods to place.');
     });

@@ -144,4 +144,11 @@ spec:
   const bad = await kubeve(['plan', '-f', path.join(dir, 'nope.yaml')]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /^error: .*nope\.yaml: ENOENT/);
+  writeFileSync(path.join(dir, 'broken.yaml'), 'kind: Deployment\nmetadata: {name: [\n');
+  const broken = await kubeve(['plan', '-f', path.join(dir, 'broken.yaml')]);
+  assert.equal(broken.code, 1);
+  assert.match(broken.stderr, /^error: .*broken\.yaml: /);
+  const format = await kubeve(['plan', '-f', file, '-o', 'yaml']);
+  assert.equal(format.code, 2, 'a usage error');
+  assert.match(format.stderr, /must be table or json, got "yaml"/);
 });
