@@ -177,7 +177,7 @@ export class ClusterState {
     return view;
   }
 
-  private filtersFor(pod: KObject, info: PodInfo, pre: InterPodState | undefined): ((st: NodeState) => FilterFailure | undefined)[] {
+  private filtersFor(info: PodInfo, pre: InterPodState | undefined): ((st: NodeState) => FilterFailure | undefined)[] {
     return [...FILTERS.map((f) => (st: NodeState) => f(info, st)), (st: NodeState) => filterTopologySpread(pre, st), (st: NodeState) => filterInterPodAffinity(pre, st)];
   }
 
@@ -197,7 +197,7 @@ export class ClusterState {
     const total = order.length;
     if (!total) return { message: 'no nodes available to schedule pods', failures: new Map(), total };
     const pre = preFilter(pod, this.states, this.placed.values(), this.antiAffinityPods > 0);
-    const filters = this.filtersFor(pod, info, pre);
+    const filters = this.filtersFor(info, pre);
     const view = (st: NodeState) => (this.nominated.size ? this.viewOf(st, key, priority) : st);
     // A pod nominated by an earlier preemption tries its nominated node first (kube's evaluateNominatedNode).
     const nominated = pod.status?.nominatedNodeName && this.states.get(pod.status.nominatedNodeName);
@@ -303,7 +303,7 @@ export class ClusterState {
       }
       const fits = (removed: Set<Placed>) => {
         const pre = interPod ? preFilter(pod, this.states, [...this.placed.values()].filter((p) => !removed.has(p)), this.antiAffinityPods > 0) : undefined;
-        return this.firstFailure(this.filtersFor(pod, info, pre), this.viewOf(st, key, priority, removed));
+        return this.firstFailure(this.filtersFor(info, pre), this.viewOf(st, key, priority, removed));
       };
       const removed = new Set(potential);
       const still = fits(removed);
