@@ -7,6 +7,7 @@ import { registerEveCommands } from '../eve/cli.ts';
 import { registerSimCommands } from '../sim/cli.ts';
 import { registerOperatorCommand } from '../operator/cli.ts';
 import { registerBackupCommands } from '../backup/cli.ts';
+import { registerPlanCommand } from './plan.ts';
 import { startApiServer } from '../server/apiserver.ts';
 import { parseDuration, registerKubeconfigCommands } from './kubeconfig.ts';
 import { describeAllocator } from '../sim/allocator.ts';
@@ -161,6 +162,7 @@ registerSimCommands(program);
 registerOperatorCommand(program);
 registerKubeconfigCommands(program);
 registerBackupCommands(program);
+registerPlanCommand(program);
 
 try {
   await program.parseAsync(process.argv);

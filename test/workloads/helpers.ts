@@ -6,6 +6,8 @@
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { InProcessClient, SharedInformerFactory, type Client, type KObject } from '../../src/controllers/runtime/index.ts';
 import { WorkloadControllers } from '../../src/controllers/workloads/index.ts';
+import type { SchedulerOptions } from '../../src/controllers/scheduler/scheduler.ts';
+import type { NodeLifecycleOptions } from '../../src/controllers/workloads/nodelifecycle.ts';
 import { PODS, NODES } from '../../src/controllers/workloads/common.ts';
 
 export interface WorkloadServer extends TestServer {
@@ -14,10 +16,11 @@ export interface WorkloadServer extends TestServer {
   kubelet: KubeletStub;
 }
 
-export async function startWorkloadServer(): Promise<WorkloadServer> {
+/** Plain test Nodes have no kubelet renewing their Lease: node lifecycle is off unless a test asks for it. */
+export async function startWorkloadServer(scheduler: SchedulerOptions = {}, nodeLifecycle: NodeLifecycleOptions | false = false): Promise<WorkloadServer> {
   const t = await startTestServer();
   const client = new InProcessClient(t.server.service, t.server.registry);
-  const workloads = new WorkloadControllers(client, { scheduler: { unschedulableRetryMs: 2000 }, podGC: { quarantineMs: 500, periodMs: 250 } });
+  const workloads = new WorkloadControllers(client, { scheduler: { unschedulableRetryMs: 2000, initialBackoffMs: 100, maxBackoffMs: 1000, ...scheduler }, podGC: { quarantineMs: 500, periodMs: 250 }, nodeLifecycle });
   await workloads.start();
   const kubelet = new KubeletStub(client);
   await kubelet.start();

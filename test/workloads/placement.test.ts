@@ -93,3 +93,77 @@ test('an unschedulable pod whose tolerations change is tried again at once', asy
   await t.ok(['patch', 'pod', 'train', '-p', JSON.stringify({ spec: { tolerations: [{ key: 'gpu', operator: 'Exists', effect: 'NoSchedule' }] } })]);
   assert.equal(await until('train placed', async () => (await json(['get', 'pod', 'train'])).spec.nodeName, 1500), 'gpu0');
 });
+
+const deploy = (name: string, replicas: number, spec: string) => `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}}
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata: {labels: {app: ${name}}}
+    spec:
+      ${spec}
+      containers: [{name: c, image: pause}]
+`;
+const spreadSpec = (extra: string) => `topologySpreadConstraints: [{maxSkew: 1, topologyKey: site, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: APP}}${extra}}]`;
+
+test('spread node policies and minDomains: tainted site e counts unless nodeTaintsPolicy Honor; minDomains caps each site at one', async () => {
+  // Sites now: a (n0-n3), b, c, d reachable; e only on gpu0, tainted.
+  const cases: [string, string, number][] = [
+    ['spread-ignore', '', 4], // site e is a domain with 0 pods (taints ignored): every site at most 1 → 4 placed
+    ['spread-honor', ', nodeTaintsPolicy: Honor', 5], // e left out: a may take 2 → all 5 placed
+    ['spread-min', ', nodeTaintsPolicy: Honor, minDomains: 5', 4], // 4 domains < minDomains: global minimum 0 → 4 placed
+  ];
+  for (const [name, extra, placed] of cases) {
+    await t.ok(['apply', '-f', '-'], deploy(name, 5, spreadSpec(extra).replace('APP', name)));
+    await until(`${name}: ${placed} placed`, async () => {
+      const ps = await podsOf(name);
+      const bound = ps.filter((p) => p.spec.nodeName);
+      const waiting = ps.filter((p) => !p.spec.nodeName && p.status?.conditions?.some((c: KObject) => c.type === 'PodScheduled'));
+      return ps.length === 5 && bound.length === placed && waiting.length === 5 - placed;
+    });
+    const ps = await podsOf(name);
+    const perSite: Record<string, number> = {};
+    for (const p of ps.filter((x) => x.spec.nodeName)) perSite[siteOf(p)] = (perSite[siteOf(p)] ?? 0) + 1;
+    assert.deepEqual(Object.keys(perSite).sort(), ['a', 'b', 'c', 'd'], name);
+    if (placed === 4) {
+      assert.ok(Object.values(perSite).every((n) => n === 1), name);
+      const msg = ps.find((p) => !p.spec.nodeName)!.status.conditions.find((c: KObject) => c.type === 'PodScheduled').message;
+      assert.equal(msg, "0/8 nodes are available: 1 node(s) had untolerated taint {gpu: true}, 7 node(s) didn't match pod topology spread constraints. preemption: 0/8 nodes are available: 1 Preemption is not helpful for scheduling., 7 No preemption victims found for incoming pod..", name);
+    }
+    await t.ok(['delete', 'deployment', name]);
+  }
+});
+
+test('preferred pod affinity pulls replicas to the site of the pods they like', async () => {
+  await t.ok(['apply', '-f', '-'], deploy('web', 1, 'nodeSelector: {kubernetes.io/hostname: n4}'));
+  await t.ok(['rollout', 'status', 'deployment/web', '--timeout=60s']);
+  // Site b has only n4, already busier than the others: least-allocated alone would go elsewhere.
+  await t.ok(['apply', '-f', '-'], deploy('cache', 2, 'affinity: {podAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 100, podAffinityTerm: {topologyKey: site, labelSelector: {matchLabels: {app: web}}}}]}}'));
+  await t.ok(['rollout', 'status', 'deployment/cache', '--timeout=60s']);
+  assert.deepEqual((await podsOf('cache')).map((p) => p.spec.nodeName), ['n4', 'n4']);
+  // Preferred anti-affinity to the same pods keeps a replica off site b.
+  await t.ok(['apply', '-f', '-'], deploy('shy', 3, 'affinity: {podAntiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 100, podAffinityTerm: {topologyKey: site, labelSelector: {matchLabels: {app: web}}}}]}}'));
+  await t.ok(['rollout', 'status', 'deployment/shy', '--timeout=60s']);
+  assert.ok((await podsOf('shy')).every((p) => siteOf(p) !== 'b'));
+});
+
+test('a gated pod waits, SchedulingGated, until its last gate is removed', async () => {
+  await t.ok(['apply', '-f', '-'], `
+apiVersion: v1
+kind: Pod
+metadata: {name: gated}
+spec:
+  schedulingGates: [{name: example.com/quota}]
+  containers: [{name: c, image: pause}]
+`);
+  await new Promise((r) => setTimeout(r, 1000));
+  const p = await json(['get', 'pod', 'gated']);
+  assert.equal(p.spec.nodeName, undefined);
+  assert.equal(p.status.conditions.find((c: KObject) => c.type === 'PodScheduled').reason, 'SchedulingGated');
+  assert.match(await t.ok(['get', 'pod', 'gated']), /SchedulingGated/);
+  await t.ok(['patch', 'pod', 'gated', '--type=json', '-p', '[{"op":"remove","path":"/spec/schedulingGates"}]']);
+  assert.ok(await until('gated bound', async () => (await json(['get', 'pod', 'gated'])).spec.nodeName, 10_000));
+});

@@ -68,3 +68,25 @@ test('numFeasibleNodesToFind as kube-scheduler', () => {
   assert.equal(feasibleNodesToFind(5000), 500);
   assert.equal(feasibleNodesToFind(10_000), 500);
 });
+
+test('scheduling queue: higher priority first, FIFO among equals; unschedulable pods wait for an event, then backoff', async () => {
+  const { SchedulingQueue } = await import('../../src/controllers/scheduler/queue.ts');
+  const q = new SchedulingQueue({ initialBackoffMs: 200, maxBackoffMs: 400 });
+  q.add('low-1', 0);
+  q.add('high', 1000);
+  q.add('low-2', 0);
+  q.add('mid', 10);
+  const order = [await q.pop(), await q.pop(), await q.pop(), await q.pop()];
+  assert.deepEqual(order, ['high', 'mid', 'low-1', 'low-2']);
+  q.failed('high', true);
+  q.add('high', 1000); // its own status write: stays unschedulable
+  assert.equal(q.unschedulableCount, 1);
+  const t0 = Date.now();
+  q.moveAllUnschedulable(); // within backoff: waits it out in the backoff queue
+  const alive = setTimeout(() => undefined, 5000); // the queue's timers do not hold the process
+  assert.equal(await q.pop(), 'high');
+  clearTimeout(alive);
+  assert.ok(Date.now() - t0 >= 150, 'backoff honoured');
+  q.close();
+  assert.equal(await q.pop(), undefined);
+});

@@ -5,7 +5,7 @@
 
 import type { KObject } from '../runtime/index.ts';
 import { selectorMatches } from '../../api/builtin/pod-template.ts';
-import { nodeMatchesPod, type FilterFailure, type NodeState } from './plugins.ts';
+import { nodeMatchesPod, tolerates, type FilterFailure, type NodeState } from './plugins.ts';
 
 export interface PlacedPod {
   node: string;
@@ -13,6 +13,8 @@ export interface PlacedPod {
   labels: Record<string, string>;
   /** Required anti-affinity terms of the placed pod (checked against incoming pods). */
   antiAffinity?: KObject[];
+  /** The placed pod's affinity section, when it has pod (anti-)affinity terms (scored against incoming pods). */
+  podAffinity?: KObject;
 }
 
 export const ERR_SPREAD = "node(s) didn't match pod topology spread constraints";
@@ -56,16 +58,27 @@ export function preFilter(pod: KObject, nodes: Map<string, NodeState>, placed: I
   for (const c of constraints) {
     const key = c.topologyKey;
     const counts = new Map<string, number>();
-    // Domains of the nodes the pod could go to at all (nodeAffinityPolicy Honor).
-    for (const n of nodes.values()) if (n.labels[key] !== undefined && nodeMatchesPod(pod, n) && constraints.every((x) => n.labels[x.topologyKey] !== undefined)) counts.set(n.labels[key], 0);
+    // Domains of the nodes the policies admit: nodeAffinityPolicy Honor (default) keeps the nodes the pod's
+    // nodeSelector/affinity allows, nodeTaintsPolicy Honor (default Ignore) drops nodes with untolerated taints.
+    const eligible = new Set<string>();
+    const tolerations: KObject[] = pod.spec?.tolerations ?? [];
+    for (const n of nodes.values()) {
+      if (n.labels[key] === undefined || !constraints.every((x) => n.labels[x.topologyKey] !== undefined)) continue;
+      if ((c.nodeAffinityPolicy ?? 'Honor') === 'Honor' && !nodeMatchesPod(pod, n)) continue;
+      if (c.nodeTaintsPolicy === 'Honor' && ((n.node.spec?.taints ?? []) as KObject[]).some((t) => (t?.effect === 'NoSchedule' || t?.effect === 'NoExecute') && !tolerates(tolerations, t))) continue;
+      eligible.add(n.name);
+      counts.set(n.labels[key], 0);
+    }
     const sel = c.labelSelector;
     for (const p of list) {
-      if (p.namespace !== ns || !sel || !selectorMatches(sel, p.labels)) continue;
-      const d = nodes.get(p.node)?.labels[key];
-      if (d !== undefined && counts.has(d)) counts.set(d, counts.get(d)! + 1);
+      if (p.namespace !== ns || !sel || !eligible.has(p.node) || !selectorMatches(sel, p.labels)) continue;
+      const d = nodes.get(p.node)!.labels[key];
+      counts.set(d, counts.get(d)! + 1);
     }
-    const min = counts.size ? Math.min(...counts.values()) : 0;
-    state.spread.push({ key, maxSkew: Number(c.maxSkew) || 1, counts, min, self: sel && selectorMatches(sel, labels) ? 1 : 0, hard: (c.whenUnsatisfiable ?? 'DoNotSchedule') === 'DoNotSchedule' });
+    const hard = (c.whenUnsatisfiable ?? 'DoNotSchedule') === 'DoNotSchedule';
+    // minDomains: with fewer eligible domains than asked, the global minimum counts as 0 (DoNotSchedule only).
+    const min = !counts.size || (hard && Number(c.minDomains) > counts.size) ? 0 : Math.min(...counts.values());
+    state.spread.push({ key, maxSkew: Number(c.maxSkew) || 1, counts, min, self: sel && selectorMatches(sel, labels) ? 1 : 0, hard });
   }
   const domainsOf = (terms: KObject[], into: Term[]) => {
     for (const t of terms) {
@@ -117,5 +130,57 @@ export function rawSpreadScore(s: InterPodState | undefined, n: NodeState): numb
   if (!s) return 0;
   let sum = 0;
   for (const c of s.spread) if (!c.hard) sum += c.counts.get(n.labels[c.key]) ?? 0;
+  return sum;
+}
+
+// ---- InterPodAffinity score ----------------------------------------------------------------------
+
+/** topologyKey → domain → score: what each domain is worth to the incoming pod by affinity, before normalising. */
+export type InterPodScores = Map<string, Map<string, number>>;
+
+/** kube's hardPodAffinityWeight: existing pods' required affinity counts as a preference of this weight. */
+export const HARD_POD_AFFINITY_WEIGHT = 1;
+
+/**
+ * The incoming pod's preferred affinity (+weight) and anti-affinity (−weight) towards placed pods,
+ * and placed pods' required affinity (+1), preferred affinity (+weight) and anti-affinity (−weight)
+ * towards it, summed per topology domain. Undefined when no term is involved.
+ */
+export function preScoreInterPod(pod: KObject, nodes: Map<string, NodeState>, placed: Iterable<PlacedPod>, anyPlacedAffinity: boolean): InterPodScores | undefined {
+  const aff: KObject[] = pod.spec?.affinity?.podAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
+  const anti: KObject[] = pod.spec?.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
+  if (!aff.length && !anti.length && !anyPlacedAffinity) return undefined;
+  const ns = pod.metadata?.namespace ?? 'default';
+  const self: PlacedPod = { node: '', namespace: ns, labels: pod.metadata?.labels ?? {} };
+  const scores: InterPodScores = new Map();
+  const add = (node: NodeState | undefined, key: string, w: number) => {
+    const d = node?.labels[key];
+    if (d === undefined || !w) return;
+    if (!scores.has(key)) scores.set(key, new Map());
+    const m = scores.get(key)!;
+    m.set(d, (m.get(d) ?? 0) + w);
+  };
+  for (const p of placed) {
+    const node = nodes.get(p.node);
+    if (!node) continue;
+    for (const t of aff) if (t?.podAffinityTerm && termSelects(t.podAffinityTerm, ns, p)) add(node, t.podAffinityTerm.topologyKey, Number(t.weight) || 0);
+    for (const t of anti) if (t?.podAffinityTerm && termSelects(t.podAffinityTerm, ns, p)) add(node, t.podAffinityTerm.topologyKey, -(Number(t.weight) || 0));
+    const theirs = p.podAffinity;
+    if (!theirs) continue;
+    for (const t of (theirs.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) as KObject[]) if (termSelects(t, p.namespace, self)) add(node, t.topologyKey, HARD_POD_AFFINITY_WEIGHT);
+    for (const t of (theirs.podAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []) as KObject[]) if (t?.podAffinityTerm && termSelects(t.podAffinityTerm, p.namespace, self)) add(node, t.podAffinityTerm.topologyKey, Number(t.weight) || 0);
+    for (const t of (theirs.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []) as KObject[]) if (t?.podAffinityTerm && termSelects(t.podAffinityTerm, p.namespace, self)) add(node, t.podAffinityTerm.topologyKey, -(Number(t.weight) || 0));
+  }
+  return scores.size ? scores : undefined;
+}
+
+/** A node's raw InterPodAffinity score: the sum of its domains' scores (normalised min..max → 0..100 later). */
+export function rawInterPodScore(s: InterPodScores | undefined, n: NodeState): number {
+  if (!s) return 0;
+  let sum = 0;
+  for (const [key, m] of s) {
+    const d = n.labels[key];
+    if (d !== undefined) sum += m.get(d) ?? 0;
+  }
   return sum;
 }

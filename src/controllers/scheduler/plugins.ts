@@ -35,7 +35,7 @@ export const ERR_TOO_MANY_PODS = 'Too many pods';
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-function tolerates(tolerations: KObject[], taint: KObject): boolean {
+export function tolerates(tolerations: KObject[], taint: KObject): boolean {
   return tolerations.some((t) => {
     if (t?.effect && t.effect !== taint.effect) return false;
     if (!t?.key) return t?.operator === 'Exists';
@@ -83,7 +83,7 @@ export function nodeMatchesPod(pod: KObject, node: NodeState): boolean {
 export function filterNodeUnschedulable(p: PodInfo, n: NodeState): FilterFailure | undefined {
   if (!n.node.spec?.unschedulable) return undefined;
   const taint = { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' };
-  return tolerates(p.pod.spec?.tolerations ?? [], taint) ? undefined : { reasons: [ERR_UNSCHEDULABLE], unresolvable: true };
+  return tolerates(p.pod.spec?.tolerations ?? [], taint) ? undefined : UNSCHEDULABLE_FAILURE;
 }
 
 export function filterTaintToleration(p: PodInfo, n: NodeState): FilterFailure | undefined {
@@ -95,8 +95,12 @@ export function filterTaintToleration(p: PodInfo, n: NodeState): FilterFailure |
   return undefined;
 }
 
+// Shared, never mutated: the common refusals allocate nothing per node.
+const AFFINITY_FAILURE: FilterFailure = Object.freeze({ reasons: [ERR_AFFINITY], unresolvable: true });
+const UNSCHEDULABLE_FAILURE: FilterFailure = Object.freeze({ reasons: [ERR_UNSCHEDULABLE], unresolvable: true });
+
 export function filterNodeAffinity(p: PodInfo, n: NodeState): FilterFailure | undefined {
-  return nodeMatchesPod(p.pod, n) ? undefined : { reasons: [ERR_AFFINITY], unresolvable: true };
+  return nodeMatchesPod(p.pod, n) ? undefined : AFFINITY_FAILURE;
 }
 
 /** NodeResourcesFit: every insufficient resource is a reason of its own. */
@@ -139,4 +143,4 @@ export function rawIntolerablePreferNoSchedule(p: PodInfo, n: NodeState): number
   return ((n.node.spec?.taints ?? []) as KObject[]).filter((t) => t?.effect === 'PreferNoSchedule' && !tolerates(tolerations, t)).length;
 }
 
-export const WEIGHTS = { resources: 1, affinity: 2, taints: 3, spread: 2 };
+export const WEIGHTS = { resources: 1, affinity: 2, taints: 3, spread: 2, interPodAffinity: 2 };

@@ -1,61 +1,45 @@
 // The embedded scheduler (kube-scheduler's semantics for Node-level placement): takes pods with no
-// nodeName whose schedulerName is default-scheduler (or unset), filters the nodes, scores the
-// feasible ones, binds through pods/binding. Pods it has bound count against their node at once
-// (kube's "assumed" pods) so the next decision never waits for the watch. A pod that fits nowhere
-// gets PodScheduled=False/Unschedulable and a FailedScheduling Event with kube's message, and is
-// tried again when nodes change or pods go away.
+// nodeName whose schedulerName is default-scheduler (or unset), highest priority first, filters the
+// nodes, scores the feasible ones, binds through pods/binding. Pods it has bound count against their
+// node at once (kube's "assumed" pods) so the next decision never waits for the watch. A pod that
+// fits nowhere may preempt lower-priority pods (it is then nominated to their node); otherwise it gets
+// PodScheduled=False/Unschedulable and a FailedScheduling Event with kube's message, and is tried
+// again when nodes change or pods go away. The decisions themselves live in cluster.ts.
 
-import { Controller, SharedInformerFactory, objectKey, byField, isNotFound, type Client, type KObject } from '../runtime/index.ts';
-import { PODS, NODES, EVENTS, eventFor, now, stableJson } from '../workloads/common.ts';
-import { podRequests, nodeAllocatable, NON_ZERO_CPU, NON_ZERO_MEMORY, type Resources } from './resources.ts';
-import { FILTERS, scoreLeastAllocated, rawPreferredAffinity, rawIntolerablePreferNoSchedule, WEIGHTS, type NodeState, type PodInfo } from './plugins.ts';
-import { preFilter, filterTopologySpread, filterInterPodAffinity, rawSpreadScore, type PlacedPod } from './interpod.ts';
+import { SharedInformerFactory, objectKey, isNotFound, type Client, type KObject } from '../runtime/index.ts';
+import { PODS, NODES, EVENTS, PDBS, POD_NODE_INDEXERS, eventFor, now, stableJson } from '../workloads/common.ts';
+import { ClusterState, podPriority, type Preemption } from './cluster.ts';
+import { SchedulingQueue, type QueueOptions } from './queue.ts';
+
+export { feasibleNodesToFind } from './cluster.ts';
 
 export const DEFAULT_SCHEDULER = 'default-scheduler';
 
-interface Placed extends PlacedPod {
-  requests: Resources;
-  cpu: number;
-  memory: number;
-}
-
-export interface SchedulerOptions {
+export interface SchedulerOptions extends QueueOptions {
   /** Retry interval for unschedulable pods when nothing changes (kube: at most 5 minutes). */
   unschedulableRetryMs?: number;
   /** Keep every placement's latency in `latencies` (the benchmark's; off in a server, where it would grow forever). */
   recordLatencies?: boolean;
 }
 
-/** kube's numFeasibleNodesToFind with the adaptive percentageOfNodesToScore. */
-export function feasibleNodesToFind(total: number): number {
-  if (total < 100) return total;
-  const pct = Math.max(5, 50 - Math.floor(total / 125));
-  return Math.max(100, Math.floor((total * pct) / 100));
-}
-
 export class Scheduler {
-  readonly controller: Controller;
   private readonly pods;
   private readonly nodes;
-  private readonly states = new Map<string, NodeState>();
-  /** Pods counted against a node: bound (seen in the cache) or assumed (bound by us, not yet seen). */
-  private readonly placed = new Map<string, Placed>();
-  /** Placed pods with required anti-affinity: while there are any, every pod is checked against them. */
-  private antiAffinityPods = 0;
-  private nodeOrder: string[] = [];
-  private nodeOrderDirty = true;
-  private nextStart = 0;
-  private readonly unschedulable = new Set<string>();
+  private readonly pdbs;
+  readonly cluster = new ClusterState();
+  readonly queue: SchedulingQueue;
   private flushTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
+  private running?: Promise<void>;
   /** Latency of each successful placement (queue → bind call returned), for the benchmark. */
   readonly latencies: number[] = [];
   private readonly enqueuedAt = new Map<string, number>();
 
   constructor(private readonly client: Client, factory: SharedInformerFactory, private readonly opts: SchedulerOptions = {}) {
-    this.pods = factory.informerFor(PODS, { indexers: { nodeName: byField('spec.nodeName') } });
+    this.queue = new SchedulingQueue(opts);
+    this.pods = factory.informerFor(PODS, { indexers: POD_NODE_INDEXERS });
     this.nodes = factory.informerFor(NODES);
-    this.controller = new Controller('scheduler', (key) => this.scheduleOne(key), { workers: 1 });
+    this.pdbs = factory.informerFor(PDBS);
     this.pods.addEventHandler({
       onAdd: (p) => this.onPod(undefined, p),
       onUpdate: (o, p) => this.onPod(o, p),
@@ -64,201 +48,142 @@ export class Scheduler {
     this.nodes.addEventHandler({
       onAdd: (n) => this.onNode(n),
       onUpdate: (_, n) => this.onNode(n),
-      onDelete: (n) => {
-        this.states.delete(n.metadata.name);
-        this.nodeOrderDirty = true;
-      },
+      onDelete: (n) => this.cluster.deleteNode(n.metadata.name),
     });
   }
 
   run(): void {
-    this.controller.run(1);
-    this.retryTimer = setInterval(() => this.flushUnschedulable(), this.opts.unschedulableRetryMs ?? 60_000);
+    this.running = this.loop();
+    this.retryTimer = setInterval(() => this.queue.moveAllUnschedulable(), this.opts.unschedulableRetryMs ?? 60_000);
     this.retryTimer.unref();
   }
 
-  stop(): void {
+  stop(): Promise<void> {
     clearInterval(this.retryTimer);
     clearTimeout(this.flushTimer);
-    void this.controller.stop();
+    this.queue.close();
+    return this.running ?? Promise.resolve();
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.pop();
+      if (key === undefined) return;
+      try {
+        await this.scheduleOne(key);
+      } catch {
+        this.queue.failed(key, false);
+      }
+    }
   }
 
   private static wants(p: KObject): boolean {
-    return !p.spec?.nodeName && (p.spec?.schedulerName ?? DEFAULT_SCHEDULER) === DEFAULT_SCHEDULER && !p.metadata?.deletionTimestamp
+    // Gated pods (spec.schedulingGates) wait outside the queue until the last gate is removed.
+    return !p.spec?.nodeName && (p.spec?.schedulerName ?? DEFAULT_SCHEDULER) === DEFAULT_SCHEDULER && !p.metadata?.deletionTimestamp && !p.spec?.schedulingGates?.length
       && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed';
   }
 
-  private onPod(_old: KObject | undefined, p: KObject): void {
+  private onPod(old: KObject | undefined, p: KObject): void {
     const key = objectKey(p);
     const node = p.spec?.nodeName;
     if (node && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed') {
       // A newly bound pod may satisfy a waiting pod's affinity.
-      if (!this.placed.has(key)) this.scheduleFlush();
-      this.place(key, node, p);
+      if (!this.cluster.placed.has(key)) this.scheduleFlush();
+      // A pod now terminating frees its node soon: pods waiting for it may be moved by its deletion.
+      this.cluster.place(key, node, p);
+    } else if (node && this.cluster.unplace(key)) this.scheduleFlush();
+    if (!Scheduler.wants(p)) {
+      this.cluster.nominate(key, undefined);
+      if (!node) this.queue.delete(key);
+      return;
     }
-    else if (node) this.unplace(key, true);
-    if (Scheduler.wants(p)) {
-      // A changed spec (tolerations, affinity, resources) may fit now: kube moves such pods back to the active queue.
-      if (_old && this.unschedulable.has(key) && stableJson(_old.spec) !== stableJson(p.spec)) this.unschedulable.delete(key);
-      if (!this.unschedulable.has(key)) {
-        if (!this.enqueuedAt.has(key)) this.enqueuedAt.set(key, performance.now());
-        this.controller.enqueue(key);
-      }
-    }
+    this.cluster.nominate(key, p.status?.nominatedNodeName, p);
+    if (!this.enqueuedAt.has(key)) this.enqueuedAt.set(key, performance.now());
+    // A changed spec (tolerations, affinity, resources) may fit now: kube moves such pods back to the active queue.
+    if (old && stableJson(old.spec) !== stableJson(p.spec)) this.queue.update(key, podPriority(p));
+    else this.queue.add(key, podPriority(p));
   }
 
   private onPodGone(p: KObject): void {
     const key = objectKey(p);
-    this.unschedulable.delete(key);
+    this.queue.delete(key);
     this.enqueuedAt.delete(key);
-    if (this.unplace(key, true)) this.scheduleFlush();
+    this.cluster.nominate(key, undefined);
+    if (this.cluster.unplace(key)) this.scheduleFlush();
   }
 
   private onNode(n: KObject): void {
-    const name = n.metadata.name;
-    const prev = this.states.get(name);
-    const st: NodeState = prev ?? { node: n, name, labels: {}, allocatable: new Map(), requested: new Map(), nonZeroCpu: 0, nonZeroMemory: 0, pods: 0 };
-    st.node = n;
-    st.labels = n.metadata.labels ?? {};
-    st.allocatable = nodeAllocatable(n);
-    if (!prev) {
-      this.states.set(name, st);
-      this.nodeOrderDirty = true;
-      // Pods seen before their node.
-      for (const [, pl] of this.placed) if (pl.node === name) this.account(st, pl, 1);
-    }
+    this.cluster.setNode(n);
     this.scheduleFlush();
   }
 
-  private account(st: NodeState, pl: Placed, sign: 1 | -1): void {
-    for (const [k, v] of pl.requests) st.requested.set(k, (st.requested.get(k) ?? 0) + sign * v);
-    st.nonZeroCpu += sign * pl.cpu;
-    st.nonZeroMemory += sign * pl.memory;
-    st.pods += sign;
-  }
-
-  private place(key: string, node: string, pod: KObject): void {
-    const cur = this.placed.get(key);
-    if (cur && cur.node === node) return;
-    if (cur) this.unplace(key, false);
-    const requests = podRequests(pod);
-    const anti: KObject[] | undefined = pod.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
-    const pl: Placed = {
-      node, requests, cpu: requests.get('cpu') || NON_ZERO_CPU, memory: requests.get('memory') || NON_ZERO_MEMORY,
-      namespace: pod.metadata?.namespace ?? 'default', labels: pod.metadata?.labels ?? {}, ...(anti?.length ? { antiAffinity: anti } : {}),
-    };
-    if (pl.antiAffinity) this.antiAffinityPods++;
-    this.placed.set(key, pl);
-    const st = this.states.get(node);
-    if (st) this.account(st, pl, 1);
-  }
-
-  private unplace(key: string, _freed: boolean): boolean {
-    const pl = this.placed.get(key);
-    if (!pl) return false;
-    this.placed.delete(key);
-    if (pl.antiAffinity) this.antiAffinityPods--;
-    const st = this.states.get(pl.node);
-    if (st) this.account(st, pl, -1);
-    return true;
-  }
-
-  /** Something changed that may let unschedulable pods fit: try them again soon (batched). */
+  /** Something changed that may let unschedulable pods fit: move them back soon (batched). */
   private scheduleFlush(): void {
-    if (!this.unschedulable.size || this.flushTimer) return;
+    if (!this.queue.unschedulableCount || this.flushTimer) return;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
-      this.flushUnschedulable();
+      this.queue.moveAllUnschedulable();
     }, 100);
-  }
-
-  private flushUnschedulable(): void {
-    const keys = [...this.unschedulable];
-    this.unschedulable.clear();
-    for (const k of keys) this.controller.enqueue(k);
-  }
-
-  private order(): string[] {
-    if (this.nodeOrderDirty) {
-      this.nodeOrder = [...this.states.keys()];
-      this.nodeOrderDirty = false;
-    }
-    return this.nodeOrder;
-  }
-
-  /** Filters then scores; returns the chosen node or the failure message. */
-  schedule(pod: KObject): { node: string } | { message: string } {
-    const info: PodInfo = { pod, requests: podRequests(pod) };
-    const order = this.order();
-    const total = order.length;
-    if (!total) return { message: 'no nodes available to schedule pods' };
-    const want = feasibleNodesToFind(total);
-    const pre = preFilter(pod, this.states, this.placed.values(), this.antiAffinityPods > 0);
-    const filters = [...FILTERS.map((f) => (st: NodeState) => f(info, st)), (st: NodeState) => filterTopologySpread(pre, st), (st: NodeState) => filterInterPodAffinity(pre, st)];
-    const feasible: NodeState[] = [];
-    const reasons = new Map<string, number>();
-    const preemption = new Map<string, number>();
-    let examined = 0;
-    for (; examined < total && feasible.length < want; examined++) {
-      const st = this.states.get(order[(this.nextStart + examined) % total])!;
-      let failed = false;
-      for (const f of filters) {
-        const r = f(st);
-        if (!r) continue;
-        failed = true;
-        for (const reason of r.reasons) reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
-        const pre = r.unresolvable ? 'Preemption is not helpful for scheduling.' : 'No preemption victims found for incoming pod.';
-        preemption.set(pre, (preemption.get(pre) ?? 0) + 1);
-        break;
-      }
-      if (!failed) feasible.push(st);
-    }
-    this.nextStart = (this.nextStart + examined) % total;
-    if (!feasible.length) {
-      const histogram = (m: Map<string, number>) => [...m].map(([r, n]) => `${n} ${r}`).sort().join(', ');
-      return { message: `0/${total} nodes are available: ${histogram(reasons)}. preemption: 0/${total} nodes are available: ${histogram(preemption)}.` };
-    }
-    if (feasible.length === 1) return { node: feasible[0].name };
-    // Normalised plugin scores (0..100) times their weights; ties broken at random (reservoir).
-    const aff = feasible.map((n) => rawPreferredAffinity(info, n));
-    const maxAff = Math.max(...aff);
-    const taints = feasible.map((n) => rawIntolerablePreferNoSchedule(info, n));
-    const maxTaints = Math.max(...taints);
-    const spread = feasible.map((n) => rawSpreadScore(pre, n));
-    const maxSpread = Math.max(...spread);
-    let best = -1;
-    let chosen = feasible[0];
-    let ties = 0;
-    feasible.forEach((n, i) => {
-      const s = WEIGHTS.resources * scoreLeastAllocated(info, n)
-        + WEIGHTS.affinity * (maxAff > 0 ? (aff[i] * 100) / maxAff : 0)
-        + WEIGHTS.taints * (maxTaints > 0 ? 100 - (taints[i] * 100) / maxTaints : 100)
-        + WEIGHTS.spread * (maxSpread > 0 ? 100 - (spread[i] * 100) / maxSpread : 100);
-      if (s > best) {
-        best = s;
-        chosen = n;
-        ties = 1;
-      } else if (s === best && Math.random() * ++ties < 1) chosen = n;
-    });
-    return { node: chosen.name };
   }
 
   private async scheduleOne(key: string): Promise<void> {
     const pod = this.pods.store.get(key);
-    if (!pod || !Scheduler.wants(pod) || this.placed.has(key)) return;
-    const result = this.schedule(pod);
-    if ('message' in result) {
-      this.unschedulable.add(key);
-      this.enqueuedAt.delete(key);
-      await this.markUnschedulable(pod, result.message);
+    if (!pod || !Scheduler.wants(pod) || this.cluster.placed.has(key)) {
+      this.queue.done(key);
       return;
     }
-    // Assume, then bind without holding up the next pod (kube binds in its own goroutine).
-    const node = result.node;
-    this.place(key, node, pod);
-    const started = this.enqueuedAt.get(key);
-    this.enqueuedAt.delete(key);
-    void this.bind(pod, node, started);
+    const result = this.cluster.schedule(pod, key);
+    if ('node' in result) {
+      // Assume, then bind without holding up the next pod (kube binds in its own goroutine).
+      this.cluster.place(key, result.node, pod);
+      this.queue.done(key);
+      const started = this.enqueuedAt.get(key);
+      this.enqueuedAt.delete(key);
+      void this.bind(pod, result.node, started);
+      return;
+    }
+    this.queue.failed(key, true);
+    let message = result.message;
+    let nominate: string | null | undefined;
+    if (result.failures.size) {
+      const ineligible = this.cluster.preemptionIneligible(pod, result.failures);
+      const found = ineligible ? { message: `preemption: ${ineligible}` } : this.cluster.findPreemption(pod, key, result.failures, result.total, this.pdbs.store.list());
+      if ('victims' in found) {
+        nominate = found.node;
+        await this.preempt(pod, key, found);
+      } else {
+        message += ` ${found.message}`;
+        // A pod that cannot preempt any more loses its nomination (kube clears it).
+        if (!ineligible && pod.status?.nominatedNodeName) nominate = null;
+      }
+    }
+    await this.markUnschedulable(pod, message, nominate);
+  }
+
+  /** kube's prepareCandidate: mark and delete the victims, take the node from lower-priority nominees, nominate the pod. */
+  private async preempt(pod: KObject, key: string, c: Preemption): Promise<void> {
+    const priority = podPriority(pod);
+    await Promise.all(c.victims.map(async (v) => {
+      const victim = this.pods.store.get(v.key);
+      if (!victim) return;
+      const { namespace, name } = victim.metadata;
+      const conditions = (victim.status?.conditions ?? []).filter((x: KObject) => x?.type !== 'DisruptionTarget');
+      conditions.push({ type: 'DisruptionTarget', status: 'True', lastProbeTime: null, lastTransitionTime: now(), reason: 'PreemptionByScheduler', message: `${pod.spec?.schedulerName ?? DEFAULT_SCHEDULER}: preempting to accommodate a higher priority pod` });
+      try {
+        await this.client.patch(PODS, namespace, name, 'merge', { status: { conditions } }, { subresource: 'status' });
+        await this.client.delete(PODS, namespace, name, { preconditions: { uid: victim.metadata.uid } });
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+      this.record(victim, 'Normal', 'Preempted', `Preempted by pod ${pod.metadata.uid} on node ${c.node}`);
+    }));
+    for (const [k, nom] of this.cluster.nominated) {
+      if (nom.node !== c.node || nom.priority >= priority || k === key) continue;
+      this.cluster.nominate(k, undefined);
+      const other = this.pods.store.get(k);
+      if (other) await this.client.patch(PODS, other.metadata.namespace, other.metadata.name, 'merge', { status: { nominatedNodeName: null } }, { subresource: 'status' }).catch(() => undefined);
+    }
+    this.cluster.nominate(key, c.node, pod);
   }
 
   private async bind(pod: KObject, node: string, started: number | undefined): Promise<void> {
@@ -272,19 +197,21 @@ export class Scheduler {
     } catch (e) {
       // Forget the assumption; a pod that still wants a node is tried again with backoff.
       const key = objectKey(pod);
-      if (this.placed.get(key)?.node === node && !this.pods.store.get(key)?.spec?.nodeName) this.unplace(key, true);
-      if (!isNotFound(e)) setTimeout(() => this.controller.enqueue(key), 1000).unref();
+      if (this.cluster.placed.get(key)?.node === node && !this.pods.store.get(key)?.spec?.nodeName) this.cluster.unplace(key);
+      if (!isNotFound(e)) this.queue.retry(key, podPriority(pod));
     }
   }
 
-  private async markUnschedulable(pod: KObject, message: string): Promise<void> {
+  /** PodScheduled=False/Unschedulable with the message, and the nomination (null clears it, undefined keeps it). */
+  private async markUnschedulable(pod: KObject, message: string, nominate: string | null | undefined): Promise<void> {
     const cur = (pod.status?.conditions ?? []).find((c: KObject) => c?.type === 'PodScheduled');
-    if (cur?.status === 'False' && cur.message === message) return; // nothing new to say
+    const nominationChanges = nominate !== undefined && (nominate ?? undefined) !== (pod.status?.nominatedNodeName || undefined);
+    if (cur?.status === 'False' && cur.message === message && !nominationChanges) return; // nothing new to say
     this.record(pod, 'Warning', 'FailedScheduling', message);
     const conditions = (pod.status?.conditions ?? []).filter((c: KObject) => c?.type !== 'PodScheduled');
     conditions.push({ type: 'PodScheduled', status: 'False', lastProbeTime: null, lastTransitionTime: cur?.status === 'False' ? cur.lastTransitionTime : now(), reason: 'Unschedulable', message });
     try {
-      await this.client.patch(PODS, pod.metadata.namespace, pod.metadata.name, 'merge', { status: { conditions } }, { subresource: 'status' });
+      await this.client.patch(PODS, pod.metadata.namespace, pod.metadata.name, 'merge', { status: { conditions, ...(nominationChanges ? { nominatedNodeName: nominate } : {}) } }, { subresource: 'status' });
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }

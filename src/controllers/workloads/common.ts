@@ -2,7 +2,7 @@
 // readiness as kube-controller-manager judges it, label selectors, and the pod-template hash.
 
 import { createHash } from 'node:crypto';
-import type { GVR, KObject } from '../runtime/index.ts';
+import { byField, type GVR, type KObject } from '../runtime/index.ts';
 import { selectorMatches } from '../../api/builtin/pod-template.ts';
 
 export const PODS: GVR = { group: '', version: 'v1', resource: 'pods' };
@@ -14,6 +14,9 @@ export const DAEMONSETS: GVR = { group: 'apps', version: 'v1', resource: 'daemon
 export const JOBS: GVR = { group: 'batch', version: 'v1', resource: 'jobs' };
 export const CRONJOBS: GVR = { group: 'batch', version: 'v1', resource: 'cronjobs' };
 export const PDBS: GVR = { group: 'policy', version: 'v1', resource: 'poddisruptionbudgets' };
+
+/** Pods by spec.nodeName: one index function shared by every controller on the pod informer. */
+export const POD_NODE_INDEXERS = { nodeName: byField('spec.nodeName') };
 
 export const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 

@@ -45,6 +45,28 @@ function targetNode(p: KObject): string | undefined {
   return undefined;
 }
 
+/** The pod the controller creates for a node (the placement preview builds the same). */
+export function daemonPodFor(ds: KObject, node: string, hash: string): KObject {
+  const t = structuredClone(ds.spec?.template ?? {});
+  const spec = t.spec ?? {};
+  const tolerations: KObject[] = [...(spec.tolerations ?? [])];
+  for (const d of DAEMON_TOLERATIONS) if (!tolerations.some((x) => x.key === d.key && x.effect === d.effect)) tolerations.push(d);
+  spec.tolerations = tolerations;
+  // Pin to the node through affinity (ReplaceDaemonSetPodNodeNameNodeAffinity): the scheduler binds it.
+  const na = (spec.affinity ??= {}).nodeAffinity ??= {};
+  na.requiredDuringSchedulingIgnoredDuringExecution = { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [node] }] }] };
+  return {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: {
+      generateName: `${ds.metadata.name}-`,
+      labels: { ...(t.metadata?.labels ?? {}), [HASH_LABEL]: hash, 'pod-template-generation': String(ds.metadata.generation ?? 1) },
+      ...(t.metadata?.annotations ? { annotations: t.metadata.annotations } : {}),
+      ownerReferences: [ownerRefTo(ds, 'DaemonSet', 'apps/v1')],
+    },
+    spec,
+  };
+}
+
 export class DaemonSetController {
   readonly controller: Controller;
   private readonly sets;
@@ -110,24 +132,7 @@ export class DaemonSetController {
   }
 
   private podFor(ds: KObject, node: string, hash: string): KObject {
-    const t = structuredClone(ds.spec?.template ?? {});
-    const spec = t.spec ?? {};
-    const tolerations: KObject[] = [...(spec.tolerations ?? [])];
-    for (const d of DAEMON_TOLERATIONS) if (!tolerations.some((x) => x.key === d.key && x.effect === d.effect)) tolerations.push(d);
-    spec.tolerations = tolerations;
-    // Pin to the node through affinity (ReplaceDaemonSetPodNodeNameNodeAffinity): the scheduler binds it.
-    const na = (spec.affinity ??= {}).nodeAffinity ??= {};
-    na.requiredDuringSchedulingIgnoredDuringExecution = { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [node] }] }] };
-    return {
-      apiVersion: 'v1', kind: 'Pod',
-      metadata: {
-        generateName: `${ds.metadata.name}-`,
-        labels: { ...(t.metadata?.labels ?? {}), [HASH_LABEL]: hash, 'pod-template-generation': String(ds.metadata.generation ?? 1) },
-        ...(t.metadata?.annotations ? { annotations: t.metadata.annotations } : {}),
-        ownerReferences: [ownerRefTo(ds, 'DaemonSet', 'apps/v1')],
-      },
-      spec,
-    };
+    return daemonPodFor(ds, node, hash);
   }
 
   /** Old-template pods are deleted while the set stays within maxUnavailable (the replacement follows). */

@@ -11,10 +11,13 @@ import { JobController } from './job.ts';
 import { CronJobController } from './cronjob.ts';
 import { StatefulSetController } from './statefulset.ts';
 import { PodGarbageCollector, type PodGCOptions } from './podgc.ts';
+import { NodeLifecycleController, type NodeLifecycleOptions } from './nodelifecycle.ts';
 
 export interface WorkloadControllerOptions {
   scheduler?: SchedulerOptions | false;
   podGC?: PodGCOptions;
+  /** Node lifecycle for non-EVE nodes (false: off, e.g. where plain test Nodes have no kubelet). */
+  nodeLifecycle?: NodeLifecycleOptions | false;
 }
 
 export class WorkloadControllers {
@@ -28,6 +31,7 @@ export class WorkloadControllers {
   readonly cronjobs: CronJobController;
   readonly podGC: PodGarbageCollector;
   readonly statefulsets: StatefulSetController;
+  readonly nodeLifecycle?: NodeLifecycleController;
 
   constructor(client: Client, opts: WorkloadControllerOptions = {}) {
     this.factory = new SharedInformerFactory(client);
@@ -40,6 +44,7 @@ export class WorkloadControllers {
     this.cronjobs = new CronJobController(client, this.factory);
     this.podGC = new PodGarbageCollector(client, this.factory, opts.podGC);
     this.statefulsets = new StatefulSetController(client, this.factory);
+    if (opts.nodeLifecycle !== false) this.nodeLifecycle = new NodeLifecycleController(client, this.factory, opts.nodeLifecycle);
   }
 
   async start(): Promise<void> {
@@ -54,11 +59,13 @@ export class WorkloadControllers {
     this.cronjobs.run();
     this.podGC.run();
     this.statefulsets.run();
+    this.nodeLifecycle?.run();
   }
 
   async stop(): Promise<void> {
     this.scheduler?.stop();
     this.podGC.stop();
+    this.nodeLifecycle?.stop();
     this.factory.stop();
     await Promise.all([this.replicasets.controller.stop(), this.deployments.controller.stop(), this.disruption.controller.stop(), this.daemonsets.controller.stop(), this.jobs.controller.stop(), this.cronjobs.controller.stop(), this.statefulsets.controller.stop()]);
   }
