@@ -49,11 +49,15 @@ const runOn = (name: string, nodeName: string, tolerations: KObject[] = []) =>
 const unreachable = (seconds?: number) => ({ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', ...(seconds === undefined ? {} : { tolerationSeconds: seconds }) });
 
 test('a silent node goes Unknown and tainted; pods go now, after tolerationSeconds, or never', async () => {
-  await runOn('gone-now', 'flaky');
+  // Kube's DefaultTolerationSeconds admission gave a pod without its own toleration 300 s of grace.
+  await runOn('graced', 'flaky');
+  const graced = await json(['get', 'pod', 'graced']);
+  assert.deepEqual(graced.spec.tolerations, ['not-ready', 'unreachable'].map((k) => ({ key: `node.kubernetes.io/${k}`, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 })));
+  await runOn('gone-now', 'flaky', [unreachable(0)]);
   await runOn('gone-later', 'flaky', [unreachable(3)]);
   await runOn('stays', 'flaky', [unreachable()]);
   await runOn('on-edge', 'edge1', [{ key: 'kubeve.io/edge-node', operator: 'Exists' }]);
-  await until('all running', async () => (await json(['get', 'pods'])).items.filter((p: KObject) => p.status?.phase === 'Running').length === 4);
+  await until('all running', async () => (await json(['get', 'pods'])).items.filter((p: KObject) => p.status?.phase === 'Running').length === 5);
 
   alive.delete('flaky');
   const silentAt = Date.now();
@@ -76,6 +80,7 @@ test('a silent node goes Unknown and tainted; pods go now, after tolerationSecon
   const delay = goneAt.get('gone-later')! - goneAt.get('gone-now')!;
   assert.ok(delay >= 2700 && delay < 6000, `evicted ${delay} ms after the untolerating pod`);
   assert.ok(await exists('stays'), 'a toleration without seconds tolerates forever');
+  assert.ok(await exists('graced'), 'the default 300 s have not passed');
 
   // The EVE node, silent all along, is the kubelet bridge's: untouched.
   const edge = await json(['get', 'node', 'edge1']);

@@ -335,10 +335,27 @@ function validatePodUpdate(pod: KObject, old: KObject): FieldError[] {
   return errs;
 }
 
+/** Taints the node lifecycle controller puts on a node it has lost touch with. */
+const NODE_LOST_TAINTS = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'];
+
+/**
+ * DefaultTolerationSeconds admission: a new pod that does not already tolerate a lost node's NoExecute
+ * taint tolerates it for 300 s, so a node that misses heartbeats briefly does not lose its pods at once.
+ */
+function admitDefaultTolerationSeconds(pod: KObject): void {
+  const spec = pod.spec;
+  if (!isObject(spec)) return;
+  const tolerations: unknown[] = Array.isArray(spec.tolerations) ? spec.tolerations : [];
+  const added = NODE_LOST_TAINTS.filter((key) => !tolerations.some((t) => isObject(t) && (t.key === key || !t.key) && (t.effect === 'NoExecute' || !t.effect)))
+    .map((key) => ({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }));
+  if (added.length) spec.tolerations = [...tolerations, ...added];
+}
+
 export const podStrategy: Strategy = {
-  // Priority and RuntimeClass admission, in the real server's plugin order.
+  // Priority, DefaultTolerationSeconds and RuntimeClass admission, in the real server's plugin order.
   async admitWithObjects(pod, old, objects) {
     await admitPodPriority(pod, old, objects);
+    if (!old) admitDefaultTolerationSeconds(pod);
     await admitPodRuntimeClass(pod, old, objects);
   },
   prepareForCreate(pod) {
