@@ -9,6 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { KObject } from '../../apiserver/resource.ts';
 import { Controller, isNotFound, objectKey, type Client, type SharedInformerFactory } from '../runtime/index.ts';
 import { API_VERSION as EVE_API_VERSION, EDGENODES, getCondition } from '../eve/status.ts';
+import { adapterCapacity } from './adapters.ts';
 import { CONNECTED_CONDITION, EDGE_NODE_LABEL, EVE_VERSION_LABEL, NODES, UNREACHABLE_TAINT, rfc3339, type Taint } from './resources.ts';
 
 export interface NodeSyncOptions {
@@ -72,6 +73,7 @@ export function desiredNode(en: KObject, o: NodeSyncOptions, taintsNow: Taint[] 
   if (mem) capacity.memory = mem;
   const disk = mib(hw.storage);
   if (disk) capacity['ephemeral-storage'] = disk;
+  Object.assign(capacity, adapterCapacity(en));
 
   const addresses: KObject[] = [];
   const ifaces: KObject[] = Array.isArray(st.interfaces) ? st.interfaces : [];
