@@ -253,3 +253,26 @@ spec:
   assert.equal(p.status.message, "Node didn't have enough resource: kubeve.io/usb, requested: 1, used: 2, capacity: 2");
   assert.equal(appOf(await config(USB_NODE), p.metadata.uid), undefined, 'nothing reached the device');
 });
+
+test('extended resources are validated as kube does: whole numbers, a limit for every request, request = limit', async () => {
+  const pod = (resources: string) => `apiVersion: v1
+kind: Pod
+metadata: {name: bad-usb, namespace: default}
+spec:
+  runtimeClassName: eve-container
+  containers:
+    - {name: main, image: library/alpine:3.20, resources: ${resources}}
+`;
+  const cases: [string, string][] = [
+    ['{limits: {kubeve.io/usb: 500m}}', 'spec.containers[0].resources.limits[kubeve.io/usb]: Invalid value: "500m": must be an integer'],
+    ['{requests: {kubeve.io/usb: "1"}}', 'spec.containers[0].resources.limits: Required value: Limit must be set for non overcommitable resources'],
+    ['{requests: {kubeve.io/usb: "1"}, limits: {kubeve.io/usb: "2"}}', 'spec.containers[0].resources.requests: Invalid value: "1": must be equal to kubeve.io/usb limit of 2'],
+  ];
+  for (const [resources, text] of cases) {
+    const r = await env.kubectl(['apply', '-f', '-'], pod(resources));
+    assert.notEqual(r.code, 0, resources);
+    assert.ok(r.stderr.includes(text), `${resources}: ${r.stderr}`);
+    assert.match(r.stderr, /is invalid/);
+  }
+  assert.equal((await env.kubectl(['get', 'pod', 'bad-usb', '-n', 'default'])).code, 1, 'nothing was created');
+});
