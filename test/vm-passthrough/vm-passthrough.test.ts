@@ -276,3 +276,41 @@ spec:
   }
   assert.equal((await env.kubectl(['get', 'pod', 'bad-usb', '-n', 'default'])).code, 1, 'nothing was created');
 });
+
+test('an adapter held by an AppInstance made directly leaves allocatable; serial and GPU pods get COM1 and VGA once it is free', async () => {
+  await env.apply(`apiVersion: eve.kubeve.io/v1alpha1
+kind: AppInstance
+metadata: {name: kiosk, namespace: default}
+spec:
+  nodeName: ${USB_NODE}
+  image: library/busybox:1.36
+  resources: {memory: 64Mi}
+  adapters: [{type: hdmi, name: VGA}]
+`);
+  const held = await eventually(async () => {
+    const n = await json(['get', 'node', USB_NODE]);
+    return n.status.allocatable['kubeve.io/gpu'] === '0' ? n : undefined;
+  }, 20_000, 'gpu allocatable 0');
+  assert.equal(held.status.capacity['kubeve.io/gpu'], '1', 'capacity still counts it');
+  await env.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: display, namespace: default}
+spec:
+  runtimeClassName: eve-container
+  containers:
+    - name: main
+      image: library/alpine:3.20
+      resources: {limits: {kubeve.io/gpu: "1", kubeve.io/serial: "1", cpu: 500m, memory: 128Mi}}
+`);
+  const pending = await eventually(async () => {
+    const p = await json(['get', 'pod', 'display', '-n', 'default']);
+    return cond(p, 'PodScheduled')?.reason === 'Unschedulable' ? p : undefined;
+  }, 20_000, 'display unschedulable');
+  assert.match(cond(pending, 'PodScheduled').message, /2 Insufficient kubeve\.io\/gpu/);
+  await env.ok(['delete', 'appinstance', 'kiosk', '-n', 'default', '--wait=true']);
+  await env.ok(['wait', '--for=condition=Ready', 'pod/display', '-n', 'default', '--timeout=90s']);
+  const p = await json(['get', 'pod', 'display', '-n', 'default']);
+  const adapters = appOf(await config(USB_NODE), p.metadata.uid).adapters.map((a: any) => [a.type, a.name]);
+  assert.deepEqual(adapters, [['PhyIoHDMI', 'VGA'], ['PhyIoCOM', 'COM1']]);
+  assert.equal(dev(USB_NODE).model.appStates().display, 'RUNNING');
+});

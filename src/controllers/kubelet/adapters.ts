@@ -36,6 +36,25 @@ export function adapterCapacity(en: KObject): Record<string, string> {
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, String(v)]));
 }
 
+/**
+ * Node allocatable entries: the capacity less the adapters AppInstances hold that no Pod controls (made
+ * directly, not through the bridge): the scheduler cannot see those, so they are not offered.
+ */
+export function adapterAllocatable(en: KObject, apps: KObject[]): Record<string, string> {
+  const held = new Set<string>();
+  for (const a of apps) {
+    if (a.metadata?.deletionTimestamp || podControlled(a)) continue;
+    for (const x of a.spec?.adapters ?? []) held.add(String(x.name));
+  }
+  const free = { ...en, status: { ...en.status, adapters: ((en.status?.adapters ?? []) as KObject[]).filter((a) => !held.has(String(a.name))) } };
+  const cap = adapterCapacity(en);
+  const out = adapterCapacity(free);
+  for (const k of Object.keys(cap)) out[k] ??= '0';
+  return out;
+}
+
+export const podControlled = (app: KObject) => (app.metadata?.ownerReferences ?? []).some((r: KObject) => r.controller && r.kind === 'Pod');
+
 /** Adapters a pod asks for, by kind (limits before requests, as the kubelet reads extended resources). */
 export function adapterRequests(pod: KObject): Map<string, number> {
   const out = new Map<string, number>();
