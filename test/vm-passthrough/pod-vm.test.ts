@@ -67,12 +67,12 @@ test('adapters: capacity per kind; a pod keeps what its AppInstance holds, other
   const a = new AdapterAssigner();
   // A holds USB2 in its stored AppInstance (e.g. before a restart): it keeps it; B gets USB1; C none.
   const appA = { metadata: { name: 'a', uid: 'app-a' }, spec: { nodeName: 'dev1', adapters: [{ type: 'usb', name: 'USB2' }] } };
-  assert.deepEqual(a.assign(usb('a', 'pa'), en, appA, [appA]).adapters, [{ type: 'usb', name: 'USB2' }]);
-  assert.deepEqual(a.assign(usb('b', 'pb'), en, undefined, [appA]).adapters, [{ type: 'usb', name: 'USB1' }]);
-  assert.deepEqual(a.assign(usb('c', 'pc'), en, undefined, [appA]).shortage, { resource: 'kubeve.io/usb', requested: 1, used: 2, capacity: 2 });
+  assert.deepEqual(a.assign(usb('a', 'pa'), en, appA, () => [appA]).adapters, [{ type: 'usb', name: 'USB2' }]);
+  assert.deepEqual(a.assign(usb('b', 'pb'), en, undefined, () => [appA]).adapters, [{ type: 'usb', name: 'USB1' }]);
+  assert.deepEqual(a.assign(usb('c', 'pc'), en, undefined, () => [appA]).shortage, { resource: 'kubeve.io/usb', requested: 1, used: 2, capacity: 2 });
   // B's choice is reserved before its AppInstance exists; once B goes, C gets USB1.
   a.release('pb');
-  assert.deepEqual(a.assign(usb('c', 'pc'), en, undefined, [appA]).adapters, [{ type: 'usb', name: 'USB1' }]);
+  assert.deepEqual(a.assign(usb('c', 'pc'), en, undefined, () => [appA]).adapters, [{ type: 'usb', name: 'USB1' }]);
   const serial = { metadata: { name: 's', uid: 'ps' }, spec: { containers: [{ name: 'c', resources: { limits: { 'kubeve.io/serial': '1' } } }] } };
-  assert.deepEqual(a.assign(serial, en, undefined, [appA]).adapters, [{ type: 'com', name: 'COM1' }]);
+  assert.deepEqual(a.assign(serial, en, undefined, () => [appA]).adapters, [{ type: 'com', name: 'COM1' }]);
 });

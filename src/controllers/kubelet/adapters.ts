@@ -94,10 +94,11 @@ export class AdapterAssigner {
 
   /**
    * The adapters for a bound pod: those its AppInstance already holds when they still fit, else free
-   * ones (by name, first free first). `apps`: every AppInstance on the node. Synchronous on purpose:
-   * choosing and reserving cannot interleave with another pod's choice.
+   * ones (by name, first free first). `appsOnNode`: every AppInstance on the node (read only when the
+   * pod asks for adapters). Synchronous on purpose: choosing and reserving cannot interleave with
+   * another pod's choice.
    */
-  assign(pod: KObject, en: KObject, own: KObject | undefined, apps: KObject[]): { adapters?: AppAdapter[]; shortage?: Shortage } {
+  assign(pod: KObject, en: KObject, own: KObject | undefined, appsOnNode: () => KObject[]): { adapters?: AppAdapter[]; shortage?: Shortage } {
     const want = adapterRequests(pod);
     const uid = String(pod.metadata.uid);
     if (!want.size) {
@@ -108,8 +109,8 @@ export class AdapterAssigner {
     const present: KObject[] = en.status?.adapters ?? [];
     const kindOf = new Map(present.map((a) => [String(a.name), String(a.type)]));
     const held = new Set<string>();
-    for (const a of apps) {
-      if (a === own || a.metadata?.deletionTimestamp) continue;
+    for (const a of appsOnNode()) {
+      if ((own && a.metadata?.uid === own.metadata?.uid) || a.metadata?.deletionTimestamp) continue;
       for (const x of a.spec?.adapters ?? []) held.add(String(x.name));
     }
     for (const [other, r] of this.reserved) if (other !== uid && r.node === node) r.names.forEach((n) => held.add(n));

@@ -134,7 +134,7 @@ export class PodController {
     const want = appInstanceFor(pod, lookups);
     if (want.app) {
       // Passthrough adapters the pod asks for (kubeve.io/<kind>): specific ones, as a kubelet's device manager.
-      const onNode = apps.list().filter((a) => a.spec?.nodeName === pod.spec.nodeName);
+      const onNode = () => apps.list().filter((a) => a.spec?.nodeName === pod.spec.nodeName);
       const placed = this.adapters.assign(pod, en, app, onNode);
       if (placed.shortage) {
         const { reason, message } = shortageStatus(placed.shortage);
