@@ -47,6 +47,29 @@ test("EVE's modes are RuntimeClasses that place pods on EVE nodes", async () => 
   }
   const table = await env.ok(['get', 'runtimeclass']);
   assert.match(table, /^eve-vm-fml\s+eve-vm-fml\s+/m);
+  // A class of the cluster's own naming works through its handler: a NOHYPER container.
+  await env.apply(`apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: bare-metal}
+handler: eve-nohyper
+scheduling:
+  nodeSelector: {kubeve.io/edge-node: "true", kubernetes.io/hostname: ${VM_NODE}}
+  tolerations: [{key: kubeve.io/edge-node, operator: Exists, effect: NoSchedule}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bare, namespace: default}
+spec:
+  runtimeClassName: bare-metal
+  containers: [{name: main, image: library/busybox:1.36, resources: {limits: {memory: 64Mi}}}]
+`);
+  await env.ok(['wait', '--for=condition=Ready', 'pod/bare', '-n', 'default', '--timeout=60s']);
+  const pod = await json(['get', 'pod', 'bare', '-n', 'default']);
+  const app = appOf(await config(VM_NODE), pod.metadata.uid);
+  assert.equal(app.fixedresources.virtualizationMode, 'NOHYPER');
+  const root = (await config(VM_NODE)).contentInfo.find((c: any) => c.URL === 'library/busybox:1.36');
+  assert.equal(root.iformat, 'CONTAINER');
+  await env.ok(['delete', 'pod', 'bare', '-n', 'default', '--wait=true', '--timeout=60s']);
 });
 
 test('a VM pod (eve-vm-hvm, qcow2 containerDisk, cloud-init from a Secret) → EVE VM config with format, KiB, vCPUs, base64 user data; Running', async () => {
