@@ -106,9 +106,13 @@ export interface AppRecord {
   memoryKiB: number;
   /** VM firmware; containers ignore it. */
   bootMode?: 'legacy' | 'uefi';
-  /** Hypervisor mode; default HVM (what Eden uses on amd64 for both kinds). */
-  virtualization?: 'hvm' | 'pv' | 'noHyper';
+  /** Hypervisor mode; default HVM (what Eden uses on amd64 for both kinds). FML: full machine (UEFI guests). */
+  virtualization?: 'hvm' | 'pv' | 'fml' | 'noHyper';
   enableVnc?: boolean;
+  /** VNC display number (port 5900 + n on the device). */
+  vncDisplay?: number;
+  /** Pin the app's vCPUs to dedicated physical CPUs (VmConfig.pin_cpu). */
+  pinCpu?: boolean;
   /** Ordered: guest NIC order. */
   interfaces: AppInterfaceRecord[];
   /** Ordered: the first is the root disk / container rootfs. */

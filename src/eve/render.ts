@@ -202,7 +202,7 @@ function renderVolume(v: VolumeRecord): Volume {
   });
 }
 
-const VM_MODES = { hvm: VmMode.HVM, pv: VmMode.PV, noHyper: VmMode.NOHYPER } as const;
+const VM_MODES = { hvm: VmMode.HVM, pv: VmMode.PV, fml: VmMode.FML, noHyper: VmMode.NOHYPER } as const;
 const BOOT_MODES = { legacy: VmBootMode.LEGACY, uefi: VmBootMode.UEFI } as const;
 const PASSTHROUGH: Record<PassthroughRecord['type'], PhyIoType> = {
   ethernet: PhyIoType.PhyIoNetEth,
@@ -228,6 +228,8 @@ function renderApp(a: AppRecord, volumes: Map<string, VolumeRecord>): AppInstanc
       vcpus: a.vcpus,
       virtualizationMode: VM_MODES[a.virtualization ?? 'hvm'],
       enableVnc: a.enableVnc ?? false,
+      vncDisplay: a.enableVnc ? (a.vncDisplay ?? 0) : 0,
+      pinCpu: a.pinCpu ?? false,
       bootMode: a.bootMode ? BOOT_MODES[a.bootMode] : VmBootMode.UNSPECIFIED,
     }),
     activate: a.activate,

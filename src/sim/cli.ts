@@ -6,6 +6,7 @@ import { SimFleet } from './fleet.ts';
 import { ProcessFleet, toFleetOptions, type FleetView, type WorkerFleetOptions } from './process-fleet.ts';
 import { startProgress } from './progress.ts';
 import { SECOND } from './clock.ts';
+import type { SimAdapter } from './model.ts';
 
 interface SimCliOptions {
   server?: string;
@@ -26,6 +27,7 @@ interface SimCliOptions {
   attest?: boolean;
   clientCerts?: boolean;
   failImage?: string;
+  adapters?: string;
   failUpdate?: string;
   offline?: string;
   clockSkew?: string;
@@ -70,6 +72,21 @@ function num(v: string | undefined, name: string, min = 0): number | undefined {
   return n;
 }
 
+const ADAPTER_NAMES: Record<SimAdapter['type'], string> = { usb: 'USB', pci: 'PCI', serial: 'COM', gpu: 'GPU' };
+
+/** "usb:2,serial:1" → USB1, USB2, COM1. */
+export function parseAdapters(spec: string): SimAdapter[] {
+  const out: SimAdapter[] = [];
+  for (const part of spec.split(',').filter(Boolean)) {
+    const [kind, count] = part.split(':');
+    const n = Number(count ?? '1');
+    if (!(kind! in ADAPTER_NAMES) || !Number.isInteger(n) || n < 1 || n > 64) throw new Error(`--adapters wants kind:count with kind one of ${Object.keys(ADAPTER_NAMES).join(', ')} and count 1-64, got ${JSON.stringify(part)}`);
+    const type = kind as SimAdapter['type'];
+    for (let i = 1; i <= n; i++) out.push({ name: `${ADAPTER_NAMES[type]}${i}`, type });
+  }
+  return out;
+}
+
 export function registerSimCommands(program: Command): void {
   program
     .command('sim')
@@ -95,6 +112,7 @@ export function registerSimCommands(program: Command): void {
     .option('--fail-update <substring>', 'fault: base OS versions containing this fail their test boot and fall back')
     .option('--offline <fraction:seconds>', 'fault: take this fraction of devices offline for this many simulated seconds, once configured')
     .option('--clock-skew <seconds>', 'fault: device clocks are off by this many seconds')
+    .option('--adapters <kind:n,...>', 'passthrough adapters every device reports, e.g. usb:2,serial:1 (kinds usb, pci, serial, gpu; named USB1, USB2, COM1, ...)')
     .option('--json', 'print final statistics as JSON on stdout')
     .option('--procs <n>', 'run the fleet in this many worker processes (large fleets: one event loop per process)', '1')
     .action(async (o: SimCliOptions) => {
@@ -116,6 +134,7 @@ export function registerSimCommands(program: Command): void {
         timeScale: num(o.timeScale, 'time-scale', 1e-3),
         intervals: { ...(cfgInt ? { config: cfgInt * SECOND } : {}), ...(metInt ? { metrics: metInt * SECOND } : {}) },
         ...(o.failImage ? { failImage: o.failImage } : {}),
+        ...(o.adapters ? { adapters: parseAdapters(o.adapters) } : {}),
         ...(o.failUpdate ? { failUpdate: o.failUpdate } : {}),
         ...(skew ? { skewMs: skew * SECOND } : {}),
         logs: o.logs,

@@ -5,7 +5,7 @@ import type tls from 'node:tls';
 import { createDeviceCert } from '../eve/pki.ts';
 import { SimClock } from './clock.ts';
 import { SimDevice, type Identity, type SimDeviceOptions, type SimIntervals, type SimPhase } from './device.ts';
-import type { ModelKnobs } from './model.ts';
+import type { HardwareProfile, ModelKnobs } from './model.ts';
 import { SimStats } from './stats.ts';
 import { createSharedContext } from './transport.ts';
 
@@ -23,6 +23,8 @@ export interface SimFleetOptions {
   timeScale?: number;
   intervals?: SimIntervals;
   knobs?: ModelKnobs;
+  /** Hardware overrides by device index (e.g. passthrough adapters). */
+  hardware?: (index: number) => Partial<HardwareProfile>;
   /** Per-device clock skew in ms (fault knob), by device index. */
   skewMs?: (index: number) => number;
   clientCerts?: boolean;
@@ -86,6 +88,7 @@ export class SimFleet {
         clock: skew ? new SimClock({ timeScale: o.timeScale, skewMs: skew }) : clock,
         intervals: o.intervals,
         knobs: o.knobs,
+        hardware: o.hardware?.(i),
         fleetStats: fleet.stats,
         sharedContext: shared,
         clientCerts: o.clientCerts,

@@ -150,6 +150,16 @@ export interface HardwareProfile {
   memoryMB: number;
   storageMB: number;
   ports: { ifname: string; mac: string; ip: string; subnet: string; gateway: string }[];
+  /** Adapters an app may be given (passthrough), reported as assignable IO bundles; default none. */
+  adapters?: SimAdapter[];
+}
+
+/** A passthrough adapter of the simulated hardware: its assignment group name and kind. */
+export interface SimAdapter {
+  name: string;
+  type: 'usb' | 'pci' | 'serial' | 'gpu';
+  /** PCI address / USB bus path shown as the bundle's member (default: the name). */
+  address?: string;
 }
 
 export interface LogLine {
@@ -203,6 +213,8 @@ export class DeviceModel {
   readonly vols = new Map<string, VolState>();
   readonly nis = new Map<string, NiState>();
   readonly apps = new Map<string, AppState>();
+  /** Passthrough adapter (assignment group) → UUID of the app it is assigned to. */
+  readonly assignedAdapters = new Map<string, string>();
   readonly partitions: [Partition, Partition];
   current: 0 | 1 = 0;
   baseos: BaseOsUpdate | undefined;
@@ -615,12 +627,38 @@ export class DeviceModel {
     for (const [uuid, a] of this.apps) {
       if (seen.has(uuid)) continue;
       for (const n of a.nets) this.release(n.mac);
+      this.releaseAdapters(a);
       this.apps.delete(uuid);
       this.deleted.set(`app:${uuid}`, uuid);
       this.dirty.delete(`app:${uuid}`);
       this.log('info', 'zedmanager', `app ${a.cfg.displayname} (${uuid}) deleted`, now);
       this.touch('device');
     }
+  }
+
+  /** Frees what an app held (EVE returns adapters to the pool when an app stops or goes). */
+  private releaseAdapters(a: AppState): void {
+    for (const [name, holder] of this.assignedAdapters) {
+      if (holder !== a.uuid) continue;
+      this.assignedAdapters.delete(name);
+      this.touch('device');
+    }
+  }
+
+  /** Why the app cannot have its passthrough adapters (unknown, or held by another app), else reserves them. */
+  private reserveAdapters(a: AppState): string | undefined {
+    const known = new Set((this.hw.adapters ?? []).map((x) => x.name));
+    for (const ad of a.cfg.adapters) {
+      if (!known.has(ad.name)) return `adapter ${ad.name} not found on the device`;
+      const holder = this.assignedAdapters.get(ad.name);
+      if (holder && holder !== a.uuid) return `adapter ${ad.name} is already assigned to app ${this.apps.get(holder)?.cfg.displayname ?? holder}`;
+    }
+    for (const ad of a.cfg.adapters) {
+      if (this.assignedAdapters.get(ad.name) === a.uuid) continue;
+      this.assignedAdapters.set(ad.name, a.uuid);
+      this.touch('device');
+    }
+    return undefined;
   }
 
   private setNets(a: AppState): void {
@@ -766,6 +804,7 @@ export class DeviceModel {
   private appError(a: AppState, description: string, now: number): void {
     if (a.state === ZSwState.ERROR && a.errs.some((e) => e.description === description)) return;
     for (const n of a.nets) this.release(n.mac);
+    this.releaseAdapters(a);
     a.state = ZSwState.ERROR;
     a.errs = [{ description, time: now }];
     a.op = undefined;
@@ -831,6 +870,7 @@ export class DeviceModel {
           this.release(n.mac);
           n.ip = undefined;
         }
+        this.releaseAdapters(a);
         a.op = undefined;
         return this.set(a, ZSwState.HALTED, now);
       }
@@ -847,6 +887,8 @@ export class DeviceModel {
     if (dep.error) return this.appError(a, dep.error, now);
     if (dep.wait !== undefined) return this.set(a, dep.wait, now);
     if (!a.cfg.fixedresources) return this.appError(a, 'missing fixedresources', now);
+    const adapterErr = this.reserveAdapters(a);
+    if (adapterErr) return this.appError(a, adapterErr, now);
     if (a.state !== ZSwState.INSTALLED && a.state !== ZSwState.BOOTING) return this.set(a, ZSwState.INSTALLED, now);
     if (halting) return;
     if (a.state === ZSwState.INSTALLED) return this.set(a, ZSwState.BOOTING, now);
@@ -992,6 +1034,7 @@ export class DeviceModel {
       ni.leases.clear();
       this.touch(`ni:${ni.uuid}`);
     }
+    this.assignedAdapters.clear();
     for (const a of this.apps.values()) {
       a.op = undefined;
       for (const n of a.nets) n.ip = undefined;

@@ -7,9 +7,12 @@ import { fileURLToPath } from 'node:url';
 import type { PhaseCounts, SimFleetOptions } from './fleet.ts';
 import { SimStats, type StatsSnapshot } from './stats.ts';
 import { preferJemalloc } from './allocator.ts';
+import type { SimAdapter } from './model.ts';
 
 /** The serialisable part of SimFleetOptions, plus the fault knobs in plain form. */
-export type WorkerFleetOptions = Omit<SimFleetOptions, 'knobs' | 'skewMs' | 'identities' | 'onCreateProgress'> & {
+export type WorkerFleetOptions = Omit<SimFleetOptions, 'knobs' | 'skewMs' | 'identities' | 'onCreateProgress' | 'hardware'> & {
+  /** Passthrough adapters every device reports. */
+  adapters?: SimAdapter[];
   /** Fault: downloads whose URL contains this fail. */
   failImage?: string;
   /** Fault: base OS versions containing this fail their test boot. */
@@ -20,9 +23,10 @@ export type WorkerFleetOptions = Omit<SimFleetOptions, 'knobs' | 'skewMs' | 'ide
 
 /** The SimFleet options a WorkerFleetOptions stands for (fault knobs as functions again). */
 export function toFleetOptions(o: WorkerFleetOptions): SimFleetOptions {
-  const { failImage, failUpdate, skewMs, ...rest } = o;
+  const { failImage, failUpdate, skewMs, adapters, ...rest } = o;
   return {
     ...rest,
+    ...(adapters?.length ? { hardware: () => ({ adapters }) } : {}),
     knobs: {
       ...(failImage ? { failImage: (ct: { url: string }) => ct.url.includes(failImage) } : {}),
       ...(failUpdate ? { failUpdate: (v: string) => v.includes(failUpdate) } : {}),

@@ -17,8 +17,24 @@ import {
 } from '../eve/gen/info/info_pb.ts';
 import { Severity, type ErrorInfo } from '../eve/gen/info/common_pb.ts';
 import { ZMetricMsgSchema } from '../eve/gen/metrics/metrics_pb.ts';
-import { PhyIoMemberUsage } from '../eve/gen/evecommon/devmodelcommon_pb.ts';
-import type { DeviceModel, InfoKey, SimError, LogLine, Partition } from './model.ts';
+import { PhyIoMemberUsage, PhyIoType } from '../eve/gen/evecommon/devmodelcommon_pb.ts';
+import type { DeviceModel, InfoKey, SimError, LogLine, Partition, SimAdapter } from './model.ts';
+
+const ADAPTER_PHY_TYPES: Record<SimAdapter['type'], PhyIoType> = { usb: PhyIoType.PhyIoUSB, pci: PhyIoType.PhyIoOther, serial: PhyIoType.PhyIoCOM, gpu: PhyIoType.PhyIoHDMI };
+
+/** ZInfoDevice.assignableAdapters: the management ports (used by EVE itself), then the passthrough adapters. */
+function ioBundles(m: DeviceModel) {
+  return [
+    ...m.hw.ports.map((p) => ({ type: PhyIoType.PhyIoNetEth, name: p.ifname, members: [p.ifname], usedByBaseOS: true, usage: PhyIoMemberUsage.PhyIoUsageMgmtAndApps, ioAddressList: [{ macAddress: p.mac }] })),
+    ...(m.hw.adapters ?? []).map((a) => ({
+      type: ADAPTER_PHY_TYPES[a.type],
+      name: a.name,
+      members: [a.address ?? a.name],
+      usedByAppUUID: m.assignedAdapters.get(a.name) ?? '',
+      usage: PhyIoMemberUsage.PhyIoUsageDedicated,
+    })),
+  ];
+}
 
 export interface ReportContext {
   devUuid: string;
@@ -220,6 +236,7 @@ function deviceInfo(m: DeviceModel, ctx: ReportContext): ZInfoMsg {
           biosVersion: '1.16.3',
           biosReleaseDate: '04/01/2014',
         },
+        assignableAdapters: ioBundles(m),
         storageList: [{ device: 'sda9', mountPath: '/persist', total: BigInt(hw.storageMB), storageLocation: true }],
         bootTime: timestampFromMs(m.bootTime),
         swList: [devSw(m.partitions[0], m.current === 0), devSw(m.partitions[1], m.current === 1)],

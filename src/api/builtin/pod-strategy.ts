@@ -8,7 +8,7 @@ import { TAINT_EFFECTS } from './node.ts';
 import { admitPodPriority } from './scheduling.ts';
 import { admitPodRuntimeClass } from './nodek8s.ts';
 import { compareQuantity, formatQuantity, parseQuantity } from './quantity.ts';
-import { canonicalizeResourceList, podQOSClass, resourceListErrors } from './resources.ts';
+import { canonicalizeResourceList, extendedResourceErrors, isExtendedResource, podQOSClass, resourceListErrors } from './resources.ts';
 import { dns1123Label, dns1123Subdomain, duplicate, envVarName, forbidden, invalid, key, labelValue, notFound, notSupported, qualifiedName, required } from './validation.ts';
 
 const RESTART_POLICIES = ['Always', 'OnFailure', 'Never'];
@@ -148,7 +148,9 @@ function initialPodStatus(pod: KObject): KObject {
 function validateResources(res: unknown, path: string, errs: FieldError[]): void {
   if (!isObject(res)) return;
   errs.push(...resourceListErrors(res.limits, `${path}.limits`), ...resourceListErrors(res.requests, `${path}.requests`));
+  errs.push(...extendedResourceErrors(res, path));
   for (const [name, v] of Object.entries(isObject(res.requests) ? res.requests : {})) {
+    if (isExtendedResource(name)) continue;
     const req = parseQuantity(v);
     const lim = isObject(res.limits) ? parseQuantity(res.limits[name]) : undefined;
     if (req && lim && compareQuantity(req, lim) > 0) errs.push(invalid(key(`${path}.requests`, name), v, `must be less than or equal to ${name} limit of ${res.limits![name]}`));

@@ -4,7 +4,7 @@ import type { KObject } from '../../apiserver/resource.ts';
 import type { FieldError } from '../../apiserver/errors.ts';
 import { isObject } from './common.ts';
 import { QUANTITY_REGEX_MESSAGE, addQuantity, compareQuantity, formatQuantity, isZero, parseQuantity, type Quantity } from './quantity.ts';
-import { invalid, key } from './validation.ts';
+import { invalid, key, required } from './validation.ts';
 
 /** Rewrites parseable quantities of parent[field] in the canonical form the real server stores (rounded up to milli). */
 export function canonicalizeResourceList(parent: KObject, field: string): void {
@@ -22,6 +22,33 @@ export function resourceListErrors(list: unknown, path: string): FieldError[] {
   return Object.entries(list)
     .filter(([, v]) => !parseQuantity(v))
     .map(([k, v]) => invalid(key(path, k), v, QUANTITY_REGEX_MESSAGE));
+}
+
+/** Extended resources (a domain outside kubernetes.io, e.g. kubeve.io/usb): whole numbers that cannot be overcommitted. */
+export const isExtendedResource = (name: string) => name.includes('/') && !name.includes('kubernetes.io/') && !name.startsWith('requests.');
+
+/**
+ * ValidateResourceRequirements' rules for extended resources: integers only; a request needs a limit
+ * and must equal it. `res` is a container's resources; undefined names mean no extended resources.
+ */
+export function extendedResourceErrors(res: KObject, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  const limits = isObject(res.limits) ? res.limits : {};
+  const requests = isObject(res.requests) ? res.requests : {};
+  for (const [field, list] of [['limits', limits], ['requests', requests]] as const) {
+    for (const [name, v] of Object.entries(list)) {
+      const q = parseQuantity(v);
+      if (isExtendedResource(name) && q && q.exp < 0 && q.mantissa % 10n ** BigInt(-q.exp) !== 0n) errs.push(invalid(key(`${path}.${field}`, name), v, 'must be an integer'));
+    }
+  }
+  for (const [name, v] of Object.entries(requests)) {
+    if (!isExtendedResource(name)) continue;
+    const req = parseQuantity(v);
+    const lim = parseQuantity(limits[name]);
+    if (limits[name] === undefined) errs.push(required(`${path}.limits`, 'Limit must be set for non overcommitable resources'));
+    else if (req && lim && compareQuantity(req, lim) !== 0) errs.push(invalid(`${path}.requests`, v, `must be equal to ${name} limit of ${limits[name]}`));
+  }
+  return errs;
 }
 
 const QOS_RESOURCES = ['cpu', 'memory'];

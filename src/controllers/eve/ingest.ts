@@ -10,6 +10,7 @@ import {
   type ZInfoApp, type ZInfoDevice, type ZInfoMsg, type ZInfoNetworkInstance, type ZInfoVolume,
 } from '../../eve/gen/info/info_pb.ts';
 import { Severity, type ErrorInfo } from '../../eve/gen/info/common_pb.ts';
+import { PhyIoMemberUsage, PhyIoType } from '../../eve/gen/evecommon/devmodelcommon_pb.ts';
 import type { GVR } from '../runtime/index.ts';
 import type { NodeIndex } from './nodes.ts';
 import { appUuid, type UuidOwner } from './mapping.ts';
@@ -85,6 +86,33 @@ export function baseOsCondition(spec: KObject | undefined, d: ZInfoDevice): Cond
 const VOLUME_READY = (s: string) => s === 'CREATED_VOLUME';
 const NI_READY = (s: string) => s === 'ONLINE';
 
+/** Device IO types as the adapter kinds kubeve names (status.adapters[].type, extended resource kubeve.io/<type>). */
+const ADAPTER_TYPES: Partial<Record<PhyIoType, string>> = {
+  [PhyIoType.PhyIoUSB]: 'usb',
+  [PhyIoType.PhyIoUSBController]: 'usb',
+  [PhyIoType.PhyIoUSBDevice]: 'usb',
+  [PhyIoType.PhyIoCOM]: 'serial',
+  [PhyIoType.PhyIoHDMI]: 'gpu',
+  [PhyIoType.PhyIoOther]: 'pci',
+  [PhyIoType.PhyIoNVMEStorage]: 'pci',
+  [PhyIoType.PhyIoSATAStorage]: 'pci',
+  [PhyIoType.PhyIoNetEth]: 'ethernet',
+  [PhyIoType.PhyIoNetEthPF]: 'ethernet',
+  [PhyIoType.PhyIoAudio]: 'audio',
+  [PhyIoType.PhyIoNetWLAN]: 'wlan',
+  [PhyIoType.PhyIoNetWWAN]: 'wwan',
+  [PhyIoType.PhyIoCAN]: 'can',
+};
+const NOT_ASSIGNABLE = new Set([PhyIoMemberUsage.PhyIoUsageMgmtAndApps, PhyIoMemberUsage.PhyIoUsageMgmtOnly, PhyIoMemberUsage.PhyIoUsageDisabled, PhyIoMemberUsage.PhyIoUsageShared]);
+
+/** The IO bundles an app may be given: not the device's own (management) ports, sorted by name. */
+function assignableAdapters(d: ZInfoDevice): KObject[] {
+  return d.assignableAdapters
+    .filter((b) => b.name && ADAPTER_TYPES[b.type] && !b.usedByBaseOS && !NOT_ASSIGNABLE.has(b.usage))
+    .map((b) => ({ name: b.name, type: ADAPTER_TYPES[b.type]!, ...(b.members.length ? { members: [...b.members] } : {}), ...(b.usedByAppUUID ? { usedByApp: b.usedByAppUUID } : {}) }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
 export class Ingest {
   constructor(
     private readonly index: NodeIndex,
@@ -117,6 +145,9 @@ export class Ingest {
       if (d.memory) hw.memory = `${d.memory}Mi`;
       if (d.storage) hw.storage = `${d.storage}Mi`;
       st.hardware = hw;
+      const adapters = assignableAdapters(d);
+      if (adapters.length) st.adapters = adapters;
+      else delete st.adapters;
       const active = d.swList.find((p) => p.activated);
       if (active?.shortVersion) st.eveVersion = active.shortVersion;
       st.partitions = d.swList.map((p) => ({

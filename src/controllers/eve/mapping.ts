@@ -177,8 +177,10 @@ class Mapper {
     container: boolean,
   ): Promise<{ uuid: string; url: string; registry: boolean } | undefined> {
     if (!dsName) {
-      if (!container) return s.fail('DataStoreRequired', `image ${image} needs a datastoreRef (only container images can name their registry)`);
-      const { registry, path } = splitImageRef(image);
+      // A VM disk may come as an OCI artifact from a registry, written with the oci:// scheme.
+      const oci = /^oci:\/\//.test(image);
+      if (!container && !oci) return s.fail('DataStoreRequired', `image ${image} needs a datastoreRef (only container images and oci:// disk references can name their registry)`);
+      const { registry, path } = splitImageRef(oci ? image.slice('oci://'.length) : image);
       const uuid = uuidV5(`registry/${registry}`, this.device);
       s.staged.datastores.set(uuid, { uuid, type: 'container-registry', fqdn: `docker://${registry}` });
       return { uuid, url: path, registry: true };
@@ -366,6 +368,9 @@ class Mapper {
     if (arch === 'arm64') rec.virtualization = 'pv';
     if (spec.bootMode === 'legacy' || spec.bootMode === 'uefi') rec.bootMode = spec.bootMode;
     if (spec.vnc === true) rec.enableVnc = true;
+    if (spec.vnc === true && int(spec.vncDisplay)) rec.vncDisplay = spec.vncDisplay;
+    if (['hvm', 'pv', 'fml', 'noHyper'].includes(spec.virtualization)) rec.virtualization = spec.virtualization;
+    if (spec.pinCpu === true) rec.pinCpu = true;
     if (Array.isArray(spec.adapters) && spec.adapters.length) rec.adapters = spec.adapters.map((a: KObject) => ({ type: a.type, name: String(a.name) }));
     if (Array.isArray(spec.env) && spec.env.length) rec.env = spec.env.map((e: KObject) => ({ name: String(e.name), value: String(e.value ?? '') }));
     if (str(spec.userData)) rec.userData = spec.userData;

@@ -8,7 +8,8 @@ import { NodeSync, type NodeSyncOptions } from './node-sync.ts';
 import { NodeLeases, type LeaseOptions } from './lease.ts';
 import { PodController } from './pod-controller.ts';
 import { NadController } from './nad-controller.ts';
-import { NODE_LEASE_NAMESPACE } from './resources.ts';
+import { NODE_LEASE_NAMESPACE, RUNTIMECLASSES } from './resources.ts';
+import { runtimeClasses } from './pod-vm.ts';
 
 export interface KubeletBridgeOptions extends NodeSyncOptions, LeaseOptions {
   /** Off switch (default on). */
@@ -34,12 +35,22 @@ export class KubeletBridge {
     await this.client.create({ group: '', version: 'v1', resource: 'namespaces' }, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NODE_LEASE_NAMESPACE } }).catch((e) => {
       if (!isAlreadyExists(e)) throw e;
     });
+    await this.ensureRuntimeClasses();
     this.informers.start();
     await this.informers.waitForCacheSync();
     this.nodes.start();
     this.pods.start();
     this.nads.start();
     this.leases.start();
+  }
+
+  /** EVE's runtime handlers as RuntimeClasses (pod-vm.ts); existing ones (maybe edited) are left alone. */
+  private async ensureRuntimeClasses(): Promise<void> {
+    for (const rc of runtimeClasses()) {
+      await this.client.create(RUNTIMECLASSES, undefined, rc).catch((e) => {
+        if (!isAlreadyExists(e)) throw e;
+      });
+    }
   }
 
   async stop(): Promise<void> {

@@ -8,7 +8,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { KObject } from '../../apiserver/resource.ts';
 import { Controller, isNotFound, objectKey, type Client, type SharedInformerFactory } from '../runtime/index.ts';
-import { API_VERSION as EVE_API_VERSION, EDGENODES, getCondition } from '../eve/status.ts';
+import { API_VERSION as EVE_API_VERSION, APPINSTANCES, EDGENODES, getCondition } from '../eve/status.ts';
+import { adapterAllocatable, adapterCapacity, podControlled } from './adapters.ts';
 import { CONNECTED_CONDITION, EDGE_NODE_LABEL, EVE_VERSION_LABEL, NODES, UNREACHABLE_TAINT, rfc3339, type Taint } from './resources.ts';
 
 export interface NodeSyncOptions {
@@ -39,7 +40,7 @@ const mib = (v: unknown): string | undefined => (typeof v === 'number' ? `${v}Mi
 /** Annotation listing the label keys this controller set, so labels others add (kubectl label) are kept. */
 export const SYNCED_LABELS = 'kubeve.io/synced-labels';
 
-export function desiredNode(en: KObject, o: NodeSyncOptions, taintsNow: Taint[] = [], labelsNow: Record<string, string> = {}, syncedNow = ''): KObject {
+export function desiredNode(en: KObject, o: NodeSyncOptions, taintsNow: Taint[] = [], labelsNow: Record<string, string> = {}, syncedNow = '', apps: KObject[] = []): KObject {
   const st = en.status ?? {};
   const hw = st.hardware ?? {};
   const arch = ARCH[String(hw.architecture ?? '')] ?? (hw.architecture ? String(hw.architecture) : 'amd64');
@@ -72,6 +73,7 @@ export function desiredNode(en: KObject, o: NodeSyncOptions, taintsNow: Taint[] 
   if (mem) capacity.memory = mem;
   const disk = mib(hw.storage);
   if (disk) capacity['ephemeral-storage'] = disk;
+  Object.assign(capacity, adapterCapacity(en));
 
   const addresses: KObject[] = [];
   const ifaces: KObject[] = Array.isArray(st.interfaces) ? st.interfaces : [];
@@ -115,7 +117,7 @@ export function desiredNode(en: KObject, o: NodeSyncOptions, taintsNow: Taint[] 
     spec: { taints },
     status: {
       capacity,
-      allocatable: { ...capacity },
+      allocatable: { ...capacity, ...adapterAllocatable(en, apps) },
       conditions,
       addresses,
       daemonEndpoints: { kubeletEndpoint: { Port: 0 } },
@@ -155,6 +157,11 @@ export class NodeSync {
   constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, private readonly o: NodeSyncOptions = {}) {
     const edge = informers.informerFor(EDGENODES);
     const nodes = informers.informerFor(NODES);
+    // Adapters held by AppInstances no Pod controls leave allocatable: their nodes are re-synced.
+    const appChanged = (a: KObject) => {
+      if (a.spec?.nodeName && !podControlled(a) && (a.spec.adapters ?? []).length) this.controller.enqueue(a.spec.nodeName);
+    };
+    informers.informerFor(APPINSTANCES).addEventHandler({ onAdd: appChanged, onUpdate: (o, n) => { appChanged(o); appChanged(n); }, onDelete: appChanged });
     this.controller = new Controller('kubelet-node-sync', (key) => this.reconcile(key));
     const enqueue = (obj: KObject) => this.controller.enqueue(objectKey(obj));
     edge.addEventHandler({ onAdd: enqueue, onUpdate: (_, n) => enqueue(n), onDelete: enqueue });
@@ -179,7 +186,8 @@ export class NodeSync {
       if (current.metadata.ownerReferences?.some((r: KObject) => r.kind === 'EdgeNode')) await this.client.delete(NODES, undefined, name, { preconditions: { uid: current.metadata.uid } }).catch(ignoreNotFound);
       return;
     }
-    const want = desiredNode(en, this.o, current?.spec?.taints ?? [], current?.metadata.labels ?? {}, current?.metadata.annotations?.[SYNCED_LABELS] ?? '');
+    const apps = (en.status?.adapters ?? []).length ? this.informers.informerFor(APPINSTANCES).store.list().filter((a) => a.spec?.nodeName === name) : [];
+    const want = desiredNode(en, this.o, current?.spec?.taints ?? [], current?.metadata.labels ?? {}, current?.metadata.annotations?.[SYNCED_LABELS] ?? '', apps);
     if (!current) {
       // AlreadyExists (the informer is behind) throws: the key is retried once the cache has the Node.
       const created = await this.client.create(NODES, undefined, want);

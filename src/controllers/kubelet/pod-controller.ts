@@ -11,7 +11,8 @@ import type { KObject } from '../../apiserver/resource.ts';
 import { Controller, isAlreadyExists, isNotFound, objectKey, byField, type Client, type Informer, type SharedInformerFactory } from '../runtime/index.ts';
 import { APPINSTANCES, EDGENODES, SECRETS, getCondition } from '../eve/status.ts';
 import type { EventRecorder } from '../eve/recorder.ts';
-import { CONFIGMAPS, NODES, PODS, UNREACHABLE_TAINT } from './resources.ts';
+import { CONFIGMAPS, NODES, PODS, RUNTIMECLASSES, UNREACHABLE_TAINT } from './resources.ts';
+import { AdapterAssigner, shortageStatus } from './adapters.ts';
 import { edgeNodeOnline } from './node-sync.ts';
 import { refusal } from './pod-support.ts';
 import { appInstanceFor } from './pod-mapping.ts';
@@ -41,11 +42,13 @@ export class PodController {
   private readonly pulling = new Set<string>();
   /** Extra networks (NADs), their NetworkInstances and the network-status annotation. */
   readonly networks: PodNetworks;
+  readonly adapters = new AdapterAssigner();
 
   constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, private readonly events: EventRecorder) {
     const pods = (this.podInformer = informers.informerFor(PODS, { indexers: { [NODE_NAME_INDEX]: byField('spec.nodeName') } }));
     informers.informerFor(CONFIGMAPS);
     this.networks = new PodNetworks(client, informers);
+    informers.informerFor(RUNTIMECLASSES);
     this.controller = new Controller('kubelet-pods', (key) => this.reconcile(key));
     const enqueue = (o: KObject) => {
       if (o.spec?.nodeName) this.controller.enqueue(objectKey(o));
@@ -53,6 +56,7 @@ export class PodController {
     pods.addEventHandler({ onAdd: enqueue, onUpdate: (_, o) => enqueue(o), onDelete: (o) => {
       this.removedAt.delete(o.metadata.uid);
       this.pulling.delete(o.metadata.uid);
+      this.adapters.release(o.metadata.uid);
     } });
     informers.informerFor(APPINSTANCES).addEventHandler({
       onAdd: (a) => this.appChanged(a),
@@ -105,7 +109,8 @@ export class PodController {
     if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') return;
 
     const nets = this.networks.plan(pod, app);
-    const no = refusal(pod) ?? nets.fail;
+    const runtimeClass = (n: string) => this.informers.informerFor(RUNTIMECLASSES).store.get(n);
+    const no = refusal(pod, runtimeClass) ?? nets.fail;
     if (no) {
       await this.client.updateStatus(PODS, { ...pod, status: refusedStatus(pod, no.field, no.message) });
       void this.events.record(pod, 'Warning', 'UnsupportedOnEVE', `${no.field}: ${no.message}`);
@@ -129,8 +134,23 @@ export class PodController {
     const lookups = {
       configMap: (n: string, m: string) => this.informers.informerFor(CONFIGMAPS).store.get(`${n}/${m}`),
       secret: (n: string, m: string) => this.informers.informerFor(SECRETS).store.get(`${n}/${m}`),
+      runtimeClass,
     };
     const want = appInstanceFor(pod, lookups);
+    if (want.app) {
+      // Passthrough adapters the pod asks for (kubeve.io/<kind>): specific ones, as a kubelet's device manager.
+      const onNode = () => apps.list().filter((a) => a.spec?.nodeName === pod.spec.nodeName);
+      const placed = this.adapters.assign(pod, en, app, onNode);
+      if (placed.shortage) {
+        const { reason, message } = shortageStatus(placed.shortage);
+        const failed: KObject = { ...refusedStatus(pod, '', message), reason, message };
+        for (const cs of failed.containerStatuses ?? []) cs.state = { waiting: { reason, message } };
+        await this.client.updateStatus(PODS, { ...pod, status: failed });
+        void this.events.record(pod, 'Warning', reason, message);
+        return;
+      }
+      if (placed.adapters) want.app.spec.adapters = placed.adapters;
+    }
     let blocked: string | undefined;
     if (want.missing) blocked = `${want.missing.field}: ${want.missing.message}`;
     else if (nets.wait) blocked = `${nets.wait.field}: ${nets.wait.message}`;

@@ -6,7 +6,8 @@
 import type { KObject } from '../../apiserver/resource.ts';
 import { parseQuantity } from '../../api/builtin/quantity.ts';
 import { API_VERSION as EVE_API_VERSION } from '../eve/status.ts';
-import { RUNTIME_CLASSES, type Refusal } from './pod-support.ts';
+import type { Refusal } from './pod-support.ts';
+import { handlerName, runtimeSpec } from './pod-vm.ts';
 
 /** The NetworkInstance (per namespace) pods' first interface is on; created by the bridge when absent. */
 export const POD_NETWORK = 'kubeve-pods';
@@ -16,6 +17,8 @@ export const DEFAULT_EMPTYDIR_SIZE = '1Gi';
 export interface Lookups {
   configMap(namespace: string, name: string): KObject | undefined;
   secret(namespace: string, name: string): KObject | undefined;
+  /** A RuntimeClass by name (the pod's handler comes from it). */
+  runtimeClass?(name: string): KObject | undefined;
 }
 
 const b64 = (v: string) => Buffer.from(v, 'base64').toString('utf8');
@@ -130,13 +133,17 @@ export function appInstanceFor(pod: KObject, l: Lookups): { app?: KObject; missi
   }));
   const spec: KObject = {
     nodeName: pod.spec.nodeName,
-    type: RUNTIME_CLASSES[pod.spec.runtimeClassName ?? 'eve-container'] ?? 'container',
     image: c.image,
     resources: { cpus: cpus(c.resources), ...(memory ? { memory: String(memory) } : {}) },
     networks: [{ name: 'eth0', networkInstanceRef: { name: POD_NETWORK }, ...(portMaps.length ? { portMaps } : {}) }],
     ...(volumes.length ? { volumes } : {}),
     ...(userData ? { userData } : e.env.length ? { env: e.env } : {}),
   };
+  // The runtime handler decides container vs VM; a VM's disk and cloud-init replace image and user data
+  // (env and file volumes are refused for VMs, pod-vm.ts).
+  const rt = runtimeSpec(pod, handlerName(pod, l.runtimeClass), l);
+  if (rt.missing) return { missing: rt.missing };
+  Object.assign(spec, rt.spec);
   return {
     app: {
       apiVersion: EVE_API_VERSION,

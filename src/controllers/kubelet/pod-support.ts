@@ -3,14 +3,13 @@
 // device. docs/support-matrix.md ("Pods on EVE nodes") is the same table for users.
 
 import type { KObject } from '../../apiserver/resource.ts';
+import { handlerName, runtimeRefusal } from './pod-vm.ts';
 
 export interface Refusal {
   field: string;
   message: string;
 }
 
-/** runtimeClassName → AppInstance spec.type. */
-export const RUNTIME_CLASSES: Record<string, 'container' | 'vm'> = { 'eve-container': 'container', 'eve-vm': 'vm' };
 // configMap/secret volumes become cloud-init write_files (files written before the app starts, no live update).
 export const SUPPORTED_VOLUMES = ['emptyDir', 'configMap', 'secret'];
 const SUPPORTED_FIELD_REFS = new Set(['metadata.name', 'metadata.namespace', 'metadata.uid', 'spec.nodeName', 'spec.serviceAccountName']);
@@ -26,7 +25,6 @@ const POD_RULES: Rule[] = [
   (s) => (s.hostPID ? { field: 'spec.hostPID', message: 'EVE apps cannot share the device\'s PID namespace' } : undefined),
   (s) => (s.hostIPC ? { field: 'spec.hostIPC', message: 'EVE apps cannot share the device\'s IPC namespace' } : undefined),
   (s) => (s.restartPolicy && s.restartPolicy !== 'Always' ? { field: 'spec.restartPolicy', message: `EVE keeps an app running while it is activated; restartPolicy ${s.restartPolicy} cannot be honoured` } : undefined),
-  (s) => (s.runtimeClassName && !RUNTIME_CLASSES[s.runtimeClassName] ? { field: 'spec.runtimeClassName', message: `EVE nodes offer runtime classes ${Object.keys(RUNTIME_CLASSES).join(', ')}, not ${s.runtimeClassName}` } : undefined),
   (s) => {
     for (const [i, v] of (s.volumes ?? []).entries()) {
       const type = Object.keys(v).find((k) => k !== 'name');
@@ -48,13 +46,15 @@ const CONTAINER_RULES: Array<[string, string]> = [
   ['tty', 'EVE apps have no attachable terminal'],
 ];
 
-/** The first reason EVE cannot run this Pod, or undefined. */
-export function refusal(pod: KObject): Refusal | undefined {
+/** The first reason EVE cannot run this Pod, or undefined. `runtimeClass` resolves a RuntimeClass by name. */
+export function refusal(pod: KObject, runtimeClass?: (name: string) => KObject | undefined): Refusal | undefined {
   const s = pod.spec ?? {};
   for (const r of POD_RULES) {
     const x = r(s);
     if (x) return x;
   }
+  const rt = runtimeRefusal(pod, handlerName(pod, runtimeClass));
+  if (rt) return rt;
   const c = (s.containers ?? [])[0] ?? {};
   for (const [f, why] of CONTAINER_RULES) if (set(c[f])) return { field: `spec.containers[0].${f}`, message: why };
   for (const [i, e] of (c.env ?? []).entries()) {

@@ -4,6 +4,7 @@ import type { GVR } from '../runtime/index.ts';
 export const NODES: GVR = { group: '', version: 'v1', resource: 'nodes' };
 export const PODS: GVR = { group: '', version: 'v1', resource: 'pods' };
 export const CONFIGMAPS: GVR = { group: '', version: 'v1', resource: 'configmaps' };
+export const RUNTIMECLASSES: GVR = { group: 'node.k8s.io', version: 'v1', resource: 'runtimeclasses' };
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 
 export const EDGE_NODE_LABEL = 'kubeve.io/edge-node';
