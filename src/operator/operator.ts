@@ -17,6 +17,7 @@ import { NotReadyError, type DeviceHooks } from '../eve/hooks.ts';
 import { HttpClient, LeaderElector, inClusterConfig, loadKubeconfig, type HttpClientConfig } from '../controllers/runtime/index.ts';
 import { installCrds } from '../controllers/eve/install.ts';
 import { EveControllers, type EveControllerOptions } from '../controllers/eve/index.ts';
+import { RolloutController } from '../controllers/rollout/index.ts';
 import { syncPkiSecret } from './pki-secret.ts';
 import { DeviceStateStore } from './device-state.ts';
 import { DeviceRelay } from './relay.ts';
@@ -81,6 +82,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
   const namespace = o.namespace ?? defaultNamespace();
   const identity = o.identity ?? `${os.hostname()}_${crypto.randomUUID()}`;
   let eve: EveControllers | undefined;
+  let rollouts: RolloutController | undefined;
   let state: DeviceStateStore | undefined;
   let device: DeviceApi | undefined;
   let elector: LeaderElector | undefined;
@@ -141,9 +143,13 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
       const c = new EveControllers(client, o.eve);
       eve = c;
       await c.start(store.wrap(api));
+      rollouts = new RolloutController(client, { informers: c.informers });
+      await rollouts.start();
       log(`kubeve operator ${identity}: leading, EVE controllers started`);
     };
-    const follow = () => {
+    const follow = async () => {
+      await rollouts?.stop();
+      rollouts = undefined;
       eve?.stop();
       eve = undefined;
       log(`kubeve operator ${identity}: stopped leading`);
@@ -168,6 +174,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
       async close() {
         await el.stop({ release: true });
         await leading;
+        await rollouts?.stop();
         eve?.stop();
         await eve?.status.idle().catch(() => undefined);
         await store.idle();

@@ -8,6 +8,7 @@ import { crdsEstablishedCheck, installCrds } from '../controllers/eve/install.ts
 import { EveControllers, type EveControllerOptions } from '../controllers/eve/index.ts';
 import { EDGENODES, GROUP } from '../controllers/eve/status.ts';
 import { WorkloadControllers } from '../controllers/workloads/index.ts';
+import { RolloutController } from '../controllers/rollout/index.ts';
 import { KubeletBridge, type KubeletBridgeOptions } from '../controllers/kubelet/index.ts';
 import { podLogSubresource, unsupportedStreamSubresource } from '../controllers/kubelet/pod-streams.ts';
 
@@ -30,6 +31,8 @@ export interface Kubeve {
   device: DeviceApi;
   eve: EveControllers;
   workloads: WorkloadControllers;
+  /** BaseOSRollout: fleet EVE-OS updates in batches. */
+  rollouts: RolloutController;
   kubelet?: KubeletBridge;
   /** Stops; API requests in flight get up to drainMs to finish. */
   close(drainMs?: number): Promise<void>;
@@ -89,17 +92,21 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
     await eve.start(device);
     const workloads = new WorkloadControllers(client);
     await workloads.start();
+    const rollouts = new RolloutController(client, { informers: eve.informers });
+    await rollouts.start();
     await kubelet?.start();
     return {
       api,
       device,
       eve,
       workloads,
+      rollouts,
       kubelet,
       async close(drainMs = 0) {
         api.beginShutdown();
         await kubelet?.stop();
         await workloads.stop();
+        await rollouts.stop();
         for (const r of removeStreams) r();
         controllers.stop();
         removeConfig();

@@ -23,6 +23,8 @@ export interface SimFleetOptions {
   timeScale?: number;
   intervals?: SimIntervals;
   knobs?: ModelKnobs;
+  /** Fault knobs of one device (by index in this fleet), instead of the fleet's knobs. */
+  knobsFor?: (index: number) => ModelKnobs | undefined;
   /** Per-device clock skew in ms (fault knob), by device index. */
   skewMs?: (index: number) => number;
   clientCerts?: boolean;
@@ -85,7 +87,7 @@ export class SimFleet {
         device: identities[i]!,
         clock: skew ? new SimClock({ timeScale: o.timeScale, skewMs: skew }) : clock,
         intervals: o.intervals,
-        knobs: o.knobs,
+        knobs: o.knobsFor?.(i) ?? o.knobs,
         fleetStats: fleet.stats,
         sharedContext: shared,
         clientCerts: o.clientCerts,
