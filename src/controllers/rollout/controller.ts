@@ -112,6 +112,17 @@ export class RolloutController {
     return !!r && !r.metadata?.deletionTimestamp && !TERMINAL.has(r.status?.phase) && r.status?.phase !== 'Rejected';
   }
 
+  /** Devices listed by the other running rollouts: at most one running rollout drives a device. */
+  private claimsOfOthers(name: string): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const o of this.rollouts.store.list()) {
+      const other = String(o.metadata?.name);
+      if (other === name || !this.active(other)) continue;
+      for (const d of (o.status?.devices ?? []) as DeviceEntry[]) if (!SETTLED.has(d.state)) out.set(d.name, other);
+    }
+    return out;
+  }
+
   private selected(r: KObject): KObject[] {
     const sel = r.spec?.selector ?? {};
     return this.nodes.store.list().filter((n) => selectorMatches(sel, n.metadata?.labels ?? {}));
@@ -132,11 +143,13 @@ export class RolloutController {
     const known = new Set(devices.map((d) => d.name));
     const skipped: string[] = [];
     const joining: string[] = [];
+    const claims = this.claimsOfOthers(name);
     for (const n of this.selected(r)) {
       const nm = String(n.metadata?.name);
       if (known.has(nm)) continue;
-      const owner = n.metadata?.annotations?.[ROLLOUT_ANNOTATION];
-      if (owner && owner !== name && this.active(owner)) skipped.push(`${nm} (rollout ${owner})`);
+      const annotated = n.metadata?.annotations?.[ROLLOUT_ANNOTATION];
+      const owner = claims.get(nm) ?? (annotated && annotated !== name && this.active(annotated) ? annotated : undefined);
+      if (owner) skipped.push(`${nm} (rollout ${owner})`);
       else joining.push(nm);
     }
     joining.sort();
