@@ -45,11 +45,22 @@ const rollout = (name: string) => client.get(BASEOSROLLOUTS, undefined, name);
 const create = (name: string, spec: Record<string, unknown>) =>
   client.create(BASEOSROLLOUTS, undefined, { apiVersion: 'eve.kubeve.io/v1alpha1', kind: 'BaseOSRollout', metadata: { name }, spec });
 const setSpec = (name: string, spec: Record<string, unknown>) => client.patch(BASEOSROLLOUTS, undefined, name, 'merge', { spec });
-const waitPhase = (name: string, phase: string, ms = 90_000) =>
-  eventually(async () => {
-    const r = await rollout(name);
-    return r.status?.phase === phase ? r : undefined;
-  }, ms, `rollout ${name} ${phase}`);
+/** Waits until `pred` holds for the rollout; on timeout the error shows where the rollout stood. */
+async function until(name: string, pred: (r: any) => boolean, ms: number, what: string): Promise<any> {
+  let last: any;
+  try {
+    return await eventually(async () => {
+      last = await rollout(name);
+      return pred(last) ? last : undefined;
+    }, ms, `rollout ${name}: ${what}`);
+  } catch (e) {
+    const st = last?.status ?? {};
+    const states: Record<string, number> = {};
+    for (const d of st.devices ?? []) states[d.state] = (states[d.state] ?? 0) + 1;
+    throw new Error(`${(e as Error).message}; phase ${st.phase}, batch ${st.batch}, message ${JSON.stringify(st.message)}, devices ${JSON.stringify(states)}, first ${JSON.stringify((st.devices ?? []).filter((d: any) => d.state !== 'Pending' && d.state !== 'Updated').slice(0, 3))}`);
+  }
+}
+const waitPhase = (name: string, phase: string, ms = 120_000) => until(name, (r) => r.status?.phase === phase, ms, phase);
 const dev = (r: any, name: string) => r.status.devices.find((d: any) => d.name === name);
 /** Devices whose simulated EVE is between "activate" and commit/fallback. */
 const activating = (f: SimFleet) => f.devices.filter((d) => d.model.baseos?.activate && ['downloading', 'installing', 'rebooting', 'testing'].includes(d.model.baseos.phase)).length;
@@ -64,16 +75,13 @@ test('50 devices, batches 1/10/rest, maxUnavailable 10: completes, never more th
       version: NEW, image: `lfedge/eve:${NEW}`, selector: { matchLabels: { group: 'a' } },
       batches: [{ size: 1 }, { size: 10 }], maxUnavailable: 10, healthWindowSeconds: 10,
     });
-    const mid = await eventually(async () => {
-      const r = await rollout('fleet-a');
-      return r.status?.batches?.[1]?.phase === 'Progressing' ? r : undefined;
-    }, 60_000, 'second batch running');
+    const mid = await until('fleet-a', (r) => r.status?.batches?.[1]?.phase === 'Progressing', 120_000, 'second batch running');
     assert.equal(mid.status.batches[0].phase, 'Succeeded', 'the canary went first');
     assert.deepEqual(mid.status.batches.map((b: any) => b.size), [1, 10, 39]);
     const table = await env.ok(['get', 'baseosrollouts']);
     assert.match(table.split('\n')[0]!, /NAME\s+VERSION\s+PHASE\s+BATCH\s+UPDATED\s+UPDATING\s+FAILED\s+TOTAL\s+AGE/);
     assert.match(table, new RegExp(`fleet-a\\s+${NEW}\\s+Progressing\\s+2/3\\s+\\d+\\s+\\d+\\s+0\\s+50`));
-    const done = await waitPhase('fleet-a', 'Completed', 150_000);
+    const done = await waitPhase('fleet-a', 'Completed', 240_000);
     assert.equal(done.status.updated, 50);
     assert.equal(done.status.failed, 0);
     assert.ok(peak <= 10, `at most 10 devices updating at once (saw ${peak})`);
@@ -108,7 +116,7 @@ test('3 of the second batch fall back: the rollout halts after that batch naming
       version: NEW, image: `lfedge/eve:${NEW}`, selector: { matchLabels: { group: 'b' } },
       batches: [{ size: 1 }, { size: 10 }], maxUnavailable: 10, healthWindowSeconds: 10,
     });
-    const failed = await waitPhase('fleet-b', 'Failed', 120_000);
+    const failed = await waitPhase('fleet-b', 'Failed', 180_000);
     clearInterval(watch);
     assert.equal(failed.status.batches[1].phase, 'Failed');
     assert.equal(failed.status.batches[2].phase, 'Pending');

@@ -24,6 +24,8 @@ export const PREVIOUS_ANNOTATION = 'rollout.eve.kubeve.io/previous-baseos';
 const FIELD_MANAGER = 'kubeve-rollout-controller';
 const TERMINAL = new Set(['Completed', 'Failed', 'Aborted']);
 const NODE_INDEX = 'spec.nodeName';
+/** How long a write of ours may take to come back through the informer before the cache is trusted again. */
+const UNSEEN_GRACE_MS = 10_000;
 
 interface DeviceEntry {
   name: string;
@@ -63,6 +65,13 @@ export class RolloutController {
   private readonly nodes: Informer;
   private readonly apps: Informer;
   private readonly now: () => number;
+  /**
+   * EdgeNodes this controller wrote, by name → the resourceVersion written, until the informer
+   * delivers that version: until then the cache shows the device as it was before (not yet pinned).
+   */
+  private readonly unseenWrites = new Map<string, { rv: string; at: number }>();
+  /** The same for this controller's status writes of rollouts: a reconcile waits for its own last write. */
+  private readonly unseenStatus = new Map<string, { rv: string; at: number }>();
   /** Called after each status write of a rollout (benchmarks measure report → status latency). */
   onStatusWritten?: (rollout: KObject) => void;
 
@@ -74,12 +83,29 @@ export class RolloutController {
     this.nodes = this.informers.informerFor(EDGENODES);
     this.apps = this.informers.informerFor(APPINSTANCES, { indexers: { [NODE_INDEX]: byField('spec.nodeName') } });
     this.controller = new Controller('baseosrollouts', (key) => this.reconcile(key), { workers: opts.workers ?? 1 });
-    const enqueue = (o: KObject) => this.controller.enqueue(String(o.metadata?.name));
+    const enqueue = (o: KObject) => {
+      const name = String(o.metadata?.name);
+      if (this.unseenStatus.get(name)?.rv === o.metadata?.resourceVersion) this.unseenStatus.delete(name);
+      this.controller.enqueue(name);
+    };
     this.rollouts.addEventHandler({ onAdd: enqueue, onUpdate: (_, o) => enqueue(o), onDelete: () => {} });
+    const seen = (o: KObject) => {
+      const name = String(o.metadata?.name);
+      if (this.unseenWrites.get(name)?.rv === o.metadata?.resourceVersion) this.unseenWrites.delete(name);
+    };
     this.nodes.addEventHandler({
-      onAdd: (o) => this.nodeChanged(o, true),
-      onUpdate: (old, o) => this.nodeChanged(o, !jsonEqual(old.metadata?.labels ?? {}, o.metadata?.labels ?? {})),
-      onDelete: (o) => this.nodeChanged(o, false),
+      onAdd: (o) => {
+        seen(o);
+        this.nodeChanged(o, true);
+      },
+      onUpdate: (old, o) => {
+        seen(o);
+        this.nodeChanged(o, !jsonEqual(old.metadata?.labels ?? {}, o.metadata?.labels ?? {}));
+      },
+      onDelete: (o) => {
+        this.unseenWrites.delete(String(o.metadata?.name));
+        this.nodeChanged(o, false);
+      },
     });
     const appChanged = (a: KObject) => {
       const node = a.spec?.nodeName && this.nodes.store.get(String(a.spec.nodeName));
@@ -131,6 +157,8 @@ export class RolloutController {
   async reconcile(name: string): Promise<{ requeueAfterMs?: number } | void> {
     const cached = this.rollouts.store.get(name);
     if (!cached || cached.metadata?.deletionTimestamp) return;
+    // Our last status write is on its way to the cache; its event brings this rollout back.
+    if (this.unseen(this.unseenStatus, name, this.now())) return { requeueAfterMs: UNSEEN_GRACE_MS };
     const phase0 = cached.status?.phase;
     if (TERMINAL.has(phase0)) return;
     const r = cloneJson(cached);
@@ -182,6 +210,7 @@ export class RolloutController {
     let requeue = this.opts.resyncMs ?? 30_000;
     for (const d of devices) {
       if (d.state === 'Pending' || SETTLED.has(d.state)) continue;
+      if (this.unseen(this.unseenWrites, d.name, now)) continue; // the cache has not caught up with our pin yet
       const node = this.nodes.store.get(d.name);
       if (!node) {
         this.settle(d, 'Failed', 'the EdgeNode was deleted during the rollout');
@@ -349,6 +378,15 @@ export class RolloutController {
     return { requeueAfterMs: Math.max(50, requeue) };
   }
 
+  /** Whether a write of ours to `name` has not reached the cache yet (given up after a grace period: a relist may skip it). */
+  private unseen(m: Map<string, { rv: string; at: number }>, name: string, now: number): boolean {
+    const w = m.get(name);
+    if (!w) return false;
+    if (now - w.at < UNSEEN_GRACE_MS) return true;
+    m.delete(name);
+    return false;
+  }
+
   private settle(d: DeviceEntry, state: DeviceState, message?: string): void {
     d.state = state;
     delete d.progress;
@@ -359,6 +397,9 @@ export class RolloutController {
     if (jsonEqual(cached.status ?? {}, r.status)) return;
     try {
       const written = await this.client.updateStatus(BASEOSROLLOUTS, r, { fieldManager: FIELD_MANAGER });
+      if (this.rollouts.store.get(String(r.metadata?.name))?.metadata?.resourceVersion !== written.metadata?.resourceVersion) {
+        this.unseenStatus.set(String(r.metadata?.name), { rv: String(written.metadata?.resourceVersion), at: this.now() });
+      }
       if (phase0 !== r.status.phase && ['Completed', 'Failed', 'Aborted', 'Rejected', 'Paused'].includes(r.status.phase) && r.status.phase !== 'Completed') {
         // Completed/BatchFailed/Aborted have their own events; Rejected and Paused get one here.
         if (r.status.phase === 'Rejected' || r.status.phase === 'Paused') void this.event(r, r.status.phase === 'Rejected' ? 'Warning' : 'Normal', r.status.phase, r.status.message);
@@ -412,7 +453,8 @@ export class RolloutController {
       if (!fn(n)) return false;
       if (jsonEqual(n, current)) return true;
       try {
-        await this.client.update(EDGENODES, n, { fieldManager: FIELD_MANAGER });
+        const written = await this.client.update(EDGENODES, n, { fieldManager: FIELD_MANAGER });
+        if (this.nodes.store.get(name)?.metadata?.resourceVersion !== written.metadata?.resourceVersion) this.unseenWrites.set(name, { rv: String(written.metadata?.resourceVersion), at: this.now() });
         return true;
       } catch (e) {
         if (isNotFound(e)) return false;
