@@ -24,7 +24,12 @@ after(async () => {
   await env?.close();
 });
 
-/** A started fleet whose EdgeNodes carry label group=<prefix> and are pinned to the version they run. */
+/**
+ * A started fleet whose EdgeNodes carry label group=<prefix> and are pinned to the version they run.
+ * timer.update.fallback.no.network is raised (3600 s = 60 s real): on a loaded machine a rebooted
+ * simulator can take longer than EVE's default 300 s (5 s real) to reach the controller, and would
+ * rightly fall back.
+ */
 async function fleetOf(prefix: string, count: number, knobsFor?: (i: number) => ModelKnobs | undefined): Promise<SimFleet> {
   const f = await env.fleet({ count, serialPrefix: `${prefix}-`, stepMs: 400, rebootMs: 1000, startSpreadMs: 500, knobsFor });
   f.start();
@@ -33,7 +38,7 @@ async function fleetOf(prefix: string, count: number, knobsFor?: (i: number) => 
     await eventually(async () => {
       await client.patch(EDGENODES, undefined, d.serial, 'merge', {
         metadata: { labels: { group: prefix } },
-        spec: { configItems: { 'timer.test.baseimage.update': '30' }, baseOS: { version: OLD, image: `lfedge/eve:${OLD}` } },
+        spec: { configItems: { 'timer.test.baseimage.update': '30', 'timer.update.fallback.no.network': '3600' }, baseOS: { version: OLD, image: `lfedge/eve:${OLD}` } },
       });
       return true;
     }, 20_000, `label ${d.serial}`);

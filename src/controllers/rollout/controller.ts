@@ -55,6 +55,19 @@ export interface RolloutControllerOptions {
   now?: () => number;
   /** Longest wait before a rollout with devices in flight is looked at again (timeouts, windows). */
   resyncMs?: number;
+  /** Device reports within this window are handled by one pass over the rollout (default 200 ms). */
+  debounceMs?: number;
+}
+
+/** EdgeNode writes of one pass, a few at a time (a batch of thousands should not wait on each write in turn). */
+const WRITE_CONCURRENCY = 16;
+
+async function inParallel<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, items.length) }, worker));
 }
 
 export class RolloutController {
@@ -72,6 +85,8 @@ export class RolloutController {
   private readonly unseenWrites = new Map<string, { rv: string; at: number }>();
   /** The same for this controller's status writes of rollouts: a reconcile waits for its own last write. */
   private readonly unseenStatus = new Map<string, { rv: string; at: number }>();
+  /** Rollouts whose pass was put off until the echo of our last status write arrives. */
+  private readonly deferred = new Set<string>();
   /** Called after each status write of a rollout (benchmarks measure report → status latency). */
   onStatusWritten?: (rollout: KObject) => void;
 
@@ -85,7 +100,11 @@ export class RolloutController {
     this.controller = new Controller('baseosrollouts', (key) => this.reconcile(key), { workers: opts.workers ?? 1 });
     const enqueue = (o: KObject) => {
       const name = String(o.metadata?.name);
-      if (this.unseenStatus.get(name)?.rv === o.metadata?.resourceVersion) this.unseenStatus.delete(name);
+      if (this.unseenStatus.get(name)?.rv === o.metadata?.resourceVersion) {
+        this.unseenStatus.delete(name);
+        // The echo of our own status write brings nothing new, unless a pass was put off waiting for it.
+        if (!this.deferred.delete(name)) return;
+      }
       this.controller.enqueue(name);
     };
     this.rollouts.addEventHandler({ onAdd: enqueue, onUpdate: (_, o) => enqueue(o), onDelete: () => {} });
@@ -110,7 +129,7 @@ export class RolloutController {
     const appChanged = (a: KObject) => {
       const node = a.spec?.nodeName && this.nodes.store.get(String(a.spec.nodeName));
       const owner = node?.metadata?.annotations?.[ROLLOUT_ANNOTATION];
-      if (owner) this.controller.enqueue(owner);
+      if (owner) this.deviceReport(owner);
     };
     this.apps.addEventHandler({ onAdd: appChanged, onUpdate: (_, a) => appChanged(a), onDelete: appChanged });
   }
@@ -118,9 +137,14 @@ export class RolloutController {
   /** A device report goes to the rollout that owns the device; a new or relabelled device to every running rollout (it may join). */
   private nodeChanged(node: KObject, mayJoin: boolean): void {
     const owner = node.metadata?.annotations?.[ROLLOUT_ANNOTATION];
-    if (owner) this.controller.enqueue(owner);
+    if (owner) this.deviceReport(owner);
     if (!mayJoin) return;
-    for (const r of this.rollouts.store.list()) if (!TERMINAL.has(r.status?.phase)) this.controller.enqueue(String(r.metadata?.name));
+    for (const r of this.rollouts.store.list()) if (!TERMINAL.has(r.status?.phase)) this.deviceReport(String(r.metadata?.name));
+  }
+
+  /** Device-side changes are coalesced: a burst of reports costs one pass over the rollout. */
+  private deviceReport(rollout: string): void {
+    this.controller.queue.addAfter(rollout, this.opts.debounceMs ?? 200);
   }
 
   async start(): Promise<void> {
@@ -158,7 +182,11 @@ export class RolloutController {
     const cached = this.rollouts.store.get(name);
     if (!cached || cached.metadata?.deletionTimestamp) return;
     // Our last status write is on its way to the cache; its event brings this rollout back.
-    if (this.unseen(this.unseenStatus, name, this.now())) return { requeueAfterMs: UNSEEN_GRACE_MS };
+    if (this.unseen(this.unseenStatus, name, this.now())) {
+      this.deferred.add(name);
+      return { requeueAfterMs: UNSEEN_GRACE_MS };
+    }
+    this.deferred.delete(name);
     const phase0 = cached.status?.phase;
     if (TERMINAL.has(phase0)) return;
     const r = cloneJson(cached);
@@ -337,19 +365,18 @@ export class RolloutController {
     }
 
     // Writes to EdgeNodes; one that fails leaves the device as it was (the next pass retries it).
-    for (const w of pendingWrites) {
-      if (await this.pinDevice(name, w.d.name, plan, w.activate)) {
-        if (w.activate) {
-          w.d.activatedTime = rfc3339(this.now());
-          w.d.state = w.d.state === 'Staged' ? 'Rebooting' : 'Downloading';
-        } else w.d.state = 'Downloading';
-        w.d.progress ??= 0;
-      }
-    }
-    for (const d of repin) {
+    await inParallel(pendingWrites, async (w) => {
+      if (!(await this.pinDevice(name, w.d.name, plan, w.activate))) return;
+      if (w.activate) {
+        w.d.activatedTime = rfc3339(this.now());
+        w.d.state = w.d.state === 'Staged' ? 'Rebooting' : 'Downloading';
+      } else w.d.state = 'Downloading';
+      w.d.progress ??= 0;
+    });
+    await inParallel(repin, async (d) => {
       await this.restoreDevice(name, d.name);
       if (!FAILED.has(d.state)) this.settle(d, 'RePinned', `re-pinned to its previous version (was ${d.state})`);
-    }
+    });
     if (skipped.length) message = `${message ? `${message}; ` : ''}${skipped.length} matching devices belong to other running rollouts: ${skipped.slice(0, 5).join(', ')}${skipped.length > 5 ? ', ...' : ''}`;
 
     // Summary and conditions.
