@@ -51,7 +51,7 @@ const create = (name: string, spec: Record<string, unknown>) =>
   client.create(BASEOSROLLOUTS, undefined, { apiVersion: 'eve.kubeve.io/v1alpha1', kind: 'BaseOSRollout', metadata: { name }, spec });
 const setSpec = (name: string, spec: Record<string, unknown>) => client.patch(BASEOSROLLOUTS, undefined, name, 'merge', { spec });
 /** Waits until `pred` holds for the rollout; on timeout the error shows where the rollout stood. */
-async function until(name: string, pred: (r: any) => boolean, ms: number, what: string): Promise<any> {
+async function until(name: string, pred: (r: any) => boolean, ms: number, what: string, fleet?: SimFleet): Promise<any> {
   let last: any;
   try {
     return await eventually(async () => {
@@ -62,10 +62,10 @@ async function until(name: string, pred: (r: any) => boolean, ms: number, what: 
     const st = last?.status ?? {};
     const states: Record<string, number> = {};
     for (const d of st.devices ?? []) states[d.state] = (states[d.state] ?? 0) + 1;
-    throw new Error(`${(e as Error).message}; phase ${st.phase}, batch ${st.batch}, message ${JSON.stringify(st.message)}, devices ${JSON.stringify(states)}, first ${JSON.stringify((st.devices ?? []).filter((d: any) => d.state !== 'Pending' && d.state !== 'Updated').slice(0, 3))}`);
+    throw new Error(`${(e as Error).message}; phase ${st.phase}, batch ${st.batch}, message ${JSON.stringify(st.message)}, devices ${JSON.stringify(states)}, first ${JSON.stringify((st.devices ?? []).filter((d: any) => d.state !== 'Pending' && d.state !== 'Updated').slice(0, 3))}${fleet ? `; simulated: ${JSON.stringify(fleet.devices.filter((d) => d.model.baseos && d.model.baseos.phase !== 'done').map((d) => ({ serial: d.serial, phase: d.phase, offline: d.offline, baseos: d.model.baseos, parts: d.model.partitions.map((p) => [p.version, p.partitionState, p.userStatus]) })))}` : ''}`);
   }
 }
-const waitPhase = (name: string, phase: string, ms = 120_000) => until(name, (r) => r.status?.phase === phase, ms, phase);
+const waitPhase = (name: string, phase: string, ms = 120_000, fleet?: SimFleet) => until(name, (r) => r.status?.phase === phase, ms, phase, fleet);
 const dev = (r: any, name: string) => r.status.devices.find((d: any) => d.name === name);
 /** Devices whose simulated EVE is between "activate" and commit/fallback. */
 const activating = (f: SimFleet) => f.devices.filter((d) => d.model.baseos?.activate && ['downloading', 'installing', 'rebooting', 'testing'].includes(d.model.baseos.phase)).length;
@@ -167,7 +167,7 @@ spec: {nodeName: ${d.serial}, image: library/busybox:1.36}
   }
   await create('fleet-c', {
     version: NEW, image: `lfedge/eve:${NEW}`, selector: { matchLabels: { group: 'c' } },
-    maxUnavailable: 2, healthWindowSeconds: 4, failureBudget: 0,
+    batches: [{ size: 1 }], maxUnavailable: 2, healthWindowSeconds: 4, failureBudget: 0,
   });
   const r = await waitPhase('fleet-c', 'Failed', 90_000);
   assert.equal(dev(r, 'c-0000').state, 'Updated');
@@ -175,6 +175,8 @@ spec: {nodeName: ${d.serial}, image: library/busybox:1.36}
   assert.equal(bad.state, 'Failed');
   assert.match(bad.message, /health gate: apps not Ready .*default\/app-c-0001/);
   assert.match(r.status.message, /c-0001/);
+  assert.equal(r.status.batches[1].phase, 'Failed');
+  assert.equal(r.status.updated, 1);
 });
 
 test('pre-stage: every device downloads and stays staged while the window is closed; opening the window activates', async () => {
@@ -203,7 +205,7 @@ test('pre-stage: every device downloads and stays staged while the window is clo
   assert.ok(f.devices.every((d) => d.model.runningVersion === OLD), 'still nothing activated');
 
   await setSpec('fleet-d', { maintenanceWindow: { schedule: '* * * * *', durationMinutes: 60, timeZone: 'Europe/Berlin' } });
-  const done = await waitPhase('fleet-d', 'Completed', 60_000);
+  const done = await waitPhase('fleet-d', 'Completed', 90_000, f);
   assert.equal(done.status.updated, 4);
   for (const d of f.devices) assert.equal(d.model.runningVersion, NEW);
 });
