@@ -55,12 +55,14 @@ export interface RolloutControllerOptions {
   now?: () => number;
   /** Longest wait before a rollout with devices in flight is looked at again (timeouts, windows). */
   resyncMs?: number;
-  /** Device reports within this window are handled by one pass over the rollout (default 200 ms). */
+  /** Device reports within this window are handled by one pass over the rollout (default 100 ms). */
   debounceMs?: number;
 }
 
 /** EdgeNode writes of one pass, a few at a time (a batch of thousands should not wait on each write in turn). */
 const WRITE_CONCURRENCY = 16;
+/** EdgeNode pins per pass: a pass that pins thousands would hold back every device report meanwhile; the rest follow at once in the next pass. */
+const MAX_PINS_PER_PASS = 250;
 
 async function inParallel<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -83,10 +85,11 @@ export class RolloutController {
    * delivers that version: until then the cache shows the device as it was before (not yet pinned).
    */
   private readonly unseenWrites = new Map<string, { rv: string; at: number }>();
-  /** The same for this controller's status writes of rollouts: a reconcile waits for its own last write. */
-  private readonly unseenStatus = new Map<string, { rv: string; at: number }>();
-  /** Rollouts whose pass was put off until the echo of our last status write arrives. */
-  private readonly deferred = new Set<string>();
+  /**
+   * This controller's last status write of each rollout until the informer delivers it: the next
+   * pass starts from it instead of the older cached copy (no waiting for the echo).
+   */
+  private readonly unseenStatus = new Map<string, { rv: string; at: number; object: KObject }>();
   /** Called after each status write of a rollout (benchmarks measure report → status latency). */
   onStatusWritten?: (rollout: KObject) => void;
 
@@ -101,9 +104,9 @@ export class RolloutController {
     const enqueue = (o: KObject) => {
       const name = String(o.metadata?.name);
       if (this.unseenStatus.get(name)?.rv === o.metadata?.resourceVersion) {
+        // The echo of our own status write brings nothing new.
         this.unseenStatus.delete(name);
-        // The echo of our own status write brings nothing new, unless a pass was put off waiting for it.
-        if (!this.deferred.delete(name)) return;
+        return;
       }
       this.controller.enqueue(name);
     };
@@ -144,7 +147,7 @@ export class RolloutController {
 
   /** Device-side changes are coalesced: a burst of reports costs one pass over the rollout. */
   private deviceReport(rollout: string): void {
-    this.controller.queue.addAfter(rollout, this.opts.debounceMs ?? 200);
+    this.controller.queue.addAfter(rollout, this.opts.debounceMs ?? 100);
   }
 
   async start(): Promise<void> {
@@ -179,14 +182,11 @@ export class RolloutController {
   }
 
   async reconcile(name: string): Promise<{ requeueAfterMs?: number } | void> {
-    const cached = this.rollouts.store.get(name);
-    if (!cached || cached.metadata?.deletionTimestamp) return;
-    // Our last status write is on its way to the cache; its event brings this rollout back.
-    if (this.unseen(this.unseenStatus, name, this.now())) {
-      this.deferred.add(name);
-      return { requeueAfterMs: UNSEEN_GRACE_MS };
-    }
-    this.deferred.delete(name);
+    const stored = this.rollouts.store.get(name);
+    if (!stored || stored.metadata?.deletionTimestamp) return;
+    // Our last status write may not be in the cache yet: it is the newest copy (a later change by
+    // anyone else would have made that write conflict).
+    const cached = this.unseen(this.unseenStatus, name, this.now()) ? this.unseenStatus.get(name)!.object : stored;
     const phase0 = cached.status?.phase;
     if (TERMINAL.has(phase0)) return;
     const r = cloneJson(cached);
@@ -253,7 +253,11 @@ export class RolloutController {
         d.committedTime ??= rfc3339(now);
         const waiting = unreadyApps(this.apps.store.byIndex(NODE_INDEX, d.name));
         const since = Date.parse(d.committedTime);
-        if (!waiting.length) this.settle(d, 'Updated', `running EVE ${plan.version} committed; all apps Ready`);
+        if (!waiting.length) {
+          // No message: a fleet of updated devices should not repeat the same sentence thousands of times in status.
+          this.settle(d, 'Updated');
+          delete d.message;
+        }
         else if (now - since >= plan.healthWindowMs) this.settle(d, 'Failed', `health gate: apps not Ready ${Math.round(plan.healthWindowMs / 1000)} s after the update: ${waiting.join(', ')}`);
         else {
           d.state = 'Verifying';
@@ -365,6 +369,11 @@ export class RolloutController {
     }
 
     // Writes to EdgeNodes; one that fails leaves the device as it was (the next pass retries it).
+    let more = false;
+    if (pendingWrites.length > MAX_PINS_PER_PASS) {
+      pendingWrites.length = MAX_PINS_PER_PASS;
+      more = true;
+    }
     await inParallel(pendingWrites, async (w) => {
       if (!(await this.pinDevice(name, w.d.name, plan, w.activate))) return;
       if (w.activate) {
@@ -402,7 +411,7 @@ export class RolloutController {
     setCondition(st, { type: 'Complete', status: phase === 'Completed' ? 'True' : 'False', reason: phase, message: phase === 'Completed' ? message : '' }, now);
     const result = await this.writeStatus(cached, r, phase0);
     if (TERMINAL.has(phase)) return result;
-    return { requeueAfterMs: Math.max(50, requeue) };
+    return { requeueAfterMs: more ? 0 : Math.max(50, requeue) };
   }
 
   /** Whether a write of ours to `name` has not reached the cache yet (given up after a grace period: a relist may skip it). */
@@ -425,7 +434,7 @@ export class RolloutController {
     try {
       const written = await this.client.updateStatus(BASEOSROLLOUTS, r, { fieldManager: FIELD_MANAGER });
       if (this.rollouts.store.get(String(r.metadata?.name))?.metadata?.resourceVersion !== written.metadata?.resourceVersion) {
-        this.unseenStatus.set(String(r.metadata?.name), { rv: String(written.metadata?.resourceVersion), at: this.now() });
+        this.unseenStatus.set(String(r.metadata?.name), { rv: String(written.metadata?.resourceVersion), at: this.now(), object: written });
       }
       if (phase0 !== r.status.phase && ['Completed', 'Failed', 'Aborted', 'Rejected', 'Paused'].includes(r.status.phase) && r.status.phase !== 'Completed') {
         // Completed/BatchFailed/Aborted have their own events; Rejected and Paused get one here.
