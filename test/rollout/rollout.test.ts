@@ -30,8 +30,8 @@ after(async () => {
  * simulator can take longer than EVE's default 300 s (5 s real) to reach the controller, and would
  * rightly fall back.
  */
-async function fleetOf(prefix: string, count: number, knobsFor?: (i: number) => ModelKnobs | undefined): Promise<SimFleet> {
-  const f = await env.fleet({ count, serialPrefix: `${prefix}-`, stepMs: 400, rebootMs: 1000, startSpreadMs: 500, knobsFor });
+async function fleetOf(prefix: string, count: number, knobsFor?: (i: number) => ModelKnobs | undefined, firstIndex = 0): Promise<SimFleet> {
+  const f = await env.fleet({ count, serialPrefix: `${prefix}-`, stepMs: 400, rebootMs: 1000, startSpreadMs: 500, knobsFor, firstIndex });
   f.start();
   await f.waitFor((x) => x.counts().configured === count, 90_000, `${count} configured devices`);
   for (const d of f.devices) {
@@ -70,7 +70,7 @@ const dev = (r: any, name: string) => r.status.devices.find((d: any) => d.name =
 /** Devices whose simulated EVE is between "activate" and commit/fallback. */
 const activating = (f: SimFleet) => f.devices.filter((d) => d.model.baseos?.activate && ['downloading', 'installing', 'rebooting', 'testing'].includes(d.model.baseos.phase)).length;
 
-test('50 devices, batches 1/10/rest, maxUnavailable 10: completes, never more than 10 updating, all committed; kubectl shows progress', async () => {
+test('50 devices, batches 1/10/rest, maxUnavailable 10: completes, never more than 10 updating, all committed; a device joining mid-rollout goes in the last batch; kubectl shows progress', async () => {
   const NEW = '14.6.0-kvm-amd64';
   const f = await fleetOf('a', 50);
   let peak = 0;
@@ -86,20 +86,25 @@ test('50 devices, batches 1/10/rest, maxUnavailable 10: completes, never more th
     const table = await env.ok(['get', 'baseosrollouts']);
     assert.match(table.split('\n')[0]!, /NAME\s+VERSION\s+PHASE\s+BATCH\s+UPDATED\s+UPDATING\s+FAILED\s+TOTAL\s+AGE/);
     assert.match(table, new RegExp(`fleet-a\\s+${NEW}\\s+Progressing\\s+2/3\\s+\\d+\\s+\\d+\\s+0\\s+50`));
-    const done = await waitPhase('fleet-a', 'Completed', 240_000);
-    assert.equal(done.status.updated, 50);
+    // A device that starts matching now joins the last batch.
+    const late = await fleetOf('a', 1, undefined, 50);
+    const joined = await until('fleet-a', (r) => r.status?.total === 51, 60_000, 'a-0050 joins');
+    assert.equal(dev(joined, 'a-0050').batch, 2);
+    assert.equal(joined.status.batches[2].size, 40);
+    const done = await waitPhase('fleet-a', 'Completed', 240_000, f);
+    assert.equal(done.status.updated, 51);
     assert.equal(done.status.failed, 0);
     assert.ok(peak <= 10, `at most 10 devices updating at once (saw ${peak})`);
     assert.ok(peak >= 5, `batches ran in parallel (peak ${peak})`);
-    for (const d of f.devices) assert.equal(d.model.runningVersion, NEW, `${d.serial} runs ${NEW}`);
+    for (const d of [...f.devices, ...late.devices]) assert.equal(d.model.runningVersion, NEW, `${d.serial} runs ${NEW}`);
     const nodes = (await client.list(EDGENODES, undefined, { labelSelector: 'group=a' })).items;
     for (const n of nodes) {
       assert.equal(n.status.eveVersion, NEW);
       assert.equal(n.status.partitions.find((p: any) => p.version === NEW).state, 'active', `${n.metadata.name} committed`);
     }
-    assert.match(await env.ok(['get', 'baseosrollout', 'fleet-a']), /fleet-a\s+\S+\s+Completed\s+3\/3\s+50\s+0\s+0\s+50/);
+    assert.match(await env.ok(['get', 'baseosrollout', 'fleet-a']), /fleet-a\s+\S+\s+Completed\s+3\/3\s+51\s+0\s+0\s+51/);
     const events = await env.ok(['get', 'events', '-n', 'default', '--field-selector', 'involvedObject.name=fleet-a']);
-    for (const reason of ['Started', 'BatchStarted', 'BatchSucceeded', 'Completed']) assert.match(events, new RegExp(reason));
+    for (const reason of ['Started', 'DevicesJoined', 'BatchStarted', 'BatchSucceeded', 'Completed']) assert.match(events, new RegExp(reason));
   } finally {
     clearInterval(watch);
   }
