@@ -102,11 +102,14 @@ informers.informerFor(EDGENODES).addEventHandler({ onUpdate: (_, n) => void devi
 const reported = new Set<string>();
 ctl.onStatusWritten = (r) => {
   const now = performance.now();
-  for (const d of r.status?.devices ?? []) {
-    if (d.state !== 'Updated' || reported.has(d.name)) continue;
-    reported.add(d.name);
-    const at = committedAt.get(d.name);
-    if (at !== undefined) latencies.push(now - at);
+  // Updated devices are listed by name in their batch.
+  for (const b of r.status?.batches ?? []) {
+    for (const name of b.updatedDevices ?? []) {
+      if (reported.has(name)) continue;
+      reported.add(name);
+      const at = committedAt.get(name);
+      if (at !== undefined) latencies.push(now - at);
+    }
   }
 };
 // Where the time of a pass goes during the rollout: whole reconciles, and the rollout status writes in them.

@@ -62,11 +62,25 @@ async function until(name: string, pred: (r: any) => boolean, ms: number, what: 
     const st = last?.status ?? {};
     const states: Record<string, number> = {};
     for (const d of st.devices ?? []) states[d.state] = (states[d.state] ?? 0) + 1;
+    if (last) {
+      states.Pending = names(last, 'pendingDevices').length;
+      states.Updated = names(last, 'updatedDevices').length;
+    }
     throw new Error(`${(e as Error).message}; phase ${st.phase}, batch ${st.batch}, message ${JSON.stringify(st.message)}, devices ${JSON.stringify(states)}, first ${JSON.stringify((st.devices ?? []).filter((d: any) => d.state !== 'Pending' && d.state !== 'Updated').slice(0, 3))}${fleet ? `; simulated: ${JSON.stringify(fleet.devices.filter((d) => d.model.baseos && d.model.baseos.phase !== 'done').map((d) => ({ serial: d.serial, phase: d.phase, offline: d.offline, baseos: d.model.baseos, parts: d.model.partitions.map((p) => [p.version, p.partitionState, p.userStatus]) })))}` : ''}`);
   }
 }
 const waitPhase = (name: string, phase: string, ms = 120_000, fleet?: SimFleet) => until(name, (r) => r.status?.phase === phase, ms, phase, fleet);
-const dev = (r: any, name: string) => r.status.devices.find((d: any) => d.name === name);
+/** A device's entry: detailed in status.devices, or by name in its batch's pendingDevices / updatedDevices. */
+function dev(r: any, name: string): any {
+  const d = (r.status.devices ?? []).find((x: any) => x.name === name);
+  if (d) return d;
+  for (const b of r.status.batches ?? []) {
+    if (b.pendingDevices?.includes(name)) return { name, batch: b.index, state: 'Pending' };
+    if (b.updatedDevices?.includes(name)) return { name, batch: b.index, state: 'Updated' };
+  }
+  return undefined;
+}
+const names = (r: any, key: 'pendingDevices' | 'updatedDevices'): string[] => (r.status.batches ?? []).flatMap((b: any) => b[key] ?? []);
 /** Devices whose simulated EVE is between "activate" and commit/fallback. */
 const activating = (f: SimFleet) => f.devices.filter((d) => d.model.baseos?.activate && ['downloading', 'installing', 'rebooting', 'testing'].includes(d.model.baseos.phase)).length;
 
@@ -115,10 +129,12 @@ test('3 of the second batch fall back: the rollout halts after that batch naming
   const failing = new Set([3, 6, 9]); // b-0003, b-0006, b-0009: all in batch 2 (b-0001..b-0010)
   const f = await fleetOf('b', 50, (i) => (failing.has(i) ? { failUpdate: (v) => v === NEW } : undefined));
   const sawUpdated = new Set<string>();
-  const names = [...failing].map((i) => `b-${String(i).padStart(4, '0')}`);
+  const failedNames = [...failing].map((i) => `b-${String(i).padStart(4, '0')}`);
   const watch = setInterval(() => {
     void rollout('fleet-b').then((r) => {
-      for (const d of r.status?.devices ?? []) if (d.state === 'Updated') sawUpdated.add(d.name);
+      if (!r.status) return;
+      for (const n of names(r, 'updatedDevices')) sawUpdated.add(n);
+      for (const d of r.status.devices ?? []) if (d.state === 'Updated') sawUpdated.add(d.name);
     }, () => {});
   }, 50);
   try {
@@ -134,7 +150,7 @@ test('3 of the second batch fall back: the rollout halts after that batch naming
     const halted = failed.status.conditions.find((c: any) => c.type === 'Halted');
     assert.equal(halted.status, 'True');
     assert.equal(halted.reason, 'BatchFailed');
-    for (const n of names) {
+    for (const n of failedNames) {
       assert.match(halted.message, new RegExp(n), `the reason names ${n}`);
       assert.equal(dev(failed, n).state, 'FellBack');
       assert.match(dev(failed, n).message, /failed its test boot/, 'EVE\'s error text');
@@ -233,11 +249,11 @@ test('pause stops new activations while in-flight devices finish; resume continu
 
   await setSpec('fleet-e', { paused: false });
   await eventually(async () => (await rollout('fleet-e')).status?.updating === 1, 30_000, 'resumed: next device in flight');
-  const inFlight = (await rollout('fleet-e')).status.devices.find((d: any) => d.activatedTime && d.state !== 'Updated').name;
+  const inFlight = (await rollout('fleet-e')).status.devices.find((d: any) => d.activatedTime).name;
   await setSpec('fleet-e', { abort: true });
   r = await waitPhase('fleet-e', 'Aborted', 30_000);
   assert.ok(['RePinned', 'Updated'].includes(dev(r, inFlight).state), `in-flight device re-pinned (${dev(r, inFlight).state})`);
-  const untouched = r.status.devices.filter((d: any) => d.state === 'Pending').map((d: any) => d.name);
+  const untouched = names(r, 'pendingDevices');
   assert.ok(untouched.length >= 3, 'devices not started stay untouched');
   await new Promise((res) => setTimeout(res, 2000));
   for (const name of untouched) {

@@ -72,6 +72,39 @@ async function inParallel<T>(items: T[], fn: (item: T) => Promise<void>): Promis
   await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, items.length) }, worker));
 }
 
+/**
+ * Status keeps the two big groups compact: devices not started and devices updated are listed by
+ * name in their batch (pendingDevices, updatedDevices); status.devices details the rest (in flight,
+ * failed, re-pinned). At 10,000 devices that is about a tenth of the bytes of one entry each, and
+ * the status write is what a pass mostly costs.
+ */
+function expandDevices(st: KObject): DeviceEntry[] {
+  const out: DeviceEntry[] = Array.isArray(st.devices) ? [...st.devices] : [];
+  for (const b of (Array.isArray(st.batches) ? st.batches : []) as KObject[]) {
+    for (const name of b.pendingDevices ?? []) out.push({ name, batch: b.index, state: 'Pending' });
+    for (const name of b.updatedDevices ?? []) out.push({ name, batch: b.index, state: 'Updated' });
+  }
+  return out.sort((a, b) => a.batch - b.batch || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function compactDevices(st: KObject, devices: DeviceEntry[]): void {
+  const batches = st.batches as KObject[];
+  for (const b of batches) {
+    b.pendingDevices = [];
+    b.updatedDevices = [];
+  }
+  st.devices = [];
+  for (const d of devices) {
+    if (d.state === 'Pending' && !d.activatedTime) batches[d.batch]!.pendingDevices.push(d.name);
+    else if (d.state === 'Updated') batches[d.batch]!.updatedDevices.push(d.name);
+    else st.devices.push(d);
+  }
+  for (const b of batches) {
+    if (!b.pendingDevices.length) delete b.pendingDevices;
+    if (!b.updatedDevices.length) delete b.updatedDevices;
+  }
+}
+
 export class RolloutController {
   readonly informers: SharedInformerFactory;
   readonly controller: Controller;
@@ -171,7 +204,7 @@ export class RolloutController {
     for (const o of this.rollouts.store.list()) {
       const other = String(o.metadata?.name);
       if (other === name || !this.active(other)) continue;
-      for (const d of (o.status?.devices ?? []) as DeviceEntry[]) if (!SETTLED.has(d.state)) out.set(d.name, other);
+      for (const d of expandDevices(o.status ?? {})) if (!SETTLED.has(d.state)) out.set(d.name, other);
     }
     return out;
   }
@@ -195,7 +228,7 @@ export class RolloutController {
     const generation = r.metadata?.generation;
 
     // Devices: the ones the rollout already covers, plus those that match now and belong to no other running rollout.
-    let devices: DeviceEntry[] = Array.isArray(st.devices) ? st.devices : [];
+    let devices: DeviceEntry[] = expandDevices(st);
     const known = new Set(devices.map((d) => d.name));
     const skipped: string[] = [];
     const joining: string[] = [];
@@ -409,6 +442,7 @@ export class RolloutController {
     const moving = phase === 'Progressing' || phase === 'Prestaging';
     setCondition(st, { type: 'Progressing', status: moving ? 'True' : 'False', reason: phase, message }, now);
     setCondition(st, { type: 'Complete', status: phase === 'Completed' ? 'True' : 'False', reason: phase, message: phase === 'Completed' ? message : '' }, now);
+    compactDevices(st, devices);
     const result = await this.writeStatus(cached, r, phase0);
     if (TERMINAL.has(phase)) return result;
     return { requeueAfterMs: more ? 0 : Math.max(50, requeue) };
