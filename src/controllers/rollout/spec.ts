@@ -135,8 +135,8 @@ function wallClock(ms: number, timeZone: string): number {
 /** Whether the window is open at `now`, and in how many ms that changes (for a requeue). */
 export function windowState(w: MaintenanceWindow, now: number): { open: boolean; changesInMs: number } {
   const wall = wallClock(now, w.timeZone);
-  // The most recent opening at or before now: the first scheduled minute after (now - duration).
-  const opened = nextAfter(w.schedule, new Date(wall - w.durationMs - 1));
+  // An opening in (now - duration, now] means the window is open: [start, start + duration).
+  const opened = nextAfter(w.schedule, new Date(wall - w.durationMs));
   if (opened && opened.getTime() <= wall) {
     return { open: true, changesInMs: Math.max(1000, opened.getTime() + w.durationMs - wall) };
   }
