@@ -23,6 +23,7 @@ import { EDGENODES } from '../controllers/eve/status.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { HealthChecks } from '../observability/health.ts';
 import { startObservabilityServer, type ObservabilityServer } from '../observability/server.ts';
+import { RolloutController } from '../controllers/rollout/index.ts';
 
 export interface OperatorOptions {
   /** Kubeconfig file; without it the in-cluster service account is used. */
@@ -90,6 +91,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
   const namespace = o.namespace ?? defaultNamespace();
   const identity = o.identity ?? `${os.hostname()}_${crypto.randomUUID()}`;
   let replica: DeviceReplica | undefined;
+  let rollouts: RolloutController | undefined;
   let elector: LeaderElector | undefined;
   let observability: ObservabilityServer | undefined;
   const metrics = new Metrics();
@@ -118,10 +120,15 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
 
     let leading: Promise<void> = Promise.resolve();
     const lead = async () => {
-      await rep.lead(new EveControllers(client, { ...o.eve, onRendered: o.eve?.onRendered ?? ((r, sec) => metrics.render(r, sec)) }));
+      const c = new EveControllers(client, { ...o.eve, onRendered: o.eve?.onRendered ?? ((r, sec) => metrics.render(r, sec)) });
+      await rep.lead(c);
+      rollouts = new RolloutController(client, { informers: c.informers });
+      await rollouts.start();
       log(`kubeve operator ${identity}: leading, EVE controllers started`);
     };
-    const follow = () => {
+    const follow = async () => {
+      await rollouts?.stop();
+      rollouts = undefined;
       rep.follow();
       log(`kubeve operator ${identity}: stopped leading`);
     };
@@ -147,6 +154,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
         health.shutdown();
         await el.stop({ release: true });
         await leading;
+        await rollouts?.stop();
         await rep.close();
         client.close();
         await obs?.close();

@@ -21,6 +21,7 @@ import { crdsEstablishedCheck, installAggregatedRoles, installCrds } from '../co
 import { EveControllers, type EveControllerOptions } from '../controllers/eve/index.ts';
 import { EDGENODES, GROUP } from '../controllers/eve/status.ts';
 import { WorkloadControllers } from '../controllers/workloads/index.ts';
+import { RolloutController } from '../controllers/rollout/index.ts';
 import { KubeletBridge, type KubeletBridgeOptions } from '../controllers/kubelet/index.ts';
 import { podLogSubresource, unsupportedStreamSubresource } from '../controllers/kubelet/pod-streams.ts';
 
@@ -89,6 +90,7 @@ export interface KubeveOptions extends ApiServerOptions {
 interface Term {
   eve: EveControllers;
   workloads: WorkloadControllers;
+  rollouts: RolloutController;
   kubelet?: KubeletBridge;
 }
 
@@ -98,6 +100,8 @@ export interface Kubeve {
   /** The EVE controllers; with replicas, those of the current term (undefined while following). */
   readonly eve: EveControllers;
   readonly workloads: WorkloadControllers;
+  /** BaseOSRollout: fleet EVE-OS updates in batches (of the current term). */
+  readonly rollouts: RolloutController;
   readonly kubelet?: KubeletBridge;
   /** With replicas: the Lease elector. */
   elector?: LeaderElector;
@@ -182,13 +186,15 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
       else await eve.start(deviceApi);
       const workloads = new WorkloadControllers(client);
       await workloads.start();
+      const rollouts = new RolloutController(client, { informers: eve.informers });
+      await rollouts.start();
       const kubelet = o.kubelet?.enabled === false ? undefined : new KubeletBridge(client, eve.informers, {
         contactOf: (name) => eve.index.byName.get(name)?.lastContact,
         leaseDurationSeconds: (name) => Math.ceil(eve.presence.timeoutFor(eve.index.byName.get(name) ?? { pollIntervalMs: 60_000 } as never) / 1000),
         ...o.kubelet,
       });
       await kubelet?.start();
-      term = { eve, workloads, kubelet };
+      term = { eve, workloads, rollouts, kubelet };
     };
     const stopTerm = async (): Promise<void> => {
       const t = term;
@@ -196,6 +202,7 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
       if (!t) return;
       await t.kubelet?.stop();
       await t.workloads.stop();
+      await t.rollouts.stop();
       if (rep) rep.follow();
       else t.eve.stop();
       await t.eve.status.idle().catch(() => undefined);
@@ -232,6 +239,9 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
       },
       get workloads() {
         return term?.workloads as WorkloadControllers;
+      },
+      get rollouts() {
+        return term?.rollouts as RolloutController;
       },
       get kubelet() {
         return term?.kubelet;

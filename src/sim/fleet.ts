@@ -25,6 +25,8 @@ export interface SimFleetOptions {
   knobs?: ModelKnobs;
   /** Hardware overrides by device index (e.g. passthrough adapters). */
   hardware?: (index: number) => Partial<HardwareProfile>;
+  /** Fault knobs of one device (by index in this fleet), instead of the fleet's knobs. */
+  knobsFor?: (index: number) => ModelKnobs | undefined;
   /** Per-device clock skew in ms (fault knob), by device index. */
   skewMs?: (index: number) => number;
   clientCerts?: boolean;
@@ -87,7 +89,7 @@ export class SimFleet {
         device: identities[i]!,
         clock: skew ? new SimClock({ timeScale: o.timeScale, skewMs: skew }) : clock,
         intervals: o.intervals,
-        knobs: o.knobs,
+        knobs: o.knobsFor?.(i) ?? o.knobs,
         hardware: o.hardware?.(i),
         fleetStats: fleet.stats,
         sharedContext: shared,

@@ -32,6 +32,8 @@ export interface ModelKnobs {
   failUpdate?: (version: string) => boolean;
   /** Download steps per MB (progress granularity); default: 4 progress steps per image. */
   downloadSteps?: number;
+  /** EVE versions on which no app starts (apps stay in ERROR): an update that breaks the workloads. */
+  appsFailOn?: (runningVersion: string) => boolean;
 }
 
 export interface SimError {
@@ -107,7 +109,10 @@ export interface Partition {
 export interface BaseOsUpdate {
   version: string;
   ctUuid: string;
-  phase: 'downloading' | 'installing' | 'rebooting' | 'testing' | 'done' | 'failed';
+  /** staged: downloaded with activate=false, waiting for a config that activates it. */
+  phase: 'downloading' | 'staged' | 'installing' | 'rebooting' | 'testing' | 'done' | 'failed';
+  /** Whether the config asks to activate the image (false = download only, EVE's pre-staging). */
+  activate: boolean;
   /** Sim time the test boot started / must reach the controller by / commits at. */
   testStartedAt?: number;
   contactDeadline?: number;
@@ -384,7 +389,7 @@ export class DeviceModel {
     this.applyContentTrees(cfg.contentInfo, now);
     this.applyVolumes(cfg.volumes, now);
     // 7. apps: skipped while a new base OS is being activated; ignored without a device UUID
-    const activatingOs = !!this.baseos && ['downloading', 'installing', 'rebooting'].includes(this.baseos.phase);
+    const activatingOs = !!this.baseos && this.baseos.activate && ['downloading', 'installing', 'rebooting'].includes(this.baseos.phase);
     if (!id) this.log('error', 'zedagent', 'received empty UUID from config: apps ignored', now);
     else if (id !== devUuid) this.log('error', 'zedagent', `config for ${id} does not match device UUID ${devUuid}: apps ignored`, now);
     else if (!activatingOs) this.applyApps(cfg.apps, now);
@@ -674,13 +679,32 @@ export class DeviceModel {
 
   private applyBaseOs(cfg: EdgeDevConfig, now: number): void {
     const b = cfg.baseos;
-    if (!b || !b.baseOsVersion || !b.activate) return;
+    if (!b || !b.baseOsVersion) return;
     const retry = b.retryUpdate?.counter ?? 0;
-    if (b.baseOsVersion === this.runningVersion && (!this.baseos || this.baseos.version === b.baseOsVersion)) return;
     const cur = this.baseos;
-    if (cur && cur.version === b.baseOsVersion && (cur.phase !== 'failed' || retry === cur.retryCounter)) return;
+    // Asking for the running version again (e.g. re-pinned after a failed update) changes nothing.
+    if (b.baseOsVersion === this.runningVersion && (!cur || cur.version === b.baseOsVersion || ['failed', 'done', 'staged', 'downloading'].includes(cur.phase))) {
+      // A download not yet installed is dropped, as EVE drops an image the config no longer names.
+      if (cur && cur.version !== b.baseOsVersion && (cur.phase === 'staged' || cur.phase === 'downloading')) {
+        this.baseos = undefined;
+        Object.assign(this.partitions[1 - this.current]!, { version: '', status: ZSwState.INITIAL, userStatus: BaseOsStatus.NONE, subStatus: BaseOsSubStatus.NONE_SUBSTATUS, subStatusStr: '', progress: 0, err: undefined });
+        if (this.state === ZDeviceState.ZDEVICE_STATE_BASEOS_UPDATING) this.state = ZDeviceState.ZDEVICE_STATE_ONLINE;
+        this.touch('device');
+      }
+      return;
+    }
+    if (cur && cur.version === b.baseOsVersion) {
+      cur.activate = b.activate;
+      // A staged image is activated by a config that now says activate=true.
+      if (cur.phase === 'staged' && b.activate) {
+        cur.phase = 'installing';
+        this.state = ZDeviceState.ZDEVICE_STATE_BASEOS_UPDATING;
+        this.touch('device');
+      }
+      if (cur.phase !== 'failed' || retry === cur.retryCounter) return;
+    }
     if (cur && cur.phase === 'testing') return; // wait for the running test to finish
-    this.baseos = { version: b.baseOsVersion, ctUuid: b.contentTreeUuid, phase: 'downloading', retryCounter: retry };
+    this.baseos = { version: b.baseOsVersion, ctUuid: b.contentTreeUuid, phase: 'downloading', retryCounter: retry, activate: b.activate };
     const other = this.partitions[1 - this.current]!;
     Object.assign(other, {
       version: b.baseOsVersion,
@@ -692,8 +716,8 @@ export class DeviceModel {
       progress: 0,
       err: undefined,
     });
-    this.state = ZDeviceState.ZDEVICE_STATE_BASEOS_UPDATING;
-    this.log('info', 'baseosmgr', `base OS update to ${b.baseOsVersion} requested (content tree ${b.contentTreeUuid})`, now);
+    if (b.activate) this.state = ZDeviceState.ZDEVICE_STATE_BASEOS_UPDATING;
+    this.log('info', 'baseosmgr', `base OS ${b.activate ? 'update' : 'download (not activated)'} to ${b.baseOsVersion} requested (content tree ${b.contentTreeUuid})`, now);
     this.touch('device');
   }
 
@@ -881,7 +905,7 @@ export class DeviceModel {
     const dep = this.dependencies(a);
     if (a.state === ZSwState.ERROR) {
       // an app in error recovers when what it waits for recovers (e.g. a download retry succeeded)
-      if (dep.error || !a.errs.length || a.errs[0]!.description === 'missing fixedresources') return;
+      if (dep.error || !a.errs.length || a.errs[0]!.description === 'missing fixedresources' || this.appsFail()) return;
       a.errs = [];
     }
     if (dep.error) return this.appError(a, dep.error, now);
@@ -892,6 +916,7 @@ export class DeviceModel {
     if (a.state !== ZSwState.INSTALLED && a.state !== ZSwState.BOOTING) return this.set(a, ZSwState.INSTALLED, now);
     if (halting) return;
     if (a.state === ZSwState.INSTALLED) return this.set(a, ZSwState.BOOTING, now);
+    if (this.appsFail()) return this.appError(a, `app did not start on EVE ${this.runningVersion} (simulated)`, now);
     // BOOTING → RUNNING: the guest gets its DHCP leases
     for (const n of a.nets) {
       const ni = this.nis.get(n.niUuid)!;
@@ -903,6 +928,10 @@ export class DeviceModel {
       }
     }
     this.set(a, ZSwState.RUNNING, now);
+  }
+
+  private appsFail(): boolean {
+    return this.knobs.appsFailOn?.(this.runningVersion) ?? false;
   }
 
   private stepBaseOs(now: number): { reboot?: { reason: string; boot: BootReason } } {
@@ -930,17 +959,22 @@ export class DeviceModel {
         this.touch('device');
       }
       if (ct.state === ZSwState.LOADED) {
-        b.phase = 'installing';
-        other.partitionState = 'updating';
-        other.status = ZSwState.INSTALLED;
+        b.phase = b.activate ? 'installing' : 'staged';
+        other.partitionState = b.activate ? 'updating' : 'unused';
+        other.status = b.activate ? ZSwState.INSTALLED : ZSwState.DOWNLOADED;
         other.userStatus = BaseOsStatus.DOWNLOAD_DONE;
-        other.subStatus = BaseOsSubStatus.UPDATE_INITIALIZING;
-        other.subStatusStr = 'Installing';
+        other.subStatus = b.activate ? BaseOsSubStatus.UPDATE_INITIALIZING : BaseOsSubStatus.NONE_SUBSTATUS;
+        other.subStatusStr = b.activate ? 'Installing' : 'Downloaded, not activated';
+        other.progress = 100;
+        if (!b.activate) this.log('info', 'baseosmgr', `EVE image ${b.version} downloaded to ${other.label}; not activated`, now);
         this.touch('device');
       }
       return {};
     }
+    if (b.phase === 'staged') return {};
     if (b.phase === 'installing') {
+      other.partitionState = 'updating';
+      other.status = ZSwState.INSTALLED;
       b.phase = 'rebooting';
       other.userStatus = BaseOsStatus.UPDATING;
       other.subStatus = BaseOsSubStatus.UPDATE_REBOOTING;

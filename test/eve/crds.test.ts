@@ -18,8 +18,8 @@ const NAD_FILE = 'network-attachment-definitions.k8s.cni.cncf.io.yaml';
 // Short names of built-in kinds a real cluster (and kubectl's shortcut expander) already uses.
 const BUILTIN_SHORT_NAMES = ['cm', 'cs', 'csr', 'crd', 'crds', 'deploy', 'ds', 'ep', 'ev', 'hpa', 'ing', 'limits', 'netpol', 'no', 'ns', 'pc', 'pdb', 'po', 'psp', 'pv', 'pvc', 'quota', 'rc', 'rs', 'sa', 'sc', 'sts', 'svc', 'cj', 'ap'];
 
-test('the six CRDs are valid, in group eve.kubeve.io v1alpha1, category eve, with status and columns', () => {
-  assert.deepEqual(CRDS.map((c) => c.spec.names.kind).sort(), ['AppInstance', 'DataStore', 'EdgeNode', 'NetworkInstance', 'OnboardingKey', 'Volume']);
+test('the seven CRDs are valid, in group eve.kubeve.io v1alpha1, category eve, with status and columns', () => {
+  assert.deepEqual(CRDS.map((c) => c.spec.names.kind).sort(), ['AppInstance', 'BaseOSRollout', 'DataStore', 'EdgeNode', 'NetworkInstance', 'OnboardingKey', 'Volume']);
   const shortNames = new Set<string>();
   for (const [i, crd] of CRDS.entries()) {
     applyCRDDefaults(crd);
@@ -40,7 +40,7 @@ test('the six CRDs are valid, in group eve.kubeve.io v1alpha1, category eve, wit
     assertDescribed(v.schema.openAPIV3Schema.properties.status, `${crd.spec.names.kind}.status`);
   }
   const scope = Object.fromEntries(CRDS.map((c) => [c.spec.names.kind, c.spec.scope]));
-  assert.deepEqual(scope, { AppInstance: 'Namespaced', DataStore: 'Namespaced', EdgeNode: 'Cluster', NetworkInstance: 'Namespaced', OnboardingKey: 'Cluster', Volume: 'Namespaced' });
+  assert.deepEqual(scope, { AppInstance: 'Namespaced', BaseOSRollout: 'Cluster', DataStore: 'Namespaced', EdgeNode: 'Cluster', NetworkInstance: 'Namespaced', OnboardingKey: 'Cluster', Volume: 'Namespaced' });
 });
 
 test('deploy/crds holds the six EVE CRDs and the NetworkAttachmentDefinition, which keeps upstream\'s names and spec', () => {

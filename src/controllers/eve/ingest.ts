@@ -62,9 +62,21 @@ function devicePhase(state: ZDeviceState): string | undefined {
 export function baseOsCondition(spec: KObject | undefined, d: ZInfoDevice): Condition {
   const active = d.swList.find((p) => p.activated) ?? d.swList[0];
   const running = active?.shortVersion ?? '';
-  const want: string | undefined = spec?.activate === false ? undefined : spec?.version;
+  const want: string | undefined = spec?.version;
   if (!want) return { type: 'BaseOSReady', status: 'True', reason: 'Running', message: `running EVE ${running}` };
   const target = d.swList.find((p) => p.shortVersion === want);
+  // Pre-staging (activate=false): the image is downloaded into the other partition and stays there.
+  if (spec?.activate === false && running !== want) {
+    if (target?.userStatus === BaseOsStatus.FAILED) {
+      return { type: 'BaseOSReady', status: 'False', reason: 'UpdateFailed', message: `download of ${want} failed: ${target.swErr?.description || 'the download failed'}` };
+    }
+    if (target && target.userStatus >= BaseOsStatus.DOWNLOAD_DONE) {
+      return { type: 'BaseOSReady', status: 'True', reason: 'Staged', message: `running EVE ${running}; ${want} downloaded to ${target.partitionLabel}, not activated` };
+    }
+    const progress = target?.downloadProgress ? ` (${target.downloadProgress}%)` : '';
+    return { type: 'BaseOSReady', status: 'False', reason: 'Downloading', message: `running EVE ${running}; downloading ${want} without activating${progress}` };
+  }
+  if (spec?.activate === false) return { type: 'BaseOSReady', status: 'True', reason: 'Running', message: `running EVE ${running}` };
   if (target && (target.userStatus === BaseOsStatus.FALLBACK || target.userStatus === BaseOsStatus.FAILED)) {
     const fell = target.userStatus === BaseOsStatus.FALLBACK;
     const why = target.swErr?.description || (fell ? 'the new image failed its test boot' : 'the update failed');
@@ -154,6 +166,8 @@ export class Ingest {
         label: p.partitionLabel,
         version: p.shortVersion,
         state: p.partitionState,
+        ...(p.shortVersion ? { status: BaseOsStatus[p.userStatus] ?? String(p.userStatus) } : {}),
+        ...(p.downloadProgress ? { progress: p.downloadProgress } : {}),
         ...(p.swErr?.description ? { error: p.swErr.description } : {}),
       }));
       const sa = d.systemAdapter;
