@@ -10,6 +10,8 @@ import { EDGENODES, GROUP } from '../controllers/eve/status.ts';
 import { WorkloadControllers } from '../controllers/workloads/index.ts';
 import { KubeletBridge, type KubeletBridgeOptions } from '../controllers/kubelet/index.ts';
 import { podLogSubresource, unsupportedStreamSubresource } from '../controllers/kubelet/pod-streams.ts';
+import { DeviceMetricsSource } from '../controllers/kubelet/metrics-source.ts';
+import { metricsResources } from '../api/builtin/metrics.ts';
 
 export interface KubeveOptions extends ApiServerOptions {
   /** Device API port (default 8443; 0 = any free port). */
@@ -86,6 +88,8 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
           ...['exec', 'attach', 'portforward'].map((s) => api.registry.extendSubresource('', 'pods', s, unsupportedStreamSubresource(s, { deviceUuidOf }))),
         ]
       : [];
+    // metrics.k8s.io (kubectl top) from the metrics devices upload; the operator would need an APIService.
+    if (kubelet) api.registry.add(metricsResources(new DeviceMetricsSource(controllers.informers, { samples: device.metrics, deviceUuidOf }).sources()));
     await eve.start(device);
     const workloads = new WorkloadControllers(client);
     await workloads.start();

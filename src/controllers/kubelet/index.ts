@@ -7,9 +7,10 @@ import { EventRecorder } from '../eve/recorder.ts';
 import { NodeSync, type NodeSyncOptions } from './node-sync.ts';
 import { NodeLeases, type LeaseOptions } from './lease.ts';
 import { PodController } from './pod-controller.ts';
+import { NodeEvents, type NodeEventOptions } from './node-events.ts';
 import { NODE_LEASE_NAMESPACE } from './resources.ts';
 
-export interface KubeletBridgeOptions extends NodeSyncOptions, LeaseOptions {
+export interface KubeletBridgeOptions extends NodeSyncOptions, LeaseOptions, NodeEventOptions {
   /** Off switch (default on). */
   enabled?: boolean;
 }
@@ -18,12 +19,15 @@ export class KubeletBridge {
   readonly nodes: NodeSync;
   readonly leases: NodeLeases;
   readonly pods: PodController;
+  readonly events: NodeEvents;
 
   /** Registers its informers on `informers`; call before the factory starts (or start() later). */
   constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, o: KubeletBridgeOptions = {}) {
-    this.nodes = new NodeSync(client, informers, o);
+    const recorder = new EventRecorder(client);
+    this.events = new NodeEvents(informers, recorder, o);
+    this.nodes = new NodeSync(client, informers, o, (node) => void this.events.registered(node));
     this.leases = new NodeLeases(client, informers, o);
-    this.pods = new PodController(client, informers, new EventRecorder(client));
+    this.pods = new PodController(client, informers, recorder);
   }
 
   async start(): Promise<void> {
