@@ -20,6 +20,7 @@ import { EveControllers, type EveControllerOptions } from '../controllers/eve/in
 import { syncPkiSecret } from './pki-secret.ts';
 import { DeviceStateStore } from './device-state.ts';
 import { DeviceRelay } from './relay.ts';
+import { KubeletBridge, type KubeletBridgeOptions } from '../controllers/kubelet/index.ts';
 
 export interface OperatorOptions {
   /** Kubeconfig file; without it the in-cluster service account is used. */
@@ -46,6 +47,12 @@ export interface OperatorOptions {
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
   eve?: EveControllerOptions;
+  /**
+   * EVE devices as Nodes, Pods on them as apps (DESIGN §6); off unless `enabled` (the cluster's RBAC must
+   * let the operator write nodes, leases in kube-node-lease, pods and pods/status). Its Leases default to
+   * the `vouch` policy a real node-lifecycle controller needs (lease.ts).
+   */
+  kubelet?: KubeletBridgeOptions;
   log?: (msg: string) => void;
 }
 
@@ -137,13 +144,20 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     rel.start();
 
     let leading: Promise<void> = Promise.resolve();
+    let kubelet: KubeletBridge | undefined;
     const lead = async () => {
       const c = new EveControllers(client, o.eve);
       eve = c;
       await c.start(store.wrap(api));
+      if (o.kubelet?.enabled) {
+        kubelet = new KubeletBridge(client, c.informers, { leasePolicy: 'vouch', ...o.kubelet });
+        await kubelet.start();
+      }
       log(`kubeve operator ${identity}: leading, EVE controllers started`);
     };
-    const follow = () => {
+    const follow = async () => {
+      await kubelet?.stop();
+      kubelet = undefined;
       eve?.stop();
       eve = undefined;
       log(`kubeve operator ${identity}: stopped leading`);
@@ -168,6 +182,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
       async close() {
         await el.stop({ release: true });
         await leading;
+        await kubelet?.stop();
         eve?.stop();
         await eve?.status.idle().catch(() => undefined);
         await store.idle();

@@ -64,7 +64,8 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
     });
     const kubelet = o.kubelet?.enabled === false ? undefined : new KubeletBridge(client, controllers.informers, {
       contactOf: (name) => controllers.index.byName.get(name)?.lastContact,
-      leaseDurationSeconds: (name) => Math.ceil(controllers.presence.timeoutFor(controllers.index.byName.get(name) ?? { pollIntervalMs: 60_000 } as never) / 1000),
+      // Last-contact leases last as long as EVE's offline timeout; vouched ones as a kubelet's (lease.ts).
+      ...(o.kubelet?.leasePolicy === 'vouch' ? {} : { leaseDurationSeconds: (name: string) => Math.ceil(controllers.presence.timeoutFor(controllers.index.byName.get(name) ?? { pollIntervalMs: 60_000 } as never) / 1000) }),
       ...o.kubelet,
     });
     const hosts = [...new Set(['localhost', '127.0.0.1', ...(o.advertiseAddress ? [o.advertiseAddress] : []), ...(o.deviceTlsHosts ?? [])])];
