@@ -10,7 +10,7 @@
 //    window (default 70 s: one Lease interval plus a tick) with only polling going on, / N / minutes;
 //    split into Node, Lease and the rest (EdgeNode status, events).
 // 3. Pod create → Running on the simulated devices, P pods (default 2 rounds × K, one per device at a
-//    time): split into controller time (create → the device API serves a config with the app, plus the
+//    time, the K creates of a round spread over 10 s): split into controller time (create → the device API serves a config with the app, plus the
 //    device's report that the app runs → Pod status Running seen by a watch), the poll wait (served →
 //    the device's next request) and the device's own time (fetch → that report: the simulator's
 //    download/verify/boot steps). Target: controller part p99 < 100 ms.
@@ -159,6 +159,8 @@ async function run(n: number): Promise<void> {
   });
   for (let round = 0; round < ROUNDS; round++) {
     await Promise.all(devices.map(async (en, j) => {
+      // Creates spread over the poll interval (one every 10 s / K), not a burst: per-pod latency.
+      await sleep((j * POLL_MS) / devices.length);
       const uuid = en.status.uuid as string;
       const created = performance.now();
       const pod = await client.create(PODS, 'default', {
@@ -188,11 +190,30 @@ async function run(n: number): Promise<void> {
     }));
   }
 
+  // Side by side: the same devices, an EVE-native AppInstance created directly (no Pod layer).
+  await client.create({ group: 'eve.kubeve.io', version: 'v1alpha1', resource: 'datastores' }, 'default', { metadata: { name: 'hub' }, spec: { type: 'container-registry', url: 'docker://docker.io' } });
+  const direct: number[] = [];
+  await Promise.all(devices.map(async (en, j) => {
+    await sleep((j * POLL_MS) / devices.length);
+    const uuid = en.status.uuid as string;
+    const created = performance.now();
+    const app = await client.create({ group: 'eve.kubeve.io', version: 'v1alpha1', resource: 'appinstances' }, 'default', {
+      metadata: { name: `direct-${j}`, namespace: 'default' },
+      spec: { nodeName: en.metadata.name, image: 'library/nginx:1.27', datastoreRef: { name: 'hub' }, resources: { cpus: 1, memory: '64Mi' }, networks: [{ networkInstanceRef: { name: 'kubeve-pods' } }] },
+    });
+    for (;;) {
+      if (k.device.getConfig(uuid)?.config.apps.some((a) => a.displayname.includes(app.metadata.name))) break;
+      await sleep(1);
+    }
+    direct.push(performance.now() - created);
+  }));
+
   console.log(`\n== ${n.toLocaleString('en')} EVE nodes (${n - K} registered + ${K} simulated over TLS; fleet online in ${fleetS.toFixed(0)} s; bridge made ${n} Nodes + Leases in ${bridgeS.toFixed(1)} s)`);
   console.log(`Node/Lease memory per device: heap ${((heap1 - heap0) / n / 1024).toFixed(2)} KiB (${(heap0 / 2 ** 20).toFixed(0)} → ${(heap1 / 2 ** 20).toFixed(0)} MiB); stored JSON: Node ${nodeJson} B + Lease ${leaseJson} B`);
   console.log(`steady state (${STEADY_S} s, every device polling every 10 s): ${per(w1.rev - w0.rev)} storage writes per device per minute in all; Node ${per(w1.node - w0.node)}, Lease ${per(w1.lease - w0.lease)}, other ${per(w1.rev - w0.rev - (w1.node - w0.node) - (w1.lease - w0.lease))}`);
   console.log(`pod create → Running (${total.length} pods, ${K} devices polling every 10 s): total ${ms(total)}`);
   console.log(`  controller part ${ms(controller)} (create → config served ${ms(toServed)}; device report → Pod Running ${ms(toStatus)})`);
+  console.log(`  side by side, an AppInstance created directly (no Pod): create → config served ${ms(direct)}`);
   console.log(`  poll wait ${ms(pollWait)} | device (simulated download/boot) ${ms(device)}`);
 
   stopPolls = true;
