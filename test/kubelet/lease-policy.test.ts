@@ -13,7 +13,8 @@ let fleet: SimFleet;
 const lease = async (n: string) => JSON.parse(await env.ok(['get', 'lease', n, '-n', 'kube-node-lease', '-o', 'json']));
 
 before(async () => {
-  env = await startEveEnv({ kubelet: { leasePolicy: 'vouch' } });
+  // Renewals only when the test ticks (a real-time pass in between would race the counts).
+  env = await startEveEnv({ kubelet: { leasePolicy: 'vouch', tickMs: 3_600_000 } });
   await env.apply(onboardingKeyYaml('lp-key', env.onboard.certPem));
   fleet = await env.fleet({ count: 2, serialPrefix: 'lp-' });
   fleet.start();
