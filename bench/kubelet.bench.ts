@@ -144,6 +144,7 @@ async function run(n: number): Promise<void> {
 
   // 3. Pod create → Running on the simulated devices.
   const devices = eve.informers.informerFor(EDGENODES).store.list().filter((e) => String(e.metadata.name).startsWith('bench-'));
+  let missed = 0;
   const controller: number[] = [];
   const toServed: number[] = [];
   const toStatus: number[] = [];
@@ -177,7 +178,12 @@ async function run(n: number): Promise<void> {
         }
         await sleep(1);
       }
-      await until(() => (lastRequest.get(uuid) ?? 0) > served, 60_000, 'device poll');
+      try {
+        await until(() => (lastRequest.get(uuid) ?? 0) > served, 60_000, 'device poll');
+      } catch {
+        missed++; // the simulated device fell behind (a loaded machine): no sample
+        return;
+      }
       const fetched = lastRequest.get(uuid)!;
       await until(() => runningSeen.has(pod.metadata.uid), 120_000, `pod ${pod.metadata.name} Running`);
       const { seen, reported } = runningSeen.get(pod.metadata.uid)!;
@@ -211,7 +217,7 @@ async function run(n: number): Promise<void> {
   console.log(`\n== ${n.toLocaleString('en')} EVE nodes (${n - K} registered + ${K} simulated over TLS; fleet online in ${fleetS.toFixed(0)} s; bridge made ${n} Nodes + Leases in ${bridgeS.toFixed(1)} s)`);
   console.log(`Node/Lease memory per device: heap ${((heap1 - heap0) / n / 1024).toFixed(2)} KiB (${(heap0 / 2 ** 20).toFixed(0)} → ${(heap1 / 2 ** 20).toFixed(0)} MiB); stored JSON: Node ${nodeJson} B + Lease ${leaseJson} B`);
   console.log(`steady state (${STEADY_S} s, every device polling every 10 s): ${per(w1.rev - w0.rev)} storage writes per device per minute in all; Node ${per(w1.node - w0.node)}, Lease ${per(w1.lease - w0.lease)}, other ${per(w1.rev - w0.rev - (w1.node - w0.node) - (w1.lease - w0.lease))}`);
-  console.log(`pod create → Running (${total.length} pods, ${K} devices polling every 10 s): total ${ms(total)}`);
+  console.log(`pod create → Running (${total.length} pods, ${K} devices polling every 10 s${missed ? `; ${missed} not sampled: no device poll within 60 s` : ''}): total ${ms(total)}`);
   console.log(`  controller part ${ms(controller)} (create → config served ${ms(toServed)}; device report → Pod Running ${ms(toStatus)})`);
   console.log(`  side by side, an AppInstance created directly (no Pod): create → config served ${ms(direct)}`);
   console.log(`  poll wait ${ms(pollWait)} | device (simulated download/boot) ${ms(device)}`);
