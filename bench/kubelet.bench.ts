@@ -25,7 +25,7 @@ import { startKubeve } from '../src/server/kubeve.ts';
 import { InProcessClient, LEASES, type Client } from '../src/controllers/runtime/index.ts';
 import { EDGENODES, ONBOARDINGKEYS } from '../src/controllers/eve/status.ts';
 import { KubeletBridge } from '../src/controllers/kubelet/index.ts';
-import { NODES, NODE_LEASE_NAMESPACE, PODS } from '../src/controllers/kubelet/resources.ts';
+import { NODES, NODE_LEASE_NAMESPACE, PODS, boundPods } from '../src/controllers/kubelet/resources.ts';
 import { issueOnboardingCert } from '../src/eve/pki.ts';
 import { SimFleet } from '../src/sim/fleet.ts';
 import type { KObject } from '../src/apiserver/resource.ts';
@@ -153,7 +153,7 @@ async function run(n: number): Promise<void> {
   const total: number[] = [];
   // When a watch first shows the pod Running, and the device report that made it so (the latest one).
   const runningSeen = new Map<string, { seen: number; reported: number }>();
-  eve.informers.informerFor(PODS).addEventHandler({
+  boundPods(eve.informers).addEventHandler({
     onUpdate: (_, p) => {
       if (p.status?.phase === 'Running' && !runningSeen.has(p.metadata.uid)) runningSeen.set(p.metadata.uid, { seen: performance.now(), reported: lastReport.get(String(p.metadata.uid).toLowerCase()) ?? NaN });
     },

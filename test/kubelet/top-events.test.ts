@@ -98,3 +98,19 @@ test('kubectl describe node shows Events: registered, out of contact and back, r
   const other = await nodeEvents('top-0000');
   assert.doesNotMatch(other, /Rebooted|NodeNotReady|OSUpdate/);
 });
+
+test('a Pod the scheduler binds to an EVE node (nodeSelector, no nodeName) is picked up once bound and runs', async () => {
+  // The bridge caches bound pods only (spec.nodeName!=): the pod enters its cache at the binding.
+  await env.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: placed, namespace: default}
+spec:
+  nodeSelector: {kubernetes.io/hostname: top-0000}
+  tolerations: [{key: kubeve.io/edge-node, operator: Exists, effect: NoSchedule}]
+  containers: [{name: main, image: library/nginx:1.27, resources: {limits: {cpu: 100m, memory: 64Mi}}}]
+`);
+  await env.ok(['wait', '--for=condition=Ready', 'pod/placed', '--timeout=60s']);
+  const pod = await json(['get', 'pod', 'placed']);
+  assert.equal(pod.spec.nodeName, 'top-0000');
+  assert.equal(fleet.devices.find((d) => d.serial === 'top-0000')!.model.appStates().placed, 'RUNNING');
+});

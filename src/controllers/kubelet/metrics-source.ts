@@ -9,7 +9,7 @@
 import type { KObject, ReadOnlySource } from '../../apiserver/resource.ts';
 import type { SharedInformerFactory } from '../runtime/index.ts';
 import type { ZMetricMsg } from '../../eve/gen/metrics/metrics_pb.ts';
-import { NODES, PODS, rfc3339 } from './resources.ts';
+import { NODES, boundPods, rfc3339 } from './resources.ts';
 
 /** What the device API keeps per device (src/eve/metrics.ts MetricsStore). */
 export interface MetricsSamples {
@@ -79,7 +79,7 @@ export interface MetricsSourceOptions {
 export class DeviceMetricsSource {
   constructor(private readonly informers: SharedInformerFactory, private readonly o: MetricsSourceOptions) {
     informers.informerFor(NODES);
-    informers.informerFor(PODS);
+    boundPods(informers);
   }
 
   private samples(uuid: string): { now: Sample; before?: Sample } | undefined {
@@ -129,7 +129,7 @@ export class DeviceMetricsSource {
   /** The two read-only sources metricsResources() (src/api/builtin/metrics.ts) serves. */
   sources(): { nodes: ReadOnlySource; pods: ReadOnlySource } {
     const nodes = this.informers.informerFor(NODES).store;
-    const pods = this.informers.informerFor(PODS).store;
+    const pods = boundPods(this.informers).store;
     const some = <T>(xs: (T | undefined)[]) => xs.filter((x): x is T => x !== undefined);
     return {
       nodes: {

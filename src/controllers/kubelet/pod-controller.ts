@@ -8,16 +8,14 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import type { KObject } from '../../apiserver/resource.ts';
-import { Controller, isAlreadyExists, isNotFound, objectKey, byField, type Client, type Informer, type SharedInformerFactory } from '../runtime/index.ts';
+import { Controller, isAlreadyExists, isNotFound, objectKey, type Client, type Informer, type SharedInformerFactory } from '../runtime/index.ts';
 import { APPINSTANCES, EDGENODES, NETWORKINSTANCES, SECRETS, getCondition } from '../eve/status.ts';
 import type { EventRecorder } from '../eve/recorder.ts';
-import { CONFIGMAPS, NODES, PODS, UNREACHABLE_TAINT } from './resources.ts';
+import { CONFIGMAPS, NODES, NODE_NAME_INDEX, PODS, UNREACHABLE_TAINT, boundPods } from './resources.ts';
 import { edgeNodeOnline } from './node-sync.ts';
 import { refusal } from './pod-support.ts';
 import { appInstanceFor, podNetwork, POD_NETWORK } from './pod-mapping.ts';
 import { podStatus, refusedStatus } from './pod-status.ts';
-
-const NODE_NAME_INDEX = 'spec.nodeName';
 
 /** The toleration DefaultTolerationSeconds admission adds to every pod: not an opt-in to eviction. */
 const isAdmissionDefault = (t: KObject) => t.operator === 'Exists' && t.tolerationSeconds === 300 && !t.value;
@@ -40,7 +38,7 @@ export class PodController {
   private readonly pulling = new Set<string>();
 
   constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, private readonly events: EventRecorder) {
-    const pods = (this.podInformer = informers.informerFor(PODS, { indexers: { [NODE_NAME_INDEX]: byField('spec.nodeName') } }));
+    const pods = (this.podInformer = boundPods(informers));
     informers.informerFor(CONFIGMAPS);
     this.controller = new Controller('kubelet-pods', (key) => this.reconcile(key));
     const enqueue = (o: KObject) => {
