@@ -84,6 +84,17 @@ export interface ActionSubresource {
   create(parent: KObject, body: KObject, ctx: RequestContext): Promise<KObject>;
 }
 
+/**
+ * Where a read-only, computed kind's objects come from (metrics.k8s.io NodeMetrics/PodMetrics): get and
+ * list are answered from it and nothing is stored. Label and field selectors are applied by the server.
+ */
+export interface ReadOnlySource {
+  /** The object, or undefined for a 404. */
+  get(namespace: string | undefined, name: string): KObject | undefined | Promise<KObject | undefined>;
+  /** Every object in `namespace` (all namespaces when undefined). */
+  list(namespace: string | undefined): KObject[] | Promise<KObject[]>;
+}
+
 /** Per-kind hooks, modelled on the apiserver's RESTCreateStrategy / RESTUpdateStrategy. */
 export interface Strategy {
   /**
@@ -177,6 +188,8 @@ export interface ResourceDefinition {
    * Events); unset = kept until deleted. Enforced by ObjectExpiry (expiry.ts).
    */
   ttlMs?: number;
+  /** Computed, never stored (its verbs should be get/list): reads are answered by this source. */
+  source?: ReadOnlySource;
   /** Set for resources defined by a CRD: the CRD's name. */
   crdName?: string;
   /** Served for reads/writes but hidden from discovery (never used yet; reserved). */

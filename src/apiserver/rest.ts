@@ -12,7 +12,7 @@ import type { KObject, ObjectAccess, RequestContext, ResourceDefinition } from '
 import { objectAccess } from './object-access.ts';
 import { groupVersion } from './resource.ts';
 import type { Registry } from './registry.ts';
-import { ObjectStore, encode, objectKey, parseRV, type ListQuery, type ListResult } from './store.ts';
+import { ObjectStore, compileFilter, encode, objectKey, parseRV, type ListQuery, type ListResult } from './store.ts';
 import { KeyExistsError, KeyNotFoundError, RevisionConflictError } from './storage/types.ts';
 import { compileObjectSchema, type ObjectSchema } from './schema/index.ts';
 import { validateObjectMeta, validateMetadataUpdate, objectMetaTypeError, jsonType } from './validation.ts';
@@ -104,12 +104,18 @@ export class RestService {
   // ---- reads -------------------------------------------------------------------------------
 
   async get(def: ResourceDefinition, ns: string | undefined, name: string): Promise<KObject> {
-    const obj = await this.store.get(def, ns, name);
+    const obj = def.source ? await def.source.get(ns, name) : await this.store.get(def, ns, name);
     if (!obj) throw notFound(def.resource, def.group, name);
     return this.forVersion(def, obj);
   }
 
   async list(def: ResourceDefinition, ns: string | undefined, q: ListQuery): Promise<KObject> {
+    if (def.source) {
+      // Computed kinds: no storage revision or pagination, only the selectors (as metrics-server).
+      const filter = compileFilter(def, q.labelSelector, q.fieldSelector);
+      const items = (await def.source.list(ns)).filter((o) => filter.matches(o));
+      return { kind: def.listKind, apiVersion: groupVersion(def), metadata: {}, items: items.map((o) => this.forVersion(def, o)) };
+    }
     const r: ListResult = await this.store.list(def, ns, q);
     const metadata: KObject = { resourceVersion: r.resourceVersion };
     if (r.continue) metadata.continue = r.continue;

@@ -1,4 +1,5 @@
-// Latest metrics sample per device, in memory only (never in the resource store).
+// Latest metrics sample per device, and the one before it (CPU counters are cumulative: a usage rate
+// needs two samples, as `kubectl top` shows), in memory only (never in the resource store).
 // Kept as the raw protobuf bytes (decoded on read) under a global byte budget: when the budget
 // is exceeded the least recently updated devices lose their sample first.
 import { fromBinary } from '@bufbuild/protobuf';
@@ -7,7 +8,11 @@ import { ZMetricMsgSchema, type ZMetricMsg } from './gen/metrics/metrics_pb.ts';
 export interface MetricsSample {
   receivedAt: number;
   bytes: Uint8Array;
+  /** The sample before this one, if any (never itself has a previous one). */
+  previous?: { receivedAt: number; bytes: Uint8Array };
 }
+
+const sizeOf = (s: MetricsSample) => s.bytes.length + (s.previous?.bytes.length ?? 0);
 
 export class MetricsStore {
   private readonly map = new Map<string, MetricsSample>();
@@ -17,16 +22,17 @@ export class MetricsStore {
   put(uuid: string, bytes: Uint8Array, now = Date.now()): void {
     const old = this.map.get(uuid);
     if (old) {
-      this.total -= old.bytes.length;
+      this.total -= sizeOf(old);
       this.map.delete(uuid); // re-insert at the MRU end
     }
     const copy = Uint8Array.from(bytes); // do not pin the request buffer
-    this.map.set(uuid, { receivedAt: now, bytes: copy });
-    this.total += copy.length;
+    const sample: MetricsSample = { receivedAt: now, bytes: copy, previous: old && { receivedAt: old.receivedAt, bytes: old.bytes } };
+    this.map.set(uuid, sample);
+    this.total += sizeOf(sample);
     while (this.total > this.maxBytes && this.map.size > 1) {
       const [k, v] = this.map.entries().next().value!;
       this.map.delete(k);
-      this.total -= v.bytes.length;
+      this.total -= sizeOf(v);
     }
   }
 
@@ -36,10 +42,16 @@ export class MetricsStore {
     return s && { receivedAt: s.receivedAt, msg: fromBinary(ZMetricMsgSchema, s.bytes) };
   }
 
+  /** The sample before the latest, decoded, or undefined. */
+  previous(uuid: string): { receivedAt: number; msg: ZMetricMsg } | undefined {
+    const s = this.map.get(uuid)?.previous;
+    return s && { receivedAt: s.receivedAt, msg: fromBinary(ZMetricMsgSchema, s.bytes) };
+  }
+
   delete(uuid: string): void {
     const s = this.map.get(uuid);
     if (s) {
-      this.total -= s.bytes.length;
+      this.total -= sizeOf(s);
       this.map.delete(uuid);
     }
   }

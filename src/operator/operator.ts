@@ -24,6 +24,7 @@ import { Metrics } from '../observability/metrics.ts';
 import { HealthChecks } from '../observability/health.ts';
 import { startObservabilityServer, type ObservabilityServer } from '../observability/server.ts';
 import { RolloutController } from '../controllers/rollout/index.ts';
+import { KubeletBridge, type KubeletBridgeOptions } from '../controllers/kubelet/index.ts';
 
 export interface OperatorOptions {
   /** Kubeconfig file; without it the in-cluster service account is used. */
@@ -52,6 +53,12 @@ export interface OperatorOptions {
   eve?: EveControllerOptions;
   /** Serve /metrics, /livez, /readyz, /healthz over plain HTTP here (port 0 = any free one); none when unset. */
   observability?: { host?: string; port: number };
+  /**
+   * EVE devices as Nodes, Pods on them as apps (DESIGN §6); off unless `enabled` (the cluster's RBAC must
+   * let the operator write nodes, leases in kube-node-lease, pods and pods/status). Its Leases default to
+   * the `vouch` policy a real node-lifecycle controller needs (lease.ts).
+   */
+  kubelet?: KubeletBridgeOptions;
   log?: (msg: string) => void;
 }
 
@@ -119,14 +126,21 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     }));
 
     let leading: Promise<void> = Promise.resolve();
+    let kubelet: KubeletBridge | undefined;
     const lead = async () => {
       const c = new EveControllers(client, { ...o.eve, onRendered: o.eve?.onRendered ?? ((r, sec) => metrics.render(r, sec)) });
       await rep.lead(c);
       rollouts = new RolloutController(client, { informers: c.informers });
       await rollouts.start();
+      if (o.kubelet?.enabled) {
+        kubelet = new KubeletBridge(client, c.informers, { leasePolicy: 'vouch', ...o.kubelet });
+        await kubelet.start();
+      }
       log(`kubeve operator ${identity}: leading, EVE controllers started`);
     };
     const follow = async () => {
+      await kubelet?.stop();
+      kubelet = undefined;
       await rollouts?.stop();
       rollouts = undefined;
       rep.follow();
@@ -154,6 +168,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
         health.shutdown();
         await el.stop({ release: true });
         await leading;
+        await kubelet?.stop();
         await rollouts?.stop();
         await rep.close();
         client.close();

@@ -24,6 +24,8 @@ import { WorkloadControllers } from '../controllers/workloads/index.ts';
 import { RolloutController } from '../controllers/rollout/index.ts';
 import { KubeletBridge, type KubeletBridgeOptions } from '../controllers/kubelet/index.ts';
 import { podLogSubresource, unsupportedStreamSubresource } from '../controllers/kubelet/pod-streams.ts';
+import { DeviceMetricsSource } from '../controllers/kubelet/metrics-source.ts';
+import { metricsResources } from '../api/builtin/metrics.ts';
 
 export interface ReplicaOptions {
   /** Unique per replica (default hostname_<id kept in the data directory>). */
@@ -91,6 +93,8 @@ interface Term {
   eve: EveControllers;
   workloads: WorkloadControllers;
   rollouts: RolloutController;
+  /** metrics.k8s.io from this replica's device metrics, through the term's caches. */
+  metrics?: DeviceMetricsSource;
   kubelet?: KubeletBridge;
 }
 
@@ -177,6 +181,15 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
           api.registry.extendSubresource('', 'pods', 'log', podLogSubresource({ deviceUuidOf, logs: deviceApi.logs })),
           ...['exec', 'attach', 'portforward'].map((s) => api.registry.extendSubresource('', 'pods', s, unsupportedStreamSubresource(s, { deviceUuidOf }))),
         ];
+    // metrics.k8s.io (kubectl top) from the metrics devices upload to this replica, read through the current
+    // term's caches (a follower answers empty lists); the operator would need an APIService.
+    if (o.kubelet?.enabled !== false) {
+      const current = () => term?.metrics?.sources();
+      api.registry.add(metricsResources({
+        nodes: { get: (ns, name) => current()?.nodes.get(ns, name), list: (ns) => current()?.nodes.list(ns) ?? [] },
+        pods: { get: (ns, name) => current()?.pods.get(ns, name), list: (ns) => current()?.pods.list(ns) ?? [] },
+      }));
+    }
 
     const startTerm = async (): Promise<void> => {
       if (term) return;
@@ -190,11 +203,13 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
       await rollouts.start();
       const kubelet = o.kubelet?.enabled === false ? undefined : new KubeletBridge(client, eve.informers, {
         contactOf: (name) => eve.index.byName.get(name)?.lastContact,
-        leaseDurationSeconds: (name) => Math.ceil(eve.presence.timeoutFor(eve.index.byName.get(name) ?? { pollIntervalMs: 60_000 } as never) / 1000),
+        // Last-contact leases last as long as EVE's offline timeout; vouched ones as a kubelet's (lease.ts).
+        ...(o.kubelet?.leasePolicy === 'vouch' ? {} : { leaseDurationSeconds: (name: string) => Math.ceil(eve.presence.timeoutFor(eve.index.byName.get(name) ?? { pollIntervalMs: 60_000 } as never) / 1000) }),
         ...o.kubelet,
       });
+      const metricsSource = kubelet && new DeviceMetricsSource(eve.informers, { samples: deviceApi.metrics, deviceUuidOf });
       await kubelet?.start();
-      term = { eve, workloads, rollouts, kubelet };
+      term = { eve, workloads, rollouts, kubelet, metrics: metricsSource };
     };
     const stopTerm = async (): Promise<void> => {
       const t = term;

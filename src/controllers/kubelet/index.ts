@@ -8,10 +8,11 @@ import { NodeSync, type NodeSyncOptions } from './node-sync.ts';
 import { NodeLeases, type LeaseOptions } from './lease.ts';
 import { PodController } from './pod-controller.ts';
 import { NadController } from './nad-controller.ts';
+import { NodeEvents, type NodeEventOptions } from './node-events.ts';
 import { NODE_LEASE_NAMESPACE, RUNTIMECLASSES } from './resources.ts';
 import { runtimeClasses } from './pod-vm.ts';
 
-export interface KubeletBridgeOptions extends NodeSyncOptions, LeaseOptions {
+export interface KubeletBridgeOptions extends NodeSyncOptions, LeaseOptions, NodeEventOptions {
   /** Off switch (default on). */
   enabled?: boolean;
 }
@@ -21,14 +22,16 @@ export class KubeletBridge {
   readonly leases: NodeLeases;
   readonly pods: PodController;
   readonly nads: NadController;
+  readonly events: NodeEvents;
 
   /** Registers its informers on `informers`; call before the factory starts (or start() later). */
   constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, o: KubeletBridgeOptions = {}) {
-    this.nodes = new NodeSync(client, informers, o);
+    const recorder = new EventRecorder(client);
+    this.events = new NodeEvents(informers, recorder, o);
+    this.nodes = new NodeSync(client, informers, o, (node) => void this.events.registered(node));
     this.leases = new NodeLeases(client, informers, o);
-    const events = new EventRecorder(client);
-    this.pods = new PodController(client, informers, events);
-    this.nads = new NadController(client, informers, events, (key) => this.pods.controller.enqueue(key));
+    this.pods = new PodController(client, informers, recorder);
+    this.nads = new NadController(client, informers, recorder, (key) => this.pods.controller.enqueue(key));
   }
 
   async start(): Promise<void> {

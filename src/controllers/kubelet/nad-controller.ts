@@ -10,7 +10,7 @@ import { setCondition } from '../eve/status.ts';
 import type { EventRecorder } from '../eve/recorder.ts';
 import { NADS, nadNetwork, isNadProblem } from './nad.ts';
 import { selectedNads } from './pod-networks.ts';
-import { PODS } from './resources.ts';
+import { boundPods } from './resources.ts';
 
 export class NadController {
   readonly controller: Controller;
@@ -19,7 +19,7 @@ export class NadController {
 
   constructor(private readonly client: Client, informers: SharedInformerFactory, private readonly events: EventRecorder, private readonly enqueuePod: (key: string) => void) {
     this.nads = informers.informerFor(NADS);
-    this.pods = informers.informerFor(PODS);
+    this.pods = boundPods(informers);
     this.controller = new Controller('kubelet-nads', (key) => this.reconcile(key));
     const changed = (o: KObject) => {
       const key = `${o.metadata.namespace}/${o.metadata.name}`;

@@ -154,7 +154,8 @@ export class NodeSync {
   readonly controller: Controller;
   readonly writes = { create: 0, update: 0, status: 0 };
 
-  constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, private readonly o: NodeSyncOptions = {}) {
+  /** `onCreated`: a Node was created for its EdgeNode (the registration event). */
+  constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, private readonly o: NodeSyncOptions = {}, private readonly onCreated?: (node: KObject) => void) {
     const edge = informers.informerFor(EDGENODES);
     const nodes = informers.informerFor(NODES);
     // Adapters held by AppInstances no Pod controls leave allocatable: their nodes are re-synced.
@@ -192,6 +193,7 @@ export class NodeSync {
       // AlreadyExists (the informer is behind) throws: the key is retried once the cache has the Node.
       const created = await this.client.create(NODES, undefined, want);
       this.writes.create++;
+      this.onCreated?.(created);
       if (!isDeepStrictEqual(shown(created).status, shown(want).status)) {
         await this.client.updateStatus(NODES, { ...created, status: want.status });
         this.writes.status++;

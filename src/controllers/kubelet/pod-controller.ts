@@ -8,18 +8,16 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import type { KObject } from '../../apiserver/resource.ts';
-import { Controller, isAlreadyExists, isNotFound, objectKey, byField, type Client, type Informer, type SharedInformerFactory } from '../runtime/index.ts';
+import { Controller, isAlreadyExists, isNotFound, objectKey, type Client, type Informer, type SharedInformerFactory } from '../runtime/index.ts';
 import { APPINSTANCES, EDGENODES, SECRETS, getCondition } from '../eve/status.ts';
 import type { EventRecorder } from '../eve/recorder.ts';
-import { CONFIGMAPS, NODES, PODS, RUNTIMECLASSES, UNREACHABLE_TAINT } from './resources.ts';
+import { CONFIGMAPS, NODES, NODE_NAME_INDEX, PODS, RUNTIMECLASSES, UNREACHABLE_TAINT, boundPods } from './resources.ts';
 import { AdapterAssigner, shortageStatus } from './adapters.ts';
 import { edgeNodeOnline } from './node-sync.ts';
 import { refusal } from './pod-support.ts';
 import { appInstanceFor } from './pod-mapping.ts';
 import { PodNetworks, withNetworksCondition, NETWORKS_CONDITION } from './pod-networks.ts';
 import { podStatus, refusedStatus } from './pod-status.ts';
-
-const NODE_NAME_INDEX = 'spec.nodeName';
 
 /** The toleration DefaultTolerationSeconds admission adds to every pod: not an opt-in to eviction. */
 const isAdmissionDefault = (t: KObject) => t.operator === 'Exists' && t.tolerationSeconds === 300 && !t.value;
@@ -45,7 +43,7 @@ export class PodController {
   readonly adapters = new AdapterAssigner();
 
   constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, private readonly events: EventRecorder) {
-    const pods = (this.podInformer = informers.informerFor(PODS, { indexers: { [NODE_NAME_INDEX]: byField('spec.nodeName') } }));
+    const pods = (this.podInformer = boundPods(informers));
     informers.informerFor(CONFIGMAPS);
     this.networks = new PodNetworks(client, informers);
     informers.informerFor(RUNTIMECLASSES);

@@ -15,7 +15,7 @@ import { API_VERSION as EVE_API_VERSION, NETWORKINSTANCES } from '../eve/status.
 import { NADS, NAD_LABEL, nadNetwork, nadNetworkName, isNadProblem } from './nad.ts';
 import { POD_NETWORK, podNetwork } from './pod-mapping.ts';
 import type { Refusal } from './pod-support.ts';
-import { PODS, rfc3339 } from './resources.ts';
+import { PODS, boundPods, rfc3339 } from './resources.ts';
 
 export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
 export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
@@ -119,7 +119,7 @@ export class PodNetworks {
   constructor(private readonly client: Client, informers: SharedInformerFactory) {
     this.nis = informers.informerFor(NETWORKINSTANCES);
     this.nads = informers.informerFor(NADS);
-    this.pods = informers.informerFor(PODS);
+    this.pods = boundPods(informers);
   }
 
   /**
