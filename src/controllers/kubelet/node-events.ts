@@ -31,7 +31,7 @@ export const NODE_EVENT_RULES: NodeEventRule[] = [
   { reason: 'NodeReady', type: 'Normal', fires: (b, a, n) => (edgeNodeOnline(a) === true && edgeNodeOnline(b) !== true ? `Node ${n} status is now: NodeReady (the EVE device is in contact)` : undefined) },
   {
     reason: 'NodeNotReady',
-    type: 'Warning',
+    type: 'Normal', // as kube's node-lifecycle controller records it
     fires: (b, a, n) => (edgeNodeOnline(a) === false && edgeNodeOnline(b) === true ? `Node ${n} status is now: NodeNotReady (${getCondition(a, 'Online')?.message ?? 'EVE device out of contact'}; its apps keep running)` : undefined),
   },
   {
