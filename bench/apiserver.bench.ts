@@ -40,7 +40,12 @@ function rawSqlite() {
   db.pragma('synchronous = NORMAL');
   db.exec('CREATE TABLE kv (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT, value BLOB); CREATE INDEX kv_name ON kv(name, id);');
   const ins = db.prepare('INSERT INTO kv (name, value) VALUES (?, ?)');
-  const value = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'bench', uid: '00000000-0000-0000-0000-000000000000' }, data: { k: 'v'.repeat(200) } });
+  const value = JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'x', namespace: 'bench', uid: '00000000-0000-0000-0000-000000000000' },
+    data: { k: 'v'.repeat(200) },
+  });
   const n = 20000;
   let t = performance.now();
   for (let i = 0; i < n; i++) db.transaction(() => ins.run(`/k/${i}`, value))();
@@ -59,21 +64,36 @@ function rawSqlite() {
 
 // ---- HTTP client -------------------------------------------------------------------------
 
-interface Conn { port: number; token: string; ca: string; agent: https.Agent }
+interface Conn {
+  port: number;
+  token: string;
+  ca: string;
+  agent: https.Agent;
+}
 
 /** One request; anything but the expected 2xx aborts the benchmark (a failing request is not a fast one). */
 function req(c: Conn, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
   const contentType = method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
   return new Promise((resolve, reject) => {
-    const r = https.request({ host: '127.0.0.1', port: c.port, path, method, agent: c.agent, headers: { Authorization: `Bearer ${c.token}`, 'Content-Type': contentType, Accept: 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        if (res.statusCode! >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
-        else resolve({ status: res.statusCode!, body: text });
-      });
-    });
+    const r = https.request(
+      {
+        host: '127.0.0.1',
+        port: c.port,
+        path,
+        method,
+        agent: c.agent,
+        headers: { Authorization: `Bearer ${c.token}`, 'Content-Type': contentType, Accept: 'application/json' },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          if (res.statusCode! >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
+          else resolve({ status: res.statusCode!, body: text });
+        });
+      },
+    );
     r.on('error', reject);
     r.end(body === undefined ? undefined : JSON.stringify(body));
   });
@@ -84,19 +104,26 @@ const cm = (name: string) => ({ metadata: { name, labels: { app: 'bench' } }, da
 async function closedLoop(n: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<number> {
   let next = 0;
   const t = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < n) await op(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) await op(next++);
+    }),
+  );
   return n / ((performance.now() - t) / 1000);
 }
 
 async function startServer(): Promise<{ child: ChildProcess; conn: Conn }> {
   const port = await freePort();
   const dataDir = join(dir, 'data');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'server', '--data-dir', dataDir, '--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'server', '--data-dir', dataDir, '--port', String(port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve) => {
     let out = '';
-    child.stdout!.on('data', (d) => { out += d; if (out.includes('KUBECONFIG')) resolve(); });
+    child.stdout!.on('data', (d) => {
+      out += d;
+      if (out.includes('KUBECONFIG')) resolve();
+    });
   });
   const token = readFileSync(join(dataDir, 'tokens.csv'), 'utf8').split(',')[0];
   const ca = readFileSync(join(dataDir, 'pki', 'ca.crt'), 'utf8');
@@ -124,14 +151,23 @@ async function main() {
     const rate = 500;
     const total = rate * 5;
     const start = performance.now();
-    await Promise.all(Array.from({ length: total }, (_, i) => new Promise<void>((resolve) => {
-      setTimeout(async () => {
-        const t = performance.now();
-        await req(conn, 'POST', ns, cm(`r-${i}`));
-        lat.push(performance.now() - t);
-        resolve();
-      }, (i * 1000) / rate - (performance.now() - start));
-    })));
+    await Promise.all(
+      Array.from(
+        { length: total },
+        (_, i) =>
+          new Promise<void>((resolve) => {
+            setTimeout(
+              async () => {
+                const t = performance.now();
+                await req(conn, 'POST', ns, cm(`r-${i}`));
+                lat.push(performance.now() - t);
+                resolve();
+              },
+              (i * 1000) / rate - (performance.now() - start),
+            );
+          }),
+      ),
+    );
 
     // Fill to 10,000 objects in one namespace, then time full lists.
     await req(conn, 'POST', '/api/v1/namespaces', { metadata: { name: 'big' } });
@@ -149,25 +185,35 @@ async function main() {
     const watchers = 100;
     const sent = new Map<string, number>();
     const delays: number[] = [];
-    const sockets: import("node:http").ClientRequest[] = [];
+    const sockets: import('node:http').ClientRequest[] = [];
     let ready = 0;
     await new Promise<void>((resolve) => {
       for (let w = 0; w < watchers; w++) {
-        const r = https.request({ host: '127.0.0.1', port: conn.port, path: '/api/v1/namespaces/watched/configmaps?watch=true&resourceVersion=0', agent: false, ca: conn.ca, headers: { Authorization: `Bearer ${conn.token}` } }, (res) => {
-          if (++ready === watchers) resolve();
-          let buf = '';
-          res.on('data', (d) => {
-            buf += d;
-            let i;
-            while ((i = buf.indexOf('\n')) >= 0) {
-              const line = buf.slice(0, i);
-              buf = buf.slice(i + 1);
-              const name = JSON.parse(line).object.metadata.name;
-              const at = sent.get(name);
-              if (at !== undefined) delays.push(performance.now() - at);
-            }
-          });
-        });
+        const r = https.request(
+          {
+            host: '127.0.0.1',
+            port: conn.port,
+            path: '/api/v1/namespaces/watched/configmaps?watch=true&resourceVersion=0',
+            agent: false,
+            ca: conn.ca,
+            headers: { Authorization: `Bearer ${conn.token}` },
+          },
+          (res) => {
+            if (++ready === watchers) resolve();
+            let buf = '';
+            res.on('data', (d) => {
+              buf += d;
+              let i;
+              while ((i = buf.indexOf('\n')) >= 0) {
+                const line = buf.slice(0, i);
+                buf = buf.slice(i + 1);
+                const name = JSON.parse(line).object.metadata.name;
+                const at = sent.get(name);
+                if (at !== undefined) delays.push(performance.now() - at);
+              }
+            });
+          },
+        );
         r.end();
         sockets.push(r);
       }
@@ -189,8 +235,12 @@ async function main() {
     console.log(`creates/s over HTTPS keep-alive (16 in flight)       : ${fmt(creates, 0)}  (${fmt(ratio * 100)} % of raw; target >= 15 %)`);
     console.log(`updates/s (merge patch, 16 in flight)                : ${fmt(updates, 0)}  (${fmt((updates / raw.commitsPerSec) * 100)} % of raw)`);
     console.log(`create latency at ${rate}/s: p50 ${fmt(pct(lat, 50))} ms, p99 ${fmt(pct(lat, 99))} ms  (target p99 < 20 ms)`);
-    console.log(`list of 10,000 ConfigMaps: p50 ${fmt(pct(listTimes, 50))} ms, max ${fmt(Math.max(...listTimes))} ms  (raw SQLite select+parse+stringify ${fmt(raw.list10k)} ms; target < 500 ms)`);
-    console.log(`watch delivery to ${watchers} watchers: ${delays.length} events, p50 ${fmt(pct(delays, 50))} ms, p99 ${fmt(pct(delays, 99))} ms  (target p99 < 20 ms)`);
+    console.log(
+      `list of 10,000 ConfigMaps: p50 ${fmt(pct(listTimes, 50))} ms, max ${fmt(Math.max(...listTimes))} ms  (raw SQLite select+parse+stringify ${fmt(raw.list10k)} ms; target < 500 ms)`,
+    );
+    console.log(
+      `watch delivery to ${watchers} watchers: ${delays.length} events, p50 ${fmt(pct(delays, 50))} ms, p99 ${fmt(pct(delays, 99))} ms  (target p99 < 20 ms)`,
+    );
     console.log(`server resident memory holding ${10000 + 5000 + total + 500} objects: ${fmt(rss10k)} MiB  (target < 250 MB)`);
   } finally {
     child.kill('SIGTERM');

@@ -19,7 +19,13 @@ import { startEtcd } from '../test/helpers/etcd.ts';
 
 const N = Number(process.argv[2] ?? 10_000);
 const dir = mkdtempSync(join(tmpdir(), 'kubeve-bench-backup-'));
-const value = (i: number) => JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${i}`, namespace: 'default', uid: crypto.randomUUID() }, data: { blob: 'x'.repeat(900) } });
+const value = (i: number) =>
+  JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: `cm-${i}`, namespace: 'default', uid: crypto.randomUUID() },
+    data: { blob: 'x'.repeat(900) },
+  });
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function writeRate(storage: SqliteStorage, until: () => boolean, from: number): Promise<{ writes: number; ms: number }> {
@@ -91,10 +97,16 @@ try {
 
   console.log(`objects: ${fmt(summary.objects)} (~1 KiB each), archive ${fmt(statSync(archive).size / 1024)} KiB`);
   console.log(`backup of an idle SqliteStorage (${fmt(N)} objects): ${fmt(idleMs)} ms (${fmt(N / (idleMs / 1000))} objects/s)`);
-  console.log(`backup of a running SqliteStorage (online backup API over the snapshot socket + archive): ${fmt(backupMs)} ms (${fmt(summary.objects / (backupMs / 1000))} objects/s)`);
-  console.log(`writer alone (before and after): ${fmt(alone.writes / (alone.ms / 1000))} creates/s; during the backup: ${fmt(during.writes / (during.ms / 1000))} creates/s (${during.writes} writes, ratio ${(during.writes / during.ms / (alone.writes / alone.ms)).toFixed(2)})`);
+  console.log(
+    `backup of a running SqliteStorage (online backup API over the snapshot socket + archive): ${fmt(backupMs)} ms (${fmt(summary.objects / (backupMs / 1000))} objects/s)`,
+  );
+  console.log(
+    `writer alone (before and after): ${fmt(alone.writes / (alone.ms / 1000))} creates/s; during the backup: ${fmt(during.writes / (during.ms / 1000))} creates/s (${during.writes} writes, ratio ${(during.writes / during.ms / (alone.writes / alone.ms)).toFixed(2)})`,
+  );
   console.log(`restore into SQLite (revisions kept): ${fmt(sqliteRestoreMs)} ms (${fmt(summary.objects / (sqliteRestoreMs / 1000))} objects/s)`);
-  console.log(`restore into etcd (one txn per object, in revision order, after the revision bump): ${fmt(etcdRestoreMs)} ms (${fmt(summary.objects / (etcdRestoreMs / 1000))} objects/s)`);
+  console.log(
+    `restore into etcd (one txn per object, in revision order, after the revision bump): ${fmt(etcdRestoreMs)} ms (${fmt(summary.objects / (etcdRestoreMs / 1000))} objects/s)`,
+  );
   console.log(`etcd revision bump: ${fmt(bumpRate)} revisions/s (64 puts in flight)`);
 } finally {
   rmSync(dir, { recursive: true, force: true });

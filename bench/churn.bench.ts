@@ -72,10 +72,14 @@ interface Server {
 async function startServer(malloc: 'jemalloc' | 'glibc', extraEnv: Record<string, string>): Promise<Server> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubeve-churn-'));
   const base = malloc === 'glibc' ? { ...withoutJemalloc(), KUBEVE_MALLOC: 'glibc' } : { ...serverJemallocEnv(), KUBEVE_MALLOC: 'jemalloc' };
-  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', BIN, 'server', '--data-dir', path.join(dir, 'data'), '--port', '0', '--device-port', '0', '--device-host', '127.0.0.1'], {
-    env: { ...base, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--inspect=127.0.0.1:0', BIN, 'server', '--data-dir', path.join(dir, 'data'), '--port', '0', '--device-port', '0', '--device-host', '127.0.0.1'],
+    {
+      env: { ...base, ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const inspectorUrl = new Promise<string>((resolve) => {
     let err = '';
     child.stderr!.on('data', (c: Buffer) => {
@@ -209,7 +213,9 @@ async function run(malloc: 'jemalloc' | 'glibc', rounds: number, connections: nu
       await new Promise((r) => setTimeout(r, SETTLE_MS));
       const m = await sample(s);
       samples.push(m);
-      console.error(`[${malloc}] round ${i + 1}/${rounds}: ${connections} connections in ${((Date.now() - t0) / 1000).toFixed(1)} s; after a full GC: RSS ${m.rss.toFixed(1)} MiB, JS heap used ${m.heapUsed.toFixed(1)}, external ${m.external.toFixed(1)}, native rest ${m.native.toFixed(1)} MiB`);
+      console.error(
+        `[${malloc}] round ${i + 1}/${rounds}: ${connections} connections in ${((Date.now() - t0) / 1000).toFixed(1)} s; after a full GC: RSS ${m.rss.toFixed(1)} MiB, JS heap used ${m.heapUsed.toFixed(1)}, external ${m.external.toFixed(1)}, native rest ${m.native.toFixed(1)} MiB`,
+      );
     }
     const rss = samples.map((x) => x.rss);
     const third = rss[Math.min(2, rss.length - 1)]!;
@@ -240,6 +246,8 @@ for (const m of which) results.push(await run(m, Number(values.rounds), Number(v
 for (const r of results) {
   const verdict = r.growthAfterThirdPct <= 5 ? 'flat (target: within 5 % after round 3)' : 'GROWS (target: within 5 % after round 3)';
   const last = r.rounds.at(-1)!;
-  console.log(`${r.malloc.padEnd(8)} (${r.allocator}): RSS start ${r.start.rss.toFixed(0)} MiB; after each round: ${r.rounds.map((x) => x.rss.toFixed(0)).join(' ')} MiB; growth after round 3: ${r.growthAfterThirdPct.toFixed(1)} % -> ${verdict}; at the end JS heap used ${last.heapUsed.toFixed(0)} MiB, native rest ${r.start.native.toFixed(0)} -> ${last.native.toFixed(0)} MiB`);
+  console.log(
+    `${r.malloc.padEnd(8)} (${r.allocator}): RSS start ${r.start.rss.toFixed(0)} MiB; after each round: ${r.rounds.map((x) => x.rss.toFixed(0)).join(' ')} MiB; growth after round 3: ${r.growthAfterThirdPct.toFixed(1)} % -> ${verdict}; at the end JS heap used ${last.heapUsed.toFixed(0)} MiB, native rest ${r.start.native.toFixed(0)} -> ${last.native.toFixed(0)} MiB`,
+  );
 }
 console.log(JSON.stringify({ connectionsPerRound: Number(values.connections), extraEnv, results }));

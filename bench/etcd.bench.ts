@@ -30,13 +30,20 @@ function pct(xs: number[], p: number): number {
 async function closedLoop(n: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<number> {
   let next = 0;
   const t = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < n) await op(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) await op(next++);
+    }),
+  );
   return n / ((performance.now() - t) / 1000);
 }
 
-const VALUE = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'bench', uid: '00000000-0000-0000-0000-000000000000' }, data: { k: 'v'.repeat(200) } });
+const VALUE = JSON.stringify({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'x', namespace: 'bench', uid: '00000000-0000-0000-0000-000000000000' },
+  data: { k: 'v'.repeat(200) },
+});
 
 // ---- raw etcd -------------------------------------------------------------------------------
 
@@ -61,10 +68,13 @@ async function bareGrpc(endpoint: string): Promise<number> {
   const grpc = req('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
   const loader = req('@grpc/proto-loader') as { loadSync(file: string, o: object): unknown };
   const proto = join(dirname(req.resolve('etcd3')), '..', 'proto', 'rpc.proto');
-  const pkg = grpc.loadPackageDefinition(loader.loadSync(proto, { keepCase: true, longs: String, enums: String, defaults: true }) as Parameters<typeof grpc.loadPackageDefinition>[0]) as any;
+  const pkg = grpc.loadPackageDefinition(
+    loader.loadSync(proto, { keepCase: true, longs: String, enums: String, defaults: true }) as Parameters<typeof grpc.loadPackageDefinition>[0],
+  ) as any;
   const kv = new pkg.etcdserverpb.KV(endpoint.replace(/^http:\/\//, ''), grpc.credentials.createInsecure());
   const value = Buffer.from(VALUE);
-  const put = (key: string) => new Promise<void>((resolve, reject) => kv.Put({ key: Buffer.from(key), value }, (err: Error | null) => (err ? reject(err) : resolve())));
+  const put = (key: string) =>
+    new Promise<void>((resolve, reject) => kv.Put({ key: Buffer.from(key), value }, (err: Error | null) => (err ? reject(err) : resolve())));
   await closedLoop(500, CONCURRENCY, (i) => put(`/grpc-warm/${i}`));
   const rate = await closedLoop(CREATES, CONCURRENCY, (i) => put(`/grpc/put/${i}`));
   kv.close();
@@ -73,19 +83,34 @@ async function bareGrpc(endpoint: string): Promise<number> {
 
 // ---- kubeve over HTTPS ----------------------------------------------------------------------
 
-interface Conn { port: number; token: string; ca: string; agent: https.Agent }
+interface Conn {
+  port: number;
+  token: string;
+  ca: string;
+  agent: https.Agent;
+}
 
 function request(c: Conn, method: string, path: string, body?: unknown): Promise<string> {
   return new Promise((resolve, reject) => {
-    const r = https.request({ host: '127.0.0.1', port: c.port, path, method, agent: c.agent, headers: { Authorization: `Bearer ${c.token}`, 'Content-Type': 'application/json', Accept: 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        if (res.statusCode! >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
-        else resolve(text);
-      });
-    });
+    const r = https.request(
+      {
+        host: '127.0.0.1',
+        port: c.port,
+        path,
+        method,
+        agent: c.agent,
+        headers: { Authorization: `Bearer ${c.token}`, 'Content-Type': 'application/json', Accept: 'application/json' },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          if (res.statusCode! >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
+          else resolve(text);
+        });
+      },
+    );
     r.on('error', reject);
     r.end(body === undefined ? undefined : JSON.stringify(body));
   });
@@ -96,7 +121,25 @@ const cm = (name: string) => ({ metadata: { name, labels: { app: 'bench' } }, da
 async function startKubeve(name: string, extra: string[]): Promise<{ child: ChildProcess; conn: Conn }> {
   const port = await freePort();
   const dataDir = join(dir, name);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'server', '--data-dir', dataDir, '--port', String(port), '--device-port', '0', '--device-host', '127.0.0.1', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'server',
+      '--data-dir',
+      dataDir,
+      '--port',
+      String(port),
+      '--device-port',
+      '0',
+      '--device-host',
+      '127.0.0.1',
+      ...extra,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   await new Promise<void>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => {
@@ -136,20 +179,30 @@ async function kubeve(name: string, extra: string[]) {
     let ready = 0;
     await new Promise<void>((resolve) => {
       for (let w = 0; w < watchers; w++) {
-        const r = https.request({ host: '127.0.0.1', port: conn.port, path: '/api/v1/namespaces/watched/configmaps?watch=true', agent: false, ca: conn.ca, headers: { Authorization: `Bearer ${conn.token}` } }, (res) => {
-          if (++ready === watchers) resolve();
-          let buf = '';
-          res.on('data', (d) => {
-            buf += d;
-            let i;
-            while ((i = buf.indexOf('\n')) >= 0) {
-              const line = buf.slice(0, i);
-              buf = buf.slice(i + 1);
-              const at = sent.get(JSON.parse(line).object.metadata.name);
-              if (at !== undefined) delays.push(performance.now() - at);
-            }
-          });
-        });
+        const r = https.request(
+          {
+            host: '127.0.0.1',
+            port: conn.port,
+            path: '/api/v1/namespaces/watched/configmaps?watch=true',
+            agent: false,
+            ca: conn.ca,
+            headers: { Authorization: `Bearer ${conn.token}` },
+          },
+          (res) => {
+            if (++ready === watchers) resolve();
+            let buf = '';
+            res.on('data', (d) => {
+              buf += d;
+              let i;
+              while ((i = buf.indexOf('\n')) >= 0) {
+                const line = buf.slice(0, i);
+                buf = buf.slice(i + 1);
+                const at = sent.get(JSON.parse(line).object.metadata.name);
+                if (at !== undefined) delays.push(performance.now() - at);
+              }
+            });
+          },
+        );
         r.end();
         sockets.push(r);
       }
@@ -205,9 +258,12 @@ async function failover(rounds: number): Promise<number[]> {
       await cluster.kill(leader);
       const deadline = performance.now() + 30_000;
       while (resumedAt === Infinity && performance.now() < deadline) {
-        storage.create(`/probe/${n++}`, 'v').then(() => {
-          if (resumedAt === Infinity) resumedAt = performance.now();
-        }, () => undefined);
+        storage.create(`/probe/${n++}`, 'v').then(
+          () => {
+            if (resumedAt === Infinity) resumedAt = performance.now();
+          },
+          () => undefined,
+        );
         await new Promise((r) => setTimeout(r, 20));
       }
       pauses.push(resumedAt - killedAt);
@@ -239,12 +295,18 @@ async function main() {
     console.log(`raw etcd puts/s, etcd3 put()                  : ${fmt(raw.put)}`);
     console.log(`raw etcd puts/s, bare @grpc/grpc-js            : ${fmt(grpc)}  (etcd3 = ${fmt((raw.put / grpc) * 100)} % of it)`);
     console.log(`raw etcd create txns/s, etcd3 kv.txn()         : ${fmt(raw.txn)}`);
-    console.log(`kubeve creates/s on etcd (HTTPS, ConfigMaps)   : ${fmt(onEtcd.creates)}  (${fmt((onEtcd.creates / raw.put) * 100)} % of raw puts; target >= 30 %)`);
+    console.log(
+      `kubeve creates/s on etcd (HTTPS, ConfigMaps)   : ${fmt(onEtcd.creates)}  (${fmt((onEtcd.creates / raw.put) * 100)} % of raw puts; target >= 30 %)`,
+    );
     console.log(`kubeve creates/s on SQLite                     : ${fmt(onSqlite.creates)}`);
     console.log(`list of 10,000 ConfigMaps, p50                 : etcd ${fmt(onEtcd.list)} ms, SQLite ${fmt(onSqlite.list)} ms`);
     const sorted = [...pauses].sort((a, b) => a - b);
-    console.log(`etcd leader kill, 3 members, write pause (10x)  : p50 ${fmt(pct(pauses, 50))} ms, max ${fmt(sorted.at(-1)!)} ms  [${sorted.map((p) => fmt(p)).join(', ')}]`);
-    console.log(`watch delivery, 20 watchers, p50 / p99         : etcd ${fmt(onEtcd.watchP50, 1)} / ${fmt(onEtcd.watchP99, 1)} ms (target p99 < 50 ms), SQLite ${fmt(onSqlite.watchP50, 1)} / ${fmt(onSqlite.watchP99, 1)} ms`);
+    console.log(
+      `etcd leader kill, 3 members, write pause (10x)  : p50 ${fmt(pct(pauses, 50))} ms, max ${fmt(sorted.at(-1)!)} ms  [${sorted.map((p) => fmt(p)).join(', ')}]`,
+    );
+    console.log(
+      `watch delivery, 20 watchers, p50 / p99         : etcd ${fmt(onEtcd.watchP50, 1)} / ${fmt(onEtcd.watchP99, 1)} ms (target p99 < 50 ms), SQLite ${fmt(onSqlite.watchP50, 1)} / ${fmt(onSqlite.watchP99, 1)} ms`,
+    );
   } finally {
     await etcd?.stop();
     rmSync(dir, { recursive: true, force: true });

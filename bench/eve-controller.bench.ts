@@ -67,10 +67,12 @@ async function run(n: number): Promise<void> {
   const counted = new Proxy(client, {
     get(target, prop, recv) {
       const v = Reflect.get(target, prop, recv);
-      return typeof v === 'function' ? (...args: unknown[]) => {
-        calls.set(String(prop), (calls.get(String(prop)) ?? 0) + 1);
-        return v.apply(target, args);
-      } : v;
+      return typeof v === 'function'
+        ? (...args: unknown[]) => {
+            calls.set(String(prop), (calls.get(String(prop)) ?? 0) + 1);
+            return v.apply(target, args);
+          }
+        : v;
     },
   });
   const eve = new EveControllers(counted);
@@ -87,17 +89,24 @@ async function run(n: number): Promise<void> {
 
   // Apply → served, over HTTPS with the admin token (one keep-alive connection, like kubectl).
   const agent = new https.Agent({ keepAlive: true, ca: api.caPem });
-  const post = (body: object) => new Promise<number>((resolve, reject) => {
-    const data = JSON.stringify(body);
-    const req = https.request(`${api.url}/apis/eve.kubeve.io/v1alpha1/namespaces/default/appinstances?fieldManager=kubectl-client-side-apply`, {
-      method: 'POST', agent, headers: { Authorization: `Bearer ${api.adminToken}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) },
-    }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
+  const post = (body: object) =>
+    new Promise<number>((resolve, reject) => {
+      const data = JSON.stringify(body);
+      const req = https.request(
+        `${api.url}/apis/eve.kubeve.io/v1alpha1/namespaces/default/appinstances?fieldManager=kubectl-client-side-apply`,
+        {
+          method: 'POST',
+          agent,
+          headers: { Authorization: `Bearer ${api.adminToken}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end(data);
     });
-    req.on('error', reject);
-    req.end(data);
-  });
   const lat: number[] = [];
   for (let i = 0; i < APPLIES; i++) {
     const k = Math.floor((i * n) / APPLIES);
@@ -106,15 +115,22 @@ async function run(n: number): Promise<void> {
     if (!hashBefore) throw new Error(`node-${k} has no config`);
     const start = process.hrtime.bigint();
     const code = await post({
-      apiVersion: 'eve.kubeve.io/v1alpha1', kind: 'AppInstance',
+      apiVersion: 'eve.kubeve.io/v1alpha1',
+      kind: 'AppInstance',
       metadata: { name: `app-${i}`, namespace: 'default' },
-      spec: { nodeName: `node-${k}`, image: 'library/nginx:1.27', datastoreRef: { name: 'hub' }, networks: [{ networkInstanceRef: { name: 'lan' }, portMaps: [{ port: 8080, targetPort: 80 }] }] },
+      spec: {
+        nodeName: `node-${k}`,
+        image: 'library/nginx:1.27',
+        datastoreRef: { name: 'hub' },
+        networks: [{ networkInstanceRef: { name: 'lan' }, portMaps: [{ port: 8080, targetPort: 80 }] }],
+      },
     });
     if (code !== 201) throw new Error(`create answered ${code}`);
     for (;;) {
       const c = device.getConfig(uuid);
       if (c && c.hash !== hashBefore) {
-        if (!c.config.apps.some((a) => a.displayname.includes(`app-${i}`))) throw new Error(`served config lacks app-${i}: ${c.config.apps.map((a) => a.displayname)}`);
+        if (!c.config.apps.some((a) => a.displayname.includes(`app-${i}`)))
+          throw new Error(`served config lacks app-${i}: ${c.config.apps.map((a) => a.displayname)}`);
         break;
       }
       await new Promise((r) => setImmediate(r));
@@ -125,13 +141,21 @@ async function run(n: number): Promise<void> {
   const applyCalls = new Map(calls);
   const apps = (await client.list(APPINSTANCES, 'default')).items.length;
 
-  console.log(`\n== ${n.toLocaleString('en')} EdgeNodes (created in ${createS.toFixed(1)} s; controllers listed + rendered all in ${startS.toFixed(1)} s; ${rendered} configs)`);
-  console.log(`controller memory per EdgeNode: heap ${((after.heap - before.heap) / n / 1024).toFixed(2)} KiB, RSS ${((after.rss - before.rss) / n / 1024).toFixed(2)} KiB` +
-    `  (heap ${(before.heap / 2 ** 20).toFixed(0)} → ${(after.heap / 2 ** 20).toFixed(0)} MiB, RSS ${(before.rss / 2 ** 20).toFixed(0)} → ${(after.rss / 2 ** 20).toFixed(0)} MiB)`);
+  console.log(
+    `\n== ${n.toLocaleString('en')} EdgeNodes (created in ${createS.toFixed(1)} s; controllers listed + rendered all in ${startS.toFixed(1)} s; ${rendered} configs)`,
+  );
+  console.log(
+    `controller memory per EdgeNode: heap ${((after.heap - before.heap) / n / 1024).toFixed(2)} KiB, RSS ${((after.rss - before.rss) / n / 1024).toFixed(2)} KiB` +
+      `  (heap ${(before.heap / 2 ** 20).toFixed(0)} → ${(after.heap / 2 ** 20).toFixed(0)} MiB, RSS ${(before.rss / 2 ** 20).toFixed(0)} → ${(after.rss / 2 ** 20).toFixed(0)} MiB)`,
+  );
   const per = (k: string) => ((applyCalls.get(k) ?? 0) / APPLIES).toFixed(2);
   const all = [...applyCalls.values()].reduce((a, b) => a + b, 0);
-  console.log(`client requests: ${startGets} GETs during start; per apply in steady state: ${per('get')} GETs, ${(all / APPLIES).toFixed(2)} requests in all (${[...applyCalls].map(([k, v]) => `${k} ${v}`).join(', ')})`);
-  console.log(`apply → served (${APPLIES} AppInstance creates over HTTPS, ${apps} apps): p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms`);
+  console.log(
+    `client requests: ${startGets} GETs during start; per apply in steady state: ${per('get')} GETs, ${(all / APPLIES).toFixed(2)} requests in all (${[...applyCalls].map(([k, v]) => `${k} ${v}`).join(', ')})`,
+  );
+  console.log(
+    `apply → served (${APPLIES} AppInstance creates over HTTPS, ${apps} apps): p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms`,
+  );
 
   agent.destroy();
   eve.stop();

@@ -21,14 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { create, toBinary } from '@bufbuild/protobuf';
-import {
-  createDeviceCert,
-  sealDeviceRequest,
-  startDeviceApi,
-  PROTO_CONTENT_TYPE,
-  API_PREFIX,
-  type CertAndKey,
-} from '../src/eve/index.ts';
+import { createDeviceCert, sealDeviceRequest, startDeviceApi, PROTO_CONTENT_TYPE, API_PREFIX, type CertAndKey } from '../src/eve/index.ts';
 import { ConfigRequestSchema, EdgeDevConfigSchema } from '../src/eve/gen/config/devconfig_pb.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -100,10 +93,14 @@ function send(m: Msg): void {
   process.send!(m);
 }
 function onMessage(handler: (m: Msg) => void | Promise<void>): void {
-  process.on('message', (m: Msg) => void Promise.resolve(handler(m)).catch((e) => {
-    console.error(e);
-    process.exit(1);
-  }));
+  process.on(
+    'message',
+    (m: Msg) =>
+      void Promise.resolve(handler(m)).catch((e) => {
+        console.error(e);
+        process.exit(1);
+      }),
+  );
 }
 function gc(): void {
   const g = (globalThis as { gc?: () => void }).gc;
@@ -133,7 +130,10 @@ async function serverRole(kind: 'eve' | 'bare', dataDir: string): Promise<void> 
       if (m.type === 'devices') {
         cfg = (m.certs as string[]).map((certPem) => {
           const d = api.addDevice({ deviceCertPem: certPem });
-          const { hash } = api.setConfig(d.uuid, create(EdgeDevConfigSchema, { id: { uuid: d.uuid, version: '1' }, configItems: [{ key: 'timer.config.interval', value: '60' }] }));
+          const { hash } = api.setConfig(
+            d.uuid,
+            create(EdgeDevConfigSchema, { id: { uuid: d.uuid, version: '1' }, configItems: [{ key: 'timer.config.interval', value: '60' }] }),
+          );
           return { uuid: d.uuid, hash };
         });
         send({ type: 'devices', cfg });
@@ -143,7 +143,12 @@ async function serverRole(kind: 'eve' | 'bare', dataDir: string): Promise<void> 
   } else {
     const pkiDir = path.join(dataDir, 'eve', 'pki');
     httpsServer = https.createServer(
-      { key: fs.readFileSync(path.join(pkiDir, 'server.key.pem')), cert: fs.readFileSync(path.join(pkiDir, 'server.pem')), minVersion: 'TLSv1.2', sessionTimeout: 7200 },
+      {
+        key: fs.readFileSync(path.join(pkiDir, 'server.key.pem')),
+        cert: fs.readFileSync(path.join(pkiDir, 'server.pem')),
+        minVersion: 'TLSv1.2',
+        sessionTimeout: 7200,
+      },
       (req, res) => {
         req.on('data', () => {});
         req.on('end', () => {
@@ -188,7 +193,14 @@ async function clientRole(): Promise<void> {
       new Promise<void>((resolve) => {
         const r = reqs[next++ % reqs.length]!;
         const req = https.request(
-          { host: '127.0.0.1', port: m.port as number, path: r.path, method: 'POST', agent, headers: { 'Content-Type': PROTO_CONTENT_TYPE, 'Content-Length': r.body.length } },
+          {
+            host: '127.0.0.1',
+            port: m.port as number,
+            path: r.path,
+            method: 'POST',
+            agent,
+            headers: { 'Content-Type': PROTO_CONTENT_TYPE, 'Content-Length': r.body.length },
+          },
           (res) => {
             res.resume();
             res.on('end', () => {
@@ -244,10 +256,20 @@ async function measureMemory(): Promise<{ base: MemSample; s1: MemSample; s2: Me
   const agent = new https.Agent({ ca: mem.first.ca as string, keepAlive: true, maxSockets: 16 });
   const poll = (p: string, body: Buffer) =>
     new Promise<number>((resolve, reject) => {
-      const req = https.request({ host: '127.0.0.1', port: mem.first.port as number, path: API_PREFIX + p, method: 'POST', agent, headers: { 'Content-Length': body.length, 'Content-Type': PROTO_CONTENT_TYPE } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode!));
-      });
+      const req = https.request(
+        {
+          host: '127.0.0.1',
+          port: mem.first.port as number,
+          path: API_PREFIX + p,
+          method: 'POST',
+          agent,
+          headers: { 'Content-Length': body.length, 'Content-Type': PROTO_CONTENT_TYPE },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -319,7 +341,12 @@ function spawn(role: string, ...args: string[]): Promise<{ child: ChildProcess; 
   return next('ready').then((first) => ({ child, first, next }));
 }
 
-async function runLoad(server: Awaited<ReturnType<typeof spawn>>, client: Awaited<ReturnType<typeof spawn>>, reqs: { path: string; body: string }[], ca: string) {
+async function runLoad(
+  server: Awaited<ReturnType<typeof spawn>>,
+  client: Awaited<ReturnType<typeof spawn>>,
+  reqs: { path: string; body: string }[],
+  ca: string,
+) {
   server.child.send({ type: 'start' });
   client.child.send({ type: 'run', reqs, ca, port: server.first.port, ms: SECONDS * 1000, concurrency: CONCURRENCY });
   const done = await client.next('done');
@@ -354,7 +381,9 @@ function rawVerifyRate(): number {
 async function main(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubeve-eve-bench-'));
   console.log(`EVE device API benchmark — node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`);
-  console.log(`load: ${DEVICES} devices, ${CONCURRENCY} in flight, ${ROUNDS} interleaved rounds of ${SECONDS}s per server (median), new TLS connection per request (resumption on)\n`);
+  console.log(
+    `load: ${DEVICES} devices, ${CONCURRENCY} in flight, ${ROUNDS} interleaved rounds of ${SECONDS}s per server (median), new TLS connection per request (resumption on)\n`,
+  );
 
   // Devices and their signed 304 requests.
   const make = await certFactory();
@@ -392,11 +421,15 @@ async function main(): Promise<void> {
   const f = (x: number) => Math.round(x).toLocaleString('en-US');
   const ratioBare = eveRes.perCpuSec / bareRes.perCpuSec;
   console.log('config poll, 304 path           per server CPU-second   wall req/s   server CPU   TLS resumed   statuses');
-  console.log(`  kubeve device API (verify+304)  ${f(eveRes.perCpuSec).padStart(10)}          ${f(eveRes.wallRate).padStart(8)}     ${eveRes.serverCpu.toFixed(2)}        ${eveRes.resumedPct.toFixed(0)}%          ${JSON.stringify(eveRes.statuses)}`);
-  console.log(`  bare node:https 304             ${f(bareRes.perCpuSec).padStart(10)}          ${f(bareRes.wallRate).padStart(8)}     ${bareRes.serverCpu.toFixed(2)}        ${bareRes.resumedPct.toFixed(0)}%          ${JSON.stringify(bareRes.statuses)}`);
+  console.log(
+    `  kubeve device API (verify+304)  ${f(eveRes.perCpuSec).padStart(10)}          ${f(eveRes.wallRate).padStart(8)}     ${eveRes.serverCpu.toFixed(2)}        ${eveRes.resumedPct.toFixed(0)}%          ${JSON.stringify(eveRes.statuses)}`,
+  );
+  console.log(
+    `  bare node:https 304             ${f(bareRes.perCpuSec).padStart(10)}          ${f(bareRes.wallRate).padStart(8)}     ${bareRes.serverCpu.toFixed(2)}        ${bareRes.resumedPct.toFixed(0)}%          ${JSON.stringify(bareRes.statuses)}`,
+  );
   console.log(`  raw ECDSA P-256 verifies/s      ${f(verify).padStart(10)}  (one core, KeyObject, ieee-p1363)`);
   console.log(`\n  ratio to bare TLS server: ${(100 * ratioBare).toFixed(1)}%  (target ≥ 50%)`);
-  console.log(`  ratio to raw verifies:    ${(100 * eveRes.perCpuSec / verify).toFixed(1)}%`);
+  console.log(`  ratio to raw verifies:    ${((100 * eveRes.perCpuSec) / verify).toFixed(1)}%`);
   console.log(`\nmemory per registered device (${f(m.s1.devices)} → ${f(m.s2.devices)} devices, each with a config, all polling; steady state):`);
   console.log(`  RSS  ${f(rssPer)} B/device (target ≤ 2048)   heap ${f(heapPer)} B/device`);
   console.log(`  absolute RSS: ${f(m.base.rss / 1048576)} MiB empty, ${f(m.s2.rss / 1048576)} MiB with ${f(m.s2.devices)} devices`);

@@ -36,9 +36,17 @@ try {
     for (let i = 0; writing; i++) {
       const r = i % 2;
       try {
-        const res = await apiRequest(urls[r]!, 'POST', '/api/v1/namespaces/bench/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `c-${i}` } }, 3000);
+        const res = await apiRequest(
+          urls[r]!,
+          'POST',
+          '/api/v1/namespaces/bench/configmaps',
+          { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `c-${i}` } },
+          3000,
+        );
         if (res.status === 201) acks.push({ at: Date.now(), replica: r });
-      } catch { /* that replica is down */ }
+      } catch {
+        /* that replica is down */
+      }
       await new Promise((res) => setTimeout(res, 20));
     }
   })();
@@ -62,7 +70,9 @@ try {
     let gap = 0;
     for (let i = 1; i < onSurvivor.length; i++) gap = Math.max(gap, onSurvivor[i]! - onSurvivor[i - 1]!);
     gaps.push(gap);
-    console.log(`kill ${k + 1}/${kills}: replica ${leader} killed, replica ${survivor} leading after ${took} ms; longest gap between writes acknowledged by the survivor ${gap} ms`);
+    console.log(
+      `kill ${k + 1}/${kills}: replica ${leader} killed, replica ${survivor} leading after ${took} ms; longest gap between writes acknowledged by the survivor ${gap} ms`,
+    );
     replicas[leader] = await startReplica({ ...common, dataDir: join(dir, `r${leader}`) });
     urls[leader] = { ...kc, server: `https://127.0.0.1:${replicas[leader]!.port}` };
   }
@@ -72,10 +82,14 @@ try {
   const sorted = [...failovers].sort((x, y) => x - y);
   const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
   const t = DEFAULT_REPLICA_TIMINGS;
-  console.log(`\nLease ${t.leaseDurationMs / 1000} s / renew deadline ${t.renewDeadlineMs / 1000} s / retry ${t.retryPeriodMs / 1000} s; ${kills} kills of the leading replica`);
+  console.log(
+    `\nLease ${t.leaseDurationMs / 1000} s / renew deadline ${t.renewDeadlineMs / 1000} s / retry ${t.retryPeriodMs / 1000} s; ${kills} kills of the leading replica`,
+  );
   console.log(`failover (kill -9 → the other replica's controllers started): min ${sorted[0]} ms, p50 ${q(0.5)} ms, p90 ${q(0.9)} ms, max ${sorted.at(-1)} ms`);
   console.log(`all: ${failovers.join(', ')} ms`);
-  console.log(`longest gap between writes acknowledged by the survivor during a failover: max ${Math.max(...gaps)} ms (median ${[...gaps].sort((x, y) => x - y)[Math.floor(gaps.length / 2)]} ms)`);
+  console.log(
+    `longest gap between writes acknowledged by the survivor during a failover: max ${Math.max(...gaps)} ms (median ${[...gaps].sort((x, y) => x - y)[Math.floor(gaps.length / 2)]} ms)`,
+  );
 } finally {
   for (const r of replicas) await r?.stop();
   await etcd.stop();

@@ -51,7 +51,9 @@ async function measure(name: string, client: Client): Promise<void> {
     if (inf.store.size !== N) throw new Error('unreachable: keeps the cache alive until measured');
   }
   times.sort((a, b) => a - b);
-  console.log(`${name.padEnd(10)} list + index ${N.toLocaleString('en')} EdgeNodes: median ${(times[1]! / 1000).toFixed(2)} s (of 3: ${times.map((t) => (t / 1000).toFixed(2)).join(', ')}); cache ${(perObject / 1024).toFixed(2)} KiB per EdgeNode`);
+  console.log(
+    `${name.padEnd(10)} list + index ${N.toLocaleString('en')} EdgeNodes: median ${(times[1]! / 1000).toFixed(2)} s (of 3: ${times.map((t) => (t / 1000).toFixed(2)).join(', ')}); cache ${(perObject / 1024).toFixed(2)} KiB per EdgeNode`,
+  );
 }
 
 if (!gc) console.log('(run with --expose-gc for stable memory figures)');

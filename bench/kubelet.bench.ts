@@ -87,11 +87,17 @@ async function run(n: number): Promise<void> {
   for (let i = 0; i < n - K; i++) {
     const uuid = crypto.randomUUID();
     synthetic.push(uuid);
-    const en = await client.create(EDGENODES, undefined, { metadata: { name: `node-${i}`, labels: { site: `s${i % 10}` } }, spec: { serial: `SN${i}`, uuid, configItems: { 'timer.config.interval': '10' } } });
+    const en = await client.create(EDGENODES, undefined, {
+      metadata: { name: `node-${i}`, labels: { site: `s${i % 10}` } },
+      spec: { serial: `SN${i}`, uuid, configItems: { 'timer.config.interval': '10' } },
+    });
     await client.updateStatus(EDGENODES, {
       ...en,
       status: {
-        uuid, serial: `SN${i}`, eveVersion: '14.5.1-kvm-amd64', kernelVersion: '6.1.112',
+        uuid,
+        serial: `SN${i}`,
+        eveVersion: '14.5.1-kvm-amd64',
+        kernelVersion: '6.1.112',
         hardware: { manufacturer: 'QEMU', model: 'Standard PC', architecture: 'amd64', cpus: 4, memory: '8192Mi', storage: '65536Mi' },
         interfaces: [{ name: 'eth0', ifname: 'eth0', ipAddresses: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`], up: true, usage: 'management' }],
       },
@@ -114,12 +120,30 @@ async function run(n: number): Promise<void> {
   const onboard = await issueOnboardingCert(k.device.pki);
   await client.create(ONBOARDINGKEYS, undefined, { metadata: { name: 'bench' }, spec: { autoEnroll: true, certificate: onboard.certPem } });
   const fleet = await SimFleet.create({
-    server: `localhost:${k.device.port}`, rootCertPem: k.device.pki.root.certPem, onboard: { certPem: onboard.certPem, keyPem: onboard.keyPem },
-    count: K, serialPrefix: 'bench-', timeScale: 1, intervals: { config: POLL_MS }, stepMs: 200, rebootMs: 500, logs: false, metrics: false, startSpreadMs: 2000,
+    server: `localhost:${k.device.port}`,
+    rootCertPem: k.device.pki.root.certPem,
+    onboard: { certPem: onboard.certPem, keyPem: onboard.keyPem },
+    count: K,
+    serialPrefix: 'bench-',
+    timeScale: 1,
+    intervals: { config: POLL_MS },
+    stepMs: 200,
+    rebootMs: 500,
+    logs: false,
+    metrics: false,
+    startSpreadMs: 2000,
   });
   fleet.start();
   await until(() => fleet.counts().configured === K, 120_000, `${K} devices configured`);
-  await until(() => eve.informers.informerFor(EDGENODES).store.list().filter((e) => e.status?.conditions?.some((c: KObject) => c.type === 'Online' && c.status === 'True')).length >= n, 120_000, `${n} EdgeNodes online`);
+  await until(
+    () =>
+      eve.informers
+        .informerFor(EDGENODES)
+        .store.list()
+        .filter((e) => e.status?.conditions?.some((c: KObject) => c.type === 'Online' && c.status === 'True')).length >= n,
+    120_000,
+    `${n} EdgeNodes online`,
+  );
   await eve.idle();
   const fleetS = (Date.now() - t0) / 1000;
 
@@ -143,7 +167,10 @@ async function run(n: number): Promise<void> {
   const per = (x: number) => (x / n / minutes).toFixed(3);
 
   // 3. Pod create → Running on the simulated devices.
-  const devices = eve.informers.informerFor(EDGENODES).store.list().filter((e) => String(e.metadata.name).startsWith('bench-'));
+  const devices = eve.informers
+    .informerFor(EDGENODES)
+    .store.list()
+    .filter((e) => String(e.metadata.name).startsWith('bench-'));
   let missed = 0;
   const controller: number[] = [];
   const toServed: number[] = [];
@@ -155,69 +182,96 @@ async function run(n: number): Promise<void> {
   const runningSeen = new Map<string, { seen: number; reported: number }>();
   boundPods(eve.informers).addEventHandler({
     onUpdate: (_, p) => {
-      if (p.status?.phase === 'Running' && !runningSeen.has(p.metadata.uid)) runningSeen.set(p.metadata.uid, { seen: performance.now(), reported: lastReport.get(String(p.metadata.uid).toLowerCase()) ?? NaN });
+      if (p.status?.phase === 'Running' && !runningSeen.has(p.metadata.uid))
+        runningSeen.set(p.metadata.uid, { seen: performance.now(), reported: lastReport.get(String(p.metadata.uid).toLowerCase()) ?? NaN });
     },
   });
   for (let round = 0; round < ROUNDS; round++) {
-    await Promise.all(devices.map(async (en, j) => {
-      // Creates spread over the poll interval (one every 10 s / K), not a burst: per-pod latency.
-      await sleep((j * POLL_MS) / devices.length);
-      const uuid = en.status.uuid as string;
-      const created = performance.now();
-      const pod = await client.create(PODS, 'default', {
-        apiVersion: 'v1', kind: 'Pod',
-        metadata: { name: `p-${round}-${j}`, namespace: 'default' },
-        spec: { nodeName: en.metadata.name, tolerations: [{ key: 'kubeve.io/edge-node', operator: 'Exists', effect: 'NoSchedule' }], containers: [{ name: 'main', image: 'library/nginx:1.27', resources: { limits: { cpu: '500m', memory: '64Mi' } } }] },
-      });
-      const uid = String(pod.metadata.uid).toLowerCase();
-      let served = 0;
-      for (;;) {
-        if (k.device.getConfig(uuid)?.config.apps.some((a) => a.uuidandversion?.uuid === uid)) {
-          served = performance.now();
-          break;
+    await Promise.all(
+      devices.map(async (en, j) => {
+        // Creates spread over the poll interval (one every 10 s / K), not a burst: per-pod latency.
+        await sleep((j * POLL_MS) / devices.length);
+        const uuid = en.status.uuid as string;
+        const created = performance.now();
+        const pod = await client.create(PODS, 'default', {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: `p-${round}-${j}`, namespace: 'default' },
+          spec: {
+            nodeName: en.metadata.name,
+            tolerations: [{ key: 'kubeve.io/edge-node', operator: 'Exists', effect: 'NoSchedule' }],
+            containers: [{ name: 'main', image: 'library/nginx:1.27', resources: { limits: { cpu: '500m', memory: '64Mi' } } }],
+          },
+        });
+        const uid = String(pod.metadata.uid).toLowerCase();
+        let served = 0;
+        for (;;) {
+          if (k.device.getConfig(uuid)?.config.apps.some((a) => a.uuidandversion?.uuid === uid)) {
+            served = performance.now();
+            break;
+          }
+          await sleep(1);
         }
-        await sleep(1);
-      }
-      try {
-        await until(() => (lastRequest.get(uuid) ?? 0) > served, 60_000, 'device poll');
-      } catch {
-        missed++; // the simulated device fell behind (a loaded machine): no sample
-        return;
-      }
-      const fetched = lastRequest.get(uuid)!;
-      await until(() => runningSeen.has(pod.metadata.uid), 120_000, `pod ${pod.metadata.name} Running`);
-      const { seen, reported } = runningSeen.get(pod.metadata.uid)!;
-      controller.push(served - created + (seen - reported));
-      toServed.push(served - created);
-      toStatus.push(seen - reported);
-      pollWait.push(fetched - served);
-      device.push(reported - fetched);
-      total.push(seen - created);
-    }));
+        try {
+          await until(() => (lastRequest.get(uuid) ?? 0) > served, 60_000, 'device poll');
+        } catch {
+          missed++; // the simulated device fell behind (a loaded machine): no sample
+          return;
+        }
+        const fetched = lastRequest.get(uuid)!;
+        await until(() => runningSeen.has(pod.metadata.uid), 120_000, `pod ${pod.metadata.name} Running`);
+        const { seen, reported } = runningSeen.get(pod.metadata.uid)!;
+        controller.push(served - created + (seen - reported));
+        toServed.push(served - created);
+        toStatus.push(seen - reported);
+        pollWait.push(fetched - served);
+        device.push(reported - fetched);
+        total.push(seen - created);
+      }),
+    );
   }
 
   // Side by side: the same devices, an EVE-native AppInstance created directly (no Pod layer).
-  await client.create({ group: 'eve.kubeve.io', version: 'v1alpha1', resource: 'datastores' }, 'default', { metadata: { name: 'hub' }, spec: { type: 'container-registry', url: 'docker://docker.io' } });
+  await client.create({ group: 'eve.kubeve.io', version: 'v1alpha1', resource: 'datastores' }, 'default', {
+    metadata: { name: 'hub' },
+    spec: { type: 'container-registry', url: 'docker://docker.io' },
+  });
   const direct: number[] = [];
-  await Promise.all(devices.map(async (en, j) => {
-    await sleep((j * POLL_MS) / devices.length);
-    const uuid = en.status.uuid as string;
-    const created = performance.now();
-    const app = await client.create({ group: 'eve.kubeve.io', version: 'v1alpha1', resource: 'appinstances' }, 'default', {
-      metadata: { name: `direct-${j}`, namespace: 'default' },
-      spec: { nodeName: en.metadata.name, image: 'library/nginx:1.27', datastoreRef: { name: 'hub' }, resources: { cpus: 1, memory: '64Mi' }, networks: [{ networkInstanceRef: { name: 'kubeve-pods' } }] },
-    });
-    for (;;) {
-      if (k.device.getConfig(uuid)?.config.apps.some((a) => a.displayname.includes(app.metadata.name))) break;
-      await sleep(1);
-    }
-    direct.push(performance.now() - created);
-  }));
+  await Promise.all(
+    devices.map(async (en, j) => {
+      await sleep((j * POLL_MS) / devices.length);
+      const uuid = en.status.uuid as string;
+      const created = performance.now();
+      const app = await client.create({ group: 'eve.kubeve.io', version: 'v1alpha1', resource: 'appinstances' }, 'default', {
+        metadata: { name: `direct-${j}`, namespace: 'default' },
+        spec: {
+          nodeName: en.metadata.name,
+          image: 'library/nginx:1.27',
+          datastoreRef: { name: 'hub' },
+          resources: { cpus: 1, memory: '64Mi' },
+          networks: [{ networkInstanceRef: { name: 'kubeve-pods' } }],
+        },
+      });
+      for (;;) {
+        if (k.device.getConfig(uuid)?.config.apps.some((a) => a.displayname.includes(app.metadata.name))) break;
+        await sleep(1);
+      }
+      direct.push(performance.now() - created);
+    }),
+  );
 
-  console.log(`\n== ${n.toLocaleString('en')} EVE nodes (${n - K} registered + ${K} simulated over TLS; fleet online in ${fleetS.toFixed(0)} s; bridge made ${n} Nodes + Leases in ${bridgeS.toFixed(1)} s)`);
-  console.log(`Node/Lease memory per device: heap ${((heap1 - heap0) / n / 1024).toFixed(2)} KiB (${(heap0 / 2 ** 20).toFixed(0)} → ${(heap1 / 2 ** 20).toFixed(0)} MiB); stored JSON: Node ${nodeJson} B + Lease ${leaseJson} B`);
-  console.log(`steady state (${STEADY_S} s, every device polling every 10 s): ${per(w1.rev - w0.rev)} storage writes per device per minute in all; Node ${per(w1.node - w0.node)}, Lease ${per(w1.lease - w0.lease)}, other ${per(w1.rev - w0.rev - (w1.node - w0.node) - (w1.lease - w0.lease))}`);
-  console.log(`pod create → Running (${total.length} pods, ${K} devices polling every 10 s${missed ? `; ${missed} not sampled: no device poll within 60 s` : ''}): total ${ms(total)}`);
+  console.log(
+    `\n== ${n.toLocaleString('en')} EVE nodes (${n - K} registered + ${K} simulated over TLS; fleet online in ${fleetS.toFixed(0)} s; bridge made ${n} Nodes + Leases in ${bridgeS.toFixed(1)} s)`,
+  );
+  console.log(
+    `Node/Lease memory per device: heap ${((heap1 - heap0) / n / 1024).toFixed(2)} KiB (${(heap0 / 2 ** 20).toFixed(0)} → ${(heap1 / 2 ** 20).toFixed(0)} MiB); stored JSON: Node ${nodeJson} B + Lease ${leaseJson} B`,
+  );
+  console.log(
+    `steady state (${STEADY_S} s, every device polling every 10 s): ${per(w1.rev - w0.rev)} storage writes per device per minute in all; Node ${per(w1.node - w0.node)}, Lease ${per(w1.lease - w0.lease)}, other ${per(w1.rev - w0.rev - (w1.node - w0.node) - (w1.lease - w0.lease))}`,
+  );
+  console.log(
+    `pod create → Running (${total.length} pods, ${K} devices polling every 10 s${missed ? `; ${missed} not sampled: no device poll within 60 s` : ''}): total ${ms(total)}`,
+  );
   console.log(`  controller part ${ms(controller)} (create → config served ${ms(toServed)}; device report → Pod Running ${ms(toStatus)})`);
   console.log(`  side by side, an AppInstance created directly (no Pod): create → config served ${ms(direct)}`);
   console.log(`  poll wait ${ms(pollWait)} | device (simulated download/boot) ${ms(device)}`);

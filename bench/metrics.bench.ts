@@ -29,7 +29,12 @@ const SCRAPE_MS = Number(process.env.SCRAPE_MS ?? 1000);
 /** Pin with taskset when there is one and at least 2 cores (PIN=0 to not). */
 const PIN = process.env.PIN !== '0' && availableParallelism() >= 2 && spawnSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' }).status === 0;
 
-interface Server { child: ChildProcess; port: number; token: string; agent: https.Agent }
+interface Server {
+  child: ChildProcess;
+  port: number;
+  token: string;
+  agent: https.Agent;
+}
 
 function freePort(): Promise<number> {
   return new Promise((r) => {
@@ -45,10 +50,15 @@ async function start(name: string, extra: string[]): Promise<Server> {
   const dataDir = join(dir, name);
   const args = ['--import', 'tsx', 'src/cli/main.ts', 'server', '--data-dir', dataDir, '--port', String(port), '--device-port', '0', ...extra];
   // Both servers on the same core (and this load generator on the other), so neither gets the better placement.
-  const child = PIN ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = PIN
+    ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve) => {
     let out = '';
-    child.stdout!.on('data', (d) => { out += d; if (out.includes('KUBECONFIG')) resolve(); });
+    child.stdout!.on('data', (d) => {
+      out += d;
+      if (out.includes('KUBECONFIG')) resolve();
+    });
   });
   const token = readFileSync(join(dataDir, 'tokens.csv'), 'utf8').split(',')[0];
   const ca = readFileSync(join(dataDir, 'pki', 'ca.crt'), 'utf8');
@@ -57,15 +67,25 @@ async function start(name: string, extra: string[]): Promise<Server> {
 
 function req(s: Server, method: string, path: string, body?: unknown): Promise<string> {
   return new Promise((resolve, reject) => {
-    const r = https.request({ host: '127.0.0.1', port: s.port, path, method, agent: s.agent, headers: { Authorization: `Bearer ${s.token}`, 'Content-Type': 'application/json', Accept: 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        if (res.statusCode! >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
-        else resolve(text);
-      });
-    });
+    const r = https.request(
+      {
+        host: '127.0.0.1',
+        port: s.port,
+        path,
+        method,
+        agent: s.agent,
+        headers: { Authorization: `Bearer ${s.token}`, 'Content-Type': 'application/json', Accept: 'application/json' },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          if (res.statusCode! >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
+          else resolve(text);
+        });
+      },
+    );
     r.on('error', reject);
     r.end(body === undefined ? undefined : JSON.stringify(body));
   });
@@ -76,9 +96,11 @@ const cm = (name: string) => ({ metadata: { name, labels: { app: 'bench' } }, da
 async function closedLoop(n: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<number> {
   let next = 0;
   const t = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < n) await op(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) await op(next++);
+    }),
+  );
   return n / ((performance.now() - t) / 1000);
 }
 
@@ -113,10 +135,24 @@ async function isolated(): Promise<{ perRequestUs: number; scrapeMs: number }> {
   registry.add(builtinResources({}));
   const m = new Metrics();
   const url = new URL('https://kubeve/api/v1/namespaces/default/configmaps');
-  const attrs = { resourceRequest: true, verb: 'create', apiGroup: '', apiVersion: 'v1', resource: 'configmaps', namespace: 'default', user: { username: 'u', groups: [] } } as unknown as Attributes;
+  const attrs = {
+    resourceRequest: true,
+    verb: 'create',
+    apiGroup: '',
+    apiVersion: 'v1',
+    resource: 'configmaps',
+    namespace: 'default',
+    user: { username: 'u', groups: [] },
+  } as unknown as Attributes;
   const req = { method: 'POST', headers: { 'content-type': 'application/json' } } as unknown as IncomingMessage;
   // A realistic label set: every verb on every resource once.
-  for (const d of registry.all()) for (const verb of ['GET', 'LIST', 'POST', 'PUT', 'PATCH', 'DELETE']) m.request({ verb, dry_run: '', group: d.group, version: d.version, resource: d.resource, subresource: '', scope: 'namespace', component: 'apiserver' }, 200, 0.002);
+  for (const d of registry.all())
+    for (const verb of ['GET', 'LIST', 'POST', 'PUT', 'PATCH', 'DELETE'])
+      m.request(
+        { verb, dry_run: '', group: d.group, version: d.version, resource: d.resource, subresource: '', scope: 'namespace', component: 'apiserver' },
+        200,
+        0.002,
+      );
   let best = Infinity;
   for (let k = 0; k < 5; k++) {
     const n = 100_000;
@@ -140,7 +176,8 @@ async function main() {
   const aa = process.env.AA === '1';
   const off = await start('off', aa ? [] : ['--no-metrics']);
   try {
-    if (!aa && (await req(off, 'GET', '/metrics').catch((e: Error) => e.message)).includes('404') === false) throw new Error('--no-metrics server still serves /metrics');
+    if (!aa && (await req(off, 'GET', '/metrics').catch((e: Error) => e.message)).includes('404') === false)
+      throw new Error('--no-metrics server still serves /metrics');
     // Warm-up (JIT, TLS sessions), both sides.
     await round(on, 'warm', 0, false);
     await round(off, 'warm', 0, false);
@@ -148,23 +185,36 @@ async function main() {
     const b: number[] = [];
     for (let r = 1; r <= ROUNDS; r++) {
       // Alternate which side goes first so neither always gets the quieter slot.
-      if (r % 2) { a.push(await round(on, 'c', r, true)); b.push(await round(off, 'c', r, false)); }
-      else { b.push(await round(off, 'c', r, false)); a.push(await round(on, 'c', r, true)); }
+      if (r % 2) {
+        a.push(await round(on, 'c', r, true));
+        b.push(await round(off, 'c', r, false));
+      } else {
+        b.push(await round(off, 'c', r, false));
+        a.push(await round(on, 'c', r, true));
+      }
     }
     const body = await req(on, 'GET', '/metrics');
     const posts = /apiserver_request_total\{[^}]*verb="POST"[^}]*resource="configmaps"[^}]*code="201"[^}]*\} (\d+)/.exec(body)?.[1];
     const ma = median(a);
     const mb = median(b);
-    console.log(`\n/metrics overhead on the create benchmark (${ROUNDS} alternating rounds of ${PER_ROUND} creates, 16 in flight${PIN ? '; servers pinned to core 1, load generator to core 0' : ''})\n`);
+    console.log(
+      `\n/metrics overhead on the create benchmark (${ROUNDS} alternating rounds of ${PER_ROUND} creates, 16 in flight${PIN ? '; servers pinned to core 1, load generator to core 0' : ''})\n`,
+    );
     console.log(`with metrics (scraped every ${SCRAPE_MS / 1000} s) : median ${ma.toFixed(0)} creates/s  rounds ${a.map((x) => x.toFixed(0)).join(' ')}`);
-    console.log(`${aa ? 'A/A: also with metrics          ' : 'without metrics (--no-metrics)   '}: median ${mb.toFixed(0)} creates/s  rounds ${b.map((x) => x.toFixed(0)).join(' ')}`);
+    console.log(
+      `${aa ? 'A/A: also with metrics          ' : 'without metrics (--no-metrics)   '}: median ${mb.toFixed(0)} creates/s  rounds ${b.map((x) => x.toFixed(0)).join(' ')}`,
+    );
     console.log(`ratio with/without               : ${(ma / mb).toFixed(3)}  (throughput loss ${((1 - ma / mb) * 100).toFixed(1)} %; target < 3 %)`);
     const n = ROUNDS * PER_ROUND;
     const ca = (cpu.get(on)! / n) * 1e6;
     const cb = (cpu.get(off)! / n) * 1e6;
-    console.log(`server CPU per create            : ${ca.toFixed(0)} µs with, ${cb.toFixed(0)} µs without  (ratio ${(ca / cb).toFixed(3)}; +${((ca / cb - 1) * 100).toFixed(1)} %)`);
+    console.log(
+      `server CPU per create            : ${ca.toFixed(0)} µs with, ${cb.toFixed(0)} µs without  (ratio ${(ca / cb).toFixed(3)}; +${((ca / cb - 1) * 100).toFixed(1)} %)`,
+    );
     const loss = (iso.perRequestUs * ma) / 1e6 + (SCRAPE_MS > 0 ? iso.scrapeMs / SCRAPE_MS : 0);
-    console.log(`in isolation                     : ${iso.perRequestUs.toFixed(2)} µs of bookkeeping per request, ${iso.scrapeMs.toFixed(1)} ms per scrape (${ma.toFixed(0)} creates/s → ${(loss * 100).toFixed(1)} % of one core)`);
+    console.log(
+      `in isolation                     : ${iso.perRequestUs.toFixed(2)} µs of bookkeeping per request, ${iso.scrapeMs.toFixed(1)} ms per scrape (${ma.toFixed(0)} creates/s → ${(loss * 100).toFixed(1)} % of one core)`,
+    );
     console.log(`POSTs counted by the instrumented server: ${posts}  (expected ${PER_ROUND * (ROUNDS + 1)})`);
   } finally {
     for (const s of [on, off]) {

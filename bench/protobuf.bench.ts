@@ -27,24 +27,44 @@ async function main() {
     const ctx = { warnings: [] as string[] };
     await server.service.create(server.registry.lookup('', 'v1', 'namespaces')!, undefined, { metadata: { name: 'bench' } }, {}, ctx);
     for (let i = 0; i < N; i++) {
-      await server.service.create(def, 'bench', {
-        metadata: { name: `cm-${String(i).padStart(5, '0')}`, labels: { app: 'bench', shard: String(i % 16) }, annotations: { 'example.com/owner': 'team-a' } },
-        data: { 'config.yaml': `key: value-${i}\nreplicas: 3\n`, mode: 'fast' },
-      }, { fieldManager: 'bench' }, ctx);
+      await server.service.create(
+        def,
+        'bench',
+        {
+          metadata: {
+            name: `cm-${String(i).padStart(5, '0')}`,
+            labels: { app: 'bench', shard: String(i % 16) },
+            annotations: { 'example.com/owner': 'team-a' },
+          },
+          data: { 'config.yaml': `key: value-${i}\nreplicas: 3\n`, mode: 'fast' },
+        },
+        { fieldManager: 'bench' },
+        ctx,
+      );
     }
 
-    const get = (accept: string) => new Promise<{ bytes: number; type: string }>((resolve, reject) => {
-      const req = https.request(`${server.url}/api/v1/namespaces/bench/configmaps`, { headers: { Authorization: `Bearer ${server.adminToken}`, Accept: accept }, ca: server.caPem, agent: false }, (res) => {
-        let bytes = 0;
-        res.on('data', (c: Buffer) => { bytes += c.length; });
-        res.on('end', () => resolve({ bytes, type: String(res.headers['content-type']) }));
+    const get = (accept: string) =>
+      new Promise<{ bytes: number; type: string }>((resolve, reject) => {
+        const req = https.request(
+          `${server.url}/api/v1/namespaces/bench/configmaps`,
+          { headers: { Authorization: `Bearer ${server.adminToken}`, Accept: accept }, ca: server.caPem, agent: false },
+          (res) => {
+            let bytes = 0;
+            res.on('data', (c: Buffer) => {
+              bytes += c.length;
+            });
+            res.on('end', () => resolve({ bytes, type: String(res.headers['content-type']) }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
       });
-      req.on('error', reject);
-      req.end();
-    });
 
     const rows: Array<Record<string, string>> = [];
-    for (const [label, accept] of [['json', 'application/json'], ['protobuf (client-go Accept)', `${PB},application/json`]] as const) {
+    for (const [label, accept] of [
+      ['json', 'application/json'],
+      ['protobuf (client-go Accept)', `${PB},application/json`],
+    ] as const) {
       await get(accept); // warm
       const wall: number[] = [];
       const cpu: number[] = [];
@@ -57,7 +77,13 @@ async function main() {
         const c = process.cpuUsage(c0);
         cpu.push((c.user + c.system) / 1000);
       }
-      rows.push({ response: label, 'content-type': last.type, bytes: String(last.bytes), 'wall ms (median)': median(wall).toFixed(1), 'cpu ms (median)': median(cpu).toFixed(1) });
+      rows.push({
+        response: label,
+        'content-type': last.type,
+        bytes: String(last.bytes),
+        'wall ms (median)': median(wall).toFixed(1),
+        'cpu ms (median)': median(cpu).toFixed(1),
+      });
     }
 
     // The serialisation step alone, on the list object the handler holds.

@@ -24,7 +24,11 @@ const objects: KObject[] = [
   { kind: 'NetworkInstance', metadata: meta('lan'), spec: { type: 'local', subnet: '10.50.0.0/24', uplink: 'uplink' } },
   { kind: 'NetworkInstance', metadata: meta('sw'), spec: { type: 'switch', uplink: 'eth1' } },
   { kind: 'Secret', metadata: meta('creds'), data: { username: b64('robot'), password: b64('a-long-registry-token-0123456789') } },
-  { kind: 'DataStore', metadata: meta('registry'), spec: { type: 'container-registry', url: 'docker://registry.example.com', credentialsSecretRef: { name: 'creds' } } },
+  {
+    kind: 'DataStore',
+    metadata: meta('registry'),
+    spec: { type: 'container-registry', url: 'docker://registry.example.com', credentialsSecretRef: { name: 'creds' } },
+  },
 ];
 const apps: KObject[] = Array.from({ length: APPS }, (_, i) => ({
   kind: 'AppInstance',
@@ -40,7 +44,10 @@ const apps: KObject[] = Array.from({ length: APPS }, (_, i) => ({
       { networkInstanceRef: { name: 'sw' } },
     ],
     volumes: [{ name: 'data', blank: { size: '1Gi' }, mountPath: '/data' }],
-    env: [{ name: 'INDEX', value: String(i) }, { name: 'MODE', value: 'production' }],
+    env: [
+      { name: 'INDEX', value: String(i) },
+      { name: 'MODE', value: 'production' },
+    ],
     activate: true,
   },
 }));
@@ -51,12 +58,18 @@ const node: KObject = {
     serial: 'SN-1',
     reboot: 1,
     configItems: Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`timer.item.${i}`, String(60 + i)])),
-    devicePorts: [{ name: 'eth0', usage: 'management' }, { name: 'eth1', usage: 'app' }],
+    devicePorts: [
+      { name: 'eth0', usage: 'management' },
+      { name: 'eth1', usage: 'app' },
+    ],
     baseOS: { version: '14.5.1-kvm-amd64', image: 'lfedge/eve:14.5.1-kvm-amd64' },
   },
   status: { uuid: DEVICE },
 };
-const lookup = { get: (kind: string, namespace: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.namespace === namespace && o.metadata.name === name) };
+const lookup = {
+  get: (kind: string, namespace: string, name: string) =>
+    objects.find((o) => o.kind === kind && o.metadata.namespace === namespace && o.metadata.name === name),
+};
 const map = () => mapDevice({ node, deviceUuid: DEVICE, apps, lookup, version: 1, controllerCertsHash: 'certs' });
 
 function percentile(sorted: number[], p: number): number {
@@ -73,12 +86,16 @@ async function measure(name: string, fn: () => unknown | Promise<unknown>): Prom
   }
   times.sort((a, b) => a - b);
   const mean = times.reduce((a, b) => a + b, 0) / times.length;
-  console.log(`${name.padEnd(12)} p50 ${percentile(times, 50).toFixed(3)} ms   p99 ${percentile(times, 99).toFixed(3)} ms   mean ${mean.toFixed(3)} ms   (${RENDERS} renders)`);
+  console.log(
+    `${name.padEnd(12)} p50 ${percentile(times, 50).toFixed(3)} ms   p99 ${percentile(times, 99).toFixed(3)} ms   mean ${mean.toFixed(3)} ms   (${RENDERS} renders)`,
+  );
 }
 
 const mapped = await map();
 if (mapped.problems.length) throw new Error(`fixture problems: ${JSON.stringify(mapped.problems)}`);
 const first = renderDeviceConfig(mapped.input);
-console.log(`device with ${mapped.input.apps.length} apps: config ${first.bytes.length} bytes, ${first.config.contentInfo.length} content trees, ${first.config.volumes.length} volumes, hash ${first.hash}`);
+console.log(
+  `device with ${mapped.input.apps.length} apps: config ${first.bytes.length} bytes, ${first.config.contentInfo.length} content trees, ${first.config.volumes.length} volumes, hash ${first.hash}`,
+);
 await measure('render+hash', () => renderDeviceConfig(mapped.input));
 await measure('map+render', async () => renderDeviceConfig((await map()).input));

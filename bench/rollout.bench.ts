@@ -41,7 +41,13 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 };
-const partition = (label: string, version: string, state: string, status: string, progress?: number) => ({ label, version, state, status, ...(progress !== undefined ? { progress } : {}) });
+const partition = (label: string, version: string, state: string, status: string, progress?: number) => ({
+  label,
+  version,
+  state,
+  status,
+  ...(progress !== undefined ? { progress } : {}),
+});
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubeve-bench-rollout-'));
 const api = await startApiServer({ dataDir: dir, port: 0 });
@@ -50,8 +56,18 @@ await installCrds(client);
 const t0 = Date.now();
 for (let i = 0; i < N; i++) {
   const name = `node-${String(i).padStart(5, '0')}`;
-  await client.create(EDGENODES, undefined, { metadata: { name, labels: { fleet: 'bench' } }, spec: { serial: name, baseOS: { version: OLD, image: `lfedge/eve:${OLD}` } } });
-  await client.patch(EDGENODES, undefined, name, 'merge', { status: { phase: 'Online', eveVersion: OLD, partitions: [partition('IMGA', OLD, 'active', 'UPDATED'), partition('IMGB', '', 'unused', 'NONE')] } }, { subresource: 'status' });
+  await client.create(EDGENODES, undefined, {
+    metadata: { name, labels: { fleet: 'bench' } },
+    spec: { serial: name, baseOS: { version: OLD, image: `lfedge/eve:${OLD}` } },
+  });
+  await client.patch(
+    EDGENODES,
+    undefined,
+    name,
+    'merge',
+    { status: { phase: 'Online', eveVersion: OLD, partitions: [partition('IMGA', OLD, 'active', 'UPDATED'), partition('IMGB', '', 'unused', 'NONE')] } },
+    { subresource: 'status' },
+  );
 }
 console.log(`${N.toLocaleString('en')} EdgeNodes created in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
@@ -65,7 +81,20 @@ const ctl = new RolloutController(client, { informers });
 await ctl.start();
 
 // Reconcile CPU: a paused rollout with every device listed; passes change nothing and write nothing.
-await client.create(BASEOSROLLOUTS, undefined, { apiVersion: 'eve.kubeve.io/v1alpha1', kind: 'BaseOSRollout', metadata: { name: 'fleet' }, spec: { version: NEW, image: `lfedge/eve:${NEW}`, selector: { matchLabels: { fleet: 'bench' } }, batches: [{ size: 100 }, { size: '10%' }], maxUnavailable: 1000, paused: true, healthWindowSeconds: 60 } });
+await client.create(BASEOSROLLOUTS, undefined, {
+  apiVersion: 'eve.kubeve.io/v1alpha1',
+  kind: 'BaseOSRollout',
+  metadata: { name: 'fleet' },
+  spec: {
+    version: NEW,
+    image: `lfedge/eve:${NEW}`,
+    selector: { matchLabels: { fleet: 'bench' } },
+    batches: [{ size: 100 }, { size: '10%' }],
+    maxUnavailable: 1000,
+    paused: true,
+    healthWindowSeconds: 60,
+  },
+});
 for (;;) {
   const r = await client.get(BASEOSROLLOUTS, undefined, 'fleet');
   if (r.status?.total === N && r.status?.phase === 'Paused') break;
@@ -94,11 +123,31 @@ const deviceStep = async (n: KObject) => {
   if (n.spec?.baseOS?.version !== NEW || n.spec.baseOS.activate === false || committedAt.has(name) || progressed.has(name)) return;
   progressed.add(name);
   await new Promise((r) => setTimeout(r, 5));
-  await client.patch(EDGENODES, undefined, name, 'merge', { status: { partitions: [partition('IMGA', OLD, 'active', 'NONE'), partition('IMGB', NEW, 'unused', 'DOWNLOADING', 50)] } }, { subresource: 'status' });
+  await client.patch(
+    EDGENODES,
+    undefined,
+    name,
+    'merge',
+    { status: { partitions: [partition('IMGA', OLD, 'active', 'NONE'), partition('IMGB', NEW, 'unused', 'DOWNLOADING', 50)] } },
+    { subresource: 'status' },
+  );
   statusChanges++;
   await new Promise((r) => setTimeout(r, 20));
   committedAt.set(name, performance.now());
-  await client.patch(EDGENODES, undefined, name, 'merge', { status: { eveVersion: NEW, lastRebootTime: rfc3339(), partitions: [partition('IMGA', OLD, 'unused', 'NONE'), partition('IMGB', NEW, 'active', 'UPDATED')] } }, { subresource: 'status' });
+  await client.patch(
+    EDGENODES,
+    undefined,
+    name,
+    'merge',
+    {
+      status: {
+        eveVersion: NEW,
+        lastRebootTime: rfc3339(),
+        partitions: [partition('IMGA', OLD, 'unused', 'NONE'), partition('IMGB', NEW, 'active', 'UPDATED')],
+      },
+    },
+    { subresource: 'status' },
+  );
   acceptedAt.set(name, performance.now());
   statusChanges++;
 };
@@ -155,12 +204,22 @@ const reconciles = ctl.controller.stats.reconciles - reconciles0;
 const statusBytes = JSON.stringify(final.status).length;
 
 console.log(`\n== rollout controller, ${N.toLocaleString('en')} devices`);
-console.log(`memory per device: heap ${((after.heap - before.heap) / N / 1024).toFixed(2)} KiB, RSS ${((after.rss - before.rss) / N / 1024).toFixed(2)} KiB (controller + rollout status with ${N} devices, ${(statusBytes / 1024).toFixed(0)} KiB as JSON; the EdgeNode cache is shared and not counted)`);
+console.log(
+  `memory per device: heap ${((after.heap - before.heap) / N / 1024).toFixed(2)} KiB, RSS ${((after.rss - before.rss) / N / 1024).toFixed(2)} KiB (controller + rollout status with ${N} devices, ${(statusBytes / 1024).toFixed(0)} KiB as JSON; the EdgeNode cache is shared and not counted)`,
+);
 console.log(`reconcile pass over ${N} devices (nothing to write): ${passCpuMs.toFixed(1)} ms CPU, ${passWallMs.toFixed(1)} ms wall (${PASSES} passes)`);
-console.log(`rollout: ${final.status.phase} in ${runS.toFixed(1)} s, ${final.status.updated} updated; ${statusChanges} device status changes handled by ${reconciles} reconciles (${(statusChanges / Math.max(1, reconciles)).toFixed(1)} changes per reconcile)`);
-console.log(`reconcile CPU per device status change: ${((passCpuMs * reconciles) / Math.max(1, statusChanges)).toFixed(2)} ms (pass CPU × reconciles / changes); whole process during the rollout (API server, writer, controller): ${((runCpu.user + runCpu.system) / 1000 / Math.max(1, statusChanges)).toFixed(2)} ms per change`);
-console.log(`during the rollout: reconcile wall p50 ${pct(passWall, 50).toFixed(0)} ms, p99 ${pct(passWall, 99).toFixed(0)} ms; rollout status write p50 ${pct(writeWall, 50).toFixed(0)} ms, p99 ${pct(writeWall, 99).toFixed(0)} ms (${writeWall.length} writes)`);
-console.log(`commit report → batch status (${latencies.length} devices), from the report being sent: p50 ${pct(latencies, 50).toFixed(0)} ms, p99 ${pct(latencies, 99).toFixed(0)} ms, max ${Math.max(...latencies).toFixed(0)} ms; from it being stored: p50 ${pct(fromAccepted, 50).toFixed(0)} ms, p99 ${pct(fromAccepted, 99).toFixed(0)} ms`);
+console.log(
+  `rollout: ${final.status.phase} in ${runS.toFixed(1)} s, ${final.status.updated} updated; ${statusChanges} device status changes handled by ${reconciles} reconciles (${(statusChanges / Math.max(1, reconciles)).toFixed(1)} changes per reconcile)`,
+);
+console.log(
+  `reconcile CPU per device status change: ${((passCpuMs * reconciles) / Math.max(1, statusChanges)).toFixed(2)} ms (pass CPU × reconciles / changes); whole process during the rollout (API server, writer, controller): ${((runCpu.user + runCpu.system) / 1000 / Math.max(1, statusChanges)).toFixed(2)} ms per change`,
+);
+console.log(
+  `during the rollout: reconcile wall p50 ${pct(passWall, 50).toFixed(0)} ms, p99 ${pct(passWall, 99).toFixed(0)} ms; rollout status write p50 ${pct(writeWall, 50).toFixed(0)} ms, p99 ${pct(writeWall, 99).toFixed(0)} ms (${writeWall.length} writes)`,
+);
+console.log(
+  `commit report → batch status (${latencies.length} devices), from the report being sent: p50 ${pct(latencies, 50).toFixed(0)} ms, p99 ${pct(latencies, 99).toFixed(0)} ms, max ${Math.max(...latencies).toFixed(0)} ms; from it being stored: p50 ${pct(fromAccepted, 50).toFixed(0)} ms, p99 ${pct(fromAccepted, 99).toFixed(0)} ms`,
+);
 
 await ctl.stop();
 informers.stop();

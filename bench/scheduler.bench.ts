@@ -50,23 +50,35 @@ try {
   let t0 = performance.now();
   const zones = ['a', 'b', 'c'];
   for (let i = 0; i < NODE_COUNT; i += 200) {
-    await Promise.all(Array.from({ length: Math.min(200, NODE_COUNT - i) }, (_, j) => client.create(NODES, undefined, {
-      apiVersion: 'v1', kind: 'Node',
-      metadata: { name: `node-${i + j}`, labels: { 'kubernetes.io/hostname': `node-${i + j}`, 'topology.kubernetes.io/zone': zones[(i + j) % 3], site: (i + j) % 2 ? 'lab' : 'field' } },
-      status: { allocatable: { cpu: '4', memory: '16Gi', pods: '110' }, capacity: { cpu: '4', memory: '16Gi', pods: '110' } },
-    })));
+    await Promise.all(
+      Array.from({ length: Math.min(200, NODE_COUNT - i) }, (_, j) =>
+        client.create(NODES, undefined, {
+          apiVersion: 'v1',
+          kind: 'Node',
+          metadata: {
+            name: `node-${i + j}`,
+            labels: { 'kubernetes.io/hostname': `node-${i + j}`, 'topology.kubernetes.io/zone': zones[(i + j) % 3], site: (i + j) % 2 ? 'lab' : 'field' },
+          },
+          status: { allocatable: { cpu: '4', memory: '16Gi', pods: '110' }, capacity: { cpu: '4', memory: '16Gi', pods: '110' } },
+        }),
+      ),
+    );
   }
   console.log(`${NODE_COUNT} nodes created in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   const pod = (name: string): KObject => ({
-    apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: 'bench' } },
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: { app: 'bench' } },
     spec: { nodeSelector: { site: 'lab' }, containers: [{ name: 'c', image: 'pause', resources: { requests: { cpu: '100m', memory: '128Mi' } } }] },
   });
   const createAll = async (prefix: string) => {
     let next = 0;
-    await Promise.all(Array.from({ length: WRITERS }, async () => {
-      while (next < POD_COUNT) await client.create(PODS, 'default', pod(`${prefix}-${next++}`));
-    }));
+    await Promise.all(
+      Array.from({ length: WRITERS }, async () => {
+        while (next < POD_COUNT) await client.create(PODS, 'default', pod(`${prefix}-${next++}`));
+      }),
+    );
   };
 
   // The decisions alone (ClusterState.schedule, no API writes): what the scheduler's own code costs per pod.
@@ -84,7 +96,9 @@ try {
     const cpu = process.cpuUsage(c0);
     const cpuMs = (cpu.user + cpu.system) / 1000;
     // CPU time as well as wall time: on a shared machine the wall clock includes waiting for a core.
-    console.log(`decisions alone (filters + scores, no writes): ${(POD_COUNT / ds).toFixed(0)} pods/s wall, ${(cpuMs / POD_COUNT).toFixed(2)} ms CPU per pod (${((POD_COUNT * 1000) / cpuMs).toFixed(0)} pods per CPU-second)`);
+    console.log(
+      `decisions alone (filters + scores, no writes): ${(POD_COUNT / ds).toFixed(0)} pods/s wall, ${(cpuMs / POD_COUNT).toFixed(2)} ms CPU per pod (${((POD_COUNT * 1000) / cpuMs).toFixed(0)} pods per CPU-second)`,
+    );
   }
 
   // Baseline: the same creates with no scheduler running.
@@ -122,7 +136,7 @@ try {
   const lat = scheduler.latencies;
   console.log(`scheduled ${POD_COUNT} pods onto ${NODE_COUNT} nodes in ${seconds.toFixed(2)} s: ${(POD_COUNT / seconds).toFixed(0)} pods/s (creates included)`);
   console.log(`per-pod scheduling latency: p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms (n=${lat.length})`);
-  console.log(`ratio to creates alone: ${((POD_COUNT / seconds) / (POD_COUNT / baseSeconds)).toFixed(2)}; rss ${(mem0 / 2 ** 20).toFixed(0)} MiB before the run`);
+  console.log(`ratio to creates alone: ${(POD_COUNT / seconds / (POD_COUNT / baseSeconds)).toFixed(2)}; rss ${(mem0 / 2 ** 20).toFixed(0)} MiB before the run`);
 
   // Latency without a backlog: pods created at a fixed rate below the throughput.
   const RATE = Number(process.env.BENCH_RATE ?? 200);
@@ -137,7 +151,9 @@ try {
   }
   while (lat.length < paced && performance.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 50));
   console.log(`at ${RATE} pods/s offered: p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms (n=${lat.length})`);
-  const placed = new Set((await client.list(PODS, 'default', { labelSelector: 'app=bench' })).items.filter((p) => p.metadata.name.startsWith('run-')).map((p) => p.spec.nodeName));
+  const placed = new Set(
+    (await client.list(PODS, 'default', { labelSelector: 'app=bench' })).items.filter((p) => p.metadata.name.startsWith('run-')).map((p) => p.spec.nodeName),
+  );
   console.log(`distinct nodes used: ${placed.size}`);
 
   // A Deployment of 1,000 replicas (BENCH_REPLICAS) through the ReplicaSet and Deployment controllers: wall time to all bound.
@@ -148,23 +164,33 @@ try {
   let deployDone!: () => void;
   const allDeployBound = new Promise<void>((r) => (deployDone = r));
   const seenDeploy = new Set<string>();
-  watch.addEventHandler({ onUpdate: (_, p) => {
-    if (p.spec?.nodeName && p.metadata.labels?.app === 'big' && !seenDeploy.has(p.metadata.name)) {
-      seenDeploy.add(p.metadata.name);
-      if (++deployBound === REPLICAS) deployDone();
-    }
-  } });
+  watch.addEventHandler({
+    onUpdate: (_, p) => {
+      if (p.spec?.nodeName && p.metadata.labels?.app === 'big' && !seenDeploy.has(p.metadata.name)) {
+        seenDeploy.add(p.metadata.name);
+        if (++deployBound === REPLICAS) deployDone();
+      }
+    },
+  });
   const heap0 = await settledHeap();
   t0 = performance.now();
   await client.create(DEPLOYMENTS, 'default', {
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'big' },
-    spec: { replicas: REPLICAS, selector: { matchLabels: { app: 'big' } }, template: { metadata: { labels: { app: 'big' } }, spec: { containers: [{ name: 'c', image: 'pause', resources: { requests: { cpu: '10m' } } }] } } },
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'big' },
+    spec: {
+      replicas: REPLICAS,
+      selector: { matchLabels: { app: 'big' } },
+      template: { metadata: { labels: { app: 'big' } }, spec: { containers: [{ name: 'c', image: 'pause', resources: { requests: { cpu: '10m' } } }] } },
+    },
   });
   await allDeployBound;
   console.log(`Deployment of ${REPLICAS} replicas: all bound in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
   // Let the controllers' status writes and the kubelet-less pods settle, then read the heap again.
   const heap1 = await settledHeap();
-  console.log(`heap per 1,000 pods (API server caches + controllers + scheduler, one process): ${(((heap1 - heap0) / 2 ** 20) * (1000 / REPLICAS)).toFixed(1)} MiB (heap ${(heap0 / 2 ** 20).toFixed(0)} → ${(heap1 / 2 ** 20).toFixed(0)} MiB)`);
+  console.log(
+    `heap per 1,000 pods (API server caches + controllers + scheduler, one process): ${(((heap1 - heap0) / 2 ** 20) * (1000 / REPLICAS)).toFixed(1)} MiB (heap ${(heap0 / 2 ** 20).toFixed(0)} → ${(heap1 / 2 ** 20).toFixed(0)} MiB)`,
+  );
   await controllers.stop();
   scheduler.stop();
   factory.stop();

@@ -116,7 +116,11 @@ export interface SimBenchResult {
 export async function simBench(
   n: number,
   seconds: number,
-  { procs = 2, spreadSeconds = Math.max(60, n / 20), malloc = JEMALLOC ? 'jemalloc' : 'glibc' }: { procs?: number; spreadSeconds?: number; malloc?: string } = {},
+  {
+    procs = 2,
+    spreadSeconds = Math.max(60, n / 20),
+    malloc = JEMALLOC ? 'jemalloc' : 'glibc',
+  }: { procs?: number; spreadSeconds?: number; malloc?: string } = {},
 ): Promise<SimBenchResult> {
   const env = childEnv(malloc);
   const child = fork(fileURLToPath(import.meta.url), ['--server-child'], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -161,7 +165,13 @@ export async function simBench(
   // steady state
   await fleet.resetLatency();
   const before = await fleet.refresh();
-  const stats0 = { requests: fleet.stats.requests, net: fleet.stats.networkErrors, resumed: fleet.stats.tlsResumed, full: fleet.stats.tlsFull, statuses: new Map(fleet.stats.statuses) };
+  const stats0 = {
+    requests: fleet.stats.requests,
+    net: fleet.stats.networkErrors,
+    resumed: fleet.stats.tlsResumed,
+    full: fleet.stats.tlsFull,
+    statuses: new Map(fleet.stats.statuses),
+  };
   const srv0 = await sample();
   if (PROFILE_DIR) {
     child.send('profile-start');
@@ -234,7 +244,10 @@ function round(x: number): number {
 if (process.argv.includes('--server-child')) {
   await serverChild();
 } else if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { procs: { type: 'string' }, spread: { type: 'string' }, malloc: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { procs: { type: 'string' }, spread: { type: 'string' }, malloc: { type: 'string' } },
+  });
   const n = Number(positionals[0] ?? 1000);
   const secs = Number(positionals[1] ?? 150);
   const r = await simBench(n, secs, {

@@ -18,7 +18,9 @@ export const OUT_DIR = join(ROOT, 'docs/api');
 /** Every CustomResourceDefinition in the YAML files of a directory, in file-name order. */
 export function readCrds(dir = CRD_DIR): Crd[] {
   const crds: Crd[] = [];
-  for (const f of readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => /\.ya?ml$/.test(n))
+    .sort()) {
     for (const doc of parseAllDocuments(readFileSync(join(dir, f), 'utf8'))) {
       const o = doc.toJS() as Crd | null;
       if (o?.kind === 'CustomResourceDefinition') crds.push(o);
@@ -29,7 +31,11 @@ export function readCrds(dir = CRD_DIR): Crd[] {
 
 /** Text safe inside a Markdown table cell: one line, pipes escaped, no raw HTML. */
 function cell(text: unknown): string {
-  return String(text ?? '').replace(/\s*\n\s*/g, ' ').replace(/\|/g, '\\|').replace(/</g, '&lt;').trim();
+  return String(text ?? '')
+    .replace(/\s*\n\s*/g, ' ')
+    .replace(/\|/g, '\\|')
+    .replace(/</g, '&lt;')
+    .trim();
 }
 
 /** An inline code span that survives a table cell (backticks inside get a longer fence). */
@@ -54,7 +60,18 @@ function typeOf(s: Schema): string {
 }
 
 /** Keywords shown elsewhere (type, description, default, structure) or implied by the type column. */
-const SHOWN = new Set(['type', 'format', 'description', 'default', 'properties', 'items', 'additionalProperties', 'required', 'x-kubernetes-int-or-string', 'x-kubernetes-preserve-unknown-fields']);
+const SHOWN = new Set([
+  'type',
+  'format',
+  'description',
+  'default',
+  'properties',
+  'items',
+  'additionalProperties',
+  'required',
+  'x-kubernetes-int-or-string',
+  'x-kubernetes-preserve-unknown-fields',
+]);
 
 /** `required: [a]` alternatives of anyOf/oneOf (the usual "one of these fields" idiom), or undefined. */
 function requiredAlternatives(alts: Schema[]): string | undefined {
@@ -66,7 +83,8 @@ function requiredAlternatives(alts: Schema[]): string | undefined {
 function constraints(s: Schema): string[] {
   const out: string[] = [];
   const bound = (lo: string, hi: string, what: string, exLo?: boolean, exHi?: boolean) => {
-    const l = s[lo], h = s[hi];
+    const l = s[lo],
+      h = s[hi];
     if (l !== undefined && h !== undefined) out.push(`${l} ${exLo ? '<' : '≤'} ${what} ${exHi ? '<' : '≤'} ${h}`);
     else if (l !== undefined) out.push(`${what} ${exLo ? '>' : '≥'} ${l}`);
     else if (h !== undefined) out.push(`${what} ${exHi ? '<' : '≤'} ${h}`);
@@ -76,19 +94,55 @@ function constraints(s: Schema): string[] {
   bound('minItems', 'maxItems', 'items');
   bound('minProperties', 'maxProperties', 'entries');
   for (const [k, v] of Object.entries(s)) {
-    if (SHOWN.has(k) || ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength', 'minItems', 'maxItems', 'minProperties', 'maxProperties'].includes(k)) continue;
+    if (
+      SHOWN.has(k) ||
+      [
+        'minimum',
+        'maximum',
+        'exclusiveMinimum',
+        'exclusiveMaximum',
+        'minLength',
+        'maxLength',
+        'minItems',
+        'maxItems',
+        'minProperties',
+        'maxProperties',
+      ].includes(k)
+    )
+      continue;
     switch (k) {
-      case 'enum': out.push(`one of ${(v as unknown[]).map(value).join(', ')}`); break;
-      case 'pattern': out.push(`matches ${code(v)}`); break;
-      case 'multipleOf': out.push(`multiple of ${v}`); break;
-      case 'uniqueItems': if (v) out.push('items unique'); break;
-      case 'nullable': if (v) out.push('may be null'); break;
-      case 'x-kubernetes-list-type':
-        out.push(v === 'map' ? `list keyed by ${(s['x-kubernetes-list-map-keys'] ?? []).map(code).join(', ')}` : v === 'set' ? 'list of unique values (set)' : `list type ${code(v)}`);
+      case 'enum':
+        out.push(`one of ${(v as unknown[]).map(value).join(', ')}`);
         break;
-      case 'x-kubernetes-list-map-keys': break; // with x-kubernetes-list-type
-      case 'x-kubernetes-map-type': out.push(`map type ${code(v)}`); break;
-      case 'x-kubernetes-embedded-resource': if (v) out.push('an embedded Kubernetes object'); break;
+      case 'pattern':
+        out.push(`matches ${code(v)}`);
+        break;
+      case 'multipleOf':
+        out.push(`multiple of ${v}`);
+        break;
+      case 'uniqueItems':
+        if (v) out.push('items unique');
+        break;
+      case 'nullable':
+        if (v) out.push('may be null');
+        break;
+      case 'x-kubernetes-list-type':
+        out.push(
+          v === 'map'
+            ? `list keyed by ${(s['x-kubernetes-list-map-keys'] ?? []).map(code).join(', ')}`
+            : v === 'set'
+              ? 'list of unique values (set)'
+              : `list type ${code(v)}`,
+        );
+        break;
+      case 'x-kubernetes-list-map-keys':
+        break; // with x-kubernetes-list-type
+      case 'x-kubernetes-map-type':
+        out.push(`map type ${code(v)}`);
+        break;
+      case 'x-kubernetes-embedded-resource':
+        if (v) out.push('an embedded Kubernetes object');
+        break;
       case 'x-kubernetes-validations':
         for (const r of v as Schema[]) out.push(`rule ${code(r.rule)}${r.message ? `: ${cell(r.message)}` : ''}`);
         break;
@@ -99,7 +153,8 @@ function constraints(s: Schema): string[] {
         else if (!(s['x-kubernetes-int-or-string'] && k === 'anyOf')) out.push(`${k} ${code(JSON.stringify(v))}`);
         break;
       }
-      default: out.push(`${k}: ${code(JSON.stringify(v))}`);
+      default:
+        out.push(`${k}: ${code(JSON.stringify(v))}`);
     }
   }
   return out;
@@ -158,14 +213,19 @@ function fieldTable(schema: Schema): string {
   for (const r of rows(schema, '')) {
     const s = r.schema;
     const desc = r.path === 'metadata' && !s.description ? 'Standard object metadata (ObjectMeta).' : s.description;
-    lines.push(`| ${code(r.path)} | ${cell(typeOf(s))} | ${r.required ? 'yes' : ''} | ${s.default !== undefined ? value(s.default) : ''} | ${cell(desc)} | ${rules(s).join('; ')} |`);
+    lines.push(
+      `| ${code(r.path)} | ${cell(typeOf(s))} | ${r.required ? 'yes' : ''} | ${s.default !== undefined ? value(s.default) : ''} | ${cell(desc)} | ${rules(s).join('; ')} |`,
+    );
   }
   return lines.join('\n');
 }
 
 function columnsTable(cols: Schema[]): string {
   const lines = ['| Column | Type | JSONPath | Shown | Description |', '|---|---|---|---|---|'];
-  for (const c of cols) lines.push(`| ${cell(c.name)} | ${cell(c.format ? `${c.type} (${c.format})` : c.type)} | ${code(c.jsonPath)} | ${(c.priority ?? 0) > 0 ? '`-o wide`' : 'always'} | ${cell(c.description)} |`);
+  for (const c of cols)
+    lines.push(
+      `| ${cell(c.name)} | ${cell(c.format ? `${c.type} (${c.format})` : c.type)} | ${code(c.jsonPath)} | ${(c.priority ?? 0) > 0 ? '`-o wide`' : 'always'} | ${cell(c.description)} |`,
+    );
   return lines.join('\n');
 }
 
@@ -208,7 +268,10 @@ export function renderGroupVersion(crds: Crd[], group: string, version: string):
     '',
     '| Kind | Scope | Short names | Summary |',
     '|---|---|---|---|',
-    ...kinds.map(({ crd, v }) => `| [${crd.spec.names.kind}](#${anchor(crd.spec.names.kind)}) | ${crd.spec.scope} | ${(crd.spec.names.shortNames ?? []).map(code).join(', ')} | ${firstSentence(v.schema?.openAPIV3Schema?.description)} |`),
+    ...kinds.map(
+      ({ crd, v }) =>
+        `| [${crd.spec.names.kind}](#${anchor(crd.spec.names.kind)}) | ${crd.spec.scope} | ${(crd.spec.names.shortNames ?? []).map(code).join(', ')} | ${firstSentence(v.schema?.openAPIV3Schema?.description)} |`,
+    ),
   ];
   for (const { crd, v } of kinds) {
     const n = crd.spec.names;
@@ -229,7 +292,8 @@ export function renderGroupVersion(crds: Crd[], group: string, version: string):
       `| Subresources | ${subresources(v)} |`,
       `| CRD | \`${crd.metadata.name}\`${v.deprecated ? ' (deprecated)' : ''} |`,
     );
-    if (v.additionalPrinterColumns?.length) out.push('', `### ${n.kind}: printer columns`, '', '`kubectl get` prints NAME, then:', '', columnsTable(v.additionalPrinterColumns));
+    if (v.additionalPrinterColumns?.length)
+      out.push('', `### ${n.kind}: printer columns`, '', '`kubectl get` prints NAME, then:', '', columnsTable(v.additionalPrinterColumns));
     out.push('', `### ${n.kind}: fields`, '');
     const top = constraints(schema);
     if (top.length) out.push(`Object-level validation: ${top.join('; ')}.`, '');

@@ -30,7 +30,10 @@ export class ChangeFeed {
   private idleWaiters: Array<() => void> = [];
   private stopped = false;
 
-  constructor(private storage: Storage, private registry: Registry) {}
+  constructor(
+    private storage: Storage,
+    private registry: Registry,
+  ) {}
 
   /** Returns what ends the subscription (controllers that run only while this replica leads). */
   subscribe(fn: (ev: ChangeEvent) => Promise<void> | void): () => void {
@@ -41,15 +44,20 @@ export class ChangeFeed {
   }
 
   start(fromRevision: number): void {
-    this.watcher = this.storage.watch('/registry/', fromRevision, (ev) => {
-      this.queue.push(ev);
-      if (!this.running) void this.drain();
-    }, (err) => {
-      // Only a shared store (etcd) ends a watch on its own: its history was compacted past this
-      // feed while it was cut off. Follow on from now; controllers resync on their next change.
-      console.error('kubeve: change feed lost events, restarting from the current revision:', err.message);
-      void this.restart();
-    });
+    this.watcher = this.storage.watch(
+      '/registry/',
+      fromRevision,
+      (ev) => {
+        this.queue.push(ev);
+        if (!this.running) void this.drain();
+      },
+      (err) => {
+        // Only a shared store (etcd) ends a watch on its own: its history was compacted past this
+        // feed while it was cut off. Follow on from now; controllers resync on their next change.
+        console.error('kubeve: change feed lost events, restarting from the current revision:', err.message);
+        void this.restart();
+      },
+    );
   }
 
   private async restart(): Promise<void> {

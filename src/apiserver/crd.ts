@@ -47,7 +47,8 @@ export function validateCRD(crd: KObject, old?: KObject): FieldError[] {
   if (old) {
     const oldSpec = obj(old.spec) ?? {};
     const oldNames = obj(oldSpec.names) ?? {};
-    const immutable = (path: string, now: unknown, before: unknown) => !jsonEqual(now ?? null, before ?? null) && errs.push(invalid(path, now ?? '', 'field is immutable'));
+    const immutable = (path: string, now: unknown, before: unknown) =>
+      !jsonEqual(now ?? null, before ?? null) && errs.push(invalid(path, now ?? '', 'field is immutable'));
     // Scope and kind decide storage; once served they stay.
     if (established(old)) {
       immutable('spec.scope', spec.scope, oldSpec.scope);
@@ -61,7 +62,9 @@ export function validateCRD(crd: KObject, old?: KObject): FieldError[] {
   errs.push(...validateStoredVersions(status.storedVersions, list(spec.versions)));
   errs.push(...validateAPIApproval(crd, old));
   if (spec.preserveUnknownFields === true && obj(old?.spec)?.preserveUnknownFields !== true) {
-    errs.push(invalid('spec.preserveUnknownFields', true, 'cannot set to true, set x-kubernetes-preserve-unknown-fields to true in spec.versions[*].schema instead'));
+    errs.push(
+      invalid('spec.preserveUnknownFields', true, 'cannot set to true, set x-kubernetes-preserve-unknown-fields to true in spec.versions[*].schema instead'),
+    );
   }
   return errs;
 }
@@ -108,7 +111,9 @@ function validateSpec(spec: KObject, names: KObject, old?: KObject): FieldError[
   const oldVersions = list(old?.spec?.versions);
   const requireSchema = !old || oldVersions.every((v) => isSchema(v.schema?.openAPIV3Schema));
   if (requireSchema && !isSchema(topSchema?.openAPIV3Schema)) {
-    versions.forEach((v, i) => !isSchema(v.schema?.openAPIV3Schema) && errs.push(required(`spec.versions[${i}].schema.openAPIV3Schema`, 'schemas are required')));
+    versions.forEach(
+      (v, i) => !isSchema(v.schema?.openAPIV3Schema) && errs.push(required(`spec.versions[${i}].schema.openAPIV3Schema`, 'schemas are required')),
+    );
   }
   if (spec.preserveUnknownFields === true && versions.some((v) => hasDefaults(v.schema?.openAPIV3Schema))) {
     errs.push(invalid('spec.preserveUnknownFields', true, 'must be false in order to use defaults in the schema'));
@@ -319,7 +324,8 @@ function webhookURL(raw: string, path: string): FieldError[] {
   const scheme = u.protocol.replace(/:$/, '');
   if (scheme !== 'https') errs.push(invalid(path, scheme, `'https' is the only allowed URL scheme${form}`));
   if (!u.host) errs.push(invalid(path, u.host, `host must be specified${form}`));
-  if (u.username || u.password) errs.push(invalid(path, u.password ? `${u.username}:${u.password}` : u.username, 'user information is not permitted in the URL'));
+  if (u.username || u.password)
+    errs.push(invalid(path, u.password ? `${u.username}:${u.password}` : u.username, 'user information is not permitted in the URL'));
   if (u.hash.length > 1) errs.push(invalid(path, u.hash.slice(1), 'fragments are not permitted in the URL'));
   if (u.search.length > 1) errs.push(invalid(path, u.search.slice(1), 'query parameters are not permitted in the URL'));
   return errs;
@@ -342,7 +348,8 @@ function validateStoredVersions(stored: unknown, versions: KObject[]): FieldErro
   if (!names?.length) return [invalid(path, goStrings(names), 'must have at least one stored version')];
   const errs: FieldError[] = [];
   const specNames = new Set(versions.map((v) => str(v.name)));
-  for (const v of versions) if (v.storage === true && !names.includes(str(v.name))) errs.push(invalid(path, goStrings(names), `must have the storage version ${str(v.name)}`));
+  for (const v of versions)
+    if (v.storage === true && !names.includes(str(v.name))) errs.push(invalid(path, goStrings(names), `must have the storage version ${str(v.name)}`));
   names.forEach((n, i) => !specNames.has(n) && errs.push(invalid(index(path, i), n, 'must appear in spec.versions')));
   return errs;
 }
@@ -361,10 +368,17 @@ function validateAPIApproval(crd: KObject, old?: KObject): FieldError[] {
 
 function approvalState(crd: KObject): { state: 'missing' | 'bypassed' | 'approved' | 'invalid'; reason: string } {
   const a = str(crd.metadata?.annotations?.[APPROVAL_ANNOTATION]);
-  if (!a) return { state: 'missing', reason: `protected groups must have approval annotation "${APPROVAL_ANNOTATION}", see https://github.com/kubernetes/enhancements/pull/1111` };
+  if (!a)
+    return {
+      state: 'missing',
+      reason: `protected groups must have approval annotation "${APPROVAL_ANNOTATION}", see https://github.com/kubernetes/enhancements/pull/1111`,
+    };
   if (a.startsWith('unapproved')) return { state: 'bypassed', reason: '' };
   if (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#\s]+/.test(a)) return { state: 'approved', reason: '' };
-  return { state: 'invalid', reason: `protected groups must have approval annotation "${APPROVAL_ANNOTATION}" with either a URL or a reason starting with "unapproved", see https://github.com/kubernetes/enhancements/pull/1111` };
+  return {
+    state: 'invalid',
+    reason: `protected groups must have approval annotation "${APPROVAL_ANNOTATION}" with either a URL or a reason starting with "unapproved", see https://github.com/kubernetes/enhancements/pull/1111`,
+  };
 }
 
 /** One ResourceDefinition per served version of a (defaulted, valid) CRD. */

@@ -54,7 +54,10 @@ function doc(obj: unknown): Doc {
 export class Discovery {
   private cache = new Map<string, Doc>();
 
-  constructor(private registry: Registry, private serverAddress: () => string) {
+  constructor(
+    private registry: Registry,
+    private serverAddress: () => string,
+  ) {
     registry.onChange(() => this.cache.clear());
   }
 
@@ -141,7 +144,27 @@ export class Discovery {
 }
 
 /** Built-in groups come first, in the order kube-apiserver lists them; CRD groups after. */
-const BUILTIN_ORDER = ['', 'apps', 'events.k8s.io', 'authentication.k8s.io', 'authorization.k8s.io', 'autoscaling', 'batch', 'certificates.k8s.io', 'networking.k8s.io', 'policy', 'rbac.authorization.k8s.io', 'storage.k8s.io', 'admissionregistration.k8s.io', 'apiextensions.k8s.io', 'scheduling.k8s.io', 'coordination.k8s.io', 'node.k8s.io', 'discovery.k8s.io', 'flowcontrol.apiserver.k8s.io'];
+const BUILTIN_ORDER = [
+  '',
+  'apps',
+  'events.k8s.io',
+  'authentication.k8s.io',
+  'authorization.k8s.io',
+  'autoscaling',
+  'batch',
+  'certificates.k8s.io',
+  'networking.k8s.io',
+  'policy',
+  'rbac.authorization.k8s.io',
+  'storage.k8s.io',
+  'admissionregistration.k8s.io',
+  'apiextensions.k8s.io',
+  'scheduling.k8s.io',
+  'coordination.k8s.io',
+  'node.k8s.io',
+  'discovery.k8s.io',
+  'flowcontrol.apiserver.k8s.io',
+];
 
 function groupPriority(group: string): number {
   const i = BUILTIN_ORDER.indexOf(group);

@@ -55,11 +55,19 @@ export function notFound(resource: string, group: string, name: string): StatusE
 }
 
 export function alreadyExists(resource: string, group: string, name: string): StatusError {
-  return new StatusError(409, 'AlreadyExists', `${qualifiedResource(resource, group)} "${name}" already exists`, { name, group: group || undefined, kind: resource });
+  return new StatusError(409, 'AlreadyExists', `${qualifiedResource(resource, group)} "${name}" already exists`, {
+    name,
+    group: group || undefined,
+    kind: resource,
+  });
 }
 
 export function conflict(resource: string, group: string, name: string, why: string): StatusError {
-  return new StatusError(409, 'Conflict', `Operation cannot be fulfilled on ${qualifiedResource(resource, group)} "${name}": ${why}`, { name, group: group || undefined, kind: resource });
+  return new StatusError(409, 'Conflict', `Operation cannot be fulfilled on ${qualifiedResource(resource, group)} "${name}": ${why}`, {
+    name,
+    group: group || undefined,
+    kind: resource,
+  });
 }
 
 export const OBJECT_MODIFIED = 'the object has been modified; please apply your changes to the latest version and try again';
@@ -77,7 +85,11 @@ export function methodNotAllowed(verb: string, resource: string): StatusError {
 }
 
 export function unsupportedMediaType(contentType: string, accepted: string[]): StatusError {
-  return new StatusError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`);
+  return new StatusError(
+    415,
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`,
+  );
 }
 
 export function notAcceptable(message: string): StatusError {

@@ -45,7 +45,12 @@ export class ObjectExpiry {
   private timer?: NodeJS.Timeout;
   private sweeping?: Promise<number>;
 
-  constructor(private registry: Registry, private store: ObjectStore, feed: ChangeFeed, private now: () => number = Date.now) {
+  constructor(
+    private registry: Registry,
+    private store: ObjectStore,
+    feed: ChangeFeed,
+    private now: () => number = Date.now,
+  ) {
     feed.subscribe((ev) => this.onChange(ev));
   }
 
@@ -84,7 +89,9 @@ export class ObjectExpiry {
 
   /** Deletes every object whose deadline has passed; returns how many were deleted. One sweep at a time. */
   sweep(): Promise<number> {
-    this.sweeping ??= this.deleteExpired().finally(() => { this.sweeping = undefined; });
+    this.sweeping ??= this.deleteExpired().finally(() => {
+      this.sweeping = undefined;
+    });
     return this.sweeping;
   }
 
@@ -123,7 +130,13 @@ export class ObjectExpiry {
   }
 
   private deadline(def: ResourceDefinition, obj: KObject, writtenAt: number): Deadline {
-    return { def, namespace: obj.metadata?.namespace, name: obj.metadata?.name, resourceVersion: String(obj.metadata?.resourceVersion), at: writtenAt + def.ttlMs! };
+    return {
+      def,
+      namespace: obj.metadata?.namespace,
+      name: obj.metadata?.name,
+      resourceVersion: String(obj.metadata?.resourceVersion),
+      at: writtenAt + def.ttlMs!,
+    };
   }
 
   private mapFor(def: ResourceDefinition): Map<string, Deadline> {

@@ -5,7 +5,17 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import YAML from 'yaml';
 import { StorageUnavailableError } from './storage/types.ts';
-import { StatusError, badRequest, internalError, serviceUnavailable, invalid, methodNotAllowed, notAcceptable, tooLarge, unsupportedMediaType } from './errors.ts';
+import {
+  StatusError,
+  badRequest,
+  internalError,
+  serviceUnavailable,
+  invalid,
+  methodNotAllowed,
+  notAcceptable,
+  tooLarge,
+  unsupportedMediaType,
+} from './errors.ts';
 import type { KObject, ResourceDefinition } from './resource.ts';
 import type { Registry } from './registry.ts';
 import type { RestService, DeleteOptions, WriteOptions, FieldValidation, Ctx } from './rest.ts';
@@ -75,7 +85,11 @@ export class HttpFront {
   private inFlight = 0;
   private drained?: () => void;
 
-  constructor(private registry: Registry, private service: RestService, private opts: HttpOptions) {
+  constructor(
+    private registry: Registry,
+    private service: RestService,
+    private opts: HttpOptions,
+  ) {
     this.discovery = new Discovery(registry, () => `${opts.host}:${this.port}`);
     this.health = opts.health ?? new HealthChecks();
     this.log = opts.logger ?? log;
@@ -84,10 +98,11 @@ export class HttpFront {
       // limit, and an object that can be created must be addressable by its URL.
       { cert: opts.certPem, key: opts.keyPem, ca: opts.caPem, requestCert: true, rejectUnauthorized: false, maxHeaderSize: 1 << 20 },
       // handle() answers every error itself; should answering fail too, the request ends, never the process.
-      (req, res) => void this.handle(req, res).catch((e: unknown) => {
-        this.log.error('failed to answer a request', e, { method: req.method, path: req.url });
-        res.destroy();
-      }),
+      (req, res) =>
+        void this.handle(req, res).catch((e: unknown) => {
+          this.log.error('failed to answer a request', e, { method: req.method, path: req.url });
+          res.destroy();
+        }),
     );
     this.server.keepAliveTimeout = 65_000;
     answerPlainHttp(this.server);
@@ -184,10 +199,18 @@ export class HttpFront {
     if (!this.opts.audit || !a.resourceRequest || !MUTATING_VERBS.has(a.verb)) return;
     const impersonated = audit.requestor && audit.requestor.username !== a.user.username;
     this.opts.audit.record({
-      timestamp: new Date().toISOString(), user: a.user.username, groups: a.user.groups,
+      timestamp: new Date().toISOString(),
+      user: a.user.username,
+      groups: a.user.groups,
       impersonatedBy: impersonated ? audit.requestor!.username : undefined,
-      verb: a.verb, apiGroup: a.apiGroup, resource: a.resource, subresource: a.subresource, namespace: a.namespace, name: a.name,
-      code: res.statusCode, sourceIP: req.socket.remoteAddress,
+      verb: a.verb,
+      apiGroup: a.apiGroup,
+      resource: a.resource,
+      subresource: a.subresource,
+      namespace: a.namespace,
+      name: a.name,
+      code: res.statusCode,
+      sourceIP: req.socket.remoteAddress,
     });
   }
 
@@ -212,7 +235,8 @@ export class HttpFront {
       if (health) return await this.healthz(res, health[1] as Endpoint, health[2], url);
       if (path === '/metrics' && this.opts.metrics) return await this.metrics(res);
       if (path === '/openid/v1/jwks') return this.json(res, 200, this.opts.security.tokens.jwks(), undefined, 'application/jwk-set+json');
-      if (path === '/.well-known/openid-configuration') return this.json(res, 200, this.opts.security.tokens.openidConfiguration(`https://${req.headers.host ?? `${this.opts.host}:${this.port}`}`));
+      if (path === '/.well-known/openid-configuration')
+        return this.json(res, 200, this.opts.security.tokens.openidConfiguration(`https://${req.headers.host ?? `${this.opts.host}:${this.port}`}`));
       if (path === '/version') return this.json(res, 200, versionInfo());
       if (path === '/api' || path === '/apis') return this.discoveryRoot(req, res, path === '/api');
       if (path.startsWith('/openapi/')) return this.openAPI(req, res, path, url);
@@ -252,7 +276,11 @@ export class HttpFront {
     const sub = t.subresource;
     const action = sub !== undefined ? def.subresources.actions?.[sub] : undefined;
     if (sub !== undefined) {
-      const known = (sub === 'status' && def.subresources.status) || (sub === 'scale' && def.subresources.scale) || (sub === 'finalize' && def.subresources.finalize) || !!def.subresources.actions?.[sub];
+      const known =
+        (sub === 'status' && def.subresources.status) ||
+        (sub === 'scale' && def.subresources.scale) ||
+        (sub === 'finalize' && def.subresources.finalize) ||
+        !!def.subresources.actions?.[sub];
       const custom = def.subresources.custom?.[sub];
       if (custom?.serve && t.name !== undefined) return custom.serve(await this.service.get(def, t.namespace, t.name), url.searchParams, req, res);
       if (custom && t.name !== undefined) {
@@ -262,9 +290,10 @@ export class HttpFront {
       }
       if (!known) throw NOT_FOUND();
     }
-    const verb = t.name === undefined
-      ? ({ GET: q.bool('watch') ? 'watch' : 'list', POST: 'create', DELETE: 'deletecollection' } as Record<string, string>)[method]
-      : ({ GET: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete', POST: action ? 'create' : undefined } as Record<string, string | undefined>)[method];
+    const verb =
+      t.name === undefined
+        ? ({ GET: q.bool('watch') ? 'watch' : 'list', POST: 'create', DELETE: 'deletecollection' } as Record<string, string>)[method]
+        : ({ GET: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete', POST: action ? 'create' : undefined } as Record<string, string | undefined>)[method];
     if (!verb || (sub === undefined && !def.verbs.includes(verb))) throw methodNotAllowed(method, def.resource);
     if (t.name === undefined && def.namespaced && t.namespace === undefined && (verb === 'create' || verb === 'deletecollection')) throw NOT_FOUND();
 
@@ -287,7 +316,13 @@ export class HttpFront {
       }
       case 'create': {
         const body = await this.readObject(req, sub ? undefined : def.kind);
-        if (action) return this.json(res, 201, await action.create(await this.service.get(def, ns, t.name!), body, { ...ctx, objects: this.service.objects, dryRun: w.dryRun }), ctx);
+        if (action)
+          return this.json(
+            res,
+            201,
+            await action.create(await this.service.get(def, ns, t.name!), body, { ...ctx, objects: this.service.objects, dryRun: w.dryRun }),
+            ctx,
+          );
         return this.json(res, 201, await this.service.create(def, ns, body, w, ctx), ctx);
       }
       case 'update': {
@@ -305,13 +340,28 @@ export class HttpFront {
           const r = await this.service.apply(def, ns, t.name!, patch, { ...w, fieldManager: q.string('fieldManager'), force }, ctx);
           return this.json(res, r.created ? 201 : 200, r.object, ctx);
         }
-        if (q.has('force')) throw invalid('PatchOptions', 'meta.k8s.io', '', [{ type: 'FieldValueForbidden', field: 'force', detail: 'Forbidden: may not be specified for non-apply patch' }]);
+        if (q.has('force'))
+          throw invalid('PatchOptions', 'meta.k8s.io', '', [
+            { type: 'FieldValueForbidden', field: 'force', detail: 'Forbidden: may not be specified for non-apply patch' },
+          ]);
         if (sub === 'scale') {
-          const obj = await this.service.updateScale(def, ns, t.name!, (scale) => {
-            const out = ct === PATCH_TYPES.json ? applyJsonPatch(scale, patch) : ct === PATCH_TYPES.merge || ct === PATCH_TYPES.strategic ? applyMergePatch(scale, patch) : undefined;
-            if (out === undefined) throw unsupportedMediaType(ct, [PATCH_TYPES.json, PATCH_TYPES.merge, PATCH_TYPES.strategic]);
-            return out as KObject;
-          }, w, ctx);
+          const obj = await this.service.updateScale(
+            def,
+            ns,
+            t.name!,
+            (scale) => {
+              const out =
+                ct === PATCH_TYPES.json
+                  ? applyJsonPatch(scale, patch)
+                  : ct === PATCH_TYPES.merge || ct === PATCH_TYPES.strategic
+                    ? applyMergePatch(scale, patch)
+                    : undefined;
+              if (out === undefined) throw unsupportedMediaType(ct, [PATCH_TYPES.json, PATCH_TYPES.merge, PATCH_TYPES.strategic]);
+              return out as KObject;
+            },
+            w,
+            ctx,
+          );
           return this.json(res, 200, obj, ctx);
         }
         return this.json(res, 200, await this.service.patch(def, ns, t.name!, ct, patch, w, ctx), ctx);
@@ -320,7 +370,13 @@ export class HttpFront {
         const opts = await this.deleteOptions(req, q);
         const r = await this.service.delete(def, ns, t.name!, opts);
         if (r.deleted && !def.deleteReturnsObject) {
-          return this.json(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: t.name, group: def.group || undefined, kind: def.resource, uid: r.object.metadata.uid } });
+          return this.json(res, 200, {
+            kind: 'Status',
+            apiVersion: 'v1',
+            metadata: {},
+            status: 'Success',
+            details: { name: t.name, group: def.group || undefined, kind: def.resource, uid: r.object.metadata.uid },
+          });
         }
         return this.json(res, 200, r.object);
       }
@@ -334,10 +390,18 @@ export class HttpFront {
 
   /** namespaces/finalize: only spec.finalizers changes. */
   private async finalize(def: ResourceDefinition, name: string, body: KObject, w: WriteOptions, ctx: Ctx): Promise<KObject> {
-    return this.service.guaranteedUpdate(def, undefined, name, parseRV(body?.metadata?.resourceVersion), (cur) => {
-      cur.spec = { ...cur.spec, finalizers: body?.spec?.finalizers ?? [] };
-      return cur;
-    }, { ...w, subresource: 'finalize' }, ctx);
+    return this.service.guaranteedUpdate(
+      def,
+      undefined,
+      name,
+      parseRV(body?.metadata?.resourceVersion),
+      (cur) => {
+        cur.spec = { ...cur.spec, finalizers: body?.spec?.finalizers ?? [] };
+        return cur;
+      },
+      { ...w, subresource: 'finalize' },
+      ctx,
+    );
   }
 
   private writeOptions(q: QueryParams, subresource?: string): WriteOptions {
@@ -614,7 +678,14 @@ export class HttpFront {
     return { kind: def.kind, apiVersion: def.group ? `${def.group}/${def.version}` : def.version, metadata };
   }
 
-  private async watch(req: IncomingMessage, res: ServerResponse, q: QueryParams, o: ListOptions, def: ResourceDefinition, ns: string | undefined): Promise<void> {
+  private async watch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    q: QueryParams,
+    o: ListOptions,
+    def: ResourceDefinition,
+    ns: string | undefined,
+  ): Promise<void> {
     const tv = this.wantsTable(req);
     if (!tv) this.checkAccept(req);
     const include: IncludeObject = tv ? parseIncludeObject(q.string('includeObject') ?? null) : 'Object';
@@ -630,7 +701,10 @@ export class HttpFront {
       const deadline = Date.now() + 3000;
       while (from > (await storage.currentRevision()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       if (from > (await storage.currentRevision())) {
-        throw new StatusError(504, 'Timeout', `Timeout: Too large resource version: ${from}, current: ${await storage.currentRevision()}`, { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 });
+        throw new StatusError(504, 'Timeout', `Timeout: Too large resource version: ${from}, current: ${await storage.currentRevision()}`, {
+          causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+          retryAfterSeconds: 1,
+        });
       }
     }
 
@@ -660,9 +734,12 @@ export class HttpFront {
     // Until replay from `from` reaches this revision, only delivered events prove progress.
     const caughtUpAt = await storage.currentRevision();
     const encodeEvent = (type: string, obj: KObject): string => {
-      if (type === 'BOOKMARK' || type === 'ERROR' || !tv) return JSON.stringify({ type, object: type === 'ERROR' || type === 'BOOKMARK' ? obj : this.service.forVersion(def, obj) }) + '\n';
+      if (type === 'BOOKMARK' || type === 'ERROR' || !tv)
+        return JSON.stringify({ type, object: type === 'ERROR' || type === 'BOOKMARK' ? obj : this.service.forVersion(def, obj) }) + '\n';
       const table = {
-        kind: 'Table', apiVersion: `meta.k8s.io/${tv}`, metadata: { resourceVersion: obj.metadata.resourceVersion },
+        kind: 'Table',
+        apiVersion: `meta.k8s.io/${tv}`,
+        metadata: { resourceVersion: obj.metadata.resourceVersion },
         columnDefinitions: firstTable ? columnDefinitions(def) : [],
         rows: [row(def, this.service.forVersion(def, obj), include)],
       };
@@ -688,17 +765,24 @@ export class HttpFront {
       if (!res.writableEnded) res.end();
     };
     try {
-      watcher = this.service.store.watch(def, ns, from, filter, (ev) => {
-        lastRV = Number(ev.object.metadata.resourceVersion);
-        if (!live) pending.push(ev);
-        else send(ev.type, ev.object);
-      }, (err) => {
-        // The storage ended the watch (history compacted under it, etcd lost): an ERROR event, then EOF.
-        sendHeaders();
-        const status = err instanceof StatusError ? err : err instanceof StorageUnavailableError ? serviceUnavailable(err.message) : internalError(err);
-        if (!res.writableEnded) res.write(JSON.stringify({ type: 'ERROR', object: status.toStatus() }) + '\n');
-        stop();
-      });
+      watcher = this.service.store.watch(
+        def,
+        ns,
+        from,
+        filter,
+        (ev) => {
+          lastRV = Number(ev.object.metadata.resourceVersion);
+          if (!live) pending.push(ev);
+          else send(ev.type, ev.object);
+        },
+        (err) => {
+          // The storage ended the watch (history compacted under it, etcd lost): an ERROR event, then EOF.
+          sendHeaders();
+          const status = err instanceof StatusError ? err : err instanceof StorageUnavailableError ? serviceUnavailable(err.message) : internalError(err);
+          if (!res.writableEnded) res.write(JSON.stringify({ type: 'ERROR', object: status.toStatus() }) + '\n');
+          stop();
+        },
+      );
     } catch (e) {
       if (e instanceof StatusError && e.code === 410) {
         // Delivered as an ERROR event on a 200 stream, as the watch cache does.
@@ -723,10 +807,13 @@ export class HttpFront {
       const rv = lastRV >= caughtUpAt ? Math.max(lastRV, await storage.currentRevision()) : lastRV;
       send('BOOKMARK', this.bookmarkObject(def, rv));
     };
-    timer = setTimeout(() => {
-      if (bookmarks) void bookmark().finally(stop);
-      else stop();
-    }, Math.max(0, timeoutS * 1000));
+    timer = setTimeout(
+      () => {
+        if (bookmarks) void bookmark().finally(stop);
+        else stop();
+      },
+      Math.max(0, timeoutS * 1000),
+    );
     if (bookmarks) bookmarkTimer = setInterval(() => void bookmark(), this.opts.bookmarkIntervalMs ?? 60_000);
   }
 }
@@ -746,7 +833,10 @@ function prefersProtobuf(accept: string | undefined): boolean {
 
 /** The field manager of a write without ?fieldManager: the User-Agent up to its first "/" (create.go prefixFromUserAgent). */
 function managerFromUserAgent(ua: string | undefined): string | undefined {
-  const name = [...(ua ?? '').split('/')[0]].filter((ch) => !/\p{C}/u.test(ch)).join('').slice(0, 128);
+  const name = [...(ua ?? '').split('/')[0]]
+    .filter((ch) => !/\p{C}/u.test(ch))
+    .join('')
+    .slice(0, 128);
   return name || undefined;
 }
 

@@ -8,7 +8,7 @@ function parse(path: string): Step[] {
   if (p.startsWith('{') && p.endsWith('}')) p = p.slice(1, -1);
   if (p.startsWith('$')) p = p.slice(1);
   const steps: Step[] = [];
-  const re = /\.([A-Za-z0-9_\-]+)|\[(\d+)\]|\[\*\]|\[\?\(@\.([A-Za-z0-9_.\-]+)\s*==\s*(?:"([^"]*)"|'([^']*)')\)\]|\['([^']+)'\]/y;
+  const re = /\.([A-Za-z0-9_-]+)|\[(\d+)\]|\[\*\]|\[\?\(@\.([A-Za-z0-9_.-]+)\s*==\s*(?:"([^"]*)"|'([^']*)')\)\]|\['([^']+)'\]/y;
   let pos = 0;
   while (pos < p.length) {
     re.lastIndex = pos;

@@ -18,7 +18,15 @@ export function objectAccess(registry: Registry, service: RestService): ObjectAc
       return list.items as KObject[];
     },
     update(group, version, resource, namespace, name, mutate, opts) {
-      return service.guaranteedUpdate(def(group, version, resource), namespace, name, undefined, mutate, { subresource: opts.subresource, dryRun: opts.dryRun }, { warnings: [] });
+      return service.guaranteedUpdate(
+        def(group, version, resource),
+        namespace,
+        name,
+        undefined,
+        mutate,
+        { subresource: opts.subresource, dryRun: opts.dryRun },
+        { warnings: [] },
+      );
     },
     updateStatus(group, version, resource, namespace, name, mutate) {
       return this.update(group, version, resource, namespace, name, mutate, { subresource: 'status' });

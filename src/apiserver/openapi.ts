@@ -114,9 +114,17 @@ const query = (name: string, type: string, description: string) => ({ name, in: 
 
 const P = {
   pretty: query('pretty', 'string', "If 'true', the output is pretty printed."),
-  dryRun: query('dryRun', 'string', 'When present, modifications are not persisted. The only valid value is All: every stage of the request runs, nothing is stored.'),
+  dryRun: query(
+    'dryRun',
+    'string',
+    'When present, modifications are not persisted. The only valid value is All: every stage of the request runs, nothing is stored.',
+  ),
   fieldManager: query('fieldManager', 'string', 'The name of the actor making the change, recorded in managedFields. Required for apply patches.'),
-  fieldValidation: query('fieldValidation', 'string', 'How unknown and duplicate fields in the body are handled: Ignore (drop them), Warn (drop them and return a warning per field; the default) or Strict (fail the request).'),
+  fieldValidation: query(
+    'fieldValidation',
+    'string',
+    'How unknown and duplicate fields in the body are handled: Ignore (drop them), Warn (drop them and return a warning per field; the default) or Strict (fail the request).',
+  ),
   force: query('force', 'boolean', 'Apply patches only: take ownership of fields that other managers own instead of failing with a conflict.'),
   allowWatchBookmarks: query('allowWatchBookmarks', 'boolean', 'Watch only: ask for BOOKMARK events that carry just a resourceVersion.'),
   continue: query('continue', 'string', 'The continue token of the previous page of a paginated list.'),
@@ -133,13 +141,37 @@ const P = {
   propagationPolicy: query('propagationPolicy', 'string', 'How dependents are garbage collected: Orphan, Background or Foreground.'),
 };
 
-const LIST_PARAMS = [P.allowWatchBookmarks, P.continue, P.fieldSelector, P.labelSelector, P.limit, P.resourceVersion, P.resourceVersionMatch, P.sendInitialEvents, P.timeoutSeconds, P.watch];
+const LIST_PARAMS = [
+  P.allowWatchBookmarks,
+  P.continue,
+  P.fieldSelector,
+  P.labelSelector,
+  P.limit,
+  P.resourceVersion,
+  P.resourceVersionMatch,
+  P.sendInitialEvents,
+  P.timeoutSeconds,
+  P.watch,
+];
 const WRITE_PARAMS = [P.dryRun, P.fieldManager, P.fieldValidation];
 // Inline parameter objects: kubectl's query parameter verifier reads their names directly.
 const PARAMS: Record<Action, object[]> = {
   list: LIST_PARAMS,
   post: WRITE_PARAMS,
-  deletecollection: [P.continue, P.dryRun, P.fieldSelector, P.gracePeriodSeconds, P.labelSelector, P.limit, P.orphanDependents, P.propagationPolicy, P.resourceVersion, P.resourceVersionMatch, P.sendInitialEvents, P.timeoutSeconds],
+  deletecollection: [
+    P.continue,
+    P.dryRun,
+    P.fieldSelector,
+    P.gracePeriodSeconds,
+    P.labelSelector,
+    P.limit,
+    P.orphanDependents,
+    P.propagationPolicy,
+    P.resourceVersion,
+    P.resourceVersionMatch,
+    P.sendInitialEvents,
+    P.timeoutSeconds,
+  ],
   get: [],
   put: WRITE_PARAMS,
   delete: [P.dryRun, P.gracePeriodSeconds, P.orphanDependents, P.propagationPolicy],
@@ -155,8 +187,16 @@ function resourcePaths(prefix: string, def: ResourceDefinition, kindModel: strin
     for (const a of actions) if (def.verbs.includes(ACTIONS[a].verb)) ops[METHODS[a]] = operation(def, a, sub, allNamespaces, kindModel, listModel);
     if (!Object.keys(ops).length) return;
     const params: object[] = [];
-    if (path.includes('{name}')) params.push({ name: 'name', in: 'path', required: true, description: `name of the ${def.kind}`, schema: { type: 'string', uniqueItems: true } });
-    if (path.includes('{namespace}')) params.push({ name: 'namespace', in: 'path', required: true, description: 'object name and auth scope, such as for teams and projects', schema: { type: 'string', uniqueItems: true } });
+    if (path.includes('{name}'))
+      params.push({ name: 'name', in: 'path', required: true, description: `name of the ${def.kind}`, schema: { type: 'string', uniqueItems: true } });
+    if (path.includes('{namespace}'))
+      params.push({
+        name: 'namespace',
+        in: 'path',
+        required: true,
+        description: 'object name and auth scope, such as for teams and projects',
+        schema: { type: 'string', uniqueItems: true },
+      });
     params.push(P.pretty);
     paths[path] = { ...ops, parameters: params };
   };

@@ -75,7 +75,10 @@ export async function issueCert(ca: CertKey, opts: LeafOptions): Promise<CertKey
     new x509.ExtendedKeyUsageExtension([opts.usage === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
     await x509.AuthorityKeyIdentifierExtension.create(caCert),
   ];
-  const names = [...(opts.dnsNames ?? []).map((v) => ({ type: 'dns' as const, value: v })), ...(opts.ips ?? []).map((v) => ({ type: 'ip' as const, value: v }))];
+  const names = [
+    ...(opts.dnsNames ?? []).map((v) => ({ type: 'dns' as const, value: v })),
+    ...(opts.ips ?? []).map((v) => ({ type: 'ip' as const, value: v })),
+  ];
   if (names.length) extensions.push(new x509.SubjectAlternativeNameExtension(names));
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
@@ -158,7 +161,10 @@ function certNames(certPem: string, name: string): boolean {
 
 /** The DNS names and IP addresses a certificate names. */
 function subjectAltNames(certPem: string): string[] {
-  return (new X509Certificate(certPem).subjectAltName ?? '').split(', ').map((e) => /^(?:DNS|IP Address):(.+)$/.exec(e)?.[1]).filter((v): v is string => !!v);
+  return (new X509Certificate(certPem).subjectAltName ?? '')
+    .split(', ')
+    .map((e) => /^(?:DNS|IP Address):(.+)$/.exec(e)?.[1])
+    .filter((v): v is string => !!v);
 }
 
 /** A kubeconfig for one user of this server. */

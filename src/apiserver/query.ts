@@ -84,7 +84,9 @@ export function parseListOptions(q: QueryParams): ListOptions {
 
 const forbidden = (field: string, why: string): FieldError => ({ type: 'FieldValueForbidden', field, detail: `Forbidden: ${why}` });
 const notSupported = (field: string, value: string, supported: string[]): FieldError => ({
-  type: 'FieldValueNotSupported', field, detail: `Unsupported value: ${JSON.stringify(value)}: supported values: ${supported.map((s) => JSON.stringify(s)).join(', ')}`,
+  type: 'FieldValueNotSupported',
+  field,
+  detail: `Unsupported value: ${JSON.stringify(value)}: supported values: ${supported.map((s) => JSON.stringify(s)).join(', ')}`,
 });
 
 function listOptionErrors(o: ListOptions): FieldError[] {
@@ -111,7 +113,8 @@ function watchOptionErrors(o: ListOptions): FieldError[] {
     errs.push(forbidden('resourceVersionMatch', `sendInitialEvents requires setting resourceVersionMatch to ${RESOURCE_VERSION_MATCH.notOlderThan}`));
   }
   if (match) {
-    if (o.sendInitialEvents === undefined) errs.push(forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided'));
+    if (o.sendInitialEvents === undefined)
+      errs.push(forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided'));
     if (match !== RESOURCE_VERSION_MATCH.notOlderThan) errs.push(notSupported('resourceVersionMatch', match, [RESOURCE_VERSION_MATCH.notOlderThan]));
     if (o.continue) errs.push(forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden when continue is provided'));
   }

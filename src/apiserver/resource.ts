@@ -69,10 +69,37 @@ export interface RequestContext {
 export interface ObjectAccess {
   list(group: string, version: string, resource: string, namespace: string | undefined): Promise<KObject[]>;
   /** Rewrites an object through a subresource's rules (retrying on conflicts); `mutate` may throw a StatusError to refuse. */
-  update(group: string, version: string, resource: string, namespace: string | undefined, name: string, mutate: (obj: KObject) => KObject, opts: { subresource: 'status' | 'binding'; dryRun?: boolean }): Promise<KObject>;
+  update(
+    group: string,
+    version: string,
+    resource: string,
+    namespace: string | undefined,
+    name: string,
+    mutate: (obj: KObject) => KObject,
+    opts: { subresource: 'status' | 'binding'; dryRun?: boolean },
+  ): Promise<KObject>;
   /** update() through the status subresource. */
-  updateStatus(group: string, version: string, resource: string, namespace: string | undefined, name: string, mutate: (obj: KObject) => KObject): Promise<KObject>;
-  delete(group: string, version: string, resource: string, namespace: string | undefined, name: string, opts: { gracePeriodSeconds?: number; preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: boolean; propagationPolicy?: 'Orphan' | 'Background' | 'Foreground' }): Promise<void>;
+  updateStatus(
+    group: string,
+    version: string,
+    resource: string,
+    namespace: string | undefined,
+    name: string,
+    mutate: (obj: KObject) => KObject,
+  ): Promise<KObject>;
+  delete(
+    group: string,
+    version: string,
+    resource: string,
+    namespace: string | undefined,
+    name: string,
+    opts: {
+      gracePeriodSeconds?: number;
+      preconditions?: { uid?: string; resourceVersion?: string };
+      dryRun?: boolean;
+      propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
+    },
+  ): Promise<void>;
 }
 
 /** A create-only subresource answered from its parent object (serviceaccounts/token → TokenRequest). */

@@ -5,14 +5,22 @@
 
 import { randomUUID, randomInt } from 'node:crypto';
 import {
-  StatusError, alreadyExists, badRequest, conflict, forbidden, invalid, notFound, OBJECT_MODIFIED, unsupportedMediaType,
+  StatusError,
+  alreadyExists,
+  badRequest,
+  conflict,
+  forbidden,
+  invalid,
+  notFound,
+  OBJECT_MODIFIED,
+  unsupportedMediaType,
   type FieldError,
 } from './errors.ts';
 import type { KObject, ObjectAccess, RequestContext, ResourceDefinition } from './resource.ts';
 import { objectAccess } from './object-access.ts';
 import { groupVersion } from './resource.ts';
 import type { Registry } from './registry.ts';
-import { ObjectStore, compileFilter, encode, objectKey, parseRV, type ListQuery, type ListResult } from './store.ts';
+import { type ObjectStore, compileFilter, encode, objectKey, parseRV, type ListQuery, type ListResult } from './store.ts';
 import { KeyExistsError, KeyNotFoundError, RevisionConflictError } from './storage/types.ts';
 import { compileObjectSchema, type ObjectSchema } from './schema/index.ts';
 import { validateObjectMeta, validateMetadataUpdate, objectMetaTypeError, jsonType } from './validation.ts';
@@ -84,7 +92,10 @@ export class RestService {
   /** Per kind with serialised writes: the end of its latest queued write. */
   private writeTurns = new Map<string, Promise<void>>();
 
-  constructor(public readonly store: ObjectStore, public readonly registry: Registry) {}
+  constructor(
+    public readonly store: ObjectStore,
+    public readonly registry: Registry,
+  ) {}
 
   private access?: ObjectAccess;
   /** Other stored objects, for admission that reads them and for action subresources. */
@@ -141,9 +152,14 @@ export class RestService {
     if (!def.strategy?.serializeWrites) return write();
     const key = `${def.group}/${def.resource}`;
     const turn = (this.writeTurns.get(key) ?? Promise.resolve()).then(write, write);
-    const tail = turn.then(() => undefined, () => undefined);
+    const tail = turn.then(
+      () => undefined,
+      () => undefined,
+    );
     this.writeTurns.set(key, tail);
-    void tail.then(() => { if (this.writeTurns.get(key) === tail) this.writeTurns.delete(key); });
+    void tail.then(() => {
+      if (this.writeTurns.get(key) === tail) this.writeTurns.delete(key);
+    });
     return turn;
   }
 
@@ -161,7 +177,9 @@ export class RestService {
     const meta = obj.metadata;
     if (meta.resourceVersion) throw badRequest('resourceVersion should not be set on objects to be created');
     if (!meta.name && !meta.generateName) {
-      throw invalid(def.kind, def.group, '', [{ type: 'FieldValueRequired', field: 'metadata.name', detail: 'Required value: name or generateName is required' }]);
+      throw invalid(def.kind, def.group, '', [
+        { type: 'FieldValueRequired', field: 'metadata.name', detail: 'Required value: name or generateName is required' },
+      ]);
     }
     for (const f of ['uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'selfLink']) delete meta[f];
     meta.uid = randomUUID();
@@ -212,7 +230,9 @@ export class RestService {
     if (!nsObj) throw notFound('namespaces', '', ns);
     if (nsObj.metadata.deletionTimestamp || nsObj.status?.phase === 'Terminating') {
       throw forbidden(`unable to create new content in namespace ${ns} because it is being terminated`, {
-        name: ns, kind: 'namespaces', causes: [{ reason: 'NamespaceTerminating', message: `namespace ${ns} is being terminated`, field: 'metadata.namespace' }],
+        name: ns,
+        kind: 'namespaces',
+        causes: [{ reason: 'NamespaceTerminating', message: `namespace ${ns} is being terminated`, field: 'metadata.namespace' }],
       });
     }
   }
@@ -229,37 +249,63 @@ export class RestService {
     return this.guaranteedUpdate(def, ns, name, wantRV, () => clone(obj), opts, ctx);
   }
 
-  async patch(def: ResourceDefinition, ns: string | undefined, name: string, contentType: string, patch: unknown, opts: WriteOptions, ctx: Ctx): Promise<KObject> {
+  async patch(
+    def: ResourceDefinition,
+    ns: string | undefined,
+    name: string,
+    contentType: string,
+    patch: unknown,
+    opts: WriteOptions,
+    ctx: Ctx,
+  ): Promise<KObject> {
     const type = contentType.split(';')[0].trim().toLowerCase();
-    const accepted = def.strategicMergePatch
-      ? [PATCH_TYPES.json, PATCH_TYPES.merge, PATCH_TYPES.strategic]
-      : [PATCH_TYPES.json, PATCH_TYPES.merge];
+    const accepted = def.strategicMergePatch ? [PATCH_TYPES.json, PATCH_TYPES.merge, PATCH_TYPES.strategic] : [PATCH_TYPES.json, PATCH_TYPES.merge];
     if (!accepted.includes(type as never)) throw unsupportedMediaType(type, [...accepted, PATCH_TYPES.apply]);
-    return this.guaranteedUpdate(def, ns, name, undefined, (cur) => {
-      const base = clone(cur);
-      let out: unknown;
-      if (type === PATCH_TYPES.json) out = applyJsonPatch(base, patch);
-      else if (type === PATCH_TYPES.merge) out = applyMergePatch(base, patch);
-      else out = applyStrategicMergePatch(base, patch, def.schema);
-      if (!out || typeof out !== 'object' || Array.isArray(out)) throw badRequest('the patched object is not a JSON object');
-      const patched = out as KObject;
-      patched.metadata ??= {};
-      // A resourceVersion or uid in the patched object is a precondition (kubectl diff, CSA→SSA upgrade).
-      const rv = patched.metadata.resourceVersion;
-      if (rv !== undefined && rv !== cur.metadata.resourceVersion) throw conflict(def.resource, def.group, name, OBJECT_MODIFIED);
-      if (patched.metadata.uid !== undefined && patched.metadata.uid !== cur.metadata.uid) {
-        throw conflict(def.resource, def.group, name, `Precondition failed: UID in precondition: ${patched.metadata.uid}, UID in object meta: ${cur.metadata.uid}`);
-      }
-      if (patched.metadata.name !== name) throw badRequest(`metadata.name: Invalid value: ${JSON.stringify(patched.metadata.name)}: field is immutable`);
-      return this.checkBody(def, ns, patched);
-    }, opts, ctx);
+    return this.guaranteedUpdate(
+      def,
+      ns,
+      name,
+      undefined,
+      (cur) => {
+        const base = clone(cur);
+        let out: unknown;
+        if (type === PATCH_TYPES.json) out = applyJsonPatch(base, patch);
+        else if (type === PATCH_TYPES.merge) out = applyMergePatch(base, patch);
+        else out = applyStrategicMergePatch(base, patch, def.schema);
+        if (!out || typeof out !== 'object' || Array.isArray(out)) throw badRequest('the patched object is not a JSON object');
+        const patched = out as KObject;
+        patched.metadata ??= {};
+        // A resourceVersion or uid in the patched object is a precondition (kubectl diff, CSA→SSA upgrade).
+        const rv = patched.metadata.resourceVersion;
+        if (rv !== undefined && rv !== cur.metadata.resourceVersion) throw conflict(def.resource, def.group, name, OBJECT_MODIFIED);
+        if (patched.metadata.uid !== undefined && patched.metadata.uid !== cur.metadata.uid) {
+          throw conflict(
+            def.resource,
+            def.group,
+            name,
+            `Precondition failed: UID in precondition: ${patched.metadata.uid}, UID in object meta: ${cur.metadata.uid}`,
+          );
+        }
+        if (patched.metadata.name !== name) throw badRequest(`metadata.name: Invalid value: ${JSON.stringify(patched.metadata.name)}: field is immutable`);
+        return this.checkBody(def, ns, patched);
+      },
+      opts,
+      ctx,
+    );
   }
 
   /**
    * Server-side apply (PATCH application/apply-patch+yaml): merges the configuration into the live object
    * under field ownership, or creates the object when it does not exist.
    */
-  async apply(def: ResourceDefinition, ns: string | undefined, name: string, body: unknown, opts: ApplyOptions, ctx: Ctx): Promise<{ object: KObject; created: boolean }> {
+  async apply(
+    def: ResourceDefinition,
+    ns: string | undefined,
+    name: string,
+    body: unknown,
+    opts: ApplyOptions,
+    ctx: Ctx,
+  ): Promise<{ object: KObject; created: boolean }> {
     const manager = opts.fieldManager ?? '';
     const optErrs: FieldError[] = [];
     if (!manager) optErrs.push({ type: 'FieldValueRequired', field: 'fieldManager', detail: 'Required value: is required for apply patch' });
@@ -279,13 +325,21 @@ export class RestService {
         }
       }
       try {
-        const object = await this.guaranteedUpdate(def, ns, name, undefined, (live) => {
-          const rv = config.metadata.resourceVersion;
-          if (rv !== undefined && rv !== live.metadata.resourceVersion) throw conflict(def.resource, def.group, name, OBJECT_MODIFIED);
-          const r = applyConfig(live, clone(config), manager, !!opts.force, this.fieldScope(def, opts));
-          this.applied.set(r.object, r.managedFields);
-          return r.object;
-        }, opts, ctx);
+        const object = await this.guaranteedUpdate(
+          def,
+          ns,
+          name,
+          undefined,
+          (live) => {
+            const rv = config.metadata.resourceVersion;
+            if (rv !== undefined && rv !== live.metadata.resourceVersion) throw conflict(def.resource, def.group, name, OBJECT_MODIFIED);
+            const r = applyConfig(live, clone(config), manager, !!opts.force, this.fieldScope(def, opts));
+            this.applied.set(r.object, r.managedFields);
+            return r.object;
+          },
+          opts,
+          ctx,
+        );
         return { object, created: false };
       } catch (e) {
         // Deleted between the read and the write: apply creates it.
@@ -322,15 +376,25 @@ export class RestService {
    * without one, races with other writers are retried transparently as the real server does.
    */
   guaranteedUpdate(
-    def: ResourceDefinition, ns: string | undefined, name: string, wantRV: number | undefined,
-    mutate: (cur: KObject) => KObject, opts: WriteOptions, ctx: Ctx,
+    def: ResourceDefinition,
+    ns: string | undefined,
+    name: string,
+    wantRV: number | undefined,
+    mutate: (cur: KObject) => KObject,
+    opts: WriteOptions,
+    ctx: Ctx,
   ): Promise<KObject> {
     return this.writeTurn(def, () => this.updateNow(def, ns, name, wantRV, mutate, opts, ctx));
   }
 
   private async updateNow(
-    def: ResourceDefinition, ns: string | undefined, name: string, wantRV: number | undefined,
-    mutate: (cur: KObject) => KObject, opts: WriteOptions, ctx: Ctx,
+    def: ResourceDefinition,
+    ns: string | undefined,
+    name: string,
+    wantRV: number | undefined,
+    mutate: (cur: KObject) => KObject,
+    opts: WriteOptions,
+    ctx: Ctx,
   ): Promise<KObject> {
     const key = objectKey(def, ns, name);
     for (let attempt = 0; ; attempt++) {
@@ -404,8 +468,8 @@ export class RestService {
       ...validateObjectMeta(m, { namespaced: def.namespaced, nameRule: def.nameRule ?? 'subdomain' }),
       ...validateMetadataUpdate(m, c),
       ...this.validateBody(def, next),
-      ...(sub ? [] : def.strategy?.validate?.(next, cur) ?? []),
-      ...(sub === 'status' ? def.strategy?.validateStatus?.(next, cur) ?? [] : []),
+      ...(sub ? [] : (def.strategy?.validate?.(next, cur) ?? [])),
+      ...(sub === 'status' ? (def.strategy?.validateStatus?.(next, cur) ?? []) : []),
     ];
     if (errs.length) throw invalid(def.kind, def.group, m.name, errs);
     if (!sub && ctx.user) def.strategy?.admit?.(next, cur, ctx);
@@ -494,12 +558,21 @@ export class RestService {
     const errs = this.schemaOf(def)?.validate(obj) ?? [];
     if (def.crdName) return errs;
     const typeErrors = errs.filter((e) => /must be of type/.test(e.detail));
-    if (typeErrors.length) throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${typeErrors.map((e) => `${e.field}: ${e.detail}`).join(', ')}`);
+    if (typeErrors.length)
+      throw badRequest(
+        `${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${typeErrors.map((e) => `${e.field}: ${e.detail}`).join(', ')}`,
+      );
     return [];
   }
 
   private fieldScope(def: ResourceDefinition, opts: WriteOptions): FieldManagerScope {
-    return { schema: def.schema, apiVersion: groupVersion(def), subresource: opts.subresource, statusSubresource: !!def.subresources.status, now: nowRFC3339() };
+    return {
+      schema: def.schema,
+      apiVersion: groupVersion(def),
+      subresource: opts.subresource,
+      statusSubresource: !!def.subresources.status,
+      now: nowRFC3339(),
+    };
   }
 
   /** An Update operation by opts.fieldManager takes ownership of the fields it changed (live is undefined on create). */
@@ -520,7 +593,13 @@ export class RestService {
 
   async delete(def: ResourceDefinition, ns: string | undefined, name: string, opts: DeleteOptions): Promise<DeleteResult> {
     if (opts.propagationPolicy && !['Orphan', 'Background', 'Foreground'].includes(opts.propagationPolicy)) {
-      throw invalid('DeleteOptions', 'meta.k8s.io', '', [{ type: 'FieldValueNotSupported', field: 'propagationPolicy', detail: `Unsupported value: "${opts.propagationPolicy}": supported values: "Foreground", "Background", "Orphan", "nil"` }]);
+      throw invalid('DeleteOptions', 'meta.k8s.io', '', [
+        {
+          type: 'FieldValueNotSupported',
+          field: 'propagationPolicy',
+          detail: `Unsupported value: "${opts.propagationPolicy}": supported values: "Foreground", "Background", "Orphan", "nil"`,
+        },
+      ]);
     }
     const key = objectKey(def, ns, name);
     for (let attempt = 0; ; attempt++) {
@@ -532,18 +611,37 @@ export class RestService {
         throw conflict(def.resource, def.group, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${m.uid}`);
       }
       if (pre?.resourceVersion && pre.resourceVersion !== m.resourceVersion) {
-        throw conflict(def.resource, def.group, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${m.resourceVersion}`);
+        throw conflict(
+          def.resource,
+          def.group,
+          name,
+          `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${m.resourceVersion}`,
+        );
       }
       def.strategy?.checkDelete?.(cur);
       const next = clone(cur);
       const nm = next.metadata;
       const finalizers: string[] = [...(nm.finalizers ?? [])];
       const policy = opts.propagationPolicy ?? (opts.orphanDependents === true ? 'Orphan' : undefined);
-      const add = (f: string) => { if (!finalizers.includes(f)) finalizers.push(f); };
-      const drop = (f: string) => { const i = finalizers.indexOf(f); if (i >= 0) finalizers.splice(i, 1); };
-      if (policy === 'Foreground') { add('foregroundDeletion'); drop('orphan'); }
-      if (policy === 'Orphan') { add('orphan'); drop('foregroundDeletion'); }
-      if (policy === 'Background') { drop('orphan'); drop('foregroundDeletion'); }
+      const add = (f: string) => {
+        if (!finalizers.includes(f)) finalizers.push(f);
+      };
+      const drop = (f: string) => {
+        const i = finalizers.indexOf(f);
+        if (i >= 0) finalizers.splice(i, 1);
+      };
+      if (policy === 'Foreground') {
+        add('foregroundDeletion');
+        drop('orphan');
+      }
+      if (policy === 'Orphan') {
+        add('orphan');
+        drop('foregroundDeletion');
+      }
+      if (policy === 'Background') {
+        drop('orphan');
+        drop('foregroundDeletion');
+      }
 
       const alreadyDeleting = !!nm.deletionTimestamp;
       const grace = alreadyDeleting ? this.shortenGrace(def, next, opts) : def.strategy?.gracefulDeleteSeconds?.(next, opts.gracePeriodSeconds);
@@ -620,7 +718,8 @@ export class RestService {
       if (sel !== undefined) status.selector = sel;
     }
     return {
-      kind: 'Scale', apiVersion: 'autoscaling/v1',
+      kind: 'Scale',
+      apiVersion: 'autoscaling/v1',
       metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, creationTimestamp: m.creationTimestamp },
       spec: { replicas: Number(getPath(obj, sc.specReplicasPath) ?? 0) },
       status,
@@ -628,20 +727,38 @@ export class RestService {
   }
 
   /** Writes a Scale (after an update or patch of it) back into the object. */
-  async updateScale(def: ResourceDefinition, ns: string | undefined, name: string, scaleOf: (current: KObject) => KObject, opts: WriteOptions, ctx: Ctx): Promise<KObject> {
+  async updateScale(
+    def: ResourceDefinition,
+    ns: string | undefined,
+    name: string,
+    scaleOf: (current: KObject) => KObject,
+    opts: WriteOptions,
+    ctx: Ctx,
+  ): Promise<KObject> {
     const sc = def.subresources.scale!;
-    const obj = await this.guaranteedUpdate(def, ns, name, undefined, (cur) => {
-      const scale = scaleOf(this.toScale(def, cur));
-      if (scale.kind !== undefined && scale.kind !== 'Scale') throw badRequest(`the kind in the data (${scale.kind}) does not match the expected kind (Scale)`);
-      const rv = scale.metadata?.resourceVersion;
-      if (rv && rv !== cur.metadata.resourceVersion) throw conflict(def.resource, def.group, name, OBJECT_MODIFIED);
-      const replicas = scale.spec?.replicas;
-      if (!Number.isInteger(replicas) || replicas < 0) {
-        throw invalid('Scale', 'autoscaling', name, [{ type: 'FieldValueInvalid', field: 'spec.replicas', detail: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` }]);
-      }
-      setPath(cur, sc.specReplicasPath, replicas);
-      return cur;
-    }, { ...opts, subresource: 'scale' }, ctx);
+    const obj = await this.guaranteedUpdate(
+      def,
+      ns,
+      name,
+      undefined,
+      (cur) => {
+        const scale = scaleOf(this.toScale(def, cur));
+        if (scale.kind !== undefined && scale.kind !== 'Scale')
+          throw badRequest(`the kind in the data (${scale.kind}) does not match the expected kind (Scale)`);
+        const rv = scale.metadata?.resourceVersion;
+        if (rv && rv !== cur.metadata.resourceVersion) throw conflict(def.resource, def.group, name, OBJECT_MODIFIED);
+        const replicas = scale.spec?.replicas;
+        if (!Number.isInteger(replicas) || replicas < 0) {
+          throw invalid('Scale', 'autoscaling', name, [
+            { type: 'FieldValueInvalid', field: 'spec.replicas', detail: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` },
+          ]);
+        }
+        setPath(cur, sc.specReplicasPath, replicas);
+        return cur;
+      },
+      { ...opts, subresource: 'scale' },
+      ctx,
+    );
     return this.toScale(def, obj);
   }
 }

@@ -32,7 +32,7 @@ export type FieldSelector = {
 // ---- requirements ----------------------------------------------------------------------------
 
 function requirementMatches(r: LabelRequirement, labels: Record<string, string>): boolean {
-  const has = Object.prototype.hasOwnProperty.call(labels, r.key);
+  const has = Object.hasOwn(labels, r.key);
   const val = has ? labels[r.key] : undefined;
   switch (r.operator) {
     case '=':
@@ -59,13 +59,20 @@ function requirementMatches(r: LabelRequirement, labels: Record<string, string>)
 function requirementString(r: LabelRequirement): string {
   const values = [...r.values].sort().join(',');
   switch (r.operator) {
-    case 'exists': return r.key;
-    case '!': return `!${r.key}`;
-    case 'in': return `${r.key} in (${values})`;
-    case 'notin': return `${r.key} notin (${values})`;
-    case 'gt': return `${r.key}>${values}`;
-    case 'lt': return `${r.key}<${values}`;
-    default: return `${r.key}${r.operator}${values}`;
+    case 'exists':
+      return r.key;
+    case '!':
+      return `!${r.key}`;
+    case 'in':
+      return `${r.key} in (${values})`;
+    case 'notin':
+      return `${r.key} notin (${values})`;
+    case 'gt':
+      return `${r.key}>${values}`;
+    case 'lt':
+      return `${r.key}<${values}`;
+    default:
+      return `${r.key}${r.operator}${values}`;
   }
 }
 
@@ -145,7 +152,7 @@ interface Item {
 const TOKENS: Record<string, Tok> = { ')': ')', ',': ',', '!': '!', '==': '==', '=': '=', '>': '>', in: 'in', '<': '<', '!=': '!=', notin: 'notin', '(': '(' };
 const isWhitespace = (c: string) => c === ' ' || c === '\t' || c === '\r' || c === '\n';
 const isSpecial = (c: string) => '=!(),><'.includes(c);
-const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+const has = (o: object, k: string) => Object.hasOwn(o, k);
 
 function lex(s: string): Item[] {
   const items: Item[] = [];
@@ -232,14 +239,29 @@ class Parser {
     const op = this.next(false);
     let operator: LabelOperator;
     switch (op.tok) {
-      case 'in': operator = 'in'; break;
-      case 'notin': operator = 'notin'; break;
-      case '=': operator = '='; break;
-      case '==': operator = '=='; break;
-      case '!=': operator = '!='; break;
-      case '>': operator = 'gt'; break;
-      case '<': operator = 'lt'; break;
-      default: throw new SelectorError(`found '${op.lit}', expected: ${BINARY_OPERATORS}`);
+      case 'in':
+        operator = 'in';
+        break;
+      case 'notin':
+        operator = 'notin';
+        break;
+      case '=':
+        operator = '=';
+        break;
+      case '==':
+        operator = '==';
+        break;
+      case '!=':
+        operator = '!=';
+        break;
+      case '>':
+        operator = 'gt';
+        break;
+      case '<':
+        operator = 'lt';
+        break;
+      default:
+        throw new SelectorError(`found '${op.lit}', expected: ${BINARY_OPERATORS}`);
     }
     const values = operator === 'in' || operator === 'notin' ? this.setValues() : this.exactValue();
     return newRequirement(key, operator, [...new Set(values)].sort());

@@ -68,7 +68,10 @@ export function encode(obj: KObject): string {
 export function parseRV(rv: string | undefined): number | undefined {
   if (rv === undefined || rv === '') return undefined;
   const why = !/^\d+$/.test(rv) ? 'invalid syntax' : BigInt(rv) > 0xffffffffffffffffn ? 'value out of range' : '';
-  if (why) throw badRequest(`invalid resource version: resourceVersion: Invalid value: ${JSON.stringify(rv)}: strconv.ParseUint: parsing ${JSON.stringify(rv)}: ${why}`);
+  if (why)
+    throw badRequest(
+      `invalid resource version: resourceVersion: Invalid value: ${JSON.stringify(rv)}: strconv.ParseUint: parsing ${JSON.stringify(rv)}: ${why}`,
+    );
   return Number(rv);
 }
 
@@ -81,11 +84,13 @@ export function compileFilter(def: ResourceDefinition, labelSelector?: string, f
       throw badRequest(`field label not supported: ${r.field}`);
     }
   }
-  const fieldOf = (obj: KObject) => (f: string): string | undefined => {
-    if (f === 'metadata.name') return obj.metadata?.name ?? '';
-    if (f === 'metadata.namespace') return obj.metadata?.namespace ?? '';
-    return getters[f]!(obj) ?? '';
-  };
+  const fieldOf =
+    (obj: KObject) =>
+    (f: string): string | undefined => {
+      if (f === 'metadata.name') return obj.metadata?.name ?? '';
+      if (f === 'metadata.namespace') return obj.metadata?.namespace ?? '';
+      return getters[f]!(obj) ?? '';
+    };
   return {
     empty: labels.empty && fields.empty,
     matches: (obj) => labels.matches(obj.metadata?.labels ?? {}) && fields.matches(fieldOf(obj)),
@@ -160,7 +165,9 @@ export class ObjectStore {
       }
     } catch (e) {
       if (e instanceof CompactedError) {
-        const err = expired('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.');
+        const err = expired(
+          'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.',
+        );
         throw err;
       }
       throw e;
@@ -173,14 +180,26 @@ export class ObjectStore {
    * translated for the filter the way the watch cache does: an object that stops matching is
    * DELETED for this watcher, one that starts matching is ADDED.
    */
-  watch(def: ResourceDefinition, namespace: string | undefined, fromRevision: number, filter: ObjectFilter, onEvent: (ev: ObjectEvent) => void, onError?: (err: Error) => void): Watcher {
+  watch(
+    def: ResourceDefinition,
+    namespace: string | undefined,
+    fromRevision: number,
+    filter: ObjectFilter,
+    onEvent: (ev: ObjectEvent) => void,
+    onError?: (err: Error) => void,
+  ): Watcher {
     const prefix = keyPrefix(def, def.namespaced ? namespace : undefined);
     const tooOld = (e: CompactedError) => expired(`too old resource version: ${fromRevision} (${e.compacted + 1})`);
     try {
-      return this.storage.watch(prefix, fromRevision, (ev) => {
-        const out = translate(ev, filter);
-        if (out) onEvent(out);
-      }, onError && ((e) => onError(e instanceof CompactedError ? tooOld(e) : e)));
+      return this.storage.watch(
+        prefix,
+        fromRevision,
+        (ev) => {
+          const out = translate(ev, filter);
+          if (out) onEvent(out);
+        },
+        onError && ((e) => onError(e instanceof CompactedError ? tooOld(e) : e)),
+      );
     } catch (e) {
       if (e instanceof CompactedError) throw tooOld(e);
       throw e;

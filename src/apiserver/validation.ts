@@ -72,7 +72,13 @@ export function isDNS1123Subdomain(value: string): string[] {
   const errs: string[] = [];
   if (byteLen(value) > 253) errs.push(maxLenError(253));
   if (!dns1123SubdomainRe.test(value)) {
-    errs.push(regexError("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character", dns1123SubdomainFmt, 'example.com'));
+    errs.push(
+      regexError(
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+        dns1123SubdomainFmt,
+        'example.com',
+      ),
+    );
   }
   return errs;
 }
@@ -84,7 +90,15 @@ export function isDNS1123Label(value: string): string[] {
   if (!dns1123LabelRe.test(value)) {
     // A valid subdomain that is not a valid label can only be failing on its dots.
     if (dns1123SubdomainRe.test(value)) errs.push('must not contain dots');
-    else errs.push(regexError("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character", dns1123LabelFmt, 'my-name', '123-abc'));
+    else
+      errs.push(
+        regexError(
+          "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+          dns1123LabelFmt,
+          'my-name',
+          '123-abc',
+        ),
+      );
   }
   return errs;
 }
@@ -102,7 +116,9 @@ export function isQualifiedName(value: string): string[] {
     if (prefix.length === 0) errs.push('prefix part must be non-empty');
     else errs.push(...isDNS1123Subdomain(prefix).map((m) => `prefix part ${m}`));
   } else {
-    return [`a qualified name ${regexError(qualifiedNameErrMsg, qualifiedNameFmt, 'MyName', 'my.name', '123-abc')} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`];
+    return [
+      `a qualified name ${regexError(qualifiedNameErrMsg, qualifiedNameFmt, 'MyName', 'my.name', '123-abc')} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`,
+    ];
   }
   if (name.length === 0) errs.push('name part must be non-empty');
   else if (byteLen(name) > 63) errs.push(`name part ${maxLenError(63)}`);
@@ -114,7 +130,15 @@ export function isValidLabelValue(value: string): string[] {
   const errs: string[] = [];
   if (byteLen(value) > 63) errs.push(maxLenError(63));
   if (!labelValueRe.test(value)) {
-    errs.push(regexError("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character", labelValueFmt, 'MyValue', 'my_value', '12345'));
+    errs.push(
+      regexError(
+        "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+        labelValueFmt,
+        'MyValue',
+        'my_value',
+        '12345',
+      ),
+    );
   }
   return errs;
 }
@@ -205,7 +229,13 @@ export function validateOwnerReferences(refs: unknown, path: string): FieldError
     if (ref?.controller === true) {
       const cur = `${kind}/${str(ref?.name)}`;
       if (firstController) {
-        errs.push(fieldInvalid(path, new GoText(`[]v1.OwnerReference{${all.map(goOwnerRef).join(', ')}}`), `Only one reference can have Controller set to true. Found "true" in references for ${firstController} and ${cur}`));
+        errs.push(
+          fieldInvalid(
+            path,
+            new GoText(`[]v1.OwnerReference{${all.map(goOwnerRef).join(', ')}}`),
+            `Only one reference can have Controller set to true. Found "true" in references for ${firstController} and ${cur}`,
+          ),
+        );
       } else {
         firstController = cur;
       }
@@ -316,7 +346,9 @@ export function validateMetadataUpdate(meta: any, old: any, fieldPrefix = 'metad
     const before = new Set(list(old?.finalizers).map(str));
     const added = [...new Set(list(meta?.finalizers).map(str))].filter((f) => !before.has(f)).sort();
     if (added.length) {
-      errs.push(fieldForbidden(p('finalizers'), `no new finalizers can be added if the object is being deleted, found new finalizers ${goStrings(added).text}`));
+      errs.push(
+        fieldForbidden(p('finalizers'), `no new finalizers can be added if the object is being deleted, found new finalizers ${goStrings(added).text}`),
+      );
     }
   }
   if (!str(meta?.resourceVersion)) errs.push(fieldInvalid(p('resourceVersion'), str(meta?.resourceVersion), 'must be specified for an update'));
@@ -360,25 +392,55 @@ type GoType = 'string' | 'int64' | 'bool' | 'map[string]string' | '[]string' | '
 
 /** The JSON types of ObjectMeta's fields (k8s.io/apimachinery/pkg/apis/meta/v1 types.go). */
 const META_TYPES: Record<string, GoType> = {
-  name: 'string', generateName: 'string', namespace: 'string', selfLink: 'string', uid: 'string', resourceVersion: 'string',
-  creationTimestamp: 'string', deletionTimestamp: 'string', generation: 'int64', deletionGracePeriodSeconds: 'int64',
-  labels: 'map[string]string', annotations: 'map[string]string', finalizers: '[]string', ownerReferences: 'array', managedFields: 'array',
+  name: 'string',
+  generateName: 'string',
+  namespace: 'string',
+  selfLink: 'string',
+  uid: 'string',
+  resourceVersion: 'string',
+  creationTimestamp: 'string',
+  deletionTimestamp: 'string',
+  generation: 'int64',
+  deletionGracePeriodSeconds: 'int64',
+  labels: 'map[string]string',
+  annotations: 'map[string]string',
+  finalizers: '[]string',
+  ownerReferences: 'array',
+  managedFields: 'array',
 };
 const OWNER_REF_TYPES: Record<string, GoType> = {
-  apiVersion: 'string', kind: 'string', name: 'string', uid: 'string', controller: 'bool', blockOwnerDeletion: 'bool',
+  apiVersion: 'string',
+  kind: 'string',
+  name: 'string',
+  uid: 'string',
+  controller: 'bool',
+  blockOwnerDeletion: 'bool',
 };
 const MANAGED_FIELDS_TYPES: Record<string, GoType> = {
-  manager: 'string', operation: 'string', apiVersion: 'string', time: 'string', fieldsType: 'string', subresource: 'string', fieldsV1: 'object',
+  manager: 'string',
+  operation: 'string',
+  apiVersion: 'string',
+  time: 'string',
+  fieldsType: 'string',
+  subresource: 'string',
+  fieldsV1: 'object',
 };
 
 function typeMismatch(v: unknown, t: GoType): boolean {
   if (v === null || v === undefined) return false; // JSON null leaves a Go field at its zero value
   switch (t) {
-    case 'string': return typeof v !== 'string';
-    case 'bool': return typeof v !== 'boolean';
-    case 'int64': return typeof v !== 'number' || !Number.isInteger(v);
-    case 'array': case '[]string': return !Array.isArray(v);
-    case 'object': case 'map[string]string': return typeof v !== 'object' || Array.isArray(v);
+    case 'string':
+      return typeof v !== 'string';
+    case 'bool':
+      return typeof v !== 'boolean';
+    case 'int64':
+      return typeof v !== 'number' || !Number.isInteger(v);
+    case 'array':
+    case '[]string':
+      return !Array.isArray(v);
+    case 'object':
+    case 'map[string]string':
+      return typeof v !== 'object' || Array.isArray(v);
   }
 }
 
@@ -390,14 +452,16 @@ function typeMismatch(v: unknown, t: GoType): boolean {
  * custom resources, whose metadata is decoded on its own).
  */
 export function objectMetaTypeError(meta: unknown, root: string): string | undefined {
-  const bad = (v: unknown, struct: string, field: string, t: string) => `json: cannot unmarshal ${jsonType(v)} into Go struct field ${struct}.${field} of type ${t}`;
+  const bad = (v: unknown, struct: string, field: string, t: string) =>
+    `json: cannot unmarshal ${jsonType(v)} into Go struct field ${struct}.${field} of type ${t}`;
   const fieldPath = (f: string) => (root.includes('.') ? `${root.slice(root.indexOf('.') + 1)}.${f}` : f);
   if (!meta || typeof meta !== 'object' || Array.isArray(meta)) return undefined;
   const m = meta as Record<string, unknown>;
   for (const [f, t] of Object.entries(META_TYPES)) {
     const v = m[f];
-    if (typeMismatch(v, t)) return bad(v, 'ObjectMeta', fieldPath(f), t === 'array' ? (f === 'ownerReferences' ? '[]v1.OwnerReference' : '[]v1.ManagedFieldsEntry') : t);
-    if ((t === 'map[string]string') && v) {
+    if (typeMismatch(v, t))
+      return bad(v, 'ObjectMeta', fieldPath(f), t === 'array' ? (f === 'ownerReferences' ? '[]v1.OwnerReference' : '[]v1.ManagedFieldsEntry') : t);
+    if (t === 'map[string]string' && v) {
       for (const x of Object.values(v)) if (typeMismatch(x, 'string')) return bad(x, 'ObjectMeta', fieldPath(f), 'string');
     }
     if (t === '[]string' && v) for (const x of v as unknown[]) if (typeMismatch(x, 'string')) return bad(x, 'ObjectMeta', fieldPath(f), 'string');
@@ -406,10 +470,13 @@ export function objectMetaTypeError(meta: unknown, root: string): string | undef
     for (const item of list(m[f])) {
       if (item === null) continue;
       if (typeof item !== 'object' || Array.isArray(item)) return bad(item, 'ObjectMeta', fieldPath(f), goType);
-      for (const [k, t] of Object.entries(types)) if (typeMismatch(item[k], t)) return bad(item[k], struct, `${fieldPath(f)}.${k}`, t === 'object' ? 'v1.FieldsV1' : t);
+      for (const [k, t] of Object.entries(types))
+        if (typeMismatch(item[k], t)) return bad(item[k], struct, `${fieldPath(f)}.${k}`, t === 'object' ? 'v1.FieldsV1' : t);
     }
     return undefined;
   };
-  return nested('ownerReferences', 'OwnerReference', OWNER_REF_TYPES, 'v1.OwnerReference')
-    ?? nested('managedFields', 'ManagedFieldsEntry', MANAGED_FIELDS_TYPES, 'v1.ManagedFieldsEntry');
+  return (
+    nested('ownerReferences', 'OwnerReference', OWNER_REF_TYPES, 'v1.OwnerReference') ??
+    nested('managedFields', 'ManagedFieldsEntry', MANAGED_FIELDS_TYPES, 'v1.ManagedFieldsEntry')
+  );
 }

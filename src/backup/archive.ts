@@ -35,21 +35,54 @@ export interface ArchiveHeader {
 }
 
 /** A key of the object store with its revisions (the value is the stored JSON, without resourceVersion). */
-export interface ObjectRecord { kind: 'object'; key: string; value: string; createRevision: number; modRevision: number }
+export interface ObjectRecord {
+  kind: 'object';
+  key: string;
+  value: string;
+  createRevision: number;
+  modRevision: number;
+}
 /** A state file; owner says whose directory it belongs in. Data is base64. */
-export interface FileRecord { kind: 'file'; owner: FileOwner; name: string; mode: number; data: string }
+export interface FileRecord {
+  kind: 'file';
+  owner: FileOwner;
+  name: string;
+  mode: number;
+  data: string;
+}
 export type FileOwner = 'apiserver-pki' | 'apiserver' | 'eve-pki';
 export interface DeviceRecordLine {
   kind: 'device';
-  uuid: string; cert_hash: string; cert_pem: string; serial: string; soft_serial: string; onboard_hash: string;
-  created_at: number; deleted_at: number | null;
+  uuid: string;
+  cert_hash: string;
+  cert_pem: string;
+  serial: string;
+  soft_serial: string;
+  onboard_hash: string;
+  created_at: number;
+  deleted_at: number | null;
 }
 /** A served config (bytes base64): its hash is what devices compare, so a 304 survives a restore. */
-export interface ConfigRecord { kind: 'config'; uuid: string; hash: string; bytes: string }
-export interface AttestRecord { kind: 'attest'; uuid: string; certs: string | null; token: string | null; keys: string | null }
+export interface ConfigRecord {
+  kind: 'config';
+  uuid: string;
+  hash: string;
+  bytes: string;
+}
+export interface AttestRecord {
+  kind: 'attest';
+  uuid: string;
+  certs: string | null;
+  token: string | null;
+  keys: string | null;
+}
 export type ArchiveRecord = ObjectRecord | FileRecord | DeviceRecordLine | ConfigRecord | AttestRecord;
 
-interface EndRecord { kind: 'end'; records: number; sha256: string }
+interface EndRecord {
+  kind: 'end';
+  records: number;
+  sha256: string;
+}
 
 /** The archive cannot be used: not one, damaged, or of a version this kubeve does not read. */
 export class ArchiveError extends Error {}
@@ -130,7 +163,8 @@ export async function verifyArchive(file: string): Promise<{ header: ArchiveHead
       if (rec.kind === 'object') {
         // What a restore would trip over half way is refused here, before anything is written.
         const o = rec as unknown as ObjectRecord;
-        if (o.modRevision > header.source.revision) throw new ArchiveError(`${file} is damaged: line ${n + 1} has a revision above the archive's (${header.source.revision})`);
+        if (o.modRevision > header.source.revision)
+          throw new ArchiveError(`${file} is damaged: line ${n + 1} has a revision above the archive's (${header.source.revision})`);
         if (keys.has(o.key)) throw new ArchiveError(`${file} is damaged: key ${o.key} appears twice`);
         keys.add(o.key);
       }
@@ -189,15 +223,25 @@ function checkRecord(file: string, r: Record<string, unknown>, n: number): void 
   let ok: boolean;
   switch (r.kind) {
     case 'object':
-      ok = isString(r.key) && r.key !== '' && isString(r.value) && isRevision(r.createRevision) && isRevision(r.modRevision) && r.createRevision <= r.modRevision;
+      ok =
+        isString(r.key) && r.key !== '' && isString(r.value) && isRevision(r.createRevision) && isRevision(r.modRevision) && r.createRevision <= r.modRevision;
       break;
     case 'file':
-      ok = (r.owner === 'apiserver-pki' || r.owner === 'apiserver' || r.owner === 'eve-pki') && isString(r.name) && /^[\w.-]+$/.test(r.name)
-        && Number.isInteger(r.mode) && (r.mode as number) >= 0 && (r.mode as number) <= 0o777 && isString(r.data) && isBase64OrNull(r.data);
+      ok =
+        (r.owner === 'apiserver-pki' || r.owner === 'apiserver' || r.owner === 'eve-pki') &&
+        isString(r.name) &&
+        /^[\w.-]+$/.test(r.name) &&
+        Number.isInteger(r.mode) &&
+        (r.mode as number) >= 0 &&
+        (r.mode as number) <= 0o777 &&
+        isString(r.data) &&
+        isBase64OrNull(r.data);
       break;
     case 'device':
-      ok = [r.uuid, r.cert_hash, r.cert_pem, r.serial, r.soft_serial, r.onboard_hash].every(isString) && typeof r.created_at === 'number'
-        && (r.deleted_at === null || typeof r.deleted_at === 'number');
+      ok =
+        [r.uuid, r.cert_hash, r.cert_pem, r.serial, r.soft_serial, r.onboard_hash].every(isString) &&
+        typeof r.created_at === 'number' &&
+        (r.deleted_at === null || typeof r.deleted_at === 'number');
       break;
     case 'config':
       ok = isString(r.uuid) && isString(r.hash) && isString(r.bytes) && isBase64OrNull(r.bytes);

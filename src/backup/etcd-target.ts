@@ -21,7 +21,10 @@ const BUMP_CONCURRENCY = 64;
 export class EtcdTarget {
   private readonly marker: Buffer;
 
-  private constructor(private readonly client: Etcd3, readonly prefix: string) {
+  private constructor(
+    private readonly client: Etcd3,
+    readonly prefix: string,
+  ) {
     this.marker = Buffer.from(prefix);
   }
 
@@ -121,7 +124,10 @@ export class EtcdTarget {
 export function snapshotIntact(bytes: Buffer): boolean {
   if (bytes.length <= 32) return false;
   const body = bytes.subarray(0, bytes.length - 32);
-  return createHash('sha256').update(body).digest().equals(bytes.subarray(bytes.length - 32));
+  return createHash('sha256')
+    .update(body)
+    .digest()
+    .equals(bytes.subarray(bytes.length - 32));
 }
 
 function prefixEnd(prefix: Buffer): Buffer {

@@ -46,7 +46,9 @@ export async function restoreBackup(o: RestoreOptions): Promise<RestoreSummary> 
   try {
     const entries = dataDirEntries(o.dataDir);
     if (entries.length && !o.force) {
-      throw new RefusedError(`data dir ${o.dataDir} is not empty (${entries.slice(0, 5).join(', ')}${entries.length > 5 ? ', ...' : ''}): restore into an empty directory, or give --force to replace its state`);
+      throw new RefusedError(
+        `data dir ${o.dataDir} is not empty (${entries.slice(0, 5).join(', ')}${entries.length > 5 ? ', ...' : ''}): restore into an empty directory, or give --force to replace its state`,
+      );
     }
     const keys = etcd ? await etcd.keyCount() : 0;
     if (etcd && keys && !o.force) {
@@ -105,7 +107,8 @@ export async function migrateToEtcd(o: MigrateOptions): Promise<{ objects: numbe
   const etcd = await EtcdTarget.connect(o.etcd);
   try {
     const keys = await etcd.keyCount();
-    if (keys && !o.force) throw new RefusedError(`etcd holds ${keys} keys under ${etcd.prefix}: migrate into an empty prefix, or give --force to delete them first`);
+    if (keys && !o.force)
+      throw new RefusedError(`etcd holds ${keys} keys under ${etcd.prefix}: migrate into an empty prefix, or give --force to delete them first`);
     if (keys) await etcd.clear();
     const { revision, compactedAt } = await etcd.load(store.items, store.revision);
     return { objects: store.items.length, sourceRevision: store.revision, revision, compactedAt };

@@ -30,7 +30,10 @@ export async function openEtcdFromFlags(o: EtcdFlags): Promise<EtcdStorage | und
 /** The connection --etcd and its companions describe (undefined without --etcd); throws on bad flags. */
 export function etcdOptionsFromFlags(o: EtcdFlags): EtcdStorageOptions | undefined {
   if (!o.etcd) return undefined;
-  const endpoints = o.etcd.split(',').map((u) => u.trim()).filter(Boolean);
+  const endpoints = o.etcd
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
   for (const u of endpoints) {
     if (!/^https?:\/\/[^/]+\/?$/.test(u)) throw new Error(`--etcd: not an etcd client URL (http[s]://host:port): ${u}`);
   }

@@ -70,23 +70,32 @@ export interface ServiceAccountKubeconfigOptions {
 export async function serviceAccountKubeconfig(o: ServiceAccountKubeconfigOptions): Promise<string> {
   const info = serverInfo(o.dataDir, o.server);
   if (!info.adminToken) throw new Error('no admin token in the data directory');
-  const body = JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: o.audiences ?? [], expirationSeconds: o.expirationSeconds ?? 3600 } });
+  const body = JSON.stringify({
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenRequest',
+    spec: { audiences: o.audiences ?? [], expirationSeconds: o.expirationSeconds ?? 3600 },
+  });
   const path = `/api/v1/namespaces/${encodeURIComponent(o.namespace)}/serviceaccounts/${encodeURIComponent(o.name)}/token`;
   const reply = await new Promise<{ status: number; body: any }>((resolveP, reject) => {
-    const req = https.request(info.url + path, {
-      method: 'POST', ca: info.caPem,
-      headers: { Authorization: `Bearer ${info.adminToken}`, 'Content-Type': 'application/json', Accept: 'application/json' },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          resolveP({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
-        } catch (e) {
-          reject(e);
-        }
-      });
-    });
+    const req = https.request(
+      info.url + path,
+      {
+        method: 'POST',
+        ca: info.caPem,
+        headers: { Authorization: `Bearer ${info.adminToken}`, 'Content-Type': 'application/json', Accept: 'application/json' },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolveP({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+          } catch (e) {
+            reject(e);
+          }
+        });
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -108,7 +117,7 @@ export function registerKubeconfigCommands(program: Command): void {
     .description('a kubeconfig with a client certificate signed by the server CA (user = CN, groups = O)')
     .option('--group <group>', 'group of the user (repeatable)', (g: string, acc: string[]) => [...acc, g], [] as string[])
     .option('--data-dir <dir>', 'server data directory (env KUBEVE_DATA_DIR)', dataDirDefault)
-    .option('--server <url>', 'server URL (default: the one in the data directory\'s admin kubeconfig)')
+    .option('--server <url>', "server URL (default: the one in the data directory's admin kubeconfig)")
     .option('--days <n>', 'certificate validity in days', '365')
     .option('--out <file>', 'write to this file (mode 0600) instead of stdout')
     .action(async (name: string, o: { group: string[]; dataDir: string; server?: string; days: string; out?: string }) => {
@@ -119,11 +128,21 @@ export function registerKubeconfigCommands(program: Command): void {
     .option('--duration <d>', 'token lifetime, e.g. 1h, 30m (at least 10m)', '1h')
     .option('--audience <aud>', 'audience of the token (repeatable; default: the API server)', (a: string, acc: string[]) => [...acc, a], [] as string[])
     .option('--data-dir <dir>', 'server data directory (env KUBEVE_DATA_DIR)', dataDirDefault)
-    .option('--server <url>', 'server URL (default: the one in the data directory\'s admin kubeconfig)')
+    .option('--server <url>', "server URL (default: the one in the data directory's admin kubeconfig)")
     .option('--out <file>', 'write to this file (mode 0600) instead of stdout')
     .action(async (ref: string, o: { duration: string; audience: string[]; dataDir: string; server?: string; out?: string }) => {
       const [namespace, name] = ref.split('/');
       if (!namespace || !name) throw new Error('expected <namespace>/<name>');
-      output(await serviceAccountKubeconfig({ dataDir: o.dataDir, namespace, name, expirationSeconds: parseDuration(o.duration), audiences: o.audience, server: o.server }), o.out);
+      output(
+        await serviceAccountKubeconfig({
+          dataDir: o.dataDir,
+          namespace,
+          name,
+          expirationSeconds: parseDuration(o.duration),
+          audiences: o.audience,
+          server: o.server,
+        }),
+        o.out,
+      );
     });
 }

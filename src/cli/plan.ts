@@ -2,7 +2,7 @@
 // the cluster a kubeconfig points at. Reads the manifest, asks, prints a table (or JSON). Writes nothing.
 
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { HttpClient, loadKubeconfig, defaultKubeconfigPath, type KObject } from '../controllers/runtime/index.ts';
 import { planPlacement, PREVIEW_KINDS, type PlanRow } from '../controllers/scheduler/plan.ts';
@@ -22,23 +22,40 @@ export function readManifest(text: string): KObject[] {
 }
 
 function table(rows: PlanRow[]): string {
-  const cells = [['WORKLOAD', 'NAMESPACE', 'POD', 'NODE', 'PREEMPTS', 'MESSAGE'], ...rows.map((r) => [r.workload, r.namespace, r.pod, r.node ?? '<none>', r.preempts?.length ? r.preempts.join(',') : '<none>', r.message ?? ''])];
+  const cells = [
+    ['WORKLOAD', 'NAMESPACE', 'POD', 'NODE', 'PREEMPTS', 'MESSAGE'],
+    ...rows.map((r) => [r.workload, r.namespace, r.pod, r.node ?? '<none>', r.preempts?.length ? r.preempts.join(',') : '<none>', r.message ?? '']),
+  ];
   const widths = cells[0].map((_, i) => Math.max(...cells.map((c) => c[i].length)));
-  return cells.map((c) => c.map((s, i) => (i === c.length - 1 ? s : s.padEnd(widths[i] + 3))).join('').trimEnd()).join('\n');
+  return cells
+    .map((c) =>
+      c
+        .map((s, i) => (i === c.length - 1 ? s : s.padEnd(widths[i] + 3)))
+        .join('')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function registerPlanCommand(program: Command): void {
   program
     .command('plan')
-    .description(`show which nodes the pods of a workload would land on with the cluster as it is now, before applying it (kinds: ${PREVIEW_KINDS.join(', ')}); writes nothing`)
+    .description(
+      `show which nodes the pods of a workload would land on with the cluster as it is now, before applying it (kinds: ${PREVIEW_KINDS.join(', ')}); writes nothing`,
+    )
     .requiredOption('-f, --filename <file>', 'manifest to preview (YAML or JSON; "-" reads stdin)')
     .option('--kubeconfig <file>', 'kubeconfig to use (env KUBECONFIG; default ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context (default: its current-context)')
-    .option('-n, --namespace <ns>', 'namespace for objects that name none (default: the context\'s, else default)')
-    .option('-o, --output <format>', 'table or json', (v: string) => {
-      if (v !== 'table' && v !== 'json') throw new InvalidArgumentError(`must be table or json, got ${JSON.stringify(v)}`);
-      return v;
-    }, 'table')
+    .option('-n, --namespace <ns>', "namespace for objects that name none (default: the context's, else default)")
+    .option(
+      '-o, --output <format>',
+      'table or json',
+      (v: string) => {
+        if (v !== 'table' && v !== 'json') throw new InvalidArgumentError(`must be table or json, got ${JSON.stringify(v)}`);
+        return v;
+      },
+      'table',
+    )
     .action(async (o: { filename: string; kubeconfig?: string; context?: string; namespace?: string; output: string }) => {
       let objects: KObject[];
       try {

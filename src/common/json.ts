@@ -67,7 +67,7 @@ export function deepEqual(a: unknown, b: unknown): boolean {
     const xk = Object.keys(xo).filter((k) => xo[k] !== undefined);
     if (xk.length !== Object.keys(yo).filter((k) => yo[k] !== undefined).length) return false;
     for (const k of xk) {
-      if (yo[k] === undefined || !Object.prototype.hasOwnProperty.call(yo, k)) return false;
+      if (yo[k] === undefined || !Object.hasOwn(yo, k)) return false;
       stack.push([xo[k], yo[k]]);
     }
   }

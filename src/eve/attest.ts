@@ -59,11 +59,7 @@ export function tpmsAttestExtraData(attest: Uint8Array): Buffer | undefined {
   return i + len <= b.length ? b.subarray(i, i + len) : undefined;
 }
 
-export function handleAttest(
-  uuid: string,
-  req: ZAttestReq,
-  deps: { registry: DeviceRegistry; nonces: NonceTable; hooks: DeviceHooks },
-): ZAttestResponse {
+export function handleAttest(uuid: string, req: ZAttestReq, deps: { registry: DeviceRegistry; nonces: NonceTable; hooks: DeviceHooks }): ZAttestResponse {
   const { registry, nonces } = deps;
   switch (req.reqType) {
     case ZAttestReqType.ATTEST_REQ_CERT: {

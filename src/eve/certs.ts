@@ -19,10 +19,7 @@ export function buildControllerCerts(pki: ControllerPki): ZControllerCert {
     attributes: { isMutable: false, isTpm: false },
   });
   return create(ZControllerCertSchema, {
-    certs: [
-      zcert(pki.signing.certPem, ZCertType.CERT_TYPE_CONTROLLER_SIGNING),
-      zcert(pki.ecdh.certPem, ZCertType.CERT_TYPE_CONTROLLER_ECDH_EXCHANGE),
-    ],
+    certs: [zcert(pki.signing.certPem, ZCertType.CERT_TYPE_CONTROLLER_SIGNING), zcert(pki.ecdh.certPem, ZCertType.CERT_TYPE_CONTROLLER_ECDH_EXCHANGE)],
   });
 }
 

@@ -105,14 +105,20 @@ export function registerEveCommands(program: Command): void {
     .requiredOption('--out <dir>', 'output directory (copy its files into the CONFIG partition)')
     .option('--onboard-cert <file>', 'reuse an existing onboarding certificate (PEM)')
     .option('--onboard-key <file>', 'private key of --onboard-cert (PEM)')
-    .option('--allow-serial <serial>', 'admit this serial ("*" = any): in the written OnboardingKey and the standalone device-api allow-list (repeatable)', collect)
+    .option(
+      '--allow-serial <serial>',
+      'admit this serial ("*" = any): in the written OnboardingKey and the standalone device-api allow-list (repeatable)',
+      collect,
+    )
     .option('--key-name <name>', 'name of the OnboardingKey in the written manifest (default onboard-<cert hash prefix>)')
-    .action(async (o: { dataDir: string; server: string; out: string; onboardCert?: string; onboardKey?: string; allowSerial?: string[]; keyName?: string }) => {
-      const r = await writeBootstrapFiles(o);
-      console.log(`wrote ${r.files.join(', ')} to ${r.outDir}`);
-      console.log(`onboarding certificate SHA-256 (DER): ${r.onboardCertHash}`);
-      console.log(`admit devices using it:  kubectl apply -f ${path.join(r.outDir, ONBOARDING_KEY_MANIFEST)}`);
-    });
+    .action(
+      async (o: { dataDir: string; server: string; out: string; onboardCert?: string; onboardKey?: string; allowSerial?: string[]; keyName?: string }) => {
+        const r = await writeBootstrapFiles(o);
+        console.log(`wrote ${r.files.join(', ')} to ${r.outDir}`);
+        console.log(`onboarding certificate SHA-256 (DER): ${r.onboardCertHash}`);
+        console.log(`admit devices using it:  kubectl apply -f ${path.join(r.outDir, ONBOARDING_KEY_MANIFEST)}`);
+      },
+    );
 
   program
     .command('device-api')

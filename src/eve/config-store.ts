@@ -21,12 +21,7 @@ export class ConfigError extends Error {}
 
 /** Encode ConfigResponse{config=1, configHash=2} around already-marshalled config bytes. */
 export function encodeConfigResponse(configBytes: Uint8Array, hash: string): Uint8Array {
-  return new BinaryWriter()
-    .tag(1, WireType.LengthDelimited)
-    .bytes(configBytes)
-    .tag(2, WireType.LengthDelimited)
-    .string(hash)
-    .finish();
+  return new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(configBytes).tag(2, WireType.LengthDelimited).string(hash).finish();
 }
 
 export function configHashOf(bytes: Uint8Array): string {

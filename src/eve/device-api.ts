@@ -22,15 +22,7 @@ import { FlowMessageSchema } from './gen/flowlog/flowlog_pb.ts';
 import { ZHardwareHealthSchema } from './gen/hardwarehealth/hardware_health_pb.ts';
 import { ZAttestReqSchema, ZAttestResponseSchema } from './gen/attest/attest_pb.ts';
 import type { AuthContainer } from './gen/auth/auth_pb.ts';
-import {
-  EnvelopeError,
-  PROTO_CONTENT_TYPE,
-  certDer,
-  parseEnvelope,
-  sealControllerResponse,
-  verifyEnvelope,
-  type VerifyKey,
-} from './envelope.ts';
+import { type EnvelopeError, PROTO_CONTENT_TYPE, certDer, parseEnvelope, sealControllerResponse, verifyEnvelope, type VerifyKey } from './envelope.ts';
 import { loadOrCreatePki, type ControllerPki } from './pki.ts';
 import { API_PREFIX } from './device-client.ts';
 import { controllerCertsBody } from './certs.ts';
@@ -240,7 +232,14 @@ export async function startDeviceApi(opts: DeviceApiOptions): Promise<DeviceApi>
     try {
       const code = await registerOnce(body, who);
       stats?.onboarding(code === 201 ? 'registered' : code === 200 ? 'repeat' : 'conflict');
-      if (code === 409) logRefusal('POST', 'register', 409, 'conflicting registration: the device certificate or onboarding certificate/serial is registered to another device', who);
+      if (code === 409)
+        logRefusal(
+          'POST',
+          'register',
+          409,
+          'conflicting registration: the device certificate or onboarding certificate/serial is registered to another device',
+          who,
+        );
       return code;
     } catch (e) {
       const status = e instanceof HttpError ? e.status : 500;
@@ -466,8 +465,10 @@ export async function startDeviceApi(opts: DeviceApiOptions): Promise<DeviceApi>
       handle(req, res, rest, who).catch((e: unknown) => {
         const status = e instanceof HttpError ? e.status : e instanceof NotReadyError ? 503 : 500;
         const reason = (e as Error)?.message ?? String(e);
-        if (status === 503 && e instanceof NotReadyError) logger.info('device request deferred: this replica does not lead', { device: who.device, serial: who.serial, endpoint });
-        else if (status >= 500 || !(e instanceof HttpError)) logger.error('device request failed', e, { device: who.device, serial: who.serial, method: req.method, endpoint, status });
+        if (status === 503 && e instanceof NotReadyError)
+          logger.info('device request deferred: this replica does not lead', { device: who.device, serial: who.serial, endpoint });
+        else if (status >= 500 || !(e instanceof HttpError))
+          logger.error('device request failed', e, { device: who.device, serial: who.serial, method: req.method, endpoint, status });
         else logRefusal(req.method ?? 'GET', endpoint, status, reason, who);
         if (status === 413) res.setHeader('Connection', 'close');
         send(res, status);

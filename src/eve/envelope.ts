@@ -60,10 +60,7 @@ export function deviceCertHash(cert: string | Uint8Array): Buffer {
  * How the controller identifies its signing cert: SHA-256 over the exact PEM bytes served in
  * /certs (ZCert.cert). One extra newline makes every device report CertMiss.
  */
-export function controllerCertHash(
-  pemBytes: string | Uint8Array,
-  algo: HashAlgorithm = HashAlgorithm.SHA256_32BYTES,
-): Buffer {
+export function controllerCertHash(pemBytes: string | Uint8Array, algo: HashAlgorithm = HashAlgorithm.SHA256_32BYTES): Buffer {
   const h = sha256(pemBytes);
   return algo === HashAlgorithm.SHA256_16BYTES ? h.subarray(0, 16) : h;
 }

@@ -53,9 +53,11 @@ export class LogStore {
       chunk += (line.length > this.maxFileBytes / 4 ? JSON.stringify({ ...e, content: String(e.content ?? '').slice(0, 4096), rx }) : line) + '\n';
     }
     const prev = this.queues.get(f) ?? Promise.resolve();
-    const next = prev.then(() => this.write(f, Buffer.from(chunk, 'utf8'))).finally(() => {
-      if (this.queues.get(f) === next) this.queues.delete(f);
-    });
+    const next = prev
+      .then(() => this.write(f, Buffer.from(chunk, 'utf8')))
+      .finally(() => {
+        if (this.queues.get(f) === next) this.queues.delete(f);
+      });
     this.queues.set(f, next);
     return next;
   }
@@ -64,7 +66,10 @@ export class LogStore {
     let size = this.sizes.get(f);
     if (size === undefined) {
       await fs.promises.mkdir(path.dirname(f), { recursive: true });
-      size = await fs.promises.stat(f).then((s) => s.size, () => 0);
+      size = await fs.promises.stat(f).then(
+        (s) => s.size,
+        () => 0,
+      );
     }
     if (size + buf.length > this.maxFileBytes && size > 0) {
       await fs.promises.rename(f, f + '.1');

@@ -8,7 +8,11 @@ import { depthExceeds } from '../common/json.ts';
 /** Log lines nested deeper than this are counted as bad lines (the API server's body bound). */
 const MAX_LINE_NESTING = 512;
 
-const FTEXT = 1, FHCRC = 2, FEXTRA = 4, FNAME = 8, FCOMMENT = 16;
+const FTEXT = 1,
+  FHCRC = 2,
+  FEXTRA = 4,
+  FNAME = 8,
+  FCOMMENT = 16;
 
 /** LogEntry as EVE's Go encoding/json writes it (all keys optional). */
 export interface LogEntryJson {
@@ -128,7 +132,8 @@ export function toLogEntry(j: Record<string, unknown>): LogEntryJson {
   const ts = j.timestamp as Record<string, unknown> | null | undefined;
   if (ts && typeof ts === 'object' && !Array.isArray(ts)) {
     const t: NonNullable<LogEntryJson['timestamp']> = {};
-    if ((typeof ts.seconds === 'number' && Number.isFinite(ts.seconds)) || (typeof ts.seconds === 'string' && /^-?\d{1,20}$/.test(ts.seconds))) t.seconds = ts.seconds;
+    if ((typeof ts.seconds === 'number' && Number.isFinite(ts.seconds)) || (typeof ts.seconds === 'string' && /^-?\d{1,20}$/.test(ts.seconds)))
+      t.seconds = ts.seconds;
     if (typeof ts.nanos === 'number' && Number.isInteger(ts.nanos) && ts.nanos >= 0 && ts.nanos < 1e9) t.nanos = ts.nanos;
     e.timestamp = t;
   }

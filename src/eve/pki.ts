@@ -90,9 +90,7 @@ export async function issueCert(o: IssueOptions): Promise<CertAndKey> {
   ];
   if (o.eku?.length) extensions.push(new x509.ExtendedKeyUsageExtension(o.eku, false));
   if (o.hosts?.length) {
-    extensions.push(
-      new x509.SubjectAlternativeNameExtension(o.hosts.map((h) => ({ type: net.isIP(h) ? ('ip' as const) : ('dns' as const), value: h }))),
-    );
+    extensions.push(new x509.SubjectAlternativeNameExtension(o.hosts.map((h) => ({ type: net.isIP(h) ? ('ip' as const) : ('dns' as const), value: h }))));
   }
   const base = {
     serialNumber: randomSerial(),
@@ -184,9 +182,7 @@ export async function loadOrCreatePki(opts: { dir: string; hosts?: string[] }): 
   // The TLS cert is re-issued when the host list changes; remember which hosts it covers.
   const hostsFile = path.join(dir, 'server.hosts.json');
   const oldHosts =
-    fs.existsSync(hostsFile) && fs.existsSync(path.join(dir, `${FILES.server}.pem`))
-      ? (JSON.parse(fs.readFileSync(hostsFile, 'utf8')) as string[])
-      : [];
+    fs.existsSync(hostsFile) && fs.existsSync(path.join(dir, `${FILES.server}.pem`)) ? (JSON.parse(fs.readFileSync(hostsFile, 'utf8')) as string[]) : [];
   const wanted = opts.hosts?.length ? opts.hosts : oldHosts.length ? [] : defaultHosts();
   const hosts = [...new Set([...oldHosts, ...wanted])];
   const sameHosts = hosts.length === oldHosts.length;
@@ -202,11 +198,7 @@ export async function loadOrCreatePki(opts: { dir: string; hosts?: string[] }): 
   const server = await leaf(FILES.server, hosts[0]!, x509.KeyUsageFlags.digitalSignature, hosts);
   const signing = await leaf(FILES.signing, 'kubeve controller signing', x509.KeyUsageFlags.digitalSignature);
   const ecdh = await leaf(FILES.ecdh, 'kubeve controller ecdh', x509.KeyUsageFlags.keyAgreement | x509.KeyUsageFlags.digitalSignature);
-  const certsConfigHash = crypto
-    .createHash('sha256')
-    .update(signing.certPem)
-    .update(ecdh.certPem)
-    .digest('base64url');
+  const certsConfigHash = crypto.createHash('sha256').update(signing.certPem).update(ecdh.certPem).digest('base64url');
   return {
     dir,
     root,

@@ -139,8 +139,9 @@ export class DeviceRegistry {
   }
   /** Active device registered with this onboarding cert and serial (or, if given, soft serial). */
   findByOnboarding(onboardHash: string, serial: string, softSerial = ''): DeviceDetails | undefined {
-    const r = (this.stmt.byOnboard.get(onboardHash, serial) ??
-      (softSerial ? this.stmt.byOnboardSoft.get(onboardHash, softSerial) : undefined)) as Row | undefined;
+    const r = (this.stmt.byOnboard.get(onboardHash, serial) ?? (softSerial ? this.stmt.byOnboardSoft.get(onboardHash, softSerial) : undefined)) as
+      | Row
+      | undefined;
     return r && toDetails(r);
   }
   /** Most recent deleted device that used this cert (to answer 404 rather than 401). */

@@ -92,13 +92,15 @@ export function renderDeviceConfig(input: DeviceRenderInput): RenderedConfig {
   const volumes = new Map<string, VolumeRecord>();
   for (const v of input.volumes) {
     volumes.set(checkUuid(v.uuid, `volume ${v.displayName}`), v);
-    if (v.origin.type === 'download' && !trees.has(v.origin.contentTreeUuid)) throw new RenderError(`volume ${v.uuid} names unknown content tree ${v.origin.contentTreeUuid}`);
+    if (v.origin.type === 'download' && !trees.has(v.origin.contentTreeUuid))
+      throw new RenderError(`volume ${v.uuid} names unknown content tree ${v.origin.contentTreeUuid}`);
   }
   const nis = new Set(input.networkInstances.map((n) => checkUuid(n.uuid, `network instance ${n.displayName}`)));
   if (input.baseOs && !trees.has(input.baseOs.contentTreeUuid)) throw new RenderError(`base OS names unknown content tree ${input.baseOs.contentTreeUuid}`);
   for (const a of input.apps) {
     checkUuid(a.uuid, `app ${a.displayName}`);
-    for (const i of a.interfaces) if (!nis.has(i.networkInstanceUuid)) throw new RenderError(`app ${a.uuid} names unknown network instance ${i.networkInstanceUuid}`);
+    for (const i of a.interfaces)
+      if (!nis.has(i.networkInstanceUuid)) throw new RenderError(`app ${a.uuid} names unknown network instance ${i.networkInstanceUuid}`);
     for (const v of a.volumes) if (!volumes.has(v.uuid)) throw new RenderError(`app ${a.uuid} names unknown volume ${v.uuid}`);
   }
 
@@ -194,7 +196,12 @@ function renderContentTree(ct: ContentTreeRecord): ContentTree {
 function renderVolume(v: VolumeRecord): Volume {
   return create(VolumeSchema, {
     uuid: v.uuid,
-    origin: create(VolumeContentOriginSchema, v.origin.type === 'blank' ? { type: VolumeContentOriginType.VCOT_BLANK } : { type: VolumeContentOriginType.VCOT_DOWNLOAD, downloadContentTreeID: v.origin.contentTreeUuid }),
+    origin: create(
+      VolumeContentOriginSchema,
+      v.origin.type === 'blank'
+        ? { type: VolumeContentOriginType.VCOT_BLANK }
+        : { type: VolumeContentOriginType.VCOT_DOWNLOAD, downloadContentTreeID: v.origin.contentTreeUuid },
+    ),
     generationCount: BigInt(v.generation ?? 0),
     maxsizebytes: BigInt(v.maxSizeBytes ?? 0),
     readonly: v.readonly ?? false,
@@ -238,7 +245,9 @@ function renderApp(a: AppRecord, volumes: Map<string, VolumeRecord>): AppInstanc
     restart: a.restartCounter ? create(InstanceOpsCmdSchema, { counter: a.restartCounter }) : undefined,
     purge: a.purgeCounter ? create(InstanceOpsCmdSchema, { counter: a.purgeCounter }) : undefined,
     userData: lines.length ? Buffer.from(lines.join('\n'), 'utf8').toString('base64') : '',
-    volumeRefList: a.volumes.map((v) => create(VolumeRefSchema, { uuid: v.uuid, mountDir: v.mountDir ?? '', generationCount: BigInt(volumes.get(v.uuid)!.generation ?? 0) })),
+    volumeRefList: a.volumes.map((v) =>
+      create(VolumeRefSchema, { uuid: v.uuid, mountDir: v.mountDir ?? '', generationCount: BigInt(volumes.get(v.uuid)!.generation ?? 0) }),
+    ),
     startDelayInSeconds: a.startDelaySeconds ?? 0,
   });
 }
@@ -288,7 +297,12 @@ function renderNetworkInstance(n: NetworkInstanceRecord): NetworkInstanceConfig 
     if (!n.subnet) throw new RenderError(`local network instance ${n.uuid} needs a subnet`);
     if (n.subnet.includes(':')) {
       ipType = AddressType.IPV6;
-      ip = create(ipspecSchema, { subnet: n.subnet, gateway: n.gateway ?? '', dns: n.dnsServers ?? [], dhcpRange: n.dhcpRange && create(ipRangeSchema, n.dhcpRange) });
+      ip = create(ipspecSchema, {
+        subnet: n.subnet,
+        gateway: n.gateway ?? '',
+        dns: n.dnsServers ?? [],
+        dhcpRange: n.dhcpRange && create(ipRangeSchema, n.dhcpRange),
+      });
     } else {
       const plan = ipv4Plan(n.subnet, n.gateway, n.dhcpRange);
       if (typeof plan === 'string') throw new RenderError(`network instance ${n.uuid}: ${plan}`);
@@ -354,7 +368,8 @@ export function ipv4Plan(subnet: string, gateway?: string, range?: { start: stri
   if (range) {
     const s = ip4(range.start);
     const e = ip4(range.end);
-    if (s === undefined || e === undefined || !inside(s) || !inside(e) || s > e) return `DHCP range ${range.start}-${range.end} is not an address range inside ${subnet}`;
+    if (s === undefined || e === undefined || !inside(s) || !inside(e) || s > e)
+      return `DHCP range ${range.start}-${range.end} is not an address range inside ${subnet}`;
     if (gw >= s && gw <= e) return `gateway ${ip4s(gw)} lies inside the DHCP range ${range.start}-${range.end}`;
     [start, end] = [s, e];
   } else {
@@ -378,7 +393,14 @@ function renderPorts(device: string, ports: DevicePortRecord[]): { physical: Phy
   const networks: NetworkConfig[] = [];
   for (const p of ports) {
     physical.push(
-      create(PhysicalIOSchema, { ptype: PhyIoType.PhyIoNetEth, phylabel: p.name, phyaddrs: { Ifname: p.ifname ?? p.name }, logicallabel: p.name, assigngrp: p.name, usage: USAGE[p.usage] }),
+      create(PhysicalIOSchema, {
+        ptype: PhyIoType.PhyIoNetEth,
+        phylabel: p.name,
+        phyaddrs: { Ifname: p.ifname ?? p.name },
+        logicallabel: p.name,
+        assigngrp: p.name,
+        usage: USAGE[p.usage],
+      }),
     );
     if (p.usage === 'passthrough') continue;
     const id = uuidV5(`port/${p.name}`, device);
@@ -395,10 +417,14 @@ function renderPorts(device: string, ports: DevicePortRecord[]): { physical: Phy
       create(NetworkConfigSchema, {
         id,
         type: NetworkType.V4,
-        ip: s ? create(ipspecSchema, { dhcp: DHCPType.Static, subnet, gateway: s.gateway ?? '', dns: s.dns ?? [] }) : create(ipspecSchema, { dhcp: DHCPType.Client }),
+        ip: s
+          ? create(ipspecSchema, { dhcp: DHCPType.Static, subnet, gateway: s.gateway ?? '', dns: s.dns ?? [] })
+          : create(ipspecSchema, { dhcp: DHCPType.Client }),
       }),
     );
-    systemAdapters.push(create(SystemAdapterSchema, { name: p.name, uplink: p.usage === 'management', networkUUID: id, addr: address ?? '', cost: p.cost ?? 0 }));
+    systemAdapters.push(
+      create(SystemAdapterSchema, { name: p.name, uplink: p.usage === 'management', networkUUID: id, addr: address ?? '', cost: p.cost ?? 0 }),
+    );
   }
   networks.sort((a, b) => cmp(a.id, b.id));
   return { physical, systemAdapters, networks };

@@ -10,7 +10,7 @@ export class WireFormatError extends Error {}
 /** Nesting bound for device messages; EVE's deepest real message is < 10 levels. */
 export const MAX_PROTO_DEPTH = 100;
 
-const enum Wire {
+enum Wire {
   Varint = 0,
   Bit64 = 1,
   Len = 2,
@@ -21,20 +21,33 @@ const enum Wire {
 
 function scalarWire(t: ScalarType): Wire {
   switch (t) {
-    case ScalarType.DOUBLE: case ScalarType.FIXED64: case ScalarType.SFIXED64: return Wire.Bit64;
-    case ScalarType.FLOAT: case ScalarType.FIXED32: case ScalarType.SFIXED32: return Wire.Bit32;
-    case ScalarType.STRING: case ScalarType.BYTES: return Wire.Len;
-    default: return Wire.Varint;
+    case ScalarType.DOUBLE:
+    case ScalarType.FIXED64:
+    case ScalarType.SFIXED64:
+      return Wire.Bit64;
+    case ScalarType.FLOAT:
+    case ScalarType.FIXED32:
+    case ScalarType.SFIXED32:
+      return Wire.Bit32;
+    case ScalarType.STRING:
+    case ScalarType.BYTES:
+      return Wire.Len;
+    default:
+      return Wire.Varint;
   }
 }
 
 /** Wire types a field may arrive with (repeated scalars: packed or not). */
 function wireTypes(f: DescField): Wire[] {
   switch (f.fieldKind) {
-    case 'scalar': return [scalarWire(f.scalar)];
-    case 'enum': return [Wire.Varint];
-    case 'message': return [f.delimitedEncoding ? Wire.StartGroup : Wire.Len];
-    case 'map': return [Wire.Len];
+    case 'scalar':
+      return [scalarWire(f.scalar)];
+    case 'enum':
+      return [Wire.Varint];
+    case 'message':
+      return [f.delimitedEncoding ? Wire.StartGroup : Wire.Len];
+    case 'map':
+      return [Wire.Len];
     case 'list':
       if (f.listKind === 'message') return [f.delimitedEncoding ? Wire.StartGroup : Wire.Len];
       if (f.listKind === 'enum') return [Wire.Varint, Wire.Len];
@@ -77,7 +90,8 @@ export function checkWireFormat(schema: DescMessage, buf: Uint8Array, maxDepth =
     for (let i = 0; i < 10; i++) {
       if (pos >= end) fail('truncated varint');
       const b = buf[pos++]!;
-      if (i < 7) v += (b & 0x7f) * 2 ** (7 * i); // exact up to 2^49; enough for lengths and tags
+      if (i < 7)
+        v += (b & 0x7f) * 2 ** (7 * i); // exact up to 2^49; enough for lengths and tags
       else v = Number.MAX_SAFE_INTEGER;
       if (!(b & 0x80)) return v;
     }

@@ -81,7 +81,13 @@ export class HealthChecks {
       this.note(endpoint, c.name, reason);
       return reason === undefined ? { code: 200, body: 'ok' } : { code: 500, body: 'internal server error: reason withheld\n' };
     }
-    const excluded = new Set(params.getAll('exclude').flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean));
+    const excluded = new Set(
+      params
+        .getAll('exclude')
+        .flatMap((v) => v.split(','))
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
     const verbose = params.has('verbose');
     const results = await Promise.all(checks.map(async (c) => (excluded.has(c.name) ? { c, skipped: true as const } : { c, reason: await this.run(c) })));
     const lines: string[] = [];

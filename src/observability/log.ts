@@ -56,7 +56,10 @@ export function createLogger(o: LogOptions = {}): Logger {
       return;
     }
     const head = `${severity}${pad(now.getMonth() + 1)}${pad(now.getDate())} ${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}.${pad(now.getMilliseconds(), 3)}000 ${process.pid}]`;
-    const kv = Object.entries(fields ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => ` ${k}=${textValue(v)}`).join('');
+    const kv = Object.entries(fields ?? {})
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => ` ${k}=${textValue(v)}`)
+      .join('');
     write(`${head} ${JSON.stringify(msg)}${kv}`);
   };
   const at = (level: number): Logger => {

@@ -59,7 +59,10 @@ class RequestMetrics {
       name: 'apiserver_request_total',
       help: 'Counter of apiserver requests broken out for each verb, dry run value, group, version, resource, scope, component, and HTTP response code.',
       get: async () => ({
-        name: counter.name, help: counter.help, type: 'counter', aggregator: 'sum',
+        name: counter.name,
+        help: counter.help,
+        type: 'counter',
+        aggregator: 'sum',
         values: [...this.series.values()].flatMap((s) => [...s.codes].map(([code, value]) => ({ labels: { ...s.labels, code: String(code) }, value }))),
       }),
     };
@@ -67,17 +70,26 @@ class RequestMetrics {
       name: 'apiserver_request_duration_seconds',
       help: 'Response latency distribution in seconds for each verb, dry run value, group, version, resource, subresource, scope and component (watches excluded).',
       get: async () => ({
-        name: histogram.name, help: histogram.help, type: 'histogram', aggregator: 'sum',
-        values: [...this.series.values()].filter((s) => s.count > 0).flatMap((s) => {
-          // sharedLabels: formatted once per series by prom-client, as its own histograms do.
-          let cumulative = 0;
-          const shared = { sharedLabels: s.labels };
-          const out: Array<{ metricName: string; labels: Record<string, string | number>; sharedLabels: RequestLabels; value: number }> =
-            REQUEST_BUCKETS.map((le, i) => ({ metricName: `${histogram.name}_bucket`, labels: { le }, ...shared, value: (cumulative += s.buckets[i]!) }));
-          out.push({ metricName: `${histogram.name}_bucket`, labels: { le: '+Inf' }, ...shared, value: s.count });
-          out.push({ metricName: `${histogram.name}_sum`, labels: {}, ...shared, value: s.sum }, { metricName: `${histogram.name}_count`, labels: {}, ...shared, value: s.count });
-          return out;
-        }),
+        name: histogram.name,
+        help: histogram.help,
+        type: 'histogram',
+        aggregator: 'sum',
+        values: [...this.series.values()]
+          .filter((s) => s.count > 0)
+          .flatMap((s) => {
+            // sharedLabels: formatted once per series by prom-client, as its own histograms do.
+            let cumulative = 0;
+            const shared = { sharedLabels: s.labels };
+            const out: Array<{ metricName: string; labels: Record<string, string | number>; sharedLabels: RequestLabels; value: number }> = REQUEST_BUCKETS.map(
+              (le, i) => ({ metricName: `${histogram.name}_bucket`, labels: { le }, ...shared, value: (cumulative += s.buckets[i]!) }),
+            );
+            out.push({ metricName: `${histogram.name}_bucket`, labels: { le: '+Inf' }, ...shared, value: s.count });
+            out.push(
+              { metricName: `${histogram.name}_sum`, labels: {}, ...shared, value: s.sum },
+              { metricName: `${histogram.name}_count`, labels: {}, ...shared, value: s.count },
+            );
+            return out;
+          }),
       }),
     };
     registry.registerMetric(counter as unknown as Metric);
@@ -112,12 +124,43 @@ export class Metrics {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.requests = new RequestMetrics(this.registry);
-    this.longrunning = new Gauge({ name: 'apiserver_longrunning_requests', help: 'Gauge of all active long-running apiserver requests (watches) broken out by verb, group, version, resource, scope and component.', labelNames: [...REQUEST_LABELS], registers });
-    this.deviceRequests = new Counter({ name: 'kubeve_device_api_requests_total', help: 'Requests to the EVE device API by endpoint and HTTP status code.', labelNames: ['endpoint', 'code'], registers });
-    this.deviceLatency = new Histogram({ name: 'kubeve_device_api_request_duration_seconds', help: 'Latency of EVE device API requests by endpoint.', labelNames: ['endpoint'], buckets: FAST_BUCKETS, registers });
-    this.onboardings = new Counter({ name: 'kubeve_onboarding_total', help: 'Device registrations (onboarding) by result: registered, repeat, denied, conflict, invalid.', labelNames: ['result'], registers });
-    this.renders = new Counter({ name: 'kubeve_config_renders_total', help: 'EdgeNode config renders by result: ok, problems (rendered, some references missing), error.', labelNames: ['result'], registers });
-    this.renderLatency = new Histogram({ name: 'kubeve_config_render_duration_seconds', help: 'Time to render one EdgeNode config.', buckets: FAST_BUCKETS, registers });
+    this.longrunning = new Gauge({
+      name: 'apiserver_longrunning_requests',
+      help: 'Gauge of all active long-running apiserver requests (watches) broken out by verb, group, version, resource, scope and component.',
+      labelNames: [...REQUEST_LABELS],
+      registers,
+    });
+    this.deviceRequests = new Counter({
+      name: 'kubeve_device_api_requests_total',
+      help: 'Requests to the EVE device API by endpoint and HTTP status code.',
+      labelNames: ['endpoint', 'code'],
+      registers,
+    });
+    this.deviceLatency = new Histogram({
+      name: 'kubeve_device_api_request_duration_seconds',
+      help: 'Latency of EVE device API requests by endpoint.',
+      labelNames: ['endpoint'],
+      buckets: FAST_BUCKETS,
+      registers,
+    });
+    this.onboardings = new Counter({
+      name: 'kubeve_onboarding_total',
+      help: 'Device registrations (onboarding) by result: registered, repeat, denied, conflict, invalid.',
+      labelNames: ['result'],
+      registers,
+    });
+    this.renders = new Counter({
+      name: 'kubeve_config_renders_total',
+      help: 'EdgeNode config renders by result: ok, problems (rendered, some references missing), error.',
+      labelNames: ['result'],
+      registers,
+    });
+    this.renderLatency = new Histogram({
+      name: 'kubeve_config_render_duration_seconds',
+      help: 'Time to render one EdgeNode config.',
+      buckets: FAST_BUCKETS,
+      registers,
+    });
   }
 
   /** One finished API request (watches too: counted when they end, never in the latency histogram). */
@@ -145,9 +188,17 @@ export class Metrics {
   }
 
   /** A gauge whose values are computed at scrape time. */
-  gaugeFrom(name: string, help: string, labelNames: string[], values: () => Promise<Array<[Record<string, string>, number]>> | Array<[Record<string, string>, number]>): void {
+  gaugeFrom(
+    name: string,
+    help: string,
+    labelNames: string[],
+    values: () => Promise<Array<[Record<string, string>, number]>> | Array<[Record<string, string>, number]>,
+  ): void {
     new Gauge({
-      name, help, labelNames, registers: [this.registry],
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
       async collect() {
         this.reset();
         for (const [labels, v] of await values()) this.set(labels, v);
@@ -160,4 +211,3 @@ export class Metrics {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 }
-

@@ -33,14 +33,29 @@ function parsePort(value: string): number {
 export function registerOperatorCommand(program: Command): void {
   program
     .command('operator')
-    .description('run the EVE device API and the EVE controllers against a Kubernetes API server (kubeconfig, or in-cluster); replicas elect a leader on a Lease')
+    .description(
+      'run the EVE device API and the EVE controllers against a Kubernetes API server (kubeconfig, or in-cluster); replicas elect a leader on a Lease',
+    )
     .option('--kubeconfig <file>', 'kubeconfig to use (env KUBECONFIG; default: the in-cluster service account)', process.env.KUBECONFIG || undefined)
     .option('--context <name>', 'kubeconfig context (default: its current-context)')
-    .option('--namespace <ns>', 'namespace of the Lease, PKI Secret and device state Secrets (env POD_NAMESPACE; default: the pod\'s, else kubeve-system)', process.env.POD_NAMESPACE || undefined)
-    .option('--data-dir <dir>', 'local scratch directory; nothing in it must survive a restart', process.env.KUBEVE_DATA_DIR ?? path.join(os.tmpdir(), 'kubeve-operator'))
+    .option(
+      '--namespace <ns>',
+      "namespace of the Lease, PKI Secret and device state Secrets (env POD_NAMESPACE; default: the pod's, else kubeve-system)",
+      process.env.POD_NAMESPACE || undefined,
+    )
+    .option(
+      '--data-dir <dir>',
+      'local scratch directory; nothing in it must survive a restart',
+      process.env.KUBEVE_DATA_DIR ?? path.join(os.tmpdir(), 'kubeve-operator'),
+    )
     .option('--device-host <addr>', 'listen address of the EVE device API', process.env.KUBEVE_DEVICE_HOST ?? '0.0.0.0')
     .option('--device-port <port>', 'HTTPS port of the EVE device API', process.env.KUBEVE_DEVICE_PORT ?? String(DEFAULT_DEVICE_API_PORT))
-    .option('--device-tls-host <name>', 'name or IP devices use to reach the device API (repeatable; goes into its TLS certificate)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '--device-tls-host <name>',
+      'name or IP devices use to reach the device API (repeatable; goes into its TLS certificate)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--no-install-crds', 'do not apply deploy/crds at start (a Helm chart installs them)')
     .option('--crd-dir <dir>', 'directory of the CRD manifests (default: deploy/crds)')
     .option('--pki-secret <name>', 'Secret holding the controller PKI', 'kubeve-pki')
@@ -51,9 +66,18 @@ export function registerOperatorCommand(program: Command): void {
     .option('--offline-timeout <seconds>', 'mark a silent device Online=False after this long (default: 3 × its timer.config.interval)')
     .action(async (o: Flags) => {
       const op = await startOperator({
-        kubeconfig: o.kubeconfig, context: o.context, namespace: o.namespace, dataDir: o.dataDir,
-        deviceHost: o.deviceHost, devicePort: Number(o.devicePort), deviceTlsHosts: o.deviceTlsHost,
-        installCrds: o.installCrds, crdDir: o.crdDir, pkiSecret: o.pkiSecret, leaseName: o.leaseName, identity: o.identity,
+        kubeconfig: o.kubeconfig,
+        context: o.context,
+        namespace: o.namespace,
+        dataDir: o.dataDir,
+        deviceHost: o.deviceHost,
+        devicePort: Number(o.devicePort),
+        deviceTlsHosts: o.deviceTlsHost,
+        installCrds: o.installCrds,
+        crdDir: o.crdDir,
+        pkiSecret: o.pkiSecret,
+        leaseName: o.leaseName,
+        identity: o.identity,
         podUid: o.identity && o.identity === process.env.POD_NAME ? process.env.POD_UID || undefined : undefined,
         eve: o.offlineTimeout ? { offlineTimeoutMs: Number(o.offlineTimeout) * 1000 } : {},
         observability: { host: o.metricsHost, port: o.metricsPort },

@@ -103,26 +103,44 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
   let observability: ObservabilityServer | undefined;
   const metrics = new Metrics();
   const health = operatorHealth({
-    device: () => replica?.device, state: () => replica?.state, elector: () => elector, eve: () => replica?.controllers(),
+    device: () => replica?.device,
+    state: () => replica?.state,
+    elector: () => elector,
+    eve: () => replica?.controllers(),
   });
   const leaseName = o.leaseName ?? 'kubeve-operator';
-  metrics.gaugeFrom('leader_election_master_status', 'Whether this replica holds the lease (1) or not (0), as client-go reports it.', ['name'], () => [[{ name: leaseName }, elector?.isLeader() ? 1 : 0]]);
-  metrics.gaugeFrom('kubeve_edgenodes', 'EdgeNodes by status.phase (Pending, Registered, Online, Offline, ...); reported by the leader only.', ['phase'], () => {
-    const counts = new Map<string, number>();
-    for (const n of replica?.controllers()?.informers.cacheFor(EDGENODES)?.list() ?? []) {
-      const phase = String(n.status?.phase ?? 'Pending');
-      counts.set(phase, (counts.get(phase) ?? 0) + 1);
-    }
-    return [...counts].map(([phase, v]) => [{ phase }, v]);
-  });
+  metrics.gaugeFrom('leader_election_master_status', 'Whether this replica holds the lease (1) or not (0), as client-go reports it.', ['name'], () => [
+    [{ name: leaseName }, elector?.isLeader() ? 1 : 0],
+  ]);
+  metrics.gaugeFrom(
+    'kubeve_edgenodes',
+    'EdgeNodes by status.phase (Pending, Registered, Online, Offline, ...); reported by the leader only.',
+    ['phase'],
+    () => {
+      const counts = new Map<string, number>();
+      for (const n of replica?.controllers()?.informers.cacheFor(EDGENODES)?.list() ?? []) {
+        const phase = String(n.status?.phase ?? 'Pending');
+        counts.set(phase, (counts.get(phase) ?? 0) + 1);
+      }
+      return [...counts].map(([phase, v]) => [{ phase }, v]);
+    },
+  );
   try {
     // First, so probes get answers (unready) while the rest starts.
     if (o.observability) observability = await startObservabilityServer({ ...o.observability, health, metrics });
     if (o.installCrds !== false) await installCrds(client, { dir: o.crdDir, fieldManager: 'kubeve-operator' });
     const tlsHosts = [...new Set(['localhost', '127.0.0.1', ...(o.deviceTlsHosts ?? [])])];
     const rep = (replica = await DeviceReplica.start(client, {
-      namespace, identity, dataDir: o.dataDir, devicePort: o.devicePort ?? DEFAULT_DEVICE_API_PORT, deviceHost: o.deviceHost, tlsHosts,
-      pkiSecret: o.pkiSecret, metrics: metrics.deviceApi(), log, pod: o.podUid ? { name: identity, uid: o.podUid } : undefined,
+      namespace,
+      identity,
+      dataDir: o.dataDir,
+      devicePort: o.devicePort ?? DEFAULT_DEVICE_API_PORT,
+      deviceHost: o.deviceHost,
+      tlsHosts,
+      pkiSecret: o.pkiSecret,
+      metrics: metrics.deviceApi(),
+      log,
+      pod: o.podUid ? { name: identity, uid: o.podUid } : undefined,
     }));
 
     let leading: Promise<void> = Promise.resolve();
@@ -147,9 +165,13 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
       log(`kubeve operator ${identity}: stopped leading`);
     };
     elector = new LeaderElector(client, {
-      namespace, name: leaseName, identity,
+      namespace,
+      name: leaseName,
+      identity,
       // Shorter than client-go's 15 s / 10 s so a replica takes over well within 20 s of a crash.
-      leaseDurationMs: o.leaseDurationMs ?? 12_000, renewDeadlineMs: o.renewDeadlineMs ?? 8_000, retryPeriodMs: o.retryPeriodMs ?? 2_000,
+      leaseDurationMs: o.leaseDurationMs ?? 12_000,
+      renewDeadlineMs: o.renewDeadlineMs ?? 8_000,
+      retryPeriodMs: o.retryPeriodMs ?? 2_000,
       onStartedLeading: () => {
         leading = leading.then(lead).catch((e: unknown) => log(`kubeve operator: starting controllers: ${(e as Error).message}`));
       },
@@ -162,7 +184,15 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     const el = elector;
     const obs = observability;
     return {
-      client, device: rep.device, elector: el, state: rep.state, namespace, identity, health, metrics, observability: obs,
+      client,
+      device: rep.device,
+      elector: el,
+      state: rep.state,
+      namespace,
+      identity,
+      health,
+      metrics,
+      observability: obs,
       controllers: () => rep.controllers(),
       async close() {
         health.shutdown();
@@ -189,7 +219,12 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
  * /readyz: the device API listens, the device state is loaded, and on the leader the EVE controllers'
  * caches are synced; a follower is ready without controllers.
  */
-function operatorHealth(p: { device(): DeviceApi | undefined; state(): DeviceStateStore | undefined; elector(): LeaderElector | undefined; eve(): EveControllers | undefined }): HealthChecks {
+function operatorHealth(p: {
+  device(): DeviceApi | undefined;
+  state(): DeviceStateStore | undefined;
+  elector(): LeaderElector | undefined;
+  eve(): EveControllers | undefined;
+}): HealthChecks {
   const health = new HealthChecks();
   health.add(['livez', 'healthz'], 'leader-election', () => p.elector()?.check());
   health.add(['readyz', 'healthz'], 'device-api', () => (p.device()?.httpsServer.listening ? undefined : 'the device API is not listening'));
@@ -197,7 +232,10 @@ function operatorHealth(p: { device(): DeviceApi | undefined; state(): DeviceSta
   health.add(['readyz', 'healthz'], 'eve-informer-sync', () => {
     const eve = p.eve();
     if (!eve) return undefined; // a follower runs no controllers
-    const pending = eve.informers.all().filter((i) => !i.hasSynced()).map((i) => i.resource.resource);
+    const pending = eve.informers
+      .all()
+      .filter((i) => !i.hasSynced())
+      .map((i) => i.resource.resource);
     return pending.length ? `not synced: ${pending.join(', ')}` : undefined;
   });
   return health;

@@ -83,7 +83,8 @@ export interface ApiServer {
 }
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
-  if (opts.eventTtlMs !== undefined && !(Number.isFinite(opts.eventTtlMs) && opts.eventTtlMs > 0)) throw new TypeError(`eventTtlMs must be a positive number of milliseconds, got ${opts.eventTtlMs}`);
+  if (opts.eventTtlMs !== undefined && !(Number.isFinite(opts.eventTtlMs) && opts.eventTtlMs > 0))
+    throw new TypeError(`eventTtlMs must be a positive number of milliseconds, got ${opts.eventTtlMs}`);
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const host = opts.host ?? '127.0.0.1';
@@ -103,10 +104,15 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     });
   }
   const creds = await ensureServerCredentials(dataDir, [advertise]);
-  const security = new Security(dataDir, creds.tokenFile, async (group, resource, ns, name) => {
-    const def = registry.anyVersion(group, resource);
-    return def ? store.get(def, ns, name) : undefined;
-  }, opts.tokenCache);
+  const security = new Security(
+    dataDir,
+    creds.tokenFile,
+    async (group, resource, ns, name) => {
+      const def = registry.anyVersion(group, resource);
+      return def ? store.get(def, ns, name) : undefined;
+    },
+    opts.tokenCache,
+  );
   await security.start(storage);
   const audit = new AuditLog(dataDir);
 
@@ -141,14 +147,31 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     await storage.currentRevision();
     return undefined;
   });
-  if (remoteHealth) health.add(['readyz', 'healthz'], 'etcd', () => remoteHealth().then(() => undefined, (e: Error) => e.message || 'failed'));
+  if (remoteHealth)
+    health.add(['readyz', 'healthz'], 'etcd', () =>
+      remoteHealth().then(
+        () => undefined,
+        (e: Error) => e.message || 'failed',
+      ),
+    );
   health.add(['readyz', 'healthz'], 'informer-sync', () => {
-    const pending = informers.all().filter((i) => !i.hasSynced()).map((i) => i.resource.resource);
+    const pending = informers
+      .all()
+      .filter((i) => !i.hasSynced())
+      .map((i) => i.resource.resource);
     return pending.length ? `not synced: ${pending.join(', ')}` : undefined;
   });
   const http = new HttpFront(registry, service, {
-    host, port: opts.port ?? 6443, certPem: `${creds.serving.certPem.trim()}\n${creds.ca.certPem.trim()}\n`, keyPem: creds.serving.keyPem, caPem: creds.ca.certPem,
-    bookmarkIntervalMs: opts.bookmarkIntervalMs, security, audit, metrics, health,
+    host,
+    port: opts.port ?? 6443,
+    certPem: `${creds.serving.certPem.trim()}\n${creds.ca.certPem.trim()}\n`,
+    keyPem: creds.serving.keyPem,
+    caPem: creds.ca.certPem,
+    bookmarkIntervalMs: opts.bookmarkIntervalMs,
+    security,
+    audit,
+    metrics,
+    health,
   });
   await http.listen();
   const url = `https://${advertise.includes(':') ? `[${advertise}]` : advertise}:${http.port}`;
@@ -159,8 +182,20 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const compaction = startCompaction(storage, opts.compactIntervalMs ?? 5 * 60_000, opts.compactRetainMs ?? 10 * 60_000);
 
   return {
-    url, port: http.port, kubeconfigPath: creds.kubeconfigPath, adminToken: creds.adminToken, caPem: creds.ca.certPem,
-    registry, service, storage, feed, security, audit, controllers, metrics, health,
+    url,
+    port: http.port,
+    kubeconfigPath: creds.kubeconfigPath,
+    adminToken: creds.adminToken,
+    caPem: creds.ca.certPem,
+    registry,
+    service,
+    storage,
+    feed,
+    security,
+    audit,
+    controllers,
+    metrics,
+    health,
     beginShutdown: () => health.shutdown(),
     async close(drainMs = 0) {
       health.shutdown();

@@ -20,7 +20,11 @@ export class ControllerManager {
   private term?: { stop(): Promise<void> };
   private starting?: Promise<void>;
 
-  constructor(private readonly registry: Registry, private readonly service: RestService, private readonly feed: ChangeFeed) {}
+  constructor(
+    private readonly registry: Registry,
+    private readonly service: RestService,
+    private readonly feed: ChangeFeed,
+  ) {}
 
   get running(): boolean {
     return this.term !== undefined;
@@ -37,7 +41,12 @@ export class ControllerManager {
     const subscriptions: Array<() => void> = [];
     // The controllers subscribe in their constructors; this view lets the term end every subscription.
     const feed = Object.create(this.feed, {
-      subscribe: { value: (fn: Parameters<ChangeFeed['subscribe']>[0]) => { subscriptions.push(this.feed.subscribe(fn)); return () => undefined; } },
+      subscribe: {
+        value: (fn: Parameters<ChangeFeed['subscribe']>[0]) => {
+          subscriptions.push(this.feed.subscribe(fn));
+          return () => undefined;
+        },
+      },
     }) as ChangeFeed;
     const informers = new SharedInformerFactory(new InProcessClient(this.service, this.registry));
     const namespaces = new NamespaceController(this.registry, this.service, informers);

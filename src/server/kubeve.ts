@@ -132,7 +132,10 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
     api.health.add(['readyz', 'healthz'], 'eve-informer-sync', () => {
       // A follower serves from the shared state; its readiness does not wait for the leader's controllers.
       if (ha && elector && !elector.isLeader()) return undefined;
-      const pending = term?.eve.informers.all().filter((i) => !i.hasSynced()).map((i) => i.resource.resource);
+      const pending = term?.eve.informers
+        .all()
+        .filter((i) => !i.hasSynced())
+        .map((i) => i.resource.resource);
       return !pending ? 'the EVE controllers have not started' : pending.length ? `not synced: ${pending.join(', ')}` : undefined;
     });
     await installCrds(client, { dir: o.crdDir });
@@ -154,8 +157,14 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
     const single = ha ? undefined : new EveControllers(client, eveOptions);
     if (ha) {
       replica = await DeviceReplica.start(client, {
-        namespace, identity, dataDir: o.dataDir, devicePort: o.devicePort ?? DEFAULT_DEVICE_API_PORT, deviceHost: o.deviceHost,
-        tlsHosts: hosts, metrics: metrics?.deviceApi(), log: (m) => log.info(m),
+        namespace,
+        identity,
+        dataDir: o.dataDir,
+        devicePort: o.devicePort ?? DEFAULT_DEVICE_API_PORT,
+        deviceHost: o.deviceHost,
+        tlsHosts: hosts,
+        metrics: metrics?.deviceApi(),
+        log: (m) => log.info(m),
       });
       device = replica.device;
     } else {
@@ -175,20 +184,23 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
       get: (obj) => servedConfigOf(deviceApi, obj),
     });
     const deviceUuidOf = (node: string) => (rep ? rep.uuidOfNode(node) : term?.eve.index.byName.get(node)?.uuid);
-    const removeStreams = o.kubelet?.enabled === false
-      ? []
-      : [
-          api.registry.extendSubresource('', 'pods', 'log', podLogSubresource({ deviceUuidOf, logs: deviceApi.logs })),
-          ...['exec', 'attach', 'portforward'].map((s) => api.registry.extendSubresource('', 'pods', s, unsupportedStreamSubresource(s, { deviceUuidOf }))),
-        ];
+    const removeStreams =
+      o.kubelet?.enabled === false
+        ? []
+        : [
+            api.registry.extendSubresource('', 'pods', 'log', podLogSubresource({ deviceUuidOf, logs: deviceApi.logs })),
+            ...['exec', 'attach', 'portforward'].map((s) => api.registry.extendSubresource('', 'pods', s, unsupportedStreamSubresource(s, { deviceUuidOf }))),
+          ];
     // metrics.k8s.io (kubectl top) from the metrics devices upload to this replica, read through the current
     // term's caches (a follower answers empty lists); the operator would need an APIService.
     if (o.kubelet?.enabled !== false) {
       const current = () => term?.metrics?.sources();
-      api.registry.add(metricsResources({
-        nodes: { get: (ns, name) => current()?.nodes.get(ns, name), list: (ns) => current()?.nodes.list(ns) ?? [] },
-        pods: { get: (ns, name) => current()?.pods.get(ns, name), list: (ns) => current()?.pods.list(ns) ?? [] },
-      }));
+      api.registry.add(
+        metricsResources({
+          nodes: { get: (ns, name) => current()?.nodes.get(ns, name), list: (ns) => current()?.nodes.list(ns) ?? [] },
+          pods: { get: (ns, name) => current()?.pods.get(ns, name), list: (ns) => current()?.pods.list(ns) ?? [] },
+        }),
+      );
     }
 
     const startTerm = async (): Promise<void> => {
@@ -201,12 +213,20 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
       await workloads.start();
       const rollouts = new RolloutController(client, { informers: eve.informers });
       await rollouts.start();
-      const kubelet = o.kubelet?.enabled === false ? undefined : new KubeletBridge(client, eve.informers, {
-        contactOf: (name) => eve.index.byName.get(name)?.lastContact,
-        // Last-contact leases last as long as EVE's offline timeout; vouched ones as a kubelet's (lease.ts).
-        ...(o.kubelet?.leasePolicy === 'vouch' ? {} : { leaseDurationSeconds: (name: string) => Math.ceil(eve.presence.timeoutFor(eve.index.byName.get(name) ?? { pollIntervalMs: 60_000 } as never) / 1000) }),
-        ...o.kubelet,
-      });
+      const kubelet =
+        o.kubelet?.enabled === false
+          ? undefined
+          : new KubeletBridge(client, eve.informers, {
+              contactOf: (name) => eve.index.byName.get(name)?.lastContact,
+              // Last-contact leases last as long as EVE's offline timeout; vouched ones as a kubelet's (lease.ts).
+              ...(o.kubelet?.leasePolicy === 'vouch'
+                ? {}
+                : {
+                    leaseDurationSeconds: (name: string) =>
+                      Math.ceil(eve.presence.timeoutFor(eve.index.byName.get(name) ?? ({ pollIntervalMs: 60_000 } as never)) / 1000),
+                  }),
+              ...o.kubelet,
+            });
       const metricsSource = kubelet && new DeviceMetricsSource(eve.informers, { samples: deviceApi.metrics, deviceUuidOf });
       await kubelet?.start();
       term = { eve, workloads, rollouts, kubelet, metrics: metricsSource };
@@ -230,8 +250,12 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
     else {
       const timings = { ...DEFAULT_REPLICA_TIMINGS, ...Object.fromEntries(Object.entries(ha).filter(([, v]) => v !== undefined)) };
       elector = new LeaderElector(client, {
-        namespace, name: CONTROLLER_LEASE, identity,
-        leaseDurationMs: timings.leaseDurationMs, renewDeadlineMs: timings.renewDeadlineMs, retryPeriodMs: timings.retryPeriodMs,
+        namespace,
+        name: CONTROLLER_LEASE,
+        identity,
+        leaseDurationMs: timings.leaseDurationMs,
+        renewDeadlineMs: timings.renewDeadlineMs,
+        retryPeriodMs: timings.retryPeriodMs,
         onStartedLeading: () => {
           terms = terms.then(startTerm).then(
             () => log.info('leading: controllers started', { identity }),

@@ -45,11 +45,22 @@ export async function syncSharedCredentials(client: Client, dataDir: string, cre
     const data: Record<string, string> = {};
     for (const [key, rel] of Object.entries(FILES)) data[key] = readFileSync(join(dataDir, rel)).toString('base64');
     try {
-      await client.create(SECRETS, NAMESPACE, {
-        apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
-        metadata: { name: CREDENTIALS_SECRET, namespace: NAMESPACE, labels: { 'app.kubernetes.io/name': 'kubeve', 'app.kubernetes.io/component': 'apiserver-credentials' } },
-        data,
-      }, { fieldManager: 'kubeve' });
+      await client.create(
+        SECRETS,
+        NAMESPACE,
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          type: 'Opaque',
+          metadata: {
+            name: CREDENTIALS_SECRET,
+            namespace: NAMESPACE,
+            labels: { 'app.kubernetes.io/name': 'kubeve', 'app.kubernetes.io/component': 'apiserver-credentials' },
+          },
+          data,
+        },
+        { fieldManager: 'kubeve' },
+      );
       return;
     } catch (e) {
       // Another replica published first: adopt theirs.

@@ -4,7 +4,12 @@
 // jemalloc (Debian: libjemalloc2), preloaded, does not. Used when installed.
 import fs from 'node:fs';
 
-const CANDIDATES = ['/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2', '/usr/lib64/libjemalloc.so.2', '/usr/lib/libjemalloc.so.2'];
+const CANDIDATES = [
+  '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2',
+  '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2',
+  '/usr/lib64/libjemalloc.so.2',
+  '/usr/lib/libjemalloc.so.2',
+];
 
 /** Path of an installed libjemalloc, if any. */
 export function jemallocPath(): string | undefined {

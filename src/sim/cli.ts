@@ -80,7 +80,8 @@ export function parseAdapters(spec: string): SimAdapter[] {
   for (const part of spec.split(',').filter(Boolean)) {
     const [kind, count] = part.split(':');
     const n = Number(count ?? '1');
-    if (!(kind! in ADAPTER_NAMES) || !Number.isInteger(n) || n < 1 || n > 64) throw new Error(`--adapters wants kind:count with kind one of ${Object.keys(ADAPTER_NAMES).join(', ')} and count 1-64, got ${JSON.stringify(part)}`);
+    if (!(kind! in ADAPTER_NAMES) || !Number.isInteger(n) || n < 1 || n > 64)
+      throw new Error(`--adapters wants kind:count with kind one of ${Object.keys(ADAPTER_NAMES).join(', ')} and count 1-64, got ${JSON.stringify(part)}`);
     const type = kind as SimAdapter['type'];
     for (let i = 1; i <= n; i++) out.push({ name: `${ADAPTER_NAMES[type]}${i}`, type });
   }
@@ -112,7 +113,10 @@ export function registerSimCommands(program: Command): void {
     .option('--fail-update <substring>', 'fault: base OS versions containing this fail their test boot and fall back')
     .option('--offline <fraction:seconds>', 'fault: take this fraction of devices offline for this many simulated seconds, once configured')
     .option('--clock-skew <seconds>', 'fault: device clocks are off by this many seconds')
-    .option('--adapters <kind:n,...>', 'passthrough adapters every device reports, e.g. usb:2,serial:1 (kinds usb, pci, serial, gpu; named USB1, USB2, COM1, ...)')
+    .option(
+      '--adapters <kind:n,...>',
+      'passthrough adapters every device reports, e.g. usb:2,serial:1 (kinds usb, pci, serial, gpu; named USB1, USB2, COM1, ...)',
+    )
     .option('--json', 'print final statistics as JSON on stdout')
     .option('--procs <n>', 'run the fleet in this many worker processes (large fleets: one event loop per process)', '1')
     .action(async (o: SimCliOptions) => {
@@ -147,7 +151,8 @@ export function registerSimCommands(program: Command): void {
         if (process.stderr.isTTY) process.stderr.write(`\r\x1b[Kcreating device keys ${done}/${total}`);
       };
       if (procs > 1) console.error(`kubeve sim: creating device keys in ${procs} worker processes`);
-      const fleet: (ProcessFleet | SimFleet) & FleetView = procs > 1 ? await ProcessFleet.create({ ...plain, procs }) : await SimFleet.create({ ...toFleetOptions(plain), onCreateProgress });
+      const fleet: (ProcessFleet | SimFleet) & FleetView =
+        procs > 1 ? await ProcessFleet.create({ ...plain, procs }) : await SimFleet.create({ ...toFleetOptions(plain), onCreateProgress });
       if (process.stderr.isTTY && procs === 1) process.stderr.write('\n');
       console.error(`kubeve sim: ${count} devices → https://${boot.server} (time scale ${o.timeScale})`);
       const progress = startProgress(fleet);

@@ -47,10 +47,13 @@ export class SimClock {
   after(simMs: number, fn: () => void): TimerHandle {
     const id = this.nextId++;
     if (this.stopped) return { id };
-    const t = setTimeout(() => {
-      this.timers.delete(id);
-      fn();
-    }, Math.min(this.real(simMs), 2 ** 31 - 1));
+    const t = setTimeout(
+      () => {
+        this.timers.delete(id);
+        fn();
+      },
+      Math.min(this.real(simMs), 2 ** 31 - 1),
+    );
     this.timers.set(id, t);
     return { id };
   }

@@ -39,12 +39,7 @@ function checkOne(cert: crypto.X509Certificate, now: number, what: string): void
 }
 
 /** Verify `leaf` up to one of `roots`, possibly through `intermediates` (depth ≤ 5). */
-export function verifyChain(
-  leaf: crypto.X509Certificate,
-  intermediates: crypto.X509Certificate[],
-  roots: crypto.X509Certificate[],
-  now: number,
-): void {
+export function verifyChain(leaf: crypto.X509Certificate, intermediates: crypto.X509Certificate[], roots: crypto.X509Certificate[], now: number): void {
   checkOne(leaf, now, `leaf ${leaf.subject}`);
   let cur = leaf;
   for (let depth = 0; depth < 6; depth++) {

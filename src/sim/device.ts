@@ -200,7 +200,9 @@ export class SimDevice extends EventEmitter {
       stats: opts.fleetStats ? [this.stats, opts.fleetStats] : [this.stats],
       now: () => this.clock.now(),
     });
-    this.model = new DeviceModel(hardwareFor(opts.serial, opts.hardware), opts.eveVersion ?? DEFAULT_EVE_VERSION, opts.knobs ?? {}, this.clock.now(), () => this.clock.simNow());
+    this.model = new DeviceModel(hardwareFor(opts.serial, opts.hardware), opts.eveVersion ?? DEFAULT_EVE_VERSION, opts.knobs ?? {}, this.clock.now(), () =>
+      this.clock.simNow(),
+    );
     this.metricCounters = { bootedAt: this.clock.now(), ticks: 0, success: 0, failures: 0, authVerifyFailure: 0, urls: new Map() };
     this.setMaxListeners(100);
   }
@@ -372,7 +374,8 @@ export class SimDevice extends EventEmitter {
     });
     const key = `${this.opts.server}${p}`.replace(/id\/[^/]+\//, 'id/<uuid>/');
     let u = this.metricCounters.urls.get(key);
-    if (!u && this.metricCounters.urls.size < 32) this.metricCounters.urls.set(key, (u = { tries: 0, sent: 0, bytesSent: 0, bytesRecv: 0, msTotal: 0, resumed: 0 }));
+    if (!u && this.metricCounters.urls.size < 32)
+      this.metricCounters.urls.set(key, (u = { tries: 0, sent: 0, bytesSent: 0, bytesRecv: 0, msTotal: 0, resumed: 0 }));
     if (u) u.tries++;
     const now = this.clock.now();
     if (r.status === undefined) {
@@ -539,7 +542,8 @@ export class SimDevice extends EventEmitter {
     if (this.opts.attestation) this.spawn('attest', this.attest(gen));
     // zedagent: first config poll right away
     this.after('config', 0, () => this.configTick(gen));
-    if (this.opts.metrics !== false) this.after('metrics', this.jitter(this.interval('metrics', 'timer.metric.interval'), 0.3, 1.0), () => this.metricsTick(gen));
+    if (this.opts.metrics !== false)
+      this.after('metrics', this.jitter(this.interval('metrics', 'timer.metric.interval'), 0.3, 1.0), () => this.metricsTick(gen));
     this.after('devinfo', this.jitter(this.interval('deviceInfo', 'timer.deviceinfo.interval'), 0.8, 1.2), () => this.periodicInfo(gen));
     this.after('certs', this.jitter(this.interval('certs', 'timer.cert.interval'), 0.3, 1.0), () => this.refreshCerts(gen));
     if (this.opts.logs !== false) {
@@ -821,7 +825,8 @@ export class SimDevice extends EventEmitter {
     const now = this.clock.now();
     const body = buildMetrics(this.model, { devUuid: this.uuid, serial: this.serial, now }, this.metricCounters);
     for (const a of this.model.apps.values()) {
-      if (a.state === ZSwState.RUNNING) this.model.log('info', a.cfg.displayname || 'app', `[console] ${a.cfg.displayname} heartbeat ${this.metricCounters.ticks}`, now, a.uuid);
+      if (a.state === ZSwState.RUNNING)
+        this.model.log('info', a.cfg.displayname || 'app', `[console] ${a.cfg.displayname} heartbeat ${this.metricCounters.ticks}`, now, a.uuid);
     }
     const r = await this.send('metrics', sealDeviceRequest(body, this.deviceKey, this.opts.device.certPem));
     if (gen !== this.bootGen) return;
@@ -859,12 +864,23 @@ export class SimDevice extends EventEmitter {
     for (const l of lines) if (l.appUuid && !dev.includes(l)) (byApp.get(l.appUuid) ?? byApp.set(l.appUuid, []).get(l.appUuid)!).push(l);
     const bundle = JSON.stringify({ devID: this.uuid, image: this.model.partitions[this.model.current].label, eveVersion: this.model.runningVersion });
     for (let i = 0; i < dev.length; i += 500) {
-      const body = buildNewlogs(dev.slice(i, i + 500).map((l) => logEntryJson(l, ++this.logMsgId)), { comment: bundle, mtime: new Date(this.clock.now()) });
+      const body = buildNewlogs(
+        dev.slice(i, i + 500).map((l) => logEntryJson(l, ++this.logMsgId)),
+        { comment: bundle, mtime: new Date(this.clock.now()) },
+      );
       this.logFiles.push({ body, failures: 0 });
     }
     for (const [app, ls] of byApp) {
       const name = this.model.apps.get(app)?.cfg.displayname ?? app;
-      this.logFiles.push({ app, appName: name, body: buildNewlogs(ls.slice(-500).map((l) => logEntryJson(l, ++this.logMsgId)), { name, mtime: new Date(this.clock.now()) }), failures: 0 });
+      this.logFiles.push({
+        app,
+        appName: name,
+        body: buildNewlogs(
+          ls.slice(-500).map((l) => logEntryJson(l, ++this.logMsgId)),
+          { name, mtime: new Date(this.clock.now()) },
+        ),
+        failures: 0,
+      });
     }
     // keep the backlog bounded (EVE caps gzip files on disk)
     if (this.logFiles.length > 200) this.logFiles.splice(0, this.logFiles.length - 200);

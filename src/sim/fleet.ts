@@ -73,7 +73,10 @@ export class SimFleet {
     for (let i = 0; i < o.count; i += batch) {
       const n = Math.min(batch, o.count - i);
       const made = await Promise.all(
-        Array.from({ length: n }, (_, j) => o.identities?.[i + j] ?? createDeviceCert({ cn: `${prefix}${String((o.firstIndex ?? 0) + i + j).padStart(width, '0')}` })),
+        Array.from(
+          { length: n },
+          (_, j) => o.identities?.[i + j] ?? createDeviceCert({ cn: `${prefix}${String((o.firstIndex ?? 0) + i + j).padStart(width, '0')}` }),
+        ),
       );
       identities.push(...made.map((c) => ({ certPem: c.certPem, keyPem: c.keyPem })));
       o.onCreateProgress?.(identities.length, o.count);

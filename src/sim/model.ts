@@ -275,7 +275,10 @@ export class DeviceModel {
     });
     this.partitions = [p('IMGA', eveVersion, 'active'), p('IMGB', '', 'unused')];
     this.partitions[0].status = ZSwState.RUNNING;
-    this.switchLan = crypto.createHash('sha256').update(hw.ports[0]?.mac ?? 'x').digest()[0]!;
+    this.switchLan = crypto
+      .createHash('sha256')
+      .update(hw.ports[0]?.mac ?? 'x')
+      .digest()[0]!;
     this.dirty.add('device');
     this.dirty.add('hw');
   }
@@ -310,7 +313,8 @@ export class DeviceModel {
     for (const v of this.vols.values()) if (v.state !== ZSwState.CREATED_VOLUME && v.state !== ZSwState.ERROR) return true;
     for (const a of this.apps.values()) {
       if (a.op) return true;
-      if (a.state === ZSwState.INSTALLED ? a.cfg.activate && !this.poweringOff() : ![ZSwState.RUNNING, ZSwState.ERROR, ZSwState.HALTED].includes(a.state)) return true;
+      if (a.state === ZSwState.INSTALLED ? a.cfg.activate && !this.poweringOff() : ![ZSwState.RUNNING, ZSwState.ERROR, ZSwState.HALTED].includes(a.state))
+        return true;
       if (a.state === ZSwState.RUNNING && !a.cfg.activate) return true;
     }
     for (const n of this.nis.values()) if (n.state === ZNetworkInstanceState.ZNETINST_STATE_INIT) return true;
@@ -405,7 +409,12 @@ export class DeviceModel {
       const spec = CONFIG_ITEM_SPECS[ci.key];
       if (!spec) {
         // keys we do not model (debug.<agent>.loglevel, ...) are accepted as strings
-        if (/^(debug|timer|newlog|network|app|netdump|gogc|process|storage|msrv|kubevirt|edgeview|maintenance|airgap|memory|vault|blob|wwan|goroutine|log|kernel)\./.test(ci.key)) next.set(ci.key, ci.value);
+        if (
+          /^(debug|timer|newlog|network|app|netdump|gogc|process|storage|msrv|kubevirt|edgeview|maintenance|airgap|memory|vault|blob|wwan|goroutine|log|kernel)\./.test(
+            ci.key,
+          )
+        )
+          next.set(ci.key, ci.value);
         else this.unknownConfigItems.set(ci.key, ci.value);
         continue;
       }
@@ -606,7 +615,8 @@ export class DeviceModel {
       const rc = cfg.restart?.counter ?? 0;
       const pc = cfg.purge?.counter ?? 0;
       const versionChanged = prev.uuidandversion?.version !== cfg.uuidandversion?.version;
-      const netsChanged = JSON.stringify(prev.interfaces.map((i) => [i.name, i.networkId])) !== JSON.stringify(cfg.interfaces.map((i) => [i.name, i.networkId]));
+      const netsChanged =
+        JSON.stringify(prev.interfaces.map((i) => [i.name, i.networkId])) !== JSON.stringify(cfg.interfaces.map((i) => [i.name, i.networkId]));
       if (netsChanged) this.setNets(cur);
       if (pc > cur.purgeCounter) {
         cur.purgeCounter = pc;
@@ -683,11 +693,22 @@ export class DeviceModel {
     const retry = b.retryUpdate?.counter ?? 0;
     const cur = this.baseos;
     // Asking for the running version again (e.g. re-pinned after a failed update) changes nothing.
-    if (b.baseOsVersion === this.runningVersion && (!cur || cur.version === b.baseOsVersion || ['failed', 'done', 'staged', 'downloading'].includes(cur.phase))) {
+    if (
+      b.baseOsVersion === this.runningVersion &&
+      (!cur || cur.version === b.baseOsVersion || ['failed', 'done', 'staged', 'downloading'].includes(cur.phase))
+    ) {
       // A download not yet installed is dropped, as EVE drops an image the config no longer names.
       if (cur && cur.version !== b.baseOsVersion && (cur.phase === 'staged' || cur.phase === 'downloading')) {
         this.baseos = undefined;
-        Object.assign(this.partitions[1 - this.current]!, { version: '', status: ZSwState.INITIAL, userStatus: BaseOsStatus.NONE, subStatus: BaseOsSubStatus.NONE_SUBSTATUS, subStatusStr: '', progress: 0, err: undefined });
+        Object.assign(this.partitions[1 - this.current]!, {
+          version: '',
+          status: ZSwState.INITIAL,
+          userStatus: BaseOsStatus.NONE,
+          subStatus: BaseOsSubStatus.NONE_SUBSTATUS,
+          subStatusStr: '',
+          progress: 0,
+          err: undefined,
+        });
         if (this.state === ZDeviceState.ZDEVICE_STATE_BASEOS_UPDATING) this.state = ZDeviceState.ZDEVICE_STATE_ONLINE;
         this.touch('device');
       }
@@ -717,7 +738,12 @@ export class DeviceModel {
       err: undefined,
     });
     if (b.activate) this.state = ZDeviceState.ZDEVICE_STATE_BASEOS_UPDATING;
-    this.log('info', 'baseosmgr', `base OS ${b.activate ? 'update' : 'download (not activated)'} to ${b.baseOsVersion} requested (content tree ${b.contentTreeUuid})`, now);
+    this.log(
+      'info',
+      'baseosmgr',
+      `base OS ${b.activate ? 'update' : 'download (not activated)'} to ${b.baseOsVersion} requested (content tree ${b.contentTreeUuid})`,
+      now,
+    );
     this.touch('device');
   }
 
@@ -848,7 +874,8 @@ export class DeviceModel {
     for (const n of a.nets) {
       const ni = this.nis.get(n.niUuid);
       if (!ni) return { error: `network instance ${n.niUuid} not found` };
-      if (ni.state === ZNetworkInstanceState.ZNETINST_STATE_ERROR) return { error: `network instance ${ni.cfg.displayname}: ${ni.err?.description ?? 'error'}` };
+      if (ni.state === ZNetworkInstanceState.ZNETINST_STATE_ERROR)
+        return { error: `network instance ${ni.cfg.displayname}: ${ni.err?.description ?? 'error'}` };
       if (ni.state !== ZNetworkInstanceState.ZNETINST_STATE_ONLINE) return { wait: ZSwState.AWAITNETWORKINSTANCE };
     }
     return {};
@@ -987,7 +1014,9 @@ export class DeviceModel {
       // The test image must reach the controller before the fallback deadline, then stay up.
       const failing = this.knobs.failUpdate?.(b.version) ?? false;
       if (failing || (!b.contacted && this.sim() >= b.contactDeadline!)) {
-        const why = failing ? `new image ${b.version} failed its test boot (simulated)` : `no controller connectivity within ${this.seconds('timer.update.fallback.no.network') / SECOND} s`;
+        const why = failing
+          ? `new image ${b.version} failed its test boot (simulated)`
+          : `no controller connectivity within ${this.seconds('timer.update.fallback.no.network') / SECOND} s`;
         b.phase = 'failed';
         cur.partitionState = 'unused';
         cur.status = ZSwState.ERROR;

@@ -93,7 +93,9 @@ const WORKER = fileURLToPath(new URL(COMPILED ? './fleet-worker.js' : './fleet-w
  */
 function inheritedFlags(): string[] {
   const flags = process.execArgv.filter((a) => !a.startsWith('--inspect') && !a.startsWith('--test'));
-  const hasTsx = flags.some((a, i) => /tsx/.test(a) && (a.startsWith('--import') || a.startsWith('--loader') || /^--(import|loader|require)$/.test(flags[i - 1] ?? '')));
+  const hasTsx = flags.some(
+    (a, i) => /tsx/.test(a) && (a.startsWith('--import') || a.startsWith('--loader') || /^--(import|loader|require)$/.test(flags[i - 1] ?? '')),
+  );
   return hasTsx || COMPILED ? flags : [...flags, '--import', 'tsx'];
 }
 

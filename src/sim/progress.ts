@@ -35,7 +35,11 @@ export function startProgress(f: FleetView, out: NodeJS.WriteStream = process.st
     else out.write(line + '\n');
   };
   // a multi-process fleet fetches its workers' counters first
-  const tick = () => void Promise.resolve(f.refresh?.()).then(() => write(), () => {});
+  const tick = () =>
+    void Promise.resolve(f.refresh?.()).then(
+      () => write(),
+      () => {},
+    );
   const t = setInterval(tick, tty ? (opts.intervalMs ?? 250) : (opts.plainEveryMs ?? 10_000));
   return {
     stop(final = true) {

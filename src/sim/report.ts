@@ -20,12 +20,24 @@ import { ZMetricMsgSchema } from '../eve/gen/metrics/metrics_pb.ts';
 import { PhyIoMemberUsage, PhyIoType } from '../eve/gen/evecommon/devmodelcommon_pb.ts';
 import type { DeviceModel, InfoKey, SimError, LogLine, Partition, SimAdapter } from './model.ts';
 
-const ADAPTER_PHY_TYPES: Record<SimAdapter['type'], PhyIoType> = { usb: PhyIoType.PhyIoUSB, pci: PhyIoType.PhyIoOther, serial: PhyIoType.PhyIoCOM, gpu: PhyIoType.PhyIoHDMI };
+const ADAPTER_PHY_TYPES: Record<SimAdapter['type'], PhyIoType> = {
+  usb: PhyIoType.PhyIoUSB,
+  pci: PhyIoType.PhyIoOther,
+  serial: PhyIoType.PhyIoCOM,
+  gpu: PhyIoType.PhyIoHDMI,
+};
 
 /** ZInfoDevice.assignableAdapters: the management ports (used by EVE itself), then the passthrough adapters. */
 function ioBundles(m: DeviceModel) {
   return [
-    ...m.hw.ports.map((p) => ({ type: PhyIoType.PhyIoNetEth, name: p.ifname, members: [p.ifname], usedByBaseOS: true, usage: PhyIoMemberUsage.PhyIoUsageMgmtAndApps, ioAddressList: [{ macAddress: p.mac }] })),
+    ...m.hw.ports.map((p) => ({
+      type: PhyIoType.PhyIoNetEth,
+      name: p.ifname,
+      members: [p.ifname],
+      usedByBaseOS: true,
+      usage: PhyIoMemberUsage.PhyIoUsageMgmtAndApps,
+      ioAddressList: [{ macAddress: p.mac }],
+    })),
     ...(m.hw.adapters ?? []).map((a) => ({
       type: ADAPTER_PHY_TYPES[a.type],
       name: a.name,
@@ -43,7 +55,16 @@ export interface ReportContext {
 }
 
 function errInfo(e: SimError | undefined): ErrorInfo | undefined {
-  return e && { $typeName: 'org.lfedge.eve.info.ErrorInfo', description: e.description, timestamp: timestampFromMs(e.time), severity: Severity.ERROR, entities: [], retryCondition: '' };
+  return (
+    e && {
+      $typeName: 'org.lfedge.eve.info.ErrorInfo',
+      description: e.description,
+      timestamp: timestampFromMs(e.time),
+      severity: Severity.ERROR,
+      entities: [],
+      retryCondition: '',
+    }
+  );
 }
 
 function longVersion(v: string): string {
@@ -129,7 +150,9 @@ export function buildInfo(m: DeviceModel, key: InfoKey, ctx: ReportContext): ZIn
     case 'ni': {
       const ni = m.nis.get(id);
       if (!ni) return create(ZInfoMsgSchema, { ...base, ztype: ZInfoTypes.ZiNetworkInstance, InfoContent: { case: 'niinfo', value: { networkID: id } } });
-      const vifs = [...m.apps.values()].flatMap((a) => a.nets.filter((n) => n.niUuid === ni.uuid).map((n) => ({ vifName: n.vif, macAddress: n.mac, appID: a.uuid })));
+      const vifs = [...m.apps.values()].flatMap((a) =>
+        a.nets.filter((n) => n.niUuid === ni.uuid).map((n) => ({ vifName: n.vif, macAddress: n.mac, appID: a.uuid })),
+      );
       return create(ZInfoMsgSchema, {
         ...base,
         ztype: ZInfoTypes.ZiNetworkInstance,
@@ -169,7 +192,10 @@ export function buildInfo(m: DeviceModel, key: InfoKey, ctx: ReportContext): ZIn
             uuid: v.cfg.uuid,
             displayName: v.cfg.displayName,
             resources: { maxSizeBytes: max, curSizeBytes: v.state === ZSwState.CREATED_VOLUME ? (ct?.sizeBytes ?? max / 100n) : 0n },
-            usage: { createTime: timestampFromMs(ctx.now), refCount: [...m.apps.values()].filter((a) => a.cfg.volumeRefList.some((r) => r.uuid === v.cfg.uuid)).length },
+            usage: {
+              createTime: timestampFromMs(ctx.now),
+              refCount: [...m.apps.values()].filter((a) => a.cfg.volumeRefList.some((r) => r.uuid === v.cfg.uuid)).length,
+            },
             state: v.state,
             progressPercentage: v.progress,
             volumeErr: errInfo(v.err),
@@ -317,9 +343,21 @@ export function buildMetrics(m: DeviceModel, ctx: ReportContext, c: MetricCounte
     MetricContent: {
       case: 'dm',
       value: {
-        memory: { usedMem: 600 + appMem, availMem: m.hw.memoryMB - 600 - appMem, usedPercentage: ((600 + appMem) / m.hw.memoryMB) * 100, availPercentage: 100 - ((600 + appMem) / m.hw.memoryMB) * 100 },
+        memory: {
+          usedMem: 600 + appMem,
+          availMem: m.hw.memoryMB - 600 - appMem,
+          usedPercentage: ((600 + appMem) / m.hw.memoryMB) * 100,
+          availPercentage: 100 - ((600 + appMem) / m.hw.memoryMB) * 100,
+        },
         deviceMemory: { memoryMB: m.hw.memoryMB, allocatedAppsMB: appMem, allocatedEveMB: 600, usedEveMB: 420 + (t % 50) },
-        network: m.hw.ports.map((p) => ({ iName: p.ifname, localName: p.ifname, txBytes: BigInt(t * 40_000), rxBytes: BigInt(t * 90_000), txPkts: BigInt(t * 300), rxPkts: BigInt(t * 500) })),
+        network: m.hw.ports.map((p) => ({
+          iName: p.ifname,
+          localName: p.ifname,
+          txBytes: BigInt(t * 40_000),
+          rxBytes: BigInt(t * 90_000),
+          txPkts: BigInt(t * 300),
+          rxPkts: BigInt(t * 500),
+        })),
         zedcloud: m.hw.ports.slice(0, 1).map((p) => ({
           ifName: p.ifname,
           success: BigInt(c.success),
@@ -338,8 +376,22 @@ export function buildMetrics(m: DeviceModel, ctx: ReportContext, c: MetricCounte
             sessResumeCount: BigInt(u.resumed),
           })),
         })),
-        cpuMetric: { upTime: timestampFromMs(m.bootTime), total: BigInt(Math.round((up / 1000) * m.hw.ncpu / 10)), systemTotal: BigInt(Math.round((up / 1000) * m.hw.ncpu)) },
-        disk: [{ disk: 'sda', mountPath: '/persist', readBytes: BigInt(t * 1_000_000), writeBytes: BigInt(t * 2_000_000), total: BigInt(m.hw.storageMB), used: BigInt(Math.round(m.hw.storageMB / 5)), free: BigInt(Math.round((m.hw.storageMB * 4) / 5)) }],
+        cpuMetric: {
+          upTime: timestampFromMs(m.bootTime),
+          total: BigInt(Math.round(((up / 1000) * m.hw.ncpu) / 10)),
+          systemTotal: BigInt(Math.round((up / 1000) * m.hw.ncpu)),
+        },
+        disk: [
+          {
+            disk: 'sda',
+            mountPath: '/persist',
+            readBytes: BigInt(t * 1_000_000),
+            writeBytes: BigInt(t * 2_000_000),
+            total: BigInt(m.hw.storageMB),
+            used: BigInt(Math.round(m.hw.storageMB / 5)),
+            free: BigInt(Math.round((m.hw.storageMB * 4) / 5)),
+          },
+        ],
         lastReceivedConfig: c.lastReceivedConfig !== undefined ? timestampFromMs(c.lastReceivedConfig) : undefined,
         lastProcessedConfig: c.lastProcessedConfig !== undefined ? timestampFromMs(c.lastProcessedConfig) : undefined,
       },
@@ -366,7 +418,15 @@ export function buildMetrics(m: DeviceModel, ctx: ReportContext, c: MetricCounte
       .filter((v) => v.state === ZSwState.CREATED_VOLUME)
       .map((v) => {
         const total = v.cfg.maxsizebytes > 0n ? v.cfg.maxsizebytes : 1n << 30n;
-        return { uuid: v.cfg.uuid, displayName: v.cfg.displayName, totalBytes: total, usedBytes: total / 4n, freeBytes: total - total / 4n, readBytes: BigInt(t * 4096), writeBytes: BigInt(t * 8192) };
+        return {
+          uuid: v.cfg.uuid,
+          displayName: v.cfg.displayName,
+          totalBytes: total,
+          usedBytes: total / 4n,
+          freeBytes: total - total / 4n,
+          readBytes: BigInt(t * 4096),
+          writeBytes: BigInt(t * 8192),
+        };
       }),
   });
   return toBinary(ZMetricMsgSchema, msg);

@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import crypto from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { PROTO_CONTENT_TYPE } from '../eve/envelope.ts';
-import { SimStats, endpointOf } from './stats.ts';
+import { type SimStats, endpointOf } from './stats.ts';
 
 export const EVE_CIPHERS = [
   'TLS_AES_128_GCM_SHA256',
@@ -205,10 +205,18 @@ export function isSuccess(status: number | undefined): boolean {
 
 /** zedclient's content-type rule: a response without Content-Type is a failure. */
 export function hasProtoishContentType(h: IncomingHttpHeaders): boolean {
-  const ct = String(h['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const ct = String(h['content-type'] ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
   return ct === PROTO_CONTENT_TYPE || ct === 'application/json' || ct === 'text/plain';
 }
 
 export function isProtoContentType(h: IncomingHttpHeaders): boolean {
-  return String(h['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === PROTO_CONTENT_TYPE;
+  return (
+    String(h['content-type'] ?? '')
+      .split(';')[0]!
+      .trim()
+      .toLowerCase() === PROTO_CONTENT_TYPE
+  );
 }

@@ -74,13 +74,33 @@ test('discovery data matches the real server', () => {
   assert.equal(def('', 'nodes').namespaced, false);
   for (const d of defs) assert.equal(d.strategicMergePatch, true, d.resource);
   // Pods, namespaces, service accounts and services answer DELETE with the object, the rest with a Status.
-  assert.deepEqual(defs.filter((d) => d.deleteReturnsObject).map((d) => d.resource).sort(), ['namespaces', 'pods', 'serviceaccounts', 'services']);
-  assert.deepEqual(defs.filter((d) => d.generation).map((d) => d.resource), ['customresourcedefinitions', 'daemonsets', 'deployments', 'replicasets', 'statefulsets', 'cronjobs', 'jobs', 'poddisruptionbudgets']);
   assert.deepEqual(
-    [['apps', 'deployments'], ['apps', 'replicasets'], ['apps', 'daemonsets'], ['apps', 'statefulsets'], ['batch', 'cronjobs'], ['policy', 'poddisruptionbudgets'], ['scheduling.k8s.io', 'priorityclasses']].map(([g, r]) => def(g, r).shortNames),
+    defs
+      .filter((d) => d.deleteReturnsObject)
+      .map((d) => d.resource)
+      .sort(),
+    ['namespaces', 'pods', 'serviceaccounts', 'services'],
+  );
+  assert.deepEqual(
+    defs.filter((d) => d.generation).map((d) => d.resource),
+    ['customresourcedefinitions', 'daemonsets', 'deployments', 'replicasets', 'statefulsets', 'cronjobs', 'jobs', 'poddisruptionbudgets'],
+  );
+  assert.deepEqual(
+    [
+      ['apps', 'deployments'],
+      ['apps', 'replicasets'],
+      ['apps', 'daemonsets'],
+      ['apps', 'statefulsets'],
+      ['batch', 'cronjobs'],
+      ['policy', 'poddisruptionbudgets'],
+      ['scheduling.k8s.io', 'priorityclasses'],
+    ].map(([g, r]) => def(g, r).shortNames),
     [['deploy'], ['rs'], ['ds'], ['sts'], ['cj'], ['pdb'], ['pc']],
   );
-  assert.deepEqual(defs.filter((d) => d.categories?.includes('all')).map((d) => d.resource), ['services', 'pods', 'daemonsets', 'deployments', 'replicasets', 'statefulsets', 'cronjobs', 'jobs']);
+  assert.deepEqual(
+    defs.filter((d) => d.categories?.includes('all')).map((d) => d.resource),
+    ['services', 'pods', 'daemonsets', 'deployments', 'replicasets', 'statefulsets', 'cronjobs', 'jobs'],
+  );
 });
 
 test('pod printer: running pod with one of two containers ready and restarts', () => {
@@ -111,7 +131,16 @@ test('pod printer: running pod with one of two containers ready and restarts', (
   });
   assert.deepEqual(
     pods.columns.map((c) => [c.name, c.type, c.priority ?? 0]),
-    [['Ready', 'string', 0], ['Status', 'string', 0], ['Restarts', 'string', 0], ['Age', 'string', 0], ['IP', 'string', 1], ['Node', 'string', 1], ['Nominated Node', 'string', 1], ['Readiness Gates', 'string', 1]],
+    [
+      ['Ready', 'string', 0],
+      ['Status', 'string', 0],
+      ['Restarts', 'string', 0],
+      ['Age', 'string', 0],
+      ['IP', 'string', 1],
+      ['Node', 'string', 1],
+      ['Nominated Node', 'string', 1],
+      ['Readiness Gates', 'string', 1],
+    ],
   );
 });
 
@@ -122,13 +151,24 @@ test('pod printer: waiting reasons, init containers, completion and termination'
 
   const crash = status({
     phase: 'Running',
-    containerStatuses: [{ name: 'c', ready: false, restartCount: 5, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { exitCode: 2, finishedAt: ago(40 * 1000) } } }],
+    containerStatuses: [
+      {
+        name: 'c',
+        ready: false,
+        restartCount: 5,
+        state: { waiting: { reason: 'CrashLoopBackOff' } },
+        lastState: { terminated: { exitCode: 2, finishedAt: ago(40 * 1000) } },
+      },
+    ],
   });
   assert.deepEqual([crash.Ready, crash.Status, crash.Restarts], ['0/1', 'CrashLoopBackOff', '5 (40s ago)']);
 
   assert.equal(status({ phase: 'Pending' }).Status, 'Pending');
   assert.equal(status({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'SchedulingGated' }] }).Status, 'SchedulingGated');
-  assert.equal(status({ phase: 'Succeeded', containerStatuses: [{ name: 'c', state: { terminated: { exitCode: 0, reason: 'Completed' } } }] }).Status, 'Completed');
+  assert.equal(
+    status({ phase: 'Succeeded', containerStatuses: [{ name: 'c', state: { terminated: { exitCode: 0, reason: 'Completed' } } }] }).Status,
+    'Completed',
+  );
   assert.equal(status({ phase: 'Failed', containerStatuses: [{ name: 'c', state: { terminated: { exitCode: 137 } } }] }).Status, 'ExitCode:137');
   assert.equal(status({ phase: 'Failed', reason: 'Evicted' }).Status, 'Evicted');
   assert.equal(status({ phase: 'Running' }, { deletionTimestamp: ago(0) }).Status, 'Terminating');
@@ -158,18 +198,32 @@ test('pod printer: waiting reasons, init containers, completion and termination'
   });
   assert.deepEqual([sidecar.Ready, sidecar.Status, sidecar.Restarts], ['2/2', 'Running', '1']);
 
-  const gated = cells(pods, { ...base, spec: { containers: [{ name: 'c' }], readinessGates: [{ conditionType: 'x/ok' }, { conditionType: 'y/ok' }] }, status: { conditions: [{ type: 'x/ok', status: 'True' }] } });
+  const gated = cells(pods, {
+    ...base,
+    spec: { containers: [{ name: 'c' }], readinessGates: [{ conditionType: 'x/ok' }, { conditionType: 'y/ok' }] },
+    status: { conditions: [{ type: 'x/ok', status: 'True' }] },
+  });
   assert.equal(gated['Readiness Gates'], '1/2');
 });
 
 test('node printer: status, roles from labels and wide columns', () => {
   const nodes = def('', 'nodes');
   const node = {
-    metadata: { name: 'edge-1', creationTimestamp: ago(3 * 24 * 60 * MIN), labels: { 'node-role.kubernetes.io/edge': '', 'node-role.kubernetes.io/control-plane': '', 'kubernetes.io/role': 'gateway' } },
+    metadata: {
+      name: 'edge-1',
+      creationTimestamp: ago(3 * 24 * 60 * MIN),
+      labels: { 'node-role.kubernetes.io/edge': '', 'node-role.kubernetes.io/control-plane': '', 'kubernetes.io/role': 'gateway' },
+    },
     spec: {},
     status: {
-      conditions: [{ type: 'MemoryPressure', status: 'False' }, { type: 'Ready', status: 'True' }],
-      addresses: [{ type: 'Hostname', address: 'edge-1' }, { type: 'InternalIP', address: '192.168.1.10' }],
+      conditions: [
+        { type: 'MemoryPressure', status: 'False' },
+        { type: 'Ready', status: 'True' },
+      ],
+      addresses: [
+        { type: 'Hostname', address: 'edge-1' },
+        { type: 'InternalIP', address: '192.168.1.10' },
+      ],
       nodeInfo: { kubeletVersion: 'v1.32.4', osImage: 'EVE-OS 13.4.0', kernelVersion: '6.1.0', containerRuntimeVersion: 'containerd://1.7.0' },
     },
   };
@@ -195,15 +249,50 @@ test('service printer: kubectl columns per type, wide selector', () => {
   const svcs = def('', 'services');
   const created = ago(3 * MIN);
   const svc = (spec: KObject, status: KObject = {}) => ({ metadata: { creationTimestamp: created }, spec, status });
-  assert.deepEqual(cells(svcs, svc({ type: 'ClusterIP', clusterIP: '10.96.0.7', selector: { b: '2', a: '1' }, ports: [{ port: 80, protocol: 'TCP' }, { port: 53, protocol: 'UDP' }] })), {
-    Type: 'ClusterIP', 'Cluster-IP': '10.96.0.7', 'External-IP': '<none>', 'Port(s)': '80/TCP,53/UDP', Age: '3m', Selector: 'a=1,b=2',
-  });
+  assert.deepEqual(
+    cells(
+      svcs,
+      svc({
+        type: 'ClusterIP',
+        clusterIP: '10.96.0.7',
+        selector: { b: '2', a: '1' },
+        ports: [
+          { port: 80, protocol: 'TCP' },
+          { port: 53, protocol: 'UDP' },
+        ],
+      }),
+    ),
+    {
+      Type: 'ClusterIP',
+      'Cluster-IP': '10.96.0.7',
+      'External-IP': '<none>',
+      'Port(s)': '80/TCP,53/UDP',
+      Age: '3m',
+      Selector: 'a=1,b=2',
+    },
+  );
   assert.deepEqual(cells(svcs, svc({ type: 'LoadBalancer', clusterIP: '10.96.0.8', ports: [{ port: 443, nodePort: 31443, protocol: 'TCP' }] })), {
-    Type: 'LoadBalancer', 'Cluster-IP': '10.96.0.8', 'External-IP': '<pending>', 'Port(s)': '443:31443/TCP', Age: '3m', Selector: '<none>',
+    Type: 'LoadBalancer',
+    'Cluster-IP': '10.96.0.8',
+    'External-IP': '<pending>',
+    'Port(s)': '443:31443/TCP',
+    Age: '3m',
+    Selector: '<none>',
   });
-  assert.equal(cells(svcs, svc({ type: 'LoadBalancer', clusterIP: '10.96.0.8', ports: [] }, { loadBalancer: { ingress: [{ ip: '203.0.113.9' }, { hostname: 'lb.example.com' }] } }))['External-IP'], '203.0.113.9,lb.example.com');
+  assert.equal(
+    cells(
+      svcs,
+      svc({ type: 'LoadBalancer', clusterIP: '10.96.0.8', ports: [] }, { loadBalancer: { ingress: [{ ip: '203.0.113.9' }, { hostname: 'lb.example.com' }] } }),
+    )['External-IP'],
+    '203.0.113.9,lb.example.com',
+  );
   assert.deepEqual(cells(svcs, svc({ type: 'ExternalName', externalName: 'db.example.com' })), {
-    Type: 'ExternalName', 'Cluster-IP': '<none>', 'External-IP': 'db.example.com', 'Port(s)': '<none>', Age: '3m', Selector: '<none>',
+    Type: 'ExternalName',
+    'Cluster-IP': '<none>',
+    'External-IP': 'db.example.com',
+    'Port(s)': '<none>',
+    Age: '3m',
+    Selector: '<none>',
   });
 });
 
@@ -211,7 +300,18 @@ test('event printers: core/v1 and events.k8s.io/v1 print the same columns', () =
   const core = def('', 'events');
   assert.deepEqual(
     core.columns.map((c) => [c.name, c.priority ?? 0]),
-    [['Last Seen', 0], ['Type', 0], ['Reason', 0], ['Object', 0], ['Subobject', 1], ['Source', 1], ['Message', 0], ['First Seen', 1], ['Count', 1], ['Name', 1]],
+    [
+      ['Last Seen', 0],
+      ['Type', 0],
+      ['Reason', 0],
+      ['Object', 0],
+      ['Subobject', 1],
+      ['Source', 1],
+      ['Message', 0],
+      ['First Seen', 1],
+      ['Count', 1],
+      ['Name', 1],
+    ],
   );
   assert.equal(core.columns.find((c) => c.name === 'Name')!.format, 'name');
   const ev = {
@@ -250,7 +350,10 @@ test('event printers: core/v1 and events.k8s.io/v1 print the same columns', () =
     type: 'Normal',
   };
   const c = cells(v1, newStyle);
-  assert.deepEqual([c['Last Seen'], c['First Seen'], c.Object, c.Source, c.Count, c.Message], ['90s', '90s', 'pod/web', 'kubeve.io/scheduler, kubeve-0', 1, 'Successfully assigned default/web to edge-1']);
+  assert.deepEqual(
+    [c['Last Seen'], c['First Seen'], c.Object, c.Source, c.Count, c.Message],
+    ['90s', '90s', 'pod/web', 'kubeve.io/scheduler, kubeve-0', 1, 'Successfully assigned default/web to edge-1'],
+  );
   assert.deepEqual(create(v1, newStyle).errors, []);
   assert.equal(v1.fieldSelectors!['regarding.name'](newStyle), 'web');
   assert.equal(core.fieldSelectors!.source({ reportingComponent: 'x' }), 'x');
@@ -259,29 +362,56 @@ test('event printers: core/v1 and events.k8s.io/v1 print the same columns', () =
 test('event validation: namespaces must agree and new events need their reporting fields', () => {
   const core = def('', 'events');
   const bad = create(core, { metadata: { name: 'e', namespace: 'team-a' }, involvedObject: { kind: 'Pod', name: 'p', namespace: 'team-b' } });
-  assert.deepEqual(bad.errors.map((e) => `${e.field}: ${e.detail}`), ['involvedObject.namespace: Invalid value: "team-b": does not match event.namespace']);
+  assert.deepEqual(
+    bad.errors.map((e) => `${e.field}: ${e.detail}`),
+    ['involvedObject.namespace: Invalid value: "team-b": does not match event.namespace'],
+  );
   const { obj } = create(core, { metadata: { name: 'e', namespace: 'team-a' }, involvedObject: { kind: 'Pod', name: 'p', namespace: 'team-a' } });
   // Fields the real server always serializes.
   assert.deepEqual([obj.reportingComponent, obj.reportingInstance, obj.firstTimestamp, obj.eventTime, obj.source], ['', '', null, null, {}]);
 
   const v1 = def('events.k8s.io', 'events');
-  const errs = create(v1, { metadata: { name: 'e', namespace: 'default' }, eventTime: ago(0), type: 'Info', regarding: { kind: 'Pod', name: 'p', namespace: 'default' } }).errors;
+  const errs = create(v1, {
+    metadata: { name: 'e', namespace: 'default' },
+    eventTime: ago(0),
+    type: 'Info',
+    regarding: { kind: 'Pod', name: 'p', namespace: 'default' },
+  }).errors;
   // An empty reportingController is both missing and not a qualified name (empty name part, regex), as upstream reports it.
-  assert.deepEqual(errs.map((e) => e.field), ['reportingController', 'reportingController', 'reportingController', 'reportingInstance', 'action', 'reason', 'type']);
+  assert.deepEqual(
+    errs.map((e) => e.field),
+    ['reportingController', 'reportingController', 'reportingController', 'reportingInstance', 'action', 'reason', 'type'],
+  );
 });
 
 test('small kinds: cells and field selectors', () => {
   const created = ago(200 * 1000);
-  assert.deepEqual(cells(def('', 'configmaps'), { metadata: { creationTimestamp: created }, data: { a: '1', b: '2' }, binaryData: { c: 'AA==' } }), { Data: 3, Age: '3m20s' });
-  assert.deepEqual(cells(def('', 'secrets'), { metadata: { creationTimestamp: created }, type: 'kubernetes.io/tls', data: { 'tls.crt': '', 'tls.key': '' } }), { Type: 'kubernetes.io/tls', Data: 2, Age: '3m20s' });
+  assert.deepEqual(cells(def('', 'configmaps'), { metadata: { creationTimestamp: created }, data: { a: '1', b: '2' }, binaryData: { c: 'AA==' } }), {
+    Data: 3,
+    Age: '3m20s',
+  });
+  assert.deepEqual(cells(def('', 'secrets'), { metadata: { creationTimestamp: created }, type: 'kubernetes.io/tls', data: { 'tls.crt': '', 'tls.key': '' } }), {
+    Type: 'kubernetes.io/tls',
+    Data: 2,
+    Age: '3m20s',
+  });
   assert.deepEqual(cells(def('', 'serviceaccounts'), { metadata: { creationTimestamp: created } }), { Secrets: 0, Age: '3m20s' });
-  assert.deepEqual(cells(def('', 'namespaces'), { metadata: { creationTimestamp: created }, status: { phase: 'Terminating' } }), { Status: 'Terminating', Age: '3m20s' });
-  assert.deepEqual(cells(def('coordination.k8s.io', 'leases'), { metadata: { creationTimestamp: created }, spec: { holderIdentity: 'edge-1' } }), { Holder: 'edge-1', Age: '3m20s' });
+  assert.deepEqual(cells(def('', 'namespaces'), { metadata: { creationTimestamp: created }, status: { phase: 'Terminating' } }), {
+    Status: 'Terminating',
+    Age: '3m20s',
+  });
+  assert.deepEqual(cells(def('coordination.k8s.io', 'leases'), { metadata: { creationTimestamp: created }, spec: { holderIdentity: 'edge-1' } }), {
+    Holder: 'edge-1',
+    Age: '3m20s',
+  });
   assert.deepEqual(def('apiextensions.k8s.io', 'customresourcedefinitions').columns, []);
   assert.equal(def('', 'secrets').fieldSelectors!.type({ type: 'Opaque' }), 'Opaque');
   assert.equal(def('', 'namespaces').fieldSelectors!['status.phase']({ status: { phase: 'Active' } }), 'Active');
   const pf = def('', 'pods').fieldSelectors!;
-  const pod = { spec: { nodeName: 'n1', restartPolicy: 'Never', schedulerName: 'default-scheduler', serviceAccountName: 'default' }, status: { phase: 'Running', podIPs: [{ ip: '10.0.0.1' }] } };
+  const pod = {
+    spec: { nodeName: 'n1', restartPolicy: 'Never', schedulerName: 'default-scheduler', serviceAccountName: 'default' },
+    status: { phase: 'Running', podIPs: [{ ip: '10.0.0.1' }] },
+  };
   assert.deepEqual(
     Object.keys(pf).map((k) => pf[k](pod)),
     ['n1', 'Never', 'default-scheduler', 'default', 'false', 'Running', '10.0.0.1', ''],
@@ -304,10 +434,16 @@ test('secret strategy: type default, stringData folded into data, base64 and typ
   assert.equal(badKey.errors[0].field, 'data[a/b]');
 
   const tls = create(secrets, { metadata: { name: 's' }, type: 'kubernetes.io/tls', data: { 'tls.crt': 'YQ==' } });
-  assert.deepEqual(tls.errors.map((e) => `${e.field}: ${e.detail}`), ['data[tls.key]: Required value']);
+  assert.deepEqual(
+    tls.errors.map((e) => `${e.field}: ${e.detail}`),
+    ['data[tls.key]: Required value'],
+  );
 
   const old = ok.obj;
-  assert.deepEqual(update(secrets, { ...old, type: 'kubernetes.io/tls', data: { 'tls.crt': '', 'tls.key': '' } }, old).errors.map((e) => e.field), ['type']);
+  assert.deepEqual(
+    update(secrets, { ...old, type: 'kubernetes.io/tls', data: { 'tls.crt': '', 'tls.key': '' } }, old).errors.map((e) => e.field),
+    ['type'],
+  );
   const frozen = { ...old, immutable: true };
   assert.deepEqual(
     update(secrets, { ...frozen, immutable: false, data: { a: 'Yg==' } }, frozen).errors.map((e) => `${e.field}: ${e.detail}`),
@@ -319,7 +455,10 @@ test('configmap strategy: key rules and no key in both data and binaryData', () 
   const cms = def('', 'configmaps');
   assert.deepEqual(create(cms, { metadata: { name: 'c' }, data: { 'app.conf': 'x' }, binaryData: { logo: 'iVBORw0KGgo=' } }).errors, []);
   const errs = create(cms, { metadata: { name: 'c' }, data: { k: 'x', 'bad key': 'y' }, binaryData: { k: 'AA==' } }).errors;
-  assert.deepEqual(errs.map((e) => e.field), ['data[bad key]', 'data[k]', 'binaryData[k]']);
+  assert.deepEqual(
+    errs.map((e) => e.field),
+    ['data[bad key]', 'data[k]', 'binaryData[k]'],
+  );
   assert.match(errs[0].detail, /a valid config key must consist of alphanumeric characters/);
   assert.equal(errs[1].detail, 'Invalid value: "k": duplicate of key present in binaryData');
 });
@@ -332,16 +471,31 @@ test('namespace strategy: finalizer, phase and name label; status and finalizers
   assert.deepEqual(obj.status, { phase: 'Active' });
   assert.equal(obj.metadata.labels['kubernetes.io/metadata.name'], 'team-a');
   const upd = update(ns, { metadata: { name: 'team-a', labels: { a: 'b' } }, spec: { finalizers: [] }, status: {} }, obj);
-  assert.deepEqual([upd.obj.spec.finalizers, upd.obj.status, upd.obj.metadata.labels], [obj.spec.finalizers, obj.status, { a: 'b', 'kubernetes.io/metadata.name': 'team-a' }]);
-  assert.deepEqual(create(ns, { metadata: { name: 'a.b' } }).errors.map((e) => e.detail), ['Invalid value: "a.b": must not contain dots']);
+  assert.deepEqual(
+    [upd.obj.spec.finalizers, upd.obj.status, upd.obj.metadata.labels],
+    [obj.spec.finalizers, obj.status, { a: 'b', 'kubernetes.io/metadata.name': 'team-a' }],
+  );
+  assert.deepEqual(
+    create(ns, { metadata: { name: 'a.b' } }).errors.map((e) => e.detail),
+    ['Invalid value: "a.b": must not contain dots'],
+  );
 });
 
 test('bootstrap namespaces', () => {
   const all = bootstrapObjects();
   const objs = all.filter((o) => o.kind === 'Namespace');
-  assert.deepEqual(objs.map((o) => o.metadata.name), ['default', 'kube-system', 'kube-public', 'kube-node-lease']);
+  assert.deepEqual(
+    objs.map((o) => o.metadata.name),
+    ['default', 'kube-system', 'kube-public', 'kube-node-lease'],
+  );
   // The system priority classes kube creates at start-up.
-  assert.deepEqual(all.filter((o) => o.kind === 'PriorityClass').map((o) => [o.metadata.name, o.value]), [['system-node-critical', 2000001000], ['system-cluster-critical', 2000000000]]);
+  assert.deepEqual(
+    all.filter((o) => o.kind === 'PriorityClass').map((o) => [o.metadata.name, o.value]),
+    [
+      ['system-node-critical', 2000001000],
+      ['system-cluster-critical', 2000000000],
+    ],
+  );
   for (const o of objs) assert.deepEqual([o.apiVersion, o.kind, o.spec.finalizers, o.status.phase], ['v1', 'Namespace', ['kubernetes'], 'Active']);
 });
 
@@ -367,19 +521,39 @@ test('pod strategy: defaults, QoS class and initial status', () => {
   assert.deepEqual(errors, []);
   const spec = obj.spec;
   assert.deepEqual(
-    [spec.restartPolicy, spec.dnsPolicy, spec.terminationGracePeriodSeconds, spec.schedulerName, spec.serviceAccountName, spec.enableServiceLinks, spec.securityContext],
+    [
+      spec.restartPolicy,
+      spec.dnsPolicy,
+      spec.terminationGracePeriodSeconds,
+      spec.schedulerName,
+      spec.serviceAccountName,
+      spec.enableServiceLinks,
+      spec.securityContext,
+    ],
     ['Always', 'ClusterFirst', 30, 'default-scheduler', 'default', true, {}],
   );
   const [app, pinned] = spec.containers;
   assert.deepEqual([app.imagePullPolicy, pinned.imagePullPolicy], ['Always', 'IfNotPresent']);
   assert.deepEqual([app.terminationMessagePath, app.terminationMessagePolicy, app.ports[0].protocol], ['/dev/termination-log', 'File', 'TCP']);
   assert.deepEqual(app.resources, { limits: { cpu: '500m', memory: '128Mi' }, requests: { cpu: '500m', memory: '128Mi' } });
-  assert.deepEqual(app.readinessProbe, { httpGet: { port: 80, path: '/', scheme: 'HTTP' }, timeoutSeconds: 1, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 });
+  assert.deepEqual(app.readinessProbe, {
+    httpGet: { port: 80, path: '/', scheme: 'HTTP' },
+    timeoutSeconds: 1,
+    periodSeconds: 10,
+    successThreshold: 1,
+    failureThreshold: 3,
+  });
   assert.equal(app.env[0].valueFrom.fieldRef.apiVersion, 'v1');
-  assert.deepEqual(spec.volumes, [{ name: 'scratch', emptyDir: {} }, { name: 'cfg', configMap: { name: 'cfg', defaultMode: 420 } }]);
+  assert.deepEqual(spec.volumes, [
+    { name: 'scratch', emptyDir: {} },
+    { name: 'cfg', configMap: { name: 'cfg', defaultMode: 420 } },
+  ]);
   assert.deepEqual(obj.status, { phase: 'Pending', qosClass: 'Guaranteed' });
 
-  const gated = create(pods, { metadata: { name: 'g' }, spec: { schedulingGates: [{ name: 'kubeve.io/wait' }], containers: [{ name: 'c', image: 'busybox:1.36' }] } }).obj;
+  const gated = create(pods, {
+    metadata: { name: 'g' },
+    spec: { schedulingGates: [{ name: 'kubeve.io/wait' }], containers: [{ name: 'c', image: 'busybox:1.36' }] },
+  }).obj;
   assert.equal(gated.status.qosClass, 'BestEffort');
   assert.deepEqual([gated.status.conditions[0].type, gated.status.conditions[0].reason], ['PodScheduled', 'SchedulingGated']);
 });
@@ -414,8 +588,20 @@ test('pod validation rejects bad specs with the real field paths', () => {
   ]);
   const q = create(pods, { metadata: { name: 'p' }, spec: { containers: [{ name: 'a', image: 'x', resources: { limits: { memory: '1 GB' } } }] } }).errors;
   assert.equal(q[0].field, 'spec.containers[0].resources.limits[memory]');
-  const tol = create(pods, { metadata: { name: 'p' }, spec: { containers: [{ name: 'a', image: 'x' }], tolerations: [{ operator: 'Exists', value: 'v' }, { key: 'k', tolerationSeconds: 5 }] } }).errors;
-  assert.deepEqual(tol.map((e) => e.field), ['spec.tolerations[0].operator', 'spec.tolerations[1].effect']);
+  const tol = create(pods, {
+    metadata: { name: 'p' },
+    spec: {
+      containers: [{ name: 'a', image: 'x' }],
+      tolerations: [
+        { operator: 'Exists', value: 'v' },
+        { key: 'k', tolerationSeconds: 5 },
+      ],
+    },
+  }).errors;
+  assert.deepEqual(
+    tol.map((e) => e.field),
+    ['spec.tolerations[0].operator', 'spec.tolerations[1].effect'],
+  );
 });
 
 test('pod updates: only images, deadlines and added tolerations may change', () => {
@@ -430,11 +616,25 @@ test('pod updates: only images, deadlines and added tolerations may change', () 
   assert.deepEqual(image.errors, []);
   assert.deepEqual(image.obj.status, { phase: 'Running' });
 
-  const tol = update(pods, { ...old, spec: { ...old.spec, tolerations: [...old.spec.tolerations, { key: 'k2', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 60 }] } }, old);
+  const tol = update(
+    pods,
+    { ...old, spec: { ...old.spec, tolerations: [...old.spec.tolerations, { key: 'k2', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 60 }] } },
+    old,
+  );
   assert.deepEqual(tol.errors, []);
 
   // A PUT of the original manifest gets the same defaults again, so it is no change.
-  assert.deepEqual(update(pods, { metadata: { name: 'web' }, spec: { nodeName: 'edge-1', containers: [{ name: 'app', image: 'nginx:1.25' }], tolerations: [{ key: 'k', operator: 'Exists' }] } }, old).errors, []);
+  assert.deepEqual(
+    update(
+      pods,
+      {
+        metadata: { name: 'web' },
+        spec: { nodeName: 'edge-1', containers: [{ name: 'app', image: 'nginx:1.25' }], tolerations: [{ key: 'k', operator: 'Exists' }] },
+      },
+      old,
+    ).errors,
+    [],
+  );
 
   const moved = update(pods, { ...old, spec: { ...old.spec, nodeName: 'edge-2' } }, old).errors;
   assert.equal(moved.length, 1);
@@ -449,10 +649,16 @@ test('pod updates: only images, deadlines and added tolerations may change', () 
   assert.match(moved[0].detail, /- spec\.nodeName: "edge-1"\n\+ spec\.nodeName: "edge-2"/);
 
   const added = update(pods, { ...old, spec: { ...old.spec, containers: [...old.spec.containers, { name: 'b', image: 'x' }] } }, old).errors;
-  assert.deepEqual(added.map((e) => `${e.field}: ${e.detail}`), ['spec.containers: Forbidden: pod updates may not add or remove containers']);
+  assert.deepEqual(
+    added.map((e) => `${e.field}: ${e.detail}`),
+    ['spec.containers: Forbidden: pod updates may not add or remove containers'],
+  );
 
   const removedTol = update(pods, { ...old, spec: { ...old.spec, tolerations: [] } }, old).errors;
-  assert.deepEqual(removedTol.map((e) => e.field), ['spec.tolerations']);
+  assert.deepEqual(
+    removedTol.map((e) => e.field),
+    ['spec.tolerations'],
+  );
 });
 
 test('node strategy: status kept on update, allocatable defaulted, taints validated', () => {
@@ -462,27 +668,59 @@ test('node strategy: status kept on update, allocatable defaulted, taints valida
   assert.deepEqual(obj.status.capacity, { cpu: '4', memory: '8Gi' });
   const upd = update(nodes, { metadata: { name: 'edge-1' }, spec: { unschedulable: true }, status: {} }, obj);
   assert.deepEqual(upd.obj.status, obj.status);
-  const errs = update(nodes, { metadata: { name: 'edge-1' }, spec: { taints: [{ key: 'a', effect: 'NoSchedule' }, { key: 'a', effect: 'NoSchedule' }, { key: 'b', effect: 'Sometimes' }] } }, obj).errors;
-  assert.deepEqual(errs.map((e) => e.field), ['spec.taints[1]', 'spec.taints[2].effect']);
+  const errs = update(
+    nodes,
+    {
+      metadata: { name: 'edge-1' },
+      spec: {
+        taints: [
+          { key: 'a', effect: 'NoSchedule' },
+          { key: 'a', effect: 'NoSchedule' },
+          { key: 'b', effect: 'Sometimes' },
+        ],
+      },
+    },
+    obj,
+  ).errors;
+  assert.deepEqual(
+    errs.map((e) => e.field),
+    ['spec.taints[1]', 'spec.taints[2].effect'],
+  );
 });
 
 test('lease validation', () => {
   const leases = def('coordination.k8s.io', 'leases');
   assert.deepEqual(create(leases, { metadata: { name: 'l' }, spec: { holderIdentity: 'a', leaseDurationSeconds: 40 } }).errors, []);
-  assert.deepEqual(create(leases, { metadata: { name: 'l' }, spec: { leaseDurationSeconds: 0 } }).errors.map((e) => `${e.field}: ${e.detail}`), ['spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0']);
+  assert.deepEqual(
+    create(leases, { metadata: { name: 'l' }, spec: { leaseDurationSeconds: 0 } }).errors.map((e) => `${e.field}: ${e.detail}`),
+    ['spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0'],
+  );
 });
 
 test('quantities are stored in canonical form', () => {
-  const cases: Array<[unknown, string]> = [[0.5, '500m'], ['1000', '1k'], ['1024Mi', '1Gi'], ['0.5Gi', '512Mi'], ['1.5Ki', '1536'], ['1e3', '1e3'], ['0.0001', '1m'], ['128974848', '128974848']];
+  const cases: Array<[unknown, string]> = [
+    [0.5, '500m'],
+    ['1000', '1k'],
+    ['1024Mi', '1Gi'],
+    ['0.5Gi', '512Mi'],
+    ['1.5Ki', '1536'],
+    ['1e3', '1e3'],
+    ['0.0001', '1m'],
+    ['128974848', '128974848'],
+  ];
   for (const [v, want] of cases) assert.equal(formatQuantity(parseQuantity(v)!), want, String(v));
   assert.equal(parseQuantity('1 GB'), undefined);
 });
 
 test('schemas carry the list semantics strategic merge patch and apply need', () => {
-  const at = (d: ResourceDefinition, path: string) =>
-    path.split('.').reduce((s: KObject, p) => (p === '[]' ? s.items : s.properties[p]), d.schema!);
+  const at = (d: ResourceDefinition, path: string) => path.split('.').reduce((s: KObject, p) => (p === '[]' ? s.items : s.properties[p]), d.schema!);
   const pods = def('', 'pods');
-  const ext = (s: KObject) => [s['x-kubernetes-patch-merge-key'], s['x-kubernetes-patch-strategy'], s['x-kubernetes-list-type'], s['x-kubernetes-list-map-keys']];
+  const ext = (s: KObject) => [
+    s['x-kubernetes-patch-merge-key'],
+    s['x-kubernetes-patch-strategy'],
+    s['x-kubernetes-list-type'],
+    s['x-kubernetes-list-map-keys'],
+  ];
   assert.deepEqual(ext(at(pods, 'spec.containers')), ['name', 'merge', 'map', ['name']]);
   assert.deepEqual(ext(at(pods, 'spec.containers.[].env')), ['name', 'merge', 'map', ['name']]);
   assert.deepEqual(ext(at(pods, 'spec.containers.[].ports')), ['containerPort', 'merge', 'map', ['containerPort', 'protocol']]);
@@ -531,7 +769,10 @@ test('deletion rules: pod grace periods and namespace lifecycle', () => {
   const { actions, ...podSubresources } = def('', 'pods').subresources;
   assert.deepEqual(podSubresources, { status: true });
   assert.deepEqual(Object.keys(actions ?? {}), ['binding', 'eviction'], 'binding and eviction are action subresources of the Pod definition');
-  assert.throws(() => ns.strategy!.checkDelete!({ metadata: { name: 'kube-system' } }), (e: any) => e.code === 403 && e.message === 'namespaces "kube-system" is forbidden: this namespace may not be deleted');
+  assert.throws(
+    () => ns.strategy!.checkDelete!({ metadata: { name: 'kube-system' } }),
+    (e: any) => e.code === 403 && e.message === 'namespaces "kube-system" is forbidden: this namespace may not be deleted',
+  );
   ns.strategy!.checkDelete!({ metadata: { name: 'kube-node-lease' } });
   const doomed: KObject = { metadata: { name: 'team-a' }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } };
   ns.strategy!.prepareForDeleting!(doomed);
@@ -542,10 +783,29 @@ test('deletion rules: pod grace periods and namespace lifecycle', () => {
 
 test('crd strategy: status is server-owned and records the storage version', () => {
   const crds = def('apiextensions.k8s.io', 'customresourcedefinitions');
-  const spec = { group: 'eve.kubeve.io', names: { plural: 'edgenodes', kind: 'EdgeNode' }, scope: 'Cluster', versions: [{ name: 'v1alpha1', served: true, storage: true }] };
+  const spec = {
+    group: 'eve.kubeve.io',
+    names: { plural: 'edgenodes', kind: 'EdgeNode' },
+    scope: 'Cluster',
+    versions: [{ name: 'v1alpha1', served: true, storage: true }],
+  };
   const { obj } = create(crds, { metadata: { name: 'edgenodes.eve.kubeve.io' }, spec, status: { storedVersions: ['bogus'] } });
   assert.deepEqual(obj.status.storedVersions, ['v1alpha1']);
-  const next = update(crds, { ...obj, spec: { ...spec, versions: [{ name: 'v1alpha1', served: true, storage: false }, { name: 'v1', served: true, storage: true }] }, status: {} }, obj);
+  const next = update(
+    crds,
+    {
+      ...obj,
+      spec: {
+        ...spec,
+        versions: [
+          { name: 'v1alpha1', served: true, storage: false },
+          { name: 'v1', served: true, storage: true },
+        ],
+      },
+      status: {},
+    },
+    obj,
+  );
   assert.deepEqual(next.obj.status.storedVersions, ['v1alpha1', 'v1']);
   assert.deepEqual(obj.status.storedVersions, ['v1alpha1'], 'the old object is not modified');
 });

@@ -83,7 +83,10 @@ spec:
   assert.equal(first.spec.ports[1].targetPort, 9090);
   await t.ok(['apply', '-f', '-'], manifest.replace('app: applied', 'app: applied2'));
   const second = await json(['get', 'svc', 'applied']);
-  assert.deepEqual(second.spec.ports.map((p: { nodePort: number }) => p.nodePort), ports);
+  assert.deepEqual(
+    second.spec.ports.map((p: { nodePort: number }) => p.nodePort),
+    ports,
+  );
   assert.equal(second.spec.clusterIP, first.spec.clusterIP);
   assert.deepEqual(second.spec.selector, { app: 'applied2' });
 });
@@ -97,13 +100,23 @@ test('Services never share a cluster IP or a node port; a taken one is refused',
   assert.equal(new Set(nodePorts).size, nodePorts.length);
 
   const taken = ips[0];
-  const r = await t.kubectl(['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'dup' }, spec: { clusterIP: taken, ports: [{ port: 80 }] } }) });
+  const r = await t.kubectl(['create', '-f', '-'], {
+    input: JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'dup' }, spec: { clusterIP: taken, ports: [{ port: 80 }] } }),
+  });
   assert.equal(r.code, 1);
-  assert.match(r.stderr, new RegExp(`spec.clusterIPs: Invalid value: "${taken.replace(/\./g, '\\.')}": failed to allocate IP ${taken.replace(/\./g, '\\.')}: provided IP is already allocated`));
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `spec.clusterIPs: Invalid value: "${taken.replace(/\./g, '\\.')}": failed to allocate IP ${taken.replace(/\./g, '\\.')}: provided IP is already allocated`,
+    ),
+  );
   assert.equal((await t.kubectl(['get', 'svc', 'dup'])).code, 1);
 
   // A chosen free IP in range is kept; "None" makes a headless service.
-  await t.ok(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'fixed' }, spec: { clusterIP: '10.96.200.7', ports: [{ port: 80 }] } }));
+  await t.ok(
+    ['create', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'fixed' }, spec: { clusterIP: '10.96.200.7', ports: [{ port: 80 }] } }),
+  );
   assert.equal((await json(['get', 'svc', 'fixed'])).spec.clusterIP, '10.96.200.7');
   await t.ok(['create', 'service', 'clusterip', 'headless', '--clusterip=None']);
   assert.match(await t.ok(['get', 'svc', 'headless']), /headless\s+ClusterIP\s+None\s+<none>\s+<none>/);
@@ -115,10 +128,13 @@ test('Services never share a cluster IP or a node port; a taken one is refused',
 
   // Deleting a Service releases its cluster IP for others.
   assert.match(await t.ok(['delete', 'svc', 'fixed']), /service "fixed" deleted/);
-  await t.ok(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'fixed2' }, spec: { clusterIP: '10.96.200.7', ports: [{ port: 80 }] } }));
+  await t.ok(
+    ['create', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'fixed2' }, spec: { clusterIP: '10.96.200.7', ports: [{ port: 80 }] } }),
+  );
 });
 
-test('clusterIP is immutable: 422 with kube\'s text, the object unchanged', async () => {
+test("clusterIP is immutable: 422 with kube's text, the object unchanged", async () => {
   await t.ok(['create', 'service', 'clusterip', 'imm', '--tcp=80']);
   const ip = (await json(['get', 'svc', 'imm'])).spec.clusterIP;
   const other = ip === '10.96.0.10' ? '10.96.0.11' : '10.96.0.10';
@@ -128,11 +144,17 @@ test('clusterIP is immutable: 422 with kube\'s text, the object unchanged', asyn
   assert.equal((await json(['get', 'svc', 'imm'])).spec.clusterIP, ip);
 });
 
-test('invalid ports: 422 with kube\'s texts, nothing stored', async () => {
+test("invalid ports: 422 with kube's texts, nothing stored", async () => {
   const svc = (ports: unknown) => JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'bad' }, spec: { selector: { a: 'b' }, ports } });
   const cases: Array<[unknown, RegExp]> = [
     [[{ port: 70000 }], /spec.ports\[0\].port: Invalid value: 70000: must be between 1 and 65535, inclusive/],
-    [[{ name: 'a', port: 80 }, { name: 'a', port: 81 }], /spec.ports\[1\].name: Duplicate value: "a"/],
+    [
+      [
+        { name: 'a', port: 80 },
+        { name: 'a', port: 81 },
+      ],
+      /spec.ports\[1\].name: Duplicate value: "a"/,
+    ],
     [[{ port: 80 }, { name: 'b', port: 81 }], /spec.ports\[0\].name: Required value/],
     [[{ name: 'x' }], /spec.ports\[0\].port: Required value/],
     [[], /spec.ports: Required value/],
@@ -147,7 +169,7 @@ test('invalid ports: 422 with kube\'s texts, nothing stored', async () => {
   }
 });
 
-test('concurrent creates asking for the same cluster IP and node port: exactly one wins, the others get kube\'s 422', async () => {
+test("concurrent creates asking for the same cluster IP and node port: exactly one wins, the others get kube's 422", async () => {
   // On etcd every storage call is a real network round trip, so concurrent requests interleave between
   // allocation and write (on SQLite they happen to run one by one).
   const etcd = await startEtcd(1);
@@ -161,10 +183,13 @@ test('concurrent creates asking for the same cluster IP and node port: exactly o
 });
 
 async function raceAllocations(t: TestServer): Promise<void> {
-  const create = (name: string, ip: string, nodePort: number) => api(t.server, 'POST', '/api/v1/namespaces/default/services', {
-    apiVersion: 'v1', kind: 'Service', metadata: { name },
-    spec: { type: 'NodePort', clusterIP: ip, ports: [{ port: 80, nodePort }] },
-  });
+  const create = (name: string, ip: string, nodePort: number) =>
+    api(t.server, 'POST', '/api/v1/namespaces/default/services', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name },
+      spec: { type: 'NodePort', clusterIP: ip, ports: [{ port: 80, nodePort }] },
+    });
   const sameIp = await Promise.all(['race-a', 'race-b', 'race-c', 'race-d'].map((n, i) => create(n, '10.96.77.77', 31770 + i)));
   assert.deepEqual(sameIp.map((r) => r.status).sort(), [201, 422, 422, 422], JSON.stringify(sameIp.map((r) => r.body)));
   for (const r of sameIp.filter((x) => x.status === 422)) {
@@ -174,7 +199,8 @@ async function raceAllocations(t: TestServer): Promise<void> {
   // Different IPs, one node port: the port is the conflict.
   const samePort = await Promise.all(['port-a', 'port-b', 'port-c'].map((n, i) => create(n, `10.96.78.${i + 1}`, 31888)));
   assert.deepEqual(samePort.map((r) => r.status).sort(), [201, 422, 422], JSON.stringify(samePort.map((r) => r.body)));
-  for (const r of samePort.filter((x) => x.status === 422)) assert.match(r.body.message, /spec\.ports\[0\]\.nodePort: Invalid value: 31888: provided port is already allocated/);
+  for (const r of samePort.filter((x) => x.status === 422))
+    assert.match(r.body.message, /spec\.ports\[0\]\.nodePort: Invalid value: 31888: provided port is already allocated/);
   // Kubectl sees one holder of each.
   const list = JSON.parse(await t.ok(['get', 'svc', '-o', 'json'])).items;
   assert.equal(list.filter((s: any) => s.spec.clusterIP === '10.96.77.77').length, 1);

@@ -90,7 +90,11 @@ test('apply twice with a changed container list merges containers by name', asyn
   const second = appDeployment('      - {name: main, image: "busybox:2", env: [{name: A, value: "1"}]}\n      - {name: extra, image: "alpine:3"}\n');
   assert.match(await t.ok(['apply', '-f', t.file('app2.yaml', second)]), /deployment.apps\/app configured/);
   const containers = (await json(['get', 'deploy', 'app'])).spec.template.spec.containers;
-  assert.deepEqual(containers.map((c: any) => c.name), ['main', 'extra'], 'side removed, extra added');
+  assert.deepEqual(
+    containers.map((c: any) => c.name),
+    ['main', 'extra'],
+    'side removed, extra added',
+  );
   assert.equal(containers[0].image, 'busybox:2');
   assert.equal(containers[0].workingDir, '/srv', 'a field set by another writer survives the merge');
   assert.deepEqual(containers[0].env, [{ name: 'A', value: '1' }]);
@@ -106,34 +110,66 @@ test('explain reads the served schema of the workload kinds', async () => {
   assert.match(await t.ok(['explain', 'cronjob.spec.schedule']), /FIELD: schedule <string>/);
 });
 
-test('a selector that does not match the template labels is refused with kube\'s 422 text', async () => {
+test("a selector that does not match the template labels is refused with kube's 422 text", async () => {
   const bad = appDeployment('      - {name: main, image: nginx}\n').replace('name: app\n', 'name: bad\n').replace('labels: {app: app}', 'labels: {app: other}');
   const r = await t.kubectl(['apply', '-f', t.file('bad.yaml', bad)]);
   assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /The Deployment "bad" is invalid: spec.template.metadata.labels: Invalid value: map\[string\]string\{"app":"other"\}: `selector` does not match template `labels`/);
+  assert.match(
+    r.stderr,
+    /The Deployment "bad" is invalid: spec.template.metadata.labels: Invalid value: map\[string\]string\{"app":"other"\}: `selector` does not match template `labels`/,
+  );
   const neg = await api(t.server, 'POST', '/apis/apps/v1/namespaces/default/deployments', {
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'neg' },
-    spec: { replicas: -1, selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } },
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'neg' },
+    spec: {
+      replicas: -1,
+      selector: { matchLabels: { a: 'b' } },
+      template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'x' }] } },
+    },
   });
   assert.equal(neg.status, 422);
   assert.equal(neg.body.reason, 'Invalid');
-  assert.deepEqual(neg.body.details.causes.map((c: any) => [c.field, c.message]), [['spec.replicas', 'Invalid value: -1: must be greater than or equal to 0']]);
+  assert.deepEqual(
+    neg.body.details.causes.map((c: any) => [c.field, c.message]),
+    [['spec.replicas', 'Invalid value: -1: must be greater than or equal to 0']],
+  );
   const missing = await api(t.server, 'POST', '/apis/apps/v1/namespaces/default/deployments', {
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'nosel' },
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'nosel' },
     spec: { template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } },
   });
   assert.equal(missing.status, 422);
-  assert.ok(missing.body.details.causes.some((c: any) => c.field === 'spec.selector' && c.message === 'Required value'), JSON.stringify(missing.body));
+  assert.ok(
+    missing.body.details.causes.some((c: any) => c.field === 'spec.selector' && c.message === 'Required value'),
+    JSON.stringify(missing.body),
+  );
   const noContainers = await api(t.server, 'POST', '/apis/apps/v1/namespaces/default/deployments', {
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'empty' },
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'empty' },
     spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: {} } },
   });
   assert.equal(noContainers.status, 422);
-  assert.deepEqual(noContainers.body.details.causes.map((c: any) => [c.field, c.message]), [['spec.template.spec.containers', 'Required value']]);
+  assert.deepEqual(
+    noContainers.body.details.causes.map((c: any) => [c.field, c.message]),
+    [['spec.template.spec.containers', 'Required value']],
+  );
   assert.equal((await t.kubectl(['get', 'deploy', 'bad'])).code, 1, 'nothing was created');
   // The selector cannot change after creation.
-  const patched = await t.kubectl(['patch', 'deploy', 'web', '--type=merge', '-p', '{"spec":{"selector":{"matchLabels":{"app":"x"}},"template":{"metadata":{"labels":{"app":"x"}}}}}']);
-  assert.match(patched.stderr, /spec.selector: Invalid value: v1.LabelSelector\{MatchLabels:map\[string\]string\{"app":"x"\}, MatchExpressions:\[\]v1.LabelSelectorRequirement\(nil\)\}: field is immutable/);
+  const patched = await t.kubectl([
+    'patch',
+    'deploy',
+    'web',
+    '--type=merge',
+    '-p',
+    '{"spec":{"selector":{"matchLabels":{"app":"x"}},"template":{"metadata":{"labels":{"app":"x"}}}}}',
+  ]);
+  assert.match(
+    patched.stderr,
+    /spec.selector: Invalid value: v1.LabelSelector\{MatchLabels:map\[string\]string\{"app":"x"\}, MatchExpressions:\[\]v1.LabelSelectorRequirement\(nil\)\}: field is immutable/,
+  );
 });
 
 test('create job: generated selector, kube defaults and the STATUS/COMPLETIONS columns', async () => {
@@ -155,7 +191,9 @@ test('create job: generated selector, kube defaults and the STATUS/COMPLETIONS c
   assert.match(table, /\nonce\s+Running\s+0\/1\s+\d+s\n/);
   // A Job's pods must not restart in place.
   const r = await api(t.server, 'POST', '/apis/batch/v1/namespaces/default/jobs', {
-    apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'always' },
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: 'always' },
     spec: { template: { spec: { containers: [{ name: 'c', image: 'x' }] } } },
   });
   assert.equal(r.status, 422);
@@ -208,11 +246,17 @@ test('get all lists the workload kinds; short names resolve', async () => {
     assert.equal(r.code, 0, `${short}: ${r.stderr}`);
   }
   const names = await t.ok(['api-resources', '--api-group=apps', '-o', 'name']);
-  for (const r of ['deployments.apps', 'replicasets.apps', 'daemonsets.apps', 'statefulsets.apps', 'controllerrevisions.apps']) assert.match(names, new RegExp(r));
+  for (const r of ['deployments.apps', 'replicasets.apps', 'daemonsets.apps', 'statefulsets.apps', 'controllerrevisions.apps'])
+    assert.match(names, new RegExp(r));
 });
 
 test('DaemonSet, StatefulSet, RuntimeClass: applied from YAML with defaults and columns', async () => {
-  await t.ok(['apply', '-f', t.file('more.yaml', `apiVersion: apps/v1
+  await t.ok([
+    'apply',
+    '-f',
+    t.file(
+      'more.yaml',
+      `apiVersion: apps/v1
 kind: DaemonSet
 metadata: {name: agent}
 spec:
@@ -238,7 +282,9 @@ apiVersion: node.k8s.io/v1
 kind: RuntimeClass
 metadata: {name: kata}
 handler: kata
-`)]);
+`,
+    ),
+  ]);
   const ds = await json(['get', 'ds', 'agent']);
   assert.deepEqual(ds.spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } });
   const dsTable = await t.ok(['get', 'ds']);
@@ -253,34 +299,55 @@ handler: kata
 
   // A revision as the DaemonSet controller would record it: CONTROLLER names the owner as kind.group/name.
   const cr = await api(t.server, 'POST', '/apis/apps/v1/namespaces/default/controllerrevisions', {
-    apiVersion: 'apps/v1', kind: 'ControllerRevision',
+    apiVersion: 'apps/v1',
+    kind: 'ControllerRevision',
     metadata: { name: 'agent-5d8f7', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'agent', uid: ds.metadata.uid, controller: true }] },
     data: { spec: { template: { spec: { containers: [{ name: 'a', image: 'agent:1' }] } } } },
     revision: 1,
   });
   assert.equal(cr.status, 201, JSON.stringify(cr.body));
   assert.match(await t.ok(['get', 'controllerrevisions']), /^NAME\s+CONTROLLER\s+REVISION\s+AGE\nagent-5d8f7\s+daemonset.apps\/agent\s+1\s+\d+s\n/);
-  const changed = await api(t.server, 'PATCH', '/apis/apps/v1/namespaces/default/controllerrevisions/agent-5d8f7', { data: { other: 1 } }, { 'Content-Type': 'application/merge-patch+json' });
+  const changed = await api(
+    t.server,
+    'PATCH',
+    '/apis/apps/v1/namespaces/default/controllerrevisions/agent-5d8f7',
+    { data: { other: 1 } },
+    { 'Content-Type': 'application/merge-patch+json' },
+  );
   assert.equal(changed.status, 422);
   assert.match(changed.body.message, /data: Invalid value: .*field is immutable/);
 });
 
 const pod = (name: string, labels: Record<string, string>) => ({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name, labels }, spec: { containers: [{ name: 'c', image: 'nginx' }] },
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, labels },
+  spec: { containers: [{ name: 'c', image: 'nginx' }] },
 });
 
 /** A pod the budget check applies to: bound, Running and Ready (Pending pods are evicted without a check). */
 async function runningPod(name: string, labels: Record<string, string>): Promise<void> {
   const created = await api(t.server, 'POST', '/api/v1/namespaces/default/pods', pod(name, labels));
   assert.equal(created.status, 201, JSON.stringify(created.body));
-  const status = await api(t.server, 'PATCH', `/api/v1/namespaces/default/pods/${name}/status`,
-    { status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } }, { 'Content-Type': 'application/merge-patch+json' });
+  const status = await api(
+    t.server,
+    'PATCH',
+    `/api/v1/namespaces/default/pods/${name}/status`,
+    { status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } },
+    { 'Content-Type': 'application/merge-patch+json' },
+  );
   assert.equal(status.status, 200, JSON.stringify(status.body));
 }
 
 /** What the disruption controller would write into a budget's status. */
 async function budgetStatus(name: string, status: Record<string, unknown>): Promise<void> {
-  const r = await api(t.server, 'PATCH', `/apis/policy/v1/namespaces/default/poddisruptionbudgets/${name}/status`, { status }, { 'Content-Type': 'application/merge-patch+json' });
+  const r = await api(
+    t.server,
+    'PATCH',
+    `/apis/policy/v1/namespaces/default/poddisruptionbudgets/${name}/status`,
+    { status },
+    { 'Content-Type': 'application/merge-patch+json' },
+  );
   assert.equal(r.status, 200, JSON.stringify(r.body));
 }
 
@@ -293,7 +360,11 @@ test('eviction deletes a pod no budget protects', async () => {
   assert.equal(r.status, 201, JSON.stringify(r.body));
   assert.equal(r.body.status, 'Success');
   assert.equal((await api(t.server, 'GET', '/api/v1/namespaces/default/pods/free')).status, 404);
-  const missing = await api(t.server, 'POST', '/api/v1/namespaces/default/pods/x/eviction', { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'x' } });
+  const missing = await api(t.server, 'POST', '/api/v1/namespaces/default/pods/x/eviction', {
+    apiVersion: 'policy/v1',
+    kind: 'Eviction',
+    metadata: { name: 'x' },
+  });
   assert.equal(missing.status, 404, 'no such pod');
 });
 
@@ -318,7 +389,11 @@ test('eviction is refused with 429 while the matching budget allows no disruptio
   const still = await api(t.server, 'GET', '/api/v1/namespaces/default/pods/guarded');
   assert.equal(still.status, 200, 'the pod is still there');
   assert.equal(still.body.metadata.deletionTimestamp, undefined);
-  assert.equal((still.body.status.conditions ?? []).find((c: any) => c.type === 'DisruptionTarget'), undefined, 'a refused eviction leaves the pod alone');
+  assert.equal(
+    (still.body.status.conditions ?? []).find((c: any) => c.type === 'DisruptionTarget'),
+    undefined,
+    'a refused eviction leaves the pod alone',
+  );
 
   await budgetStatus('guard', { disruptionsAllowed: 1, currentHealthy: 2, expectedPods: 2 });
   const ok = await evict('guarded', { deleteOptions: { gracePeriodSeconds: 0 } });
@@ -328,7 +403,10 @@ test('eviction is refused with 429 while the matching budget allows no disruptio
   const pdb = await json(['get', 'pdb', 'guard']);
   assert.equal(pdb.status.disruptionsAllowed, 0, 'the eviction spent the allowed disruption');
   assert.ok(pdb.status.disruptedPods?.guarded, 'the evicted pod is recorded');
-  assert.deepEqual(pdb.status.conditions.map((c: any) => [c.type, c.status, c.reason]), [['DisruptionAllowed', 'False', 'InsufficientPods']]);
+  assert.deepEqual(
+    pdb.status.conditions.map((c: any) => [c.type, c.status, c.reason]),
+    [['DisruptionAllowed', 'False', 'InsufficientPods']],
+  );
 
   // The budget is spent: the next pod is protected again.
   await runningPod('guarded2', { app: 'guarded' });
@@ -336,7 +414,10 @@ test('eviction is refused with 429 while the matching budget allows no disruptio
 });
 
 test('eviction of a pod with a grace period marks it DisruptionTarget and leaves it terminating', async () => {
-  const created = await api(t.server, 'POST', '/api/v1/namespaces/default/pods', { ...pod('graceful', { app: 'graceful' }), spec: { nodeName: 'node-a', containers: [{ name: 'c', image: 'nginx' }] } });
+  const created = await api(t.server, 'POST', '/api/v1/namespaces/default/pods', {
+    ...pod('graceful', { app: 'graceful' }),
+    spec: { nodeName: 'node-a', containers: [{ name: 'c', image: 'nginx' }] },
+  });
   assert.equal(created.status, 201);
   const r = await evict('graceful');
   assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -345,19 +426,32 @@ test('eviction of a pod with a grace period marks it DisruptionTarget and leaves
   assert.equal(p.metadata.deletionGracePeriodSeconds, 30);
   const c = p.status.conditions.find((x: any) => x.type === 'DisruptionTarget');
   assert.deepEqual([c.status, c.reason, c.message], ['True', 'EvictionByEvictionAPI', 'Eviction API: evicting']);
-  const wrongName = await api(t.server, 'POST', '/api/v1/namespaces/default/pods/graceful/eviction', { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'other' } });
+  const wrongName = await api(t.server, 'POST', '/api/v1/namespaces/default/pods/graceful/eviction', {
+    apiVersion: 'policy/v1',
+    kind: 'Eviction',
+    metadata: { name: 'other' },
+  });
   assert.equal(wrongName.status, 400);
   assert.equal(wrongName.body.message, 'name in URL does not match name in Eviction object');
 });
 
 test('apps validation follows kube per kind: DaemonSet rolling update, activeDeadlineSeconds, StatefulSet claim mounts', async () => {
-  const post = (resource: string, body: Record<string, unknown>) => api(t.server, 'POST', `/apis/apps/v1/namespaces/default/${resource}`, { apiVersion: 'apps/v1', ...body });
+  const post = (resource: string, body: Record<string, unknown>) =>
+    api(t.server, 'POST', `/apis/apps/v1/namespaces/default/${resource}`, { apiVersion: 'apps/v1', ...body });
   const causes = (r: any) => r.body.details.causes.map((c: any) => `${c.field}: ${c.message}`);
-  const template = (spec: Record<string, unknown> = {}) => ({ metadata: { labels: { app: 'v' } }, spec: { containers: [{ name: 'c', image: 'i', volumeMounts: [{ name: 'data', mountPath: '/data' }] }], ...spec } });
+  const template = (spec: Record<string, unknown> = {}) => ({
+    metadata: { labels: { app: 'v' } },
+    spec: { containers: [{ name: 'c', image: 'i', volumeMounts: [{ name: 'data', mountPath: '/data' }] }], ...spec },
+  });
 
   const ds = await post('daemonsets', {
-    kind: 'DaemonSet', metadata: { name: 'v' },
-    spec: { selector: { matchLabels: { app: 'v' } }, updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 0 } }, template: template({ activeDeadlineSeconds: 5, volumes: [{ name: 'data', emptyDir: {} }] }) },
+    kind: 'DaemonSet',
+    metadata: { name: 'v' },
+    spec: {
+      selector: { matchLabels: { app: 'v' } },
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 0 } },
+      template: template({ activeDeadlineSeconds: 5, volumes: [{ name: 'data', emptyDir: {} }] }),
+    },
   });
   assert.equal(ds.status, 422);
   assert.deepEqual(causes(ds), [
@@ -365,31 +459,67 @@ test('apps validation follows kube per kind: DaemonSet rolling update, activeDea
     'spec.updateStrategy.rollingUpdate.maxUnavailable: Required value: cannot be 0 when maxSurge is 0',
   ]);
 
-  const rs = await post('replicasets', { kind: 'ReplicaSet', metadata: { name: 'v' }, spec: { selector: {}, template: template({ volumes: [{ name: 'data', emptyDir: {} }] }) } });
+  const rs = await post('replicasets', {
+    kind: 'ReplicaSet',
+    metadata: { name: 'v' },
+    spec: { selector: {}, template: template({ volumes: [{ name: 'data', emptyDir: {} }] }) },
+  });
   assert.equal(rs.status, 422);
-  assert.deepEqual(causes(rs), ['spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment']);
+  assert.deepEqual(causes(rs), [
+    'spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment',
+  ]);
 
   // A StatefulSet's containers may mount the claims of its volumeClaimTemplates: no "volume not found".
   const sts = await post('statefulsets', {
-    kind: 'StatefulSet', metadata: { name: 'v' },
-    spec: { serviceName: 'v', selector: { matchLabels: { app: 'v' } }, template: template(), volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }] },
+    kind: 'StatefulSet',
+    metadata: { name: 'v' },
+    spec: {
+      serviceName: 'v',
+      selector: { matchLabels: { app: 'v' } },
+      template: template(),
+      volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }],
+    },
   });
   assert.equal(sts.status, 201, JSON.stringify(sts.body));
   assert.equal(sts.body.spec.volumeClaimTemplates[0].spec.resources.requests.storage, '1Gi');
-  const moved = await api(t.server, 'PATCH', '/apis/apps/v1/namespaces/default/statefulsets/v', { spec: { serviceName: 'other' } }, { 'Content-Type': 'application/merge-patch+json' });
+  const moved = await api(
+    t.server,
+    'PATCH',
+    '/apis/apps/v1/namespaces/default/statefulsets/v',
+    { spec: { serviceName: 'other' } },
+    { 'Content-Type': 'application/merge-patch+json' },
+  );
   assert.equal(moved.status, 422);
-  assert.match(moved.body.message, /spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden/);
+  assert.match(
+    moved.body.message,
+    /spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden/,
+  );
 });
 
 test('status writes are validated: counts non-negative and consistent, spec untouched', async () => {
   const path = '/apis/apps/v1/namespaces/default/deployments/web/status';
-  const bad = await api(t.server, 'PATCH', path, { status: { replicas: 2, readyReplicas: 3, availableReplicas: -1 } }, { 'Content-Type': 'application/merge-patch+json' });
+  const bad = await api(
+    t.server,
+    'PATCH',
+    path,
+    { status: { replicas: 2, readyReplicas: 3, availableReplicas: -1 } },
+    { 'Content-Type': 'application/merge-patch+json' },
+  );
   assert.equal(bad.status, 422);
-  assert.deepEqual(bad.body.details.causes.map((c: any) => `${c.field}: ${c.message}`), [
-    'status.availableReplicas: Invalid value: -1: must be greater than or equal to 0',
-    'status.readyReplicas: Invalid value: 3: cannot be greater than status.replicas',
-  ]);
-  const ok = await api(t.server, 'PATCH', path, { spec: { replicas: 9 }, status: { replicas: 5, readyReplicas: 2, updatedReplicas: 5, availableReplicas: 2, observedGeneration: 3 } }, { 'Content-Type': 'application/merge-patch+json' });
+  assert.deepEqual(
+    bad.body.details.causes.map((c: any) => `${c.field}: ${c.message}`),
+    [
+      'status.availableReplicas: Invalid value: -1: must be greater than or equal to 0',
+      'status.readyReplicas: Invalid value: 3: cannot be greater than status.replicas',
+    ],
+  );
+  const ok = await api(
+    t.server,
+    'PATCH',
+    path,
+    { spec: { replicas: 9 }, status: { replicas: 5, readyReplicas: 2, updatedReplicas: 5, availableReplicas: 2, observedGeneration: 3 } },
+    { 'Content-Type': 'application/merge-patch+json' },
+  );
   assert.equal(ok.status, 200, JSON.stringify(ok.body));
   assert.equal(ok.body.spec.replicas, 5, 'the status subresource does not change spec');
   assert.match(await t.ok(['get', 'deploy', 'web']), /\nweb\s+2\/5\s+5\s+2\s+\d+s\n/);
@@ -398,10 +528,18 @@ test('status writes are validated: counts non-negative and consistent, spec unto
 test('kubectl drain cordons, evicts through pods/eviction and is held back by a budget', async () => {
   await t.ok(['apply', '-f', t.file('node.yaml', 'apiVersion: v1\nkind: Node\nmetadata:\n  name: edge-1\n')]);
   const onNode = async (name: string) => {
-    const created = await api(t.server, 'POST', '/api/v1/namespaces/default/pods', { ...pod(name, { app: 'drained' }), spec: { nodeName: 'edge-1', containers: [{ name: 'c', image: 'nginx' }] } });
+    const created = await api(t.server, 'POST', '/api/v1/namespaces/default/pods', {
+      ...pod(name, { app: 'drained' }),
+      spec: { nodeName: 'edge-1', containers: [{ name: 'c', image: 'nginx' }] },
+    });
     assert.equal(created.status, 201, JSON.stringify(created.body));
-    const st = await api(t.server, 'PATCH', `/api/v1/namespaces/default/pods/${name}/status`,
-      { status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } }, { 'Content-Type': 'application/merge-patch+json' });
+    const st = await api(
+      t.server,
+      'PATCH',
+      `/api/v1/namespaces/default/pods/${name}/status`,
+      { status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } },
+      { 'Content-Type': 'application/merge-patch+json' },
+    );
     assert.equal(st.status, 200);
   };
   await onNode('d1');
@@ -424,14 +562,21 @@ test('a dry-run eviction deletes nothing and spends nothing', async () => {
   await runningPod('dry', { app: 'dry' });
   await t.ok(['create', 'pdb', 'dry', '--selector=app=dry', '--max-unavailable=1']);
   await budgetStatus('dry', { observedGeneration: 1, disruptionsAllowed: 1, currentHealthy: 1, desiredHealthy: 0, expectedPods: 1 });
-  const viaQuery = await api(t.server, 'POST', '/api/v1/namespaces/default/pods/dry/eviction?dryRun=All', { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'dry' } });
+  const viaQuery = await api(t.server, 'POST', '/api/v1/namespaces/default/pods/dry/eviction?dryRun=All', {
+    apiVersion: 'policy/v1',
+    kind: 'Eviction',
+    metadata: { name: 'dry' },
+  });
   assert.equal(viaQuery.status, 201, JSON.stringify(viaQuery.body));
   const viaBody = await evict('dry', { deleteOptions: { dryRun: ['All'] } });
   assert.equal(viaBody.status, 201, JSON.stringify(viaBody.body));
   const p = await api(t.server, 'GET', '/api/v1/namespaces/default/pods/dry');
   assert.equal(p.status, 200);
   assert.equal(p.body.metadata.deletionTimestamp, undefined);
-  assert.equal((p.body.status.conditions ?? []).some((c: any) => c.type === 'DisruptionTarget'), false);
+  assert.equal(
+    (p.body.status.conditions ?? []).some((c: any) => c.type === 'DisruptionTarget'),
+    false,
+  );
   const pdb = await json(['get', 'pdb', 'dry']);
   assert.equal(pdb.status.disruptionsAllowed, 1);
   assert.equal(pdb.status.disruptedPods, undefined);
@@ -442,7 +587,16 @@ test('the aggregated edit and view roles cover the workload kinds and pods/evict
   await t.ok(['create', 'rolebinding', 'dev-edit', '--clusterrole=edit', '--user=dev', '-n', 'team']);
   await t.ok(['create', 'rolebinding', 'ro-view', '--clusterrole=view', '--user=ro', '-n', 'team']);
   const can = async (user: string, ...args: string[]) => (await t.kubectl(['auth', 'can-i', ...args, '-n', 'team', `--as=${user}`])).stdout.trim();
-  for (const r of ['deployments.apps', 'deployments.apps/scale', 'statefulsets.apps', 'daemonsets.apps', 'replicasets.apps', 'jobs.batch', 'cronjobs.batch', 'poddisruptionbudgets.policy']) {
+  for (const r of [
+    'deployments.apps',
+    'deployments.apps/scale',
+    'statefulsets.apps',
+    'daemonsets.apps',
+    'replicasets.apps',
+    'jobs.batch',
+    'cronjobs.batch',
+    'poddisruptionbudgets.policy',
+  ]) {
     assert.equal(await can('dev', 'create', r), 'yes', `edit creates ${r}`);
     assert.equal(await can('ro', 'list', r), 'yes', `view lists ${r}`);
     assert.equal(await can('ro', 'create', r), 'no', `view does not create ${r}`);
@@ -459,7 +613,12 @@ test('the aggregated edit and view roles cover the workload kinds and pods/evict
 
 test('Priority admission: pods get their class priority, the global default, or a refusal', async () => {
   const createPod = (name: string, spec: Record<string, unknown> = {}) =>
-    api(t.server, 'POST', '/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'c', image: 'nginx' }], ...spec } });
+    api(t.server, 'POST', '/api/v1/namespaces/default/pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name },
+      spec: { containers: [{ name: 'c', image: 'nginx' }], ...spec },
+    });
   await t.ok(['create', 'priorityclass', 'batch-low', '--value=100', '--preemption-policy=Never']);
 
   const plain = await createPod('prio-plain');
@@ -476,19 +635,30 @@ test('Priority admission: pods get their class priority, the global default, or 
   assert.equal(unknown.body.message, 'pods "prio-unknown" is forbidden: no PriorityClass with name nope was found');
   const forged = await createPod('prio-forged', { priorityClassName: 'batch-low', priority: 7 });
   assert.equal(forged.status, 403);
-  assert.equal(forged.body.message, 'pods "prio-forged" is forbidden: the integer value of priority (7) must not be provided in pod spec; priority admission controller computed 100 from the given PriorityClass name');
+  assert.equal(
+    forged.body.message,
+    'pods "prio-forged" is forbidden: the integer value of priority (7) must not be provided in pod spec; priority admission controller computed 100 from the given PriorityClass name',
+  );
   assert.equal((await api(t.server, 'GET', '/api/v1/namespaces/default/pods/prio-unknown')).status, 404, 'nothing was created');
 
   await t.ok(['create', 'priorityclass', 'fleet-default', '--value=50', '--global-default']);
   const second = await t.kubectl(['create', 'priorityclass', 'other-default', '--value=60', '--global-default']);
-  assert.match(second.stderr, /priorityclasses.scheduling.k8s.io "other-default" is forbidden: PriorityClass fleet-default is already marked as default. Only one default can exist/);
+  assert.match(
+    second.stderr,
+    /priorityclasses.scheduling.k8s.io "other-default" is forbidden: PriorityClass fleet-default is already marked as default. Only one default can exist/,
+  );
   const defaulted = await createPod('prio-default');
   assert.deepEqual([defaulted.body.spec.priorityClassName, defaulted.body.spec.priority], ['fleet-default', 50]);
   await t.ok(['delete', 'priorityclass', 'fleet-default']);
 });
 
 test('RuntimeClass admission: overhead and scheduling constraints of the class land on the pod', async () => {
-  await t.ok(['apply', '-f', t.file('rc.yaml', `apiVersion: node.k8s.io/v1
+  await t.ok([
+    'apply',
+    '-f',
+    t.file(
+      'rc.yaml',
+      `apiVersion: node.k8s.io/v1
 kind: RuntimeClass
 metadata: {name: sandboxed}
 handler: runsc
@@ -496,9 +666,16 @@ overhead: {podFixed: {cpu: 250m, memory: 120Mi}}
 scheduling:
   nodeSelector: {sandbox: "yes"}
   tolerations: [{key: sandbox, operator: Exists, effect: NoSchedule}]
-`)]);
+`,
+    ),
+  ]);
   const createPod = (name: string, spec: Record<string, unknown>) =>
-    api(t.server, 'POST', '/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'c', image: 'nginx' }], ...spec } });
+    api(t.server, 'POST', '/api/v1/namespaces/default/pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name },
+      spec: { containers: [{ name: 'c', image: 'nginx' }], ...spec },
+    });
   const p = await createPod('sandboxed', { runtimeClassName: 'sandboxed', nodeSelector: { site: 'lab' } });
   assert.equal(p.status, 201, JSON.stringify(p.body));
   assert.deepEqual(p.body.spec.overhead, { cpu: '250m', memory: '120Mi' });
@@ -506,7 +683,10 @@ scheduling:
   assert.deepEqual(p.body.spec.tolerations, [{ key: 'sandbox', operator: 'Exists', effect: 'NoSchedule' }]);
   const conflict = await createPod('sandbox-conflict', { runtimeClassName: 'sandboxed', nodeSelector: { sandbox: 'no' } });
   assert.equal(conflict.status, 403);
-  assert.equal(conflict.body.message, 'pods "sandbox-conflict" is forbidden: conflict: runtimeClass.scheduling.nodeSelector[sandbox] = yes; pod.spec.nodeSelector[sandbox] = no');
+  assert.equal(
+    conflict.body.message,
+    'pods "sandbox-conflict" is forbidden: conflict: runtimeClass.scheduling.nodeSelector[sandbox] = yes; pod.spec.nodeSelector[sandbox] = no',
+  );
   const unknown = await createPod('no-class', { runtimeClassName: 'missing' });
   assert.equal(unknown.status, 403);
   assert.equal(unknown.body.message, 'pods "no-class" is forbidden: pod rejected: RuntimeClass "missing" not found');

@@ -12,10 +12,32 @@ const GADGETS = '/apis/example.com/v1/namespaces/default/gadgets';
 before(async () => {
   t = await startTestServer();
   const crd = {
-    apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'gadgets.example.com' },
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'gadgets.example.com' },
     spec: {
-      group: 'example.com', scope: 'Namespaced', names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget' },
-      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', required: ['size'], properties: { size: { type: 'integer', maximum: 10 }, mode: { type: 'string', enum: ['a', 'b'] } } } } } } }],
+      group: 'example.com',
+      scope: 'Namespaced',
+      names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget' },
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              properties: {
+                spec: {
+                  type: 'object',
+                  required: ['size'],
+                  properties: { size: { type: 'integer', maximum: 10 }, mode: { type: 'string', enum: ['a', 'b'] } },
+                },
+              },
+            },
+          },
+        },
+      ],
     },
   };
   assert.equal((await api(t.server, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd)).status, 201);
@@ -64,7 +86,9 @@ test('a body whose kind or namespace does not match the URL is a 400', async () 
 });
 
 test('a CR violating its schema is a 422 naming the field path', async () => {
-  const r = await unchanged(() => api(t.server, 'POST', GADGETS, { apiVersion: 'example.com/v1', kind: 'Gadget', metadata: { name: 'g' }, spec: { size: 'big', mode: 'z' } }));
+  const r = await unchanged(() =>
+    api(t.server, 'POST', GADGETS, { apiVersion: 'example.com/v1', kind: 'Gadget', metadata: { name: 'g' }, spec: { size: 'big', mode: 'z' } }),
+  );
   assert.equal(r.status, 422);
   isStatus(r.body, 422, 'Invalid');
   assert.match(r.body.message, /^Gadget.example.com "g" is invalid: /);
@@ -93,8 +117,19 @@ test('a stale resourceVersion is a 409 Conflict', async () => {
   const r = await unchanged(() => api(t.server, 'PUT', `${CM}/existing`, { ...cur.body, data: { a: '3' } }));
   assert.equal(r.status, 409);
   isStatus(r.body, 409, 'Conflict');
-  assert.match(r.body.message, /Operation cannot be fulfilled on configmaps "existing": the object has been modified; please apply your changes to the latest version and try again/);
-  const p = await unchanged(() => api(t.server, 'PATCH', `${CM}/existing`, { metadata: { resourceVersion: cur.body.metadata.resourceVersion }, data: { a: '4' } }, { 'Content-Type': 'application/merge-patch+json' }));
+  assert.match(
+    r.body.message,
+    /Operation cannot be fulfilled on configmaps "existing": the object has been modified; please apply your changes to the latest version and try again/,
+  );
+  const p = await unchanged(() =>
+    api(
+      t.server,
+      'PATCH',
+      `${CM}/existing`,
+      { metadata: { resourceVersion: cur.body.metadata.resourceVersion }, data: { a: '4' } },
+      { 'Content-Type': 'application/merge-patch+json' },
+    ),
+  );
   assert.equal(p.status, 409, 'a resourceVersion inside a patch is a precondition');
 });
 
@@ -124,7 +159,9 @@ test('not found, already exists and unsupported patch types', async () => {
   assert.equal(dup.status, 409);
   isStatus(dup.body, 409, 'AlreadyExists');
   await api(t.server, 'POST', GADGETS, { metadata: { name: 'g2' }, spec: { size: 1 } });
-  const smp = await unchanged(() => api(t.server, 'PATCH', `${GADGETS}/g2`, { spec: { size: 2 } }, { 'Content-Type': 'application/strategic-merge-patch+json' }));
+  const smp = await unchanged(() =>
+    api(t.server, 'PATCH', `${GADGETS}/g2`, { spec: { size: 2 } }, { 'Content-Type': 'application/strategic-merge-patch+json' }),
+  );
   assert.equal(smp.status, 415);
   isStatus(smp.body, 415, 'UnsupportedMediaType');
 });

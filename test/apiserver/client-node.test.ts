@@ -20,7 +20,12 @@ class Link {
       const s = net.connect(this.target, '127.0.0.1');
       this.sockets.add(c).add(s);
       c.pipe(s).pipe(c);
-      const drop = () => { c.destroy(); s.destroy(); this.sockets.delete(c); this.sockets.delete(s); };
+      const drop = () => {
+        c.destroy();
+        s.destroy();
+        this.sockets.delete(c);
+        this.sockets.delete(s);
+      };
       c.on('error', drop).on('close', drop);
       s.on('error', drop).on('close', drop);
     });
@@ -109,7 +114,13 @@ test('informer resumes after a dropped link without duplicate ADDED events', asy
   await core().createNamespacedConfigMap({ namespace: 'inf', body: { metadata: { name: 'c' } } });
   await until(() => adds.includes('c'));
   assert.deepEqual(adds, ['a', 'b', 'c'], 'each object added exactly once');
-  assert.deepEqual(informer.list().map((o) => o.metadata!.name).sort(), ['a', 'b', 'c']);
+  assert.deepEqual(
+    informer
+      .list()
+      .map((o) => o.metadata!.name)
+      .sort(),
+    ['a', 'b', 'c'],
+  );
   await informer.stop();
 });
 
@@ -122,7 +133,8 @@ test('a resourceVersion lost to compaction gets 410 and the informer relists', a
   // informer's resourceVersion so it cannot resume.
   assert.equal((await api(t.server, 'DELETE', '/api/v1/namespaces/inf/configmaps/a')).status, 200);
   assert.equal((await api(t.server, 'POST', '/api/v1/namespaces/inf/configmaps', { metadata: { name: 'd' } })).status, 201);
-  for (let i = 0; i < 20; i++) assert.equal((await api(t.server, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: `churn-${i}` } })).status, 201);
+  for (let i = 0; i < 20; i++)
+    assert.equal((await api(t.server, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: `churn-${i}` } })).status, 201);
   const rev = await t.server.storage.currentRevision();
   await t.server.storage.compact(rev);
 
@@ -135,7 +147,14 @@ test('a resourceVersion lost to compaction gets 410 and the informer relists', a
   assert.match(stale.body.object.message, /^too old resource version: \d+ \(\d+\)$/);
 
   link.restore();
-  await until(() => informer.list().map((o) => o.metadata!.name).sort().join() === 'b,c,d');
+  await until(
+    () =>
+      informer
+        .list()
+        .map((o) => o.metadata!.name)
+        .sort()
+        .join() === 'b,c,d',
+  );
   assert.ok(adds.includes('d'), 'relist delivered the object created while disconnected');
   await informer.stop();
 });

@@ -56,7 +56,10 @@ test('defaults fill singular, listKind, conversion and the stored version', () =
   assert.deepEqual(crd.status.storedVersions, ['v1alpha1']);
   assert.deepEqual(validateCRD(crd), []);
   const webhook = edgeNodes();
-  webhook.spec.conversion = { strategy: 'Webhook', webhook: { clientConfig: { service: { namespace: 'ns', name: 'conv' } }, conversionReviewVersions: ['v1'] } };
+  webhook.spec.conversion = {
+    strategy: 'Webhook',
+    webhook: { clientConfig: { service: { namespace: 'ns', name: 'conv' } }, conversionReviewVersions: ['v1'] },
+  };
   applyCRDDefaults(webhook);
   assert.equal(webhook.spec.conversion.webhook.clientConfig.service.port, 443);
   assert.deepEqual(validateCRD(webhook), []);
@@ -99,7 +102,10 @@ test('versions: exactly one storage version, DNS-1035 names, and schemas require
     c.spec.versions.push({ ...structuredClone(c.spec.versions[0]), name: 'v1', storage: true });
   });
   assert.equal(two.length, 2);
-  assert.match(two[0], /^spec\.versions: Invalid value: \[\]apiextensions\.CustomResourceDefinitionVersion\{.*Name:"v1".*\}: must have exactly one version marked as storage version$/);
+  assert.match(
+    two[0],
+    /^spec\.versions: Invalid value: \[\]apiextensions\.CustomResourceDefinitionVersion\{.*Name:"v1".*\}: must have exactly one version marked as storage version$/,
+  );
   assert.equal(two[1], 'status.storedVersions: Invalid value: []string{"v1alpha1"}: must have the storage version v1');
 
   assert.deepEqual(
@@ -146,7 +152,11 @@ test('schema errors are reported at spec.validation when all versions share the 
 test('scale subresource paths and printer columns', () => {
   assert.deepEqual(
     check((c) => {
-      c.spec.versions[0].subresources.scale = { specReplicasPath: '.status.replicas', statusReplicasPath: 'status.replicas', labelSelectorPath: '.metadata.labels' };
+      c.spec.versions[0].subresources.scale = {
+        specReplicasPath: '.status.replicas',
+        statusReplicasPath: 'status.replicas',
+        labelSelectorPath: '.metadata.labels',
+      };
       c.spec.versions[0].additionalPrinterColumns = [{ name: 'Model', type: 'map', format: 'hex' }];
     }),
     [
@@ -165,7 +175,9 @@ test('preserveUnknownFields must stay false; conversion strategy None or Webhook
     check((c) => {
       c.spec.preserveUnknownFields = true;
     }),
-    ['spec.preserveUnknownFields: Invalid value: true: cannot set to true, set x-kubernetes-preserve-unknown-fields to true in spec.versions[*].schema instead'],
+    [
+      'spec.preserveUnknownFields: Invalid value: true: cannot set to true, set x-kubernetes-preserve-unknown-fields to true in spec.versions[*].schema instead',
+    ],
   );
   assert.deepEqual(
     check((c) => {
@@ -194,7 +206,10 @@ test('on update group and plural are immutable, scope and kind once established'
   };
   assert.deepEqual(check(move, old), [], 'not yet established: still changeable');
   old.status.conditions = [{ type: 'Established', status: 'True' }];
-  assert.deepEqual(check(move, old), ['spec.scope: Invalid value: "Cluster": field is immutable', 'spec.names.kind: Invalid value: "Node": field is immutable']);
+  assert.deepEqual(check(move, old), [
+    'spec.scope: Invalid value: "Cluster": field is immutable',
+    'spec.names.kind: Invalid value: "Node": field is immutable',
+  ]);
   assert.deepEqual(
     check((c) => {
       c.spec.group = 'other.kubeve.io';
@@ -229,14 +244,39 @@ test('a served version becomes a ResourceDefinition with CRD semantics', () => {
   assert.equal(defs.length, 1);
   const [d] = defs;
   assert.deepEqual(
-    { group: d.group, version: d.version, resource: d.resource, singular: d.singular, kind: d.kind, listKind: d.listKind, namespaced: d.namespaced, shortNames: d.shortNames, categories: d.categories },
-    { group: 'eve.kubeve.io', version: 'v1alpha1', resource: 'edgenodes', singular: 'edgenode', kind: 'EdgeNode', listKind: 'EdgeNodeList', namespaced: true, shortNames: ['en'], categories: ['eve'] },
+    {
+      group: d.group,
+      version: d.version,
+      resource: d.resource,
+      singular: d.singular,
+      kind: d.kind,
+      listKind: d.listKind,
+      namespaced: d.namespaced,
+      shortNames: d.shortNames,
+      categories: d.categories,
+    },
+    {
+      group: 'eve.kubeve.io',
+      version: 'v1alpha1',
+      resource: 'edgenodes',
+      singular: 'edgenode',
+      kind: 'EdgeNode',
+      listKind: 'EdgeNodeList',
+      namespaced: true,
+      shortNames: ['en'],
+      categories: ['eve'],
+    },
   );
   assert.deepEqual(d.verbs, ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']);
-  assert.deepEqual([d.unknownFields, d.strategicMergePatch, d.generation, d.deleteReturnsObject, d.crdName], ['prune', false, true, true, 'edgenodes.eve.kubeve.io']);
+  assert.deepEqual(
+    [d.unknownFields, d.strategicMergePatch, d.generation, d.deleteReturnsObject, d.crdName],
+    ['prune', false, true, true, 'edgenodes.eve.kubeve.io'],
+  );
   assert.deepEqual(d.subresources, { status: true, scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas' } });
   assert.deepEqual(Object.keys(d.schema!.properties), ['spec', 'status', 'apiVersion', 'kind', 'metadata']);
-  assert.deepEqual(d.columns, [{ name: 'Model', type: 'string', description: 'Custom resource definition column (in JSONPath format): .spec.model', priority: 1, jsonPath: '.spec.model' }]);
+  assert.deepEqual(d.columns, [
+    { name: 'Model', type: 'string', description: 'Custom resource definition column (in JSONPath format): .spec.model', priority: 1, jsonPath: '.spec.model' },
+  ]);
   assert.equal(crd.spec.versions[0].schema.openAPIV3Schema.properties.kind, undefined, 'the CRD itself is not modified');
 
   delete crd.spec.versions[0].additionalPrinterColumns;

@@ -53,9 +53,14 @@ async function stopCli(child: ChildProcess): Promise<void> {
 
 function kubectl(kubeconfig: string, home: string, args: string[]): Promise<KubectlResult> {
   return new Promise((resolve) => {
-    execFile('kubectl', args, { env: { ...process.env, HOME: home, KUBECONFIG: kubeconfig, KUBECACHEDIR: join(home, 'cache') }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      'kubectl',
+      args,
+      { env: { ...process.env, HOME: home, KUBECONFIG: kubeconfig, KUBECACHEDIR: join(home, 'cache') }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -83,7 +88,18 @@ function kubectlWatch(t: TestServer, args: string[]) {
 test('kubeve server --etcd: kubectl create, list, watch and delete; the objects live in etcd, not in the data directory', async () => {
   const dir = tempDir();
   const home = join(dir, 'home');
-  const common = ['--etcd', etcd.endpoints.join(','), '--etcd-prefix', '/e2e-cli', '--port', String(await freePort()), '--device-port', '0', '--device-host', '127.0.0.1'];
+  const common = [
+    '--etcd',
+    etcd.endpoints.join(','),
+    '--etcd-prefix',
+    '/e2e-cli',
+    '--port',
+    String(await freePort()),
+    '--device-port',
+    '0',
+    '--device-host',
+    '127.0.0.1',
+  ];
   const a = await startCli([...common, '--data-dir', join(dir, 'a')]);
   cleanup.push(() => stopCli(a.child));
   assert.match(a.output(), /storage on etcd http:\/\/127\.0\.0\.1:\d+ under \/e2e-cli/);
@@ -105,9 +121,13 @@ test('kubeve server --etcd: kubectl create, list, watch and delete; the objects 
   const got = JSON.parse(await ok(b.kubeconfig, ['-n', 'shop', 'get', 'configmap', 'prices', '-o', 'json']));
   assert.equal(got.metadata.uid, prices.metadata.uid);
   assert.equal(got.metadata.resourceVersion, prices.metadata.resourceVersion);
-  const watch = spawn('kubectl', ['-n', 'shop', 'get', 'configmaps', '-w', '--output-watch-events', '-o', 'custom-columns=TYPE:.type,NAME:.object.metadata.name', '--no-headers'], {
-    env: { ...process.env, HOME: home, KUBECONFIG: b.kubeconfig, KUBECACHEDIR: join(home, 'cache') },
-  });
+  const watch = spawn(
+    'kubectl',
+    ['-n', 'shop', 'get', 'configmaps', '-w', '--output-watch-events', '-o', 'custom-columns=TYPE:.type,NAME:.object.metadata.name', '--no-headers'],
+    {
+      env: { ...process.env, HOME: home, KUBECONFIG: b.kubeconfig, KUBECACHEDIR: join(home, 'cache') },
+    },
+  );
   cleanup.push(() => void watch.kill('SIGKILL'));
   let out = '';
   watch.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -129,7 +149,10 @@ test('kubeve server --etcd: kubectl create, list, watch and delete; the objects 
 
 test('kubeve server --etcd rejects a malformed URL with a clear message', async () => {
   const dir = tempDir();
-  await assert.rejects(startCli(['--etcd', 'localhost:2379', '--data-dir', join(dir, 'x'), '--port', '0', '--device-port', '0']), /not an etcd client URL \(http\[s\]:\/\/host:port\): localhost:2379/);
+  await assert.rejects(
+    startCli(['--etcd', 'localhost:2379', '--data-dir', join(dir, 'x'), '--port', '0', '--device-port', '0']),
+    /not an etcd client URL \(http\[s\]:\/\/host:port\): localhost:2379/,
+  );
 });
 
 test('two replicas on one etcd: kubectl writes through A are watched through B, in order', async () => {
@@ -140,7 +163,17 @@ test('two replicas on one etcd: kubectl writes through A are watched through B, 
   cleanup.push(() => b.close());
 
   await a.ok(['create', 'namespace', 'fleet']);
-  const watch = kubectlWatch(b, ['-n', 'fleet', 'get', 'configmaps', '-w', '--output-watch-events', '-o', 'custom-columns=TYPE:.type,NAME:.object.metadata.name,V:.object.data.v,RV:.object.metadata.resourceVersion', '--no-headers']);
+  const watch = kubectlWatch(b, [
+    '-n',
+    'fleet',
+    'get',
+    'configmaps',
+    '-w',
+    '--output-watch-events',
+    '-o',
+    'custom-columns=TYPE:.type,NAME:.object.metadata.name,V:.object.data.v,RV:.object.metadata.resourceVersion',
+    '--no-headers',
+  ]);
   // kubectl prints nothing for an empty list: give the watch a moment to be established.
   await new Promise((r) => setTimeout(r, 1500));
   const expected: string[] = [];
@@ -158,10 +191,17 @@ test('two replicas on one etcd: kubectl writes through A are watched through B, 
   await watch.until((lines) => lines.length >= expected.length);
   const lines = watch.lines().map((l) => l.trim().split(/\s+/));
   watch.stop();
-  assert.deepEqual(lines.map((l) => l.slice(0, 3).join(' ')), expected);
+  assert.deepEqual(
+    lines.map((l) => l.slice(0, 3).join(' ')),
+    expected,
+  );
   const rvs = lines.map((l) => Number(l[3]));
   assert.ok(rvs.every((rv) => rv > 0));
-  assert.deepEqual(rvs, [...rvs].sort((x, y) => x - y), 'resourceVersions increase in watch order');
+  assert.deepEqual(
+    rvs,
+    [...rvs].sort((x, y) => x - y),
+    'resourceVersions increase in watch order',
+  );
 
   // B reads A's writes directly too, and its writes are A's conflicts.
   const fromB = JSON.parse(await b.ok(['-n', 'fleet', 'get', 'configmap', 'cm-3', '-o', 'json']));
@@ -183,7 +223,17 @@ test('kubeve server --etcd over TLS with a client certificate; without one the s
   // etcd demands a client certificate: without one, kubeve reports etcd unreachable and exits.
   await assert.rejects(startCli([...base, '--data-dir', join(dir, 'nocert'), '--etcd-cafile', tls.ca]), /exited with 1[\s\S]*kubeve: cannot use etcd: etcd/);
 
-  const s = await startCli([...base, '--data-dir', join(dir, 'ok'), '--etcd-cafile', tls.ca, '--etcd-certfile', tls.clientCert, '--etcd-keyfile', tls.clientKey]);
+  const s = await startCli([
+    ...base,
+    '--data-dir',
+    join(dir, 'ok'),
+    '--etcd-cafile',
+    tls.ca,
+    '--etcd-certfile',
+    tls.clientCert,
+    '--etcd-keyfile',
+    tls.clientKey,
+  ]);
   cleanup.push(() => stopCli(s.child));
   const created = await kubectl(s.kubeconfig, home, ['create', 'configmap', 'over-tls', '--from-literal=a=b']);
   assert.equal(created.code, 0, created.stderr);

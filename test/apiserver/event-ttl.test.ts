@@ -24,17 +24,21 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Opens a watch and collects its events until stopped. */
 function watch(path: string) {
   const events: any[] = [];
-  const req = https.request(t.server.url + path, { headers: { Authorization: `Bearer ${t.server.adminToken}`, Accept: 'application/json' }, ca: t.server.caPem }, (res) => {
-    let buf = '';
-    res.on('data', (d) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        events.push(JSON.parse(buf.slice(0, i)));
-        buf = buf.slice(i + 1);
-      }
-    });
-  });
+  const req = https.request(
+    t.server.url + path,
+    { headers: { Authorization: `Bearer ${t.server.adminToken}`, Accept: 'application/json' }, ca: t.server.caPem },
+    (res) => {
+      let buf = '';
+      res.on('data', (d) => {
+        buf += d;
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          events.push(JSON.parse(buf.slice(0, i)));
+          buf = buf.slice(i + 1);
+        }
+      });
+    },
+  );
   req.end();
   return { events, stop: () => req.destroy() };
 }
@@ -66,8 +70,13 @@ test('an Event disappears from kubectl get events after its TTL; the watcher see
   const v1 = await api(t.server, 'POST', '/apis/events.k8s.io/v1/namespaces/default/events', {
     metadata: { name: 'structured' },
     eventTime: new Date().toISOString(),
-    reportingController: 'kubeve.io/test', reportingInstance: 'test-1', action: 'Testing', reason: 'Tested',
-    regarding: { kind: 'ConfigMap', name: 'keep', namespace: 'default' }, type: 'Normal', note: 'expires too',
+    reportingController: 'kubeve.io/test',
+    reportingInstance: 'test-1',
+    action: 'Testing',
+    reason: 'Tested',
+    regarding: { kind: 'ConfigMap', name: 'keep', namespace: 'default' },
+    type: 'Normal',
+    note: 'expires too',
   });
   assert.equal(v1.status, 201, JSON.stringify(v1.body));
   const created = Date.now();
@@ -111,7 +120,11 @@ test('Events stored before a restart expire from their recorded write time; othe
   let first: Awaited<ReturnType<typeof startApiServer>> | undefined = await startApiServer({ dataDir, port: 0, eventTtlMs: 60 * 60_000 });
   let second: Awaited<ReturnType<typeof startApiServer>> | undefined;
   try {
-    const e = await api(first, 'POST', '/api/v1/namespaces/default/events', { metadata: { name: 'old' }, involvedObject: { kind: 'Node', name: 'n1' }, reason: 'Before' });
+    const e = await api(first, 'POST', '/api/v1/namespaces/default/events', {
+      metadata: { name: 'old' },
+      involvedObject: { kind: 'Node', name: 'n1' },
+      reason: 'Before',
+    });
     assert.equal(e.status, 201, JSON.stringify(e.body));
     assert.equal((await api(first, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'stays' } })).status, 201);
     await first.close();
@@ -136,29 +149,47 @@ test('kubeve server --event-ttl sets the TTL; an invalid value is refused before
   const main = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 
   const bad = await new Promise<{ code: number | null; stderr: string }>((res) => {
-    const c = execFile(process.execPath, ['--import', 'tsx', main, 'server', '--data-dir', dataDir, '--event-ttl', '10 minutes'], (err, _out, stderr) => res({ code: c.exitCode, stderr }));
+    const c = execFile(process.execPath, ['--import', 'tsx', main, 'server', '--data-dir', dataDir, '--event-ttl', '10 minutes'], (err, _out, stderr) =>
+      res({ code: c.exitCode, stderr }),
+    );
   });
   assert.equal(bad.code, 2); // a usage error, as Go flag parsing exits
   assert.match(bad.stderr, /--event-ttl <duration>' argument '10 minutes' is invalid/);
 
-  const server = spawn(process.execPath, ['--import', 'tsx', main, 'server', '--data-dir', dataDir, '--port', '0', '--device-port', '0', '--event-ttl', '2s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(process.execPath, ['--import', 'tsx', main, 'server', '--data-dir', dataDir, '--port', '0', '--device-port', '0', '--event-ttl', '2s'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
-  server.stdout.on('data', (d) => { out += d; });
-  server.stderr.on('data', (d) => { out += d; });
+  server.stdout.on('data', (d) => {
+    out += d;
+  });
+  server.stderr.on('data', (d) => {
+    out += d;
+  });
   const exited = new Promise((r) => server.once('exit', r));
   try {
     await until('the server to listen', () => /API server listening on https:/.test(out) || server.exitCode !== null, 60_000);
     assert.equal(server.exitCode, null, out);
-    const kubectl = (args: string[], input?: string) => new Promise<{ code: number; stdout: string; stderr: string }>((res) => {
-      const c = execFile('kubectl', args, { env: { ...process.env, HOME: home, KUBECONFIG: join(dataDir, 'admin.kubeconfig'), KUBECACHEDIR: join(home, 'cache') } }, (err, stdout, stderr) => res({ code: err ? 1 : 0, stdout, stderr }));
-      if (input !== undefined) c.stdin!.end(input);
-    });
+    const kubectl = (args: string[], input?: string) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((res) => {
+        const c = execFile(
+          'kubectl',
+          args,
+          { env: { ...process.env, HOME: home, KUBECONFIG: join(dataDir, 'admin.kubeconfig'), KUBECACHEDIR: join(home, 'cache') } },
+          (err, stdout, stderr) => res({ code: err ? 1 : 0, stdout, stderr }),
+        );
+        if (input !== undefined) c.stdin!.end(input);
+      });
     const created = await kubectl(['create', '-f', '-'], coreEvent('cli-event'));
     assert.equal(created.code, 0, created.stderr);
-    await until('the Event to expire', async () => {
-      const r = await kubectl(['get', 'events', '-n', 'default', '-o', 'name']);
-      return r.code === 0 && !r.stdout.includes('cli-event');
-    }, 20_000);
+    await until(
+      'the Event to expire',
+      async () => {
+        const r = await kubectl(['get', 'events', '-n', 'default', '-o', 'name']);
+        return r.code === 0 && !r.stdout.includes('cli-event');
+      },
+      20_000,
+    );
   } finally {
     server.kill('SIGTERM');
     await exited;

@@ -11,7 +11,9 @@ import type { JSONSchema, KObject } from '../../src/apiserver/resource.ts';
 const SCHEMA: JSONSchema = {
   type: 'object',
   properties: {
-    apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' },
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    metadata: { type: 'object' },
     spec: {
       type: 'object',
       properties: {
@@ -19,10 +21,17 @@ const SCHEMA: JSONSchema = {
         tags: { type: 'array', 'x-kubernetes-list-type': 'set', items: { type: 'string' } },
         args: { type: 'array', items: { type: 'string' } },
         ports: {
-          type: 'array', 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['port', 'protocol'],
+          type: 'array',
+          'x-kubernetes-list-type': 'map',
+          'x-kubernetes-list-map-keys': ['port', 'protocol'],
           items: { type: 'object', properties: { port: { type: 'integer' }, protocol: { type: 'string', default: 'TCP' }, name: { type: 'string' } } },
         },
-        env: { type: 'array', 'x-kubernetes-patch-merge-key': 'name', 'x-kubernetes-patch-strategy': 'merge', items: { type: 'object', properties: { name: { type: 'string' }, value: { type: 'string' } } } },
+        env: {
+          type: 'array',
+          'x-kubernetes-patch-merge-key': 'name',
+          'x-kubernetes-patch-strategy': 'merge',
+          items: { type: 'object', properties: { name: { type: 'string' }, value: { type: 'string' } } },
+        },
         selector: { type: 'object', 'x-kubernetes-map-type': 'atomic', properties: { a: { type: 'string' } } },
         extra: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
       },
@@ -32,11 +41,18 @@ const SCHEMA: JSONSchema = {
 };
 
 const scope = (o: Partial<FieldManagerScope> = {}): FieldManagerScope => ({ schema: SCHEMA, apiVersion: 'ex.com/v1', now: '2025-01-01T00:00:00Z', ...o });
-const obj = (spec: object, extra: KObject = {}): KObject => ({ apiVersion: 'ex.com/v1', kind: 'Thing', metadata: { name: 't', namespace: 'd', uid: 'u1', ...extra }, spec });
+const obj = (spec: object, extra: KObject = {}): KObject => ({
+  apiVersion: 'ex.com/v1',
+  kind: 'Thing',
+  metadata: { name: 't', namespace: 'd', uid: 'u1', ...extra },
+  spec,
+});
 const fields = (o: KObject) => Object.fromEntries((o.metadata.managedFields ?? []).map((e: KObject) => [`${e.manager}/${e.operation}`, e.fieldsV1]));
 
 test('FieldsV1 round-trips members, "." and every path element kind', () => {
-  const v1 = { 'f:spec': { '.': {}, 'f:ports': { 'k:{"port":80,"protocol":"TCP"}': { '.': {}, 'f:port': {} } }, 'f:tags': { 'v:"a"': {} }, 'f:args': { 'i:0': {} } } };
+  const v1 = {
+    'f:spec': { '.': {}, 'f:ports': { 'k:{"port":80,"protocol":"TCP"}': { '.': {}, 'f:port': {} } }, 'f:tags': { 'v:"a"': {} }, 'f:args': { 'i:0': {} } },
+  };
   const s = FieldSet.fromFieldsV1(v1);
   assert.ok(s.has(['f:spec']));
   assert.ok(s.has(['f:spec', 'f:ports', 'k:{"port":80,"protocol":"TCP"}', 'f:port']));
@@ -57,7 +73,10 @@ test('set algebra: difference keeps descendants of removed members', () => {
 });
 
 test('field sets follow the schema: sets by value, maps by key (with defaulted keys), merge-key lists, atomic nodes', () => {
-  const s = toFieldSet({ spec: { tags: ['x'], args: ['a', 'b'], ports: [{ port: 80 }], env: [{ name: 'E', value: '1' }], selector: { a: '1' }, extra: { deep: { n: 1 } } } }, objectSchema(SCHEMA));
+  const s = toFieldSet(
+    { spec: { tags: ['x'], args: ['a', 'b'], ports: [{ port: 80 }], env: [{ name: 'E', value: '1' }], selector: { a: '1' }, extra: { deep: { n: 1 } } } },
+    objectSchema(SCHEMA),
+  );
   assert.deepEqual(s.toFieldsV1(), {
     'f:spec': {
       'f:args': {},
@@ -91,8 +110,14 @@ test('Update: the writer takes the fields it changed; untracked objects stay unt
   const untracked = obj({ replicas: 1 });
   assert.equal(updateManagedFields(untracked, obj({ replicas: 3 }), 'x', scope()), undefined);
   // A client's own list replaces the live one; [{}] resets.
-  const sent = obj({ replicas: 1 }, { managedFields: [{ manager: 'mine', operation: 'Apply', apiVersion: 'ex.com/v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:replicas': {} } } }] });
-  assert.deepEqual(updateManagedFields(created, sent, 'w', scope())?.map((e) => e.manager), ['mine']);
+  const sent = obj(
+    { replicas: 1 },
+    { managedFields: [{ manager: 'mine', operation: 'Apply', apiVersion: 'ex.com/v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:replicas': {} } } }] },
+  );
+  assert.deepEqual(
+    updateManagedFields(created, sent, 'w', scope())?.map((e) => e.manager),
+    ['mine'],
+  );
   assert.equal(updateManagedFields(created, obj({ replicas: 1 }, { managedFields: [{}] }), 'w', scope()), undefined);
 });
 
@@ -113,7 +138,9 @@ test('Update managers beyond ten are merged into ancient-changes', () => {
 
 test('Apply: merge by list keys, conflicts with the exact message, force takes over, prune removes what is no longer applied', () => {
   const a = apply(undefined, obj({ replicas: 1, ports: [{ port: 80, name: 'http' }] }), 'a', false, scope());
-  assert.deepEqual(fields(a.object), { 'a/Apply': { 'f:spec': { 'f:ports': { 'k:{"port":80,"protocol":"TCP"}': { '.': {}, 'f:name': {}, 'f:port': {} } }, 'f:replicas': {} } } });
+  assert.deepEqual(fields(a.object), {
+    'a/Apply': { 'f:spec': { 'f:ports': { 'k:{"port":80,"protocol":"TCP"}': { '.': {}, 'f:name': {}, 'f:port': {} } }, 'f:replicas': {} } },
+  });
   const live = { ...a.object, metadata: { ...a.object.metadata, uid: 'u1' } };
 
   const b = apply(live, obj({ ports: [{ port: 443 }] }), 'b', false, scope());
@@ -133,7 +160,9 @@ test('Apply: merge by list keys, conflicts with the exact message, force takes o
 
   const forced = apply(b.object, obj({ replicas: 2, ports: [{ port: 443 }] }), 'b', true, scope());
   assert.equal(forced.object.spec.replicas, 2);
-  assert.deepEqual((fields(forced.object) as any)['a/Apply'], { 'f:spec': { 'f:ports': { 'k:{"port":80,"protocol":"TCP"}': { '.': {}, 'f:name': {}, 'f:port': {} } } } });
+  assert.deepEqual((fields(forced.object) as any)['a/Apply'], {
+    'f:spec': { 'f:ports': { 'k:{"port":80,"protocol":"TCP"}': { '.': {}, 'f:name': {}, 'f:port': {} } } },
+  });
 
   // b stops applying its port: the item goes, a's item stays.
   const pruned = apply(forced.object, obj({ replicas: 2 }), 'b', false, scope());
@@ -156,5 +185,16 @@ test('with a status subresource, the main resource does not own status and /stat
   const main = apply(undefined, { ...obj({ replicas: 1 }), status: { phase: 'A' } }, 'a', false, scope({ statusSubresource: true }));
   assert.deepEqual(fields(main.object), { 'a/Apply': { 'f:spec': { 'f:replicas': {} } } });
   const st = apply(main.object, { ...obj({ replicas: 5 }), status: { phase: 'B' } }, 'c', false, scope({ statusSubresource: true, subresource: 'status' }));
-  assert.deepEqual(st.managedFields?.find((e) => e.manager === 'c'), { manager: 'c', operation: 'Apply', apiVersion: 'ex.com/v1', time: '2025-01-01T00:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:status': { 'f:phase': {} } }, subresource: 'status' });
+  assert.deepEqual(
+    st.managedFields?.find((e) => e.manager === 'c'),
+    {
+      manager: 'c',
+      operation: 'Apply',
+      apiVersion: 'ex.com/v1',
+      time: '2025-01-01T00:00:00Z',
+      fieldsType: 'FieldsV1',
+      fieldsV1: { 'f:status': { 'f:phase': {} } },
+      subresource: 'status',
+    },
+  );
 });

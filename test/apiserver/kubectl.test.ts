@@ -114,7 +114,7 @@ test('get prints the server-side columns, wide columns and every output format',
   assert.match(wide, /\nw1\s+5\s+red\s+\d+s\n/);
   const yaml = await t.ok(['get', 'widget', 'w1', '-o', 'yaml']);
   assert.match(yaml, /^apiVersion: example.com\/v1\nkind: Widget\n/);
-  assert.match(yaml, /\n  size: 5\n/);
+  assert.match(yaml, /\n {2}size: 5\n/);
   assert.equal(await t.ok(['get', 'widget', 'w1', '-o', 'jsonpath={.spec.size}/{.kind}']), '5/Widget');
   const cms = await t.ok(['get', 'configmaps']);
   assert.match(cms, /^NAME\s+DATA\s+AGE\n/);
@@ -138,7 +138,13 @@ test('get -l, -A, --chunk-size and --sort-by', async () => {
 
   for (const n of ['c', 'a', 'b']) await t.ok(['apply', '-f', t.file(`cm-${n}.yaml`, `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: page-${n}\n`)]);
   const chunked = await t.ok(['get', 'configmaps', '--chunk-size=1', '-o', 'name']);
-  assert.deepEqual(chunked.trim().split('\n').filter((l) => l.includes('page-')), ['configmap/page-a', 'configmap/page-b', 'configmap/page-c']);
+  assert.deepEqual(
+    chunked
+      .trim()
+      .split('\n')
+      .filter((l) => l.includes('page-')),
+    ['configmap/page-a', 'configmap/page-b', 'configmap/page-c'],
+  );
   const sorted = await t.ok(['get', 'widgets', '-A', '--sort-by=.spec.size', '-o', 'custom-columns=N:.metadata.name', '--no-headers']);
   assert.deepEqual(sorted.trim().split('\n'), ['w2', 'w3', 'w1']);
 });
@@ -162,10 +168,17 @@ test('get -w streams changes as they happen', async () => {
 test('describe shows the object and its events', async () => {
   const w = JSON.parse(await t.ok(['get', 'widget', 'w1', '-o', 'json']));
   const ev = {
-    apiVersion: 'v1', kind: 'Event', metadata: { name: 'w1.resized', namespace: 'default' },
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name: 'w1.resized', namespace: 'default' },
     involvedObject: { apiVersion: 'example.com/v1', kind: 'Widget', name: 'w1', namespace: 'default', uid: w.metadata.uid },
-    reason: 'Resized', message: 'the widget grew to 5cm', type: 'Normal', count: 1,
-    firstTimestamp: new Date().toISOString(), lastTimestamp: new Date().toISOString(), source: { component: 'widget-controller' },
+    reason: 'Resized',
+    message: 'the widget grew to 5cm',
+    type: 'Normal',
+    count: 1,
+    firstTimestamp: new Date().toISOString(),
+    lastTimestamp: new Date().toISOString(),
+    source: { component: 'widget-controller' },
   };
   const r = await api(t.server, 'POST', '/api/v1/namespaces/default/events', ev);
   assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -216,8 +229,13 @@ test('scale a CR through its scale subresource', async () => {
 test('wait --for=condition on a status written through the status subresource', async () => {
   const waiter = t.kubectl(['wait', '--for=condition=Ready', '--timeout=30s', 'widget/w1']);
   await new Promise((r) => setTimeout(r, 500));
-  const r = await api(t.server, 'PATCH', '/apis/example.com/v1/namespaces/default/widgets/w1/status',
-    { status: { replicas: 3, conditions: [{ type: 'Ready', status: 'True', reason: 'Done' }] } }, { 'Content-Type': 'application/merge-patch+json' });
+  const r = await api(
+    t.server,
+    'PATCH',
+    '/apis/example.com/v1/namespaces/default/widgets/w1/status',
+    { status: { replicas: 3, conditions: [{ type: 'Ready', status: 'True', reason: 'Done' }] } },
+    { 'Content-Type': 'application/merge-patch+json' },
+  );
   assert.equal(r.status, 200, JSON.stringify(r.body));
   const res = await waiter;
   assert.equal(res.code, 0, res.stderr);
@@ -295,7 +313,14 @@ test('api-resources lists built-ins and the CRD with short names', async () => {
 });
 
 test('deleting a namespace deletes its content, and nothing new may be created in it meanwhile', async () => {
-  await t.ok(['apply', '-f', t.file('nsx.yaml', 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: doomed\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c1\n  namespace: doomed\n  finalizers: [example.com/hold]\n')]);
+  await t.ok([
+    'apply',
+    '-f',
+    t.file(
+      'nsx.yaml',
+      'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: doomed\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c1\n  namespace: doomed\n  finalizers: [example.com/hold]\n',
+    ),
+  ]);
   await t.ok(['delete', 'namespace', 'doomed', '--wait=false']);
   assert.equal(await t.ok(['get', 'ns', 'doomed', '-o', 'jsonpath={.status.phase}']), 'Terminating');
   const refused = await t.kubectl(['apply', '-f', t.file('nsx2.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c2\n  namespace: doomed\n')]);

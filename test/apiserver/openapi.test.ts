@@ -56,7 +56,11 @@ const CONFIGMAP: ResourceDefinition = {
   listKind: 'ConfigMapList',
   namespaced: true,
   verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
-  schema: { type: 'object', description: 'Configuration data.', properties: { data: { type: 'object', description: 'The configuration entries.', additionalProperties: { type: 'string' } } } },
+  schema: {
+    type: 'object',
+    description: 'Configuration data.',
+    properties: { data: { type: 'object', description: 'The configuration entries.', additionalProperties: { type: 'string' } } },
+  },
   unknownFields: 'none',
   strategicMergePatch: true,
   generation: false,
@@ -64,7 +68,15 @@ const CONFIGMAP: ResourceDefinition = {
   columns: [],
   deleteReturnsObject: false,
 };
-const NODE_READER: ResourceDefinition = { ...CONFIGMAP, resource: 'nodes', singular: 'node', kind: 'Node', listKind: 'NodeList', namespaced: false, verbs: ['get', 'list', 'watch'] };
+const NODE_READER: ResourceDefinition = {
+  ...CONFIGMAP,
+  resource: 'nodes',
+  singular: 'node',
+  kind: 'Node',
+  listKind: 'NodeList',
+  namespaced: false,
+  verbs: ['get', 'list', 'watch'],
+};
 
 const coreDoc = buildOpenAPIv3('api/v1', [CONFIGMAP, NODE_READER]) as any;
 const eveDoc = buildOpenAPIv3('apis/eve.kubeve.io/v1alpha1', [EDGE]) as any;
@@ -75,7 +87,10 @@ test('PATCH operations carry the object GVK, inline write parameters and the pat
   assert.equal(patch['x-kubernetes-action'], 'patch');
   assert.equal(patch.operationId, 'patchEveKubeveIoV1alpha1NamespacedEdgeNode');
   for (const name of ['dryRun', 'fieldManager', 'fieldValidation', 'force']) {
-    assert.ok(patch.parameters.some((p: any) => p.name === name && p.in === 'query' && !p.$ref), name);
+    assert.ok(
+      patch.parameters.some((p: any) => p.name === name && p.in === 'query' && !p.$ref),
+      name,
+    );
   }
   assert.deepEqual(Object.keys(patch.requestBody.content), ['application/apply-patch+yaml', 'application/json-patch+json', 'application/merge-patch+json']);
   const cmPatch = coreDoc.paths['/api/v1/namespaces/{namespace}/configmaps/{name}'].patch;
@@ -93,10 +108,19 @@ test('paths follow scope, subresources and verbs', () => {
   ]);
   const item = eveDoc.paths['/apis/eve.kubeve.io/v1alpha1/namespaces/{namespace}/edgenodes/{name}'];
   assert.deepEqual(Object.keys(item).sort(), ['delete', 'get', 'parameters', 'patch', 'put']);
-  assert.deepEqual(item.parameters.map((p: any) => `${p.in}:${p.name}`), ['path:name', 'path:namespace', 'query:pretty']);
+  assert.deepEqual(
+    item.parameters.map((p: any) => `${p.in}:${p.name}`),
+    ['path:name', 'path:namespace', 'query:pretty'],
+  );
   assert.equal(eveDoc.paths['/apis/eve.kubeve.io/v1alpha1/edgenodes'].get.operationId, 'listEveKubeveIoV1alpha1EdgeNodeForAllNamespaces');
-  assert.equal(eveDoc.paths['/apis/eve.kubeve.io/v1alpha1/namespaces/{namespace}/edgenodes'].delete.operationId, 'deleteEveKubeveIoV1alpha1CollectionNamespacedEdgeNode');
-  assert.equal(eveDoc.paths['/apis/eve.kubeve.io/v1alpha1/namespaces/{namespace}/edgenodes/{name}/status'].put.description, 'replace status of the specified EdgeNode');
+  assert.equal(
+    eveDoc.paths['/apis/eve.kubeve.io/v1alpha1/namespaces/{namespace}/edgenodes'].delete.operationId,
+    'deleteEveKubeveIoV1alpha1CollectionNamespacedEdgeNode',
+  );
+  assert.equal(
+    eveDoc.paths['/apis/eve.kubeve.io/v1alpha1/namespaces/{namespace}/edgenodes/{name}/status'].put.description,
+    'replace status of the specified EdgeNode',
+  );
   // A cluster-scoped, read-only kind: no namespace segment, no write operations.
   assert.deepEqual(Object.keys(coreDoc.paths['/api/v1/nodes']), ['get', 'parameters']);
   assert.deepEqual(Object.keys(coreDoc.paths['/api/v1/nodes/{name}']), ['get', 'parameters']);
@@ -122,7 +146,10 @@ test('schemas are named like the real server, carry the list-form GVK and refere
 });
 
 test('the index lists every document at a URL carrying its SHA-512', () => {
-  const docs = new Map<string, object>([['api/v1', coreDoc], ['apis/eve.kubeve.io/v1alpha1', eveDoc]]);
+  const docs = new Map<string, object>([
+    ['api/v1', coreDoc],
+    ['apis/eve.kubeve.io/v1alpha1', eveDoc],
+  ]);
   const hash = createHash('sha512').update(JSON.stringify(eveDoc)).digest('hex').toUpperCase();
   assert.equal(openAPIHash(eveDoc), hash);
   assert.equal(openAPIHash(JSON.stringify(eveDoc)), hash, 'a served body hashes to the same value');
@@ -132,7 +159,10 @@ test('the index lists every document at a URL carrying its SHA-512', () => {
 
 /** A plain-HTTP stand-in for the API server: discovery, OpenAPI, one object per kind, and a request log. */
 function fakeServer(): Promise<{ url: string; log: string[]; close(): void }> {
-  const docs = new Map<string, object>([['api/v1', coreDoc], ['apis/eve.kubeve.io/v1alpha1', eveDoc]]);
+  const docs = new Map<string, object>([
+    ['api/v1', coreDoc],
+    ['apis/eve.kubeve.io/v1alpha1', eveDoc],
+  ]);
   const lastApplied = (o: object) => ({ 'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify(o) });
   const edge = { apiVersion: 'eve.kubeve.io/v1alpha1', kind: 'EdgeNode', metadata: { name: 'n1', namespace: 'default' }, spec: { model: 'a' } };
   const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c1', namespace: 'default' }, data: { a: '1' } };
@@ -156,7 +186,8 @@ function fakeServer(): Promise<{ url: string; log: string[]; close(): void }> {
       if (path === '/api') return send({ kind: 'APIVersions', versions: ['v1'] });
       if (path === '/apis') return send({ kind: 'APIGroupList', apiVersion: 'v1', groups: [{ name: 'eve.kubeve.io', versions: [gv], preferredVersion: gv }] });
       if (path === '/api/v1') return send({ kind: 'APIResourceList', groupVersion: 'v1', resources: [resources(CONFIGMAP)] });
-      if (path === '/apis/eve.kubeve.io/v1alpha1') return send({ kind: 'APIResourceList', groupVersion: 'eve.kubeve.io/v1alpha1', resources: [resources(EDGE)] });
+      if (path === '/apis/eve.kubeve.io/v1alpha1')
+        return send({ kind: 'APIResourceList', groupVersion: 'eve.kubeve.io/v1alpha1', resources: [resources(EDGE)] });
       if (path === '/openapi/v3') return send(openAPIv3Index(docs));
       if (path.startsWith('/openapi/v3/') && docs.has(path.slice(12))) return send(docs.get(path.slice(12)));
       if (objects[path]) return send(objects[path]);
@@ -173,8 +204,11 @@ test('kubectl explain and apply work from these documents', async () => {
   const home = mkdtempSync(join(tmpdir(), 'kubeve-openapi-'));
   const kubectl = (...args: string[]) =>
     new Promise<string>((resolve, reject) =>
-      execFile('kubectl', ['--server', srv.url, ...args], { env: { ...process.env, HOME: home, KUBECONFIG: join(home, 'none'), KUBECACHEDIR: join(home, 'cache') } }, (err, out, errOut) =>
-        err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out),
+      execFile(
+        'kubectl',
+        ['--server', srv.url, ...args],
+        { env: { ...process.env, HOME: home, KUBECONFIG: join(home, 'none'), KUBECACHEDIR: join(home, 'cache') } },
+        (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out)),
       ),
     );
   try {

@@ -101,7 +101,10 @@ function livePod(): any {
           image: 'nginx:1.25',
           imagePullPolicy: 'IfNotPresent',
           terminationMessagePath: '/dev/termination-log',
-          env: [{ name: 'MODE', value: 'prod' }, { name: 'LOG', value: 'info' }],
+          env: [
+            { name: 'MODE', value: 'prod' },
+            { name: 'LOG', value: 'info' },
+          ],
           ports: [{ containerPort: 80, protocol: 'TCP' }],
         },
         { name: 'sidecar', image: 'busybox:1.36', args: ['sleep', 'infinity'], imagePullPolicy: 'IfNotPresent' },
@@ -137,7 +140,13 @@ test('SMP: kubectl apply changing one image keeps the other container and server
   };
   const live = livePod();
   const out = smp(live, patch);
-  assert.deepEqual(out.spec.containers.map((c: any) => [c.name, c.image]), [['app', 'nginx:1.26'], ['sidecar', 'busybox:1.36']]);
+  assert.deepEqual(
+    out.spec.containers.map((c: any) => [c.name, c.image]),
+    [
+      ['app', 'nginx:1.26'],
+      ['sidecar', 'busybox:1.36'],
+    ],
+  );
   assert.equal(out.spec.containers[0].imagePullPolicy, 'IfNotPresent');
   assert.equal(out.spec.containers[0].terminationMessagePath, '/dev/termination-log');
   assert.deepEqual(out.spec.containers[0].env, live.spec.containers[0].env);
@@ -148,7 +157,10 @@ test('SMP: kubectl apply changing one image keeps the other container and server
 
 test('SMP: $patch: delete removes a container by merge key', () => {
   const out = smp(livePod(), { spec: { containers: [{ name: 'sidecar', $patch: 'delete' }] } });
-  assert.deepEqual(out.spec.containers.map((c: any) => c.name), ['app']);
+  assert.deepEqual(
+    out.spec.containers.map((c: any) => c.name),
+    ['app'],
+  );
   // Deleting an item that is not there is a no-op.
   const same = smp(livePod(), { spec: { containers: [{ name: 'ghost', $patch: 'delete' }] } });
   assert.equal(same.spec.containers.length, 2);
@@ -158,7 +170,10 @@ test('SMP: kubectl apply removing a container sends a delete directive plus the 
   const out = smp(livePod(), {
     spec: { '$setElementOrder/containers': [{ name: 'app' }], containers: [{ $patch: 'delete', name: 'sidecar' }] },
   });
-  assert.deepEqual(out.spec.containers.map((c: any) => c.name), ['app']);
+  assert.deepEqual(
+    out.spec.containers.map((c: any) => c.name),
+    ['app'],
+  );
 });
 
 test('SMP: kubectl apply swapping a container keeps the order the real server produces', () => {
@@ -172,7 +187,10 @@ test('SMP: kubectl apply swapping a container keeps the order the real server pr
 
 test('SMP: a new container without $setElementOrder goes first (real server order)', () => {
   const out = smp(livePod(), { spec: { containers: [{ name: 'logger', image: 'fluent-bit' }] } });
-  assert.deepEqual(out.spec.containers.map((c: any) => c.name), ['logger', 'app', 'sidecar']);
+  assert.deepEqual(
+    out.spec.containers.map((c: any) => c.name),
+    ['logger', 'app', 'sidecar'],
+  );
 });
 
 test('SMP: nested env merges by name and ports by containerPort', () => {
@@ -181,15 +199,28 @@ test('SMP: nested env merges by name and ports by containerPort', () => {
       containers: [
         {
           name: 'app',
-          env: [{ name: 'LOG', value: 'debug' }, { name: 'NEW', value: '1' }],
-          ports: [{ containerPort: 80, name: 'http' }, { containerPort: 443, protocol: 'TCP' }],
+          env: [
+            { name: 'LOG', value: 'debug' },
+            { name: 'NEW', value: '1' },
+          ],
+          ports: [
+            { containerPort: 80, name: 'http' },
+            { containerPort: 443, protocol: 'TCP' },
+          ],
         },
       ],
     },
   });
   const app = out.spec.containers.find((c: any) => c.name === 'app');
-  assert.deepEqual(app.env, [{ name: 'MODE', value: 'prod' }, { name: 'LOG', value: 'debug' }, { name: 'NEW', value: '1' }]);
-  assert.deepEqual(app.ports, [{ containerPort: 80, protocol: 'TCP', name: 'http' }, { containerPort: 443, protocol: 'TCP' }]);
+  assert.deepEqual(app.env, [
+    { name: 'MODE', value: 'prod' },
+    { name: 'LOG', value: 'debug' },
+    { name: 'NEW', value: '1' },
+  ]);
+  assert.deepEqual(app.ports, [
+    { containerPort: 80, protocol: 'TCP', name: 'http' },
+    { containerPort: 443, protocol: 'TCP' },
+  ]);
 });
 
 test('SMP: $setElementOrder reorders and interleaves server-only items where they were', () => {
@@ -199,14 +230,25 @@ test('SMP: $setElementOrder reorders and interleaves server-only items where the
     },
   };
   const out = smp(live, { spec: { '$setElementOrder/containers': [{ name: '2' }, { name: '1' }, { name: '4' }, { name: '3' }] } });
-  assert.deepEqual(out.spec.containers.map((c: any) => c.name), ['2', '1', '9', '4', '3']);
+  assert.deepEqual(
+    out.spec.containers.map((c: any) => c.name),
+    ['2', '1', '9', '4', '3'],
+  );
   assert.equal(out.spec.containers[1].other, 'a');
 });
 
 test('SMP: $setElementOrder that disagrees with the patch list is refused', () => {
   const live = { spec: { containers: [{ name: '1' }, { name: '3' }, { name: '2' }] } };
   const s = statusOf(() =>
-    smp(live, { spec: { '$setElementOrder/containers': [{ name: '1' }, { name: '2' }, { name: '3' }], containers: [{ name: '3', image: 'x' }, { name: '1', image: 'y' }] } }),
+    smp(live, {
+      spec: {
+        '$setElementOrder/containers': [{ name: '1' }, { name: '2' }, { name: '3' }],
+        containers: [
+          { name: '3', image: 'x' },
+          { name: '1', image: 'y' },
+        ],
+      },
+    }),
   );
   assert.equal(s.code, 500);
   assert.match(s.message, /doesn't match \$setElementOrder list/);
@@ -246,7 +288,7 @@ test('SMP: primitive merge lists behave as sets; $deleteFromPrimitiveList remove
   // Deleting from a list that does not exist does not create it.
   const none = smp({ metadata: {} }, { metadata: { '$deleteFromPrimitiveList/finalizers': ['x'] } });
   assert.deepEqual(none.metadata, {});
-  const bad = statusOf(() => smp(livePod(), { metadata: { '$deleteFromPrimitiveListfinalizers': ['x'] } }));
+  const bad = statusOf(() => smp(livePod(), { metadata: { $deleteFromPrimitiveListfinalizers: ['x'] } }));
   assert.deepEqual([bad.code, bad.message], [400, 'invalid patch format of primitive list']);
 });
 
@@ -298,7 +340,10 @@ test('SMP: errors are worded and coded like kube-apiserver', () => {
   const unknown = statusOf(() => smp(livePod(), { spec: { nodeSelector: { $patch: 'bogus' } } }));
   assert.equal(unknown.message, 'unknown patch type: bogus in map: map[$patch:bogus]');
   const listOfLists = statusOf(() => smp({ metadata: { finalizers: [['a']] } }, { metadata: { finalizers: [['b']] } }));
-  assert.deepEqual([listOfLists.code, listOfLists.reason, listOfLists.message], [422, 'Invalid', 'the server rejected our request due to an error in our request']);
+  assert.deepEqual(
+    [listOfLists.code, listOfLists.reason, listOfLists.message],
+    [422, 'Invalid', 'the server rejected our request due to an error in our request'],
+  );
   const order = statusOf(() => smp(livePod(), { spec: { '$setElementOrderX/containers': [] } }));
   assert.deepEqual([order.code, order.message], [400, 'invalid patch format of setElementOrder list']);
   const notObject = statusOf(() => smp(livePod(), [{ op: 'add' }]));
@@ -346,14 +391,20 @@ test('JSON patch: an operation that cannot apply is the bare 422 kubectl shows',
 
 test('JSON patch: undecodable bodies are 400, too many operations 413', () => {
   const obj = statusOf(() => applyJsonPatch(livePod(), { op: 'add' }));
-  assert.deepEqual([obj.code, obj.reason, obj.message], [400, 'BadRequest', 'error decoding patch: json: cannot unmarshal object into Go value of type []handlers.jsonPatchOp']);
+  assert.deepEqual(
+    [obj.code, obj.reason, obj.message],
+    [400, 'BadRequest', 'error decoding patch: json: cannot unmarshal object into Go value of type []handlers.jsonPatchOp'],
+  );
   const item = statusOf(() => applyJsonPatch(livePod(), ['add']));
   assert.equal(item.message, 'error decoding patch: json: cannot unmarshal string into Go value of type handlers.jsonPatchOp');
   const path = statusOf(() => applyJsonPatch(livePod(), [{ op: 'add', path: 5 }]));
   assert.equal(path.message, 'error decoding patch: json: cannot unmarshal number into Go struct field jsonPatchOp.path of type string');
   const ops = Array.from({ length: 10001 }, () => ({ op: 'test', path: '/kind', value: 'Pod' }));
   const big = statusOf(() => applyJsonPatch(livePod(), ops));
-  assert.deepEqual([big.code, big.reason, big.message], [413, 'RequestEntityTooLarge', 'Request entity too large: The allowed maximum operations in a JSON patch is 10000, got 10001']);
+  assert.deepEqual(
+    [big.code, big.reason, big.message],
+    [413, 'RequestEntityTooLarge', 'Request entity too large: The allowed maximum operations in a JSON patch is 10000, got 10001'],
+  );
   assert.equal((applyJsonPatch(livePod(), ops.slice(0, 10000)) as any).kind, 'Pod');
 });
 

@@ -8,17 +8,21 @@ export const UPSTREAM_WORKLOADS: Record<string, string> = {
   'k8s.io.api.apps.v1.DaemonSet': 'metadata=1L spec=2L status=3L',
   'k8s.io.api.apps.v1.DaemonSetCondition': 'type=1L status=2L lastTransitionTime=3L reason=4L message=5L',
   'k8s.io.api.apps.v1.DaemonSetSpec': 'selector=1L template=2L updateStrategy=3L minReadySeconds=4V revisionHistoryLimit=6V',
-  'k8s.io.api.apps.v1.DaemonSetStatus': 'currentNumberScheduled=1V numberMisscheduled=2V desiredNumberScheduled=3V numberReady=4V observedGeneration=5V updatedNumberScheduled=6V numberAvailable=7V numberUnavailable=8V collisionCount=9V conditions=10L',
+  'k8s.io.api.apps.v1.DaemonSetStatus':
+    'currentNumberScheduled=1V numberMisscheduled=2V desiredNumberScheduled=3V numberReady=4V observedGeneration=5V updatedNumberScheduled=6V numberAvailable=7V numberUnavailable=8V collisionCount=9V conditions=10L',
   'k8s.io.api.apps.v1.DaemonSetUpdateStrategy': 'type=1L rollingUpdate=2L',
   'k8s.io.api.apps.v1.Deployment': 'metadata=1L spec=2L status=3L',
   'k8s.io.api.apps.v1.DeploymentCondition': 'type=1L status=2L reason=4L message=5L lastUpdateTime=6L lastTransitionTime=7L',
-  'k8s.io.api.apps.v1.DeploymentSpec': 'replicas=1V selector=2L template=3L strategy=4L minReadySeconds=5V revisionHistoryLimit=6V paused=7V progressDeadlineSeconds=9V',
-  'k8s.io.api.apps.v1.DeploymentStatus': 'observedGeneration=1V replicas=2V updatedReplicas=3V availableReplicas=4V unavailableReplicas=5V conditions=6L readyReplicas=7V collisionCount=8V terminatingReplicas=9V',
+  'k8s.io.api.apps.v1.DeploymentSpec':
+    'replicas=1V selector=2L template=3L strategy=4L minReadySeconds=5V revisionHistoryLimit=6V paused=7V progressDeadlineSeconds=9V',
+  'k8s.io.api.apps.v1.DeploymentStatus':
+    'observedGeneration=1V replicas=2V updatedReplicas=3V availableReplicas=4V unavailableReplicas=5V conditions=6L readyReplicas=7V collisionCount=8V terminatingReplicas=9V',
   'k8s.io.api.apps.v1.DeploymentStrategy': 'type=1L rollingUpdate=2L',
   'k8s.io.api.apps.v1.ReplicaSet': 'metadata=1L spec=2L status=3L',
   'k8s.io.api.apps.v1.ReplicaSetCondition': 'type=1L status=2L lastTransitionTime=3L reason=4L message=5L',
   'k8s.io.api.apps.v1.ReplicaSetSpec': 'replicas=1V selector=2L template=3L minReadySeconds=4V',
-  'k8s.io.api.apps.v1.ReplicaSetStatus': 'replicas=1V fullyLabeledReplicas=2V observedGeneration=3V readyReplicas=4V availableReplicas=5V conditions=6L terminatingReplicas=7V',
+  'k8s.io.api.apps.v1.ReplicaSetStatus':
+    'replicas=1V fullyLabeledReplicas=2V observedGeneration=3V readyReplicas=4V availableReplicas=5V conditions=6L terminatingReplicas=7V',
   'k8s.io.api.apps.v1.RollingUpdateDaemonSet': 'maxUnavailable=1L maxSurge=2L',
   'k8s.io.api.apps.v1.RollingUpdateDeployment': 'maxUnavailable=1L maxSurge=2L',
   'k8s.io.api.apps.v1.RollingUpdateStatefulSetStrategy': 'partition=1V maxUnavailable=2L',
@@ -26,16 +30,21 @@ export const UPSTREAM_WORKLOADS: Record<string, string> = {
   'k8s.io.api.apps.v1.StatefulSetCondition': 'type=1L status=2L lastTransitionTime=3L reason=4L message=5L',
   'k8s.io.api.apps.v1.StatefulSetOrdinals': 'start=1V',
   'k8s.io.api.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy': 'whenDeleted=1L whenScaled=2L',
-  'k8s.io.api.apps.v1.StatefulSetSpec': 'replicas=1V selector=2L template=3L volumeClaimTemplates=4L serviceName=5L podManagementPolicy=6L updateStrategy=7L revisionHistoryLimit=8V minReadySeconds=9V persistentVolumeClaimRetentionPolicy=10L ordinals=11L',
-  'k8s.io.api.apps.v1.StatefulSetStatus': 'observedGeneration=1V replicas=2V readyReplicas=3V currentReplicas=4V updatedReplicas=5V currentRevision=6L updateRevision=7L collisionCount=9V conditions=10L availableReplicas=11V',
+  'k8s.io.api.apps.v1.StatefulSetSpec':
+    'replicas=1V selector=2L template=3L volumeClaimTemplates=4L serviceName=5L podManagementPolicy=6L updateStrategy=7L revisionHistoryLimit=8V minReadySeconds=9V persistentVolumeClaimRetentionPolicy=10L ordinals=11L',
+  'k8s.io.api.apps.v1.StatefulSetStatus':
+    'observedGeneration=1V replicas=2V readyReplicas=3V currentReplicas=4V updatedReplicas=5V currentRevision=6L updateRevision=7L collisionCount=9V conditions=10L availableReplicas=11V',
   'k8s.io.api.apps.v1.StatefulSetUpdateStrategy': 'type=1L rollingUpdate=2L',
   'k8s.io.api.batch.v1.CronJob': 'metadata=1L spec=2L status=3L',
-  'k8s.io.api.batch.v1.CronJobSpec': 'schedule=1L startingDeadlineSeconds=2V concurrencyPolicy=3L suspend=4V jobTemplate=5L successfulJobsHistoryLimit=6V failedJobsHistoryLimit=7V timeZone=8L',
+  'k8s.io.api.batch.v1.CronJobSpec':
+    'schedule=1L startingDeadlineSeconds=2V concurrencyPolicy=3L suspend=4V jobTemplate=5L successfulJobsHistoryLimit=6V failedJobsHistoryLimit=7V timeZone=8L',
   'k8s.io.api.batch.v1.CronJobStatus': 'active=1L lastScheduleTime=4L lastSuccessfulTime=5L',
   'k8s.io.api.batch.v1.Job': 'metadata=1L spec=2L status=3L',
   'k8s.io.api.batch.v1.JobCondition': 'type=1L status=2L lastProbeTime=3L lastTransitionTime=4L reason=5L message=6L',
-  'k8s.io.api.batch.v1.JobSpec': 'parallelism=1V completions=2V activeDeadlineSeconds=3V selector=4L manualSelector=5V template=6L backoffLimit=7V ttlSecondsAfterFinished=8V completionMode=9L suspend=10V podFailurePolicy=11L backoffLimitPerIndex=12V maxFailedIndexes=13V podReplacementPolicy=14L managedBy=15L successPolicy=16L',
-  'k8s.io.api.batch.v1.JobStatus': 'conditions=1L startTime=2L completionTime=3L active=4V succeeded=5V failed=6V completedIndexes=7L uncountedTerminatedPods=8L ready=9V failedIndexes=10L terminating=11V',
+  'k8s.io.api.batch.v1.JobSpec':
+    'parallelism=1V completions=2V activeDeadlineSeconds=3V selector=4L manualSelector=5V template=6L backoffLimit=7V ttlSecondsAfterFinished=8V completionMode=9L suspend=10V podFailurePolicy=11L backoffLimitPerIndex=12V maxFailedIndexes=13V podReplacementPolicy=14L managedBy=15L successPolicy=16L',
+  'k8s.io.api.batch.v1.JobStatus':
+    'conditions=1L startTime=2L completionTime=3L active=4V succeeded=5V failed=6V completedIndexes=7L uncountedTerminatedPods=8L ready=9V failedIndexes=10L terminating=11V',
   'k8s.io.api.batch.v1.JobTemplateSpec': 'metadata=1L spec=2L',
   'k8s.io.api.batch.v1.PodFailurePolicy': 'rules=1L',
   'k8s.io.api.batch.v1.PodFailurePolicyOnExitCodesRequirement': 'containerName=1L operator=2L values=3V',
@@ -58,7 +67,8 @@ export const UPSTREAM_WORKLOADS: Record<string, string> = {
   'k8s.io.api.core.v1.ConfigMapKeySelector': 'localObjectReference=1L key=2L optional=3V',
   'k8s.io.api.core.v1.ConfigMapProjection': 'localObjectReference=1L items=2L optional=4V',
   'k8s.io.api.core.v1.ConfigMapVolumeSource': 'localObjectReference=1L items=2L defaultMode=3V optional=4V defaultUser=5V',
-  'k8s.io.api.core.v1.Container': 'name=1L image=2L command=3L args=4L workingDir=5L ports=6L env=7L resources=8L volumeMounts=9L livenessProbe=10L readinessProbe=11L lifecycle=12L terminationMessagePath=13L imagePullPolicy=14L securityContext=15L stdin=16V stdinOnce=17V tty=18V envFrom=19L terminationMessagePolicy=20L volumeDevices=21L startupProbe=22L resizePolicy=23L restartPolicy=24L restartPolicyRules=25L',
+  'k8s.io.api.core.v1.Container':
+    'name=1L image=2L command=3L args=4L workingDir=5L ports=6L env=7L resources=8L volumeMounts=9L livenessProbe=10L readinessProbe=11L lifecycle=12L terminationMessagePath=13L imagePullPolicy=14L securityContext=15L stdin=16V stdinOnce=17V tty=18V envFrom=19L terminationMessagePolicy=20L volumeDevices=21L startupProbe=22L resizePolicy=23L restartPolicy=24L restartPolicyRules=25L',
   'k8s.io.api.core.v1.ContainerPort': 'name=1L hostPort=2V containerPort=3V protocol=4L hostIP=5L',
   'k8s.io.api.core.v1.ContainerResizePolicy': 'resourceName=1L restartPolicy=2L',
   'k8s.io.api.core.v1.ContainerRestartRule': 'action=1L exitCodes=2L',
@@ -71,7 +81,8 @@ export const UPSTREAM_WORKLOADS: Record<string, string> = {
   'k8s.io.api.core.v1.EnvVar': 'name=1L value=2L valueFrom=3L',
   'k8s.io.api.core.v1.EnvVarSource': 'fieldRef=1L resourceFieldRef=2L configMapKeyRef=3L secretKeyRef=4L fileKeyRef=5L',
   'k8s.io.api.core.v1.EphemeralContainer': 'ephemeralContainerCommon=1L targetContainerName=2L',
-  'k8s.io.api.core.v1.EphemeralContainerCommon': 'name=1L image=2L command=3L args=4L workingDir=5L ports=6L env=7L resources=8L volumeMounts=9L livenessProbe=10L readinessProbe=11L lifecycle=12L terminationMessagePath=13L imagePullPolicy=14L securityContext=15L stdin=16V stdinOnce=17V tty=18V envFrom=19L terminationMessagePolicy=20L volumeDevices=21L startupProbe=22L resizePolicy=23L restartPolicy=24L restartPolicyRules=25L',
+  'k8s.io.api.core.v1.EphemeralContainerCommon':
+    'name=1L image=2L command=3L args=4L workingDir=5L ports=6L env=7L resources=8L volumeMounts=9L livenessProbe=10L readinessProbe=11L lifecycle=12L terminationMessagePath=13L imagePullPolicy=14L securityContext=15L stdin=16V stdinOnce=17V tty=18V envFrom=19L terminationMessagePolicy=20L volumeDevices=21L startupProbe=22L resizePolicy=23L restartPolicy=24L restartPolicyRules=25L',
   'k8s.io.api.core.v1.EphemeralVolumeSource': 'volumeClaimTemplate=1L',
   'k8s.io.api.core.v1.EvictionResponder': 'name=1L priority=2V',
   'k8s.io.api.core.v1.ExecAction': 'command=1L',
@@ -87,7 +98,8 @@ export const UPSTREAM_WORKLOADS: Record<string, string> = {
   'k8s.io.api.core.v1.HTTPHeader': 'name=1L value=2L',
   'k8s.io.api.core.v1.HostAlias': 'ip=1L hostnames=2L',
   'k8s.io.api.core.v1.HostPathVolumeSource': 'path=1L type=2L',
-  'k8s.io.api.core.v1.ISCSIVolumeSource': 'targetPortal=1L iqn=2L lun=3V iscsiInterface=4L fsType=5L readOnly=6V portals=7L chapAuthDiscovery=8V secretRef=10L chapAuthSession=11V initiatorName=12L',
+  'k8s.io.api.core.v1.ISCSIVolumeSource':
+    'targetPortal=1L iqn=2L lun=3V iscsiInterface=4L fsType=5L readOnly=6V portals=7L chapAuthDiscovery=8V secretRef=10L chapAuthSession=11V initiatorName=12L',
   'k8s.io.api.core.v1.ImageVolumeSource': 'reference=1L pullPolicy=2L',
   'k8s.io.api.core.v1.KeyToPath': 'key=1L path=2L mode=3V user=4V',
   'k8s.io.api.core.v1.Lifecycle': 'postStart=1L preStop=2L stopSignal=3L',
@@ -101,15 +113,18 @@ export const UPSTREAM_WORKLOADS: Record<string, string> = {
   'k8s.io.api.core.v1.ObjectFieldSelector': 'apiVersion=1L fieldPath=2L',
   'k8s.io.api.core.v1.PersistentVolumeClaim': 'metadata=1L spec=2L status=3L',
   'k8s.io.api.core.v1.PersistentVolumeClaimCondition': 'type=1L status=2L lastProbeTime=3L lastTransitionTime=4L reason=5L message=6L',
-  'k8s.io.api.core.v1.PersistentVolumeClaimSpec': 'accessModes=1L resources=2L volumeName=3L selector=4L storageClassName=5L volumeMode=6L dataSource=7L dataSourceRef=8L volumeAttributesClassName=9L',
-  'k8s.io.api.core.v1.PersistentVolumeClaimStatus': 'phase=1L accessModes=2L capacity=3L conditions=4L allocatedResources=5L allocatedResourceStatuses=7L currentVolumeAttributesClassName=8L modifyVolumeStatus=9L healthStatus=10L',
+  'k8s.io.api.core.v1.PersistentVolumeClaimSpec':
+    'accessModes=1L resources=2L volumeName=3L selector=4L storageClassName=5L volumeMode=6L dataSource=7L dataSourceRef=8L volumeAttributesClassName=9L',
+  'k8s.io.api.core.v1.PersistentVolumeClaimStatus':
+    'phase=1L accessModes=2L capacity=3L conditions=4L allocatedResources=5L allocatedResourceStatuses=7L currentVolumeAttributesClassName=8L modifyVolumeStatus=9L healthStatus=10L',
   'k8s.io.api.core.v1.PersistentVolumeClaimTemplate': 'metadata=1L spec=2L',
   'k8s.io.api.core.v1.PersistentVolumeClaimVolumeSource': 'claimName=1L readOnly=2V',
   'k8s.io.api.core.v1.PhotonPersistentDiskVolumeSource': 'pdID=1L fsType=2L',
   'k8s.io.api.core.v1.PodAffinity': 'requiredDuringSchedulingIgnoredDuringExecution=1L preferredDuringSchedulingIgnoredDuringExecution=2L',
   'k8s.io.api.core.v1.PodAffinityTerm': 'labelSelector=1L namespaces=2L topologyKey=3L namespaceSelector=4L matchLabelKeys=5L mismatchLabelKeys=6L',
   'k8s.io.api.core.v1.PodAntiAffinity': 'requiredDuringSchedulingIgnoredDuringExecution=1L preferredDuringSchedulingIgnoredDuringExecution=2L',
-  'k8s.io.api.core.v1.PodCertificateProjection': 'signerName=1L keyType=2L maxExpirationSeconds=3V credentialBundlePath=4L keyPath=5L certificateChainPath=6L userAnnotations=7L user=8V',
+  'k8s.io.api.core.v1.PodCertificateProjection':
+    'signerName=1L keyType=2L maxExpirationSeconds=3V credentialBundlePath=4L keyPath=5L certificateChainPath=6L userAnnotations=7L user=8V',
   'k8s.io.api.core.v1.PodDNSConfig': 'nameservers=1L searches=2L options=3L',
   'k8s.io.api.core.v1.PodDNSConfigOption': 'name=1L value=2L',
   'k8s.io.api.core.v1.PodOS': 'name=1L',
@@ -117,12 +132,15 @@ export const UPSTREAM_WORKLOADS: Record<string, string> = {
   'k8s.io.api.core.v1.PodResourceClaim': 'name=1L resourceClaimName=3L resourceClaimTemplateName=4L',
   'k8s.io.api.core.v1.PodSchedulingGate': 'name=1L',
   'k8s.io.api.core.v1.PodSchedulingGroup': 'podGroupName=1L',
-  'k8s.io.api.core.v1.PodSecurityContext': 'seLinuxOptions=1L runAsUser=2V runAsNonRoot=3V supplementalGroups=4V fsGroup=5V runAsGroup=6V sysctls=7L windowsOptions=8L fsGroupChangePolicy=9L seccompProfile=10L appArmorProfile=11L supplementalGroupsPolicy=12L seLinuxChangePolicy=13L',
-  'k8s.io.api.core.v1.PodSpec': 'volumes=1L containers=2L restartPolicy=3L terminationGracePeriodSeconds=4V activeDeadlineSeconds=5V dnsPolicy=6L nodeSelector=7L serviceAccountName=8L serviceAccount=9L nodeName=10L hostNetwork=11V hostPID=12V hostIPC=13V securityContext=14L imagePullSecrets=15L hostname=16L subdomain=17L affinity=18L schedulerName=19L initContainers=20L automountServiceAccountToken=21V tolerations=22L hostAliases=23L priorityClassName=24L priority=25V dnsConfig=26L shareProcessNamespace=27V readinessGates=28L runtimeClassName=29L enableServiceLinks=30V preemptionPolicy=31L overhead=32L topologySpreadConstraints=33L ephemeralContainers=34L setHostnameAsFQDN=35V os=36L hostUsers=37V schedulingGates=38L resourceClaims=39L resources=40L hostnameOverride=41L schedulingGroup=43L evictionResponders=44L',
+  'k8s.io.api.core.v1.PodSecurityContext':
+    'seLinuxOptions=1L runAsUser=2V runAsNonRoot=3V supplementalGroups=4V fsGroup=5V runAsGroup=6V sysctls=7L windowsOptions=8L fsGroupChangePolicy=9L seccompProfile=10L appArmorProfile=11L supplementalGroupsPolicy=12L seLinuxChangePolicy=13L',
+  'k8s.io.api.core.v1.PodSpec':
+    'volumes=1L containers=2L restartPolicy=3L terminationGracePeriodSeconds=4V activeDeadlineSeconds=5V dnsPolicy=6L nodeSelector=7L serviceAccountName=8L serviceAccount=9L nodeName=10L hostNetwork=11V hostPID=12V hostIPC=13V securityContext=14L imagePullSecrets=15L hostname=16L subdomain=17L affinity=18L schedulerName=19L initContainers=20L automountServiceAccountToken=21V tolerations=22L hostAliases=23L priorityClassName=24L priority=25V dnsConfig=26L shareProcessNamespace=27V readinessGates=28L runtimeClassName=29L enableServiceLinks=30V preemptionPolicy=31L overhead=32L topologySpreadConstraints=33L ephemeralContainers=34L setHostnameAsFQDN=35V os=36L hostUsers=37V schedulingGates=38L resourceClaims=39L resources=40L hostnameOverride=41L schedulingGroup=43L evictionResponders=44L',
   'k8s.io.api.core.v1.PodTemplateSpec': 'metadata=1L spec=2L',
   'k8s.io.api.core.v1.PortworxVolumeSource': 'volumeID=1L fsType=2L readOnly=3V',
   'k8s.io.api.core.v1.PreferredSchedulingTerm': 'weight=1V preference=2L',
-  'k8s.io.api.core.v1.Probe': 'handler=1L initialDelaySeconds=2V timeoutSeconds=3V periodSeconds=4V successThreshold=5V failureThreshold=6V terminationGracePeriodSeconds=7V',
+  'k8s.io.api.core.v1.Probe':
+    'handler=1L initialDelaySeconds=2V timeoutSeconds=3V periodSeconds=4V successThreshold=5V failureThreshold=6V terminationGracePeriodSeconds=7V',
   'k8s.io.api.core.v1.ProbeHandler': 'exec=1L httpGet=2L tcpSocket=3L grpc=4L',
   'k8s.io.api.core.v1.ProjectedVolumeSource': 'sources=1L defaultMode=2V defaultUser=3V',
   'k8s.io.api.core.v1.QuobyteVolumeSource': 'registry=1L volume=2L readOnly=3V user=4L group=5L tenant=6L',
@@ -131,20 +149,23 @@ export const UPSTREAM_WORKLOADS: Record<string, string> = {
   'k8s.io.api.core.v1.ResourceFieldSelector': 'containerName=1L resource=2L divisor=3L',
   'k8s.io.api.core.v1.ResourceRequirements': 'limits=1L requests=2L claims=3L',
   'k8s.io.api.core.v1.SELinuxOptions': 'user=1L role=2L type=3L level=4L',
-  'k8s.io.api.core.v1.ScaleIOVolumeSource': 'gateway=1L system=2L secretRef=3L sslEnabled=4V protectionDomain=5L storagePool=6L storageMode=7L volumeName=8L fsType=9L readOnly=10V',
+  'k8s.io.api.core.v1.ScaleIOVolumeSource':
+    'gateway=1L system=2L secretRef=3L sslEnabled=4V protectionDomain=5L storagePool=6L storageMode=7L volumeName=8L fsType=9L readOnly=10V',
   'k8s.io.api.core.v1.SeccompProfile': 'type=1L localhostProfile=2L',
   'k8s.io.api.core.v1.SecretEnvSource': 'localObjectReference=1L optional=2V',
   'k8s.io.api.core.v1.SecretKeySelector': 'localObjectReference=1L key=2L optional=3V',
   'k8s.io.api.core.v1.SecretProjection': 'localObjectReference=1L items=2L optional=4V',
   'k8s.io.api.core.v1.SecretVolumeSource': 'secretName=1L items=2L defaultMode=3V optional=4V defaultUser=5V',
-  'k8s.io.api.core.v1.SecurityContext': 'capabilities=1L privileged=2V seLinuxOptions=3L runAsUser=4V runAsNonRoot=5V readOnlyRootFilesystem=6V allowPrivilegeEscalation=7V runAsGroup=8V procMount=9L windowsOptions=10L seccompProfile=11L appArmorProfile=12L',
+  'k8s.io.api.core.v1.SecurityContext':
+    'capabilities=1L privileged=2V seLinuxOptions=3L runAsUser=4V runAsNonRoot=5V readOnlyRootFilesystem=6V allowPrivilegeEscalation=7V runAsGroup=8V procMount=9L windowsOptions=10L seccompProfile=11L appArmorProfile=12L',
   'k8s.io.api.core.v1.ServiceAccountTokenProjection': 'audience=1L expirationSeconds=2V path=3L user=4V',
   'k8s.io.api.core.v1.SleepAction': 'seconds=1V',
   'k8s.io.api.core.v1.StorageOSVolumeSource': 'volumeName=1L volumeNamespace=2L fsType=3L readOnly=4V secretRef=5L',
   'k8s.io.api.core.v1.Sysctl': 'name=1L value=2L',
   'k8s.io.api.core.v1.TCPSocketAction': 'port=1L host=2L',
   'k8s.io.api.core.v1.Toleration': 'key=1L operator=2L value=3L effect=4L tolerationSeconds=5V',
-  'k8s.io.api.core.v1.TopologySpreadConstraint': 'maxSkew=1V topologyKey=2L whenUnsatisfiable=3L labelSelector=4L minDomains=5V nodeAffinityPolicy=6L nodeTaintsPolicy=7L matchLabelKeys=8L',
+  'k8s.io.api.core.v1.TopologySpreadConstraint':
+    'maxSkew=1V topologyKey=2L whenUnsatisfiable=3L labelSelector=4L minDomains=5V nodeAffinityPolicy=6L nodeTaintsPolicy=7L matchLabelKeys=8L',
   'k8s.io.api.core.v1.TypedLocalObjectReference': 'apiGroup=1L kind=2L name=3L',
   'k8s.io.api.core.v1.TypedObjectReference': 'apiGroup=1L kind=2L name=3L namespace=4L',
   'k8s.io.api.core.v1.Volume': 'name=1L volumeSource=2L',
@@ -154,7 +175,8 @@ export const UPSTREAM_WORKLOADS: Record<string, string> = {
   'k8s.io.api.core.v1.VolumeMount': 'name=1L readOnly=2V mountPath=3L subPath=4L mountPropagation=5L subPathExpr=6L recursiveReadOnly=7L bindMountOptions=8L',
   'k8s.io.api.core.v1.VolumeProjection': 'secret=1L downwardAPI=2L configMap=3L serviceAccountToken=4L clusterTrustBundle=5L podCertificate=6L',
   'k8s.io.api.core.v1.VolumeResourceRequirements': 'limits=1L requests=2L',
-  'k8s.io.api.core.v1.VolumeSource': 'hostPath=1L emptyDir=2L gcePersistentDisk=3L awsElasticBlockStore=4L gitRepo=5L secret=6L nfs=7L iscsi=8L glusterfs=9L persistentVolumeClaim=10L rbd=11L flexVolume=12L cinder=13L cephfs=14L flocker=15L downwardAPI=16L fc=17L azureFile=18L configMap=19L vsphereVolume=20L quobyte=21L azureDisk=22L photonPersistentDisk=23L portworxVolume=24L scaleIO=25L projected=26L storageos=27L csi=28L ephemeral=29L image=30L',
+  'k8s.io.api.core.v1.VolumeSource':
+    'hostPath=1L emptyDir=2L gcePersistentDisk=3L awsElasticBlockStore=4L gitRepo=5L secret=6L nfs=7L iscsi=8L glusterfs=9L persistentVolumeClaim=10L rbd=11L flexVolume=12L cinder=13L cephfs=14L flocker=15L downwardAPI=16L fc=17L azureFile=18L configMap=19L vsphereVolume=20L quobyte=21L azureDisk=22L photonPersistentDisk=23L portworxVolume=24L scaleIO=25L projected=26L storageos=27L csi=28L ephemeral=29L image=30L',
   'k8s.io.api.core.v1.VsphereVirtualDiskVolumeSource': 'volumePath=1L fsType=2L storagePolicyName=3L storagePolicyID=4L',
   'k8s.io.api.core.v1.WeightedPodAffinityTerm': 'weight=1V podAffinityTerm=2L',
   'k8s.io.api.core.v1.WindowsSecurityContextOptions': 'gmsaCredentialSpecName=1L gmsaCredentialSpec=2L runAsUserName=3L hostProcess=4V',
@@ -164,12 +186,14 @@ export const UPSTREAM_WORKLOADS: Record<string, string> = {
   'k8s.io.api.policy.v1.Eviction': 'metadata=1L deleteOptions=2L',
   'k8s.io.api.policy.v1.PodDisruptionBudget': 'metadata=1L spec=2L status=3L',
   'k8s.io.api.policy.v1.PodDisruptionBudgetSpec': 'minAvailable=1L selector=2L maxUnavailable=3L unhealthyPodEvictionPolicy=4L',
-  'k8s.io.api.policy.v1.PodDisruptionBudgetStatus': 'observedGeneration=1V disruptedPods=2L disruptionsAllowed=3V currentHealthy=4V desiredHealthy=5V expectedPods=6V conditions=7L',
+  'k8s.io.api.policy.v1.PodDisruptionBudgetStatus':
+    'observedGeneration=1V disruptedPods=2L disruptionsAllowed=3V currentHealthy=4V desiredHealthy=5V expectedPods=6V conditions=7L',
   'k8s.io.api.scheduling.v1.PriorityClass': 'metadata=1L value=2V globalDefault=3V description=4L preemptionPolicy=5L',
   'k8s.io.apimachinery.pkg.api.resource.Quantity': 'string=1L',
   'k8s.io.apimachinery.pkg.util.intstr.IntOrString': 'type=1V intVal=2V strVal=3L',
   'k8s.io.apimachinery.pkg.runtime.RawExtension': 'raw=1L',
   'k8s.io.apimachinery.pkg.apis.meta.v1.Condition': 'type=1L status=2L observedGeneration=3V lastTransitionTime=4L reason=5L message=6L',
   'k8s.io.apimachinery.pkg.apis.meta.v1.Preconditions': 'uid=1L resourceVersion=2L',
-  'k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions': 'gracePeriodSeconds=1V preconditions=2L orphanDependents=3V propagationPolicy=4L dryRun=5L ignoreStoreReadErrorWithClusterBreakingPotential=6V',
+  'k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions':
+    'gracePeriodSeconds=1V preconditions=2L orphanDependents=3V propagationPolicy=4L dryRun=5L ignoreStoreReadErrorWithClusterBreakingPotential=6V',
 };

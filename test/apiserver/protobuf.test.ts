@@ -15,7 +15,14 @@ import { decodeKubeProtobuf } from '../../src/apiserver/protobuf/decode.ts';
 import { encodeKubeProtobuf } from '../../src/apiserver/protobuf/encode.ts';
 import { file_k8s_runtime, UnknownSchema } from '../../src/apiserver/protobuf/gen/k8s/runtime_pb.ts';
 import { file_k8s_meta_v1, DeleteOptionsSchema } from '../../src/apiserver/protobuf/gen/k8s/meta_v1_pb.ts';
-import { file_k8s_core_v1, BindingSchema, ConfigMapListSchema, ConfigMapSchema, EventSchema, SecretSchema } from '../../src/apiserver/protobuf/gen/k8s/core_v1_pb.ts';
+import {
+  file_k8s_core_v1,
+  BindingSchema,
+  ConfigMapListSchema,
+  ConfigMapSchema,
+  EventSchema,
+  SecretSchema,
+} from '../../src/apiserver/protobuf/gen/k8s/core_v1_pb.ts';
 import { file_k8s_rbac_v1 } from '../../src/apiserver/protobuf/gen/k8s/rbac_v1_pb.ts';
 import { file_k8s_authentication_v1 } from '../../src/apiserver/protobuf/gen/k8s/authentication_v1_pb.ts';
 import { file_k8s_authorization_v1 } from '../../src/apiserver/protobuf/gen/k8s/authorization_v1_pb.ts';
@@ -46,7 +53,8 @@ const UPSTREAM: Record<string, string> = {
   [`${META}.FieldsV1`]: 'Raw=1L',
   [`${META}.ManagedFieldsEntry`]: 'manager=1L operation=2L apiVersion=3L time=4L fieldsType=6L fieldsV1=7L subresource=8L',
   [`${META}.OwnerReference`]: 'kind=1L name=3L uid=4L apiVersion=5L controller=6V blockOwnerDeletion=7V',
-  [`${META}.ObjectMeta`]: 'name=1L generateName=2L namespace=3L selfLink=4L uid=5L resourceVersion=6L generation=7V ' +
+  [`${META}.ObjectMeta`]:
+    'name=1L generateName=2L namespace=3L selfLink=4L uid=5L resourceVersion=6L generation=7V ' +
     'creationTimestamp=8L deletionTimestamp=9L deletionGracePeriodSeconds=10V labels=11L annotations=12L ' +
     'ownerReferences=13L finalizers=14L managedFields=17L',
   [`${META}.LabelSelectorRequirement`]: 'key=1L operator=2L values=3L',
@@ -65,8 +73,8 @@ const UPSTREAM: Record<string, string> = {
   'k8s.io.api.rbac.v1.ClusterRoleBindingList': 'metadata=1L items=2L',
   'k8s.io.api.coordination.v1.LeaseList': 'metadata=1L items=2L',
   [`${META}.Preconditions`]: 'uid=1L resourceVersion=2L',
-  [`${META}.DeleteOptions`]: 'gracePeriodSeconds=1V preconditions=2L orphanDependents=3V propagationPolicy=4L dryRun=5L ' +
-    'ignoreStoreReadErrorWithClusterBreakingPotential=6V',
+  [`${META}.DeleteOptions`]:
+    'gracePeriodSeconds=1V preconditions=2L orphanDependents=3V propagationPolicy=4L dryRun=5L ' + 'ignoreStoreReadErrorWithClusterBreakingPotential=6V',
   'k8s.io.api.core.v1.NamespaceSpec': 'finalizers=1L',
   'k8s.io.api.core.v1.NamespaceCondition': 'type=1L status=2L lastTransitionTime=4L reason=5L message=6L',
   'k8s.io.api.core.v1.NamespaceStatus': 'phase=1L conditions=2L',
@@ -78,7 +86,8 @@ const UPSTREAM: Record<string, string> = {
   'k8s.io.api.core.v1.ServiceAccount': 'metadata=1L secrets=2L imagePullSecrets=3L automountServiceAccountToken=4V',
   'k8s.io.api.core.v1.Binding': 'metadata=1L target=2L',
   'k8s.io.api.core.v1.Service': 'metadata=1L spec=2L status=3L',
-  'k8s.io.api.core.v1.ServiceSpec': 'ports=1L selector=2L clusterIP=3L type=4L externalIPs=5L sessionAffinity=7L loadBalancerIP=8L ' +
+  'k8s.io.api.core.v1.ServiceSpec':
+    'ports=1L selector=2L clusterIP=3L type=4L externalIPs=5L sessionAffinity=7L loadBalancerIP=8L ' +
     'loadBalancerSourceRanges=9L externalName=10L externalTrafficPolicy=11L healthCheckNodePort=12V publishNotReadyAddresses=13V ' +
     'sessionAffinityConfig=14L ipFamilyPolicy=17L clusterIPs=18L ipFamilies=19L allocateLoadBalancerNodePorts=20V ' +
     'loadBalancerClass=21L internalTrafficPolicy=22L trafficDistribution=23L',
@@ -91,12 +100,15 @@ const UPSTREAM: Record<string, string> = {
   'k8s.io.api.core.v1.PortStatus': 'port=1V protocol=2L error=3L',
   'k8s.io.api.core.v1.EventSource': 'component=1L host=2L',
   'k8s.io.api.core.v1.EventSeries': 'count=1V lastObservedTime=2L',
-  'k8s.io.api.core.v1.Event': 'metadata=1L involvedObject=2L reason=3L message=4L source=5L firstTimestamp=6L lastTimestamp=7L count=8V ' +
+  'k8s.io.api.core.v1.Event':
+    'metadata=1L involvedObject=2L reason=3L message=4L source=5L firstTimestamp=6L lastTimestamp=7L count=8V ' +
     'type=9L eventTime=10L series=11L action=12L related=13L reportingComponent=14L reportingInstance=15L',
   'k8s.io.api.events.v1.EventSeries': 'count=1V lastObservedTime=2L',
-  'k8s.io.api.events.v1.Event': 'metadata=1L eventTime=2L series=3L reportingController=4L reportingInstance=5L action=6L reason=7L ' +
+  'k8s.io.api.events.v1.Event':
+    'metadata=1L eventTime=2L series=3L reportingController=4L reportingInstance=5L action=6L reason=7L ' +
     'regarding=8L related=9L note=10L type=11L deprecatedSource=12L deprecatedFirstTimestamp=13L deprecatedLastTimestamp=14L deprecatedCount=15V',
-  'k8s.io.api.coordination.v1.LeaseSpec': 'holderIdentity=1L leaseDurationSeconds=2V acquireTime=3L renewTime=4L leaseTransitions=5V strategy=6L preferredHolder=7L',
+  'k8s.io.api.coordination.v1.LeaseSpec':
+    'holderIdentity=1L leaseDurationSeconds=2V acquireTime=3L renewTime=4L leaseTransitions=5V strategy=6L preferredHolder=7L',
   'k8s.io.api.coordination.v1.Lease': 'metadata=1L spec=2L',
   'k8s.io.api.autoscaling.v1.ScaleSpec': 'replicas=1V',
   'k8s.io.api.autoscaling.v1.ScaleStatus': 'replicas=1V selector=2L',
@@ -122,8 +134,8 @@ const UPSTREAM: Record<string, string> = {
   'k8s.io.api.authentication.v1.TokenReview': 'metadata=1L spec=2L status=3L',
   'k8s.io.api.authorization.v1.FieldSelectorAttributes': 'rawSelector=1L requirements=2L',
   'k8s.io.api.authorization.v1.LabelSelectorAttributes': 'rawSelector=1L requirements=2L',
-  'k8s.io.api.authorization.v1.ResourceAttributes': 'namespace=1L verb=2L group=3L version=4L resource=5L subresource=6L ' +
-    'name=7L fieldSelector=8L labelSelector=9L',
+  'k8s.io.api.authorization.v1.ResourceAttributes':
+    'namespace=1L verb=2L group=3L version=4L resource=5L subresource=6L ' + 'name=7L fieldSelector=8L labelSelector=9L',
   'k8s.io.api.authorization.v1.NonResourceAttributes': 'path=1L verb=2L',
   'k8s.io.api.authorization.v1.SubjectAccessReviewStatus': 'allowed=1V reason=2L evaluationError=3L denied=4V',
   'k8s.io.api.authorization.v1.SelfSubjectAccessReviewSpec': 'resourceAttributes=1L nonResourceAttributes=2L',
@@ -140,9 +152,22 @@ const UPSTREAM: Record<string, string> = {
 };
 
 const FILES: GenFile[] = [
-  file_k8s_runtime, file_k8s_meta_v1, file_k8s_core_v1, file_k8s_rbac_v1, file_k8s_authentication_v1, file_k8s_authorization_v1,
-  file_k8s_apps_v1, file_k8s_batch_v1, file_k8s_policy_v1, file_k8s_scheduling_v1, file_k8s_node_v1, file_k8s_resource, file_k8s_intstr,
-  file_k8s_autoscaling_v1, file_k8s_coordination_v1, file_k8s_events_v1,
+  file_k8s_runtime,
+  file_k8s_meta_v1,
+  file_k8s_core_v1,
+  file_k8s_rbac_v1,
+  file_k8s_authentication_v1,
+  file_k8s_authorization_v1,
+  file_k8s_apps_v1,
+  file_k8s_batch_v1,
+  file_k8s_policy_v1,
+  file_k8s_scheduling_v1,
+  file_k8s_node_v1,
+  file_k8s_resource,
+  file_k8s_intstr,
+  file_k8s_autoscaling_v1,
+  file_k8s_coordination_v1,
+  file_k8s_events_v1,
 ];
 
 /** (field number, wire type) of each top-level field in an encoded message. */
@@ -160,7 +185,8 @@ function walk(bytes: Uint8Array): Array<{ no: number; wt: number; payload: Uint8
   };
   while (i < bytes.length) {
     const tag = Number(varint());
-    const no = tag >>> 3, wt = tag & 7;
+    const no = tag >>> 3,
+      wt = tag & 7;
     let start = i;
     if (wt === 0) varint();
     else if (wt === 2) {
@@ -176,22 +202,33 @@ function walk(bytes: Uint8Array): Array<{ no: number; wt: number; payload: Uint8
 
 function sampleScalar(t: ScalarType): unknown {
   switch (t) {
-    case ScalarType.STRING: return 'x';
-    case ScalarType.BYTES: return new Uint8Array([1]);
-    case ScalarType.BOOL: return true;
-    case ScalarType.INT64: return 5n;
-    case ScalarType.INT32: return 5;
-    default: throw new Error(`no sample for scalar type ${t}`);
+    case ScalarType.STRING:
+      return 'x';
+    case ScalarType.BYTES:
+      return new Uint8Array([1]);
+    case ScalarType.BOOL:
+      return true;
+    case ScalarType.INT64:
+      return 5n;
+    case ScalarType.INT32:
+      return 5;
+    default:
+      throw new Error(`no sample for scalar type ${t}`);
   }
 }
 
 function sample(field: DescField): unknown {
   switch (field.fieldKind) {
-    case 'scalar': return sampleScalar(field.scalar);
-    case 'message': return create(field.message);
-    case 'list': return [field.listKind === 'message' ? create(field.message) : sampleScalar(field.scalar as ScalarType)];
-    case 'map': return { k: field.mapKind === 'message' ? create(field.message) : sampleScalar(field.scalar as ScalarType) };
-    default: throw new Error(`no sample for ${field.fieldKind}`);
+    case 'scalar':
+      return sampleScalar(field.scalar);
+    case 'message':
+      return create(field.message);
+    case 'list':
+      return [field.listKind === 'message' ? create(field.message) : sampleScalar(field.scalar as ScalarType)];
+    case 'map':
+      return { k: field.mapKind === 'message' ? create(field.message) : sampleScalar(field.scalar as ScalarType) };
+    default:
+      throw new Error(`no sample for ${field.fieldKind}`);
   }
 }
 
@@ -204,10 +241,12 @@ describe('generated messages use upstream field numbers', () => {
 
   for (const desc of messages) {
     test(desc.typeName, () => {
-      const want = new Map(UPSTREAM[desc.typeName].split(' ').map((s) => {
-        const [, name, no, wt] = /^(\w+)=(\d+)([LV])$/.exec(s)!;
-        return [name, { no: Number(no), wt: wt === 'L' ? 2 : 0 }];
-      }));
+      const want = new Map(
+        UPSTREAM[desc.typeName].split(' ').map((s) => {
+          const [, name, no, wt] = /^(\w+)=(\d+)([LV])$/.exec(s)!;
+          return [name, { no: Number(no), wt: wt === 'L' ? 2 : 0 }];
+        }),
+      );
       assert.deepEqual(desc.fields.map((f) => f.name).sort(), [...want.keys()].sort(), 'field names');
       for (const field of desc.fields) {
         // One field set at a time: the bytes must carry exactly that field under upstream's number.
@@ -224,7 +263,13 @@ describe('generated messages use upstream field numbers', () => {
     const [entry] = walk(bytes);
     assert.equal(entry.no, 2);
     const inner = walk(entry.payload);
-    assert.deepEqual(inner.map((f) => [f.no, f.wt, Buffer.from(f.payload).toString('hex')]), [[1, 2, Buffer.from('pw').toString('hex')], [2, 2, 'ff00']]);
+    assert.deepEqual(
+      inner.map((f) => [f.no, f.wt, Buffer.from(f.payload).toString('hex')]),
+      [
+        [1, 2, Buffer.from('pw').toString('hex')],
+        [2, 2, 'ff00'],
+      ],
+    );
   });
 });
 
@@ -240,8 +285,12 @@ const post = (ts: TestServer, path: string, body: Buffer) => api(ts.server, 'POS
 
 describe('kubectl typed create commands (protobuf bodies)', () => {
   let ts: TestServer;
-  before(async () => { ts = await startTestServer(); });
-  after(async () => { await ts?.close(); });
+  before(async () => {
+    ts = await startTestServer();
+  });
+  after(async () => {
+    await ts?.close();
+  });
 
   test('kubectl create namespace', async () => {
     assert.match(await ts.ok(['create', 'namespace', 'pb-ns']), /namespace\/pb-ns created/);
@@ -255,7 +304,10 @@ describe('kubectl typed create commands (protobuf bodies)', () => {
   test('kubectl create configmap: literal data and binary files', async () => {
     const bin = Buffer.concat([Buffer.from([0xff, 0xfe, 0x00]), randomBytes(64)]);
     const file = ts.file('blob.bin', bin as never);
-    assert.match(await ts.ok(['create', 'configmap', 'pb-cm', '--from-literal=a=b', '--from-literal=empty=', `--from-file=blob=${file}`]), /configmap\/pb-cm created/);
+    assert.match(
+      await ts.ok(['create', 'configmap', 'pb-cm', '--from-literal=a=b', '--from-literal=empty=', `--from-file=blob=${file}`]),
+      /configmap\/pb-cm created/,
+    );
     const r = await api(ts.server, 'GET', '/api/v1/namespaces/default/configmaps/pb-cm');
     assert.equal(r.status, 200);
     assert.deepEqual(r.body.data, { a: 'b', empty: '' });
@@ -267,7 +319,10 @@ describe('kubectl typed create commands (protobuf bodies)', () => {
   test('kubectl create secret generic: data round-trips as base64', async () => {
     const bin = randomBytes(48);
     const file = ts.file('key.bin', bin as never);
-    assert.match(await ts.ok(['create', 'secret', 'generic', 'pb-s', '--from-literal=p=q', `--from-file=key=${file}`, '--type=example.com/test']), /secret\/pb-s created/);
+    assert.match(
+      await ts.ok(['create', 'secret', 'generic', 'pb-s', '--from-literal=p=q', `--from-file=key=${file}`, '--type=example.com/test']),
+      /secret\/pb-s created/,
+    );
     const r = await api(ts.server, 'GET', '/api/v1/namespaces/default/secrets/pb-s');
     assert.equal(r.status, 200);
     assert.equal(r.body.type, 'example.com/test');
@@ -297,7 +352,11 @@ describe('kubectl typed create commands (protobuf bodies)', () => {
 
 // ---- real kubectl bodies for the RBAC, token and review kinds ----------------------------------------
 
-interface Captured { method: string; path: string; body: Buffer }
+interface Captured {
+  method: string;
+  path: string;
+  body: Buffer;
+}
 
 /** A TLS pass-through in front of the test server that records kubectl's protobuf request bodies. */
 async function recordingProxy(ts: TestServer): Promise<{ url: string; seen: Captured[]; close(): Promise<void> }> {
@@ -352,7 +411,9 @@ describe('real kubectl bodies for RBAC, token and review kinds decode to the rig
     const r = await body(['create', 'role', 'r1', '--verb=get,list', '--resource=pods,configmaps', '--resource-name=x'], '/roles');
     assert.match(r.path, /^\/apis\/rbac\.authorization\.k8s\.io\/v1\/namespaces\/default\/roles\?/);
     assert.deepEqual(r.object, {
-      apiVersion: `${RBAC}/v1`, kind: 'Role', metadata: { name: 'r1' },
+      apiVersion: `${RBAC}/v1`,
+      kind: 'Role',
+      metadata: { name: 'r1' },
       // The core group is the empty string: an element, so kept.
       rules: [{ verbs: ['get', 'list'], apiGroups: [''], resources: ['pods', 'configmaps'], resourceNames: ['x'] }],
     });
@@ -360,10 +421,17 @@ describe('real kubectl bodies for RBAC, token and review kinds decode to the rig
 
   test('kubectl create clusterrole (non-resource URL, aggregation rule)', async () => {
     const a = await body(['create', 'clusterrole', 'cr1', '--verb=get', '--non-resource-url=/healthz'], '/clusterroles');
-    assert.deepEqual(a.object, { apiVersion: `${RBAC}/v1`, kind: 'ClusterRole', metadata: { name: 'cr1' }, rules: [{ verbs: ['get'], nonResourceURLs: ['/healthz'] }] });
+    assert.deepEqual(a.object, {
+      apiVersion: `${RBAC}/v1`,
+      kind: 'ClusterRole',
+      metadata: { name: 'cr1' },
+      rules: [{ verbs: ['get'], nonResourceURLs: ['/healthz'] }],
+    });
     const b = await body(['create', 'clusterrole', 'agg', '--aggregation-rule=team=a,tier=b'], '/clusterroles');
     assert.deepEqual(b.object, {
-      apiVersion: `${RBAC}/v1`, kind: 'ClusterRole', metadata: { name: 'agg' },
+      apiVersion: `${RBAC}/v1`,
+      kind: 'ClusterRole',
+      metadata: { name: 'agg' },
       aggregationRule: { clusterRoleSelectors: [{ matchLabels: { team: 'a', tier: 'b' } }] },
     });
   });
@@ -371,7 +439,9 @@ describe('real kubectl bodies for RBAC, token and review kinds decode to the rig
   test('kubectl create rolebinding and clusterrolebinding', async () => {
     const a = await body(['create', 'rolebinding', 'rb1', '--role=r1', '--user=u1', '--serviceaccount=default:sa1'], '/rolebindings');
     assert.deepEqual(a.object, {
-      apiVersion: `${RBAC}/v1`, kind: 'RoleBinding', metadata: { name: 'rb1' },
+      apiVersion: `${RBAC}/v1`,
+      kind: 'RoleBinding',
+      metadata: { name: 'rb1' },
       subjects: [
         { kind: 'User', apiGroup: RBAC, name: 'u1' },
         { kind: 'ServiceAccount', name: 'sa1', namespace: 'default' },
@@ -380,7 +450,9 @@ describe('real kubectl bodies for RBAC, token and review kinds decode to the rig
     });
     const b = await body(['create', 'clusterrolebinding', 'crb1', '--clusterrole=cr1', '--group=g1'], '/clusterrolebindings');
     assert.deepEqual(b.object, {
-      apiVersion: `${RBAC}/v1`, kind: 'ClusterRoleBinding', metadata: { name: 'crb1' },
+      apiVersion: `${RBAC}/v1`,
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'crb1' },
       subjects: [{ kind: 'Group', apiGroup: RBAC, name: 'g1' }],
       roleRef: { apiGroup: RBAC, kind: 'ClusterRole', name: 'cr1' },
     });
@@ -388,11 +460,25 @@ describe('real kubectl bodies for RBAC, token and review kinds decode to the rig
 
   test('kubectl create token', async () => {
     await ts.ok(['create', 'serviceaccount', 'tok-sa']);
-    const a = await body(['create', 'token', 'tok-sa', '--audience=a1', '--audience=a2', '--duration=10m',
-      '--bound-object-kind=Secret', '--bound-object-name=s1', '--bound-object-uid=u-1'], '/token');
+    const a = await body(
+      [
+        'create',
+        'token',
+        'tok-sa',
+        '--audience=a1',
+        '--audience=a2',
+        '--duration=10m',
+        '--bound-object-kind=Secret',
+        '--bound-object-name=s1',
+        '--bound-object-uid=u-1',
+      ],
+      '/token',
+    );
     assert.equal(a.path, '/api/v1/namespaces/default/serviceaccounts/tok-sa/token');
     assert.deepEqual(a.object, {
-      apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', metadata: {},
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      metadata: {},
       spec: { audiences: ['a1', 'a2'], boundObjectRef: { kind: 'Secret', apiVersion: 'v1', name: 's1', uid: 'u-1' }, expirationSeconds: 600 },
       // Go's TokenRequestStatus.token has no omitempty.
       status: { token: '' },
@@ -407,14 +493,18 @@ describe('real kubectl bodies for RBAC, token and review kinds decode to the rig
     const a = await body(['auth', 'can-i', 'create', 'pods', '--subresource=eviction', '-n', 'kube-system'], '/selfsubjectaccessreviews');
     assert.equal(a.path, '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews');
     assert.deepEqual(a.object, {
-      apiVersion: AUTHZ, kind: 'SelfSubjectAccessReview', metadata: {},
+      apiVersion: AUTHZ,
+      kind: 'SelfSubjectAccessReview',
+      metadata: {},
       spec: { resourceAttributes: { namespace: 'kube-system', verb: 'create', resource: 'pods', subresource: 'eviction' } },
       // Go's SubjectAccessReviewStatus.allowed has no omitempty.
       status: { allowed: false },
     });
     const b = await body(['auth', 'can-i', 'get', '/healthz'], '/selfsubjectaccessreviews');
     assert.deepEqual(b.object, {
-      apiVersion: AUTHZ, kind: 'SelfSubjectAccessReview', metadata: {},
+      apiVersion: AUTHZ,
+      kind: 'SelfSubjectAccessReview',
+      metadata: {},
       spec: { nonResourceAttributes: { path: '/healthz', verb: 'get' } },
       status: { allowed: false },
     });
@@ -432,13 +522,20 @@ describe('real kubectl bodies for RBAC, token and review kinds decode to the rig
 
 describe('kubectl RBAC, token and auth commands end to end', () => {
   let ts: TestServer;
-  before(async () => { ts = await startTestServer(); });
-  after(async () => { await ts?.close(); });
+  before(async () => {
+    ts = await startTestServer();
+  });
+  after(async () => {
+    await ts?.close();
+  });
 
   const RBAC = '/apis/rbac.authorization.k8s.io/v1';
 
   test('kubectl create role / clusterrole store the rules kubectl sent', async () => {
-    assert.match(await ts.ok(['create', 'role', 'e2e-r', '--verb=get,list', '--resource=pods,configmaps', '--resource-name=x']), /role\.rbac\.authorization\.k8s\.io\/e2e-r created/);
+    assert.match(
+      await ts.ok(['create', 'role', 'e2e-r', '--verb=get,list', '--resource=pods,configmaps', '--resource-name=x']),
+      /role\.rbac\.authorization\.k8s\.io\/e2e-r created/,
+    );
     const role = await api(ts.server, 'GET', `${RBAC}/namespaces/default/roles/e2e-r`);
     assert.equal(role.status, 200);
     assert.deepEqual(role.body.rules, [{ verbs: ['get', 'list'], apiGroups: [''], resources: ['pods', 'configmaps'], resourceNames: ['x'] }]);
@@ -457,7 +554,13 @@ describe('kubectl RBAC, token and auth commands end to end', () => {
     const rb = await api(ts.server, 'GET', `${RBAC}/namespaces/default/rolebindings/e2e-rb`);
     assert.equal(rb.status, 200);
     assert.deepEqual(rb.body.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'e2e-r' });
-    assert.deepEqual(rb.body.subjects.map((s: { kind: string; name: string; namespace?: string }) => [s.kind, s.name, s.namespace]), [['User', 'u1', undefined], ['ServiceAccount', 'sa1', 'default']]);
+    assert.deepEqual(
+      rb.body.subjects.map((s: { kind: string; name: string; namespace?: string }) => [s.kind, s.name, s.namespace]),
+      [
+        ['User', 'u1', undefined],
+        ['ServiceAccount', 'sa1', 'default'],
+      ],
+    );
 
     await ts.ok(['create', 'clusterrolebinding', 'e2e-crb', '--clusterrole=e2e-cr', '--group=g1']);
     const crb = await api(ts.server, 'GET', `${RBAC}/clusterrolebindings/e2e-crb`);
@@ -488,8 +591,12 @@ describe('kubectl RBAC, token and auth commands end to end', () => {
 
 describe('client-go option and subresource bodies (DeleteOptions, Binding, Scale)', () => {
   let ts: TestServer;
-  before(async () => { ts = await startTestServer(); });
-  after(async () => { await ts?.close(); });
+  before(async () => {
+    ts = await startTestServer();
+  });
+  after(async () => {
+    await ts?.close();
+  });
 
   // Node's client does not frame a DELETE body by itself: without a Content-Length it would go unframed.
   const del = (path: string, body: Buffer) => api(ts.server, 'DELETE', path, body, { 'Content-Type': PB, 'Content-Length': String(body.length) });
@@ -505,14 +612,20 @@ describe('client-go option and subresource bodies (DeleteOptions, Binding, Scale
     const dry = await del(`${S}/rel`, deleteOptions('v1', { dryRun: ['All'], propagationPolicy: 'Background' }));
     assert.equal(dry.status, 200, JSON.stringify(dry.body));
     assert.equal((await api(ts.server, 'GET', `${S}/rel`)).status, 200, 'a dry-run delete keeps the object');
-    const gone = await del(`${S}/rel`, deleteOptions('v1', { preconditions: { uid: made.body.metadata.uid }, propagationPolicy: 'Background', gracePeriodSeconds: 0n }));
+    const gone = await del(
+      `${S}/rel`,
+      deleteOptions('v1', { preconditions: { uid: made.body.metadata.uid }, propagationPolicy: 'Background', gracePeriodSeconds: 0n }),
+    );
     assert.equal(gone.status, 200, JSON.stringify(gone.body));
     assert.equal((await api(ts.server, 'GET', `${S}/rel`)).status, 404);
   });
 
   test('DeleteOptions in the group version of the resource (or meta.k8s.io/v1) is accepted', async () => {
     const R = '/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles';
-    for (const [name, gv] of [['r-rbac', 'rbac.authorization.k8s.io/v1'], ['r-meta', 'meta.k8s.io/v1']]) {
+    for (const [name, gv] of [
+      ['r-rbac', 'rbac.authorization.k8s.io/v1'],
+      ['r-meta', 'meta.k8s.io/v1'],
+    ]) {
       assert.equal((await api(ts.server, 'POST', R, { metadata: { name }, rules: [] })).status, 201);
       const r = await del(`${R}/${name}`, deleteOptions(gv, { propagationPolicy: 'Foreground' }));
       assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -528,7 +641,7 @@ describe('client-go option and subresource bodies (DeleteOptions, Binding, Scale
     assert.equal((await api(ts.server, 'GET', `${CM}/keep`)).status, 200);
   });
 
-  test('Binding: the scheduler\'s protobuf pods/binding sets spec.nodeName', async () => {
+  test("Binding: the scheduler's protobuf pods/binding sets spec.nodeName", async () => {
     const P = '/api/v1/namespaces/default/pods';
     assert.equal((await api(ts.server, 'POST', P, { metadata: { name: 'bp' }, spec: { containers: [{ name: 'c', image: 'nginx' }] } })).status, 201);
     const binding = toBinary(BindingSchema, create(BindingSchema, { metadata: { name: 'bp' }, target: { apiVersion: 'v1', kind: 'Node', name: 'edge-7' } }));
@@ -539,14 +652,30 @@ describe('client-go option and subresource bodies (DeleteOptions, Binding, Scale
 
   test('Scale: a protobuf autoscaling/v1 Scale PUT to a scale subresource sets the replicas', async () => {
     const crd = {
-      apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'gadgets.pb.kubeve.io' },
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'gadgets.pb.kubeve.io' },
       spec: {
-        group: 'pb.kubeve.io', scope: 'Namespaced', names: { kind: 'Gadget', plural: 'gadgets', singular: 'gadget', listKind: 'GadgetList' },
-        versions: [{
-          name: 'v1', served: true, storage: true,
-          schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { replicas: { type: 'integer' } } }, status: { type: 'object', properties: { replicas: { type: 'integer' } } } } } },
-          subresources: { status: {}, scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas' } },
-        }],
+        group: 'pb.kubeve.io',
+        scope: 'Namespaced',
+        names: { kind: 'Gadget', plural: 'gadgets', singular: 'gadget', listKind: 'GadgetList' },
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            schema: {
+              openAPIV3Schema: {
+                type: 'object',
+                properties: {
+                  spec: { type: 'object', properties: { replicas: { type: 'integer' } } },
+                  status: { type: 'object', properties: { replicas: { type: 'integer' } } },
+                },
+              },
+            },
+            subresources: { status: {}, scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas' } },
+          },
+        ],
       },
     };
     assert.equal((await api(ts.server, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd)).status, 201);
@@ -570,8 +699,12 @@ describe('client-go option and subresource bodies (DeleteOptions, Binding, Scale
 
 describe('client-go Lease and Event bodies', () => {
   let ts: TestServer;
-  before(async () => { ts = await startTestServer(); });
-  after(async () => { await ts?.close(); });
+  before(async () => {
+    ts = await startTestServer();
+  });
+  after(async () => {
+    await ts?.close();
+  });
 
   const at = (iso: string) => {
     const ms = Date.parse(iso);
@@ -580,15 +713,32 @@ describe('client-go Lease and Event bodies', () => {
 
   test('Lease: leader election creates and renews with MicroTime timestamps', async () => {
     const L = '/apis/coordination.k8s.io/v1/namespaces/default/leases';
-    const lease = (renew: string, rv?: string) => envelope('coordination.k8s.io/v1', 'Lease', toBinary(LeaseSchema, create(LeaseSchema, {
-      metadata: { name: 'ctrl', namespace: 'default', resourceVersion: rv },
-      spec: { holderIdentity: 'pod-a_1234', leaseDurationSeconds: 15, acquireTime: at('2026-12-03T10:00:00.500Z'), renewTime: at(renew), leaseTransitions: 0 },
-    })));
+    const lease = (renew: string, rv?: string) =>
+      envelope(
+        'coordination.k8s.io/v1',
+        'Lease',
+        toBinary(
+          LeaseSchema,
+          create(LeaseSchema, {
+            metadata: { name: 'ctrl', namespace: 'default', resourceVersion: rv },
+            spec: {
+              holderIdentity: 'pod-a_1234',
+              leaseDurationSeconds: 15,
+              acquireTime: at('2026-12-03T10:00:00.500Z'),
+              renewTime: at(renew),
+              leaseTransitions: 0,
+            },
+          }),
+        ),
+      );
     const made = await post(ts, L, lease('2026-12-03T10:00:00.500Z'));
     assert.equal(made.status, 201, JSON.stringify(made.body));
     assert.deepEqual(made.body.spec, {
-      holderIdentity: 'pod-a_1234', leaseDurationSeconds: 15, leaseTransitions: 0,
-      acquireTime: '2026-12-03T10:00:00.500123Z', renewTime: '2026-12-03T10:00:00.500123Z',
+      holderIdentity: 'pod-a_1234',
+      leaseDurationSeconds: 15,
+      leaseTransitions: 0,
+      acquireTime: '2026-12-03T10:00:00.500123Z',
+      renewTime: '2026-12-03T10:00:00.500123Z',
     });
     const renewed = await api(ts.server, 'PUT', `${L}/ctrl`, lease('2026-12-03T10:00:10.250Z', made.body.metadata.resourceVersion), { 'Content-Type': PB });
     assert.equal(renewed.status, 200, JSON.stringify(renewed.body));
@@ -598,12 +748,20 @@ describe('client-go Lease and Event bodies', () => {
   });
 
   test('Event (core/v1) from the event recorder', async () => {
-    const ev = toBinary(EventSchema, create(EventSchema, {
-      metadata: { name: 'pod-a.17f', namespace: 'default' },
-      involvedObject: { kind: 'Pod', namespace: 'default', name: 'pod-a', uid: 'u-1', apiVersion: 'v1' },
-      reason: 'Started', message: 'Started container', source: { component: 'kubelet', host: 'edge-1' },
-      firstTimestamp: { seconds: 1764756000n }, lastTimestamp: { seconds: 1764756000n }, count: 1, type: 'Normal',
-    }));
+    const ev = toBinary(
+      EventSchema,
+      create(EventSchema, {
+        metadata: { name: 'pod-a.17f', namespace: 'default' },
+        involvedObject: { kind: 'Pod', namespace: 'default', name: 'pod-a', uid: 'u-1', apiVersion: 'v1' },
+        reason: 'Started',
+        message: 'Started container',
+        source: { component: 'kubelet', host: 'edge-1' },
+        firstTimestamp: { seconds: 1764756000n },
+        lastTimestamp: { seconds: 1764756000n },
+        count: 1,
+        type: 'Normal',
+      }),
+    );
     const r = await post(ts, '/api/v1/namespaces/default/events', envelope('v1', 'Event', ev));
     assert.equal(r.status, 201, JSON.stringify(r.body));
     assert.equal(r.body.reason, 'Started');
@@ -613,12 +771,21 @@ describe('client-go Lease and Event bodies', () => {
   });
 
   test('Event (events.k8s.io/v1) with a series', async () => {
-    const ev = toBinary(EventsV1EventSchema, create(EventsV1EventSchema, {
-      metadata: { name: 'ctrl.18a', namespace: 'default' },
-      eventTime: at('2026-12-03T10:00:00.000Z'), series: { count: 2, lastObservedTime: at('2026-12-03T10:01:00.000Z') },
-      reportingController: 'example.com/ctrl', reportingInstance: 'ctrl-0', action: 'Reconcile', reason: 'Synced',
-      regarding: { kind: 'ConfigMap', namespace: 'default', name: 'c', apiVersion: 'v1' }, note: 'synced', type: 'Normal',
-    }));
+    const ev = toBinary(
+      EventsV1EventSchema,
+      create(EventsV1EventSchema, {
+        metadata: { name: 'ctrl.18a', namespace: 'default' },
+        eventTime: at('2026-12-03T10:00:00.000Z'),
+        series: { count: 2, lastObservedTime: at('2026-12-03T10:01:00.000Z') },
+        reportingController: 'example.com/ctrl',
+        reportingInstance: 'ctrl-0',
+        action: 'Reconcile',
+        reason: 'Synced',
+        regarding: { kind: 'ConfigMap', namespace: 'default', name: 'c', apiVersion: 'v1' },
+        note: 'synced',
+        type: 'Normal',
+      }),
+    );
     const r = await post(ts, '/apis/events.k8s.io/v1/namespaces/default/events', envelope('events.k8s.io/v1', 'Event', ev));
     assert.equal(r.status, 201, JSON.stringify(r.body));
     assert.equal(r.body.eventTime, '2026-12-03T10:00:00.000123Z');
@@ -631,24 +798,34 @@ describe('client-go Lease and Event bodies', () => {
 
 describe('protobuf responses for clients that ask for them first', () => {
   let ts: TestServer;
-  before(async () => { ts = await startTestServer(); });
-  after(async () => { await ts?.close(); });
+  before(async () => {
+    ts = await startTestServer();
+  });
+  after(async () => {
+    await ts?.close();
+  });
 
   const CLIENT_GO = `${PB},application/json`;
   /** GET with a raw body, so protobuf bytes are not mangled into a string. */
-  const getRaw = (path: string, accept: string) => new Promise<{ status: number; type?: string; body: Buffer }>((resolve, reject) => {
-    const req = https.request(ts.server.url + path, { headers: { Authorization: `Bearer ${ts.server.adminToken}`, Accept: accept }, ca: ts.server.caPem }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], body: Buffer.concat(chunks) }));
+  const getRaw = (path: string, accept: string) =>
+    new Promise<{ status: number; type?: string; body: Buffer }>((resolve, reject) => {
+      const req = https.request(
+        ts.server.url + path,
+        { headers: { Authorization: `Bearer ${ts.server.adminToken}`, Accept: accept }, ca: ts.server.caPem },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], body: Buffer.concat(chunks) }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
     });
-    req.on('error', reject);
-    req.end();
-  });
 
   test('a get and a list of a built-in kind come back in protobuf and decode to the JSON answer', async () => {
     const CM = '/api/v1/namespaces/default/configmaps';
-    for (const name of ['p1', 'p2']) assert.equal((await api(ts.server, 'POST', CM, { metadata: { name, labels: { a: 'b' } }, data: { k: name }, binaryData: { b: 'AAE=' } })).status, 201);
+    for (const name of ['p1', 'p2'])
+      assert.equal((await api(ts.server, 'POST', CM, { metadata: { name, labels: { a: 'b' } }, data: { k: name }, binaryData: { b: 'AAE=' } })).status, 201);
     const one = await getRaw(`${CM}/p1`, CLIENT_GO);
     assert.equal(one.status, 200);
     assert.equal(one.type, PB);
@@ -661,13 +838,22 @@ describe('protobuf responses for clients that ask for them first', () => {
     const decoded = fromBinary(ConfigMapListSchema, unknown.raw);
     const json = (await api(ts.server, 'GET', CM)).body;
     assert.equal(decoded.metadata?.resourceVersion, json.metadata.resourceVersion);
-    assert.deepEqual(decoded.items.map((i) => [i.metadata?.name, i.data.k, Buffer.from(i.binaryData.b).toString('hex')]), [['p1', 'p1', '0001'], ['p2', 'p2', '0001']]);
+    assert.deepEqual(
+      decoded.items.map((i) => [i.metadata?.name, i.data.k, Buffer.from(i.binaryData.b).toString('hex')]),
+      [
+        ['p1', 'p1', '0001'],
+        ['p2', 'p2', '0001'],
+      ],
+    );
   });
 
   test('JSON when the client prefers it, for kinds without a message, and for objects the message cannot carry', async () => {
     assert.equal((await getRaw('/api/v1/namespaces/default/configmaps/p1', `application/json,${PB}`)).type, 'application/json');
     assert.equal((await getRaw('/api/v1/namespaces/default/configmaps/p1', `${PB};q=0,application/json`)).type, 'application/json');
-    const pod = await api(ts.server, 'POST', '/api/v1/namespaces/default/pods', { metadata: { name: 'pp' }, spec: { containers: [{ name: 'c', image: 'i' }] } });
+    const pod = await api(ts.server, 'POST', '/api/v1/namespaces/default/pods', {
+      metadata: { name: 'pp' },
+      spec: { containers: [{ name: 'c', image: 'i' }] },
+    });
     assert.equal(pod.status, 201);
     const p = await getRaw('/api/v1/namespaces/default/pods/pp', CLIENT_GO);
     assert.equal(p.type, 'application/json');
@@ -678,13 +864,30 @@ describe('protobuf responses for clients that ask for them first', () => {
 
   test('encoder: exact or nothing', () => {
     const cm = {
-      apiVersion: 'v1', kind: 'ConfigMap',
-      metadata: { name: 'a', namespace: 'default', uid: 'u', resourceVersion: '5', generation: 2, creationTimestamp: '2026-12-03T10:00:00Z', labels: { x: 'y' },
-        managedFields: [{ manager: 'm', operation: 'Apply', apiVersion: 'v1', time: '2026-12-03T10:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:data': { 'f:k': {} } } }] },
-      data: { k: 'v' }, immutable: false,
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'a',
+        namespace: 'default',
+        uid: 'u',
+        resourceVersion: '5',
+        generation: 2,
+        creationTimestamp: '2026-12-03T10:00:00Z',
+        labels: { x: 'y' },
+        managedFields: [
+          { manager: 'm', operation: 'Apply', apiVersion: 'v1', time: '2026-12-03T10:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:data': { 'f:k': {} } } },
+        ],
+      },
+      data: { k: 'v' },
+      immutable: false,
     };
     assert.deepEqual(decodeKubeProtobuf(encodeKubeProtobuf(cm)!), cm);
-    const lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'l' }, spec: { holderIdentity: 'h', leaseDurationSeconds: 15, renewTime: '2026-12-03T10:00:00.000001Z' } };
+    const lease = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'l' },
+      spec: { holderIdentity: 'h', leaseDurationSeconds: 15, renewTime: '2026-12-03T10:00:00.000001Z' },
+    };
     assert.deepEqual(decodeKubeProtobuf(encodeKubeProtobuf(lease)!), lease);
     // Not exactly representable: JSON instead.
     assert.equal(encodeKubeProtobuf({ ...cm, extra: 1 }), undefined, 'a field the message lacks');
@@ -692,7 +895,11 @@ describe('protobuf responses for clients that ask for them first', () => {
     assert.equal(encodeKubeProtobuf({ ...cm, data: { k: 1 } }), undefined, 'a number where a string belongs');
     assert.equal(encodeKubeProtobuf({ ...cm, binaryData: { b: 'not base64!' } }), undefined, 'bytes that are not base64');
     assert.equal(encodeKubeProtobuf({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' } }), undefined, 'a kind without a message');
-    assert.equal(encodeKubeProtobuf({ apiVersion: 'v1', kind: 'ConfigMapList', metadata: {}, items: [{ ...cm, kind: 'Secret' }] }), undefined, 'a list item of another kind');
+    assert.equal(
+      encodeKubeProtobuf({ apiVersion: 'v1', kind: 'ConfigMapList', metadata: {}, items: [{ ...cm, kind: 'Secret' }] }),
+      undefined,
+      'a list item of another kind',
+    );
   });
 });
 
@@ -700,8 +907,12 @@ describe('protobuf responses for clients that ask for them first', () => {
 
 describe('bad protobuf bodies are refused and change nothing', () => {
   let ts: TestServer;
-  before(async () => { ts = await startTestServer(); });
-  after(async () => { await ts?.close(); });
+  before(async () => {
+    ts = await startTestServer();
+  });
+  after(async () => {
+    await ts?.close();
+  });
 
   const CM = '/api/v1/namespaces/default/configmaps';
 
@@ -741,11 +952,20 @@ describe('bad protobuf bodies are refused and change nothing', () => {
   });
 
   test('a kind without a protobuf decoder → 415 naming it', async () => {
-    await refused(envelope('networking.k8s.io/v1', 'Ingress', new Uint8Array([0x0a, 0x05, 0x0a, 0x03, 0x62, 0x61, 0x64])), 415, 'UnsupportedMediaType', /"Ingress" in version "networking.k8s.io\/v1"/);
+    await refused(
+      envelope('networking.k8s.io/v1', 'Ingress', new Uint8Array([0x0a, 0x05, 0x0a, 0x03, 0x62, 0x61, 0x64])),
+      415,
+      'UnsupportedMediaType',
+      /"Ingress" in version "networking.k8s.io\/v1"/,
+    );
   });
 
   test('a valid body through the same path is created, keeping explicit false on a pointer field', async () => {
-    const r = await post(ts, CM, envelope('v1', 'ConfigMap', cm({ metadata: { name: 'good', labels: { app: 'x' }, creationTimestamp: {} }, data: { k: 'v' }, immutable: false })));
+    const r = await post(
+      ts,
+      CM,
+      envelope('v1', 'ConfigMap', cm({ metadata: { name: 'good', labels: { app: 'x' }, creationTimestamp: {} }, data: { k: 'v' }, immutable: false })),
+    );
     assert.equal(r.status, 201, JSON.stringify(r.body));
     assert.equal(r.body.immutable, false);
     assert.deepEqual(r.body.metadata.labels, { app: 'x' });
@@ -755,30 +975,54 @@ describe('bad protobuf bodies are refused and change nothing', () => {
 
 // ---- decoder unit checks -------------------------------------------------------------------------------
 
-test('decoder: DeleteOptions keeps pointer fields set to their zero value, as Go\'s JSON would', () => {
-  const body = toBinary(DeleteOptionsSchema, create(DeleteOptionsSchema, { gracePeriodSeconds: 0n, orphanDependents: false, propagationPolicy: '', preconditions: { resourceVersion: '' } }));
+test("decoder: DeleteOptions keeps pointer fields set to their zero value, as Go's JSON would", () => {
+  const body = toBinary(
+    DeleteOptionsSchema,
+    create(DeleteOptionsSchema, { gracePeriodSeconds: 0n, orphanDependents: false, propagationPolicy: '', preconditions: { resourceVersion: '' } }),
+  );
   assert.deepEqual(decodeKubeProtobuf(envelope('v1', 'DeleteOptions', body)), {
-    apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, orphanDependents: false, propagationPolicy: '', preconditions: { resourceVersion: '' },
+    apiVersion: 'v1',
+    kind: 'DeleteOptions',
+    gracePeriodSeconds: 0,
+    orphanDependents: false,
+    propagationPolicy: '',
+    preconditions: { resourceVersion: '' },
   });
   const scale = toBinary(ScaleSchema, create(ScaleSchema, { spec: {}, status: { replicas: 0 } }));
-  assert.deepEqual(decodeKubeProtobuf(envelope('autoscaling/v1', 'Scale', scale)), { apiVersion: 'autoscaling/v1', kind: 'Scale', spec: {}, status: { replicas: 0 } });
+  assert.deepEqual(decodeKubeProtobuf(envelope('autoscaling/v1', 'Scale', scale)), {
+    apiVersion: 'autoscaling/v1',
+    kind: 'Scale',
+    spec: {},
+    status: { replicas: 0 },
+  });
 });
 
 test('decoder: Time, FieldsV1, int64 and omitempty follow Go JSON', () => {
-  const secret = toBinary(SecretSchema, create(SecretSchema, {
-    metadata: {
-      name: 's', generation: 0n, deletionGracePeriodSeconds: 0n, creationTimestamp: { seconds: 1700000000n, nanos: 5 },
-      deletionTimestamp: {},
-      managedFields: [{ manager: 'm', operation: 'Apply', time: { seconds: 1700000001n }, fieldsType: 'FieldsV1', fieldsV1: { Raw: Buffer.from('{"f:data":{}}') } }],
-      ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'o', uid: 'u', controller: false }],
-    },
-    stringData: { a: '' },
-    type: '',
-  }));
+  const secret = toBinary(
+    SecretSchema,
+    create(SecretSchema, {
+      metadata: {
+        name: 's',
+        generation: 0n,
+        deletionGracePeriodSeconds: 0n,
+        creationTimestamp: { seconds: 1700000000n, nanos: 5 },
+        deletionTimestamp: {},
+        managedFields: [
+          { manager: 'm', operation: 'Apply', time: { seconds: 1700000001n }, fieldsType: 'FieldsV1', fieldsV1: { Raw: Buffer.from('{"f:data":{}}') } },
+        ],
+        ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'o', uid: 'u', controller: false }],
+      },
+      stringData: { a: '' },
+      type: '',
+    }),
+  );
   assert.deepEqual(decodeKubeProtobuf(envelope('v1', 'Secret', secret)), {
-    apiVersion: 'v1', kind: 'Secret',
+    apiVersion: 'v1',
+    kind: 'Secret',
     metadata: {
-      name: 's', creationTimestamp: '2023-11-14T22:13:20Z', deletionGracePeriodSeconds: 0,
+      name: 's',
+      creationTimestamp: '2023-11-14T22:13:20Z',
+      deletionGracePeriodSeconds: 0,
       managedFields: [{ manager: 'm', operation: 'Apply', time: '2023-11-14T22:13:21Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:data': {} } }],
       ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'o', uid: 'u', controller: false }],
     },
@@ -787,28 +1031,35 @@ test('decoder: Time, FieldsV1, int64 and omitempty follow Go JSON', () => {
 });
 
 test('decoder: IntOrString, Quantity, inlined structs and pointer zeros of a Deployment follow Go JSON', () => {
-  const d = toBinary(DeploymentSchema, create(DeploymentSchema, {
-    metadata: { name: 'd' },
-    spec: {
-      replicas: 0,
-      selector: { matchLabels: { app: 'd' } },
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: { type: 0n, intVal: 0 }, maxSurge: { type: 1n, strVal: '50%' } } },
-      template: {
-        metadata: { labels: { app: 'd' } },
-        spec: {
-          containers: [{
-            name: 'c', image: 'i',
-            resources: { limits: { cpu: { string: '500m' } } },
-            readinessProbe: { handler: { httpGet: { path: '/', port: { type: 1n, strVal: 'http' } } }, periodSeconds: 5 },
-          }],
-          volumes: [{ name: 'v', volumeSource: { emptyDir: {} } }],
-          terminationGracePeriodSeconds: 0n,
+  const d = toBinary(
+    DeploymentSchema,
+    create(DeploymentSchema, {
+      metadata: { name: 'd' },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: { app: 'd' } },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: { type: 0n, intVal: 0 }, maxSurge: { type: 1n, strVal: '50%' } } },
+        template: {
+          metadata: { labels: { app: 'd' } },
+          spec: {
+            containers: [
+              {
+                name: 'c',
+                image: 'i',
+                resources: { limits: { cpu: { string: '500m' } } },
+                readinessProbe: { handler: { httpGet: { path: '/', port: { type: 1n, strVal: 'http' } } }, periodSeconds: 5 },
+              },
+            ],
+            volumes: [{ name: 'v', volumeSource: { emptyDir: {} } }],
+            terminationGracePeriodSeconds: 0n,
+          },
         },
       },
-    },
-  }));
+    }),
+  );
   assert.deepEqual(decodeKubeProtobuf(envelope('apps/v1', 'Deployment', d)), {
-    apiVersion: 'apps/v1', kind: 'Deployment',
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
     metadata: { name: 'd' },
     spec: {
       replicas: 0,
@@ -817,11 +1068,14 @@ test('decoder: IntOrString, Quantity, inlined structs and pointer zeros of a Dep
       template: {
         metadata: { labels: { app: 'd' } },
         spec: {
-          containers: [{
-            name: 'c', image: 'i',
-            resources: { limits: { cpu: '500m' } },
-            readinessProbe: { httpGet: { path: '/', port: 'http' }, periodSeconds: 5 },
-          }],
+          containers: [
+            {
+              name: 'c',
+              image: 'i',
+              resources: { limits: { cpu: '500m' } },
+              readinessProbe: { httpGet: { path: '/', port: 'http' }, periodSeconds: 5 },
+            },
+          ],
           volumes: [{ name: 'v', emptyDir: {} }],
           terminationGracePeriodSeconds: 0,
         },

@@ -48,8 +48,13 @@ test('x-kubernetes-int-or-string, alone and with the anyOf/allOf idioms', () => 
 test('oneOf and not report on the junctor, and the best-matching branch', () => {
   const s = withField({ type: 'object', oneOf: [{ required: ['a'] }, { required: ['b'] }], not: { required: ['c'] } });
   assert.deepEqual(check(s, { field: { a: 1 } }), []);
-  assert.deepEqual(check(s, { field: { a: 1, b: 2 } }), ['<nil>: Invalid value: "": "field" must validate one and only one schema (oneOf). Found 2 valid alternatives']);
-  assert.deepEqual(check(s, { field: {} }), ['<nil>: Invalid value: "": "field" must validate one and only one schema (oneOf). Found none valid', 'field.a: Required value']);
+  assert.deepEqual(check(s, { field: { a: 1, b: 2 } }), [
+    '<nil>: Invalid value: "": "field" must validate one and only one schema (oneOf). Found 2 valid alternatives',
+  ]);
+  assert.deepEqual(check(s, { field: {} }), [
+    '<nil>: Invalid value: "": "field" must validate one and only one schema (oneOf). Found none valid',
+    'field.a: Required value',
+  ]);
   assert.deepEqual(check(s, { field: { a: 1, c: 1 } }), ['<nil>: Invalid value: "": "field" must not validate the schema (not)']);
 });
 
@@ -74,11 +79,17 @@ test('size limits use Too many / Too long, the other bounds Invalid value', () =
   assert.deepEqual(check(withField({ type: 'object', maxProperties: 2 }), { field: { a: 1, b: 1, c: 1 } }), ['field: Too many: 3: must have at most 2 items']);
   assert.deepEqual(check(withField({ type: 'array', maxItems: 2 }), { field: ['a', 'b', 'c'] }), ['field: Too many: 3: must have at most 2 items']);
   assert.deepEqual(check(withField({ type: 'string', maxLength: 2 }), { field: 'abc' }), ['field: Too long: may not be more than 2 bytes']);
-  assert.deepEqual(check(withField({ type: 'string', minLength: 3 }), { field: 'ab' }), ['field: Invalid value: "ab": field in body should be at least 3 chars long']);
+  assert.deepEqual(check(withField({ type: 'string', minLength: 3 }), { field: 'ab' }), [
+    'field: Invalid value: "ab": field in body should be at least 3 chars long',
+  ]);
   assert.deepEqual(check(withField({ type: 'string', maxLength: 2 }), { field: 'éé' }), [], 'lengths count characters, not bytes');
   assert.deepEqual(check(withField({ type: 'array', minItems: 2 }), { field: [1] }), ['field: Invalid value: 1: field in body should have at least 2 items']);
-  assert.deepEqual(check(withField({ type: 'object', minProperties: 1 }), { field: {} }), ['field: Invalid value: 0: field in body should have at least 1 properties']);
-  assert.deepEqual(check(withField({ type: 'string', pattern: '^[a-z]+$' }), { field: 'A1' }), ["field: Invalid value: \"A1\": field in body should match '^[a-z]+$'"]);
+  assert.deepEqual(check(withField({ type: 'object', minProperties: 1 }), { field: {} }), [
+    'field: Invalid value: 0: field in body should have at least 1 properties',
+  ]);
+  assert.deepEqual(check(withField({ type: 'string', pattern: '^[a-z]+$' }), { field: 'A1' }), [
+    'field: Invalid value: "A1": field in body should match \'^[a-z]+$\'',
+  ]);
 });
 
 test('numeric bounds compare integers with the bound truncated, and print floats like Go', () => {
@@ -89,7 +100,9 @@ test('numeric bounds compare integers with the bound truncated, and print floats
   ]);
   // Integers see multipleOf 0.5 as 0 and minimum 1.5 as 1, exactly like kube-openapi.
   assert.deepEqual(check(s, { field: 1 }), ['field: Invalid value: 0: factor MultipleOf declared for field must be positive: 0']);
-  assert.deepEqual(check(withField({ type: 'number', maximum: 10, exclusiveMaximum: true }), { field: 11 }), ['field: Invalid value: 11: field in body should be less than 10']);
+  assert.deepEqual(check(withField({ type: 'number', maximum: 10, exclusiveMaximum: true }), { field: 11 }), [
+    'field: Invalid value: 11: field in body should be less than 10',
+  ]);
   assert.deepEqual(check(withField({ type: 'number', maximum: 2000000 }), { field: 2000000.5 }), [
     'field: Invalid value: 2.0000005e+06: field in body should be less than or equal to 2e+06',
   ]);
@@ -105,7 +118,9 @@ test('formats: date-time, byte, uuid are checked; int32 is accepted without a ra
   assert.deepEqual(check(withField({ type: 'string', format: 'byte' }), { field: 'not base64!' }), [
     'field: Invalid value: "not base64!": field in body must be of type byte: "not base64!"',
   ]);
-  assert.deepEqual(check(withField({ type: 'string', format: 'uuid' }), { field: 'x' }), ['field: Invalid value: "x": field in body must be of type uuid: "x"']);
+  assert.deepEqual(check(withField({ type: 'string', format: 'uuid' }), { field: 'x' }), [
+    'field: Invalid value: "x": field in body must be of type uuid: "x"',
+  ]);
   assert.deepEqual(check(withField({ type: 'string', format: 'no-such-format' }), { field: 'x' }), []);
   assert.deepEqual(check(withField({ type: 'integer', format: 'int32' }), { field: 2 ** 40 }), []);
 });
@@ -132,7 +147,10 @@ test('x-kubernetes-list-type set and map reject duplicates', () => {
   const errs = compileObjectSchema(s).validate({
     tags: ['a', 'b', 'a', 'a'],
     ports: [{ name: 'http', port: 80 }, { name: 'http', port: 81 }, { port: 1 }, { port: 2 }],
-    pairs: [{ a: 'x', b: 'y' }, { b: 'y', a: 'x' }],
+    pairs: [
+      { a: 'x', b: 'y' },
+      { b: 'y', a: 'x' },
+    ],
   });
   assert.deepEqual(lines(errs), [
     'tags[2]: Duplicate value: "a"',
@@ -144,7 +162,18 @@ test('x-kubernetes-list-type set and map reject duplicates', () => {
 });
 
 test('an object of another kind fails on kind alone; embedded resources need apiVersion and kind', () => {
-  const s = compileObjectSchema({ type: 'object', properties: { spec: { type: 'object', properties: { template: { type: 'object', 'x-kubernetes-embedded-resource': true, 'x-kubernetes-preserve-unknown-fields': true } } } } }, { kind: 'Widget' });
+  const s = compileObjectSchema(
+    {
+      type: 'object',
+      properties: {
+        spec: {
+          type: 'object',
+          properties: { template: { type: 'object', 'x-kubernetes-embedded-resource': true, 'x-kubernetes-preserve-unknown-fields': true } },
+        },
+      },
+    },
+    { kind: 'Widget' },
+  );
   assert.deepEqual(lines(s.validate({ kind: 'Gadget', spec: 5 })), ['kind: Invalid value: "Gadget": must be Widget']);
   assert.deepEqual(lines(s.validate({ kind: 'Widget', spec: { template: { kind: 'Bad_Kind' } } })), [
     'spec.template.apiVersion: Required value: must not be empty',
@@ -163,7 +192,11 @@ const PRUNE_SCHEMA: JSONSchema = {
       properties: {
         items: { type: 'array', items: { type: 'object', properties: { a: { type: 'string' } } } },
         labels: { type: 'object', additionalProperties: { type: 'object', properties: { v: { type: 'string' } } } },
-        free: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { known: { type: 'object', properties: { k: { type: 'string' } } } } },
+        free: {
+          type: 'object',
+          'x-kubernetes-preserve-unknown-fields': true,
+          properties: { known: { type: 'object', properties: { k: { type: 'string' } } } },
+        },
         template: { type: 'object', 'x-kubernetes-embedded-resource': true, properties: { spec: { type: 'object' } } },
       },
     },
@@ -261,7 +294,10 @@ test('structural schema: types are required, sorted like the apiserver reports t
     `${SCHEMA_PATH}.properties[foo].type: Required value: must not be empty for specified object fields`,
     `${SCHEMA_PATH}.type: Required value: must not be empty at the root`,
   ]);
-  assert.deepEqual(structural({ type: 'object', properties: { port: { 'x-kubernetes-int-or-string': true }, any: { 'x-kubernetes-preserve-unknown-fields': true } } }), []);
+  assert.deepEqual(
+    structural({ type: 'object', properties: { port: { 'x-kubernetes-int-or-string': true }, any: { 'x-kubernetes-preserve-unknown-fields': true } } }),
+    [],
+  );
   assert.deepEqual(structural({ type: 'string' }), [`${SCHEMA_PATH}.type: Invalid value: "string": must be object at the root`]);
 });
 
@@ -295,9 +331,10 @@ test('structural schema: value validations inside junctors only, and only on spe
 });
 
 test('forbidden keywords, properties with additionalProperties, uniqueItems', () => {
-  assert.deepEqual(structural({ type: 'object', properties: { a: { type: 'object', properties: { x: { type: 'string' } }, additionalProperties: { type: 'string' } } } }), [
-    `${SCHEMA_PATH}.properties[a].additionalProperties: Forbidden: additionalProperties and properties are mutual exclusive`,
-  ]);
+  assert.deepEqual(
+    structural({ type: 'object', properties: { a: { type: 'object', properties: { x: { type: 'string' } }, additionalProperties: { type: 'string' } } } }),
+    [`${SCHEMA_PATH}.properties[a].additionalProperties: Forbidden: additionalProperties and properties are mutual exclusive`],
+  );
   assert.deepEqual(structural({ type: 'object', properties: { a: { type: 'array', uniqueItems: true, items: { type: 'string' } } } }), [
     `${SCHEMA_PATH}.properties[a].uniqueItems: Forbidden: uniqueItems cannot be set to true since the runtime complexity becomes quadratic`,
   ]);
@@ -317,10 +354,13 @@ test('defaults must validate against their schema and be pruned', () => {
   assert.deepEqual(structural({ type: 'object', properties: { size: { type: 'integer', default: 'big' } } }), [
     `${SCHEMA_PATH}.properties[size].default: Invalid value: "string":  in body must be of type integer: "string"`,
   ]);
-  assert.deepEqual(structural({ type: 'object', properties: { opts: { type: 'object', properties: { a: { type: 'integer', minimum: 1 } }, default: { a: 0, b: 1 } } } }), [
-    `${SCHEMA_PATH}.properties[opts].default: Invalid value: map[string]interface {}{"a":0, "b":1}: must not have unknown fields`,
-    `${SCHEMA_PATH}.properties[opts].default.a: Invalid value: 0: a in body should be greater than or equal to 1`,
-  ]);
+  assert.deepEqual(
+    structural({ type: 'object', properties: { opts: { type: 'object', properties: { a: { type: 'integer', minimum: 1 } }, default: { a: 0, b: 1 } } } }),
+    [
+      `${SCHEMA_PATH}.properties[opts].default: Invalid value: map[string]interface {}{"a":0, "b":1}: must not have unknown fields`,
+      `${SCHEMA_PATH}.properties[opts].default.a: Invalid value: 0: a in body should be greater than or equal to 1`,
+    ],
+  );
 });
 
 test('list-type map needs scalar keys that are required or defaulted', () => {

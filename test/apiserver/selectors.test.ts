@@ -21,7 +21,9 @@ const bare = {};
 
 function selects(s: string): string[] {
   const sel = parseLabelSelector(s);
-  return Object.entries({ web, db, bare }).filter(([, l]) => sel.matches(l)).map(([n]) => n);
+  return Object.entries({ web, db, bare })
+    .filter(([, l]) => sel.matches(l))
+    .map(([n]) => n);
 }
 
 test('label selector: every operator kubectl -l accepts', () => {
@@ -54,13 +56,34 @@ test('label selector: empty, String() normalisation and odd-but-valid forms', ()
 });
 
 test('label selector: syntax errors are 400 with apimachinery wording', () => {
-  assert.equal(badRequest(() => parseLabelSelector('a b')), "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt");
-  assert.equal(badRequest(() => parseLabelSelector('a=b c')), "found 'c', expected: ',' or 'end of string'");
-  assert.equal(badRequest(() => parseLabelSelector('a in x')), "unable to parse requirement: found 'x' expected: '('");
-  assert.equal(badRequest(() => parseLabelSelector('a in (x')), "unable to parse requirement: found '', expected: ',' or ')'");
-  assert.equal(badRequest(() => parseLabelSelector('a,')), "found '', expected: identifier after ','");
-  assert.equal(badRequest(() => parseLabelSelector(',a')), "found ',', expected: !, identifier, or 'end of string'");
-  assert.equal(badRequest(() => parseLabelSelector('a=(b)')), "unable to parse requirement: found '(', expected: identifier");
+  assert.equal(
+    badRequest(() => parseLabelSelector('a b')),
+    "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt",
+  );
+  assert.equal(
+    badRequest(() => parseLabelSelector('a=b c')),
+    "found 'c', expected: ',' or 'end of string'",
+  );
+  assert.equal(
+    badRequest(() => parseLabelSelector('a in x')),
+    "unable to parse requirement: found 'x' expected: '('",
+  );
+  assert.equal(
+    badRequest(() => parseLabelSelector('a in (x')),
+    "unable to parse requirement: found '', expected: ',' or ')'",
+  );
+  assert.equal(
+    badRequest(() => parseLabelSelector('a,')),
+    "found '', expected: identifier after ','",
+  );
+  assert.equal(
+    badRequest(() => parseLabelSelector(',a')),
+    "found ',', expected: !, identifier, or 'end of string'",
+  );
+  assert.equal(
+    badRequest(() => parseLabelSelector('a=(b)')),
+    "unable to parse requirement: found '(', expected: identifier",
+  );
 });
 
 test('label selector: keys and values are validated like label keys and values', () => {
@@ -68,13 +91,22 @@ test('label selector: keys and values are validated like label keys and values',
     badRequest(() => parseLabelSelector('a@b=c')),
     `unable to parse requirement: <nil>: Invalid value: "a@b": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`,
   );
-  assert.match(badRequest(() => parseLabelSelector('Example.com/x=y')), /prefix part a lowercase RFC 1123 subdomain/);
+  assert.match(
+    badRequest(() => parseLabelSelector('Example.com/x=y')),
+    /prefix part a lowercase RFC 1123 subdomain/,
+  );
   assert.equal(
     badRequest(() => parseLabelSelector(`a=${'v'.repeat(64)}`)),
     `unable to parse requirement: values[0][a]: Invalid value: "${'v'.repeat(64)}": must be no more than 63 characters`,
   );
-  assert.match(badRequest(() => parseLabelSelector('a in (ok,-bad)')), /^unable to parse requirement: values\[0\]\[a\]: Invalid value: "-bad": a valid label must be/);
-  assert.equal(badRequest(() => parseLabelSelector('n>x')), `unable to parse requirement: values[0]: Invalid value: "x": for 'Gt', 'Lt' operators, the value must be an integer`);
+  assert.match(
+    badRequest(() => parseLabelSelector('a in (ok,-bad)')),
+    /^unable to parse requirement: values\[0\]\[a\]: Invalid value: "-bad": a valid label must be/,
+  );
+  assert.equal(
+    badRequest(() => parseLabelSelector('n>x')),
+    `unable to parse requirement: values[0]: Invalid value: "x": for 'Gt', 'Lt' operators, the value must be an integer`,
+  );
 });
 
 test('labelSelectorFromObject: metav1.LabelSelector semantics', () => {
@@ -108,8 +140,14 @@ test('labelSelectorFromObject: invalid selectors are 400 with NewRequirement tex
     badRequest(() => labelSelectorFromObject({ matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] })),
     'values: Invalid value: []string{"x"}: values set must be empty for exists and does not exist',
   );
-  assert.equal(badRequest(() => labelSelectorFromObject({ matchExpressions: [{ key: 'a', operator: 'Gt', values: ['1'] }] })), '"Gt" is not a valid label selector operator');
-  assert.match(badRequest(() => labelSelectorFromObject({ matchLabels: { 'bad key': 'x' } })), /^key: Invalid value: "bad key": name part must consist/);
+  assert.equal(
+    badRequest(() => labelSelectorFromObject({ matchExpressions: [{ key: 'a', operator: 'Gt', values: ['1'] }] })),
+    '"Gt" is not a valid label selector operator',
+  );
+  assert.match(
+    badRequest(() => labelSelectorFromObject({ matchLabels: { 'bad key': 'x' } })),
+    /^key: Invalid value: "bad key": name part must consist/,
+  );
 });
 
 test('field selector: =, ==, != and AND', () => {
@@ -132,8 +170,20 @@ test('field selector: backslash escapes and their errors', () => {
   const sel = parseFieldSelector('metadata.name=a\\,b\\=c\\\\d');
   assert.deepEqual(sel.requirements, [{ field: 'metadata.name', op: '=', value: 'a,b=c\\d' }]);
   assert.equal(sel.toString(), 'metadata.name=a\\,b\\=c\\\\d');
-  assert.equal(badRequest(() => parseFieldSelector('a=b=c')), 'invalid field selector: unescaped character in value: 61');
-  assert.equal(badRequest(() => parseFieldSelector('a=b\\x')), 'invalid field selector: invalid escape sequence: \\x');
-  assert.equal(badRequest(() => parseFieldSelector('a=b\\')), 'invalid field selector: invalid escape sequence: \\');
-  assert.equal(badRequest(() => parseFieldSelector('metadata.name')), "invalid selector: 'metadata.name'; can't understand 'metadata.name'");
+  assert.equal(
+    badRequest(() => parseFieldSelector('a=b=c')),
+    'invalid field selector: unescaped character in value: 61',
+  );
+  assert.equal(
+    badRequest(() => parseFieldSelector('a=b\\x')),
+    'invalid field selector: invalid escape sequence: \\x',
+  );
+  assert.equal(
+    badRequest(() => parseFieldSelector('a=b\\')),
+    'invalid field selector: invalid escape sequence: \\',
+  );
+  assert.equal(
+    badRequest(() => parseFieldSelector('metadata.name')),
+    "invalid selector: 'metadata.name'; can't understand 'metadata.name'",
+  );
 });

@@ -156,7 +156,13 @@ test('apply --server-side of a custom resource: create, update, removal, status 
   assert.deepEqual(o.spec, { size: 2 }, 'color, solely owned by ops and no longer applied, is removed');
 
   // The status subresource is not written through the main resource, and not owned by its appliers.
-  const withStatus = JSON.stringify({ apiVersion: 'example.com/v1', kind: 'Gadget', metadata: { name: 'g1', namespace: 'default' }, spec: { size: 2 }, status: { phase: 'Up' } });
+  const withStatus = JSON.stringify({
+    apiVersion: 'example.com/v1',
+    kind: 'Gadget',
+    metadata: { name: 'g1', namespace: 'default' },
+    spec: { size: 2 },
+    status: { phase: 'Up' },
+  });
   assert.equal((await ssa('ops', withStatus)).code, 0);
   o = await getJSON('gadget', 'g1');
   assert.equal(o.status, undefined);
@@ -171,16 +177,26 @@ test('apply --server-side of a custom resource: create, update, removal, status 
 });
 
 test('associative lists: two managers each own one item by its key', async () => {
-  const gadget = (ports: object[]) => JSON.stringify({ apiVersion: 'example.com/v1', kind: 'Gadget', metadata: { name: 'g2', namespace: 'default' }, spec: { ports } });
+  const gadget = (ports: object[]) =>
+    JSON.stringify({ apiVersion: 'example.com/v1', kind: 'Gadget', metadata: { name: 'g2', namespace: 'default' }, spec: { ports } });
   assert.equal((await ssa('web', gadget([{ name: 'http', port: 80 }]))).code, 0);
   assert.equal((await ssa('tls', gadget([{ name: 'https', port: 443 }]))).code, 0);
   let o = await getJSON('gadget', 'g2');
-  assert.deepEqual(o.spec.ports, [{ name: 'http', port: 80 }, { name: 'https', port: 443 }]);
+  assert.deepEqual(o.spec.ports, [
+    { name: 'http', port: 80 },
+    { name: 'https', port: 443 },
+  ]);
   assert.deepEqual(owners(o), {
     'web/Apply': { 'f:spec': { 'f:ports': { 'k:{"name":"http"}': { '.': {}, 'f:name': {}, 'f:port': {} } } } },
     'tls/Apply': { 'f:spec': { 'f:ports': { 'k:{"name":"https"}': { '.': {}, 'f:name': {}, 'f:port': {} } } } },
   });
-  const clash = await ssa('tls', gadget([{ name: 'https', port: 443 }, { name: 'http', port: 8080 }]));
+  const clash = await ssa(
+    'tls',
+    gadget([
+      { name: 'https', port: 443 },
+      { name: 'http', port: 8080 },
+    ]),
+  );
   assert.equal(clash.code, 1);
   assert.match(clash.stderr, /conflict with "web": \.spec\.ports\[name="http"\]\.port/);
   // web stops applying its item: only that item goes.
@@ -191,13 +207,30 @@ test('associative lists: two managers each own one item by its key', async () =>
 
 test("a Pod's containers are keyed by name: a second manager takes one container's image", async () => {
   const pod = (containers: object[]) => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p1', namespace: 'default' }, spec: { containers } });
-  assert.equal((await ssa('deployer', pod([{ name: 'app', image: 'app:1' }, { name: 'sidecar', image: 'proxy:1' }]))).code, 0);
+  assert.equal(
+    (
+      await ssa(
+        'deployer',
+        pod([
+          { name: 'app', image: 'app:1' },
+          { name: 'sidecar', image: 'proxy:1' },
+        ]),
+      )
+    ).code,
+    0,
+  );
   const clash = await ssa('patcher', pod([{ name: 'sidecar', image: 'proxy:2' }]));
   assert.equal(clash.code, 1);
   assert.match(clash.stderr, /Apply failed with 1 conflict: conflict with "deployer": \.spec\.containers\[name="sidecar"\]\.image/);
   assert.equal((await ssa('patcher', pod([{ name: 'sidecar', image: 'proxy:2' }]), '--force-conflicts')).code, 0);
   const o = await getJSON('pod', 'p1');
-  assert.deepEqual(o.spec.containers.map((c: any) => [c.name, c.image]), [['app', 'app:1'], ['sidecar', 'proxy:2']]);
+  assert.deepEqual(
+    o.spec.containers.map((c: any) => [c.name, c.image]),
+    [
+      ['app', 'app:1'],
+      ['sidecar', 'proxy:2'],
+    ],
+  );
   const f = owners(o) as any;
   assert.deepEqual(f['patcher/Apply'], { 'f:spec': { 'f:containers': { 'k:{"name":"sidecar"}': { '.': {}, 'f:image': {}, 'f:name': {} } } } });
   assert.deepEqual(f['deployer/Apply']['f:spec']['f:containers'], {
@@ -229,7 +262,9 @@ test('client-side apply then apply --server-side: the upgrade path needs no --fo
 test('dry-run server-side apply changes nothing', async () => {
   assert.equal((await ssa('a', cm('dry', { v: '1' }))).code, 0);
   const before = await getJSON('cm', 'dry');
-  const r = await t.kubectl(['apply', '--server-side', '--field-manager=b', '--force-conflicts', '--dry-run=server', '-o', 'json', '-f', '-'], { input: cm('dry', { v: '2' }) });
+  const r = await t.kubectl(['apply', '--server-side', '--field-manager=b', '--force-conflicts', '--dry-run=server', '-o', 'json', '-f', '-'], {
+    input: cm('dry', { v: '2' }),
+  });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).data.v, '2', 'the reply shows the would-be object');
   assert.deepEqual(await getJSON('cm', 'dry'), before);
@@ -258,7 +293,13 @@ test('apply over the wire: 201 on create, YAML bodies, bad options and bodies re
   const wrongKind = await api(t.server, 'PATCH', `${path}?fieldManager=m`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'wire' } }, applyYaml);
   assert.equal(wrongKind.status, 400);
   assert.equal(wrongKind.body.message, 'invalid object type: /v1, Kind=Secret');
-  const withFields = await api(t.server, 'PATCH', `${path}?fieldManager=m`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'wire', managedFields: [] } }, applyYaml);
+  const withFields = await api(
+    t.server,
+    'PATCH',
+    `${path}?fieldManager=m`,
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'wire', managedFields: [] } },
+    applyYaml,
+  );
   assert.equal(withFields.status, 400);
   assert.equal(withFields.body.message, 'metadata.managedFields must be nil');
   const force = await api(t.server, 'PATCH', `${path}?fieldManager=m&force=true`, { data: { k: 'w' } }, { 'Content-Type': 'application/merge-patch+json' });
@@ -266,11 +307,23 @@ test('apply over the wire: 201 on create, YAML bodies, bad options and bodies re
   assert.match(force.body.message, /force: Forbidden: may not be specified for non-apply patch/);
 
   // A client may reset ownership with managedFields: [{}].
-  const reset = await api(t.server, 'PATCH', `${path}?fieldManager=m`, { metadata: { managedFields: [{}] } }, { 'Content-Type': 'application/merge-patch+json' });
+  const reset = await api(
+    t.server,
+    'PATCH',
+    `${path}?fieldManager=m`,
+    { metadata: { managedFields: [{}] } },
+    { 'Content-Type': 'application/merge-patch+json' },
+  );
   assert.equal(reset.status, 200);
   assert.equal(reset.body.metadata.managedFields, undefined);
   // Untracked fields then belong to "before-first-apply" when someone applies.
-  const next = await api(t.server, 'PATCH', `${path}?fieldManager=n`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'wire' }, data: { other: '1' } }, applyYaml);
+  const next = await api(
+    t.server,
+    'PATCH',
+    `${path}?fieldManager=n`,
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'wire' }, data: { other: '1' } },
+    applyYaml,
+  );
   assert.equal(next.status, 200);
   assert.deepEqual(owners(next.body), {
     'n/Apply': { 'f:data': { 'f:other': {} } },

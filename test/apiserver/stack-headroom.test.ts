@@ -54,11 +54,21 @@ function chain(levels: number, leaf: unknown = 1): any {
   for (let i = 0; i < levels; i++) v = { a: v };
   return v;
 }
-const cr = (levels: number, leaf: unknown = 1): KObject => ({ apiVersion: 'example.com/v1', kind: 'Deep', metadata: { name: 'x', namespace: 'd' }, spec: chain(levels - 1, leaf) });
+const cr = (levels: number, leaf: unknown = 1): KObject => ({
+  apiVersion: 'example.com/v1',
+  kind: 'Deep',
+  metadata: { name: 'x', namespace: 'd' },
+  spec: chain(levels - 1, leaf),
+});
 
 const preserveSchema: JSONSchema = {
   type: 'object',
-  properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    metadata: { type: 'object' },
+    spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+  },
 };
 const scope = { schema: preserveSchema, apiVersion: 'example.com/v1', statusSubresource: false, now: '2026-01-01T00:00:00Z' };
 
@@ -75,51 +85,89 @@ const algorithms: Array<[string, number, (d: number) => void]> = [
   ['YAML.parse (block)', 1.5, (d) => YAML.parse(Array.from({ length: d }, (_, i) => `${' '.repeat(i)}a:`).join('\n') + ' 1\n', { version: '1.1' })],
   ['JSON.stringify', 2, (d) => JSON.stringify(cr(d))],
   ['structuredClone', 2, (d) => structuredClone(cr(d))],
-  ['deepClone / deepEqual / nestingExceeds / yamlDepth', 2, (d) => {
-    const o = cr(d);
-    assert.ok(deepEqual(deepClone(o), o));
-    nestingExceeds(o, Infinity);
-    yamlDepth(`${'{a: '.repeat(d)}1${'}'.repeat(d)}`);
-  }],
-  ['schema prune + defaults + validation (preserve-unknown-fields)', 2, (d) => {
-    const s = compileObjectSchema(preserveSchema, { kind: 'Deep' });
-    const o = cr(d);
-    s.prune(o);
-    s.applyDefaults(o);
-    s.validate(o);
-  }],
-  ['schema prune + defaults + validation (typed)', 2, (d) => {
-    const s = compileObjectSchema(deepSchema(d), { kind: 'Deep' });
-    const o = cr(d + 1, 'x');
-    s.prune(o);
-    s.applyDefaults(o);
-    s.validate(o);
-  }],
-  ['structural schema checks (CRD schema nesting, 2 JSON levels each)', 2, (d) => validateStructuralSchema(deepSchema(Math.ceil(d / 2)), 'spec.validation.openAPIV3Schema')],
+  [
+    'deepClone / deepEqual / nestingExceeds / yamlDepth',
+    2,
+    (d) => {
+      const o = cr(d);
+      assert.ok(deepEqual(deepClone(o), o));
+      nestingExceeds(o, Infinity);
+      yamlDepth(`${'{a: '.repeat(d)}1${'}'.repeat(d)}`);
+    },
+  ],
+  [
+    'schema prune + defaults + validation (preserve-unknown-fields)',
+    2,
+    (d) => {
+      const s = compileObjectSchema(preserveSchema, { kind: 'Deep' });
+      const o = cr(d);
+      s.prune(o);
+      s.applyDefaults(o);
+      s.validate(o);
+    },
+  ],
+  [
+    'schema prune + defaults + validation (typed)',
+    2,
+    (d) => {
+      const s = compileObjectSchema(deepSchema(d), { kind: 'Deep' });
+      const o = cr(d + 1, 'x');
+      s.prune(o);
+      s.applyDefaults(o);
+      s.validate(o);
+    },
+  ],
+  [
+    'structural schema checks (CRD schema nesting, 2 JSON levels each)',
+    2,
+    (d) => validateStructuralSchema(deepSchema(Math.ceil(d / 2)), 'spec.validation.openAPIV3Schema'),
+  ],
   ['merge patch', 2, (d) => applyMergePatch(cr(d), { spec: chain(d - 1, 2) })],
   ['JSON patch', 2, (d) => applyJsonPatch(cr(d), [{ op: 'replace', path: `/spec${'/a'.repeat(d - 1)}`, value: 2 }])],
   ['strategic merge patch', 2, (d) => applyStrategicMergePatch(cr(d), { spec: chain(d - 1, 2) }, preserveSchema)],
-  ['server-side apply (create, then update)', 2, (d) => {
-    const created = apply(undefined, cr(d), 'a', false, scope);
-    const obj = { ...created.object, metadata: { ...created.object.metadata, uid: 'u', managedFields: created.managedFields } };
-    apply(obj, cr(d, 3), 'b', true, scope);
-  }],
-  ['managedFields of an update', 2, (d) => {
-    const live = { ...cr(d), metadata: { name: 'x', namespace: 'd', uid: 'u', managedFields: [{ manager: 'm', operation: 'Update', apiVersion: 'example.com/v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': {} } }] } };
-    updateManagedFields(live, cr(d, 2), 'n', scope);
-  }],
-  ['managedFields sent by a client (decode, encode)', 2, (d) => {
-    let fields: any = {};
-    for (let i = 0; i < d; i++) fields = { 'f:a': fields };
-    encodeManagedFields(decodeManagedFields([{ manager: 'm', operation: 'Update', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': fields } }]));
-  }],
+  [
+    'server-side apply (create, then update)',
+    2,
+    (d) => {
+      const created = apply(undefined, cr(d), 'a', false, scope);
+      const obj = { ...created.object, metadata: { ...created.object.metadata, uid: 'u', managedFields: created.managedFields } };
+      apply(obj, cr(d, 3), 'b', true, scope);
+    },
+  ],
+  [
+    'managedFields of an update',
+    2,
+    (d) => {
+      const live = {
+        ...cr(d),
+        metadata: {
+          name: 'x',
+          namespace: 'd',
+          uid: 'u',
+          managedFields: [{ manager: 'm', operation: 'Update', apiVersion: 'example.com/v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': {} } }],
+        },
+      };
+      updateManagedFields(live, cr(d, 2), 'n', scope);
+    },
+  ],
+  [
+    'managedFields sent by a client (decode, encode)',
+    2,
+    (d) => {
+      let fields: any = {};
+      for (let i = 0; i < d; i++) fields = { 'f:a': fields };
+      encodeManagedFields(
+        decodeManagedFields([{ manager: 'm', operation: 'Update', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': fields } }]),
+      );
+    },
+  ],
 ];
 
 for (const [name, factor, run] of algorithms) {
   test(`${name} handles ${factor}× the nesting bound under a request's frames`, (t) => {
     const need = Math.ceil(factor * (L + 5));
     const got = capacity(run);
-    t.diagnostic(`${name}: handles ${got >= 6_000 ? "≥6000" : got} levels (bound ${L}, needed ${need})`);
+    t.diagnostic(`${name}: handles ${got >= 6_000 ? '≥6000' : got} levels (bound ${L}, needed ${need})`);
     assert.ok(got >= need, `${name} overflows at ${got} levels; the bound ${L} needs ${need}`);
   });
 }

@@ -1,12 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  isDNS1123Label,
-  isDNS1123Subdomain,
-  isQualifiedName,
-  validateMetadataUpdate,
-  validateObjectMeta,
-} from '../../src/apiserver/validation.ts';
+import { isDNS1123Label, isDNS1123Subdomain, isQualifiedName, validateMetadataUpdate, validateObjectMeta } from '../../src/apiserver/validation.ts';
 import { invalid } from '../../src/apiserver/errors.ts';
 
 const SUBDOMAIN_MSG =
@@ -31,7 +25,10 @@ test('name formats', () => {
   assert.deepEqual(isQualifiedName('example.com/my_Name.1'), []);
   assert.deepEqual(isQualifiedName('/x'), ['prefix part must be non-empty']);
   assert.deepEqual(isQualifiedName('x/'), ['name part must be non-empty', NAME_PART_MSG]);
-  assert.match(isQualifiedName('a/b/c')[0], /^a qualified name must consist of .* with an optional DNS subdomain prefix and '\/' \(e\.g\. 'example\.com\/MyName'\)$/);
+  assert.match(
+    isQualifiedName('a/b/c')[0],
+    /^a qualified name must consist of .* with an optional DNS subdomain prefix and '\/' \(e\.g\. 'example\.com\/MyName'\)$/,
+  );
 });
 
 test('validateObjectMeta: the message kubectl prints for a bad name', () => {
@@ -61,19 +58,25 @@ test('validateObjectMeta: name, generateName and namespace rules', () => {
   assert.deepEqual(lines(validateObjectMeta({ namespace: 'default' }, ns)), ['metadata.name: Required value: name or generateName is required']);
   // generateName may end in '-' (a suffix is appended) but is otherwise a name.
   assert.deepEqual(validateObjectMeta({ name: 'job-x7k2p', generateName: 'job-', namespace: 'default' }, ns), []);
-  assert.deepEqual(lines(validateObjectMeta({ name: 'ok', generateName: 'Job-', namespace: 'default' }, ns)), [`metadata.generateName: Invalid value: "Job-": ${SUBDOMAIN_MSG}`]);
+  assert.deepEqual(lines(validateObjectMeta({ name: 'ok', generateName: 'Job-', namespace: 'default' }, ns)), [
+    `metadata.generateName: Invalid value: "Job-": ${SUBDOMAIN_MSG}`,
+  ]);
   assert.deepEqual(lines(validateObjectMeta({ name: 'web' }, ns)), ['metadata.namespace: Required value']);
   assert.deepEqual(lines(validateObjectMeta({ name: 'web', namespace: 'Bad' }, ns)), [`metadata.namespace: Invalid value: "Bad": ${LABEL_MSG}`]);
   assert.deepEqual(lines(validateObjectMeta({ name: 'node-1', namespace: 'default' }, cluster)), ['metadata.namespace: Forbidden: not allowed on this type']);
   // Namespaces themselves use the label rule; path-segment kinds only forbid '/', '%', '.' and '..'.
-  assert.deepEqual(lines(validateObjectMeta({ name: 'a.b' }, { namespaced: false, nameRule: 'label' })), ['metadata.name: Invalid value: "a.b": must not contain dots']);
+  assert.deepEqual(lines(validateObjectMeta({ name: 'a.b' }, { namespaced: false, nameRule: 'label' })), [
+    'metadata.name: Invalid value: "a.b": must not contain dots',
+  ]);
   assert.deepEqual(validateObjectMeta({ name: 'system:Admin' }, { namespaced: false, nameRule: 'path' }), []);
   assert.deepEqual(lines(validateObjectMeta({ name: 'a/b%' }, { namespaced: false, nameRule: 'path' })), [
     `metadata.name: Invalid value: "a/b%": may not contain '/'`,
     `metadata.name: Invalid value: "a/b%": may not contain '%'`,
   ]);
   assert.deepEqual(lines(validateObjectMeta({ name: '..' }, { namespaced: false, nameRule: 'path' })), [`metadata.name: Invalid value: "..": may not be '..'`]);
-  assert.deepEqual(lines(validateObjectMeta({ name: 'x', namespace: 'd', generation: -1 }, ns)), ['metadata.generation: Invalid value: -1: must be greater than or equal to 0']);
+  assert.deepEqual(lines(validateObjectMeta({ name: 'x', namespace: 'd', generation: -1 }, ns)), [
+    'metadata.generation: Invalid value: -1: must be greater than or equal to 0',
+  ]);
 });
 
 test('validateObjectMeta: labels and annotations', () => {
@@ -84,9 +87,13 @@ test('validateObjectMeta: labels and annotations', () => {
   assert.deepEqual(lines(validateObjectMeta({ name: 'x', namespace: 'd', labels: { a: 'v'.repeat(64) } }, ns)), [
     `metadata.labels: Invalid value: "${'v'.repeat(64)}": must be no more than 63 characters`,
   ]);
-  assert.deepEqual(lines(validateObjectMeta({ name: 'x', namespace: 'd', annotations: { 'a b': '' } }, ns)), [`metadata.annotations: Invalid value: "a b": ${NAME_PART_MSG}`]);
+  assert.deepEqual(lines(validateObjectMeta({ name: 'x', namespace: 'd', annotations: { 'a b': '' } }, ns)), [
+    `metadata.annotations: Invalid value: "a b": ${NAME_PART_MSG}`,
+  ]);
   const big = { name: 'x', namespace: 'd', annotations: { a: 'x'.repeat(256 * 1024) } };
-  assert.deepEqual(validateObjectMeta(big, ns), [{ type: 'FieldValueTooLong', field: 'metadata.annotations', detail: 'Too long: may not be more than 262144 bytes' }]);
+  assert.deepEqual(validateObjectMeta(big, ns), [
+    { type: 'FieldValueTooLong', field: 'metadata.annotations', detail: 'Too long: may not be more than 262144 bytes' },
+  ]);
   assert.deepEqual(validateObjectMeta({ ...big, annotations: { a: 'x'.repeat(256 * 1024 - 1) } }, ns), []);
 });
 
@@ -108,7 +115,9 @@ test('validateObjectMeta: ownerReferences and finalizers', () => {
   const event = validateObjectMeta({ name: 'x', namespace: 'd', ownerReferences: [{ apiVersion: 'v1', kind: 'Event', name: 'e', uid: '1' }] }, ns);
   assert.match(event[0].detail, /\/v1, Kind=Event is disallowed from being an owner$/);
 
-  assert.deepEqual(lines(validateObjectMeta({ name: 'x', namespace: 'd', finalizers: ['bad finalizer'] }, ns)), [`metadata.finalizers: Invalid value: "bad finalizer": ${NAME_PART_MSG}`]);
+  assert.deepEqual(lines(validateObjectMeta({ name: 'x', namespace: 'd', finalizers: ['bad finalizer'] }, ns)), [
+    `metadata.finalizers: Invalid value: "bad finalizer": ${NAME_PART_MSG}`,
+  ]);
   assert.deepEqual(lines(validateObjectMeta({ name: 'x', namespace: 'd', finalizers: ['orphan', 'foregroundDeletion'] }, ns)), [
     'metadata.finalizers: Invalid value: []string{"orphan", "foregroundDeletion"}: finalizer orphan and foregroundDeletion cannot be both set',
   ]);
@@ -118,7 +127,9 @@ test('validateObjectMeta: ownerReferences and finalizers', () => {
 });
 
 test('validateObjectMeta: a custom field prefix for embedded metadata', () => {
-  assert.deepEqual(lines(validateObjectMeta({ name: 'Bad', namespace: 'd' }, ns, 'spec.template.metadata')), [`spec.template.metadata.name: Invalid value: "Bad": ${SUBDOMAIN_MSG}`]);
+  assert.deepEqual(lines(validateObjectMeta({ name: 'Bad', namespace: 'd' }, ns, 'spec.template.metadata')), [
+    `spec.template.metadata.name: Invalid value: "Bad": ${SUBDOMAIN_MSG}`,
+  ]);
 });
 
 const old = {
@@ -147,7 +158,9 @@ test('validateMetadataUpdate: immutable fields', () => {
     'metadata.deletionGracePeriodSeconds: Invalid value: 30: field is immutable',
   ]);
   assert.deepEqual(lines(validateMetadataUpdate({ ...old, generation: 2 }, old)), ['metadata.generation: Invalid value: 2: must not be decremented']);
-  assert.deepEqual(lines(validateMetadataUpdate({ ...old, resourceVersion: '' }, old)), ['metadata.resourceVersion: Invalid value: "": must be specified for an update']);
+  assert.deepEqual(lines(validateMetadataUpdate({ ...old, resourceVersion: '' }, old)), [
+    'metadata.resourceVersion: Invalid value: "": must be specified for an update',
+  ]);
 });
 
 test('validateMetadataUpdate: no new finalizers once deletion has started', () => {
@@ -160,5 +173,7 @@ test('validateMetadataUpdate: no new finalizers once deletion has started', () =
   // Before deletion, adding finalizers is ordinary.
   assert.deepEqual(validateMetadataUpdate({ ...old, finalizers: ['example.com/a', 'example.com/b'] }, old), []);
   // deletionTimestamp can be neither removed nor moved.
-  assert.deepEqual(lines(validateMetadataUpdate({ ...deleting, deletionTimestamp: undefined }, deleting)), ['metadata.deletionTimestamp: Invalid value: "null": field is immutable']);
+  assert.deepEqual(lines(validateMetadataUpdate({ ...deleting, deletionTimestamp: undefined }, deleting)), [
+    'metadata.deletionTimestamp: Invalid value: "null": field is immutable',
+  ]);
 });

@@ -61,7 +61,10 @@ test('a watch resumes exactly after the resourceVersion it was given', async () 
   w.stop();
   assert.deepEqual(names(w.events), ['ADDED:r2', 'MODIFIED:r1', 'DELETED:r2']);
   const rvs = w.events.map((e) => Number(e.object.metadata.resourceVersion));
-  assert.ok(rvs.every((v, i) => i === 0 || v > rvs[i - 1]), 'resourceVersions increase');
+  assert.ok(
+    rvs.every((v, i) => i === 0 || v > rvs[i - 1]),
+    'resourceVersions increase',
+  );
   assert.ok(rvs[0] > Number(rv));
 });
 
@@ -105,7 +108,10 @@ test('a Table watch sends column definitions in the first event only', async () 
   await w.until((e) => e.length >= 2);
   w.stop();
   assert.equal(w.events[0].object.kind, 'Table');
-  assert.deepEqual(w.events[0].object.columnDefinitions.map((c: any) => c.name), ['Name', 'Data', 'Age']);
+  assert.deepEqual(
+    w.events[0].object.columnDefinitions.map((c: any) => c.name),
+    ['Name', 'Data', 'Age'],
+  );
   assert.deepEqual(w.events[0].object.rows[0].cells.slice(0, 2), ['t1', 1]);
   assert.deepEqual(w.events[1].object.columnDefinitions, []);
   assert.equal(w.events[1].object.rows[0].cells[0], 't2');
@@ -123,7 +129,10 @@ test('paginated lists read one snapshot even while writes continue', async () =>
   await api(t.server, 'POST', '/api/v1/namespaces', { metadata: { name: 'pages' } });
   for (let i = 0; i < 7; i++) await api(t.server, 'POST', '/api/v1/namespaces/pages/configmaps', { metadata: { name: `p${i}` } });
   const first = await api(t.server, 'GET', '/api/v1/namespaces/pages/configmaps?limit=3');
-  assert.deepEqual(first.body.items.map((o: any) => o.metadata.name), ['p0', 'p1', 'p2']);
+  assert.deepEqual(
+    first.body.items.map((o: any) => o.metadata.name),
+    ['p0', 'p1', 'p2'],
+  );
   assert.equal(first.body.metadata.remainingItemCount, 4);
   // Changes after the first page are not seen by the rest of the pages.
   await api(t.server, 'POST', '/api/v1/namespaces/pages/configmaps', { metadata: { name: 'p3a' } });
@@ -136,7 +145,10 @@ test('paginated lists read one snapshot even while writes continue', async () =>
     seen.push(...page.body.items);
     cont = page.body.metadata.continue;
   }
-  assert.deepEqual(seen.map((o: any) => o.metadata.name), ['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6']);
+  assert.deepEqual(
+    seen.map((o: any) => o.metadata.name),
+    ['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6'],
+  );
   const bad = await api(t.server, 'GET', '/api/v1/namespaces/pages/configmaps?limit=3&continue=garbage');
   assert.equal(bad.status, 400);
 });
@@ -145,42 +157,100 @@ test('field selectors: pods by spec.nodeName after binding, events by involvedOb
   const pod = (name: string) => ({ metadata: { name }, spec: { containers: [{ name: 'c', image: 'nginx' }] } });
   assert.equal((await api(t.server, 'POST', '/api/v1/namespaces/default/pods', pod('p1'))).status, 201);
   assert.equal((await api(t.server, 'POST', '/api/v1/namespaces/default/pods', pod('p2'))).status, 201);
-  const bind = await api(t.server, 'POST', '/api/v1/namespaces/default/pods/p1/binding', { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'p1' }, target: { apiVersion: 'v1', kind: 'Node', name: 'edge-1' } });
+  const bind = await api(t.server, 'POST', '/api/v1/namespaces/default/pods/p1/binding', {
+    apiVersion: 'v1',
+    kind: 'Binding',
+    metadata: { name: 'p1' },
+    target: { apiVersion: 'v1', kind: 'Node', name: 'edge-1' },
+  });
   assert.equal(bind.status, 201, JSON.stringify(bind.body));
   const again = await api(t.server, 'POST', '/api/v1/namespaces/default/pods/p1/binding', { target: { name: 'edge-2' } });
   assert.equal(again.status, 409);
   const onNode = await api(t.server, 'GET', '/api/v1/pods?fieldSelector=spec.nodeName%3Dedge-1');
-  assert.deepEqual(onNode.body.items.map((p: any) => p.metadata.name), ['p1']);
+  assert.deepEqual(
+    onNode.body.items.map((p: any) => p.metadata.name),
+    ['p1'],
+  );
   const unscheduled = await api(t.server, 'GET', '/api/v1/namespaces/default/pods?fieldSelector=spec.nodeName%3D');
-  assert.deepEqual(unscheduled.body.items.map((p: any) => p.metadata.name), ['p2']);
+  assert.deepEqual(
+    unscheduled.body.items.map((p: any) => p.metadata.name),
+    ['p2'],
+  );
   const bad = await api(t.server, 'GET', '/api/v1/namespaces/default/configmaps?fieldSelector=data.a%3Db');
   assert.equal(bad.status, 400);
   assert.match(bad.body.message, /field label not supported: data.a/);
 
-  await api(t.server, 'POST', '/api/v1/namespaces/default/events', { metadata: { name: 'e1' }, involvedObject: { kind: 'Pod', name: 'p1', namespace: 'default' }, reason: 'Scheduled', message: 'x', type: 'Normal' });
-  await api(t.server, 'POST', '/api/v1/namespaces/default/events', { metadata: { name: 'e2' }, involvedObject: { kind: 'Pod', name: 'p2', namespace: 'default' }, reason: 'Other', message: 'y', type: 'Normal' });
+  await api(t.server, 'POST', '/api/v1/namespaces/default/events', {
+    metadata: { name: 'e1' },
+    involvedObject: { kind: 'Pod', name: 'p1', namespace: 'default' },
+    reason: 'Scheduled',
+    message: 'x',
+    type: 'Normal',
+  });
+  await api(t.server, 'POST', '/api/v1/namespaces/default/events', {
+    metadata: { name: 'e2' },
+    involvedObject: { kind: 'Pod', name: 'p2', namespace: 'default' },
+    reason: 'Other',
+    message: 'y',
+    type: 'Normal',
+  });
   const evs = await api(t.server, 'GET', '/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dp1%2CinvolvedObject.kind%3DPod');
-  assert.deepEqual(evs.body.items.map((e: any) => e.metadata.name), ['e1']);
+  assert.deepEqual(
+    evs.body.items.map((e: any) => e.metadata.name),
+    ['e1'],
+  );
 });
 
 test('deletecollection deletes what the selector matches and nothing else', async () => {
-  for (const [n, l] of [['dc1', 'x'], ['dc2', 'x'], ['dc3', 'y']]) await api(t.server, 'POST', CM, { metadata: { name: n, labels: { grp: l } } });
+  for (const [n, l] of [
+    ['dc1', 'x'],
+    ['dc2', 'x'],
+    ['dc3', 'y'],
+  ])
+    await api(t.server, 'POST', CM, { metadata: { name: n, labels: { grp: l } } });
   const r = await api(t.server, 'DELETE', `${CM}?labelSelector=grp%3Dx`);
   assert.equal(r.status, 200);
   assert.deepEqual(r.body.items.map((o: any) => o.metadata.name).sort(), ['dc1', 'dc2']);
   const left = await api(t.server, 'GET', `${CM}?labelSelector=grp`);
-  assert.deepEqual(left.body.items.map((o: any) => o.metadata.name), ['dc3']);
+  assert.deepEqual(
+    left.body.items.map((o: any) => o.metadata.name),
+    ['dc3'],
+  );
 });
 
 test('status subresource: the main resource ignores status, /status ignores the rest', async () => {
   const ns = await api(t.server, 'GET', '/api/v1/namespaces/default');
-  const put = await api(t.server, 'PUT', '/api/v1/namespaces/default', { ...ns.body, status: { phase: 'Terminating' }, metadata: { ...ns.body.metadata, labels: { a: 'b' } } });
+  const put = await api(t.server, 'PUT', '/api/v1/namespaces/default', {
+    ...ns.body,
+    status: { phase: 'Terminating' },
+    metadata: { ...ns.body.metadata, labels: { a: 'b' } },
+  });
   assert.equal(put.status, 200);
   assert.equal(put.body.status.phase, 'Active');
   assert.equal(put.body.metadata.labels.a, 'b');
-  const node = await api(t.server, 'POST', '/api/v1/nodes', { metadata: { name: 'n1' }, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'ok', lastHeartbeatTime: new Date().toISOString(), lastTransitionTime: new Date().toISOString() }] } });
+  const node = await api(t.server, 'POST', '/api/v1/nodes', {
+    metadata: { name: 'n1' },
+    status: {
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'KubeletReady',
+          message: 'ok',
+          lastHeartbeatTime: new Date().toISOString(),
+          lastTransitionTime: new Date().toISOString(),
+        },
+      ],
+    },
+  });
   assert.equal(node.status, 201, JSON.stringify(node.body));
-  const st = await api(t.server, 'PATCH', '/api/v1/nodes/n1/status', { status: { conditions: [{ type: 'Ready', status: 'False', reason: 'Silent', message: 'no contact' }] }, spec: { unschedulable: true } }, { 'Content-Type': 'application/merge-patch+json' });
+  const st = await api(
+    t.server,
+    'PATCH',
+    '/api/v1/nodes/n1/status',
+    { status: { conditions: [{ type: 'Ready', status: 'False', reason: 'Silent', message: 'no contact' }] }, spec: { unschedulable: true } },
+    { 'Content-Type': 'application/merge-patch+json' },
+  );
   assert.equal(st.status, 200, JSON.stringify(st.body));
   assert.equal(st.body.status.conditions[0].status, 'False');
   assert.equal(st.body.spec?.unschedulable, undefined, 'spec is not changed through /status');

@@ -26,7 +26,8 @@ test('SQLite: backup of a running server under writes, wipe, restore: objects, U
     assertSameIdentities(b.before, after);
     const restoredLoad = assertLoadPrefix(after, b);
     // On SQLite every object keeps its exact resourceVersion (ConfigMaps are never written again).
-    for (const [key, id] of b.before) if (key.startsWith('ConfigMap/')) assert.equal(after.get(key)!.resourceVersion, id.resourceVersion, `${key}: same resourceVersion`);
+    for (const [key, id] of b.before)
+      if (key.startsWith('ConfigMap/')) assert.equal(after.get(key)!.resourceVersion, id.resourceVersion, `${key}: same resourceVersion`);
     // History before the backup is gone: a client resuming from an old revision is told to relist.
     const oldRv = b.before.get('ConfigMap/default/before-0')!.resourceVersion;
     const stale = await api(site.k.api, 'GET', `/api/v1/namespaces/default/configmaps?resourceVersion=${oldRv}&resourceVersionMatch=Exact`);
@@ -36,7 +37,9 @@ test('SQLite: backup of a running server under writes, wipe, restore: objects, U
     await site.createConfigMap('default', 'after-restore');
     const fresh = (await identities(site, 'configmaps')).get('ConfigMap/default/after-restore')!;
     assert.ok(fresh.resourceVersion > Math.max(...[...after.values()].map((i) => i.resourceVersion)));
-    console.log(`# sqlite: ${b.before.size} objects listed before, ${restoredLoad} of ${b.ackedTotal} load writes restored (${b.ackedBefore} acknowledged before the backup)`);
+    console.log(
+      `# sqlite: ${b.before.size} objects listed before, ${restoredLoad} of ${b.ackedTotal} load writes restored (${b.ackedBefore} acknowledged before the backup)`,
+    );
   } finally {
     await site.close();
   }
@@ -66,9 +69,15 @@ test('etcd: backup of a running server under writes, wipe, restore: objects, UID
     assertSameIdentities(b.before, after);
     assertLoadPrefix(after, b);
     // etcd gives new revisions, in the old order, and above every old one.
-    const cms = [...b.before.keys()].filter((k) => k.startsWith('ConfigMap/')).sort((x, y) => b.before.get(x)!.resourceVersion - b.before.get(y)!.resourceVersion);
+    const cms = [...b.before.keys()]
+      .filter((k) => k.startsWith('ConfigMap/'))
+      .sort((x, y) => b.before.get(x)!.resourceVersion - b.before.get(y)!.resourceVersion);
     const newRvs = cms.map((k) => after.get(k)!.resourceVersion);
-    assert.deepEqual(newRvs, [...newRvs].sort((x, y) => x - y), 'resourceVersion order kept');
+    assert.deepEqual(
+      newRvs,
+      [...newRvs].sort((x, y) => x - y),
+      'resourceVersion order kept',
+    );
     assert.ok(newRvs[0] > Math.max(...[...b.before.values()].map((i) => i.resourceVersion)), 'new resourceVersions are above the old ones');
     const oldRv = b.before.get('ConfigMap/default/before-0')!.resourceVersion;
     const stale = await api(site.k.api, 'GET', `/api/v1/namespaces/default/configmaps?resourceVersion=${oldRv}&resourceVersionMatch=Exact`);

@@ -41,7 +41,9 @@ function archiveOf(name: string, body: string[], reseal = false): string {
   let out = body;
   if (reseal) {
     const recs = body.filter((l) => !l.includes('"kind":"end"'));
-    const sha256 = createHash('sha256').update(recs.map((l) => l + '\n').join('')).digest('hex');
+    const sha256 = createHash('sha256')
+      .update(recs.map((l) => l + '\n').join(''))
+      .digest('hex');
     out = [...recs, JSON.stringify({ kind: 'end', records: recs.length - 1, sha256 })];
   }
   const file = join(dir, name);
@@ -77,7 +79,7 @@ test('damaged, truncated, altered, foreign and future-version archives are refus
   const header = JSON.parse(lines[0]);
   const altered = lines.map((l) => (l.includes('"key":"/registry/core/configmaps/default/kept"') ? l.replace('\\"a\\":\\"1\\"', '\\"a\\":\\"2\\"') : l));
   assert.notDeepEqual(altered, lines);
-  const escape = lines.map((l) => (l.includes('"name":"ca.key"') ? l.replace('"name":"ca.key"', '"name":"../../../evil"') : l));
+  const escaping = lines.map((l) => (l.includes('"name":"ca.key"') ? l.replace('"name":"ca.key"', '"name":"../../../evil"') : l));
   await Promise.all([
     refused(text, /is not a kubeve backup archive/, 'cli'),
     refused(join(dir, 'missing.kbk'), /no such file/),
@@ -85,10 +87,20 @@ test('damaged, truncated, altered, foreign and future-version archives are refus
     refused(corrupt, /is not a kubeve backup archive or is damaged|is damaged/),
     refused(archiveOf('altered.kbk', altered), /is damaged: checksum mismatch/),
     refused(archiveOf('no-end.kbk', lines.slice(0, -1)), /is truncated: it has no end record/),
-    refused(archiveOf('v2.kbk', [JSON.stringify({ ...header, version: 2 }), ...lines.slice(1)], true), /archive of version 2; this kubeve reads version 1/, 'cli'),
-    refused(archiveOf('foreign.kbk', [JSON.stringify({ kind: 'header', format: 'something-else', version: 1 }), ...lines.slice(1)], true), /is not a kubeve backup archive/),
-    refused(archiveOf('escape.kbk', escape, true), /line \d+ is not a valid file record/),
-    refused(archiveOf('future.kbk', [JSON.stringify({ ...header, source: { ...header.source, revision: 2 } }), ...lines.slice(1)], true), /has a revision above the archive's \(2\)/),
+    refused(
+      archiveOf('v2.kbk', [JSON.stringify({ ...header, version: 2 }), ...lines.slice(1)], true),
+      /archive of version 2; this kubeve reads version 1/,
+      'cli',
+    ),
+    refused(
+      archiveOf('foreign.kbk', [JSON.stringify({ kind: 'header', format: 'something-else', version: 1 }), ...lines.slice(1)], true),
+      /is not a kubeve backup archive/,
+    ),
+    refused(archiveOf('escape.kbk', escaping, true), /line \d+ is not a valid file record/),
+    refused(
+      archiveOf('future.kbk', [JSON.stringify({ ...header, source: { ...header.source, revision: 2 } }), ...lines.slice(1)], true),
+      /has a revision above the archive's \(2\)/,
+    ),
     refused(archiveOf('twice.kbk', [lines[0], lines[1], lines[1], ...lines.slice(2)], true), /appears twice/),
   ]);
 });

@@ -14,20 +14,37 @@ import { api } from '../helpers/server.ts';
 import { kubeve } from './helpers.ts';
 import { snapshotIntact } from '../../src/backup/etcd-target.ts';
 
-const records = (file: string) => gunzipSync(readFileSync(file)).toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+const records = (file: string) =>
+  gunzipSync(readFileSync(file))
+    .toString('utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 
 test('restore into etcd over TLS with a client certificate, then back up from it: same objects in the same order, same state files', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kubeve-backup-tls-'));
   const etcd = await startEtcd(1, { tls: true });
   try {
     const server = await startApiServer({ dataDir: join(dir, 'source'), port: 0 });
-    for (let i = 0; i < 5; i++) assert.equal((await api(server, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: `cm-${i}` } })).status, 201);
+    for (let i = 0; i < 5; i++)
+      assert.equal((await api(server, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: `cm-${i}` } })).status, 201);
     const first = join(dir, 'first.kbk');
     const b1 = await kubeve(['backup', '--data-dir', join(dir, 'source'), '-o', first]);
     await server.close();
     assert.equal(b1.code, 0, b1.stderr);
 
-    const tls = ['--etcd', etcd.endpoints[0], '--etcd-prefix', '/tls', '--etcd-cafile', etcd.tls!.ca, '--etcd-certfile', etcd.tls!.clientCert, '--etcd-keyfile', etcd.tls!.clientKey];
+    const tls = [
+      '--etcd',
+      etcd.endpoints[0],
+      '--etcd-prefix',
+      '/tls',
+      '--etcd-cafile',
+      etcd.tls!.ca,
+      '--etcd-certfile',
+      etcd.tls!.clientCert,
+      '--etcd-keyfile',
+      etcd.tls!.clientKey,
+    ];
     const noCert = await kubeve(['restore', '-i', first, '--data-dir', join(dir, 'nocert'), '--etcd', etcd.endpoints[0], '--etcd-prefix', '/tls']);
     assert.equal(noCert.code, 2, 'https:// without --etcd-cafile is a usage error');
     assert.match(noCert.stderr, /--etcd-cafile is required with https:\/\/ etcd URLs/);
@@ -47,7 +64,11 @@ test('restore into etcd over TLS with a client certificate, then back up from it
     const [a, b] = [records(first), records(second)];
     assert.equal(b[0].source.engine, 'etcd');
     const objects = (rs: any[]) => rs.filter((x) => x.kind === 'object');
-    assert.deepEqual(objects(b).map((o) => [o.key, o.value]), objects(a).map((o) => [o.key, o.value]), 'same keys and values, in the same revision order');
+    assert.deepEqual(
+      objects(b).map((o) => [o.key, o.value]),
+      objects(a).map((o) => [o.key, o.value]),
+      'same keys and values, in the same revision order',
+    );
     assert.ok(objects(b)[0].modRevision > a[0].source.revision, 'new revisions above the source revision');
     const files = (rs: any[]) => rs.filter((x) => x.kind === 'file').map((f) => [f.owner, f.name, f.mode, f.data]);
     assert.deepEqual(files(b), files(a), 'same credential and PKI files, same modes');

@@ -23,10 +23,15 @@ export interface Run {
 /** Runs the kubeve command line (src/cli/main.ts) in a process of its own. */
 export function kubeve(args: string[], timeoutMs = 180_000): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', ...args],
+      { cwd: REPO, timeout: timeoutMs, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -69,14 +74,19 @@ export async function startSite(etcd?: EtcdTarget): Promise<Site> {
     etcd,
     kubectl: (args, input) =>
       new Promise((resolve) => {
-        const child = execFile('kubectl', args, {
-          env: { ...process.env, HOME: home, KUBECONFIG: join(dataDir, 'admin.kubeconfig'), KUBECACHEDIR: join(home, 'cache') },
-          timeout: 90_000,
-          maxBuffer: 64 << 20,
-        }, (err, stdout, stderr) => {
-          const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-          resolve({ code, stdout, stderr });
-        });
+        const child = execFile(
+          'kubectl',
+          args,
+          {
+            env: { ...process.env, HOME: home, KUBECONFIG: join(dataDir, 'admin.kubeconfig'), KUBECACHEDIR: join(home, 'cache') },
+            timeout: 90_000,
+            maxBuffer: 64 << 20,
+          },
+          (err, stdout, stderr) => {
+            const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+            resolve({ code, stdout, stderr });
+          },
+        );
         if (input !== undefined) child.stdin!.end(input);
       }),
     async ok(args, input) {
@@ -114,7 +124,12 @@ export async function startSite(etcd?: EtcdTarget): Promise<Site> {
       return f;
     },
     async createConfigMap(ns, name) {
-      const r = await api(site.k.api, 'POST', `/api/v1/namespaces/${ns}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { n: name } });
+      const r = await api(site.k.api, 'POST', `/api/v1/namespaces/${ns}/configmaps`, {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name },
+        data: { n: name },
+      });
       if (r.status !== 201) throw new Error(`create configmap ${name}: ${r.status} ${JSON.stringify(r.body)}`);
     },
     async close() {
@@ -129,7 +144,13 @@ export async function startSite(etcd?: EtcdTarget): Promise<Site> {
 
 /** What a device's identity and config state look like to the device itself. */
 export function deviceState(d: SimDevice) {
-  return { serial: d.serial, uuid: d.uuid, configHash: d.prevConfigHash, registerAttempts: d.counters.registerAttempts, configApplied: d.counters.configApplied };
+  return {
+    serial: d.serial,
+    uuid: d.uuid,
+    configHash: d.prevConfigHash,
+    registerAttempts: d.counters.registerAttempts,
+    configApplied: d.counters.configApplied,
+  };
 }
 
 export interface ObjectIdentity {
@@ -169,7 +190,11 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false> | T
 
 /** An onboarding key admitting the site's devices, a network and an app on the first device. */
 export function workloadYaml(site: Site, node: string): string {
-  const cert = site.onboard!.certPem.trim().split('\n').map((l) => `    ${l}`).join('\n');
+  const cert = site
+    .onboard!.certPem.trim()
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
   return `apiVersion: eve.kubeve.io/v1alpha1
 kind: OnboardingKey
 metadata: {name: fleet-key}

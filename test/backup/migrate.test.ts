@@ -32,12 +32,20 @@ test('SQLite → etcd migration: objects, UIDs, resourceVersion order and device
     await site.start({ endpoints: etcd.endpoints, prefix: '/migrated' });
     const after = await identities(site, RESOURCES);
     assertSameIdentities(listed, after);
-    assert.deepEqual([...after.keys()].filter((k) => !k.startsWith('EdgeNode/')).sort(), [...listed.keys()].filter((k) => !k.startsWith('EdgeNode/')).sort(), 'the same objects');
+    assert.deepEqual(
+      [...after.keys()].filter((k) => !k.startsWith('EdgeNode/')).sort(),
+      [...listed.keys()].filter((k) => !k.startsWith('EdgeNode/')).sort(),
+      'the same objects',
+    );
     const byOld = [...listed.keys()].sort((x, y) => listed.get(x)!.resourceVersion - listed.get(y)!.resourceVersion);
     // EdgeNodes' status keeps being written by the controllers after the start; compare the rest.
     const stable = byOld.filter((k) => !k.startsWith('EdgeNode/') && !k.startsWith('AppInstance/'));
     const newRvs = stable.map((k) => after.get(k)!.resourceVersion);
-    assert.deepEqual(newRvs, [...newRvs].sort((x, y) => x - y), 'resourceVersion order kept');
+    assert.deepEqual(
+      newRvs,
+      [...newRvs].sort((x, y) => x - y),
+      'resourceVersion order kept',
+    );
     const oldMax = Math.max(...[...listed.values()].map((i) => i.resourceVersion));
     assert.ok(newRvs[0] > oldMax, `new resourceVersions (${newRvs[0]}...) are above the old ones (max ${oldMax})`);
     const touched = JSON.parse(await site.ok(['get', 'configmap', 'before-3', '-o', 'json']));

@@ -5,7 +5,8 @@ import { rmSync } from 'node:fs';
 import type { SimFleet } from '../../src/sim/fleet.ts';
 import { deviceState, eventually, identities, kubeve, workloadYaml, type ObjectIdentity, type Site } from './helpers.ts';
 
-export const RESOURCES = 'namespaces,configmaps,serviceaccounts,clusterroles,clusterrolebindings,customresourcedefinitions,edgenodes,appinstances,networkinstances,onboardingkeys';
+export const RESOURCES =
+  'namespaces,configmaps,serviceaccounts,clusterroles,clusterrolebindings,customresourcedefinitions,edgenodes,appinstances,networkinstances,onboardingkeys';
 
 /** Devices onboarded and configured (one runs an app), and 20 ConfigMaps. */
 export async function populate(site: Site, serialPrefix: string): Promise<SimFleet> {
@@ -19,7 +20,7 @@ export async function populate(site: Site, serialPrefix: string): Promise<SimFle
   const appDevice = fleet.devices[0];
   const v1 = appDevice.prevConfigHash;
   await site.ok(['patch', 'appinstance', 'sensor', '-n', 'default', '--type', 'merge', '-p', '{"spec":{"image":"library/busybox:1.37"}}']);
-  await eventually(() => appDevice.prevConfigHash !== v1, 60_000, 'the app\'s device to apply config version 2');
+  await eventually(() => appDevice.prevConfigHash !== v1, 60_000, "the app's device to apply config version 2");
   for (let i = 0; i < 20; i++) await site.createConfigMap('default', `before-${i}`);
   // The app's config has reached its device: what is served now is what must be served after.
   await eventually(() => fleet.devices.every((d) => d.counters.configUnchanged > 0 && d.phase === 'configured'), 30_000, 'devices polling with 304');
@@ -74,15 +75,26 @@ export async function wipeAndRestore(site: Site, archive: string, extraArgs: str
  */
 export async function assertDevicesCarryOn(fleet: SimFleet, before: ReturnType<typeof deviceState>[]): Promise<void> {
   const unchangedAt = fleet.devices.map((d) => d.counters.configUnchanged);
-  await eventually(() => fleet.devices.every((d, i) => d.counters.configUnchanged >= unchangedAt[i] + 3), 60_000, 'three 304 answers per device from the restored server');
+  await eventually(
+    () => fleet.devices.every((d, i) => d.counters.configUnchanged >= unchangedAt[i] + 3),
+    60_000,
+    'three 304 answers per device from the restored server',
+  );
   assert.deepEqual(fleet.devices.map(deviceState), before, 'devices: same UUID, same config hash, no new registration, no new config');
 }
 
 /** Restored ConfigMaps load-*: all acknowledged before the backup, and a gap-free prefix of the sequence (one consistent snapshot). */
 export function assertLoadPrefix(after: Map<string, ObjectIdentity>, b: BackupUnderLoad): number {
-  const restored = [...after.keys()].filter((k) => k.startsWith('ConfigMap/default/load-')).map((k) => Number(k.slice('ConfigMap/default/load-'.length))).sort((x, y) => x - y);
+  const restored = [...after.keys()]
+    .filter((k) => k.startsWith('ConfigMap/default/load-'))
+    .map((k) => Number(k.slice('ConfigMap/default/load-'.length)))
+    .sort((x, y) => x - y);
   assert.ok(restored.length >= b.ackedBefore, `every write acknowledged before the backup is restored (${restored.length} < ${b.ackedBefore})`);
-  assert.deepEqual(restored, restored.map((_, i) => i), 'restored writes are a prefix of the sequence: no write is missing between restored ones');
+  assert.deepEqual(
+    restored,
+    restored.map((_, i) => i),
+    'restored writes are a prefix of the sequence: no write is missing between restored ones',
+  );
   assert.ok(restored.length <= b.ackedTotal);
   return restored.length;
 }

@@ -21,7 +21,10 @@ test('a store restored from a dump has the same keys and revisions, continues ab
     const dump = await readStore(src); // paginated (500 a page) at one revision
     await src.close();
     assert.equal(dump.items.length, 1200);
-    assert.ok(dump.items.every((kv, i) => i === 0 || dump.items[i - 1].modRevision < kv.modRevision), 'in modRevision order');
+    assert.ok(
+      dump.items.every((kv, i) => i === 0 || dump.items[i - 1].modRevision < kv.modRevision),
+      'in modRevision order',
+    );
 
     SqliteStorage.restore(join(dir, 'dst.db'), dump.items, dump.revision);
     const dst = SqliteStorage.open(join(dir, 'dst.db'));
@@ -29,7 +32,10 @@ test('a store restored from a dump has the same keys and revisions, continues ab
       assert.equal(await dst.currentRevision(), dump.revision);
       const seven = await dst.get('/registry/core/configmaps/default/cm-7');
       assert.deepEqual({ ...seven }, { key: '/registry/core/configmaps/default/cm-7', value: '{"i":"seven"}', createRevision: 8, modRevision: rev });
-      assert.deepEqual((await readStore(dst)).items.map((kv) => ({ ...kv })), dump.items.map((kv) => ({ ...kv })));
+      assert.deepEqual(
+        (await readStore(dst)).items.map((kv) => ({ ...kv })),
+        dump.items.map((kv) => ({ ...kv })),
+      );
 
       // Older history is gone: a list or watch from before the backup's revision is refused.
       await assert.rejects(dst.list('/registry/', { revision: rev }), CompactedError);
@@ -41,7 +47,13 @@ test('a store restored from a dump has the same keys and revisions, continues ab
       assert.equal(next, dump.revision + 1);
       await dst.delete('/registry/core/configmaps/default/cm-0', 1);
       await new Promise((r) => setImmediate(r));
-      assert.deepEqual(events.map((e) => [e.type, e.revision, e.prevValue]), [['update', next, '{"i":"seven"}'], ['delete', next + 1, '{"i":0}']]);
+      assert.deepEqual(
+        events.map((e) => [e.type, e.revision, e.prevValue]),
+        [
+          ['update', next, '{"i":"seven"}'],
+          ['delete', next + 1, '{"i":0}'],
+        ],
+      );
       w.stop();
       await dst.compact(next + 1);
       assert.equal(await dst.count('/registry/'), 1199);

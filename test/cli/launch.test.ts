@@ -50,7 +50,15 @@ async function start(cmd: string, args: (dir: string) => string[], env: NodeJS.P
     });
     void exit.then((e) => reject(new Error(`exited before listening (${JSON.stringify(e)}):\n${output}`)));
   });
-  return { proc, serverPid, get output() { return output; }, exit, dir };
+  return {
+    proc,
+    serverPid,
+    get output() {
+      return output;
+    },
+    exit,
+    dir,
+  };
 }
 
 const maps = (pid: number) => fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
@@ -110,7 +118,11 @@ test('a server that cannot start exits with the same code and message with eithe
     const runFailing = (env: NodeJS.ProcessEnv) =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubeve-launch-'));
-        const p = spawn(process.execPath, [BIN, 'server', '--data-dir', path.join(dir, 'data'), '--port', port, '--device-port', '0', '--device-host', '127.0.0.1'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+        const p = spawn(
+          process.execPath,
+          [BIN, 'server', '--data-dir', path.join(dir, 'data'), '--port', port, '--device-port', '0', '--device-host', '127.0.0.1'],
+          { env, stdio: ['ignore', 'ignore', 'pipe'] },
+        );
         let stderr = '';
         p.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
         p.once('exit', (code) => {

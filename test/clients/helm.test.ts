@@ -38,8 +38,12 @@ after(async () => {
 function env(): NodeJS.ProcessEnv {
   const home = join(t.dir, 'helm-home');
   return {
-    ...process.env, HOME: home, KUBECONFIG: proxy.kubeconfigPath,
-    HELM_CACHE_HOME: join(home, 'cache'), HELM_CONFIG_HOME: join(home, 'config'), HELM_DATA_HOME: join(home, 'data'),
+    ...process.env,
+    HOME: home,
+    KUBECONFIG: proxy.kubeconfigPath,
+    HELM_CACHE_HOME: join(home, 'cache'),
+    HELM_CONFIG_HOME: join(home, 'config'),
+    HELM_DATA_HOME: join(home, 'data'),
   };
 }
 
@@ -58,7 +62,10 @@ async function kubectl133(args: string[], input?: string): Promise<string> {
 const get = async (path: string) => (await api(t.server, 'GET', path)).body;
 const status = async (path: string) => (await api(t.server, 'GET', path)).status;
 const releaseSecrets = async (ns: string, release: string) =>
-  (await get(`/api/v1/namespaces/${ns}/secrets?labelSelector=owner%3Dhelm%2Cname%3D${release}`)).items.map((s: any) => [s.metadata.name, s.metadata.labels.status]);
+  (await get(`/api/v1/namespaces/${ns}/secrets?labelSelector=owner%3Dhelm%2Cname%3D${release}`)).items.map((s: any) => [
+    s.metadata.name,
+    s.metadata.labels.status,
+  ]);
 
 /** Every object the chart renders for `release` in `ns`, by API path. */
 const chartPaths = (ns: string, release: string) => [
@@ -89,13 +96,14 @@ describe('helm v4 with the default --wait (kstatus watcher)', () => {
     assert.equal(Buffer.from((await get(`/api/v1/namespaces/${NS}/secrets/demo-secret`)).data.password, 'base64').toString(), 'hello-password');
     assert.deepEqual((await get(WIDGET)).spec, { size: 1, owner: 'demo' });
     const rb = await get(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings/demo-reader`);
-    assert.deepEqual(rb.subjects.map((s: any) => [s.kind, s.name, s.namespace]), [['ServiceAccount', 'demo-sa', NS]]);
+    assert.deepEqual(
+      rb.subjects.map((s: any) => [s.kind, s.name, s.namespace]),
+      [['ServiceAccount', 'demo-sa', NS]],
+    );
     assert.deepEqual(await releaseSecrets(NS, 'demo'), [['sh.helm.release.v1.demo.v1', 'deployed']]);
 
     // The wait went through client-go's watch-list protocol for each kind in the chart.
-    const streamed = proxy.seen
-      .filter((s) => s.method === 'GET' && s.url.includes('sendInitialEvents=true'))
-      .map((s) => new URL(s.url, 'https://x'));
+    const streamed = proxy.seen.filter((s) => s.method === 'GET' && s.url.includes('sendInitialEvents=true')).map((s) => new URL(s.url, 'https://x'));
     for (const u of streamed) {
       assert.equal(u.searchParams.get('resourceVersionMatch'), 'NotOlderThan');
       assert.equal(u.searchParams.get('allowWatchBookmarks'), 'true');
@@ -104,7 +112,10 @@ describe('helm v4 with the default --wait (kstatus watcher)', () => {
     for (const r of ['customresourcedefinitions', 'configmaps', 'secrets', 'serviceaccounts', 'roles', 'rolebindings', 'widgets']) {
       assert.ok(resources.has(r), `helm watched ${r} with a streaming list (saw ${[...resources]})`);
     }
-    assert.ok(proxy.seen.some((s) => s.method === 'PATCH' && s.contentType === 'application/apply-patch+yaml' && s.url.includes('fieldManager=helm')), 'helm v4 applies server-side');
+    assert.ok(
+      proxy.seen.some((s) => s.method === 'PATCH' && s.contentType === 'application/apply-patch+yaml' && s.url.includes('fieldManager=helm')),
+      'helm v4 applies server-side',
+    );
   });
 
   test('upgrade changes the objects and records revision 2', async () => {
@@ -112,7 +123,10 @@ describe('helm v4 with the default --wait (kstatus watcher)', () => {
     assert.match(out, /REVISION: 2/);
     assert.deepEqual((await get(CM)).data, { greeting: 'bonjour' });
     assert.equal((await get(WIDGET)).spec.size, 3);
-    assert.deepEqual((await releaseSecrets(NS, 'demo')).sort(), [['sh.helm.release.v1.demo.v1', 'superseded'], ['sh.helm.release.v1.demo.v2', 'deployed']]);
+    assert.deepEqual((await releaseSecrets(NS, 'demo')).sort(), [
+      ['sh.helm.release.v1.demo.v1', 'superseded'],
+      ['sh.helm.release.v1.demo.v2', 'deployed'],
+    ]);
   });
 
   test('rollback restores revision 1 as revision 3', async () => {
@@ -124,11 +138,14 @@ describe('helm v4 with the default --wait (kstatus watcher)', () => {
   test('history lists the three revisions', async () => {
     proxy.seen.length = 0;
     const history = JSON.parse(await helm(['history', 'demo', '--namespace', NS, '-o', 'json']));
-    assert.deepEqual(history.map((h: any) => [h.revision, h.status, h.description]), [
-      [1, 'superseded', 'Install complete'],
-      [2, 'superseded', 'Upgrade complete'],
-      [3, 'deployed', 'Rollback to 1'],
-    ]);
+    assert.deepEqual(
+      history.map((h: any) => [h.revision, h.status, h.description]),
+      [
+        [1, 'superseded', 'Install complete'],
+        [2, 'superseded', 'Upgrade complete'],
+        [3, 'deployed', 'Rollback to 1'],
+      ],
+    );
     // client-go asks for protobuf first and got it: the release records were decoded from protobuf lists.
     const reads = proxy.seen.filter((s) => s.method === 'GET' && s.url.startsWith(`/api/v1/namespaces/${NS}/secrets?labelSelector=`));
     assert.ok(reads.length > 0);
@@ -162,7 +179,7 @@ test('helm v4 with --wait=legacy installs and uninstalls too', async () => {
   assert.deepEqual(await releaseSecrets(NS, 'old'), []);
 });
 
-test('kubectl 1.33 apply --server-side of the same chart\'s manifests', async () => {
+test("kubectl 1.33 apply --server-side of the same chart's manifests", async () => {
   const NS = 'ssa';
   assert.equal((await api(t.server, 'POST', '/api/v1/namespaces', { metadata: { name: NS } })).status, 201);
   const crds = await helm(['show', 'crds', CHART]);
@@ -170,13 +187,23 @@ test('kubectl 1.33 apply --server-side of the same chart\'s manifests', async ()
   await kubectl133(['wait', '--for=condition=Established', 'crd/widgets.demo.kubeve.io', '--timeout=30s']);
   const manifests = await helm(['template', 'kc', CHART, '--namespace', NS]);
   const out = await kubectl133(['apply', '--server-side', '--namespace', NS, '-f', '-'], manifests);
-  for (const what of ['configmap/kc-config', 'secret/kc-secret', 'serviceaccount/kc-sa', 'role.rbac.authorization.k8s.io/kc-reader', 'rolebinding.rbac.authorization.k8s.io/kc-reader', 'widget.demo.kubeve.io/kc-widget']) {
+  for (const what of [
+    'configmap/kc-config',
+    'secret/kc-secret',
+    'serviceaccount/kc-sa',
+    'role.rbac.authorization.k8s.io/kc-reader',
+    'rolebinding.rbac.authorization.k8s.io/kc-reader',
+    'widget.demo.kubeve.io/kc-widget',
+  ]) {
     assert.match(out, new RegExp(`${what.replace(/\./g, '\\.')} serverside-applied`), out);
   }
   for (const p of chartPaths(NS, 'kc')) {
     const obj = await get(p);
     assert.equal(obj.metadata.name.startsWith('kc-'), true, p);
-    assert.ok(obj.metadata.managedFields.some((m: any) => m.manager === 'kubectl' && m.operation === 'Apply'), `${p} is owned by kubectl's apply`);
+    assert.ok(
+      obj.metadata.managedFields.some((m: any) => m.manager === 'kubectl' && m.operation === 'Apply'),
+      `${p} is owned by kubectl's apply`,
+    );
   }
   // A second apply with a changed value updates only that field; the rest is untouched.
   // (Not the Secret: its stringData is folded into data after the apply merge, so like kube-apiserver the

@@ -55,7 +55,11 @@ test('typed creates send protobuf bodies; describe reads protobuf responses', as
   assert.match(await ok(['-n', 'k133', 'describe', 'secret', 's']), /password:\s+2 bytes/);
   assert.match(await ok(['-n', 'k133', 'describe', 'rolebinding', 'reader']), /ServiceAccount\s+robot\s+k133/);
   const protobufAnswers = proxy.seen.filter((s) => s.method === 'GET' && s.responseType === PB).map((s) => s.url.split('?')[0]);
-  for (const path of ['/api/v1/namespaces/k133/configmaps/c', '/api/v1/namespaces/k133/secrets/s', '/apis/rbac.authorization.k8s.io/v1/namespaces/k133/rolebindings/reader']) {
+  for (const path of [
+    '/api/v1/namespaces/k133/configmaps/c',
+    '/api/v1/namespaces/k133/secrets/s',
+    '/apis/rbac.authorization.k8s.io/v1/namespaces/k133/rolebindings/reader',
+  ]) {
     assert.ok(protobufAnswers.includes(path), `${path} answered in protobuf (saw ${protobufAnswers.join(', ')})`);
   }
   assert.equal((await ok(['-n', 'k133', 'auth', 'can-i', 'list', 'configmaps', '--as=system:serviceaccount:k133:robot'])).trim(), 'yes');
@@ -89,7 +93,8 @@ test('delete --cascade=foreground removes the owner after its dependents', async
   const del = proxy.seen.find((s) => s.method === 'DELETE');
   assert.ok(del, 'a DELETE was sent');
   assert.equal(JSON.parse(del.body.toString()).propagationPolicy, 'Foreground');
-  for (let i = 0; i < 100 && (await api(t.server, 'GET', '/api/v1/namespaces/k133/configmaps/c')).status !== 404; i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 100 && (await api(t.server, 'GET', '/api/v1/namespaces/k133/configmaps/c')).status !== 404; i++)
+    await new Promise((r) => setTimeout(r, 100));
   assert.equal((await api(t.server, 'GET', '/api/v1/namespaces/k133/configmaps/child')).status, 404);
   assert.equal((await api(t.server, 'GET', '/api/v1/namespaces/k133/configmaps/c')).status, 404);
 });

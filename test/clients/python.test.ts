@@ -44,7 +44,10 @@ async function scenario(name: string, viaProxy = false, extra: string[] = []): P
     assert.equal((await api(t.server, 'POST', '/api/v1/namespaces', { metadata: { name: ns } })).status, 201);
   }
   const kubeconfig = viaProxy ? proxy.kubeconfigPath : t.server.kubeconfigPath;
-  const r = await run(SYSTEM_PYTHON, [join(FIXTURES, 'python_client.py'), kubeconfig, name, ns, ...extra], { env: { ...process.env, HOME: join(t.dir, 'pyhome') }, timeoutMs: 60_000 });
+  const r = await run(SYSTEM_PYTHON, [join(FIXTURES, 'python_client.py'), kubeconfig, name, ns, ...extra], {
+    env: { ...process.env, HOME: join(t.dir, 'pyhome') },
+    timeoutMs: 60_000,
+  });
   assert.equal(r.code, 0, `python ${name} failed:\n${r.stderr}\n${r.stdout}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
@@ -63,12 +66,18 @@ test('create and list: typed models round-trip, a duplicate is 409 AlreadyExists
 test('watch from a resourceVersion replays ADDED/MODIFIED/DELETED in order, and resumes from the last event', async () => {
   proxy.seen.length = 0;
   const r = await scenario('watch-resume', true);
-  assert.deepEqual(r.first.map((e: string[]) => `${e[0]}:${e[1]}`), ['ADDED:w1', 'MODIFIED:w1', 'DELETED:w1']);
+  assert.deepEqual(
+    r.first.map((e: string[]) => `${e[0]}:${e[1]}`),
+    ['ADDED:w1', 'MODIFIED:w1', 'DELETED:w1'],
+  );
   const rvs = r.first.map((e: string[]) => Number(e[2]));
   assert.ok(rvs[0] > Number(r.startRV) && rvs[0] < rvs[1] && rvs[1] < rvs[2], `resourceVersions increase: ${rvs}`);
   assert.equal(r.resumeRV, r.first[2][2], 'the client resumes from the last event it saw');
   // The resumed watch sees the change made while no watch was open, then the live one; nothing replayed.
-  assert.deepEqual(r.second.map((e: string[]) => `${e[0]}:${e[1]}`), ['ADDED:w2', 'MODIFIED:w2']);
+  assert.deepEqual(
+    r.second.map((e: string[]) => `${e[0]}:${e[1]}`),
+    ['ADDED:w2', 'MODIFIED:w2'],
+  );
   assert.ok(Number(r.second[0][2]) > Number(r.resumeRV));
 
   const watches = proxy.seen.filter((s) => s.method === 'GET' && /[?&]watch=/.test(s.url)).map((s) => new URL(s.url, 'https://x').searchParams);
@@ -78,7 +87,7 @@ test('watch from a resourceVersion replays ADDED/MODIFIED/DELETED in order, and 
   assert.equal(watches[1].get('resourceVersion'), r.resumeRV);
 });
 
-test('a watch from a compacted resourceVersion raises 410 Expired, the client\'s cue to relist', async () => {
+test("a watch from a compacted resourceVersion raises 410 Expired, the client's cue to relist", async () => {
   const ns = 'py-watch-expired';
   assert.equal((await api(t.server, 'POST', '/api/v1/namespaces', { metadata: { name: ns } })).status, 201);
   const first = await api(t.server, 'POST', `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: 'old' } });
@@ -99,7 +108,12 @@ test('the three patch types: strategic merge (dict body), JSON patch (list body)
   assert.deepEqual(r.failedTest, { status: 422, reason: 'Invalid' }, 'a failed JSON patch test op is refused');
   assert.deepEqual(r.final, { z: '3', m: 'merged' }, 'the refused patch changed nothing');
   const types = proxy.seen.filter((s) => s.method === 'PATCH').map((s) => s.contentType);
-  assert.deepEqual(types, ['application/strategic-merge-patch+json', 'application/json-patch+json', 'application/merge-patch+json', 'application/json-patch+json']);
+  assert.deepEqual(types, [
+    'application/strategic-merge-patch+json',
+    'application/json-patch+json',
+    'application/merge-patch+json',
+    'application/json-patch+json',
+  ]);
 });
 
 test('CustomObjectsApi on EdgeNode: create, get, list by label, merge patch, schema validation, watch, delete', async () => {
@@ -110,7 +124,11 @@ test('CustomObjectsApi on EdgeNode: create, get, list by label, merge patch, sch
   assert.deepEqual(r.listed, ['py-edge-1']);
   assert.deepEqual(r.patchedLabels, { site: 'lab', rack: '7' });
   assert.deepEqual(r.invalid, { status: 422, reason: 'Invalid', fields: ['spec.serial'] }, 'the CRD schema refuses a numeric serial');
-  assert.deepEqual(r.watched.map((e: string[]) => `${e[0]}:${e[1]}`), ['MODIFIED:py-edge-1'], 'the watch from the create resumes at the patch');
+  assert.deepEqual(
+    r.watched.map((e: string[]) => `${e[0]}:${e[1]}`),
+    ['MODIFIED:py-edge-1'],
+    'the watch from the create resumes at the patch',
+  );
   assert.equal(r.deletedKind, 'EdgeNode');
   assert.equal(r.getAfterDelete, 404);
   assert.equal((await api(t.server, 'GET', '/apis/eve.kubeve.io/v1alpha1/edgenodes/py-bad')).status, 404, 'the invalid object was not stored');

@@ -19,22 +19,31 @@ after(async () => {
   await t?.close();
 });
 
-interface WatchEvent { type: string; object: any }
+interface WatchEvent {
+  type: string;
+  object: any;
+}
 
 /** A raw watch request that collects its events (newline-delimited JSON) until stopped. */
 function openWatch(path: string) {
   const events: WatchEvent[] = [];
   let status = 0;
   let ended = false;
-  const req = https.request(t.server.url + path, { headers: { Authorization: `Bearer ${t.server.adminToken}`, Accept: 'application/json' }, ca: t.server.caPem }, (res) => {
-    status = res.statusCode!;
-    let buf = '';
-    res.on('data', (d) => {
-      buf += d;
-      for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) events.push(JSON.parse(buf.slice(0, i)));
-    });
-    res.on('end', () => { ended = true; });
-  });
+  const req = https.request(
+    t.server.url + path,
+    { headers: { Authorization: `Bearer ${t.server.adminToken}`, Accept: 'application/json' }, ca: t.server.caPem },
+    (res) => {
+      status = res.statusCode!;
+      let buf = '';
+      res.on('data', (d) => {
+        buf += d;
+        for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) events.push(JSON.parse(buf.slice(0, i)));
+      });
+      res.on('end', () => {
+        ended = true;
+      });
+    },
+  );
   req.end();
   return {
     events,
@@ -71,7 +80,10 @@ describe('streaming lists (sendInitialEvents), as client-go 1.35 informers start
     await w.until((evs) => evs.some(isEnd));
     const end = w.events.findIndex(isEnd);
     const initial = w.events.slice(0, end);
-    assert.ok(initial.every((e) => e.type === 'ADDED'), 'only ADDED before the bookmark');
+    assert.ok(
+      initial.every((e) => e.type === 'ADDED'),
+      'only ADDED before the bookmark',
+    );
     assert.deepEqual(initial.map((e) => e.object.metadata.name).sort(), listed.body.items.map((o: any) => o.metadata.name).sort(), 'every object, once');
     assert.equal(initial.length, 30);
     for (const e of initial) assert.equal(e.object.kind, 'ConfigMap');
@@ -81,7 +93,10 @@ describe('streaming lists (sendInitialEvents), as client-go 1.35 informers start
     assert.equal(bm.kind, 'ConfigMap');
     assert.equal(bm.apiVersion, 'v1');
     const bookmarkRV = Number(bm.metadata.resourceVersion);
-    assert.ok(initial.every((e) => Number(e.object.metadata.resourceVersion) <= bookmarkRV), 'the bookmark is at or after every initial object');
+    assert.ok(
+      initial.every((e) => Number(e.object.metadata.resourceVersion) <= bookmarkRV),
+      'the bookmark is at or after every initial object',
+    );
     assert.ok(bookmarkRV >= Number(listed.body.metadata.resourceVersion), 'not older than a list taken before');
 
     const changed = await api(t.server, 'PUT', `${CM}/c00`, { metadata: { name: 'c00' }, data: { x: 'y' } });
@@ -100,7 +115,10 @@ describe('streaming lists (sendInitialEvents), as client-go 1.35 informers start
     w.stop();
     const names = w.events.filter((e) => e.type === 'ADDED').map((e) => e.object.metadata.name);
     assert.equal(names.length, 15);
-    assert.ok(names.every((n) => Number(n.slice(1)) % 2 === 1), names.join());
+    assert.ok(
+      names.every((n) => Number(n.slice(1)) % 2 === 1),
+      names.join(),
+    );
   });
 
   test('with a resourceVersion the initial state is not older than it; sendInitialEvents=false skips it', async () => {
@@ -116,7 +134,10 @@ describe('streaming lists (sendInitialEvents), as client-go 1.35 informers start
     await api(t.server, 'POST', CM, { metadata: { name: 'late' } });
     await quiet.until((evs) => evs.some((e) => e.type === 'ADDED'));
     quiet.stop();
-    assert.deepEqual(quiet.events.filter((e) => e.type !== 'BOOKMARK').map((e) => `${e.type}:${e.object.metadata.name}`), ['ADDED:late']);
+    assert.deepEqual(
+      quiet.events.filter((e) => e.type !== 'BOOKMARK').map((e) => `${e.type}:${e.object.metadata.name}`),
+      ['ADDED:late'],
+    );
     assert.ok(!quiet.events.some(isEnd), 'no initial-events-end bookmark without initial events');
   });
 
@@ -136,29 +157,44 @@ describe('streaming lists (sendInitialEvents), as client-go 1.35 informers start
     };
     const first = openWatch(`${CM}?${WATCH_LIST}&timeoutSeconds=1`);
     let applied = 0;
-    const pump = (w: ReturnType<typeof openWatch>) => { while (applied < w.events.length) apply(w.events[applied++]); };
-    await first.until((evs) => { pump(first); return synced; });
+    const pump = (w: ReturnType<typeof openWatch>) => {
+      while (applied < w.events.length) apply(w.events[applied++]);
+    };
+    await first.until((evs) => {
+      pump(first);
+      return synced;
+    });
     const server = (await api(t.server, 'GET', CM)).body.items;
     assert.deepEqual([...store.keys()].sort(), server.map((o: any) => o.metadata.name).sort(), 'synced store equals the server state');
 
     await api(t.server, 'DELETE', `${CM}/c01`);
-    await first.until(() => { pump(first); return !store.has('c01'); });
+    await first.until(() => {
+      pump(first);
+      return !store.has('c01');
+    });
     await first.until(() => first.ended(), 5000); // timeoutSeconds=1 ends the stream
     pump(first);
 
     await api(t.server, 'POST', CM, { metadata: { name: 'after-resume' } });
     const resumed = openWatch(`${CM}?watch=true&allowWatchBookmarks=true&resourceVersion=${lastRV}`);
     applied = 0;
-    await resumed.until(() => { pump(resumed); return store.has('after-resume'); });
+    await resumed.until(() => {
+      pump(resumed);
+      return store.has('after-resume');
+    });
     resumed.stop();
     const now = (await api(t.server, 'GET', CM)).body.items;
     assert.deepEqual([...store.keys()].sort(), now.map((o: any) => o.metadata.name).sort());
   });
 
-  test('kube-apiserver\'s ListOptions validation: 422 naming the field, nothing streamed', async () => {
+  test("kube-apiserver's ListOptions validation: 422 naming the field, nothing streamed", async () => {
     const cases: Array<[string, string, RegExp]> = [
       ['watch=true&sendInitialEvents=true', 'resourceVersionMatch', /sendInitialEvents requires setting resourceVersionMatch to NotOlderThan/],
-      ['watch=true&resourceVersionMatch=NotOlderThan', 'resourceVersionMatch', /resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided/],
+      [
+        'watch=true&resourceVersionMatch=NotOlderThan',
+        'resourceVersionMatch',
+        /resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided/,
+      ],
       ['watch=true&sendInitialEvents=true&resourceVersionMatch=Exact', 'resourceVersionMatch', /Unsupported value: "Exact": supported values: "NotOlderThan"/],
       ['sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion=1', 'sendInitialEvents', /sendInitialEvents is forbidden for list/],
       ['resourceVersionMatch=Exact', 'resourceVersionMatch', /resourceVersionMatch is forbidden unless resourceVersion is provided/],
@@ -170,7 +206,10 @@ describe('streaming lists (sendInitialEvents), as client-go 1.35 informers start
       assert.equal(r.body.reason, 'Invalid');
       assert.equal(r.body.details.kind, 'ListOptions');
       assert.equal(r.body.details.group, 'meta.k8s.io');
-      assert.ok(r.body.details.causes.some((c: any) => c.field === field), `${query}: cause on ${field}`);
+      assert.ok(
+        r.body.details.causes.some((c: any) => c.field === field),
+        `${query}: cause on ${field}`,
+      );
       assert.match(r.body.message, message);
     }
   });
@@ -195,11 +234,25 @@ describe('query parameters are read as kube-apiserver reads them', () => {
 
   test('authorization reads ?watch the same way: watch=True needs the watch verb', async () => {
     const RBAC = '/apis/rbac.authorization.k8s.io/v1/namespaces/default';
-    assert.equal((await api(t.server, 'POST', `${RBAC}/roles`, { metadata: { name: 'list-only' }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list'] }] })).status, 201);
-    assert.equal((await api(t.server, 'POST', `${RBAC}/rolebindings`, {
-      metadata: { name: 'list-only' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'list-only' },
-      subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'lister' }],
-    })).status, 201);
+    assert.equal(
+      (
+        await api(t.server, 'POST', `${RBAC}/roles`, {
+          metadata: { name: 'list-only' },
+          rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list'] }],
+        })
+      ).status,
+      201,
+    );
+    assert.equal(
+      (
+        await api(t.server, 'POST', `${RBAC}/rolebindings`, {
+          metadata: { name: 'list-only' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'list-only' },
+          subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'lister' }],
+        })
+      ).status,
+      201,
+    );
     const as = { 'Impersonate-User': 'lister' };
     assert.equal((await api(t.server, 'GET', `${CM}?watch=false`, undefined, as)).status, 200);
     for (const v of ['True', 't', '1', 'yes']) {
@@ -209,7 +262,7 @@ describe('query parameters are read as kube-apiserver reads them', () => {
     }
   });
 
-  test('allowWatchBookmarks=True (Python\'s spelling) gets bookmarks', async () => {
+  test("allowWatchBookmarks=True (Python's spelling) gets bookmarks", async () => {
     const w = openWatch(`${CM}?watch=True&allowWatchBookmarks=True&fieldSelector=metadata.name%3Dnone&resourceVersion=1`);
     await w.until((evs) => evs.some((e) => e.type === 'BOOKMARK'));
     w.stop();
@@ -265,7 +318,10 @@ describe('@kubernetes/client-node informers sync', () => {
     await installCrds(new InProcessClient(t.server.service, t.server.registry));
     const co = kc.makeApiClient(k8s.CustomObjectsApi);
     const G = { group: 'eve.kubeve.io', version: 'v1alpha1', plural: 'edgenodes' };
-    await co.createClusterCustomObject({ ...G, body: { apiVersion: 'eve.kubeve.io/v1alpha1', kind: 'EdgeNode', metadata: { name: 'pre' }, spec: { serial: 'S-PRE' } } });
+    await co.createClusterCustomObject({
+      ...G,
+      body: { apiVersion: 'eve.kubeve.io/v1alpha1', kind: 'EdgeNode', metadata: { name: 'pre' }, spec: { serial: 'S-PRE' } },
+    });
     const informer = k8s.makeInformer(kc, '/apis/eve.kubeve.io/v1alpha1/edgenodes', () => co.listClusterCustomObject(G) as any);
     const seen: string[] = [];
     informer.on('add', (o: any) => seen.push(`add:${o.metadata.name}`));
@@ -274,12 +330,21 @@ describe('@kubernetes/client-node informers sync', () => {
     await informer.start();
     try {
       await until(() => informer.list().length === 1, 'the initial list');
-      await co.createClusterCustomObject({ ...G, body: { apiVersion: 'eve.kubeve.io/v1alpha1', kind: 'EdgeNode', metadata: { name: 'live' }, spec: { serial: 'S-LIVE' } } });
-      await co.patchClusterCustomObject({ ...G, name: 'live', body: { metadata: { labels: { tier: 'edge' } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+      await co.createClusterCustomObject({
+        ...G,
+        body: { apiVersion: 'eve.kubeve.io/v1alpha1', kind: 'EdgeNode', metadata: { name: 'live' }, spec: { serial: 'S-LIVE' } },
+      });
+      await co.patchClusterCustomObject(
+        { ...G, name: 'live', body: { metadata: { labels: { tier: 'edge' } } } },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      );
       await co.deleteClusterCustomObject({ ...G, name: 'pre' });
       await until(() => seen.includes('delete:pre'), 'the delete');
       assert.deepEqual(seen, ['add:pre', 'add:live', 'update:live:edge', 'delete:pre']);
-      assert.deepEqual(informer.list().map((o: any) => o.metadata.name), ['live']);
+      assert.deepEqual(
+        informer.list().map((o: any) => o.metadata.name),
+        ['live'],
+      );
       assert.equal((informer.get('live') as any)?.metadata.labels.tier, 'edge');
     } finally {
       await informer.stop();

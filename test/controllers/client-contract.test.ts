@@ -7,7 +7,16 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { HttpClient, InProcessClient, loadKubeconfig, isGone, StatusError, type Client, type GVR, type WatchEvent } from '../../src/controllers/runtime/index.ts';
+import {
+  HttpClient,
+  InProcessClient,
+  loadKubeconfig,
+  isGone,
+  StatusError,
+  type Client,
+  type GVR,
+  type WatchEvent,
+} from '../../src/controllers/runtime/index.ts';
 import { until } from './link.ts';
 
 const CM: GVR = { group: '', version: 'v1', resource: 'configmaps' };
@@ -67,7 +76,13 @@ for (const [kind, make] of impls) {
       const PODS: GVR = { group: '', version: 'v1', resource: 'pods' };
       const pod = (name: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'c', image: 'pause' }] } });
       await c.create(PODS, ns, pod('b'));
-      const bind = (node: string) => c.createSubresource(PODS, ns, 'b', 'binding', { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'b' }, target: { apiVersion: 'v1', kind: 'Node', name: node } });
+      const bind = (node: string) =>
+        c.createSubresource(PODS, ns, 'b', 'binding', {
+          apiVersion: 'v1',
+          kind: 'Binding',
+          metadata: { name: 'b' },
+          target: { apiVersion: 'v1', kind: 'Node', name: node },
+        });
       assert.equal((await bind('n1')).status, 'Success');
       assert.equal((await c.get(PODS, ns, 'b')).spec.nodeName, 'n1');
       const e = await rejectsWith(bind('n2'), 409, 'Conflict');
@@ -80,12 +95,16 @@ for (const [kind, make] of impls) {
 
     it('rejects an invalid object with 422 Invalid and the field path', async () => {
       const e = await rejectsWith(c.create(CM, ns, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'Bad_Name' } }), 422, 'Invalid');
-      assert.ok(e.details?.causes?.some((x) => x.field === 'metadata.name'), JSON.stringify(e.details));
+      assert.ok(
+        e.details?.causes?.some((x) => x.field === 'metadata.name'),
+        JSON.stringify(e.details),
+      );
       await rejectsWith(c.get(CM, ns, 'Bad_Name'), 404, 'NotFound');
     });
 
     it('lists in pages with one resourceVersion, and filters by label and field selectors', async () => {
-      for (const n of ['p1', 'p2', 'p3', 'p4']) await c.create(CM, ns, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: n, labels: { app: n === 'p2' ? 'x' : 'y' } } });
+      for (const n of ['p1', 'p2', 'p3', 'p4'])
+        await c.create(CM, ns, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: n, labels: { app: n === 'p2' ? 'x' : 'y' } } });
       const names: string[] = [];
       let cont: string | undefined;
       let pages = 0;
@@ -101,10 +120,16 @@ for (const [kind, make] of impls) {
       assert.deepEqual(names, ['a', 'p1', 'p2', 'p3', 'p4']);
       assert.equal(pages, 3);
       const byLabel = await c.list(CM, ns, { labelSelector: 'app=x' });
-      assert.deepEqual(byLabel.items.map((o) => o.metadata.name), ['a', 'p2']);
+      assert.deepEqual(
+        byLabel.items.map((o) => o.metadata.name),
+        ['a', 'p2'],
+      );
       assert.ok(byLabel.items.every((o) => o.kind === 'ConfigMap' && o.apiVersion === 'v1'));
       const byField = await c.list(CM, ns, { fieldSelector: 'metadata.name=p3' });
-      assert.deepEqual(byField.items.map((o) => o.metadata.name), ['p3']);
+      assert.deepEqual(
+        byField.items.map((o) => o.metadata.name),
+        ['p3'],
+      );
       await rejectsWith(c.list(CM, ns, { labelSelector: 'app in (' }), 400, 'BadRequest');
     });
 
@@ -128,7 +153,14 @@ for (const [kind, make] of impls) {
       assert.equal(up.spec.unschedulable, true);
       assert.deepEqual(up.status.capacity, { pods: '10' }, 'status is not changed through the main resource');
       await rejectsWith(c.updateStatus(NODES, { ...n, status: {} }), 409, 'Conflict');
-      const patched = await c.patch(NODES, undefined, name, 'merge', { status: { capacity: { pods: '20' } }, spec: { unschedulable: false } }, { subresource: 'status' });
+      const patched = await c.patch(
+        NODES,
+        undefined,
+        name,
+        'merge',
+        { status: { capacity: { pods: '20' } }, spec: { unschedulable: false } },
+        { subresource: 'status' },
+      );
       assert.deepEqual(patched.status.capacity, { pods: '20' });
       assert.equal(patched.spec.unschedulable, true);
       await c.delete(NODES, undefined, name);
@@ -142,7 +174,10 @@ for (const [kind, make] of impls) {
       const s = await c.patch(CM, ns, 'a', 'strategic', { metadata: { labels: { s: '3' } } });
       assert.equal(s.metadata.labels.s, '3');
       assert.equal(s.metadata.labels.app, 'x');
-      const e = await assert.rejects(c.patch(CM, ns, 'a', 'json', [{ op: 'test', path: '/data/m', value: 'other' }]), (x: unknown) => x instanceof StatusError && x.code >= 400 && x.code < 500);
+      const e = await assert.rejects(
+        c.patch(CM, ns, 'a', 'json', [{ op: 'test', path: '/data/m', value: 'other' }]),
+        (x: unknown) => x instanceof StatusError && x.code >= 400 && x.code < 500,
+      );
       void e;
       const dry = await c.patch(CM, ns, 'a', 'merge', { data: { dry: 'run' } }, { dryRun: true });
       assert.equal(dry.data.dry, 'run');
@@ -164,14 +199,23 @@ for (const [kind, make] of impls) {
       await c.patch(CM, ns, 'w1', 'merge', { data: { x: '1' } });
       const events: WatchEvent[] = [];
       let ended: Error | undefined | null = null;
-      const h = c.watch(CM, ns, { resourceVersion: start.metadata.resourceVersion, labelSelector: '!skip' }, (ev) => events.push(ev), (e) => (ended = e));
+      const h = c.watch(
+        CM,
+        ns,
+        { resourceVersion: start.metadata.resourceVersion, labelSelector: '!skip' },
+        (ev) => events.push(ev),
+        (e) => (ended = e),
+      );
       await until(() => events.length >= 2, 5000, 'replayed events');
       await c.create(CM, ns, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'skipped', labels: { skip: 'y' } } });
       await c.delete(CM, ns, 'w2');
       await until(() => events.length >= 3, 5000, 'live events');
       await new Promise((r) => setTimeout(r, 100));
       h.stop();
-      assert.deepEqual(events.map((e) => `${e.type} ${e.object.metadata.name}`), ['ADDED w2', 'MODIFIED w1', 'DELETED w2']);
+      assert.deepEqual(
+        events.map((e) => `${e.type} ${e.object.metadata.name}`),
+        ['ADDED w2', 'MODIFIED w1', 'DELETED w2'],
+      );
       assert.equal(events[1].object.data.x, '1');
       assert.ok(events.every((e, i) => i === 0 || Number(e.object.metadata.resourceVersion) > Number(events[i - 1].object.metadata.resourceVersion)));
       assert.equal(ended, null, 'stop() does not call onEnd');
@@ -182,7 +226,9 @@ for (const [kind, make] of impls) {
       for (let i = 0; i < 20; i++) await c.patch(CM, ns, 'gone', 'merge', { data: { i: String(i) } });
       await t.server.storage.compact(await t.server.storage.currentRevision());
       const events: WatchEvent[] = [];
-      const err = await new Promise<Error | undefined>((resolve) => c.watch(CM, ns, { resourceVersion: old.metadata.resourceVersion }, (ev) => events.push(ev), resolve));
+      const err = await new Promise<Error | undefined>((resolve) =>
+        c.watch(CM, ns, { resourceVersion: old.metadata.resourceVersion }, (ev) => events.push(ev), resolve),
+      );
       assert.ok(isGone(err), `410, got ${String(err)}`);
       assert.equal((err as StatusError).reason, 'Expired');
       assert.match(err!.message, /^too old resource version: \d+ \(\d+\)$/);

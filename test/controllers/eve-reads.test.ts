@@ -62,7 +62,9 @@ for (const kind of ['in-process', 'http'] as const) {
       for (let i = 0; i < 10; i++) {
         const before = device.getConfig(uuids[i]!)!.hash;
         await admin.create(APPINSTANCES, 'default', {
-          apiVersion: 'eve.kubeve.io/v1alpha1', kind: 'AppInstance', metadata: { name: `app-${i}` },
+          apiVersion: 'eve.kubeve.io/v1alpha1',
+          kind: 'AppInstance',
+          metadata: { name: `app-${i}` },
           spec: { nodeName: `node-${i}`, image: 'library/nginx:1.27', datastoreRef: { name: 'hub' }, networks: [{ networkInstanceRef: { name: 'lan' } }] },
         });
         await until(() => device.getConfig(uuids[i]!)!.hash !== before, 10_000, `node-${i} re-rendered`);

@@ -21,12 +21,23 @@ after(async () => {
 
 test('a kubeconfig context: CA file relative to the kubeconfig, token, namespace', async () => {
   writeFileSync(join(t.dir, 'ca.crt'), t.server.caPem);
-  const path = t.file('kc.yaml', stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'wrong',
-    clusters: [{ name: 'c', cluster: { server: t.server.url, 'certificate-authority': 'ca.crt' } }],
-    users: [{ name: 'u', user: { token: t.server.adminToken } }, { name: 'nobody', user: { token: 'nope' } }],
-    contexts: [{ name: 'right', context: { cluster: 'c', user: 'u', namespace: 'team' } }, { name: 'wrong', context: { cluster: 'c', user: 'nobody' } }],
-  }));
+  const path = t.file(
+    'kc.yaml',
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'wrong',
+      clusters: [{ name: 'c', cluster: { server: t.server.url, 'certificate-authority': 'ca.crt' } }],
+      users: [
+        { name: 'u', user: { token: t.server.adminToken } },
+        { name: 'nobody', user: { token: 'nope' } },
+      ],
+      contexts: [
+        { name: 'right', context: { cluster: 'c', user: 'u', namespace: 'team' } },
+        { name: 'wrong', context: { cluster: 'c', user: 'nobody' } },
+      ],
+    }),
+  );
   const cfg = loadKubeconfig(path, 'right');
   assert.equal(cfg.namespace, 'team');
   const c = new HttpClient(cfg);

@@ -6,7 +6,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, api, type TestServer } from '../helpers/server.ts';
-import { CountingClient, HttpClient, InProcessClient, Informer, SharedInformerFactory, byField, loadKubeconfig, type GVR, type KObject } from '../../src/controllers/runtime/index.ts';
+import {
+  CountingClient,
+  HttpClient,
+  InProcessClient,
+  Informer,
+  SharedInformerFactory,
+  byField,
+  loadKubeconfig,
+  type GVR,
+  type KObject,
+} from '../../src/controllers/runtime/index.ts';
 import { Link, until } from './link.ts';
 
 const CM: GVR = { group: '', version: 'v1', resource: 'configmaps' };
@@ -54,7 +64,10 @@ test('an informer survives a dropped connection, then a 410, without losing or r
   link.cut();
   await until(() => inf.stats.watchErrors > 0, 5000, 'the watch to notice');
   assert.equal((await cm('c')).status, 201);
-  assert.equal((await api(t.server, 'PATCH', '/api/v1/namespaces/inf/configmaps/a', { data: { x: '1' } }, { 'Content-Type': 'application/merge-patch+json' })).status, 200);
+  assert.equal(
+    (await api(t.server, 'PATCH', '/api/v1/namespaces/inf/configmaps/a', { data: { x: '1' } }, { 'Content-Type': 'application/merge-patch+json' })).status,
+    200,
+  );
   link.restore();
   await until(() => log.includes('add c') && log.includes('update a'), 10_000, 'changes made while down');
   assert.equal(inf.stats.lists, 1, 'resumed without relisting');
@@ -68,13 +81,20 @@ test('an informer survives a dropped connection, then a 410, without losing or r
   await until(() => inf.stats.watchErrors > errs, 5000, 'the watch to notice');
   assert.equal((await api(t.server, 'DELETE', '/api/v1/namespaces/inf/configmaps/b')).status, 200);
   assert.equal((await cm('d')).status, 201);
-  for (let i = 0; i < 20; i++) assert.equal((await api(t.server, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: `churn-${i}` } })).status, 201);
+  for (let i = 0; i < 20; i++)
+    assert.equal((await api(t.server, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: `churn-${i}` } })).status, 201);
   await t.server.storage.compact(await t.server.storage.currentRevision());
   link.restore();
   await until(() => inf.stats.expired > 0 && log.includes('add d'), 10_000, 'the relist after 410');
   assert.equal(inf.stats.lists, 2, 'one relist');
   assert.deepEqual(log.slice(4).sort(), ['add d', 'tombstone b'], 'b was deleted while disconnected: a tombstone');
-  assert.deepEqual(inf.store.list().map((o) => o.metadata.name).sort(), ['a', 'c', 'd']);
+  assert.deepEqual(
+    inf.store
+      .list()
+      .map((o) => o.metadata.name)
+      .sort(),
+    ['a', 'c', 'd'],
+  );
 
   // 3. Live again.
   assert.equal((await api(t.server, 'DELETE', '/api/v1/namespaces/inf/configmaps/c')).status, 200);
@@ -84,7 +104,12 @@ test('an informer survives a dropped connection, then a 410, without losing or r
 
 test('indexers, late handlers and resync', async () => {
   const inproc = new InProcessClient(t.server.service, t.server.registry);
-  const pod = (name: string, nodeName?: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { ...(nodeName ? { nodeName } : {}), containers: [{ name: 'c', image: 'busybox' }] } });
+  const pod = (name: string, nodeName?: string) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name },
+    spec: { ...(nodeName ? { nodeName } : {}), containers: [{ name: 'c', image: 'busybox' }] },
+  });
   await inproc.create(PODS, 'idx', pod('p1', 'n1'));
   await inproc.create(PODS, 'idx', pod('p2', 'n2'));
   await inproc.create(PODS, 'idx', pod('p3'));
@@ -99,7 +124,14 @@ test('indexers, late handlers and resync', async () => {
   await inproc.delete(PODS, 'idx', 'p1', { gracePeriodSeconds: 0 });
   await until(() => names(inf.store.byIndex('nodeName', 'n1')).join() === 'p4', 5000, 'index removal');
   // A handler that throws does not keep the others from their events.
-  inf.addEventHandler({ onAdd: () => { throw new Error('poisoned handler'); }, onUpdate: () => { throw new Error('poisoned handler'); } });
+  inf.addEventHandler({
+    onAdd: () => {
+      throw new Error('poisoned handler');
+    },
+    onUpdate: () => {
+      throw new Error('poisoned handler');
+    },
+  });
   // A handler added after the start first sees the cache as adds, then periodic resyncs.
   const log = recorder(inf);
   assert.deepEqual(log.slice().sort(), ['add p2', 'add p3', 'add p4']);
@@ -119,6 +151,9 @@ test('a shared informer factory lists and watches each resource once for all its
   assert.equal(counting.total('list', 'configmaps'), 1);
   assert.equal(counting.total('watch', 'configmaps'), 1);
   assert.equal(counting.total('list', 'pods'), 1);
-  assert.deepEqual(a.store.byIndex('x', '1').map((o) => o.metadata.name), ['a']);
+  assert.deepEqual(
+    a.store.byIndex('x', '1').map((o) => o.metadata.name),
+    ['a'],
+  );
   f.stop();
 });

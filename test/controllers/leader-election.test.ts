@@ -26,7 +26,10 @@ const FAST = { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 
 function candidate(client: Client, identity: string, name: string, timings: object = FAST) {
   const events: string[] = [];
   const e = new LeaderElector(client, {
-    namespace: 'kube-system', name, identity, ...timings,
+    namespace: 'kube-system',
+    name,
+    identity,
+    ...timings,
     onStartedLeading: () => events.push('started'),
     onStoppedLeading: () => events.push('stopped'),
   });
@@ -96,5 +99,8 @@ test("client-go's default timings: a 15 s lease", async () => {
   const lease = await inproc.get(LEASES, 'kube-system', 'defaults');
   assert.equal(lease.spec.leaseDurationSeconds, 15);
   await a.e.stop();
-  assert.throws(() => new LeaderElector(http, { namespace: 'x', name: 'y', identity: 'z', renewDeadlineMs: 20_000 }), /leaseDuration > renewDeadline > retryPeriod/);
+  assert.throws(
+    () => new LeaderElector(http, { namespace: 'x', name: 'y', identity: 'z', renewDeadlineMs: 20_000 }),
+    /leaseDuration > renewDeadline > retryPeriod/,
+  );
 });

@@ -36,7 +36,10 @@ test('a key added while processed is queued again only after done(): never two w
 
 test('per-item backoff doubles from 5 ms and is capped at 1000 s; forget resets it', () => {
   const rl = new ItemExponentialFailureRateLimiter<string>();
-  assert.deepEqual([1, 2, 3, 4].map(() => rl.when('x')), [5, 10, 20, 40]);
+  assert.deepEqual(
+    [1, 2, 3, 4].map(() => rl.when('x')),
+    [5, 10, 20, 40],
+  );
   assert.equal(rl.when('y'), 5, 'per item');
   for (let i = 0; i < 40; i++) rl.when('x');
   assert.equal(rl.when('x'), 1000_000);
@@ -80,16 +83,20 @@ test('Controller: reconcile errors are logged and retried with backoff until suc
   const running = new Set<string>();
   let overlap = false;
   const logs: string[] = [];
-  const c = new Controller('test', async (key) => {
-    if (running.has(key)) overlap = true;
-    running.add(key);
-    await new Promise((r) => setTimeout(r, 5));
-    running.delete(key);
-    const n = (attempts.get(key) ?? 0) + 1;
-    attempts.set(key, n);
-    if (key === 'poison' && n < 4) throw new Error('boom');
-    if (key === 'sync') return n < 2 ? { requeueAfterMs: 30 } : undefined;
-  }, { workers: 4, log: (m) => logs.push(m) });
+  const c = new Controller(
+    'test',
+    async (key) => {
+      if (running.has(key)) overlap = true;
+      running.add(key);
+      await new Promise((r) => setTimeout(r, 5));
+      running.delete(key);
+      const n = (attempts.get(key) ?? 0) + 1;
+      attempts.set(key, n);
+      if (key === 'poison' && n < 4) throw new Error('boom');
+      if (key === 'sync') return n < 2 ? { requeueAfterMs: 30 } : undefined;
+    },
+    { workers: 4, log: (m) => logs.push(m) },
+  );
   c.run();
   for (let i = 0; i < 20; i++) for (const k of ['a', 'b', 'poison', 'sync']) c.enqueue(k);
   await until(() => attempts.get('poison') === 4 && attempts.get('sync') === 2, 5000, 'retries');

@@ -18,7 +18,8 @@ test('the committed API reference matches the CRDs (run `npm run docs:api` after
     assert.ok(existsSync(file), `docs/api/${name} is missing: run npm run docs:api`);
     const committed = readFileSync(file, 'utf8');
     if (committed !== text) {
-      const a = committed.split('\n'), b = text.split('\n');
+      const a = committed.split('\n'),
+        b = text.split('\n');
       const i = a.findIndex((l, n) => l !== b[n]);
       assert.fail(`docs/api/${name} is out of date with deploy/crds (run npm run docs:api); first difference at line ${i + 1}:\n- ${a[i]}\n+ ${b[i]}`);
     }
@@ -52,15 +53,27 @@ test('every field of every kind is documented with its type, description, enum v
     const kind = crd.spec.names.kind;
     const schema = crd.spec.versions.find((v: any) => v.name === 'v1alpha1').schema.openAPIV3Schema;
     assert.match(doc, new RegExp(`\\| Scope \\| ${crd.spec.scope} \\|`));
-    for (const col of crd.spec.versions[0].additionalPrinterColumns ?? []) assert.ok(doc.includes(`\`${col.jsonPath}\``), `${kind}: printer column ${col.name}`);
+    for (const col of crd.spec.versions[0].additionalPrinterColumns ?? [])
+      assert.ok(doc.includes(`\`${col.jsonPath}\``), `${kind}: printer column ${col.name}`);
     for (const path of fieldPaths(schema)) {
       fields++;
       const row = rowOf(doc, kind, path);
       assert.ok(row, `${kind}: no row for ${path}`);
       const s = schemaAt(schema, path);
-      if (s.description) assert.ok(row.includes(s.description.replace(/\s*\n\s*/g, ' ').replace(/\|/g, '\\|').replace(/</g, '&lt;').trim()), `${kind}.${path}: description`);
+      if (s.description)
+        assert.ok(
+          row.includes(
+            s.description
+              .replace(/\s*\n\s*/g, ' ')
+              .replace(/\|/g, '\\|')
+              .replace(/</g, '&lt;')
+              .trim(),
+          ),
+          `${kind}.${path}: description`,
+        );
       for (const e of s.enum ?? []) assert.ok(row.includes(`\`${e}\``), `${kind}.${path}: enum value ${e}`);
-      if (s.default !== undefined) assert.ok(row.includes(typeof s.default === 'string' ? `\`${s.default}\`` : JSON.stringify(s.default)), `${kind}.${path}: default`);
+      if (s.default !== undefined)
+        assert.ok(row.includes(typeof s.default === 'string' ? `\`${s.default}\`` : JSON.stringify(s.default)), `${kind}.${path}: default`);
       if (s.maximum !== undefined) assert.ok(row.includes(String(s.maximum)), `${kind}.${path}: maximum`);
     }
   }

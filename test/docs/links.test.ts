@@ -29,7 +29,10 @@ function links(text: string): string[] {
 
 test('every relative documentation link resolves to a file inside the repository', () => {
   const files = markdownFiles();
-  assert.ok(files.some((f) => f.endsWith('docs/architecture.md')), 'docs/architecture.md exists');
+  assert.ok(
+    files.some((f) => f.endsWith('docs/architecture.md')),
+    'docs/architecture.md exists',
+  );
   for (const f of files) {
     for (const target of links(readFileSync(f, 'utf8'))) {
       if (/^[a-z]+:/.test(target) || target.startsWith('#')) continue; // absolute URLs, in-page anchors

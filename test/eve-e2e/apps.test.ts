@@ -110,21 +110,29 @@ test('NetworkInstance + DataStore + AppInstance: the device runs it, kubectl wai
   const n = await node('apps-0000');
   assert.equal(n.status.appCount, 1);
   const ni = JSON.parse(await env.ok(['get', 'networkinstance', 'lan', '-n', 'default', '-o', 'json']));
-  await eventually(async () => {
-    const x = JSON.parse(await env.ok(['get', 'networkinstance', 'lan', '-n', 'default', '-o', 'json']));
-    return x.status?.devices?.[0]?.state === 'ONLINE' && cond(x, 'Ready')?.status === 'True';
-  }, 20_000, 'NetworkInstance status from the device');
+  await eventually(
+    async () => {
+      const x = JSON.parse(await env.ok(['get', 'networkinstance', 'lan', '-n', 'default', '-o', 'json']));
+      return x.status?.devices?.[0]?.state === 'ONLINE' && cond(x, 'Ready')?.status === 'True';
+    },
+    20_000,
+    'NetworkInstance status from the device',
+  );
   assert.ok(ni);
 });
 
-test('changing an AppInstance changes that device\'s config hash exactly once and no other device\'s', async () => {
+test("changing an AppInstance changes that device's config hash exactly once and no other device's", async () => {
   const before = await Promise.all(nodes.map(node));
   const appliedBefore = nodes.map((s) => applied.get(s)!.length);
   await env.ok(['patch', 'appinstance', 'web', '-n', 'default', '--type=merge', '-p', '{"spec":{"resources":{"memory":"384Mi"}}}']);
-  await eventually(async () => {
-    const n = await node('apps-0000');
-    return n.status.renderedConfigHash !== before[0].status.renderedConfigHash && n.status.deliveredConfigHash === n.status.renderedConfigHash;
-  }, 30_000, 'new config delivered to apps-0000');
+  await eventually(
+    async () => {
+      const n = await node('apps-0000');
+      return n.status.renderedConfigHash !== before[0].status.renderedConfigHash && n.status.deliveredConfigHash === n.status.renderedConfigHash;
+    },
+    30_000,
+    'new config delivered to apps-0000',
+  );
   await env.k.eve.idle();
   // Let the other devices poll a few more times: they must see nothing new.
   await new Promise((r) => setTimeout(r, 2500));
@@ -154,8 +162,12 @@ test('a burst of changes within the debounce window is one render: one new versi
   assert.match(Buffer.from(cfg.apps[0].userData, 'base64').toString(), /BURST=4/);
 });
 
-test('restarting kubeve does not change any device\'s config hash', async () => {
-  await eventually(async () => (await Promise.all(nodes.map(node))).every((n) => n.status.deliveredConfigHash === n.status.renderedConfigHash), 30_000, 'all delivered');
+test("restarting kubeve does not change any device's config hash", async () => {
+  await eventually(
+    async () => (await Promise.all(nodes.map(node))).every((n) => n.status.deliveredConfigHash === n.status.renderedConfigHash),
+    30_000,
+    'all delivered',
+  );
   const before = await Promise.all(nodes.map(node));
   const appliedBefore = nodes.map((s) => applied.get(s)!.length);
   await env.restart();
@@ -188,10 +200,14 @@ spec:
     - networkInstanceRef:
         name: does-not-exist
 `);
-  const a = await eventually(async () => {
-    const x = await app('orphan');
-    return cond(x, 'Ready')?.reason === 'NetworkInstanceNotFound' ? x : undefined;
-  }, 20_000, 'orphan condition');
+  const a = await eventually(
+    async () => {
+      const x = await app('orphan');
+      return cond(x, 'Ready')?.reason === 'NetworkInstanceNotFound' ? x : undefined;
+    },
+    20_000,
+    'orphan condition',
+  );
   assert.equal(cond(a, 'Ready').status, 'False');
   assert.match(cond(a, 'Ready').message, /NetworkInstance default\/does-not-exist not found/);
   assert.equal(a.status.state, 'NotDeployed');
@@ -236,10 +252,14 @@ spec:
   datastoreRef:
     name: private
 `);
-  const p = await eventually(async () => {
-    const x = await app('private-app');
-    return cond(x, 'Ready')?.reason === 'SecretNotFound' ? x : undefined;
-  }, 20_000, 'SecretNotFound condition');
+  const p = await eventually(
+    async () => {
+      const x = await app('private-app');
+      return cond(x, 'Ready')?.reason === 'SecretNotFound' ? x : undefined;
+    },
+    20_000,
+    'SecretNotFound condition',
+  );
   assert.match(cond(p, 'Ready').message, /Secret default\/nope/);
   const ev = await env.ok(['get', 'events', '-n', 'default', '--field-selector', 'involvedObject.name=private-app']);
   assert.match(ev, /SecretNotFound/);
@@ -247,7 +267,7 @@ spec:
   await env.ok(['wait', '--for=condition=Ready', 'appinstance/private-app', '-n', 'default', '--timeout=60s']);
 });
 
-test('deleting an AppInstance removes it from that device\'s config and the device stops reporting it', async () => {
+test("deleting an AppInstance removes it from that device's config and the device stops reporting it", async () => {
   const d = deviceOf('apps-0000');
   const uid = (await app('web')).metadata.uid;
   await env.ok(['delete', 'appinstance', 'web', '-n', 'default']);
@@ -264,7 +284,9 @@ test('deleting an AppInstance removes it from that device\'s config and the devi
 });
 
 test('invalid specs are refused with field paths and change nothing', async () => {
-  const r = await env.kubectl(['apply', '-f', '-'], `apiVersion: eve.kubeve.io/v1alpha1
+  const r = await env.kubectl(
+    ['apply', '-f', '-'],
+    `apiVersion: eve.kubeve.io/v1alpha1
 kind: AppInstance
 metadata:
   name: bad
@@ -280,19 +302,23 @@ spec:
       portMaps:
         - port: 70000
           targetPort: 80
-`);
+`,
+  );
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /spec\.resources\.cpus/);
   assert.match(r.stderr, /spec\.networks\[0\]\.portMaps\[0\]\.port/);
   assert.equal((await env.kubectl(['get', 'appinstance', 'bad', '-n', 'default'])).code, 1, 'nothing was created');
-  const e = await env.kubectl(['apply', '-f', '-'], `apiVersion: eve.kubeve.io/v1alpha1
+  const e = await env.kubectl(
+    ['apply', '-f', '-'],
+    `apiVersion: eve.kubeve.io/v1alpha1
 kind: EdgeNode
 metadata:
   name: bad-node
 spec:
   serial: "has spaces"
   reboot: -1
-`);
+`,
+  );
   assert.notEqual(e.code, 0);
   assert.match(e.stderr, /spec\.serial/);
   assert.match(e.stderr, /spec\.reboot/);

@@ -39,14 +39,19 @@ export async function startEveEnv(opts: Partial<KubeveOptions> = {}): Promise<Ev
   const home = join(dir, 'home');
   const kubectl = (args: string[], input?: string) =>
     new Promise<KubectlResult>((resolve) => {
-      const child = execFile('kubectl', args, {
-        env: { ...process.env, HOME: home, KUBECONFIG: k.api.kubeconfigPath, KUBECACHEDIR: join(home, 'cache') },
-        timeout: 90_000,
-        maxBuffer: 64 * 1024 * 1024,
-      }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      });
+      const child = execFile(
+        'kubectl',
+        args,
+        {
+          env: { ...process.env, HOME: home, KUBECONFIG: k.api.kubeconfigPath, KUBECACHEDIR: join(home, 'cache') },
+          timeout: 90_000,
+          maxBuffer: 64 * 1024 * 1024,
+        },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
       if (input !== undefined) child.stdin!.end(input);
     });
   const ok = async (args: string[], input?: string) => {
@@ -117,8 +122,14 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false> | T
 
 /** The YAML of an OnboardingKey for the harness's onboarding certificate. */
 export function onboardingKeyYaml(name: string, certPem: string, o: { autoEnroll?: boolean; labels?: Record<string, string> } = {}): string {
-  const indent = certPem.trim().split('\n').map((l) => `    ${l}`).join('\n');
-  const labels = Object.entries(o.labels ?? {}).map(([k, v]) => `      ${k}: ${JSON.stringify(v)}`).join('\n');
+  const indent = certPem
+    .trim()
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
+  const labels = Object.entries(o.labels ?? {})
+    .map(([k, v]) => `      ${k}: ${JSON.stringify(v)}`)
+    .join('\n');
   return `apiVersion: eve.kubeve.io/v1alpha1
 kind: OnboardingKey
 metadata:

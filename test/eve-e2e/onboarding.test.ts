@@ -18,10 +18,14 @@ test('kubectl apply of an auto-enrol OnboardingKey: 5 devices become EdgeNodes w
   fleet.start();
   await fleet.waitFor((f) => f.counts().configured === 5, 60_000, '5 configured devices');
 
-  const nodes = await eventually(async () => {
-    const l = JSON.parse(await env.ok(['get', 'edgenodes', '-o', 'json'])).items as any[];
-    return l.length === 5 && l.every((n) => n.status?.hardware?.model && n.status?.eveVersion && n.status?.uuid) ? l : undefined;
-  }, 30_000, '5 EdgeNodes with hardware info');
+  const nodes = await eventually(
+    async () => {
+      const l = JSON.parse(await env.ok(['get', 'edgenodes', '-o', 'json'])).items as any[];
+      return l.length === 5 && l.every((n) => n.status?.hardware?.model && n.status?.eveVersion && n.status?.uuid) ? l : undefined;
+    },
+    30_000,
+    '5 EdgeNodes with hardware info',
+  );
   for (const n of nodes) {
     const d = fleet.devices.find((x) => x.serial === n.spec.serial)!;
     assert.ok(d, `EdgeNode ${n.metadata.name} is one of the devices`);
@@ -33,7 +37,10 @@ test('kubectl apply of an auto-enrol OnboardingKey: 5 devices become EdgeNodes w
     assert.equal(n.status.hardware.cpus, 4);
     assert.equal(n.status.hardware.memory, '8192Mi');
     assert.equal(n.status.eveVersion, '14.5.1-kvm-amd64');
-    assert.ok(n.status.partitions.some((p: any) => p.label === 'IMGA'), 'A/B partitions');
+    assert.ok(
+      n.status.partitions.some((p: any) => p.label === 'IMGA'),
+      'A/B partitions',
+    );
     assert.ok(n.status.interfaces[0].ipAddresses.length > 0, 'interfaces with addresses');
     const cond = (t: string) => n.status.conditions.find((c: any) => c.type === t);
     assert.equal(cond('Registered')?.status, 'True');
@@ -41,12 +48,19 @@ test('kubectl apply of an auto-enrol OnboardingKey: 5 devices become EdgeNodes w
     assert.match(n.status.deviceCertificateHash, /^[A-Za-z0-9+/]{43}=$/);
   }
   // Online and delivered once the device polled its rendered config again.
-  await eventually(async () => {
-    const l = JSON.parse(await env.ok(['get', 'edgenodes', '-o', 'json'])).items as any[];
-    return l.every((n) => n.status.conditions.some((c: any) => c.type === 'Online' && c.status === 'True') &&
-      n.status.conditions.some((c: any) => c.type === 'ConfigDelivered' && c.status === 'True') &&
-      n.status.deliveredConfigHash === n.status.renderedConfigHash);
-  }, 30_000, 'Online and ConfigDelivered');
+  await eventually(
+    async () => {
+      const l = JSON.parse(await env.ok(['get', 'edgenodes', '-o', 'json'])).items as any[];
+      return l.every(
+        (n) =>
+          n.status.conditions.some((c: any) => c.type === 'Online' && c.status === 'True') &&
+          n.status.conditions.some((c: any) => c.type === 'ConfigDelivered' && c.status === 'True') &&
+          n.status.deliveredConfigHash === n.status.renderedConfigHash,
+      );
+    },
+    30_000,
+    'Online and ConfigDelivered',
+  );
 
   const table = await env.ok(['get', 'edgenodes']);
   const [header, ...rows] = table.trim().split('\n');
@@ -72,10 +86,14 @@ test('without autoEnroll a device waits in the key status (403) until its EdgeNo
   fleet.start();
   const d = fleet.devices[0]!;
   await d.waitFor((x) => x.counters.lastRegisterStatus === 403, 30_000, 'register refused');
-  const pending = await eventually(async () => {
-    const key = JSON.parse(await env.ok(['get', 'onboardingkey', 'batch-1', '-o', 'json']));
-    return key.status?.pending?.find((p: any) => p.serial === 'manual-0000') ? key : undefined;
-  }, 20_000, 'serial pending in key status');
+  const pending = await eventually(
+    async () => {
+      const key = JSON.parse(await env.ok(['get', 'onboardingkey', 'batch-1', '-o', 'json']));
+      return key.status?.pending?.find((p: any) => p.serial === 'manual-0000') ? key : undefined;
+    },
+    20_000,
+    'serial pending in key status',
+  );
   assert.equal(pending.status.pendingCount, 1);
   assert.equal((await env.kubectl(['get', 'edgenode', 'manual-0000'])).code, 1, 'no EdgeNode was created');
 
@@ -89,13 +107,21 @@ spec:
     name: batch-1
 `);
   await d.waitFor((x) => x.phase === 'configured', 60_000, 'device onboarded after approval');
-  const n = await eventually(async () => {
-    const o = JSON.parse(await env.ok(['get', 'edgenode', 'approved-1', '-o', 'json']));
-    return o.status?.uuid === d.uuid ? o : undefined;
-  }, 20_000, 'approved EdgeNode bound');
+  const n = await eventually(
+    async () => {
+      const o = JSON.parse(await env.ok(['get', 'edgenode', 'approved-1', '-o', 'json']));
+      return o.status?.uuid === d.uuid ? o : undefined;
+    },
+    20_000,
+    'approved EdgeNode bound',
+  );
   assert.equal(n.status.conditions.find((c: any) => c.type === 'Registered').status, 'True');
-  await eventually(async () => {
-    const key = JSON.parse(await env.ok(['get', 'onboardingkey', 'batch-1', '-o', 'json']));
-    return !key.status.pending?.length && key.status.pendingCount === 0;
-  }, 20_000, 'pending list cleared');
+  await eventually(
+    async () => {
+      const key = JSON.parse(await env.ok(['get', 'onboardingkey', 'batch-1', '-o', 'json']));
+      return !key.status.pending?.length && key.status.pendingCount === 0;
+    },
+    20_000,
+    'pending list cleared',
+  );
 });

@@ -47,10 +47,14 @@ spec:
   const configBefore = (await node('ops-0000')).status.renderedConfigHash;
   const silentAt = Date.now();
   d.setOffline(true);
-  const off = await eventually(async () => {
-    const n = await node('ops-0000');
-    return cond(n, 'Online')?.status === 'False' ? n : undefined;
-  }, 20_000, 'Online=False');
+  const off = await eventually(
+    async () => {
+      const n = await node('ops-0000');
+      return cond(n, 'Online')?.status === 'False' ? n : undefined;
+    },
+    20_000,
+    'Online=False',
+  );
   const took = Date.now() - silentAt;
   assert.ok(took >= OFFLINE_MS - 1000, `not before the timeout (${took} ms)`);
   assert.equal(cond(off, 'Online').reason, 'NoContact');
@@ -64,10 +68,14 @@ spec:
   assert.match(await env.ok(['get', 'edgenodes']), /ops-0000\s+ops-0000\s+Offline\s+False/);
 
   d.setOffline(false);
-  const on = await eventually(async () => {
-    const n = await node('ops-0000');
-    return cond(n, 'Online')?.status === 'True' ? n : undefined;
-  }, 20_000, 'Online=True again');
+  const on = await eventually(
+    async () => {
+      const n = await node('ops-0000');
+      return cond(n, 'Online')?.status === 'True' ? n : undefined;
+    },
+    20_000,
+    'Online=True again',
+  );
   assert.equal(on.status.phase, 'Online');
   assert.equal(on.status.renderedConfigHash, configBefore);
   const ev = await events('ops-0000');
@@ -80,45 +88,65 @@ test('incrementing the reboot counter reboots the device, which reports the reas
   const before = await node('ops-0001');
   await env.ok(['patch', 'edgenode', 'ops-0001', '--type=merge', '-p', '{"spec":{"reboot":1}}']);
   await d.waitFor((x) => x.counters.reboots === 1, 30_000, 'reboot');
-  const n = await eventually(async () => {
-    const x = await node('ops-0001');
-    return /reboot\.counter/.test(x.status.lastRebootReason ?? '') && x.status.lastRebootTime !== before.status.lastRebootTime ? x : undefined;
-  }, 30_000, 'reboot reason reported');
+  const n = await eventually(
+    async () => {
+      const x = await node('ops-0001');
+      return /reboot\.counter/.test(x.status.lastRebootReason ?? '') && x.status.lastRebootTime !== before.status.lastRebootTime ? x : undefined;
+    },
+    30_000,
+    'reboot reason reported',
+  );
   assert.match(n.status.lastRebootReason, /reboot\.counter changed by controller/);
   await eventually(async () => /Rebooted/.test(await events('ops-0001')), 10_000, 'Rebooted event');
 });
 
 test('a base OS update completes; a failing one falls back and the EdgeNode says so', async () => {
-  const patch = (version: string) => JSON.stringify({
-    spec: {
-      configItems: { 'timer.test.baseimage.update': '30' },
-      baseOS: { version, image: `lfedge/eve:${version}`, activate: true },
-    },
-  });
+  const patch = (version: string) =>
+    JSON.stringify({
+      spec: {
+        configItems: { 'timer.test.baseimage.update': '30' },
+        baseOS: { version, image: `lfedge/eve:${version}`, activate: true },
+      },
+    });
   const good = dev('ops-0002');
   await env.ok(['patch', 'edgenode', 'ops-0002', '--type=merge', '-p', patch('14.6.0-kvm-amd64')]);
-  const updating = await eventually(async () => {
-    const x = await node('ops-0002');
-    return cond(x, 'BaseOSReady')?.status === 'False' ? x : undefined;
-  }, 20_000, 'update in progress');
+  const updating = await eventually(
+    async () => {
+      const x = await node('ops-0002');
+      return cond(x, 'BaseOSReady')?.status === 'False' ? x : undefined;
+    },
+    20_000,
+    'update in progress',
+  );
   assert.equal(cond(updating, 'BaseOSReady').reason, 'Updating');
-  const done = await eventually(async () => {
-    const x = await node('ops-0002');
-    return cond(x, 'BaseOSReady')?.reason === 'Updated' ? x : undefined;
-  }, 60_000, 'update committed');
+  const done = await eventually(
+    async () => {
+      const x = await node('ops-0002');
+      return cond(x, 'BaseOSReady')?.reason === 'Updated' ? x : undefined;
+    },
+    60_000,
+    'update committed',
+  );
   assert.equal(done.status.eveVersion, '14.6.0-kvm-amd64');
   assert.equal(cond(done, 'BaseOSReady').status, 'True');
   assert.equal(good.model.runningVersion, '14.6.0-kvm-amd64');
   assert.match(await events('ops-0002'), /BaseOSUpdated/);
 
   await env.ok(['patch', 'edgenode', 'ops-0002', '--type=merge', '-p', patch('14.6.0-broken')]);
-  const fell = await eventually(async () => {
-    const x = await node('ops-0002');
-    return cond(x, 'BaseOSReady')?.reason === 'Fallback' && x.status.eveVersion === '14.6.0-kvm-amd64' ? x : undefined;
-  }, 60_000, 'fallback reported, back on the previous version');
+  const fell = await eventually(
+    async () => {
+      const x = await node('ops-0002');
+      return cond(x, 'BaseOSReady')?.reason === 'Fallback' && x.status.eveVersion === '14.6.0-kvm-amd64' ? x : undefined;
+    },
+    60_000,
+    'fallback reported, back on the previous version',
+  );
   assert.equal(cond(fell, 'BaseOSReady').status, 'False');
   assert.match(cond(fell, 'BaseOSReady').message, /14\.6\.0-broken fell back to 14\.6\.0-kvm-amd64/);
   assert.equal(fell.status.eveVersion, '14.6.0-kvm-amd64', 'still running the previous version');
-  assert.ok(fell.status.partitions.some((p: any) => p.version === '14.6.0-broken' && p.error), 'the failed partition carries the error');
+  assert.ok(
+    fell.status.partitions.some((p: any) => p.version === '14.6.0-broken' && p.error),
+    'the failed partition carries the error',
+  );
   assert.match(await events('ops-0002'), /BaseOSUpdateFailed/);
 });

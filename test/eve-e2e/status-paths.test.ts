@@ -15,7 +15,12 @@ let env: EveTestEnv;
 
 const get = async (kind: string, name: string, ns?: string) => JSON.parse(await env.ok(['get', kind, name, ...(ns ? ['-n', ns] : []), '-o', 'json']));
 const cond = (o: any, t: string) => (o.status?.conditions ?? []).find((c: any) => c.type === t);
-const indent = (pem: string, n: number) => pem.trim().split('\n').map((l) => `${' '.repeat(n)}${l}`).join('\n');
+const indent = (pem: string, n: number) =>
+  pem
+    .trim()
+    .split('\n')
+    .map((l) => `${' '.repeat(n)}${l}`)
+    .join('\n');
 
 /** `kubectl get ... -w` in the background: every line it prints, as a user watching would see. */
 function watch(args: string[]): { lines: string[]; stop(): void } {
@@ -58,8 +63,16 @@ spec:
   imageFormat: qcow2
   datastoreRef: {name: images}
 `);
-  const w = watch(['get', 'volume', 'data', '-n', 'default', '-w', '-o',
-    'jsonpath={.status.devices[*].nodeName} {.status.devices[*].state} {.status.devices[*].progress} {.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}{"\\n"}']);
+  const w = watch([
+    'get',
+    'volume',
+    'data',
+    '-n',
+    'default',
+    '-w',
+    '-o',
+    'jsonpath={.status.devices[*].nodeName} {.status.devices[*].state} {.status.devices[*].progress} {.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}{"\\n"}',
+  ]);
   try {
     // Before any device uses it, the Volume has no per-device status.
     const fresh = await get('volume', 'data', 'default');
@@ -91,8 +104,15 @@ spec:
   assert.ok(downloading.length >= 2, `intermediate download progress was shown: ${lines.join(' | ')}`);
   for (const s of downloading) assert.deepEqual(s.slice(3), ['False', 'DownloadStarted'], 'Ready=False while downloading');
   const progress = downloading.map((s) => Number(s[2]));
-  assert.deepEqual(progress, [...progress].sort((a, b) => a - b), 'progress only goes up');
-  assert.ok(seen.some((s) => s[1] === 'CREATING_VOLUME' && s[3] === 'False'), 'the creation step was shown');
+  assert.deepEqual(
+    progress,
+    [...progress].sort((a, b) => a - b),
+    'progress only goes up',
+  );
+  assert.ok(
+    seen.some((s) => s[1] === 'CREATING_VOLUME' && s[3] === 'False'),
+    'the creation step was shown',
+  );
   assert.deepEqual(seen.at(-1), ['vol-0000', 'CREATED_VOLUME', '100', 'True', 'Ready']);
   // Status is written on change only: no two consecutive watch events are the same status.
   for (let i = 1; i < lines.length; i++) assert.notEqual(lines[i], lines[i - 1], `repeated status write: ${lines[i]}`);
@@ -113,35 +133,50 @@ spec:
 
   // The app reports every volume it mounts: its image (root), the referenced Volume and its blank one.
   await env.ok(['wait', '--for=condition=Ready', 'appinstance/db', '-n', 'default', '--timeout=60s']);
-  const app = await eventually(async () => {
-    const a = await get('appinstance', 'db', 'default');
-    return (a.status?.volumes ?? []).length === 3 && a.status.volumes.every((x: any) => x.state === 'CREATED_VOLUME') ? a : undefined;
-  }, 20_000, 'the app lists its three volumes');
-  assert.deepEqual(app.status.volumes.map((x: any) => x.name), ['data', 'root', 'scratch']);
+  const app = await eventually(
+    async () => {
+      const a = await get('appinstance', 'db', 'default');
+      return (a.status?.volumes ?? []).length === 3 && a.status.volumes.every((x: any) => x.state === 'CREATED_VOLUME') ? a : undefined;
+    },
+    20_000,
+    'the app lists its three volumes',
+  );
+  assert.deepEqual(
+    app.status.volumes.map((x: any) => x.name),
+    ['data', 'root', 'scratch'],
+  );
   assert.equal(app.status.volumes.find((x: any) => x.name === 'data').uuid, onDevice.uuid, 'the referenced Volume is the same copy');
   const cfgUuids = new Set(cfg.volumes.map((x: any) => x.uuid));
   for (const x of app.status.volumes) assert.ok(cfgUuids.has(x.uuid), `${x.name} is a volume of the device config`);
 
   // A volume the app no longer mounts leaves its status.
   await env.ok(['patch', 'appinstance', 'db', '-n', 'default', '--type=json', '-p', '[{"op":"remove","path":"/spec/volumes/1"}]']);
-  await eventually(async () => {
-    const a = await get('appinstance', 'db', 'default');
-    return JSON.stringify(a.status.volumes.map((x: any) => x.name)) === '["data","root"]';
-  }, 20_000, 'scratch gone from the app\'s volumes');
+  await eventually(
+    async () => {
+      const a = await get('appinstance', 'db', 'default');
+      return JSON.stringify(a.status.volumes.map((x: any) => x.name)) === '["data","root"]';
+    },
+    20_000,
+    "scratch gone from the app's volumes",
+  );
 
   // Removing the app removes the device's copy: the Volume is used by no device any more.
   await env.ok(['delete', 'appinstance', 'db', '-n', 'default']);
-  const unused = await eventually(async () => {
-    const x = await get('volume', 'data', 'default');
-    return (x.status?.devices ?? []).length === 0 ? x : undefined;
-  }, 20_000, 'the Volume no longer lists vol-0000');
+  const unused = await eventually(
+    async () => {
+      const x = await get('volume', 'data', 'default');
+      return (x.status?.devices ?? []).length === 0 ? x : undefined;
+    },
+    20_000,
+    'the Volume no longer lists vol-0000',
+  );
   assert.equal(cond(unused, 'Ready').reason, 'NotUsed');
   await fleet.devices[0]!.waitFor((d) => d.model.vols.size === 0, 20_000, 'volumes removed on the device');
   await env.k.eve.idle();
-  assert.equal(((await get('volume', 'data', 'default')).status.devices ?? []).length, 0, 'the device\'s deletion report does not bring it back');
+  assert.equal(((await get('volume', 'data', 'default')).status.devices ?? []).length, 0, "the device's deletion report does not bring it back");
 });
 
-test('an app whose image fails on the device: Ready=False with EVE\'s error, one Warning Event however often the device reports', async () => {
+test("an app whose image fails on the device: Ready=False with EVE's error, one Warning Event however often the device reports", async () => {
   const fleet = await env.fleet({ count: 1, serialPrefix: 'err-', knobs: { failImage: (ct) => ct.url.includes('broken') } });
   fleet.start();
   await fleet.waitFor((f) => f.counts().configured === 1, 60_000, 'configured device');
@@ -168,15 +203,19 @@ spec:
   image: library/broken:1
 `);
     appUid = (await get('appinstance', 'broken', 'default')).metadata.uid;
-    const failed = await eventually(async () => {
-      const a = await get('appinstance', 'broken', 'default');
-      // The app's and its volume's reports arrive separately (apps first).
-      return a.status?.state === 'ERROR' && a.status.volumes?.find((x: any) => x.name === 'root')?.state === 'ERROR' ? a : undefined;
-    }, 30_000, 'the app and its image volume in ERROR');
+    const failed = await eventually(
+      async () => {
+        const a = await get('appinstance', 'broken', 'default');
+        // The app's and its volume's reports arrive separately (apps first).
+        return a.status?.state === 'ERROR' && a.status.volumes?.find((x: any) => x.name === 'root')?.state === 'ERROR' ? a : undefined;
+      },
+      30_000,
+      'the app and its image volume in ERROR',
+    );
     const ready = cond(failed, 'Ready');
     assert.equal(ready.status, 'False');
     assert.equal(ready.reason, 'Error');
-    assert.equal(ready.message, 'download of library/broken:1 failed: 404 Not Found (simulated failing image)', 'the device\'s own error text');
+    assert.equal(ready.message, 'download of library/broken:1 failed: 404 Not Found (simulated failing image)', "the device's own error text");
     assert.equal(failed.status.errors.length, 1);
     assert.equal(failed.status.errors[0].message, ready.message);
     assert.equal(failed.status.errors[0].severity, 'Error');
@@ -187,8 +226,10 @@ spec:
     const table = await env.ok(['get', 'appinstance', 'broken', '-n', 'default']);
     assert.match(table, /broken\s+err-0000\s+library\/broken:1\s+ERROR\s+False/);
 
-    const appEvents = async () => (JSON.parse(await env.ok(['get', 'events', '-n', 'default', '--field-selector', 'involvedObject.name=broken', '-o', 'json'])).items as any[])
-      .filter((e) => e.reason === 'AppError');
+    const appEvents = async () =>
+      (JSON.parse(await env.ok(['get', 'events', '-n', 'default', '--field-selector', 'involvedObject.name=broken', '-o', 'json'])).items as any[]).filter(
+        (e) => e.reason === 'AppError',
+      );
     const first = await eventually(async () => ((await appEvents()).length ? appEvents() : undefined), 10_000, 'the AppError event');
     assert.equal(first.length, 1);
     assert.equal(first[0].type, 'Warning');
@@ -204,7 +245,14 @@ spec:
     const infosBefore = appInfos;
     for (const level of ['debug', 'warning', 'info']) {
       const applied = device.counters.configApplied;
-      await env.ok(['patch', 'edgenode', 'err-0000', '--type=merge', '-p', JSON.stringify({ spec: { configItems: { 'timer.download.retry': '86400', 'debug.default.loglevel': level } } })]);
+      await env.ok([
+        'patch',
+        'edgenode',
+        'err-0000',
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { configItems: { 'timer.download.retry': '86400', 'debug.default.loglevel': level } } }),
+      ]);
       await device.waitFor((d) => d.counters.configApplied > applied, 30_000, 'the new config applied');
     }
     await eventually(() => appInfos >= infosBefore + 3, 20_000, 'three more info messages about the app');
@@ -238,10 +286,14 @@ spec:
 ${indent(cert.certPem, 4)}
 `);
   // Registered from the certificate alone, before the device ever called.
-  const registered = await eventually(async () => {
-    const n = await get('edgenode', 'edge-dc');
-    return cond(n, 'Registered')?.status === 'True' ? n : undefined;
-  }, 20_000, 'Registered from the device certificate');
+  const registered = await eventually(
+    async () => {
+      const n = await get('edgenode', 'edge-dc');
+      return cond(n, 'Registered')?.status === 'True' ? n : undefined;
+    },
+    20_000,
+    'Registered from the device certificate',
+  );
   assert.equal(cond(registered, 'Registered').reason, 'DeviceCertificate');
   assert.match(registered.status.uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   assert.equal(registered.status.deviceCertificateHash, createHash('sha256').update(new X509Certificate(cert.certPem).raw).digest('base64'));
@@ -257,12 +309,16 @@ ${indent(cert.certPem, 4)}
   await fleet.waitFor((f) => f.counts().configured === 1, 60_000, 'configured device');
   assert.equal(device.counters.registerAttempts, 0, 'the device never called /register');
   assert.ok(device.counters.uuidRequests >= 1);
-  assert.equal(device.uuid, registered.status.uuid, 'the device got the EdgeNode\'s UUID');
+  assert.equal(device.uuid, registered.status.uuid, "the device got the EdgeNode's UUID");
 
-  const n = await eventually(async () => {
-    const x = await get('edgenode', 'edge-dc');
-    return cond(x, 'Online')?.status === 'True' && cond(x, 'ConfigDelivered')?.status === 'True' && x.status.hardware ? x : undefined;
-  }, 30_000, 'Online with the config delivered');
+  const n = await eventually(
+    async () => {
+      const x = await get('edgenode', 'edge-dc');
+      return cond(x, 'Online')?.status === 'True' && cond(x, 'ConfigDelivered')?.status === 'True' && x.status.hardware ? x : undefined;
+    },
+    30_000,
+    'Online with the config delivered',
+  );
   assert.equal(n.status.phase, 'Online');
   assert.equal(n.status.deliveredConfigHash, n.status.renderedConfigHash);
   assert.equal(cond(n, 'ConfigRendered').status, 'True');

@@ -17,7 +17,9 @@ test('splitServer', () => {
 test('kubeve bootstrap writes a working EVE /config set; a device using only those files onboards', async () => {
   const dataDir = tmpDir();
   const out = path.join(tmpDir(), 'config');
-  const admit = { admitOnboarding: (r: Parameters<OnboardingAllowList['admit']>[0]) => new OnboardingAllowList(path.join(dataDir, 'eve', 'onboarding.json')).admit(r) };
+  const admit = {
+    admitOnboarding: (r: Parameters<OnboardingAllowList['admit']>[0]) => new OnboardingAllowList(path.join(dataDir, 'eve', 'onboarding.json')).admit(r),
+  };
   // Start the device API first to learn a free port, then bootstrap for that address.
   const api = await startDeviceApi({ dataDir, host: '127.0.0.1', port: 0, tlsHosts: ['127.0.0.1'], hooks: admit });
   try {
@@ -26,7 +28,9 @@ test('kubeve bootstrap writes a working EVE /config set; a device using only tho
     const log = console.log;
     console.log = () => {};
     try {
-      await program.parseAsync(['bootstrap', '--data-dir', dataDir, '--server', `localhost:${api.port}`, '--out', out, '--allow-serial', 'SN-BOOT'], { from: 'user' });
+      await program.parseAsync(['bootstrap', '--data-dir', dataDir, '--server', `localhost:${api.port}`, '--out', out, '--allow-serial', 'SN-BOOT'], {
+        from: 'user',
+      });
     } finally {
       console.log = log;
     }

@@ -11,22 +11,66 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const DIR = join(import.meta.dirname, '../../deploy/crds');
 // The EVE kinds; deploy/crds also serves the Network Plumbing WG's NetworkAttachmentDefinition (below).
-const FILES = readdirSync(DIR).filter((f) => f.endsWith('.eve.kubeve.io.yaml')).sort();
+const FILES = readdirSync(DIR)
+  .filter((f) => f.endsWith('.eve.kubeve.io.yaml'))
+  .sort();
 const CRDS = FILES.map((f) => parse(readFileSync(join(DIR, f), 'utf8')));
 const NAD_FILE = 'network-attachment-definitions.k8s.cni.cncf.io.yaml';
 
 // Short names of built-in kinds a real cluster (and kubectl's shortcut expander) already uses.
-const BUILTIN_SHORT_NAMES = ['cm', 'cs', 'csr', 'crd', 'crds', 'deploy', 'ds', 'ep', 'ev', 'hpa', 'ing', 'limits', 'netpol', 'no', 'ns', 'pc', 'pdb', 'po', 'psp', 'pv', 'pvc', 'quota', 'rc', 'rs', 'sa', 'sc', 'sts', 'svc', 'cj', 'ap'];
+const BUILTIN_SHORT_NAMES = [
+  'cm',
+  'cs',
+  'csr',
+  'crd',
+  'crds',
+  'deploy',
+  'ds',
+  'ep',
+  'ev',
+  'hpa',
+  'ing',
+  'limits',
+  'netpol',
+  'no',
+  'ns',
+  'pc',
+  'pdb',
+  'po',
+  'psp',
+  'pv',
+  'pvc',
+  'quota',
+  'rc',
+  'rs',
+  'sa',
+  'sc',
+  'sts',
+  'svc',
+  'cj',
+  'ap',
+];
 
 test('the seven CRDs are valid, in group eve.kubeve.io v1alpha1, category eve, with status and columns', () => {
-  assert.deepEqual(CRDS.map((c) => c.spec.names.kind).sort(), ['AppInstance', 'BaseOSRollout', 'DataStore', 'EdgeNode', 'NetworkInstance', 'OnboardingKey', 'Volume']);
+  assert.deepEqual(CRDS.map((c) => c.spec.names.kind).sort(), [
+    'AppInstance',
+    'BaseOSRollout',
+    'DataStore',
+    'EdgeNode',
+    'NetworkInstance',
+    'OnboardingKey',
+    'Volume',
+  ]);
   const shortNames = new Set<string>();
   for (const [i, crd] of CRDS.entries()) {
     applyCRDDefaults(crd);
     assert.deepEqual(validateCRD(crd), [], FILES[i]);
     assert.equal(crd.spec.group, 'eve.kubeve.io');
     assert.equal(`${crd.spec.names.plural}.eve.kubeve.io.yaml`, FILES[i]);
-    assert.deepEqual(crd.spec.versions.map((v: any) => v.name), ['v1alpha1']);
+    assert.deepEqual(
+      crd.spec.versions.map((v: any) => v.name),
+      ['v1alpha1'],
+    );
     assert.deepEqual(crd.spec.names.categories, ['eve']);
     const v = crd.spec.versions[0];
     assert.deepEqual(v.subresources.status, {});
@@ -40,16 +84,32 @@ test('the seven CRDs are valid, in group eve.kubeve.io v1alpha1, category eve, w
     assertDescribed(v.schema.openAPIV3Schema.properties.status, `${crd.spec.names.kind}.status`);
   }
   const scope = Object.fromEntries(CRDS.map((c) => [c.spec.names.kind, c.spec.scope]));
-  assert.deepEqual(scope, { AppInstance: 'Namespaced', BaseOSRollout: 'Cluster', DataStore: 'Namespaced', EdgeNode: 'Cluster', NetworkInstance: 'Namespaced', OnboardingKey: 'Cluster', Volume: 'Namespaced' });
+  assert.deepEqual(scope, {
+    AppInstance: 'Namespaced',
+    BaseOSRollout: 'Cluster',
+    DataStore: 'Namespaced',
+    EdgeNode: 'Cluster',
+    NetworkInstance: 'Namespaced',
+    OnboardingKey: 'Cluster',
+    Volume: 'Namespaced',
+  });
 });
 
-test('deploy/crds holds the six EVE CRDs and the NetworkAttachmentDefinition, which keeps upstream\'s names and spec', () => {
-  assert.deepEqual(readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort(), [...FILES, NAD_FILE].sort());
+test("deploy/crds holds the six EVE CRDs and the NetworkAttachmentDefinition, which keeps upstream's names and spec", () => {
+  assert.deepEqual(
+    readdirSync(DIR)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort(),
+    [...FILES, NAD_FILE].sort(),
+  );
   const nad = parse(readFileSync(join(DIR, NAD_FILE), 'utf8'));
   applyCRDDefaults(nad);
   assert.deepEqual(validateCRD(nad), []);
   assert.equal(nad.metadata.name, 'network-attachment-definitions.k8s.cni.cncf.io');
-  assert.deepEqual([nad.spec.group, nad.spec.scope, nad.spec.names.kind, nad.spec.names.plural], ['k8s.cni.cncf.io', 'Namespaced', 'NetworkAttachmentDefinition', 'network-attachment-definitions']);
+  assert.deepEqual(
+    [nad.spec.group, nad.spec.scope, nad.spec.names.kind, nad.spec.names.plural],
+    ['k8s.cni.cncf.io', 'Namespaced', 'NetworkAttachmentDefinition', 'network-attachment-definitions'],
+  );
   assert.deepEqual(nad.spec.names.shortNames.sort(), ['nad', 'net-attach-def']);
   const v = nad.spec.versions[0];
   assert.equal(v.name, 'v1');
@@ -90,7 +150,9 @@ test('kubectl explain works for a field of each kind', async () => {
 });
 
 test('defaults fill an AppInstance; short names and the eve category resolve', async () => {
-  await t.ok(['apply', '-f', '-'], `apiVersion: eve.kubeve.io/v1alpha1
+  await t.ok(
+    ['apply', '-f', '-'],
+    `apiVersion: eve.kubeve.io/v1alpha1
 kind: AppInstance
 metadata: {name: web, namespace: default}
 spec:
@@ -99,7 +161,8 @@ spec:
   networks:
   - networkInstanceRef: {name: lan}
     portMaps: [{port: 8080, targetPort: 80}]
-`);
+`,
+  );
   const app = JSON.parse(await t.ok(['get', 'ai', 'web', '-o', 'json']));
   assert.deepEqual(app.spec.resources, { cpus: 1, memory: '512Mi' });
   assert.equal(app.spec.type, 'container');
@@ -138,7 +201,8 @@ spec:
     /spec\.networks\[0\]\.portMaps\[0\]\.port: Invalid value: 70000: spec\.networks\[0\]\.portMaps\[0\]\.port in body should be less than or equal to 65535/,
     /"spec\.volumes\[0\]" must validate one and only one schema \(oneOf\)\. Found none valid/,
     /spec\.volumes\[0\]\.volumeRef: Required value/,
-  ]) assert.match(bad.stderr, msg);
+  ])
+    assert.match(bad.stderr, msg);
   const none = await t.kubectl(['get', 'ai', 'bad']);
   assert.match(none.stderr, /NotFound/);
 
@@ -154,10 +218,17 @@ spec:
 `,
   });
   assert.notEqual(node.code, 0);
-  for (const msg of [/spec\.serial: Invalid value: "s 1"/, /spec\.uuid: Invalid value: "6BA7B810/, /spec\.reboot: Invalid value: -1/, /spec\.devicePorts\[0\]\.usage: Unsupported value: "wan"/]) {
+  for (const msg of [
+    /spec\.serial: Invalid value: "s 1"/,
+    /spec\.uuid: Invalid value: "6BA7B810/,
+    /spec\.reboot: Invalid value: -1/,
+    /spec\.devicePorts\[0\]\.usage: Unsupported value: "wan"/,
+  ]) {
     assert.match(node.stderr, msg);
   }
-  const ds = await t.kubectl(['apply', '-f', '-'], { input: 'apiVersion: eve.kubeve.io/v1alpha1\nkind: DataStore\nmetadata: {name: d, namespace: default}\nspec: {type: ftp}\n' });
+  const ds = await t.kubectl(['apply', '-f', '-'], {
+    input: 'apiVersion: eve.kubeve.io/v1alpha1\nkind: DataStore\nmetadata: {name: d, namespace: default}\nspec: {type: ftp}\n',
+  });
   assert.match(ds.stderr, /spec\.url: Required value/);
   assert.match(ds.stderr, /spec\.type: Unsupported value: "ftp"/);
 });

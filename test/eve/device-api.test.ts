@@ -76,7 +76,10 @@ test('20 devices onboard concurrently, fetch config, then poll with 304', async 
     assert.equal(r.config?.controllercertConfighash, c.api.pki.certsConfigHash);
   }
   const again = await Promise.all(devs.map((d) => d.pollConfig()));
-  assert.deepEqual(again.map((r) => r.status), Array(20).fill(304));
+  assert.deepEqual(
+    again.map((r) => r.status),
+    Array(20).fill(304),
+  );
   assert.equal(applied.filter((a) => uuids.has(a.split(' ')[0]!)).length, 20);
   // The layer above pushes a new config: next poll is a 200 with a new hash, then 304.
   const d0 = devs[0]!;
@@ -182,11 +185,17 @@ test('a tampered controller response is rejected by the device-side verifier', a
   const p = Buffer.from(env.protectedPayload!.payload);
   p[p.length - 1] = p[p.length - 1]! ^ 0xff;
   env.protectedPayload!.payload = p;
-  assert.throws(() => d.open(toBinary(AuthContainerSchema, env)), (e: unknown) => e instanceof EnvelopeError && e.reason === 'sign-verify');
+  assert.throws(
+    () => d.open(toBinary(AuthContainerSchema, env)),
+    (e: unknown) => e instanceof EnvelopeError && e.reason === 'sign-verify',
+  );
   // a different signer hash → CertMiss (EVE would refetch /certs)
   const env2 = fromBinary(AuthContainerSchema, r.body);
   env2.senderCertHash = crypto.randomBytes(32);
-  assert.throws(() => d.open(toBinary(AuthContainerSchema, env2)), (e: unknown) => e instanceof EnvelopeError && e.reason === 'cert-miss');
+  assert.throws(
+    () => d.open(toBinary(AuthContainerSchema, env2)),
+    (e: unknown) => e instanceof EnvelopeError && e.reason === 'cert-miss',
+  );
 });
 
 test('a device deleted on the server gets 404 on config and 404 on /uuid; re-registration gives a new UUID', async () => {
@@ -219,7 +228,11 @@ test('malformed protobuf, truncated envelopes and oversized bodies → clean 4xx
   const infosBefore = infos.length;
   const good = d.signed(toBinary(ZInfoMsgSchema, create(ZInfoMsgSchema, { ztype: ZInfoTypes.ZiDevice, devId: d.uuid })));
   // garbage, truncated envelope, empty body
-  for (const body of [Buffer.from('this is not protobuf at all'), Buffer.from(good.subarray(0, good.length - 7)), Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f])]) {
+  for (const body of [
+    Buffer.from('this is not protobuf at all'),
+    Buffer.from(good.subarray(0, good.length - 7)),
+    Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f]),
+  ]) {
     const r = await d.req(`id/${d.uuid}/info`, body);
     assert.equal(r.status, 400, `body ${body.toString('hex').slice(0, 20)}`);
     const rr = await d.req('register', body);
@@ -231,10 +244,14 @@ test('malformed protobuf, truncated envelopes and oversized bodies → clean 4xx
   assert.equal((await d.req(`id/${d.uuid}/config`, badInner)).status, 400);
   // empty POST body
   const empty = await new Promise<number>((resolve, reject) => {
-    const req = https.request(`https://${d.server}/api/v2/edgedevice/id/${d.uuid}/info`, { method: 'POST', agent: d.agent, headers: { 'Content-Length': 0 } }, (res) => {
-      res.resume();
-      resolve(res.statusCode!);
-    });
+    const req = https.request(
+      `https://${d.server}/api/v2/edgedevice/id/${d.uuid}/info`,
+      { method: 'POST', agent: d.agent, headers: { 'Content-Length': 0 } },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -243,10 +260,14 @@ test('malformed protobuf, truncated envelopes and oversized bodies → clean 4xx
   const big = Buffer.alloc((1 << 20) + 10, 1);
   assert.equal((await d.req(`id/${d.uuid}/info`, big)).status, 413);
   const streamed = await new Promise<number>((resolve, reject) => {
-    const req = https.request(`https://${d.server}/api/v2/edgedevice/id/${d.uuid}/info`, { method: 'POST', agent: d.agent, headers: { 'Transfer-Encoding': 'chunked' } }, (res) => {
-      res.resume();
-      resolve(res.statusCode!);
-    });
+    const req = https.request(
+      `https://${d.server}/api/v2/edgedevice/id/${d.uuid}/info`,
+      { method: 'POST', agent: d.agent, headers: { 'Transfer-Encoding': 'chunked' } },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      },
+    );
     req.on('error', () => resolve(-1));
     for (let i = 0; i < 40; i++) req.write(Buffer.alloc(64 << 10));
     req.end();
@@ -305,9 +326,15 @@ test('newlogs: device and app logs are stored and queryable', async () => {
   const appLogs = buildNewlogs([{ content: 'app says hi', msgid: 1, timestamp: { seconds: now } }], { name: 'nginx' });
   assert.equal((await d.post(`apps/instanceid/${app}/newlogs`, appLogs)).status, 201);
   const dl = await c.api.logs.query({ device: d.uuid });
-  assert.deepEqual(dl.map((e) => e.content), ['hello', 'port down']);
+  assert.deepEqual(
+    dl.map((e) => e.content),
+    ['hello', 'port down'],
+  );
   const al = await c.api.logs.query({ device: d.uuid, app });
-  assert.deepEqual(al.map((e) => e.content), ['app says hi']);
+  assert.deepEqual(
+    al.map((e) => e.content),
+    ['app says hi'],
+  );
   assert.deepEqual(await c.api.logs.apps(d.uuid), [app]);
   // corrupt gzip → 400
   assert.equal((await d.post('newlogs', Buffer.from('not gzip'))).status, 400);
@@ -333,7 +360,10 @@ test('attest: certs accepted with 2xx, nonce issued, quote without TPM succeeds,
   assert.equal(q.quoteResp?.response, ZAttestResponseCode.SUCCESS);
   const token = q.quoteResp!.integrityToken;
   assert.equal(token.length, 32);
-  const store = create(ZAttestReqSchema, { reqType: ZAttestReqType.Z_ATTEST_REQ_TYPE_STORE_KEYS, storageKeys: { integrityToken: token, keys: [{ keyType: 1, key: Buffer.from('vault-key') }] } });
+  const store = create(ZAttestReqSchema, {
+    reqType: ZAttestReqType.Z_ATTEST_REQ_TYPE_STORE_KEYS,
+    storageKeys: { integrityToken: token, keys: [{ keyType: 1, key: Buffer.from('vault-key') }] },
+  });
   const s = fromBinary(ZAttestResponseSchema, d.open((await d.post('attest', toBinary(ZAttestReqSchema, store))).body));
   assert.equal(s.storageKeysResp?.response, 1);
   // next quote returns the escrowed key

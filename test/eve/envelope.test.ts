@@ -68,7 +68,12 @@ test('device accepts DER-encoded device signatures only on the controller side',
   const dev = await createDeviceCert();
   const payload = Buffer.from('p');
   const der = crypto.sign('sha256', payload, { key: dev.key, dsaEncoding: 'der' });
-  const c = parseEnvelope(toBinary(AuthContainerSchema, create(AuthContainerSchema, { protectedPayload: { payload }, algo: 2, senderCertHash: new Uint8Array(32), signatureHash: der })));
+  const c = parseEnvelope(
+    toBinary(
+      AuthContainerSchema,
+      create(AuthContainerSchema, { protectedPayload: { payload }, algo: 2, senderCertHash: new Uint8Array(32), signatureHash: der }),
+    ),
+  );
   assert.deepEqual(Buffer.from(verifyEnvelope(c, certPublicKey(dev.certPem))), payload); // like Adam
   assert.throws(() => verifyEnvelope(c, certPublicKey(dev.certPem), true), EnvelopeError); // like EVE
 });
@@ -83,7 +88,12 @@ test('controller response: hash over exact PEM bytes, 16- and 32-byte forms, EVE
   const signing = { certPem: p.signing.certPem };
   assert.deepEqual(Buffer.from(openControllerResponse(body, signing)), payload);
   // algo 1 with the first 16 bytes is also valid
-  const b16 = sealEnvelope({ payload, signingKey: p.signing.key, senderCertHash: controllerCertHash(p.signing.certPem, HashAlgorithm.SHA256_16BYTES), algo: HashAlgorithm.SHA256_16BYTES });
+  const b16 = sealEnvelope({
+    payload,
+    signingKey: p.signing.key,
+    senderCertHash: controllerCertHash(p.signing.certPem, HashAlgorithm.SHA256_16BYTES),
+    algo: HashAlgorithm.SHA256_16BYTES,
+  });
   assert.deepEqual(Buffer.from(openControllerResponse(b16, signing)), payload);
   const reason = (b: Uint8Array, s = signing) => {
     try {
@@ -96,7 +106,10 @@ test('controller response: hash over exact PEM bytes, 16- and 32-byte forms, EVE
   // One trailing newline of difference → CertMiss.
   assert.equal(reason(body, { certPem: p.signing.certPem + '\n' }), 'cert-miss');
   assert.equal(reason(sealEnvelope({ payload, signingKey: p.signing.key, senderCertHash: new Uint8Array(20) })), 'hash-size');
-  assert.equal(reason(sealEnvelope({ payload, signingKey: p.signing.key, senderCertHash: controllerCertHash(p.signing.certPem), algo: HashAlgorithm.INVALID })), 'algo');
+  assert.equal(
+    reason(sealEnvelope({ payload, signingKey: p.signing.key, senderCertHash: controllerCertHash(p.signing.certPem), algo: HashAlgorithm.INVALID })),
+    'algo',
+  );
   // Signed by another key (e.g. the ECDH key) under the signing cert's hash.
   assert.equal(reason(sealEnvelope({ payload, signingKey: p.ecdh.key, senderCertHash: controllerCertHash(p.signing.certPem) })), 'sign-verify');
   assert.equal(reason(body.subarray(0, body.length - 3)), 'malformed');
@@ -154,7 +167,10 @@ test('newlogs gzip: header Comment/Name round trip, bad lines skipped, decompres
   assert.equal(zlib.gunzipSync(body).toString().split('\n').filter(Boolean).length, 2);
   const p = parseNewlogs(body);
   assert.equal(p.bundle?.devID, 'd');
-  assert.deepEqual(p.entries.map((e) => e.content), ['a', 'b']);
+  assert.deepEqual(
+    p.entries.map((e) => e.content),
+    ['a', 'b'],
+  );
   const app = parseNewlogs(buildNewlogs([{ content: 'x' }], { name: 'nginx' }));
   assert.equal(app.header.name, 'nginx');
   const mixed = Buffer.concat([Buffer.from('1f8b0800000000000003', 'hex'), zlib.deflateRawSync('{"content":"ok"}\nnot json\n[1]\n'), Buffer.alloc(8)]);
@@ -178,10 +194,12 @@ test('log store stays within its size bound', async () => {
 
 test('key cache is bounded', async () => {
   const cache = new KeyCache(2);
-  const recs = await Promise.all([0, 1, 2].map(async (i) => {
-    const d = await createDeviceCert();
-    return { uuid: `u${i}`, certHash: '', spki: spkiOf(d.certPem), lastContact: 0, configHash: '', configAcked: false };
-  }));
+  const recs = await Promise.all(
+    [0, 1, 2].map(async (i) => {
+      const d = await createDeviceCert();
+      return { uuid: `u${i}`, certHash: '', spki: spkiOf(d.certPem), lastContact: 0, configHash: '', configAcked: false };
+    }),
+  );
   for (const r of recs) cache.get(r);
   assert.equal(cache.size, 2);
   assert.ok(cache.get(recs[0]!) instanceof crypto.KeyObject);

@@ -29,7 +29,11 @@ function fixtures() {
   const lan = { kind: 'NetworkInstance', metadata: meta('lan'), spec: { type: 'local', subnet: '10.50.0.0/24', uplink: 'uplink' } };
   const sw = { kind: 'NetworkInstance', metadata: meta('sw'), spec: { type: 'switch', uplink: 'eth1' } };
   const secret = { kind: 'Secret', metadata: meta('reg-creds'), data: { username: b64('robot'), password: b64('s3cret') } };
-  const registry = { kind: 'DataStore', metadata: meta('registry'), spec: { type: 'container-registry', url: 'docker://registry.example.com', credentialsSecretRef: { name: 'reg-creds' } } };
+  const registry = {
+    kind: 'DataStore',
+    metadata: meta('registry'),
+    spec: { type: 'container-registry', url: 'docker://registry.example.com', credentialsSecretRef: { name: 'reg-creds' } },
+  };
   const files = { kind: 'DataStore', metadata: meta('files'), spec: { type: 'https', url: 'https://images.example.com', path: 'vm' } };
   const data = { kind: 'Volume', metadata: meta('data'), spec: { size: '1Gi' } };
   const objects = [lan, sw, secret, registry, files, data];
@@ -44,7 +48,10 @@ function fixtures() {
       resources: { cpus: 2, memory: '256Mi' },
       networks: [{ networkInstanceRef: { name: 'lan' }, portMaps: [{ protocol: 'tcp', port: 8080, targetPort: 80 }] }],
       volumes: [{ name: 'data', volumeRef: { name: 'data' }, mountPath: '/data' }],
-      env: [{ name: 'MODE', value: 'edge' }, { name: 'LEVEL', value: '3' }],
+      env: [
+        { name: 'MODE', value: 'edge' },
+        { name: 'LEVEL', value: '3' },
+      ],
       activate: true,
     },
   };
@@ -88,7 +95,8 @@ function fixtures() {
 
 function lookupOf(objects: KObject[]) {
   return {
-    get: async (kind: string, namespace: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.namespace === namespace && o.metadata.name === name),
+    get: async (kind: string, namespace: string, name: string) =>
+      objects.find((o) => o.kind === kind && o.metadata.namespace === namespace && o.metadata.name === name),
   };
 }
 
@@ -171,7 +179,10 @@ test('container app on a local network instance with a port map, registry datast
   assert.equal(app.uuidandversion?.uuid, f.nginx.metadata.uid, 'app UUID = metadata.uid');
   assert.equal(app.uuidandversion?.version, '4', 'app version = generation');
   assert.equal(app.activate, true);
-  assert.deepEqual({ memory: app.fixedresources?.memory, maxmem: app.fixedresources?.maxmem, vcpus: app.fixedresources?.vcpus, mode: app.fixedresources?.virtualizationMode }, { memory: 262144, maxmem: 262144, vcpus: 2, mode: VmMode.HVM });
+  assert.deepEqual(
+    { memory: app.fixedresources?.memory, maxmem: app.fixedresources?.maxmem, vcpus: app.fixedresources?.vcpus, mode: app.fixedresources?.virtualizationMode },
+    { memory: 262144, maxmem: 262144, vcpus: 2, mode: VmMode.HVM },
+  );
   assert.equal(Buffer.from(app.userData, 'base64').toString(), 'MODE=edge\nLEVEL=3');
 
   const ni = cfg.networkInstances.find((n) => n.displayname === 'lan')!;
@@ -180,14 +191,21 @@ test('container app on a local network instance with a port map, registry datast
   assert.equal(ni.activate, true);
   assert.equal(ni.ipType, AddressType.IPV4);
   assert.equal(ni.port?.name, 'uplink');
-  assert.deepEqual({ subnet: ni.ip?.subnet, gateway: ni.ip?.gateway, dns: ni.ip?.dns, start: ni.ip?.dhcpRange?.start, end: ni.ip?.dhcpRange?.end }, { subnet: '10.50.0.0/24', gateway: '10.50.0.1', dns: ['10.50.0.1'], start: '10.50.0.2', end: '10.50.0.254' });
+  assert.deepEqual(
+    { subnet: ni.ip?.subnet, gateway: ni.ip?.gateway, dns: ni.ip?.dns, start: ni.ip?.dhcpRange?.start, end: ni.ip?.dhcpRange?.end },
+    { subnet: '10.50.0.0/24', gateway: '10.50.0.1', dns: ['10.50.0.1'], start: '10.50.0.2', end: '10.50.0.254' },
+  );
 
   assert.equal(app.interfaces.length, 1);
   const nic = app.interfaces[0]!;
   assert.equal(nic.name, 'eth0');
   assert.equal(nic.networkId, ni.uuidandversion?.uuid);
   assert.deepEqual(
-    nic.acls.map((a) => ({ id: a.id, matches: a.matches.map((x) => `${x.type}=${x.value}`), actions: a.actions.map((x) => ({ portmap: x.portmap, appPort: x.appPort, drop: x.drop })) })),
+    nic.acls.map((a) => ({
+      id: a.id,
+      matches: a.matches.map((x) => `${x.type}=${x.value}`),
+      actions: a.actions.map((x) => ({ portmap: x.portmap, appPort: x.appPort, drop: x.drop })),
+    })),
     [
       { id: 1, matches: ['ip=0.0.0.0/0'], actions: [] },
       { id: 2, matches: ['protocol=tcp', 'lport=8080'], actions: [{ portmap: true, appPort: 80, drop: false }] },
@@ -195,7 +213,10 @@ test('container app on a local network instance with a port map, registry datast
   );
 
   const ds = cfg.datastores.find((d) => d.id === f.registry.metadata.uid)!;
-  assert.deepEqual({ type: ds.dType, fqdn: ds.fqdn, apiKey: ds.apiKey, password: ds.password }, { type: DsType.DsContainerRegistry, fqdn: 'docker://registry.example.com', apiKey: 'robot', password: 's3cret' });
+  assert.deepEqual(
+    { type: ds.dType, fqdn: ds.fqdn, apiKey: ds.apiKey, password: ds.password },
+    { type: DsType.DsContainerRegistry, fqdn: 'docker://registry.example.com', apiKey: 'robot', password: 's3cret' },
+  );
 
   const [root, data] = app.volumeRefList;
   assert.equal(root!.mountDir, '/');
@@ -229,7 +250,10 @@ test('VM app: image from an HTTPS datastore, blank inline volume, switch network
   const ct = cfg.contentInfo.find((c) => c.uuid === cfg.volumes.find((v) => v.uuid === root!.uuid)!.origin?.downloadContentTreeID)!;
   assert.deepEqual({ url: ct.URL, format: ct.iformat, sha: ct.sha256 }, { url: 'ubuntu-24.04.qcow2', format: Format.QCOW2, sha: 'ab'.repeat(32) });
   const ds = cfg.datastores.find((d) => d.id === ct.dsId)!;
-  assert.deepEqual({ type: ds.dType, fqdn: ds.fqdn, dpath: ds.dpath, apiKey: ds.apiKey }, { type: DsType.DsHttps, fqdn: 'https://images.example.com', dpath: 'vm', apiKey: '' });
+  assert.deepEqual(
+    { type: ds.dType, fqdn: ds.fqdn, dpath: ds.dpath, apiKey: ds.apiKey },
+    { type: DsType.DsHttps, fqdn: 'https://images.example.com', dpath: 'vm', apiKey: '' },
+  );
   const blank = cfg.volumes.find((v) => v.uuid === scratch!.uuid)!;
   assert.deepEqual({ origin: blank.origin?.type, size: blank.maxsizebytes }, { origin: VolumeContentOriginType.VCOT_BLANK, size: 10n * 1024n ** 3n });
 
@@ -240,7 +264,10 @@ test('VM app: image from an HTTPS datastore, blank inline volume, switch network
   assert.equal(sw.port?.name, 'eth1');
   assert.deepEqual(
     app.interfaces[0]!.acls.map((a) => [a.id, a.matches.map((x) => `${x.type}=${x.value}`).join(','), a.actions.some((x) => x.drop)]),
-    [[1, 'ip=192.168.0.0/16', false], [2, 'protocol=tcp,fport=22', true]],
+    [
+      [1, 'ip=192.168.0.0/16', false],
+      [2, 'protocol=tcp,fport=22', true],
+    ],
   );
 });
 
@@ -251,7 +278,14 @@ test('device: base OS, reboot/shutdown counters, config items sorted, ports as E
   assert.equal(cfg.reboot?.counter, 0, 'counter 0 is sent so that the first increment reboots');
   assert.ok(cfg.reboot);
   assert.equal(cfg.shutdown?.counter, 1);
-  assert.deepEqual(cfg.configItems.map((c) => [c.key, c.value]), [['app.allow.vnc', 'true'], ['debug.enable.ssh', 'ssh-ed25519 AAAA'], ['timer.config.interval', '10']]);
+  assert.deepEqual(
+    cfg.configItems.map((c) => [c.key, c.value]),
+    [
+      ['app.allow.vnc', 'true'],
+      ['debug.enable.ssh', 'ssh-ed25519 AAAA'],
+      ['timer.config.interval', '10'],
+    ],
+  );
 
   assert.equal(cfg.baseos?.baseOsVersion, '14.5.1-kvm-amd64');
   assert.equal(cfg.baseos?.activate, true);
@@ -259,14 +293,27 @@ test('device: base OS, reboot/shutdown counters, config items sorted, ports as E
   assert.deepEqual({ url: ct.URL, format: ct.iformat }, { url: 'lfedge/eve:14.5.1-kvm-amd64', format: Format.CONTAINER });
   assert.equal(cfg.datastores.find((d) => d.id === ct.dsId)?.fqdn, 'docker://docker.io');
 
-  assert.deepEqual(cfg.deviceIoList.map((p) => [p.logicallabel, p.phyaddrs.Ifname, p.usage]), [
-    ['eth0', 'eth0', PhyIoMemberUsage.PhyIoUsageMgmtAndApps],
-    ['eth1', 'eth1', PhyIoMemberUsage.PhyIoUsageShared],
-    ['eth2', 'eth2', PhyIoMemberUsage.PhyIoUsageDedicated],
-  ]);
-  assert.deepEqual(cfg.systemAdapterList.map((s) => [s.name, s.uplink, s.addr]), [['eth0', true, '192.168.1.10'], ['eth1', false, '']], 'passthrough ports stay free');
+  assert.deepEqual(
+    cfg.deviceIoList.map((p) => [p.logicallabel, p.phyaddrs.Ifname, p.usage]),
+    [
+      ['eth0', 'eth0', PhyIoMemberUsage.PhyIoUsageMgmtAndApps],
+      ['eth1', 'eth1', PhyIoMemberUsage.PhyIoUsageShared],
+      ['eth2', 'eth2', PhyIoMemberUsage.PhyIoUsageDedicated],
+    ],
+  );
+  assert.deepEqual(
+    cfg.systemAdapterList.map((s) => [s.name, s.uplink, s.addr]),
+    [
+      ['eth0', true, '192.168.1.10'],
+      ['eth1', false, ''],
+    ],
+    'passthrough ports stay free',
+  );
   const net = (name: string) => cfg.networks.find((n) => n.id === cfg.systemAdapterList.find((s) => s.name === name)!.networkUUID)!;
-  assert.deepEqual({ dhcp: net('eth0').ip?.dhcp, subnet: net('eth0').ip?.subnet, gw: net('eth0').ip?.gateway, type: net('eth0').type }, { dhcp: DHCPType.Static, subnet: '192.168.1.0/24', gw: '192.168.1.1', type: 4 });
+  assert.deepEqual(
+    { dhcp: net('eth0').ip?.dhcp, subnet: net('eth0').ip?.subnet, gw: net('eth0').ip?.gateway, type: net('eth0').type },
+    { dhcp: DHCPType.Static, subnet: '192.168.1.0/24', gw: '192.168.1.1', type: 4 },
+  );
   assert.equal(net('eth1').ip?.dhcp, DHCPType.Client);
 });
 
@@ -306,27 +353,45 @@ test('missing references: the app is left out and reported, nothing of it is ren
   const f = fixtures();
   const noLan = f.objects.filter((o) => o !== f.lan);
   const m1 = await map(f, { objects: noLan });
-  assert.deepEqual(m1.apps.map((a) => a.name), ['ubuntu']);
+  assert.deepEqual(
+    m1.apps.map((a) => a.name),
+    ['ubuntu'],
+  );
   assert.deepEqual(m1.problems, [
-    { object: { kind: 'AppInstance', namespace: 'default', name: 'nginx' }, reason: 'NetworkInstanceNotFound', message: 'NetworkInstance default/lan not found', ref: { kind: 'NetworkInstance', namespace: 'default', name: 'lan' } },
+    {
+      object: { kind: 'AppInstance', namespace: 'default', name: 'nginx' },
+      reason: 'NetworkInstanceNotFound',
+      message: 'NetworkInstance default/lan not found',
+      ref: { kind: 'NetworkInstance', namespace: 'default', name: 'lan' },
+    },
   ]);
   const cfg1 = renderDeviceConfig(m1.input).config;
-  assert.deepEqual(cfg1.apps.map((a) => a.displayname), ['ubuntu']);
+  assert.deepEqual(
+    cfg1.apps.map((a) => a.displayname),
+    ['ubuntu'],
+  );
   assert.ok(!cfg1.datastores.some((d) => d.id === f.registry.metadata.uid), 'no datastore of the left-out app');
   assert.ok(!cfg1.volumes.some((v) => v.uuid === uuidV5(DEVICE, f.data.metadata.uid)), 'no volume of the left-out app');
   assert.equal(cfg1.contentInfo.length, 2, 'the VM image and the base OS only');
-  assert.ok(m1.refs.some((r) => r.kind === 'NetworkInstance' && r.name === 'lan'), 'a missing object is still a dependency');
+  assert.ok(
+    m1.refs.some((r) => r.kind === 'NetworkInstance' && r.name === 'lan'),
+    'a missing object is still a dependency',
+  );
   assert.ok(!m1.owners.has(f.nginx.metadata.uid));
 
   const noSecret = f.objects.filter((o) => o !== f.secret);
   const m2 = await map(f, { objects: noSecret });
-  assert.deepEqual(m2.problems.map((p) => [p.object.name, p.reason, p.ref?.kind, p.message]), [
-    ['nginx', 'SecretNotFound', 'Secret', 'Secret default/reg-creds of DataStore default/registry not found'],
-  ]);
+  assert.deepEqual(
+    m2.problems.map((p) => [p.object.name, p.reason, p.ref?.kind, p.message]),
+    [['nginx', 'SecretNotFound', 'Secret', 'Secret default/reg-creds of DataStore default/registry not found']],
+  );
 
   const partial = { ...f.secret, data: { username: b64('robot') } };
   const m3 = await map(f, { objects: [...noSecret, partial] });
-  assert.deepEqual(m3.problems.map((p) => [p.reason, p.message]), [['SecretKeyNotFound', 'Secret default/reg-creds of DataStore default/registry has no key "password"']]);
+  assert.deepEqual(
+    m3.problems.map((p) => [p.reason, p.message]),
+    [['SecretKeyNotFound', 'Secret default/reg-creds of DataStore default/registry has no key "password"']],
+  );
 
   const m4 = await map(f, { objects: f.objects.filter((o) => o !== f.files && o !== f.data && o !== f.sw) });
   assert.deepEqual(m4.apps, []);
@@ -340,9 +405,22 @@ test('missing references: the app is left out and reported, nothing of it is ren
 
 test('invalid device-level settings are reported and left out, never rendered broken', async () => {
   const f = fixtures();
-  const node = { ...f.node, spec: { ...f.node.spec, devicePorts: [{ name: 'eth1', usage: 'app' }], baseOS: { version: '1', image: 'eve.img', datastoreRef: { name: 'nope', namespace: 'default' } } } };
+  const node = {
+    ...f.node,
+    spec: {
+      ...f.node.spec,
+      devicePorts: [{ name: 'eth1', usage: 'app' }],
+      baseOS: { version: '1', image: 'eve.img', datastoreRef: { name: 'nope', namespace: 'default' } },
+    },
+  };
   const m = await mapDevice({ node, deviceUuid: DEVICE, apps: [], lookup: lookupOf(f.objects), version: 1 });
-  assert.deepEqual(m.problems.map((p) => [p.object.kind, p.reason]), [['EdgeNode', 'NoManagementPort'], ['EdgeNode', 'DataStoreNotFound']]);
+  assert.deepEqual(
+    m.problems.map((p) => [p.object.kind, p.reason]),
+    [
+      ['EdgeNode', 'NoManagementPort'],
+      ['EdgeNode', 'DataStoreNotFound'],
+    ],
+  );
   const cfg = renderDeviceConfig(m.input).config;
   assert.equal(cfg.deviceIoList.length, 0);
   assert.equal(cfg.systemAdapterList.length, 0);
@@ -350,13 +428,26 @@ test('invalid device-level settings are reported and left out, never rendered br
 
   const badNi = { ...f.lan, spec: { type: 'local', subnet: '10.0.0.0/24', gateway: '10.0.0.5', dhcpRange: { start: '10.0.0.2', end: '10.0.0.100' } } };
   const m2 = await map(f, { objects: [...f.objects.filter((o) => o !== f.lan), badNi] });
-  assert.deepEqual(m2.problems.map((p) => [p.object.name, p.reason, p.message]), [['nginx', 'InvalidNetworkInstance', 'NetworkInstance default/lan: gateway 10.0.0.5 lies inside the DHCP range 10.0.0.2-10.0.0.100']]);
+  assert.deepEqual(
+    m2.problems.map((p) => [p.object.name, p.reason, p.message]),
+    [['nginx', 'InvalidNetworkInstance', 'NetworkInstance default/lan: gateway 10.0.0.5 lies inside the DHCP range 10.0.0.2-10.0.0.100']],
+  );
 });
 
 test('render refuses inputs that would crash or confuse EVE', () => {
   const base: DeviceRenderInput = { uuid: DEVICE, version: 1, apps: [], networkInstances: [], volumes: [], contentTrees: [], datastores: [] };
   assert.throws(() => renderDeviceConfig({ ...base, uuid: DEVICE.toUpperCase() }), RenderError);
-  const app = { uuid: uid(), version: '1', displayName: 'a', type: 'container' as const, activate: true, vcpus: 1, memoryKiB: 1024, interfaces: [], volumes: [{ uuid: uid() }] };
+  const app = {
+    uuid: uid(),
+    version: '1',
+    displayName: 'a',
+    type: 'container' as const,
+    activate: true,
+    vcpus: 1,
+    memoryKiB: 1024,
+    interfaces: [],
+    volumes: [{ uuid: uid() }],
+  };
   assert.throws(() => renderDeviceConfig({ ...base, apps: [app] }), /unknown volume/);
   const ni = { uuid: uid(), version: '1', displayName: 'n', type: 'local' as const };
   assert.throws(() => renderDeviceConfig({ ...base, networkInstances: [ni] }), /needs a subnet/);
@@ -367,7 +458,11 @@ test('render refuses inputs that would crash or confuse EVE', () => {
 
 test('ipv4Plan derives and checks local network addressing; image references split like a registry client', () => {
   assert.deepEqual(ipv4Plan('10.1.2.0/24'), { subnet: '10.1.2.0/24', gateway: '10.1.2.1', dhcpRange: { start: '10.1.2.2', end: '10.1.2.254' } });
-  assert.deepEqual(ipv4Plan('10.1.2.7/24', '10.1.2.254'), { subnet: '10.1.2.0/24', gateway: '10.1.2.254', dhcpRange: { start: '10.1.2.1', end: '10.1.2.253' } });
+  assert.deepEqual(ipv4Plan('10.1.2.7/24', '10.1.2.254'), {
+    subnet: '10.1.2.0/24',
+    gateway: '10.1.2.254',
+    dhcpRange: { start: '10.1.2.1', end: '10.1.2.253' },
+  });
   assert.match(String(ipv4Plan('10.1.2.0/30')), /too small/);
   assert.match(String(ipv4Plan('10.1.2.0/24', '10.9.9.9')), /not a host address/);
   assert.match(String(ipv4Plan('banana')), /not an IPv4 CIDR/);
@@ -382,7 +477,17 @@ test('a rendered config runs on the simulated device: apps reach RUNNING with an
   const f = fixtures();
   const m = await map(f);
   assert.deepEqual(m.problems, []);
-  const hw = { manufacturer: 'QEMU', productName: 'pc', machineArch: 'x86_64', cpuArch: 'x86_64', platform: 'kvm', ncpu: 4, memoryMB: 4096, storageMB: 32768, ports: [{ ifname: 'eth0', mac: '02:42:00:00:00:01', ip: '192.168.1.10', subnet: '192.168.1.0/24', gateway: '192.168.1.1' }] };
+  const hw = {
+    manufacturer: 'QEMU',
+    productName: 'pc',
+    machineArch: 'x86_64',
+    cpuArch: 'x86_64',
+    platform: 'kvm',
+    ncpu: 4,
+    memoryMB: 4096,
+    storageMB: 32768,
+    ports: [{ ifname: 'eth0', mac: '02:42:00:00:00:01', ip: '192.168.1.10', subnet: '192.168.1.0/24', gateway: '192.168.1.1' }],
+  };
   const device = new DeviceModel(hw, '14.5.1-kvm-amd64', {}, 0, () => 0);
   device.apply(decoded(renderDeviceConfig(m.input).bytes), DEVICE, 0);
   for (let i = 0; i < 200 && device.appStates().nginx !== 'RUNNING'; i++) device.step(i);

@@ -74,7 +74,9 @@ export const unicodeEdge = (): fc.Arbitrary<string> =>
 
 /** A string of n repetitions of a unit (huge strings without generating them char by char). */
 export const hugeString = (min = 64 << 10, max = 1536 << 10): fc.Arbitrary<string> =>
-  fc.tuple(fc.integer({ min, max }), fc.constantFrom('a', 'é', '\u{1F984}', '\u0000', '\uD800')).map(([n, u]) => u.repeat(Math.max(1, Math.floor(n / u.length))));
+  fc
+    .tuple(fc.integer({ min, max }), fc.constantFrom('a', 'é', '\u{1F984}', '\u0000', '\uD800'))
+    .map(([n, u]) => u.repeat(Math.max(1, Math.floor(n / u.length))));
 
 /** Any string a hostile client might send. */
 export const hostileString = (): fc.Arbitrary<string> =>
@@ -180,14 +182,23 @@ export const HOSTILE_JSON_PATCHES: [string, string][] = [
   // 2^20 and 2^40 copies of a small map from a 1-2 KB patch (kube caps copies at 3 MiB: 422).
   ['copy doubling 20 times', copyDoubling(20)],
   ['copy doubling 40 times', copyDoubling(40)],
-  ['copy doubling of metadata into annotations', JSON.stringify([{ op: 'add', path: '/metadata/annotations', value: {} }, ...Array.from({ length: 20 }, (_, i) => ({ op: 'copy', from: '/metadata', path: `/metadata/annotations/c${i}` }))])],
+  [
+    'copy doubling of metadata into annotations',
+    JSON.stringify([
+      { op: 'add', path: '/metadata/annotations', value: {} },
+      ...Array.from({ length: 20 }, (_, i) => ({ op: 'copy', from: '/metadata', path: `/metadata/annotations/c${i}` })),
+    ]),
+  ],
   ['move a parent into its child', '[{"op":"move","from":"/metadata","path":"/metadata/labels/x"}]'],
   ['move the root', '[{"op":"move","from":"","path":"/data/x"}]'],
   ['replace the root with a string', '[{"op":"replace","path":"","value":"x"}]'],
   ['pointer of 10,000 segments', JSON.stringify([{ op: 'add', path: '/data' + '/a'.repeat(10_000), value: 1 }])],
   ['pointer with bad escapes', '[{"op":"add","path":"/metadata/labels/a~2b","value":"x"}]'],
   ['array index beyond the end', '[{"op":"add","path":"/metadata/finalizers/99999999999","value":"x"}]'],
-  ['negative and huge array index', '[{"op":"add","path":"/metadata/finalizers","value":[]},{"op":"add","path":"/metadata/finalizers/-1","value":"x"},{"op":"remove","path":"/metadata/finalizers/9007199254740993"}]'],
+  [
+    'negative and huge array index',
+    '[{"op":"add","path":"/metadata/finalizers","value":[]},{"op":"add","path":"/metadata/finalizers/-1","value":"x"},{"op":"remove","path":"/metadata/finalizers/9007199254740993"}]',
+  ],
   ['unknown op', '[{"op":"explode","path":"/data"}]'],
   ['op missing', '[{"path":"/data"}]'],
   ['value missing', '[{"op":"add","path":"/data/x"}]'],
@@ -209,7 +220,7 @@ export const MALFORMED_YAML = [
   '!!python/object:os.system ["ls"]\n',
   '\t- tab\n',
   'a: !!int "x"\n',
-  '[' .repeat(5000),
+  '['.repeat(5000),
   yamlAliasBomb(9),
   `x: &a [${'{b: *a},'.repeat(3)}]\n`,
 ];
@@ -230,15 +241,19 @@ export const MALFORMED_PROTOBUF: Uint8Array[] = [
 
 /** Random bytes, sometimes with a protobuf-looking start. */
 export const garbageBytes = (maxLength = 4096): fc.Arbitrary<Uint8Array> =>
-  fc.oneof(
-    fc.uint8Array({ maxLength }),
-    fc.constantFrom(...MALFORMED_PROTOBUF),
-    fc.tuple(fc.constantFrom(0x0a, 0x12, 0x1a, 0x22, 0x2a), fc.uint8Array({ maxLength: 64 })).map(([t, b]) => Uint8Array.from([t, ...b])),
-  ).map(shortBytes);
+  fc
+    .oneof(
+      fc.uint8Array({ maxLength }),
+      fc.constantFrom(...MALFORMED_PROTOBUF),
+      fc.tuple(fc.constantFrom(0x0a, 0x12, 0x1a, 0x22, 0x2a), fc.uint8Array({ maxLength: 64 })).map(([t, b]) => Uint8Array.from([t, ...b])),
+    )
+    .map(shortBytes);
 
 /** Bytes that fast-check reports as a hex prefix and a length. */
 export function shortBytes(b: Uint8Array): Uint8Array {
   const c = Uint8Array.from(b);
-  Object.defineProperty(c, fc.toStringMethod, { value: () => `hex(${Buffer.from(c.subarray(0, 32)).toString('hex')}${c.length > 32 ? '…' : ''}, ${c.length} bytes)` });
+  Object.defineProperty(c, fc.toStringMethod, {
+    value: () => `hex(${Buffer.from(c.subarray(0, 32)).toString('hex')}${c.length > 32 ? '…' : ''}, ${c.length} bytes)`,
+  });
   return c;
 }

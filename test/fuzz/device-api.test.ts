@@ -19,7 +19,14 @@ import { api } from '../helpers/server.ts';
 import { buildNewlogs, createDeviceCert, deviceCertHash, sealEnvelope } from '../../src/eve/index.ts';
 import { AuthContainerSchema } from '../../src/eve/gen/auth/auth_pb.ts';
 import { CipherBlockSchema } from '../../src/eve/gen/evecommon/acipherinfo_pb.ts';
-import { ZInfoAppSchema, ZInfoDeviceSchema, ZInfoMsgSchema, ZInfoNetworkInstanceSchema, ZInfoTypes, ZInfoVolumeSchema } from '../../src/eve/gen/info/info_pb.ts';
+import {
+  ZInfoAppSchema,
+  ZInfoDeviceSchema,
+  ZInfoMsgSchema,
+  ZInfoNetworkInstanceSchema,
+  ZInfoTypes,
+  ZInfoVolumeSchema,
+} from '../../src/eve/gen/info/info_pb.ts';
 import { ZMetricMsgSchema } from '../../src/eve/gen/metrics/metrics_pb.ts';
 import { FlowMessageSchema } from '../../src/eve/gen/flowlog/flowlog_pb.ts';
 import { ZHardwareHealthSchema } from '../../src/eve/gen/hardwarehealth/hardware_health_pb.ts';
@@ -44,10 +51,14 @@ before(async () => {
   assert.equal((await dev.register()).status, 201);
   await dev.getUuid();
   assert.ok(dev.uuid);
-  nodeName = await eventually(async () => {
-    const l = JSON.parse(await env.ok(['get', 'edgenodes', '-o', 'json'])).items as any[];
-    return l.find((n) => n.status?.uuid === dev.uuid)?.metadata.name as string | undefined;
-  }, 20_000, 'the EdgeNode of the fuzz device');
+  nodeName = await eventually(
+    async () => {
+      const l = JSON.parse(await env.ok(['get', 'edgenodes', '-o', 'json'])).items as any[];
+      return l.find((n) => n.status?.uuid === dev.uuid)?.metadata.name as string | undefined;
+    },
+    20_000,
+    'the EdgeNode of the fuzz device',
+  );
   assert.equal((await dev.pollConfig()).status, 200);
   const info = create(ZInfoMsgSchema, { ztype: ZInfoTypes.ZiDevice, devId: dev.uuid, InfoContent: { case: 'dinfo', value: { ncpu: 2, memory: 1024n } } });
   assert.equal((await dev.post('info', toBinary(ZInfoMsgSchema, info))).status, 201);
@@ -69,7 +80,12 @@ async function snapshot(): Promise<string> {
   const devs = env.k.device.listDevices().map(({ lastContact: _l, ...d }) => d);
   const logs = (await env.k.device.logs.query({ device: dev.uuid })).length + (await env.k.device.logs.query({ device: dev.uuid, app: APP })).length;
   const metrics = env.k.device.metrics.latest(dev.uuid);
-  return JSON.stringify({ devs, rv: (await edgeNode()).metadata.resourceVersion, logs, metrics: metrics ? Buffer.from(toBinary(ZMetricMsgSchema, metrics.msg)).toString('base64') : null });
+  return JSON.stringify({
+    devs,
+    rv: (await edgeNode()).metadata.resourceVersion,
+    logs,
+    metrics: metrics ? Buffer.from(toBinary(ZMetricMsgSchema, metrics.msg)).toString('base64') : null,
+  });
 }
 
 async function alive(): Promise<void> {
@@ -97,31 +113,45 @@ type Mutation = { kind: string; apply(c: ReturnType<typeof fromBinary<typeof Aut
 
 const envelopeMutation = (): fc.Arbitrary<Mutation> =>
   fc.oneof(
-    fc.tuple(fc.nat(), fc.integer({ min: 0, max: 7 })).map(([i, bit]): Mutation => ({
-      kind: `payload bit ${bit} of byte ${i}`,
-      apply: (c) => {
-        const p = Buffer.from(c.protectedPayload!.payload.length ? c.protectedPayload!.payload : Buffer.alloc(1));
-        p[i % p.length] ^= 1 << bit;
-        c.protectedPayload!.payload = p;
-      },
-      expect: [401],
-    })),
+    fc.tuple(fc.nat(), fc.integer({ min: 0, max: 7 })).map(
+      ([i, bit]): Mutation => ({
+        kind: `payload bit ${bit} of byte ${i}`,
+        apply: (c) => {
+          const p = Buffer.from(c.protectedPayload!.payload.length ? c.protectedPayload!.payload : Buffer.alloc(1));
+          p[i % p.length] ^= 1 << bit;
+          c.protectedPayload!.payload = p;
+        },
+        expect: [401],
+      }),
+    ),
     fc.uint8Array({ maxLength: 200 }).map((sig): Mutation => ({ kind: 'signature replaced', apply: (c) => void (c.signatureHash = sig), expect: [401] })),
-    fc.nat({ max: 63 }).map((n): Mutation => ({ kind: `signature truncated to ${n}`, apply: (c) => void (c.signatureHash = c.signatureHash.subarray(0, n)), expect: [401] })),
+    fc
+      .nat({ max: 63 })
+      .map((n): Mutation => ({ kind: `signature truncated to ${n}`, apply: (c) => void (c.signatureHash = c.signatureHash.subarray(0, n)), expect: [401] })),
     fc.uint8Array({ maxLength: 64 }).map((h): Mutation => ({ kind: 'unknown cert hash', apply: (c) => void (c.senderCertHash = h), expect: [401] })),
-    fc.nat({ max: 31 }).map((n): Mutation => ({ kind: `cert hash truncated to ${n}`, apply: (c) => void (c.senderCertHash = c.senderCertHash.subarray(0, n)), expect: [401] })),
-    fc.uint8Array({ minLength: 1, maxLength: 64 }).map((d): Mutation => ({ kind: 'cipherData set', apply: (c) => void (c.cipherData = create(CipherBlockSchema, { cipherData: d })), expect: [400] })),
+    fc
+      .nat({ max: 31 })
+      .map((n): Mutation => ({ kind: `cert hash truncated to ${n}`, apply: (c) => void (c.senderCertHash = c.senderCertHash.subarray(0, n)), expect: [401] })),
+    fc
+      .uint8Array({ minLength: 1, maxLength: 64 })
+      .map((d): Mutation => ({ kind: 'cipherData set', apply: (c) => void (c.cipherData = create(CipherBlockSchema, { cipherData: d })), expect: [400] })),
     fc.constant<Mutation>({ kind: 'no protectedPayload', apply: (c) => void (c.protectedPayload = undefined), expect: [400] }),
   );
 
-test('mutated AuthContainers (payload, signature, cert hash, encryption) are refused with EVE\'s code, nothing changes', async () => {
+test("mutated AuthContainers (payload, signature, cert hash, encryption) are refused with EVE's code, nothing changes", async () => {
   const stranger = await createDeviceCert();
-  const info = toBinary(ZInfoMsgSchema, create(ZInfoMsgSchema, { ztype: ZInfoTypes.ZiDevice, devId: dev.uuid, InfoContent: { case: 'dinfo', value: { ncpu: 64 } } }));
+  const info = toBinary(
+    ZInfoMsgSchema,
+    create(ZInfoMsgSchema, { ztype: ZInfoTypes.ZiDevice, devId: dev.uuid, InfoContent: { case: 'dinfo', value: { ncpu: 64 } } }),
+  );
   const before = await snapshot();
   await check(
     fc.asyncProperty(envelopeMutation(), fc.constantFrom(...ACTIONS, 'uuid'), fc.boolean(), async (m, action, signedByStranger) => {
       const payload = action === 'newlogs' || action.endsWith('/newlogs') ? buildNewlogs([{ content: 'mutated' }]) : info;
-      const c = fromBinary(AuthContainerSchema, signedByStranger ? sealEnvelope({ payload, signingKey: stranger.key, senderCertHash: deviceCertHash(dev.dev.certPem) }) : dev.signed(payload));
+      const c = fromBinary(
+        AuthContainerSchema,
+        signedByStranger ? sealEnvelope({ payload, signingKey: stranger.key, senderCertHash: deviceCertHash(dev.dev.certPem) }) : dev.signed(payload),
+      );
       m.apply(c);
       const r = await dev.req(action === 'uuid' ? 'uuid' : `id/${dev.uuid}/${action}`, toBinary(AuthContainerSchema, c));
       // A valid signature by someone else is a 401 whatever else was changed, unless the envelope is malformed first.
@@ -151,26 +181,40 @@ test('malformed protobuf payloads inside a valid envelope are a 400 on every end
 
 test('random garbage payloads inside a valid envelope: 2xx/304 only if they decode, else 400; never 5xx', async () => {
   await check(
-    fc.asyncProperty(fc.uint8Array({ maxLength: 512 }), fc.constantFrom('config', 'info', 'metrics', 'flowlog', 'hardwarehealth', 'attest', 'newlogs'), async (p, action) => {
-      const r = await dev.post(action, p);
-      assert.ok(r.status < 500, `${action} with ${Buffer.from(p.subarray(0, 16)).toString('hex')} → ${r.status}`);
-      assert.ok([200, 201, 304, 400].includes(r.status), `${action} → ${r.status}`);
-    }),
+    fc.asyncProperty(
+      fc.uint8Array({ maxLength: 512 }),
+      fc.constantFrom('config', 'info', 'metrics', 'flowlog', 'hardwarehealth', 'attest', 'newlogs'),
+      async (p, action) => {
+        const r = await dev.post(action, p);
+        assert.ok(r.status < 500, `${action} with ${Buffer.from(p.subarray(0, 16)).toString('hex')} → ${r.status}`);
+        assert.ok([200, 201, 304, 400].includes(r.status), `${action} → ${r.status}`);
+      },
+    ),
     fuzzParams('device garbage payloads', 150),
   );
   await alive();
 });
 
-const SCHEMAS = { info: ZInfoMsgSchema, metrics: ZMetricMsgSchema, flowlog: FlowMessageSchema, hardwarehealth: ZHardwareHealthSchema, attest: ZAttestReqSchema, config: ConfigRequestSchema } as const;
+const SCHEMAS = {
+  info: ZInfoMsgSchema,
+  metrics: ZMetricMsgSchema,
+  flowlog: FlowMessageSchema,
+  hardwarehealth: ZHardwareHealthSchema,
+  attest: ZAttestReqSchema,
+  config: ConfigRequestSchema,
+} as const;
 
 test('well-formed messages with hostile field values: accepted or a 4xx, never a 5xx; the EdgeNode stays readable by kubectl', async () => {
   const action = fc.constantFrom(...(Object.keys(SCHEMAS) as (keyof typeof SCHEMAS)[]));
   await check(
-    fc.asyncProperty(action.chain((a) => fc.tuple(fc.constant(a), protoMessage(SCHEMAS[a]))), async ([a, { seed, bytes }]) => {
-      const r = await dev.post(a, bytes);
-      assert.ok(r.status < 500, `${a} random message seed=${seed} (${bytes.length} bytes) → ${r.status}`);
-      if (bytes.length > 1 << 20) assert.equal(r.status, 413);
-    }),
+    fc.asyncProperty(
+      action.chain((a) => fc.tuple(fc.constant(a), protoMessage(SCHEMAS[a]))),
+      async ([a, { seed, bytes }]) => {
+        const r = await dev.post(a, bytes);
+        assert.ok(r.status < 500, `${a} random message seed=${seed} (${bytes.length} bytes) → ${r.status}`);
+        if (bytes.length > 1 << 20) assert.equal(r.status, 413);
+      },
+    ),
     fuzzParams('device hostile messages', 120),
   );
   await env.k.eve.status.idle();
@@ -212,7 +256,8 @@ test('info reports of every kind with hostile contents reach ingestion: never a 
 
 test('a device timestamp beyond year 9999 is ignored, not a 503 that EVE would retry forever (found by this suite)', async () => {
   const info = create(ZInfoMsgSchema, {
-    ztype: ZInfoTypes.ZiDevice, devId: dev.uuid,
+    ztype: ZInfoTypes.ZiDevice,
+    devId: dev.uuid,
     InfoContent: { case: 'dinfo', value: { ncpu: 3, lastRebootReason: 'far future', lastRebootTime: { seconds: 2n ** 62n, nanos: 0 } } },
   });
   assert.equal((await dev.post('info', toBinary(ZInfoMsgSchema, info))).status, 201);
@@ -254,10 +299,14 @@ test('newlogs and app newlogs: gzip bombs and broken gzip are a 4xx, nothing sto
   const bodies = hostileNewlogBodies();
   const before = await snapshot();
   await check(
-    fc.asyncProperty(fc.constantFrom(...bodies.map((b) => labelled(b.kind, b))), fc.constantFrom('newlogs', `apps/instanceid/${APP}/newlogs`), async ({ value: { kind, body, expect } }, action) => {
-      const r = await dev.post(action, body);
-      is4xx(r.status, expect ?? [400, 413], `${kind} on ${action}`);
-    }),
+    fc.asyncProperty(
+      fc.constantFrom(...bodies.map((b) => labelled(b.kind, b))),
+      fc.constantFrom('newlogs', `apps/instanceid/${APP}/newlogs`),
+      async ({ value: { kind, body, expect } }, action) => {
+        const r = await dev.post(action, body);
+        is4xx(r.status, expect ?? [400, 413], `${kind} on ${action}`);
+      },
+    ),
     fuzzParams('device newlogs bombs', 24),
   );
   assert.equal(await snapshot(), before);
@@ -265,15 +314,17 @@ test('newlogs and app newlogs: gzip bombs and broken gzip are a 4xx, nothing sto
 });
 
 test('newlogs lines with hostile JSON (deep nesting, huge numbers, odd unicode) never give a 5xx and the logs stay queryable', async () => {
-  const line = fc.oneof(
-    fc.constantFrom(1000, 5000, 50_000).map((d) => labelled(`content: [] nested ${d} deep`, '{"content":' + '['.repeat(d) + ']'.repeat(d) + '}')),
-    fc.constantFrom(1000, 5000, 50_000).map((d) => labelled(`tags: {} nested ${d} deep`, '{"tags":' + '{"a":'.repeat(d) + '1' + '}'.repeat(d) + '}')),
-    fc.constant('{"msgid":123456789012345678901234567890,"timestamp":{"seconds":1e400,"nanos":-1}}'),
-    fc.constant('{"content":"\\ud800\\u0000\\u202e","severity":{"x":1},"source":[1,2]}'),
-    fc.constant('{"content":"a","content":"b"}'),
-    fc.constant('{"__proto__":{"polluted":1},"constructor":{"prototype":{"x":1}},"tags":{"__proto__":"x"}}'),
-    fc.string({ unit: 'binary', maxLength: 64 }),
-  ).map((l) => (typeof l === 'string' ? labelled(l, l) : l));
+  const line = fc
+    .oneof(
+      fc.constantFrom(1000, 5000, 50_000).map((d) => labelled(`content: [] nested ${d} deep`, '{"content":' + '['.repeat(d) + ']'.repeat(d) + '}')),
+      fc.constantFrom(1000, 5000, 50_000).map((d) => labelled(`tags: {} nested ${d} deep`, '{"tags":' + '{"a":'.repeat(d) + '1' + '}'.repeat(d) + '}')),
+      fc.constant('{"msgid":123456789012345678901234567890,"timestamp":{"seconds":1e400,"nanos":-1}}'),
+      fc.constant('{"content":"\\ud800\\u0000\\u202e","severity":{"x":1},"source":[1,2]}'),
+      fc.constant('{"content":"a","content":"b"}'),
+      fc.constant('{"__proto__":{"polluted":1},"constructor":{"prototype":{"x":1}},"tags":{"__proto__":"x"}}'),
+      fc.string({ unit: 'binary', maxLength: 64 }),
+    )
+    .map((l) => (typeof l === 'string' ? labelled(l, l) : l));
   await check(
     fc.asyncProperty(fc.array(line, { minLength: 1, maxLength: 4 }), fc.constantFrom('newlogs', `apps/instanceid/${APP}/newlogs`), async (lines, action) => {
       const r = await dev.post(action, gzipOf(Buffer.from(lines.map((l) => l.value).join('\n') + '\n'), action === 'newlogs' ? undefined : 'app'));
@@ -327,10 +378,12 @@ test('huge or bogus declared lengths: 413/400 answered, never a hang or a droppe
 
 test('the Kubernetes API is still healthy after the device fuzz', async () => {
   const r = await new Promise<number>((resolve, reject) => {
-    https.get(`${env.k.api.url}/readyz`, { ca: env.k.api.caPem, headers: { Authorization: `Bearer ${env.k.api.adminToken}` } }, (res) => {
-      res.resume();
-      resolve(res.statusCode!);
-    }).on('error', reject);
+    https
+      .get(`${env.k.api.url}/readyz`, { ca: env.k.api.caPem, headers: { Authorization: `Bearer ${env.k.api.adminToken}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      })
+      .on('error', reject);
   });
   assert.equal(r, 200);
   assert.match(await env.ok(['get', 'edgenodes']), new RegExp(nodeName));

@@ -12,9 +12,30 @@ export interface FuzzKind {
   smp: boolean;
 }
 
-const core = (kind: string, plural: string, namespaced: boolean, base: FuzzKind['base']): FuzzKind => ({ kind, apiVersion: 'v1', plural, namespaced, base, smp: true });
-const rbac = (kind: string, plural: string, namespaced: boolean, base: FuzzKind['base']): FuzzKind => ({ kind, apiVersion: 'rbac.authorization.k8s.io/v1', plural, namespaced, base, smp: true });
-const eve = (kind: string, plural: string, namespaced: boolean, base: FuzzKind['base']): FuzzKind => ({ kind, apiVersion: 'eve.kubeve.io/v1alpha1', plural, namespaced, base, smp: false });
+const core = (kind: string, plural: string, namespaced: boolean, base: FuzzKind['base']): FuzzKind => ({
+  kind,
+  apiVersion: 'v1',
+  plural,
+  namespaced,
+  base,
+  smp: true,
+});
+const rbac = (kind: string, plural: string, namespaced: boolean, base: FuzzKind['base']): FuzzKind => ({
+  kind,
+  apiVersion: 'rbac.authorization.k8s.io/v1',
+  plural,
+  namespaced,
+  base,
+  smp: true,
+});
+const eve = (kind: string, plural: string, namespaced: boolean, base: FuzzKind['base']): FuzzKind => ({
+  kind,
+  apiVersion: 'eve.kubeve.io/v1alpha1',
+  plural,
+  namespaced,
+  base,
+  smp: false,
+});
 
 export const BLOB_CRD = {
   apiVersion: 'apiextensions.k8s.io/v1',
@@ -34,21 +55,49 @@ export const KINDS: FuzzKind[] = [
   core('ConfigMap', 'configmaps', true, () => ({ data: { a: '1' } })),
   core('Secret', 'secrets', true, () => ({ type: 'Opaque', data: { a: 'MQ==' } })),
   core('ServiceAccount', 'serviceaccounts', true, () => ({})),
-  core('Service', 'services', true, () => ({ spec: { type: 'NodePort', selector: { app: 'a' }, ports: [{ name: 'http', port: 80 }, { name: 'dns', port: 53, protocol: 'UDP' }] } })),
+  core('Service', 'services', true, () => ({
+    spec: {
+      type: 'NodePort',
+      selector: { app: 'a' },
+      ports: [
+        { name: 'http', port: 80 },
+        { name: 'dns', port: 53, protocol: 'UDP' },
+      ],
+    },
+  })),
   core('Event', 'events', true, (ns) => ({ involvedObject: { kind: 'Pod', name: 'p', namespace: ns }, reason: 'Fuzz', message: 'm', type: 'Normal' })),
   core('Pod', 'pods', true, () => ({ spec: { containers: [{ name: 'c', image: 'nginx' }] } })),
   core('Namespace', 'namespaces', false, () => ({})),
   core('Node', 'nodes', false, () => ({})),
   { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1', plural: 'leases', namespaced: true, base: () => ({ spec: { holderIdentity: 'h' } }), smp: true },
   rbac('Role', 'roles', true, () => ({ rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }] })),
-  rbac('RoleBinding', 'rolebindings', true, () => ({ roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'r' }, subjects: [{ kind: 'User', name: 'u', apiGroup: 'rbac.authorization.k8s.io' }] })),
+  rbac('RoleBinding', 'rolebindings', true, () => ({
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'r' },
+    subjects: [{ kind: 'User', name: 'u', apiGroup: 'rbac.authorization.k8s.io' }],
+  })),
   rbac('ClusterRole', 'clusterroles', false, () => ({ rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }] })),
-  rbac('ClusterRoleBinding', 'clusterrolebindings', false, () => ({ roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'r' }, subjects: [{ kind: 'User', name: 'u', apiGroup: 'rbac.authorization.k8s.io' }] })),
+  rbac('ClusterRoleBinding', 'clusterrolebindings', false, () => ({
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'r' },
+    subjects: [{ kind: 'User', name: 'u', apiGroup: 'rbac.authorization.k8s.io' }],
+  })),
   {
-    kind: 'CustomResourceDefinition', apiVersion: 'apiextensions.k8s.io/v1', plural: 'customresourcedefinitions', namespaced: false, smp: true,
+    kind: 'CustomResourceDefinition',
+    apiVersion: 'apiextensions.k8s.io/v1',
+    plural: 'customresourcedefinitions',
+    namespaced: false,
+    smp: true,
     base: () => {
       const n = `f${++crdSeq}x${Date.now().toString(36)}`;
-      return { spec: { group: 'hostile.kubeve.io', scope: 'Namespaced', names: { plural: `${n}s`, singular: n, kind: `K${n}` }, versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }] } };
+      return {
+        spec: {
+          group: 'hostile.kubeve.io',
+          scope: 'Namespaced',
+          names: { plural: `${n}s`, singular: n, kind: `K${n}` },
+          versions: [
+            { name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } },
+          ],
+        },
+      };
     },
   },
   { kind: 'Blob', apiVersion: 'fuzz.kubeve.io/v1', plural: 'blobs', namespaced: true, base: () => ({ spec: { any: 'thing' } }), smp: false },

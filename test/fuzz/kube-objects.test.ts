@@ -13,8 +13,22 @@ import YAML from 'yaml';
 import { startEveEnv, eventually, type EveTestEnv } from '../eve-e2e/helpers.ts';
 import { api } from '../helpers/server.ts';
 import {
-  check, fuzzParams, hostileValue, labelled, HOLE, HOSTILE_JSON_PATCHES, INVALID_NUMERALS, MALFORMED_JSON, MALFORMED_YAML, MALFORMED_PROTOBUF, ODD_NUMERALS,
-  nestedText, unicodeEdge, withHole, yamlAliasBomb, type Labelled,
+  check,
+  fuzzParams,
+  hostileValue,
+  labelled,
+  HOLE,
+  HOSTILE_JSON_PATCHES,
+  INVALID_NUMERALS,
+  MALFORMED_JSON,
+  MALFORMED_YAML,
+  MALFORMED_PROTOBUF,
+  ODD_NUMERALS,
+  nestedText,
+  unicodeEdge,
+  withHole,
+  yamlAliasBomb,
+  type Labelled,
 } from './arbitraries.ts';
 import { BLOB_CRD, KINDS, baseObject, collectionPath, type FuzzKind } from './kinds.ts';
 
@@ -31,7 +45,15 @@ after(async () => {
 });
 
 type Res = Awaited<ReturnType<typeof api>>;
-const CT = { json: 'application/json', yaml: 'application/yaml', merge: 'application/merge-patch+json', jsonPatch: 'application/json-patch+json', smp: 'application/strategic-merge-patch+json', apply: 'application/apply-patch+yaml', proto: 'application/vnd.kubernetes.protobuf' };
+const CT = {
+  json: 'application/json',
+  yaml: 'application/yaml',
+  merge: 'application/merge-patch+json',
+  jsonPatch: 'application/json-patch+json',
+  smp: 'application/strategic-merge-patch+json',
+  apply: 'application/apply-patch+yaml',
+  proto: 'application/vnd.kubernetes.protobuf',
+};
 
 /** An admin request; a server that never answers counts as status 0 (a violation), not a hung test. */
 function call(method: string, path: string, body?: string | Buffer, contentType = CT.json): Promise<Res> {
@@ -39,8 +61,9 @@ function call(method: string, path: string, body?: string | Buffer, contentType 
   const timeout = new Promise<Res>((resolve) => {
     timer = setTimeout(() => resolve({ status: 0, body: `no answer to ${method} ${path} within 30 s`, headers: {} }), 30_000);
   });
-  const req = api(env.k.api, method, path, body, body === undefined ? {} : { 'Content-Type': contentType })
-    .catch((e: Error): Res => ({ status: 0, body: `connection failed: ${e.message}`, headers: {} }));
+  const req = api(env.k.api, method, path, body, body === undefined ? {} : { 'Content-Type': contentType }).catch(
+    (e: Error): Res => ({ status: 0, body: `connection failed: ${e.message}`, headers: {} }),
+  );
   return Promise.race([req, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -53,14 +76,20 @@ function expect(ok: boolean, msg: string): void {
 }
 
 function no5xx(r: Res, what: string): void {
-  expect(r.status >= 200 && r.status < 500, `${what} → ${r.status} ${typeof r.body === 'string' ? r.body.slice(0, 300) : JSON.stringify(r.body).slice(0, 300)}`);
+  expect(
+    r.status >= 200 && r.status < 500,
+    `${what} → ${r.status} ${typeof r.body === 'string' ? r.body.slice(0, 300) : JSON.stringify(r.body).slice(0, 300)}`,
+  );
 }
 
 // ---- hostile objects ------------------------------------------------------------------------------
 
 /** A value nested deeper than JSON.stringify could write: serialized by splicing text. */
 class Deep {
-  constructor(readonly depth: number, readonly shape: 'object' | 'array') {}
+  constructor(
+    readonly depth: number,
+    readonly shape: 'object' | 'array',
+  ) {}
 }
 
 /** JSON text of a value that may hold Deep markers. */
@@ -73,7 +102,10 @@ function toJson(v: unknown): string {
 const anyHostile = (): fc.Arbitrary<unknown> =>
   fc.oneof(
     { weight: 5, arbitrary: hostileValue().filter((v) => !isHugeNested(v)) },
-    { weight: 1, arbitrary: fc.tuple(fc.constantFrom(50, 1000, 3500, 12_000), fc.constantFrom<'object' | 'array'>('object', 'array')).map(([d, s]) => new Deep(d, s)) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(fc.constantFrom(50, 1000, 3500, 12_000), fc.constantFrom<'object' | 'array'>('object', 'array')).map(([d, s]) => new Deep(d, s)),
+    },
   );
 
 /** hostileValue's own deep values are replaced by Deep markers (cheap to carry and print). */
@@ -88,12 +120,36 @@ function isHugeNested(v: unknown): boolean {
 
 /** Where a hostile value goes: every metadata field, a label/annotation key or value, the body. */
 const TARGETS: string[][] = [
-  ['metadata', 'name'], ['metadata', 'generateName'], ['metadata', 'namespace'], ['metadata', 'labels'], ['metadata', 'labels', 'k'],
-  ['metadata', 'annotations'], ['metadata', 'annotations', 'k'], ['metadata', 'finalizers'], ['metadata', 'finalizers', '0'],
-  ['metadata', 'ownerReferences'], ['metadata', 'ownerReferences', '0'], ['metadata', 'ownerReferences', '0', 'uid'],
-  ['metadata', 'resourceVersion'], ['metadata', 'uid'], ['metadata', 'creationTimestamp'], ['metadata', 'deletionTimestamp'],
-  ['metadata', 'deletionGracePeriodSeconds'], ['metadata', 'generation'], ['metadata', 'managedFields'], ['metadata', 'managedFields', '0', 'fieldsV1'],
-  ['metadata', 'selfLink'], ['metadata'], ['apiVersion'], ['kind'], ['spec'], ['spec', 'x'], ['data'], ['data', 'k'], ['status'], ['extra'],
+  ['metadata', 'name'],
+  ['metadata', 'generateName'],
+  ['metadata', 'namespace'],
+  ['metadata', 'labels'],
+  ['metadata', 'labels', 'k'],
+  ['metadata', 'annotations'],
+  ['metadata', 'annotations', 'k'],
+  ['metadata', 'finalizers'],
+  ['metadata', 'finalizers', '0'],
+  ['metadata', 'ownerReferences'],
+  ['metadata', 'ownerReferences', '0'],
+  ['metadata', 'ownerReferences', '0', 'uid'],
+  ['metadata', 'resourceVersion'],
+  ['metadata', 'uid'],
+  ['metadata', 'creationTimestamp'],
+  ['metadata', 'deletionTimestamp'],
+  ['metadata', 'deletionGracePeriodSeconds'],
+  ['metadata', 'generation'],
+  ['metadata', 'managedFields'],
+  ['metadata', 'managedFields', '0', 'fieldsV1'],
+  ['metadata', 'selfLink'],
+  ['metadata'],
+  ['apiVersion'],
+  ['kind'],
+  ['spec'],
+  ['spec', 'x'],
+  ['data'],
+  ['data', 'k'],
+  ['status'],
+  ['extra'],
 ];
 
 interface Mutation {
@@ -104,10 +160,19 @@ interface Mutation {
 }
 
 const mutation = (): fc.Arbitrary<Mutation> =>
-  fc.oneof(
-    { weight: 4, arbitrary: fc.record<Mutation>({ path: fc.constantFrom(...TARGETS), value: anyHostile() }) },
-    { weight: 1, arbitrary: fc.record<Mutation>({ path: fc.constantFrom<string[]>(['metadata', 'labels'], ['metadata', 'annotations'], ['data'], ['spec']), key: fc.oneof(unicodeEdge(), fc.constantFrom('a/b/c', '/x', 'x/', 'kubernetes.io/', 'a'.repeat(300), '')), value: fc.constant<unknown>('v') }) },
-  ).map((m) => ({ ...m, [fc.toStringMethod]: () => show(m) }));
+  fc
+    .oneof(
+      { weight: 4, arbitrary: fc.record<Mutation>({ path: fc.constantFrom(...TARGETS), value: anyHostile() }) },
+      {
+        weight: 1,
+        arbitrary: fc.record<Mutation>({
+          path: fc.constantFrom<string[]>(['metadata', 'labels'], ['metadata', 'annotations'], ['data'], ['spec']),
+          key: fc.oneof(unicodeEdge(), fc.constantFrom('a/b/c', '/x', 'x/', 'kubernetes.io/', 'a'.repeat(300), '')),
+          value: fc.constant<unknown>('v'),
+        }),
+      },
+    )
+    .map((m) => ({ ...m, [fc.toStringMethod]: () => show(m) }));
 
 function show(m: Mutation): string {
   return `${m.path.join('.')}${m.key !== undefined ? `[key ${JSON.stringify(m.key).slice(0, 60)}]` : ''} = ${describe(m.value)}`;
@@ -145,23 +210,34 @@ const pointer = (path: string[]) => '/' + path.map((p) => p.replace(/~/g, '~0').
 /** The first event of a watch on one object (resourceVersion=0: the current state as ADDED). */
 function firstWatchEvent(path: string, name: string): Promise<{ status: number; event?: any }> {
   return new Promise((resolve, reject) => {
-    const req = https.request(`${env.k.api.url}${path}?watch=1&resourceVersion=0&fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}`, {
-      headers: { Authorization: `Bearer ${env.k.api.adminToken}`, Accept: 'application/json' }, ca: env.k.api.caPem,
-    }, (res) => {
-      let buf = '';
-      const timer = setTimeout(() => { req.destroy(); resolve({ status: res.statusCode! }); }, 5000);
-      res.on('data', (d: Buffer) => {
-        buf += d.toString();
-        const nl = buf.indexOf('\n');
-        if (nl >= 0) {
-          clearTimeout(timer);
+    const req = https.request(
+      `${env.k.api.url}${path}?watch=1&resourceVersion=0&fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}`,
+      {
+        headers: { Authorization: `Bearer ${env.k.api.adminToken}`, Accept: 'application/json' },
+        ca: env.k.api.caPem,
+      },
+      (res) => {
+        let buf = '';
+        const timer = setTimeout(() => {
           req.destroy();
-          resolve({ status: res.statusCode!, event: JSON.parse(buf.slice(0, nl)) });
-        }
-      });
-      res.on('end', () => { clearTimeout(timer); resolve({ status: res.statusCode!, event: buf ? JSON.parse(buf.split('\n')[0]!) : undefined }); });
-      res.on('error', () => undefined);
-    });
+          resolve({ status: res.statusCode! });
+        }, 5000);
+        res.on('data', (d: Buffer) => {
+          buf += d.toString();
+          const nl = buf.indexOf('\n');
+          if (nl >= 0) {
+            clearTimeout(timer);
+            req.destroy();
+            resolve({ status: res.statusCode!, event: JSON.parse(buf.slice(0, nl)) });
+          }
+        });
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode!, event: buf ? JSON.parse(buf.split('\n')[0]!) : undefined });
+        });
+        res.on('error', () => undefined);
+      },
+    );
     req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(e)));
     req.end();
   });
@@ -183,7 +259,9 @@ async function makeNamespace(prefix: string): Promise<string> {
 
 /** kubectl decodes (get -o json, table, describe) every object left in the namespace and every stored cluster object; then it all goes away. */
 async function decodeAndDelete(ns: string, stored: Stored[]): Promise<void> {
-  const plurals = [...new Set(KINDS.filter((k) => k.namespaced).map((k) => `${k.plural}${k.apiVersion.includes('.') ? '.' + k.apiVersion.split('/')[0] : ''}`))];
+  const plurals = [
+    ...new Set(KINDS.filter((k) => k.namespaced).map((k) => `${k.plural}${k.apiVersion.includes('.') ? '.' + k.apiVersion.split('/')[0] : ''}`)),
+  ];
   const got = await env.kubectl(['get', plurals.join(','), '-n', ns, '-o', 'json']);
   expect(got.code === 0, `kubectl get -o json in ${ns}: ${got.stderr.slice(0, 1000)}`);
   if (got.code === 0) JSON.parse(got.stdout);
@@ -254,7 +332,10 @@ test('hostile objects of every kind: create, read, list, watch, update, every pa
           expect(!!l.body.items?.some((i: any) => i.metadata.name === s.name) || owned, 'listed');
           const w = await firstWatchEvent(coll, s.name);
           expect(w.status === 200, `watch ${k.kind} → ${w.status}`);
-          expect(owned || (w.event?.type === 'ADDED' && w.event.object.metadata.name === s.name), `watch delivers ${s.name.slice(0, 80)}: ${String(JSON.stringify(w.event)).slice(0, 200)}`);
+          expect(
+            owned || (w.event?.type === 'ADDED' && w.event.object.metadata.name === s.name),
+            `watch delivers ${s.name.slice(0, 80)}: ${String(JSON.stringify(w.event)).slice(0, 200)}`,
+          );
         }
         // hostile writes on the stored object
         const cur = g.status === 200 ? g.body : c.body;
@@ -262,14 +343,28 @@ test('hostile objects of every kind: create, read, list, watch, update, every pa
         no5xx(await call('PATCH', self, toJson(mergePatchOf(m2)), CT.merge), `merge patch ${k.kind} with ${show(m2)}`);
         const p = m2.key !== undefined ? [...m2.path, m2.key] : m2.path;
         no5xx(await call('PATCH', self, toJson([{ op: 'add', path: pointer(p), value: m2.value }]), CT.jsonPatch), `JSON patch ${k.kind} add ${show(m2)}`);
-        no5xx(await call('PATCH', self, toJson([{ op: 'replace', path: pointer(p), value: m2.value }, { op: 'test', path: pointer(p), value: m2.value }]), CT.jsonPatch), `JSON patch ${k.kind} replace ${show(m2)}`);
+        no5xx(
+          await call(
+            'PATCH',
+            self,
+            toJson([
+              { op: 'replace', path: pointer(p), value: m2.value },
+              { op: 'test', path: pointer(p), value: m2.value },
+            ]),
+            CT.jsonPatch,
+          ),
+          `JSON patch ${k.kind} replace ${show(m2)}`,
+        );
         if (k.smp) no5xx(await call('PATCH', self, toJson(mergePatchOf(m2)), CT.smp), `strategic merge patch ${k.kind} with ${show(m2)}`);
         const applied = applyMutation(baseObject(k, ns, s.name), m2);
         if (k.kind === 'CustomResourceDefinition') (applied.metadata as any).name = s.name;
         no5xx(await call('PATCH', `${self}?fieldManager=fuzz&force=true`, toJson(applied), CT.apply), `server-side apply ${k.kind} with ${show(m2)}`);
         // still patchable by a user, and deletable
         const ok = await call('PATCH', self, '{"metadata":{"labels":{"fuzz":"ok"},"finalizers":null}}', CT.merge);
-        expect(ok.status === 200 || (owned && ok.status === 404), `benign patch of ${k.kind} after ${show(m1)} / ${show(m2)} → ${ok.status} ${JSON.stringify(ok.body).slice(0, 300)}`);
+        expect(
+          ok.status === 200 || (owned && ok.status === 404),
+          `benign patch of ${k.kind} after ${show(m1)} / ${show(m2)} → ${ok.status} ${JSON.stringify(ok.body).slice(0, 300)}`,
+        );
         if (deleteIt) {
           const d = await call('DELETE', self);
           expect([200, 202].includes(d.status) || (owned && d.status === 404), `delete ${k.kind} → ${d.status} ${JSON.stringify(d.body).slice(0, 300)}`);
@@ -294,10 +389,20 @@ function hasDeep(v: unknown): boolean {
 const rawBody = (k: FuzzKind, ns: string): fc.Arbitrary<Labelled<{ text: string | Buffer; ct: string }>> => {
   const base = () => baseObject(k, ns, `raw-${++seq}`);
   const holeAt = (path: string[]) => applyMutation(base(), { path, value: HOLE });
-  const holePaths = [['metadata', 'generation'], ['metadata', 'deletionGracePeriodSeconds'], ['metadata', 'labels', 'k'], ['metadata', 'annotations', 'k'], ['data', 'k'], ['spec', 'n'], ['spec', 'replicas'], ['extra']];
+  const holePaths = [
+    ['metadata', 'generation'],
+    ['metadata', 'deletionGracePeriodSeconds'],
+    ['metadata', 'labels', 'k'],
+    ['metadata', 'annotations', 'k'],
+    ['data', 'k'],
+    ['spec', 'n'],
+    ['spec', 'replicas'],
+    ['extra'],
+  ];
   return fc.oneof(
-    fc.tuple(fc.constantFrom(...ODD_NUMERALS, ...INVALID_NUMERALS), fc.constantFrom(...holePaths), fc.constantFrom(CT.json, CT.yaml)).map(([num, path, ct]) =>
-      labelled(`numeral ${num} at ${path.join('.')} as ${ct}`, { text: withHole(holeAt(path), num), ct })),
+    fc
+      .tuple(fc.constantFrom(...ODD_NUMERALS, ...INVALID_NUMERALS), fc.constantFrom(...holePaths), fc.constantFrom(CT.json, CT.yaml))
+      .map(([num, path, ct]) => labelled(`numeral ${num} at ${path.join('.')} as ${ct}`, { text: withHole(holeAt(path), num), ct })),
     fc.constantFrom(CT.json, CT.yaml).map((ct) => {
       const o = base();
       const t = JSON.stringify(o).replace('"metadata":{', `"metadata":{"name":"dup-a-${seq}",`).replace(/^\{/, '{"kind":"Nope",');
@@ -311,11 +416,23 @@ const rawBody = (k: FuzzKind, ns: string): fc.Arbitrary<Labelled<{ text: string 
     fc.constantFrom(...MALFORMED_YAML).map((t) => labelled(`malformed YAML ${JSON.stringify(t.slice(0, 40))}`, { text: t, ct: CT.yaml })),
     fc.constantFrom(6, 9, 12).map((lv) => {
       const o = base();
-      const y = YAML.stringify(o).replace(/\n$/, '') + `\nbomb:\n${yamlAliasBomb(lv).split('\n').map((l) => `  ${l}`).join('\n')}\n`;
+      const y =
+        YAML.stringify(o).replace(/\n$/, '') +
+        `\nbomb:\n${yamlAliasBomb(lv)
+          .split('\n')
+          .map((l) => `  ${l}`)
+          .join('\n')}\n`;
       return labelled(`YAML alias bomb of ${lv} levels in the object`, { text: y, ct: CT.yaml });
     }),
-    fc.constantFrom(...MALFORMED_PROTOBUF).map((b) => labelled(`protobuf garbage ${Buffer.from(b.subarray(0, 8)).toString('hex')}`, { text: Buffer.from(b), ct: CT.proto })),
-    fc.constant(labelled('k8s protobuf magic then garbage', { text: Buffer.concat([Buffer.from([0x6b, 0x38, 0x73, 0x00]), Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])]), ct: CT.proto })),
+    fc
+      .constantFrom(...MALFORMED_PROTOBUF)
+      .map((b) => labelled(`protobuf garbage ${Buffer.from(b.subarray(0, 8)).toString('hex')}`, { text: Buffer.from(b), ct: CT.proto })),
+    fc.constant(
+      labelled('k8s protobuf magic then garbage', {
+        text: Buffer.concat([Buffer.from([0x6b, 0x38, 0x73, 0x00]), Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])]),
+        ct: CT.proto,
+      }),
+    ),
     fc.constantFrom(CT.json, CT.yaml).map((ct) => labelled(`spec nested 20,000 deep as ${ct}`, { text: withHole(holeAt(['spec']), nestedText(20_000)), ct })),
     fc.constantFrom(...HOSTILE_JSON_PATCHES).map(([what, t]) => labelled(`JSON patch: ${what}`, { text: t, ct: CT.jsonPatch })),
     fc.constant(labelled('lone surrogate escapes in names', { text: JSON.stringify(base()).replace(/"name":"([^"]+)"/, '"name":"$1\\ud800"'), ct: CT.json })),
@@ -331,11 +448,21 @@ test('raw bodies (odd numerals, duplicate keys, malformed JSON/YAML/protobuf, al
     fc.asyncProperty(
       fc.constantFrom(...KINDS.map((k) => labelled(k.kind, k))).chain(({ value: k }) => fc.tuple(fc.constant(labelled(k.kind, k)), rawBody(k, ns))),
       fc.constantFrom('create', 'update', 'merge', 'apply', 'json-patch', 'strategic'),
-      async ([{ value: k }, { label, value: { text, ct } }], op) => {
+      async (
+        [
+          { value: k },
+          {
+            label,
+            value: { text, ct },
+          },
+        ],
+        op,
+      ) => {
         let r: Res;
         if (op === 'create') r = await call('POST', collectionPath(k, ns), text, ct);
         else if (op === 'update') r = await call('PUT', `${collectionPath(target, ns)}/target`, text, ct);
-        else if (op === 'merge') r = await call('PATCH', `${collectionPath(target, ns)}/target`, text, ct === CT.json ? CT.merge : ct === CT.yaml ? CT.apply : ct);
+        else if (op === 'merge')
+          r = await call('PATCH', `${collectionPath(target, ns)}/target`, text, ct === CT.json ? CT.merge : ct === CT.yaml ? CT.apply : ct);
         else if (op === 'json-patch' || ct === CT.jsonPatch) r = await call('PATCH', `${collectionPath(target, ns)}/target`, text, CT.jsonPatch);
         else if (op === 'strategic') r = await call('PATCH', `${collectionPath(target, ns)}/target`, text, CT.smp);
         else r = await call('PATCH', `${collectionPath(target, ns)}/target?fieldManager=fuzz`, text, CT.apply);

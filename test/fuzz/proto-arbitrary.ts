@@ -32,12 +32,18 @@ class Gen {
   }
   string(): string {
     switch (this.int(6)) {
-      case 0: return '';
-      case 1: return this.pick(UNICODE_EDGES).repeat(1 + this.int(4));
-      case 2: return 'x'.repeat(this.pick([1, 255, 256, 4096, 70_000]));
-      case 3: return String.fromCharCode(...Array.from({ length: 1 + this.int(20) }, () => this.int(0x10000)));
-      case 4: return this.pick(['0.0.0.0', '::1', '-1', 'NaN', '1e400', '../../etc/passwd', 'IMGA', 'IMGB', '{"a":', 'a'.repeat(64)]);
-      default: return String(this.r()).slice(2);
+      case 0:
+        return '';
+      case 1:
+        return this.pick(UNICODE_EDGES).repeat(1 + this.int(4));
+      case 2:
+        return 'x'.repeat(this.pick([1, 255, 256, 4096, 70_000]));
+      case 3:
+        return String.fromCharCode(...Array.from({ length: 1 + this.int(20) }, () => this.int(0x10000)));
+      case 4:
+        return this.pick(['0.0.0.0', '::1', '-1', 'NaN', '1e400', '../../etc/passwd', 'IMGA', 'IMGB', '{"a":', 'a'.repeat(64)]);
+      default:
+        return String(this.r()).slice(2);
     }
   }
   int32(): number {
@@ -62,15 +68,30 @@ class Gen {
 
 function scalar(g: Gen, t: ScalarType): unknown {
   switch (t) {
-    case ScalarType.STRING: return g.string();
-    case ScalarType.BYTES: return g.bytes();
-    case ScalarType.BOOL: return g.chance(0.5);
-    case ScalarType.DOUBLE: return g.double();
-    case ScalarType.FLOAT: return Math.fround(g.double());
-    case ScalarType.INT32: case ScalarType.SINT32: case ScalarType.SFIXED32: return g.int32();
-    case ScalarType.UINT32: case ScalarType.FIXED32: return g.uint32();
-    case ScalarType.INT64: case ScalarType.SINT64: case ScalarType.SFIXED64: return g.int64();
-    case ScalarType.UINT64: case ScalarType.FIXED64: return g.uint64();
+    case ScalarType.STRING:
+      return g.string();
+    case ScalarType.BYTES:
+      return g.bytes();
+    case ScalarType.BOOL:
+      return g.chance(0.5);
+    case ScalarType.DOUBLE:
+      return g.double();
+    case ScalarType.FLOAT:
+      return Math.fround(g.double());
+    case ScalarType.INT32:
+    case ScalarType.SINT32:
+    case ScalarType.SFIXED32:
+      return g.int32();
+    case ScalarType.UINT32:
+    case ScalarType.FIXED32:
+      return g.uint32();
+    case ScalarType.INT64:
+    case ScalarType.SINT64:
+    case ScalarType.SFIXED64:
+      return g.int64();
+    case ScalarType.UINT64:
+    case ScalarType.FIXED64:
+      return g.uint64();
   }
   return undefined;
 }
@@ -82,13 +103,17 @@ function enumValue(g: Gen, e: { values: readonly { number: number }[] }): number
 
 function value(g: Gen, f: DescField, depth: number): unknown {
   switch (f.fieldKind) {
-    case 'scalar': return scalar(g, f.scalar);
-    case 'enum': return enumValue(g, f.enum);
-    case 'message': return message(g, f.message, depth + 1);
+    case 'scalar':
+      return scalar(g, f.scalar);
+    case 'enum':
+      return enumValue(g, f.enum);
+    case 'message':
+      return message(g, f.message, depth + 1);
     case 'list': {
       const n = g.pick([0, 1, 2, 3, 50]);
       return Array.from({ length: depth > 3 ? Math.min(n, 2) : n }, () =>
-        f.listKind === 'scalar' ? scalar(g, f.scalar) : f.listKind === 'enum' ? enumValue(g, f.enum) : message(g, f.message, depth + 1));
+        f.listKind === 'scalar' ? scalar(g, f.scalar) : f.listKind === 'enum' ? enumValue(g, f.enum) : message(g, f.message, depth + 1),
+      );
     }
     case 'map': {
       const out: Record<string, unknown> = {};

@@ -8,10 +8,21 @@ let t: TestServer;
 before(async () => {
   t = await startTestServer();
   const crd = {
-    apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'things.fuzz.kubeve.io' },
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'things.fuzz.kubeve.io' },
     spec: {
-      group: 'fuzz.kubeve.io', scope: 'Namespaced', names: { plural: 'things', singular: 'thing', kind: 'Thing' },
-      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer' } } } } } } }],
+      group: 'fuzz.kubeve.io',
+      scope: 'Namespaced',
+      names: { plural: 'things', singular: 'thing', kind: 'Thing' },
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer' } } } } } },
+        },
+      ],
     },
   };
   assert.equal((await api(t.server, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd)).status, 201);
@@ -26,7 +37,13 @@ test('a Node created without status can be patched, applied and updated', async 
   const merge = await api(t.server, 'PATCH', '/api/v1/nodes/bare', '{"metadata":{"labels":{"a":"b"}}}', { 'Content-Type': 'application/merge-patch+json' });
   assert.equal(merge.status, 200, JSON.stringify(merge.body));
   assert.equal(merge.body.status, undefined);
-  const apply = await api(t.server, 'PATCH', '/api/v1/nodes/bare?fieldManager=me', '{"apiVersion":"v1","kind":"Node","metadata":{"name":"bare","labels":{"c":"d"}}}', { 'Content-Type': 'application/apply-patch+yaml' });
+  const apply = await api(
+    t.server,
+    'PATCH',
+    '/api/v1/nodes/bare?fieldManager=me',
+    '{"apiVersion":"v1","kind":"Node","metadata":{"name":"bare","labels":{"c":"d"}}}',
+    { 'Content-Type': 'application/apply-patch+yaml' },
+  );
   assert.equal(apply.status, 200, JSON.stringify(apply.body));
   const out = await t.ok(['label', 'node', 'bare', 'e=f']);
   assert.match(out, /labeled/);
@@ -49,7 +66,12 @@ test('a warning quoting a hostile field name is sent escaped; kubectl prints it 
 
 test('apiVersion or kind of the wrong JSON type is a 400 on create and update (was a 500); null counts as absent', async () => {
   const cms = '/api/v1/namespaces/default/configmaps';
-  for (const [field, value] of [['apiVersion', 1], ['apiVersion', ['v1']], ['kind', { k: 1 }], ['kind', true]] as const) {
+  for (const [field, value] of [
+    ['apiVersion', 1],
+    ['apiVersion', ['v1']],
+    ['kind', { k: 1 }],
+    ['kind', true],
+  ] as const) {
     const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'typed' }, [field]: value };
     const c = await api(t.server, 'POST', cms, body);
     assert.equal(c.status, 400, `${field}=${JSON.stringify(value)}: ${JSON.stringify(c.body)}`);
@@ -87,8 +109,15 @@ test('an object with a 90,000-character name (RBAC names have no length limit) c
 
 test('a CRD whose spec, names or conversion has the wrong JSON type is refused with a 4xx (was a 500 from defaulting)', async () => {
   const valid = () => ({
-    apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'odds.fuzz.kubeve.io' },
-    spec: { group: 'fuzz.kubeve.io', scope: 'Namespaced', names: { plural: 'odds', kind: 'Odd' }, versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object' } } }] },
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'odds.fuzz.kubeve.io' },
+    spec: {
+      group: 'fuzz.kubeve.io',
+      scope: 'Namespaced',
+      names: { plural: 'odds', kind: 'Odd' },
+      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object' } } }],
+    },
   });
   const cases: [string, (o: any) => void][] = [
     ['spec', (o) => (o.spec = -2e-232)],
@@ -104,7 +133,8 @@ test('a CRD whose spec, names or conversion has the wrong JSON type is refused w
 });
 
 test('lone surrogates in a JSON body become U+FFFD as Go decodes them: a Role named with one is created, read and deleted', async () => {
-  const body = '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"r\\ud800","labels":{"a":"b"},"annotations":{"k":"v\\udc00\\ud83d"}},"rules":[]}';
+  const body =
+    '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"r\\ud800","labels":{"a":"b"},"annotations":{"k":"v\\udc00\\ud83d"}},"rules":[]}';
   const r = await api(t.server, 'POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles', body);
   assert.equal(r.status, 201, JSON.stringify(r.body));
   assert.equal(r.body.metadata.name, 'r\ufffd');

@@ -35,9 +35,14 @@ let kcB: Kc;
 function kubectl(kubeconfig: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const home = join(dir, 'home');
   return new Promise((resolve) => {
-    const child = execFile('kubectl', args, { env: { ...process.env, HOME: home, KUBECONFIG: kubeconfig, KUBECACHEDIR: join(home, 'cache') }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
-    });
+    const child = execFile(
+      'kubectl',
+      args,
+      { env: { ...process.env, HOME: home, KUBECONFIG: kubeconfig, KUBECACHEDIR: join(home, 'cache') }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
+      },
+    );
     if (input !== undefined) child.stdin!.end(input);
   });
 }
@@ -81,9 +86,23 @@ test('one replica leads, the other follows; kubectl writes through A are watched
   assert.notEqual(await controllerLeader(kcB), '');
   await ok(a.kubeconfig, ['create', 'namespace', 'fleet']);
   const home = join(dir, 'home');
-  const watch = spawn('kubectl', ['-n', 'fleet', 'get', 'configmaps', '-w', '--output-watch-events', '-o', 'custom-columns=TYPE:.type,NAME:.object.metadata.name,V:.object.data.v', '--no-headers'], {
-    env: { ...process.env, HOME: home, KUBECONFIG: b.kubeconfig, KUBECACHEDIR: join(home, 'cache') },
-  });
+  const watch = spawn(
+    'kubectl',
+    [
+      '-n',
+      'fleet',
+      'get',
+      'configmaps',
+      '-w',
+      '--output-watch-events',
+      '-o',
+      'custom-columns=TYPE:.type,NAME:.object.metadata.name,V:.object.data.v',
+      '--no-headers',
+    ],
+    {
+      env: { ...process.env, HOME: home, KUBECONFIG: b.kubeconfig, KUBECACHEDIR: join(home, 'cache') },
+    },
+  );
   cleanup.push(() => watch.kill('SIGKILL'));
   let out = '';
   watch.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -96,7 +115,11 @@ test('one replica leads, the other follows; kubectl writes through A are watched
   await ok(a.kubeconfig, ['-n', 'fleet', 'patch', 'configmap', 'cm-3', '--type=merge', '-p', '{"data":{"v":"33"}}']);
   await ok(a.kubeconfig, ['-n', 'fleet', 'delete', 'configmap', 'cm-5']);
   expected.push('MODIFIED cm-3 33', 'DELETED cm-5 5');
-  const lines = () => out.split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/).join(' '));
+  const lines = () =>
+    out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.trim().split(/\s+/).join(' '));
   await eventually(() => lines().length >= expected.length, 20_000, `watch through B: ${out}`);
   assert.deepEqual(lines(), expected);
   watch.kill('SIGTERM');
@@ -112,8 +135,15 @@ test('kill -9 the leader under write and device load: no acknowledged write lost
   const onboard = await issueOnboardingCert(pki);
   await ok(a.kubeconfig, ['apply', '-f', '-'], onboardingKeyYaml('ha-key', onboard.certPem));
   const fleetOptions = {
-    server: `localhost:${proxy.port}`, rootCertPem: pki.root.certPem, onboard: { certPem: onboard.certPem, keyPem: onboard.keyPem },
-    timeScale: 60, startSpreadMs: 300, stepMs: 1000, rebootMs: 2000, logs: false, metrics: false,
+    server: `localhost:${proxy.port}`,
+    rootCertPem: pki.root.certPem,
+    onboard: { certPem: onboard.certPem, keyPem: onboard.keyPem },
+    timeScale: 60,
+    startSpreadMs: 300,
+    stepMs: 1000,
+    rebootMs: 2000,
+    logs: false,
+    metrics: false,
   };
   fleet = await SimFleet.create({ ...fleetOptions, count: 4, serialPrefix: 'ha-' });
   const applied = new Map<string, string[]>();
@@ -125,7 +155,14 @@ test('kill -9 the leader under write and device load: no acknowledged write lost
   await fleet.waitFor((f) => f.counts().configured === 4, 90_000, '4 configured devices');
   const names = fleet.devices.map((d) => d.serial);
   const node = (kc: string, n: string) => json(kc, ['get', 'edgenode', n]);
-  await eventually(async () => (await Promise.all(names.map((n) => node(b.kubeconfig, n)))).every((n) => cond(n, 'ConfigDelivered')?.status === 'True' && cond(n, 'Online')?.status === 'True'), 60_000, 'EdgeNodes delivered and online');
+  await eventually(
+    async () =>
+      (await Promise.all(names.map((n) => node(b.kubeconfig, n)))).every(
+        (n) => cond(n, 'ConfigDelivered')?.status === 'True' && cond(n, 'Online')?.status === 'True',
+      ),
+    60_000,
+    'EdgeNodes delivered and online',
+  );
   assert.ok((proxy.connections.get(b.devicePort) ?? 0) > 0 && (proxy.connections.get(a.devicePort) ?? 0) > 0, 'devices talk to both replicas');
   // Devices talk to both: presence must not flap while half their requests reach the follower.
   await new Promise((r) => setTimeout(r, 7000));
@@ -145,12 +182,20 @@ test('kill -9 the leader under write and device load: no acknowledged write lost
       const name = `w${w}-${i}`;
       const kc = target === 0 ? kcA : kcB;
       try {
-        const r = await apiRequest(kc, 'POST', '/api/v1/namespaces/load/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { v: name } }, 5000);
+        const r = await apiRequest(
+          kc,
+          'POST',
+          '/api/v1/namespaces/load/configmaps',
+          { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { v: name } },
+          5000,
+        );
         if (r.status === 201) {
           acked.set(name, r.body.metadata.resourceVersion);
           if (killedAt) ackedAfterKill++;
         }
-      } catch { /* the replica is gone: not acknowledged */ }
+      } catch {
+        /* the replica is gone: not acknowledged */
+      }
       target = 1 - target;
     }
   });
@@ -176,20 +221,34 @@ test('kill -9 the leader under write and device load: no acknowledged write lost
 
   // The controllers really run on B: the workloads controllers create a ReplicaSet, the GC removes a dependent.
   await ok(b.kubeconfig, ['-n', 'load', 'create', 'deployment', 'web', '--image=nginx', '--replicas=0']);
-  await eventually(async () => JSON.parse(await ok(b.kubeconfig, ['-n', 'load', 'get', 'replicasets', '-o', 'json'])).items.length === 1, 15_000, 'a ReplicaSet from B\'s deployment controller');
+  await eventually(
+    async () => JSON.parse(await ok(b.kubeconfig, ['-n', 'load', 'get', 'replicasets', '-o', 'json'])).items.length === 1,
+    15_000,
+    "a ReplicaSet from B's deployment controller",
+  );
   const orphan = await apiRequest(kcB, 'POST', '/api/v1/namespaces/load/configmaps', {
-    apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'orphan', ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'gone', uid: '00000000-0000-4000-8000-000000000001' }] },
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'orphan', ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'gone', uid: '00000000-0000-4000-8000-000000000001' }] },
   });
   assert.equal(orphan.status, 201);
-  await eventually(async () => (await apiRequest(kcB, 'GET', '/api/v1/namespaces/load/configmaps/orphan')).status === 404, 15_000, 'B\'s garbage collector deletes a dependent of a missing owner');
+  await eventually(
+    async () => (await apiRequest(kcB, 'GET', '/api/v1/namespaces/load/configmaps/orphan')).status === 404,
+    15_000,
+    "B's garbage collector deletes a dependent of a missing owner",
+  );
 
   // The late device is known to B with the UUID A gave it, and gets its config there.
   await late.waitFor((f) => f.counts().configured === 1, 60_000, 'the late device configured through B');
   assert.deepEqual(uuids, [lateUuid], 'the late device kept the UUID A gave it (no re-onboarding)');
-  const lateNode = await eventually(async () => {
-    const l = await json(b.kubeconfig, ['get', 'edgenodes']);
-    return l.items.find((n: any) => n.status?.uuid === lateUuid);
-  }, 20_000, 'the late device\'s EdgeNode');
+  const lateNode = await eventually(
+    async () => {
+      const l = await json(b.kubeconfig, ['get', 'edgenodes']);
+      return l.items.find((n: any) => n.status?.uuid === lateUuid);
+    },
+    20_000,
+    "the late device's EdgeNode",
+  );
   assert.equal(lateNode.spec.serial, lateDevice.serial);
 
   // Devices keep polling (304s through B) with no new config, and stay Online.
@@ -218,7 +277,10 @@ test('kill -9 the leader under write and device load: no acknowledged write lost
   // A change rendered by B's controllers still reaches a device through the proxy.
   const target = names[0]!;
   const n0 = await node(b.kubeconfig, target);
-  await ok(b.kubeconfig, ['apply', '-f', '-'], `apiVersion: eve.kubeve.io/v1alpha1
+  await ok(
+    b.kubeconfig,
+    ['apply', '-f', '-'],
+    `apiVersion: eve.kubeve.io/v1alpha1
 kind: NetworkInstance
 metadata: {name: lan, namespace: default}
 spec: {type: local, subnet: 10.62.0.0/24}
@@ -238,7 +300,8 @@ spec:
   resources: {cpus: 1, memory: 256Mi}
   networks:
     - networkInstanceRef: {name: lan}
-`);
+`,
+  );
   await ok(b.kubeconfig, ['wait', '--for=condition=Ready', 'appinstance/web', '-n', 'default', '--timeout=60s']);
   const n1 = await node(b.kubeconfig, target);
   assert.equal(n1.status.configVersion, n0.status.configVersion + 1, 'one new config version for the change');

@@ -52,7 +52,10 @@ test('the first replica publishes its device PKI, devices and API credentials; a
   await eventually(() => a.leading(), 20_000, 'A leads');
   const client = new InProcessClient(a.api.service, a.api.registry);
   const pki = await client.get(SECRETS, 'kube-system', 'kubeve-pki');
-  assert.ok(Object.values(pki.data as Record<string, string>).some((v) => b64(v).trim() === root.trim()), 'the published PKI is the data directory\'s: devices keep their pinned root');
+  assert.ok(
+    Object.values(pki.data as Record<string, string>).some((v) => b64(v).trim() === root.trim()),
+    "the published PKI is the data directory's: devices keep their pinned root",
+  );
   const state = await client.get(SECRETS, 'kube-system', `eve-device-${dev.uuid}`);
   assert.equal(b64(state.data.serial), 'before-etcd');
   assert.equal(b64(state.data.deviceCertificate).trim(), cert.certPem.trim());
@@ -63,7 +66,11 @@ test('the first replica publishes its device PKI, devices and API credentials; a
   assert.equal(b.device.getDevice(dev.uuid)?.serial, 'before-etcd', 'B knows the device');
   assert.equal(b.api.adminToken, a.api.adminToken, 'one admin token');
   assert.equal(b.api.caPem, a.api.caPem, 'one CA');
-  assert.equal(readFileSync(join(dir, 'b', 'pki', 'sa.key'), 'utf8'), readFileSync(join(dataA, 'pki', 'sa.key'), 'utf8'), 'ServiceAccount tokens are valid on both');
+  assert.equal(
+    readFileSync(join(dir, 'b', 'pki', 'sa.key'), 'utf8'),
+    readFileSync(join(dataA, 'pki', 'sa.key'), 'utf8'),
+    'ServiceAccount tokens are valid on both',
+  );
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(b.leading(), false, 'B follows while A leads');
   assert.equal(b.eve, undefined, 'no EVE controllers on the follower');
@@ -71,16 +78,20 @@ test('the first replica publishes its device PKI, devices and API credentials; a
   const stoppedAt = Date.now();
   await a.close();
   running.splice(running.indexOf(a), 1);
-  await eventually(() => b.leading(), 10_000, 'B leads after A\'s clean stop');
+  await eventually(() => b.leading(), 10_000, "B leads after A's clean stop");
   assert.ok(Date.now() - stoppedAt < 5_000, `a clean stop hands over within a few retry periods (${Date.now() - stoppedAt} ms)`);
 });
 
 test('kubeve server refuses Lease timings that cannot work, with exit code 2 and the rule', async () => {
   const { execFile } = await import('node:child_process');
   const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'server', '--data-dir', join(dir, 'never'), '--leader-elect-lease-duration', '5s'], (err, _out, stderr) => {
-      resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'server', '--data-dir', join(dir, 'never'), '--leader-elect-lease-duration', '5s'],
+      (err, _out, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr });
+      },
+    );
   });
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--leader-elect-lease-duration \(5s\) must be longer than --leader-elect-renew-deadline \(7s\)/);

@@ -20,12 +20,21 @@ export interface RunResult {
 }
 
 /** Runs a program to completion, never throwing for a non-zero exit. */
-export function run(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
+export function run(
+  file: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; cwd?: string } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = execFile(file, args, { env: opts.env, cwd: opts.cwd, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    const child = execFile(
+      file,
+      args,
+      { env: opts.env, cwd: opts.cwd, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
     if (opts.input !== undefined) child.stdin!.end(opts.input);
   });
 }
@@ -135,7 +144,14 @@ export async function recordingProxy(ts: TestServer): Promise<RecordingProxy> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const record: SeenRequest = { method: req.method!, url: req.url!, contentType: req.headers['content-type'], accept: req.headers.accept, userAgent: req.headers['user-agent'], body };
+      const record: SeenRequest = {
+        method: req.method!,
+        url: req.url!,
+        contentType: req.headers['content-type'],
+        accept: req.headers.accept,
+        userAgent: req.headers['user-agent'],
+        body,
+      };
       seen.push(record);
       const headers = { ...req.headers, host: upstream.host };
       if (body.length) headers['content-length'] = String(body.length);
@@ -156,10 +172,13 @@ export async function recordingProxy(ts: TestServer): Promise<RecordingProxy> {
   const kubeconfigPath = join(ts.dir, `proxy-${port}.kubeconfig`);
   writeFileSync(kubeconfigPath, readFileSync(ts.server.kubeconfigPath, 'utf8').replace(ts.server.url, url), { mode: 0o600 });
   return {
-    url, seen, kubeconfigPath,
-    close: () => new Promise((r) => {
-      proxy.closeAllConnections();
-      proxy.close(() => r());
-    }),
+    url,
+    seen,
+    kubeconfigPath,
+    close: () =>
+      new Promise((r) => {
+        proxy.closeAllConnections();
+        proxy.close(() => r());
+      }),
   };
 }

@@ -119,7 +119,15 @@ async function startEtcdOnce(size: number, opts: { tls?: boolean }): Promise<Etc
       return f;
     };
     tlsFiles = { ca: write('ca.crt', ca.certPem), clientCert: write('client.crt', client.certPem), clientKey: write('client.key', client.keyPem) };
-    tlsArgs = ['--cert-file', write('server.crt', server.certPem), '--key-file', write('server.key', server.keyPem), '--trusted-ca-file', tlsFiles.ca, '--client-cert-auth'];
+    tlsArgs = [
+      '--cert-file',
+      write('server.crt', server.certPem),
+      '--key-file',
+      write('server.key', server.keyPem),
+      '--trusted-ca-file',
+      tlsFiles.ca,
+      '--client-cert-auth',
+    ];
     tlsPem = { ca: ca.certPem, cert: client.certPem, key: client.keyPem };
   }
   const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
@@ -127,14 +135,33 @@ async function startEtcdOnce(size: number, opts: { tls?: boolean }): Promise<Etc
 
   const launch = (m: EtcdMember): void => {
     const args = [
-      '--name', m.name,
-      '--data-dir', join(dir, m.name),
-      '--listen-client-urls', m.clientUrl, '--advertise-client-urls', m.clientUrl,
-      '--listen-peer-urls', m.peerUrl, '--initial-advertise-peer-urls', m.peerUrl,
-      '--initial-cluster', initialCluster, '--initial-cluster-token', token, '--initial-cluster-state', 'new',
+      '--name',
+      m.name,
+      '--data-dir',
+      join(dir, m.name),
+      '--listen-client-urls',
+      m.clientUrl,
+      '--advertise-client-urls',
+      m.clientUrl,
+      '--listen-peer-urls',
+      m.peerUrl,
+      '--initial-advertise-peer-urls',
+      m.peerUrl,
+      '--initial-cluster',
+      initialCluster,
+      '--initial-cluster-token',
+      token,
+      '--initial-cluster-state',
+      'new',
       // Short elections keep leader-failover tests quick; loopback latency is well below these.
-      '--heartbeat-interval', '50', '--election-timeout', '500',
-      '--log-level', 'error', '--logger', 'zap',
+      '--heartbeat-interval',
+      '50',
+      '--election-timeout',
+      '500',
+      '--log-level',
+      'error',
+      '--logger',
+      'zap',
       ...tlsArgs,
     ];
     const p = spawn(ETCD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -156,7 +183,9 @@ async function startEtcdOnce(size: number, opts: { tls?: boolean }): Promise<Etc
       if (!m.process || m.process.exitCode !== null) throw new Error(`etcd ${m.name} exited during start-up`);
       try {
         if ((await httpJson(`${m.clientUrl}/health`, tlsPem)).health === 'true') return;
-      } catch { /* not up yet */ }
+      } catch {
+        /* not up yet */
+      }
       if (Date.now() > deadline) throw new Error(`etcd ${m.name} did not become healthy`);
       await new Promise((r) => setTimeout(r, 100));
     }

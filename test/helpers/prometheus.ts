@@ -17,7 +17,13 @@ export interface Exposition {
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const TYPES = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
-const SUFFIXES: Record<string, string[]> = { histogram: ['_bucket', '_sum', '_count'], summary: ['_sum', '_count', ''], counter: [''], gauge: [''], untyped: [''] };
+const SUFFIXES: Record<string, string[]> = {
+  histogram: ['_bucket', '_sum', '_count'],
+  summary: ['_sum', '_count', ''],
+  counter: [''],
+  gauge: [''],
+  untyped: [''],
+};
 
 function parseValue(s: string, line: string): number {
   if (s === '+Inf') return Infinity;

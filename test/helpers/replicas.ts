@@ -25,10 +25,29 @@ export interface Replica {
 export async function startReplica(o: { etcd: string[]; prefix: string; dataDir: string; args?: string[]; env?: NodeJS.ProcessEnv }): Promise<Replica> {
   const port = await freePort();
   const devicePort = await freePort();
-  const child = spawn(process.execPath, [
-    '--import', 'tsx', 'src/cli/main.ts', 'server', '--etcd', o.etcd.join(','), '--etcd-prefix', o.prefix, '--data-dir', o.dataDir,
-    '--port', String(port), '--device-port', String(devicePort), '--device-host', '127.0.0.1', ...(o.args ?? []),
-  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBEVE_MALLOC: 'glibc', ...o.env } });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'server',
+      '--etcd',
+      o.etcd.join(','),
+      '--etcd-prefix',
+      o.prefix,
+      '--data-dir',
+      o.dataDir,
+      '--port',
+      String(port),
+      '--device-port',
+      String(devicePort),
+      '--device-host',
+      '127.0.0.1',
+      ...(o.args ?? []),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBEVE_MALLOC: 'glibc', ...o.env } },
+  );
   let out = '';
   const seen: Array<{ re: RegExp; resolve: (t: number) => void }> = [];
   const onData = (d: Buffer) => {
@@ -47,14 +66,25 @@ export async function startReplica(o: { etcd: string[]; prefix: string; dataDir:
     if (re.test(out)) return Promise.resolve(Date.now());
     return new Promise<number>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`timed out waiting for ${re} in:\n${out.slice(-4000)}`)), timeoutMs);
-      seen.push({ re, resolve: (v) => { clearTimeout(t); resolve(v); } });
+      seen.push({
+        re,
+        resolve: (v) => {
+          clearTimeout(t);
+          resolve(v);
+        },
+      });
       void exited.then(() => setTimeout(() => reject(new Error(`server exited while waiting for ${re}:\n${out.slice(-4000)}`)), 10));
     });
   };
   await waitFor(/export KUBECONFIG=(\S+)/, 90_000);
   const kubeconfig = /export KUBECONFIG=(\S+)/.exec(out)![1]!;
   return {
-    child, dataDir: o.dataDir, kubeconfig, port, devicePort, waitFor,
+    child,
+    dataDir: o.dataDir,
+    kubeconfig,
+    port,
+    devicePort,
+    waitFor,
     output: () => out,
     async kill9() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -104,10 +134,11 @@ export async function roundRobinProxy(targets: number[]): Promise<{ port: number
   return {
     port: (server.address() as net.AddressInfo).port,
     connections,
-    close: () => new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -121,25 +152,44 @@ export function readKubeconfig(path: string): { server: string; ca: string; toke
 }
 
 /** One request to the Kubernetes API; resolves with the status and parsed body, rejects on a network error. */
-export function apiRequest(kc: { server: string; ca: string; token: string }, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<{ status: number; body: any }> {
+export function apiRequest(
+  kc: { server: string; ca: string; token: string },
+  method: string,
+  path: string,
+  body?: unknown,
+  timeoutMs = 10_000,
+): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = https.request(`${kc.server}${path}`, {
-      method, ca: kc.ca, agent: false, timeout: timeoutMs,
-      headers: { Authorization: `Bearer ${kc.token}`, Accept: 'application/json', ...(data ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } : {}) },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => {
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch { /* not JSON */ }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
-      });
-      res.on('error', reject);
-    });
+    const req = https.request(
+      `${kc.server}${path}`,
+      {
+        method,
+        ca: kc.ca,
+        agent: false,
+        timeout: timeoutMs,
+        headers: {
+          Authorization: `Bearer ${kc.token}`,
+          Accept: 'application/json',
+          ...(data ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } : {}),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => {
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            /* not JSON */
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end(data);

@@ -31,14 +31,19 @@ export async function startTestServer(opts: Partial<ApiServerOptions> = {}): Pro
   const home = join(dir, 'home');
   const kubectl = (args: string[], o: { input?: string; timeoutMs?: number } = {}) =>
     new Promise<KubectlResult>((resolve) => {
-      const child = execFile('kubectl', args, {
-        env: { ...process.env, HOME: home, KUBECONFIG: server.kubeconfigPath, KUBECACHEDIR: join(home, 'cache') },
-        timeout: o.timeoutMs ?? 60_000,
-        maxBuffer: 64 * 1024 * 1024,
-      }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      });
+      const child = execFile(
+        'kubectl',
+        args,
+        {
+          env: { ...process.env, HOME: home, KUBECONFIG: server.kubeconfigPath, KUBECACHEDIR: join(home, 'cache') },
+          timeout: o.timeoutMs ?? 60_000,
+          maxBuffer: 64 * 1024 * 1024,
+        },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
       if (o.input !== undefined) child.stdin!.end(o.input);
     });
   return {
@@ -63,7 +68,14 @@ export async function startTestServer(opts: Partial<ApiServerOptions> = {}): Pro
 }
 
 /** An HTTPS request to the server with the admin token (or another token, or none with null). */
-export function api(server: ApiServer, method: string, path: string, body?: unknown, headers: Record<string, string> = {}, token: string | null = server.adminToken): Promise<{ status: number; body: any; headers: Record<string, string | string[] | undefined> }> {
+export function api(
+  server: ApiServer,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+  token: string | null = server.adminToken,
+): Promise<{ status: number; body: any; headers: Record<string, string | string[] | undefined> }> {
   const h: Record<string, string> = { Accept: 'application/json', ...headers };
   if (token !== null) h.Authorization = `Bearer ${token}`;
   const data = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
@@ -75,7 +87,11 @@ export function api(server: ApiServer, method: string, path: string, body?: unkn
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         let parsed: unknown = text;
-        try { parsed = JSON.parse(text); } catch { /* plain text */ }
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          /* plain text */
+        }
         resolve({ status: res.statusCode ?? 0, body: parsed, headers: res.headers });
       });
     });

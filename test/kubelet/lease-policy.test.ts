@@ -25,7 +25,11 @@ after(async () => {
 });
 
 test('vouch policy: renewed every 10 s to "now" while the device is in contact, 40 s duration; a silent device is not vouched for', async () => {
-  const l0 = await eventually(async () => (await env.kubectl(['get', 'lease', 'lp-0000', '-n', 'kube-node-lease'])).code === 0 && lease('lp-0000'), 20_000, 'lease');
+  const l0 = await eventually(
+    async () => (await env.kubectl(['get', 'lease', 'lp-0000', '-n', 'kube-node-lease'])).code === 0 && lease('lp-0000'),
+    20_000,
+    'lease',
+  );
   assert.equal(l0.spec.leaseDurationSeconds, 40);
   const leases = env.k.kubelet!.leases;
   await env.k.kubelet!.idle();
@@ -39,7 +43,13 @@ test('vouch policy: renewed every 10 s to "now" while the device is in contact, 
   await leases.tick(t + 22_000);
   assert.equal(leases.writes - w0, 4, 'again after 10 s more: 6 writes per device per minute');
   fleet.devices.find((d) => d.serial === 'lp-0001')!.setOffline(true);
-  await eventually(async () => (await env.ok(['get', 'node', 'lp-0001'])).includes('NotReady') || (await env.ok(['get', 'node', 'lp-0001', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])) === 'Unknown', 20_000, 'lp-0001 Unknown');
+  await eventually(
+    async () =>
+      (await env.ok(['get', 'node', 'lp-0001'])).includes('NotReady') ||
+      (await env.ok(['get', 'node', 'lp-0001', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])) === 'Unknown',
+    20_000,
+    'lp-0001 Unknown',
+  );
   await env.k.kubelet!.idle();
   const w1 = leases.writes;
   await leases.tick(t + 40_000);

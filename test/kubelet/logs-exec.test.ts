@@ -49,7 +49,9 @@ test('kubectl logs: all lines, --tail, --since, --timestamps', async () => {
 test('kubectl logs -f streams lines as the device uploads them', async () => {
   const { spawn } = await import('node:child_process');
   const { join } = await import('node:path');
-  const child = spawn('kubectl', ['logs', '-f', 'app', '--tail=1'], { env: { ...process.env, HOME: join(env.dir, 'home'), KUBECONFIG: env.k.api.kubeconfigPath } });
+  const child = spawn('kubectl', ['logs', '-f', 'app', '--tail=1'], {
+    env: { ...process.env, HOME: join(env.dir, 'home'), KUBECONFIG: env.k.api.kubeconfigPath },
+  });
   let out = '';
   child.stdout.on('data', (b) => (out += b));
   try {
@@ -62,7 +64,11 @@ test('kubectl logs -f streams lines as the device uploads them', async () => {
 });
 
 test('kubectl exec / attach / port-forward: a clear "not supported on EVE nodes" error', async () => {
-  for (const args of [['exec', 'app', '--', 'ls'], ['attach', 'app'], ['port-forward', 'pod/app', '18080:80']]) {
+  for (const args of [
+    ['exec', 'app', '--', 'ls'],
+    ['attach', 'app'],
+    ['port-forward', 'pod/app', '18080:80'],
+  ]) {
     const r = await env.kubectl(args);
     assert.notEqual(r.code, 0, args.join(' '));
     assert.match(r.stderr, /not supported on EVE nodes/, `${args[0]}: ${r.stderr}`);
@@ -81,10 +87,14 @@ spec:
       volumeMounts: [{name: cfg, mountPath: /etc/app}]
   volumes: [{name: cfg, configMap: {name: app-config}}]
 `);
-  const waiting = await eventually(async () => {
-    const p = JSON.parse(await env.ok(['get', 'pod', 'files', '-o', 'json']));
-    return p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerConfigError' ? p : undefined;
-  }, 15_000, 'CreateContainerConfigError');
+  const waiting = await eventually(
+    async () => {
+      const p = JSON.parse(await env.ok(['get', 'pod', 'files', '-o', 'json']));
+      return p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerConfigError' ? p : undefined;
+    },
+    15_000,
+    'CreateContainerConfigError',
+  );
   assert.match(waiting.status.containerStatuses[0].state.waiting.message, /configMap default\/app-config not found/);
   await env.ok(['create', 'configmap', 'app-config', '--from-literal=mode=fast']);
   await env.ok(['wait', '--for=condition=Ready', 'pod/files', '--timeout=60s']);

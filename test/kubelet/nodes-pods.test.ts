@@ -45,12 +45,25 @@ ${tolerations}  containers:
 ${extra}`;
 
 test('3 devices → kubectl get nodes -o wide: 3 Ready nodes, EVE-OS image, arch, internal IP, taint and labels', async () => {
-  const nodes = await eventually(async () => {
-    const l = await json(['get', 'nodes']);
-    return l.items.length === 3 && l.items.every((n: any) => cond(n, 'Ready')?.status === 'True' && n.status.nodeInfo.osImage.startsWith('EVE-OS ') && n.status.addresses.some((a: any) => a.type === 'InternalIP')) ? l.items : undefined;
-  }, 60_000, '3 Ready nodes with device info');
+  const nodes = await eventually(
+    async () => {
+      const l = await json(['get', 'nodes']);
+      return l.items.length === 3 &&
+        l.items.every(
+          (n: any) =>
+            cond(n, 'Ready')?.status === 'True' &&
+            n.status.nodeInfo.osImage.startsWith('EVE-OS ') &&
+            n.status.addresses.some((a: any) => a.type === 'InternalIP'),
+        )
+        ? l.items
+        : undefined;
+    },
+    60_000,
+    '3 Ready nodes with device info',
+  );
   const wide = await env.ok(['get', 'nodes', '-o', 'wide']);
-  for (const n of names) assert.match(wide, new RegExp(`^${n}\\s+Ready\\s+<none>\\s+\\S+\\s+v\\S+\\s+\\d+\\.\\d+\\.\\d+\\.\\d+\\s+<none>\\s+EVE-OS \\S+`, 'm'), wide);
+  for (const n of names)
+    assert.match(wide, new RegExp(`^${n}\\s+Ready\\s+<none>\\s+\\S+\\s+v\\S+\\s+\\d+\\.\\d+\\.\\d+\\.\\d+\\s+<none>\\s+EVE-OS \\S+`, 'm'), wide);
   const n0 = nodes.find((n: any) => n.metadata.name === 'kl-0000');
   const en = await json(['get', 'edgenode', 'kl-0000']);
   assert.equal(n0.metadata.labels['kubeve.io/edge-node'], 'true');
@@ -64,23 +77,34 @@ test('3 devices → kubectl get nodes -o wide: 3 Ready nodes, EVE-OS image, arch
   assert.equal(n0.status.capacity.cpu, String(en.status.hardware.cpus));
   assert.ok(n0.status.capacity.memory);
   assert.deepEqual(n0.spec.taints, [{ key: 'kubeve.io/edge-node', value: 'true', effect: 'NoSchedule' }]);
-  assert.deepEqual(n0.metadata.ownerReferences.map((r: any) => [r.kind, r.uid]), [['EdgeNode', en.metadata.uid]]);
+  assert.deepEqual(
+    n0.metadata.ownerReferences.map((r: any) => [r.kind, r.uid]),
+    [['EdgeNode', en.metadata.uid]],
+  );
   assert.equal(cond(n0, 'EVEConnected').status, 'True');
   // Labels others set stay; an EdgeNode label change reaches the Node, a removed one leaves it.
   await env.ok(['label', 'node', 'kl-0000', 'team=edge']);
   await env.ok(['label', 'edgenode', 'kl-0000', 'site=plant-8', '--overwrite']);
   await eventually(async () => (await json(['get', 'node', 'kl-0000'])).metadata.labels.site === 'plant-8', 10_000, 'label synced');
   await env.ok(['label', 'edgenode', 'kl-0000', 'site-']);
-  const relabelled = await eventually(async () => {
-    const n = await json(['get', 'node', 'kl-0000']);
-    return n.metadata.labels.site === undefined ? n : undefined;
-  }, 10_000, 'label removed');
+  const relabelled = await eventually(
+    async () => {
+      const n = await json(['get', 'node', 'kl-0000']);
+      return n.metadata.labels.site === undefined ? n : undefined;
+    },
+    10_000,
+    'label removed',
+  );
   assert.equal(relabelled.metadata.labels.team, 'edge');
   assert.equal(relabelled.metadata.labels['kubeve.io/edge-node'], 'true');
-  const leases = await eventually(async () => {
-    const l = (await json(['get', 'leases', '-n', 'kube-node-lease'])).items;
-    return l.length === 3 ? l : undefined;
-  }, 20_000, 'a lease per node');
+  const leases = await eventually(
+    async () => {
+      const l = (await json(['get', 'leases', '-n', 'kube-node-lease'])).items;
+      return l.length === 3 ? l : undefined;
+    },
+    20_000,
+    'a lease per node',
+  );
   const l = leases.find((x: any) => x.metadata.name === 'kl-0000');
   assert.equal(l.spec.holderIdentity, 'kl-0000');
   assert.ok(l.spec.renewTime);
@@ -92,8 +116,14 @@ test('no write storm: with only time passing, Nodes and Leases are not rewritten
   const leases = (await json(['get', 'leases', '-n', 'kube-node-lease'])).items.map((n: any) => n.metadata.resourceVersion);
   // Devices poll every second at this time scale: ~3 polls each, none may cost a Node or Lease write.
   await new Promise((r) => setTimeout(r, 3000));
-  assert.deepEqual((await json(['get', 'nodes'])).items.map((n: any) => n.metadata.resourceVersion), before);
-  assert.deepEqual((await json(['get', 'leases', '-n', 'kube-node-lease'])).items.map((n: any) => n.metadata.resourceVersion), leases);
+  assert.deepEqual(
+    (await json(['get', 'nodes'])).items.map((n: any) => n.metadata.resourceVersion),
+    before,
+  );
+  assert.deepEqual(
+    (await json(['get', 'leases', '-n', 'kube-node-lease'])).items.map((n: any) => n.metadata.resourceVersion),
+    leases,
+  );
   // A minute later (the renew interval): one renewal per lease, to the device's last contact; then none.
   const bridge = env.k.kubelet!;
   const w0 = bridge.leases.writes;
@@ -135,12 +165,16 @@ test('a Pod bound to an EVE node runs as the device app with the Pod UID and goe
   assert.equal((await json(['get', 'appinstance', 'web', '-n', 'default'])).metadata.resourceVersion, arv);
 });
 
-test('an image EVE cannot pull: Pending, waiting ErrImagePull with EVE\'s message, a Failed event', async () => {
+test("an image EVE cannot pull: Pending, waiting ErrImagePull with EVE's message, a Failed event", async () => {
   await env.apply(podYaml('broken', 'kl-0000').replace('library/nginx:1.27', 'library/broken:1').replace('hostPort: 8080', 'hostPort: 8081'));
-  const pod = await eventually(async () => {
-    const p = await json(['get', 'pod', 'broken', '-n', 'default']);
-    return p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ErrImagePull' ? p : undefined;
-  }, 30_000, 'ErrImagePull');
+  const pod = await eventually(
+    async () => {
+      const p = await json(['get', 'pod', 'broken', '-n', 'default']);
+      return p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ErrImagePull' ? p : undefined;
+    },
+    30_000,
+    'ErrImagePull',
+  );
   assert.equal(pod.status.phase, 'Pending');
   assert.match(pod.status.containerStatuses[0].state.waiting.message, /404 Not Found/);
   assert.equal(cond(pod, 'Ready').status, 'False');
@@ -152,13 +186,23 @@ test('an image EVE cannot pull: Pending, waiting ErrImagePull with EVE\'s messag
 
 test('a 2-container Pod is refused: Failed with a reason naming the field, device config unchanged', async () => {
   const before = (await json(['get', 'edgenode', 'kl-0001'])).status;
-  await env.apply(podYaml('two', 'kl-0001', `    - name: sidecar
+  await env.apply(
+    podYaml(
+      'two',
+      'kl-0001',
+      `    - name: sidecar
       image: library/busybox:1.36
-`));
-  const pod = await eventually(async () => {
-    const p = await json(['get', 'pod', 'two', '-n', 'default']);
-    return p.status?.phase === 'Failed' ? p : undefined;
-  }, 20_000, 'pod Failed');
+`,
+    ),
+  );
+  const pod = await eventually(
+    async () => {
+      const p = await json(['get', 'pod', 'two', '-n', 'default']);
+      return p.status?.phase === 'Failed' ? p : undefined;
+    },
+    20_000,
+    'pod Failed',
+  );
   assert.equal(pod.status.reason, 'UnsupportedOnEVE');
   assert.match(pod.status.message, /spec\.containers\[1\]/);
   await env.k.eve.idle();
@@ -166,12 +210,22 @@ test('a 2-container Pod is refused: Failed with a reason naming the field, devic
   assert.equal(after.configVersion, before.configVersion);
   assert.equal(after.renderedConfigHash, before.renderedConfigHash);
   assert.equal((await env.kubectl(['get', 'appinstance', 'two', '-n', 'default'])).code, 1, 'no AppInstance');
-  await env.apply(podYaml('probe', 'kl-0001', `      livenessProbe: {tcpSocket: {port: 80}}
-`));
-  const probe = await eventually(async () => {
-    const p = await json(['get', 'pod', 'probe', '-n', 'default']);
-    return p.status?.phase === 'Failed' ? p : undefined;
-  }, 20_000, 'probe pod Failed');
+  await env.apply(
+    podYaml(
+      'probe',
+      'kl-0001',
+      `      livenessProbe: {tcpSocket: {port: 80}}
+`,
+    ),
+  );
+  const probe = await eventually(
+    async () => {
+      const p = await json(['get', 'pod', 'probe', '-n', 'default']);
+      return p.status?.phase === 'Failed' ? p : undefined;
+    },
+    20_000,
+    'probe pod Failed',
+  );
   assert.match(probe.status.message, /spec\.containers\[0\]\.livenessProbe/);
   const ev = await env.ok(['get', 'events', '-n', 'default', '--field-selector', 'involvedObject.name=probe']);
   assert.match(ev, /UnsupportedOnEVE/);
@@ -181,29 +235,47 @@ test('a 2-container Pod is refused: Failed with a reason naming the field, devic
 
 test('a silent device: Ready=Unknown + unreachable taint, pod kept; a pod tolerating unreachable for 5 s goes after ~5 s; return changes no config version', async () => {
   await env.apply(podYaml('keeper', 'kl-0002'));
-  await env.apply(podYaml('mover', 'kl-0002', '', `    - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 5}
-`));
+  await env.apply(
+    podYaml(
+      'mover',
+      'kl-0002',
+      '',
+      `    - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 5}
+`,
+    ),
+  );
   await env.ok(['wait', '--for=condition=Ready', 'pod/keeper', 'pod/mover', '-n', 'default', '--timeout=60s']);
   await env.k.eve.idle();
   const enBefore = await json(['get', 'edgenode', 'kl-0002']);
   const appUuid = (await json(['get', 'appinstance', 'keeper', '-n', 'default'])).status.uuid;
   const d = dev('kl-0002');
   d.setOffline(true);
-  const node = await eventually(async () => {
-    const n = await json(['get', 'node', 'kl-0002']);
-    return cond(n, 'Ready')?.status === 'Unknown' ? n : undefined;
-  }, 20_000, 'Ready=Unknown');
+  const node = await eventually(
+    async () => {
+      const n = await json(['get', 'node', 'kl-0002']);
+      return cond(n, 'Ready')?.status === 'Unknown' ? n : undefined;
+    },
+    20_000,
+    'Ready=Unknown',
+  );
   const unknownAt = Date.now();
   const w0 = env.k.kubelet!.leases.writes;
   await env.k.kubelet!.leases.tick(Date.now() + 10 * 60_000);
-  assert.equal(env.k.kubelet!.leases.writes - w0, 2, 'the silent device\'s lease is not renewed, the others are');
-  assert.ok(node.spec.taints.some((t: any) => t.key === 'node.kubernetes.io/unreachable' && t.effect === 'NoSchedule'), JSON.stringify(node.spec.taints));
+  assert.equal(env.k.kubelet!.leases.writes - w0, 2, "the silent device's lease is not renewed, the others are");
+  assert.ok(
+    node.spec.taints.some((t: any) => t.key === 'node.kubernetes.io/unreachable' && t.effect === 'NoSchedule'),
+    JSON.stringify(node.spec.taints),
+  );
   assert.equal(cond(node, 'EVEConnected').status, 'False');
   assert.match(await env.ok(['get', 'nodes']), /kl-0002\s+NotReady/);
-  const keeper = await eventually(async () => {
-    const p = await json(['get', 'pod', 'keeper', '-n', 'default']);
-    return cond(p, 'EVEConnected')?.status === 'False' ? p : undefined;
-  }, 10_000, 'pod condition EVEConnected=False');
+  const keeper = await eventually(
+    async () => {
+      const p = await json(['get', 'pod', 'keeper', '-n', 'default']);
+      return cond(p, 'EVEConnected')?.status === 'False' ? p : undefined;
+    },
+    10_000,
+    'pod condition EVEConnected=False',
+  );
   assert.equal(keeper.status.phase, 'Running', 'last state kept');
   assert.equal(cond(keeper, 'Ready').status, 'True');
   await eventually(async () => (await env.kubectl(['get', 'pod', 'mover', '-n', 'default'])).code === 1, 15_000, 'mover deleted');
@@ -244,7 +316,12 @@ test('a deleted EdgeNode takes its Node and its Pods', async () => {
   assert.equal((await env.kubectl(['get', 'pod', 'two', '-n', 'default'])).code, 0);
   await env.ok(['delete', 'edgenode', 'kl-0001']);
   await eventually(async () => (await env.kubectl(['get', 'node', 'kl-0001'])).code === 1, 20_000, 'Node gone');
-  await eventually(async () => (await env.kubectl(['get', 'pod', 'two', '-n', 'default'])).code === 1 && (await env.kubectl(['get', 'pod', 'probe', '-n', 'default'])).code === 1, 20_000, 'Pods gone');
+  await eventually(
+    async () =>
+      (await env.kubectl(['get', 'pod', 'two', '-n', 'default'])).code === 1 && (await env.kubectl(['get', 'pod', 'probe', '-n', 'default'])).code === 1,
+    20_000,
+    'Pods gone',
+  );
   const nodes = (await json(['get', 'nodes'])).items.map((n: any) => n.metadata.name).sort();
   assert.deepEqual(nodes, ['kl-0000', 'kl-0002']);
 });

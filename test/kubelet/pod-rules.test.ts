@@ -8,7 +8,8 @@ import { podStatus } from '../../src/controllers/kubelet/pod-status.ts';
 import { unreachableToleration } from '../../src/controllers/kubelet/pod-controller.ts';
 
 const pod = (spec: any = {}, c: any = {}) => ({
-  apiVersion: 'v1', kind: 'Pod',
+  apiVersion: 'v1',
+  kind: 'Pod',
   metadata: { name: 'p', namespace: 'ns', uid: '0b0f7c3e-1111-4222-8333-444455556666' },
   spec: { nodeName: 'dev1', restartPolicy: 'Always', securityContext: {}, containers: [{ name: 'main', image: 'nginx:1', ...c }], ...spec },
 });
@@ -16,7 +17,15 @@ const pod = (spec: any = {}, c: any = {}) => ({
 test('refusals name the field', () => {
   assert.equal(refusal(pod()), undefined, 'a plain pod (with defaulted empty securityContext) is fine');
   const cases: [any, string][] = [
-    [pod({ containers: [{ name: 'a', image: 'x' }, { name: 'b', image: 'y' }] }), 'spec.containers[1]'],
+    [
+      pod({
+        containers: [
+          { name: 'a', image: 'x' },
+          { name: 'b', image: 'y' },
+        ],
+      }),
+      'spec.containers[1]',
+    ],
     [pod({ initContainers: [{ name: 'i', image: 'x' }] }), 'spec.initContainers'],
     [pod({ hostNetwork: true }), 'spec.hostNetwork'],
     [pod({ restartPolicy: 'Never' }), 'spec.restartPolicy'],
@@ -31,14 +40,23 @@ test('refusals name the field', () => {
 });
 
 test('mapping: env resolved from ConfigMaps and Secrets, command as EVE_ECO_CMD, resources, host ports, emptyDir', () => {
-  const p = pod({ volumes: [{ name: 'scratch', emptyDir: { sizeLimit: '2Gi' } }], runtimeClassName: 'eve-vm' }, {
-    command: ['sh', '-c'], args: ['echo hi; sleep 1'],
-    env: [{ name: 'A', value: '1' }, { name: 'B', valueFrom: { configMapKeyRef: { name: 'cm', key: 'b' } } }, { name: 'S', valueFrom: { secretKeyRef: { name: 'sec', key: 's' } } }, { name: 'N', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
-    envFrom: [{ configMapRef: { name: 'cm' }, prefix: 'CM_' }],
-    resources: { requests: { cpu: '1500m' }, limits: { memory: '300Mi' } },
-    ports: [{ containerPort: 80, hostPort: 8080 }, { containerPort: 9090 }],
-    volumeMounts: [{ name: 'scratch', mountPath: '/data' }],
-  });
+  const p = pod(
+    { volumes: [{ name: 'scratch', emptyDir: { sizeLimit: '2Gi' } }], runtimeClassName: 'eve-vm' },
+    {
+      command: ['sh', '-c'],
+      args: ['echo hi; sleep 1'],
+      env: [
+        { name: 'A', value: '1' },
+        { name: 'B', valueFrom: { configMapKeyRef: { name: 'cm', key: 'b' } } },
+        { name: 'S', valueFrom: { secretKeyRef: { name: 'sec', key: 's' } } },
+        { name: 'N', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+      ],
+      envFrom: [{ configMapRef: { name: 'cm' }, prefix: 'CM_' }],
+      resources: { requests: { cpu: '1500m' }, limits: { memory: '300Mi' } },
+      ports: [{ containerPort: 80, hostPort: 8080 }, { containerPort: 9090 }],
+      volumeMounts: [{ name: 'scratch', mountPath: '/data' }],
+    },
+  );
   const l = {
     configMap: (ns: string, n: string) => (ns === 'ns' && n === 'cm' ? { data: { b: 'bee' } } : undefined),
     secret: (ns: string, n: string) => (ns === 'ns' && n === 'sec' ? { data: { s: Buffer.from('top').toString('base64') } } : undefined),
@@ -51,10 +69,20 @@ test('mapping: env resolved from ConfigMaps and Secrets, command as EVE_ECO_CMD,
   assert.equal(app!.spec.type, 'vm');
   assert.deepEqual(app!.spec.networks[0].portMaps, [{ protocol: 'tcp', port: 8080, targetPort: 80 }]);
   assert.deepEqual(app!.spec.volumes, [{ name: 'scratch', blank: { size: '2Gi' }, mountPath: '/data' }]);
-  assert.deepEqual(app!.metadata.ownerReferences[0], { apiVersion: 'v1', kind: 'Pod', name: 'p', uid: p.metadata.uid, controller: true, blockOwnerDeletion: true });
+  assert.deepEqual(app!.metadata.ownerReferences[0], {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    name: 'p',
+    uid: p.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  });
   const m = appInstanceFor(pod({}, { env: [{ name: 'B', valueFrom: { configMapKeyRef: { name: 'gone', key: 'b' } } }] }), l);
   assert.match(m.missing!.message, /configMap ns\/gone not found/);
-  assert.equal(appInstanceFor(pod({}, { env: [{ name: 'B', valueFrom: { configMapKeyRef: { name: 'gone', key: 'b', optional: true } } }] }), l).missing, undefined);
+  assert.equal(
+    appInstanceFor(pod({}, { env: [{ name: 'B', valueFrom: { configMapKeyRef: { name: 'gone', key: 'b', optional: true } } }] }), l).missing,
+    undefined,
+  );
 });
 
 test('status per EVE app state; unchanged input gives an identical status', () => {
@@ -84,15 +112,30 @@ test('only explicit finite unreachable NoExecute tolerations opt into eviction',
   assert.equal(t([]), undefined);
   assert.equal(t([{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 5 }]), 5);
   assert.equal(t([{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute' }]), undefined, 'forever');
-  assert.equal(t([{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }]), undefined, 'the admission default is not an opt-in');
+  assert.equal(
+    t([{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }]),
+    undefined,
+    'the admission default is not an opt-in',
+  );
   assert.equal(t([{ key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 5 }]), undefined);
 });
 
 test('ConfigMap and Secret volumes become cloud-init write_files, env becomes runcmd K=V', () => {
-  const p = pod({ volumes: [{ name: 'cfg', configMap: { name: 'cm', items: [{ key: 'b', path: 'conf/b.txt' }] } }, { name: 'sec', secret: { secretName: 'sec', defaultMode: 0o400 } }] }, {
-    env: [{ name: 'A', value: '1' }],
-    volumeMounts: [{ name: 'cfg', mountPath: '/etc/app/' }, { name: 'sec', mountPath: '/run/secret' }],
-  });
+  const p = pod(
+    {
+      volumes: [
+        { name: 'cfg', configMap: { name: 'cm', items: [{ key: 'b', path: 'conf/b.txt' }] } },
+        { name: 'sec', secret: { secretName: 'sec', defaultMode: 0o400 } },
+      ],
+    },
+    {
+      env: [{ name: 'A', value: '1' }],
+      volumeMounts: [
+        { name: 'cfg', mountPath: '/etc/app/' },
+        { name: 'sec', mountPath: '/run/secret' },
+      ],
+    },
+  );
   const l = {
     configMap: (_: string, n: string) => (n === 'cm' ? { data: { b: 'bee' } } : undefined),
     secret: (_: string, n: string) => (n === 'sec' ? { data: { s: Buffer.from('top').toString('base64') } } : undefined),

@@ -22,7 +22,24 @@ function freePort(): Promise<number> {
 }
 
 async function startServer(dataDir: string, port: number, devicePort: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'server', '--data-dir', dataDir, '--port', String(port), '--device-host', '127.0.0.1', '--device-port', String(devicePort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'server',
+      '--data-dir',
+      dataDir,
+      '--port',
+      String(port),
+      '--device-host',
+      '127.0.0.1',
+      '--device-port',
+      String(devicePort),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   await new Promise<void>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => {
@@ -52,8 +69,12 @@ test('kill -9 and restart: no device config version changes, pods keep their sta
   let fleet: SimFleet | undefined;
   const kubectl = (args: string[], input?: string) =>
     new Promise<string>((resolve, reject) => {
-      const child = execFile('kubectl', args, { env: { ...process.env, HOME: home, KUBECONFIG: join(dataDir, 'admin.kubeconfig'), KUBECACHEDIR: join(home, 'cache') }, timeout: 60_000 }, (err, stdout, stderr) =>
-        err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr}`)) : resolve(stdout));
+      const child = execFile(
+        'kubectl',
+        args,
+        { env: { ...process.env, HOME: home, KUBECONFIG: join(dataDir, 'admin.kubeconfig'), KUBECACHEDIR: join(home, 'cache') }, timeout: 60_000 },
+        (err, stdout, stderr) => (err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr}`)) : resolve(stdout)),
+      );
       if (input !== undefined) child.stdin!.end(input);
     });
   const json = async (args: string[]) => JSON.parse(await kubectl([...args, '-o', 'json']));
@@ -62,8 +83,17 @@ test('kill -9 and restart: no device config version changes, pods keep their sta
     const onboard = await issueOnboardingCert(pki);
     await kubectl(['apply', '-f', '-'], onboardingKeyYaml('rs-key', onboard.certPem));
     fleet = await SimFleet.create({
-      server: `localhost:${devicePort}`, rootCertPem: pki.root.certPem, onboard: { certPem: onboard.certPem, keyPem: onboard.keyPem },
-      count: 2, serialPrefix: 'rs-', timeScale: 60, startSpreadMs: 300, stepMs: 1000, rebootMs: 2000, logs: false, metrics: false,
+      server: `localhost:${devicePort}`,
+      rootCertPem: pki.root.certPem,
+      onboard: { certPem: onboard.certPem, keyPem: onboard.keyPem },
+      count: 2,
+      serialPrefix: 'rs-',
+      timeScale: 60,
+      startSpreadMs: 300,
+      stepMs: 1000,
+      rebootMs: 2000,
+      logs: false,
+      metrics: false,
     });
     const f = fleet;
     f.start();
@@ -71,7 +101,10 @@ test('kill -9 and restart: no device config version changes, pods keep their sta
     await kubectl(['apply', '-f', '-'], podYaml('alpha', 'rs-0000') + '---\n' + podYaml('beta', 'rs-0001'));
     await kubectl(['wait', '--for=condition=Ready', 'pod/alpha', 'pod/beta', '--timeout=60s']);
     // Settled: both devices run the config with their app (delivered = rendered).
-    const settled = async () => (await json(['get', 'edgenodes'])).items.every((n: any) => n.status.deliveredConfigHash && n.status.deliveredConfigHash === n.status.renderedConfigHash && n.status.appCount === 1);
+    const settled = async () =>
+      (await json(['get', 'edgenodes'])).items.every(
+        (n: any) => n.status.deliveredConfigHash && n.status.deliveredConfigHash === n.status.renderedConfigHash && n.status.appCount === 1,
+      );
     await eventually(settled, 30_000, 'configs delivered');
     const snapshot = async () => ({
       nodes: (await json(['get', 'edgenodes'])).items.map((n: any) => [n.metadata.name, n.status.configVersion, n.status.renderedConfigHash]),
@@ -79,7 +112,10 @@ test('kill -9 and restart: no device config version changes, pods keep their sta
       apps: (await json(['get', 'appinstances'])).items.map((a: any) => [a.metadata.name, a.status?.uuid]),
     });
     const before = await snapshot();
-    assert.ok(before.pods.every(([, , st]: any) => st.phase === 'Running' && st.podIP), JSON.stringify(before.pods));
+    assert.ok(
+      before.pods.every(([, , st]: any) => st.phase === 'Running' && st.podIP),
+      JSON.stringify(before.pods),
+    );
     const applied = f.devices.map((d) => d.counters.configApplied);
 
     server.kill('SIGKILL');
@@ -88,13 +124,21 @@ test('kill -9 and restart: no device config version changes, pods keep their sta
     // The devices reconnect and poll the restarted server several times (1 s config interval here).
     const requests = f.devices.map((d) => d.counters.configRequests);
     await eventually(() => f.devices.every((d, i) => d.counters.configRequests >= requests[i]! + 5), 60_000, 'devices polling the restarted server');
-    await eventually(async () => (await json(['get', 'nodes'])).items.every((n: any) => n.status.conditions.find((c: any) => c.type === 'Ready')?.status === 'True'), 30_000, 'nodes Ready');
+    await eventually(
+      async () => (await json(['get', 'nodes'])).items.every((n: any) => n.status.conditions.find((c: any) => c.type === 'Ready')?.status === 'True'),
+      30_000,
+      'nodes Ready',
+    );
 
     const after = await snapshot();
     assert.deepEqual(after.nodes, before.nodes, 'config versions and hashes unchanged');
     assert.deepEqual(after.apps, before.apps, 'same app UUIDs');
     assert.deepEqual(after.pods, before.pods, 'pod status unchanged, timestamps included');
-    assert.deepEqual(f.devices.map((d) => d.counters.configApplied), applied, 'no device applied a new config');
+    assert.deepEqual(
+      f.devices.map((d) => d.counters.configApplied),
+      applied,
+      'no device applied a new config',
+    );
     for (const d of f.devices) assert.deepEqual(Object.values(d.model.appStates()), ['RUNNING']);
   } finally {
     await fleet?.stop();

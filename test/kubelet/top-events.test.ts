@@ -26,7 +26,10 @@ after(async () => {
 
 test('kubectl top node / top pod show the usage devices report through metrics.k8s.io/v1beta1', async () => {
   const groups = JSON.parse(await env.ok(['get', '--raw', '/apis/metrics.k8s.io/v1beta1']));
-  assert.deepEqual(groups.resources.map((r: any) => [r.name, r.kind, r.verbs]).sort(), [['nodes', 'NodeMetrics', ['get', 'list']], ['pods', 'PodMetrics', ['get', 'list']]]);
+  assert.deepEqual(groups.resources.map((r: any) => [r.name, r.kind, r.verbs]).sort(), [
+    ['nodes', 'NodeMetrics', ['get', 'list']],
+    ['pods', 'PodMetrics', ['get', 'list']],
+  ]);
   await env.apply(`apiVersion: v1
 kind: Pod
 metadata: {name: busy, namespace: default, labels: {app: busy}}
@@ -37,10 +40,14 @@ spec:
 `);
   await env.ok(['wait', '--for=condition=Ready', 'pod/busy', '--timeout=60s']);
 
-  const top = await eventually(async () => {
-    const r = await env.kubectl(['top', 'node']);
-    return r.code === 0 && /^top-0001\s/m.test(r.stdout) && /^top-0000\s/m.test(r.stdout) ? r.stdout : undefined;
-  }, 30_000, 'kubectl top node lists both nodes');
+  const top = await eventually(
+    async () => {
+      const r = await env.kubectl(['top', 'node']);
+      return r.code === 0 && /^top-0001\s/m.test(r.stdout) && /^top-0000\s/m.test(r.stdout) ? r.stdout : undefined;
+    },
+    30_000,
+    'kubectl top node lists both nodes',
+  );
   // NAME CPU(cores) CPU(%) MEMORY(bytes) MEMORY(%): numbers from the device metrics.
   for (const n of ['top-0000', 'top-0001']) assert.match(top, new RegExp(`^${n}\\s+[1-9]\\d*m\\s+\\d+%\\s+[1-9]\\d*Mi\\s+\\d+%`, 'm'), top);
   const nm = JSON.parse(await env.ok(['get', '--raw', '/apis/metrics.k8s.io/v1beta1/nodes/top-0000']));
@@ -51,22 +58,32 @@ spec:
   assert.equal(nm.metadata.labels.site, 'lab', 'node labels, so selectors work');
   assert.match(await env.ok(['top', 'node', '-l', 'kubernetes.io/hostname=top-0001']), /^top-0001\s/m);
   // The simulated app uses 300Mi/3 of memory: usedMB 100 → 100Mi.
-  const pods = await eventually(async () => {
-    const r = await env.kubectl(['top', 'pod', '-n', 'default']);
-    return r.code === 0 && /^busy\s/m.test(r.stdout) ? r.stdout : undefined;
-  }, 30_000, 'kubectl top pod lists the pod');
+  const pods = await eventually(
+    async () => {
+      const r = await env.kubectl(['top', 'pod', '-n', 'default']);
+      return r.code === 0 && /^busy\s/m.test(r.stdout) ? r.stdout : undefined;
+    },
+    30_000,
+    'kubectl top pod lists the pod',
+  );
   assert.match(pods, /^busy\s+\d+m\s+100Mi/m, pods);
   assert.match(await env.ok(['top', 'pod', 'busy', '--containers']), /^busy\s+main\s+\d+m\s+100Mi/m);
   const pm = JSON.parse(await env.ok(['get', '--raw', '/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/busy']));
   assert.equal(pm.kind, 'PodMetrics');
-  assert.deepEqual(pm.containers.map((c: any) => c.name), ['main']);
+  assert.deepEqual(
+    pm.containers.map((c: any) => c.name),
+    ['main'],
+  );
 });
 
 test('metrics.k8s.io is read-only and answers unknown names with 404', async () => {
   const missing = await env.kubectl(['get', '--raw', '/apis/metrics.k8s.io/v1beta1/nodes/no-such-node']);
   assert.notEqual(missing.code, 0);
   assert.match(missing.stderr, /NotFound|not found/);
-  const create = await env.kubectl(['create', '--raw', '/apis/metrics.k8s.io/v1beta1/nodes', '-f', '-'], JSON.stringify({ apiVersion: 'metrics.k8s.io/v1beta1', kind: 'NodeMetrics', metadata: { name: 'x' } }));
+  const create = await env.kubectl(
+    ['create', '--raw', '/apis/metrics.k8s.io/v1beta1/nodes', '-f', '-'],
+    JSON.stringify({ apiVersion: 'metrics.k8s.io/v1beta1', kind: 'NodeMetrics', metadata: { name: 'x' } }),
+  );
   assert.notEqual(create.code, 0);
   assert.match(create.stderr, /MethodNotAllowed|not allowed|405/);
   const watch = await env.kubectl(['get', '--raw', '/apis/metrics.k8s.io/v1beta1/nodes?watch=true']);
@@ -84,13 +101,24 @@ test('kubectl describe node shows Events: registered, out of contact and back, r
   await eventually(async () => /Rebooted/.test(await nodeEvents('top-0001')), 30_000, 'Rebooted event').catch(async (e) => {
     throw new Error(`${e.message}:\n${await nodeEvents('top-0001')}\n${JSON.stringify((await json(['get', 'edgenode', 'top-0001'])).status, null, 1)}`);
   });
-  await env.ok(['patch', 'edgenode', 'top-0001', '--type=merge', '-p', JSON.stringify({
-    spec: { configItems: { 'timer.test.baseimage.update': '30' }, baseOS: { version: '14.6.0-kvm-amd64', image: 'lfedge/eve:14.6.0-kvm-amd64', activate: true } },
-  })]);
+  await env.ok([
+    'patch',
+    'edgenode',
+    'top-0001',
+    '--type=merge',
+    '-p',
+    JSON.stringify({
+      spec: {
+        configItems: { 'timer.test.baseimage.update': '30' },
+        baseOS: { version: '14.6.0-kvm-amd64', image: 'lfedge/eve:14.6.0-kvm-amd64', activate: true },
+      },
+    }),
+  ]);
   await eventually(async () => /OSUpdateCommitted/.test(await nodeEvents('top-0001')), 60_000, 'OSUpdateCommitted event');
   const describe = await env.ok(['describe', 'node', 'top-0001']);
   const events = describe.slice(describe.indexOf('Events:'));
-  for (const reason of ['RegisteredNode', 'NodeNotReady', 'NodeReady', 'Rebooted', 'OSUpdateStarted', 'OSUpdateCommitted']) assert.match(events, new RegExp(`\\s${reason}\\s`), `${reason} in describe node:\n${events}`);
+  for (const reason of ['RegisteredNode', 'NodeNotReady', 'NodeReady', 'Rebooted', 'OSUpdateStarted', 'OSUpdateCommitted'])
+    assert.match(events, new RegExp(`\\s${reason}\\s`), `${reason} in describe node:\n${events}`);
   assert.match(events, /reboot\.counter changed by controller/, "EVE's boot reason");
   assert.match(events, /NodeNotReady .*status is now: NodeNotReady \(no request from the device for more than 3s/, 'why, in EVE terms');
   assert.match(events, /OSUpdateStarted .*updating from 14\.5\.1-kvm-amd64 to 14\.6\.0-kvm-amd64/);

@@ -22,18 +22,38 @@ const problem = (config: unknown, annotations?: Record<string, string>) => {
 };
 
 test('bridge/macvlan/ipvlan with host-local IPAM → a local NAT instance with subnet, range, gateway, routes, DNS', () => {
-  const r = ok({ type: 'macvlan', master: 'eth1', mtu: 1400, ipam: { type: 'host-local', ranges: [[{ subnet: '10.10.0.0/16', rangeStart: '10.10.1.20', rangeEnd: '10.10.3.50', gateway: '10.10.0.254' }]], routes: [{ dst: '0.0.0.0/0' }, { dst: '172.16.0.0/12', gw: '10.10.0.1' }], dns: { nameservers: ['1.1.1.1'] } } });
+  const r = ok({
+    type: 'macvlan',
+    master: 'eth1',
+    mtu: 1400,
+    ipam: {
+      type: 'host-local',
+      ranges: [[{ subnet: '10.10.0.0/16', rangeStart: '10.10.1.20', rangeEnd: '10.10.3.50', gateway: '10.10.0.254' }]],
+      routes: [{ dst: '0.0.0.0/0' }, { dst: '172.16.0.0/12', gw: '10.10.0.1' }],
+      dns: { nameservers: ['1.1.1.1'] },
+    },
+  });
   assert.deepEqual(r.spec, {
-    type: 'local', uplink: 'eth1', subnet: '10.10.0.0/16', gateway: '10.10.0.254', dhcpRange: { start: '10.10.1.20', end: '10.10.3.50' },
-    dns: ['1.1.1.1'], staticRoutes: [{ destination: '172.16.0.0/12', gateway: '10.10.0.1' }], mtu: 1400,
+    type: 'local',
+    uplink: 'eth1',
+    subnet: '10.10.0.0/16',
+    gateway: '10.10.0.254',
+    dhcpRange: { start: '10.10.1.20', end: '10.10.3.50' },
+    dns: ['1.1.1.1'],
+    staticRoutes: [{ destination: '172.16.0.0/12', gateway: '10.10.0.1' }],
+    mtu: 1400,
   });
   assert.equal(r.vlanId, undefined);
   // The top-level host-local form, a host address as subnet, the default uplink.
-  assert.deepEqual(ok({ type: 'bridge', ipam: { type: 'host-local', subnet: '192.168.5.7/24' } }).spec, { type: 'local', uplink: 'uplink', subnet: '192.168.5.0/24' });
+  assert.deepEqual(ok({ type: 'bridge', ipam: { type: 'host-local', subnet: '192.168.5.7/24' } }).spec, {
+    type: 'local',
+    uplink: 'uplink',
+    subnet: '192.168.5.0/24',
+  });
   assert.equal(ok({ type: 'ipvlan', ipam: { type: 'host-local', subnet: '10.1.0.0/24' } }).spec.type, 'local');
 });
 
-test('static IPAM: the subnet of a local instance and the interfaces\' address', () => {
+test("static IPAM: the subnet of a local instance and the interfaces' address", () => {
   const r = ok({ type: 'bridge', ipam: { type: 'static', addresses: [{ address: '10.9.0.10/24', gateway: '10.9.0.1' }] } });
   assert.deepEqual(r.spec, { type: 'local', uplink: 'uplink', subnet: '10.9.0.0/24', gateway: '10.9.0.1' });
   assert.equal(r.staticIp, '10.9.0.10');
@@ -53,7 +73,10 @@ test('dhcp or no IPAM → switch; vlan type and vlan fields → switch with the 
 
 test('annotations choose the uplink and the instance type', () => {
   assert.equal(ok({ type: 'macvlan', master: 'eth1', ipam: { type: 'dhcp' } }, { 'kubeve.io/uplink': 'freeuplink' }).spec.uplink, 'freeuplink');
-  assert.equal(ok({ type: 'bridge', ipam: { type: 'host-local', subnet: '10.0.0.0/24' } }, { 'kubeve.io/network-instance-type': 'switch' }).spec.type, 'switch');
+  assert.equal(
+    ok({ type: 'bridge', ipam: { type: 'host-local', subnet: '10.0.0.0/24' } }, { 'kubeve.io/network-instance-type': 'switch' }).spec.type,
+    'switch',
+  );
   assert.match(problem({ type: 'bridge' }, { 'kubeve.io/network-instance-type': 'local' }).message, /local network instance needs a subnet/);
   assert.match(problem({ type: 'bridge' }, { 'kubeve.io/network-instance-type': 'nat' }).message, /must be local or switch, not "nat"/);
 });
@@ -61,7 +84,10 @@ test('annotations choose the uplink and the instance type', () => {
 test('what EVE cannot do is named', () => {
   const t = problem({ type: 'sriov', vlan: 10 });
   assert.equal(t.reason, 'UnsupportedCNIType');
-  assert.match(t.message, /^NetworkAttachmentDefinition ns1\/n1: CNI type "sriov" is not supported on EVE nodes \(supported: bridge, macvlan, ipvlan, vlan, host-device\)$/);
+  assert.match(
+    t.message,
+    /^NetworkAttachmentDefinition ns1\/n1: CNI type "sriov" is not supported on EVE nodes \(supported: bridge, macvlan, ipvlan, vlan, host-device\)$/,
+  );
   const i = problem({ type: 'macvlan', ipam: { type: 'whereabouts', range: '10.0.0.0/24' } });
   assert.equal(i.reason, 'UnsupportedIPAM');
   assert.match(i.message, /IPAM type "whereabouts"/);
@@ -75,9 +101,13 @@ test('what EVE cannot do is named', () => {
     [{ type: 'host-device' }, /needs "device"/],
     [{ type: 'bridge', ipam: { type: 'host-local' } }, /needs an IPv4 "subnet"/],
     [{ type: 'bridge', ipam: { type: 'host-local', subnet: '10.0.0.0/24', routes: [{ dst: '10.5.0.0/16' }] } }, /"gw"/],
-    [{ type: 'bridge', ipam: { type: 'host-local', subnet: '10.0.0.0/24', rangeStart: '10.0.0.1', rangeEnd: '10.0.0.100' } }, /gateway 10.0.0.1 lies inside the DHCP range/],
+    [
+      { type: 'bridge', ipam: { type: 'host-local', subnet: '10.0.0.0/24', rangeStart: '10.0.0.1', rangeEnd: '10.0.0.100' } },
+      /gateway 10.0.0.1 lies inside the DHCP range/,
+    ],
     [{ type: 'bridge', ipam: { type: 'static', addresses: [{ address: '10.0.0.5' }] } }, /not an IPv4 CIDR/],
-  ] as const) assert.match(problem(config).message, re, JSON.stringify(config));
+  ] as const)
+    assert.match(problem(config).message, re, JSON.stringify(config));
   assert.equal(nadNetworkName('ns1', 'n1'), 'nad.ns1.n1');
 });
 
@@ -87,11 +117,17 @@ test('the selection annotation: short form and JSON form, validated as Multus do
     { namespace: 'testns1', name: 'macvlan-conf-3' },
     { namespace: 'default', name: 'macvlan-conf-2', interface: 'macvlan1' },
   ]);
-  assert.deepEqual(parseNetworkSelection('[{"name":"a","interface":"x1","mac":"c2:b0:57:49:47:f1","ips":["10.10.1.30/16"]},{"name":"b","namespace":"other","default-route":["192.168.2.1"]},{"name":"c","interfaceRequest":"old"}]', 'ns'), [
-    { namespace: 'ns', name: 'a', interface: 'x1', ips: ['10.10.1.30/16'], mac: 'c2:b0:57:49:47:f1' },
-    { namespace: 'other', name: 'b' },
-    { namespace: 'ns', name: 'c', interface: 'old' },
-  ]);
+  assert.deepEqual(
+    parseNetworkSelection(
+      '[{"name":"a","interface":"x1","mac":"c2:b0:57:49:47:f1","ips":["10.10.1.30/16"]},{"name":"b","namespace":"other","default-route":["192.168.2.1"]},{"name":"c","interfaceRequest":"old"}]',
+      'ns',
+    ),
+    [
+      { namespace: 'ns', name: 'a', interface: 'x1', ips: ['10.10.1.30/16'], mac: 'c2:b0:57:49:47:f1' },
+      { namespace: 'other', name: 'b' },
+      { namespace: 'ns', name: 'c', interface: 'old' },
+    ],
+  );
   for (const [value, re] of [
     ['Bad_Name', /not a DNS-1123 label/],
     ['a/b/c', /expected \[namespace\/\]name\[@interface\]/],

@@ -47,7 +47,14 @@ test('/readyz is not ready before the CRDs are established; ?verbose lists each 
     assert.equal(r.body, 'ok');
     r = await api(t.server, 'GET', '/readyz?verbose', undefined, {}, null);
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body.trim().split('\n'), ['[+]ping ok', '[+]shutdown ok', '[+]storage ok', '[+]informer-sync ok', '[+]eve-crds ok', 'readyz check passed']);
+    assert.deepEqual(r.body.trim().split('\n'), [
+      '[+]ping ok',
+      '[+]shutdown ok',
+      '[+]storage ok',
+      '[+]informer-sync ok',
+      '[+]eve-crds ok',
+      'readyz check passed',
+    ]);
     r = await api(t.server, 'GET', '/livez?verbose', undefined, {}, null);
     assert.deepEqual(r.body.trim().split('\n'), ['[+]ping ok', '[+]storage ok', 'livez check passed']);
     // A single check, and one that does not exist.
@@ -71,10 +78,15 @@ function freePort(): Promise<number> {
 
 function get(url: string, ca: string, token?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    https.get(url, { ca, headers: token ? { Authorization: `Bearer ${token}` } : {} }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject);
+    https
+      .get(url, { ca, headers: token ? { Authorization: `Bearer ${token}` } : {} }, (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c) => (body += c))
+          .on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -82,7 +94,28 @@ test('a kubeve server process: ready with every check, unready on SIGTERM while 
   const dir = mkdtempSync(join(tmpdir(), 'kubeve-health-'));
   const port = await freePort();
   const devicePort = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'server', '--data-dir', join(dir, 'data'), '--port', String(port), '--device-port', String(devicePort), '--device-host', '127.0.0.1', '--shutdown-delay', '2s', '--logging-format', 'json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'server',
+      '--data-dir',
+      join(dir, 'data'),
+      '--port',
+      String(port),
+      '--device-port',
+      String(devicePort),
+      '--device-host',
+      '127.0.0.1',
+      '--shutdown-delay',
+      '2s',
+      '--logging-format',
+      'json',
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (c) => (stderr += c));
   child.stdout!.resume();
@@ -96,7 +129,9 @@ test('a kubeve server process: ready with every check, unready on SIGTERM while 
       try {
         ca ||= readFileSync(join(dir, 'data', 'pki', 'ca.crt'), 'utf8');
         ready = await get(`${base}/readyz?verbose`, ca);
-      } catch { /* not listening yet */ }
+      } catch {
+        /* not listening yet */
+      }
     }
     assert.equal(ready?.status, 200, `${ready?.body}\n${stderr}`);
     for (const check of ['ping', 'shutdown', 'storage', 'informer-sync', 'eve-crds', 'device-api', 'eve-informer-sync']) {
@@ -114,7 +149,15 @@ test('a kubeve server process: ready with every check, unready on SIGTERM while 
     // Device API traffic and the EVE gauges are on the same /metrics (the device port has none).
     const deviceBase = `https://127.0.0.1:${devicePort}`;
     const insecure = { rejectUnauthorized: false };
-    const deviceGet = (p: string) => new Promise<number>((resolve, reject) => https.get(deviceBase + p, insecure, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); }).on('error', reject));
+    const deviceGet = (p: string) =>
+      new Promise<number>((resolve, reject) =>
+        https
+          .get(deviceBase + p, insecure, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          })
+          .on('error', reject),
+      );
     assert.equal(await deviceGet('/api/v2/edgedevice/ping'), 200);
     assert.equal(await deviceGet('/metrics'), 404);
     const adminToken = readFileSync(join(dir, 'data', 'tokens.csv'), 'utf8').split(',')[0];
@@ -137,9 +180,18 @@ test('a kubeve server process: ready with every check, unready on SIGTERM while 
     // Still alive and serving while load balancers take it out of rotation.
     assert.equal((await get(`${base}/livez`, ca)).status, 200);
     assert.equal(await exited, 0);
-    const lines = stderr.trim().split('\n').map((l) => JSON.parse(l));
-    assert.ok(lines.some((l) => l.msg === 'shutting down' && l.signal === 'SIGTERM'), stderr);
-    assert.ok(lines.some((l) => l.msg === 'shut down'), stderr);
+    const lines = stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.ok(
+      lines.some((l) => l.msg === 'shutting down' && l.signal === 'SIGTERM'),
+      stderr,
+    );
+    assert.ok(
+      lines.some((l) => l.msg === 'shut down'),
+      stderr,
+    );
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -149,7 +201,15 @@ test('a kubeve server process: ready with every check, unready on SIGTERM while 
 test('kubeve --version, and numeric flags refused with a clear message and exit code 2', () => {
   const run = (args: string[]) => {
     try {
-      return { code: 0, out: execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }), err: '' };
+      return {
+        code: 0,
+        out: execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+          cwd: ROOT,
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }),
+        err: '',
+      };
     } catch (e) {
       const x = e as { status: number; stdout: string; stderr: string };
       return { code: x.status, out: x.stdout, err: x.stderr };
@@ -173,16 +233,23 @@ test('kubeve --version, and numeric flags refused with a clear message and exit 
 });
 
 test('graceful shutdown lets a request in flight finish within the deadline, and cuts one that overruns it', async () => {
-  for (const [drainMs, finishes] of [[10_000, true], [200, false]] as const) {
+  for (const [drainMs, finishes] of [
+    [10_000, true],
+    [200, false],
+  ] as const) {
     const t = await startTestServer();
     try {
       const body = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'slow' } });
       const req = https.request(`${t.server.url}/api/v1/namespaces/default/configmaps`, {
-        method: 'POST', ca: t.server.caPem,
+        method: 'POST',
+        ca: t.server.caPem,
         headers: { Authorization: `Bearer ${t.server.adminToken}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
       });
       const answer = new Promise<number | string>((resolve) => {
-        req.on('response', (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
         req.on('error', (e) => resolve(e.message));
       });
       // Half the body now: the server is reading it when shutdown starts.

@@ -57,7 +57,12 @@ test('/metrics is RBAC-gated as kube-apiserver gates it, and its counters move w
   }
   assert.equal(first.code, 200, first.body);
   const before = parseExposition(first.body);
-  for (const [name, type] of [['apiserver_request_total', 'counter'], ['apiserver_request_duration_seconds', 'histogram'], ['apiserver_longrunning_requests', 'gauge'], ['apiserver_storage_objects', 'gauge']]) {
+  for (const [name, type] of [
+    ['apiserver_request_total', 'counter'],
+    ['apiserver_request_duration_seconds', 'histogram'],
+    ['apiserver_longrunning_requests', 'gauge'],
+    ['apiserver_storage_objects', 'gauge'],
+  ]) {
     assert.equal(before.types.get(name), type, name);
   }
   // The refused scrape is counted as what it was: a GET of a non-resource path answered 403.
@@ -73,7 +78,10 @@ test('/metrics is RBAC-gated as kube-apiserver gates it, and its counters move w
     const r = await api(t.server, 'POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `m-${i}` } });
     assert.equal(r.status, 201);
   }
-  assert.equal((await api(t.server, 'POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'm-0' } })).status, 409);
+  assert.equal(
+    (await api(t.server, 'POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'm-0' } })).status,
+    409,
+  );
   await t.ok(['get', 'configmaps', '-n', 'default']);
   // A resource nobody serves does not become a label value.
   assert.equal((await api(t.server, 'GET', '/api/v1/namespaces/default/no-such-things')).status, 404);
@@ -85,7 +93,9 @@ test('/metrics is RBAC-gated as kube-apiserver gates it, and its counters move w
   assert.equal(now.value('apiserver_request_duration_seconds_count', { verb: 'POST', resource: 'configmaps', scope: 'namespace' }), h0 + 4);
   assert.equal(now.value('apiserver_storage_objects', { resource: 'configmaps' }), o0! + 3);
   assert.ok(!now.samples.some((s) => s.labels.resource === 'no-such-things'));
-  const buckets = now.samples.filter((s) => s.name === 'apiserver_request_duration_seconds_bucket' && s.labels.verb === 'POST' && s.labels.resource === 'configmaps');
+  const buckets = now.samples.filter(
+    (s) => s.name === 'apiserver_request_duration_seconds_bucket' && s.labels.verb === 'POST' && s.labels.resource === 'configmaps',
+  );
   assert.equal(buckets.at(-1)?.labels.le, '+Inf');
   assert.equal(buckets.at(-1)?.value, h0 + 4);
 });
@@ -93,7 +103,10 @@ test('/metrics is RBAC-gated as kube-apiserver gates it, and its counters move w
 test('a watch is a long-running request while it lasts, and is counted when it ends', async () => {
   const token = (await t.ok(['create', 'token', 'scraper', '-n', 'default'])).trim();
   const watching = { verb: 'WATCH', resource: 'configmaps', scope: 'namespace' };
-  const req = https.request(`${t.server.url}/api/v1/namespaces/default/configmaps?watch=1`, { headers: { Authorization: `Bearer ${t.server.adminToken}` }, ca: t.server.caPem });
+  const req = https.request(`${t.server.url}/api/v1/namespaces/default/configmaps?watch=1`, {
+    headers: { Authorization: `Bearer ${t.server.adminToken}` },
+    ca: t.server.caPem,
+  });
   const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
     req.on('response', resolve).on('error', reject).end();
   });

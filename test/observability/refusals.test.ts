@@ -20,10 +20,15 @@ after(async () => {
 function scrape(): Promise<ReturnType<typeof parseExposition>> {
   const api = env.k.api;
   return new Promise((resolve, reject) => {
-    https.get(`${api.url}/metrics`, { ca: api.caPem, headers: { Authorization: `Bearer ${api.adminToken}` } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c) => (body += c)).on('end', () => resolve(parseExposition(body)));
-    }).on('error', reject);
+    https
+      .get(`${api.url}/metrics`, { ca: api.caPem, headers: { Authorization: `Bearer ${api.adminToken}` } }, (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c) => (body += c))
+          .on('end', () => resolve(parseExposition(body)));
+      })
+      .on('error', reject);
   });
 }
 
@@ -39,7 +44,10 @@ test('a denied onboarding is logged once with the serial and the reason, and cou
   assert.equal(refused.length, 1, JSON.stringify(refused));
   assert.equal(refused[0]!.serial, 'manual-0000');
   assert.equal(refused[0]!.status, 403);
-  assert.match(refused[0]!.reason, /serial manual-0000 is pending on OnboardingKey batch-1: autoEnroll is off; create an EdgeNode with this serial to admit it/);
+  assert.match(
+    refused[0]!.reason,
+    /serial manual-0000 is pending on OnboardingKey batch-1: autoEnroll is off; create an EdgeNode with this serial to admit it/,
+  );
 
   const m = await scrape();
   assert.ok(m.value('kubeve_onboarding_total', { result: 'denied' })! >= 3);

@@ -19,10 +19,24 @@ export function helm(args: string[], home: string, kubeconfig?: string): Promise
   const { helm: bin } = layerBinaries();
   fs.mkdirSync(home, { recursive: true });
   return new Promise((resolve) => {
-    execFile(bin, args, {
-      env: { ...process.env, HOME: home, HELM_CACHE_HOME: path.join(home, 'cache'), HELM_CONFIG_HOME: path.join(home, 'config'), HELM_DATA_HOME: path.join(home, 'data'), ...(kubeconfig ? { KUBECONFIG: kubeconfig } : {}) },
-      timeout: 120_000, maxBuffer: 64 << 20,
-    }, (err, stdout, stderr) => resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr }));
+    execFile(
+      bin,
+      args,
+      {
+        env: {
+          ...process.env,
+          HOME: home,
+          HELM_CACHE_HOME: path.join(home, 'cache'),
+          HELM_CONFIG_HOME: path.join(home, 'config'),
+          HELM_DATA_HOME: path.join(home, 'data'),
+          ...(kubeconfig ? { KUBECONFIG: kubeconfig } : {}),
+        },
+        timeout: 120_000,
+        maxBuffer: 64 << 20,
+      },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -51,8 +65,11 @@ export interface Cluster {
 export async function startCluster(): Promise<Cluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubeve-cluster-'));
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'server', '--controllers=false',
-    '--data-dir', path.join(dir, 'data'), '--port', String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'server', '--controllers=false', '--data-dir', path.join(dir, 'data'), '--port', String(port)],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   child.stdout!.on('data', (b) => (out += b));
   child.stderr!.on('data', (b) => (out += b));
@@ -66,13 +83,21 @@ export async function startCluster(): Promise<Cluster> {
   const kc = YAML.parse(fs.readFileSync(kubeconfigPath, 'utf8'));
   const cluster = kc.clusters[0].cluster;
   const home = path.join(dir, 'home');
-  const kubectl = (args: string[], o: { input?: string } = {}) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const c = execFile('kubectl', args, { env: { ...process.env, HOME: home, KUBECONFIG: kubeconfigPath, KUBECACHEDIR: path.join(home, 'cache') }, timeout: 60_000, maxBuffer: 64 << 20 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr }));
-    if (o.input !== undefined) c.stdin!.end(o.input);
-  });
+  const kubectl = (args: string[], o: { input?: string } = {}) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const c = execFile(
+        'kubectl',
+        args,
+        { env: { ...process.env, HOME: home, KUBECONFIG: kubeconfigPath, KUBECACHEDIR: path.join(home, 'cache') }, timeout: 60_000, maxBuffer: 64 << 20 },
+        (err, stdout, stderr) =>
+          resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr }),
+      );
+      if (o.input !== undefined) c.stdin!.end(o.input);
+    });
   return {
-    dir, url: cluster.server, caPem: Buffer.from(cluster['certificate-authority-data'], 'base64').toString(),
+    dir,
+    url: cluster.server,
+    caPem: Buffer.from(cluster['certificate-authority-data'], 'base64').toString(),
     kubectl,
     async ok(args, input) {
       const r = await kubectl(args, { input });
@@ -95,13 +120,31 @@ export async function startCluster(): Promise<Cluster> {
 /** Applies the chart's ServiceAccount and RBAC (as `helm template` renders them) and returns a kubeconfig holding only that ServiceAccount's token. */
 export async function operatorKubeconfig(t: Cluster, o: { applyCrdsAtStart: boolean }): Promise<string> {
   await t.ok(['create', 'namespace', NAMESPACE]);
-  const r = await helm(['template', 'kubeve', CHART, '-n', NAMESPACE, '--set', `crds.applyAtStart=${o.applyCrdsAtStart}`,
-    '--show-only', 'templates/serviceaccount.yaml', '--show-only', 'templates/rbac.yaml', '--show-only', 'templates/aggregate-roles.yaml'], path.join(t.dir, 'helm-home'));
+  const r = await helm(
+    [
+      'template',
+      'kubeve',
+      CHART,
+      '-n',
+      NAMESPACE,
+      '--set',
+      `crds.applyAtStart=${o.applyCrdsAtStart}`,
+      '--show-only',
+      'templates/serviceaccount.yaml',
+      '--show-only',
+      'templates/rbac.yaml',
+      '--show-only',
+      'templates/aggregate-roles.yaml',
+    ],
+    path.join(t.dir, 'helm-home'),
+  );
   if (r.code !== 0) throw new Error(`helm template: ${r.stderr}`);
   await t.ok(['apply', '-f', '-'], r.stdout);
   const token = (await t.ok(['create', 'token', 'kubeve', '-n', NAMESPACE, '--duration', '2h'])).trim();
   const ca = Buffer.from(t.caPem).toString('base64');
-  return t.file('operator.kubeconfig', `apiVersion: v1
+  return t.file(
+    'operator.kubeconfig',
+    `apiVersion: v1
 kind: Config
 clusters:
 - name: c
@@ -113,7 +156,8 @@ contexts:
 - name: operator
   context: {cluster: c, user: kubeve-operator, namespace: ${NAMESPACE}}
 current-context: operator
-`);
+`,
+  );
 }
 
 export interface OperatorProcess {
@@ -129,12 +173,47 @@ export interface OperatorProcess {
   stop(): Promise<void>;
 }
 
-export function startOperatorProcess(o: { kubeconfig: string; identity: string; port: number; dataDir: string; extra?: string[]; env?: NodeJS.ProcessEnv }): OperatorProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'operator',
-    '--kubeconfig', o.kubeconfig, '--namespace', NAMESPACE, '--data-dir', o.dataDir, '--identity', o.identity,
-    '--device-host', '127.0.0.1', '--device-port', String(o.port), '--offline-timeout', '5', '--metrics-host', '127.0.0.1', '--metrics-port', '0', ...(o.extra ?? [])], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '', ...o.env },
-  });
+export function startOperatorProcess(o: {
+  kubeconfig: string;
+  identity: string;
+  port: number;
+  dataDir: string;
+  extra?: string[];
+  env?: NodeJS.ProcessEnv;
+}): OperatorProcess {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(ROOT, 'src/cli/main.ts'),
+      'operator',
+      '--kubeconfig',
+      o.kubeconfig,
+      '--namespace',
+      NAMESPACE,
+      '--data-dir',
+      o.dataDir,
+      '--identity',
+      o.identity,
+      '--device-host',
+      '127.0.0.1',
+      '--device-port',
+      String(o.port),
+      '--offline-timeout',
+      '5',
+      '--metrics-host',
+      '127.0.0.1',
+      '--metrics-port',
+      '0',
+      ...(o.extra ?? []),
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, KUBECONFIG: '', ...o.env },
+    },
+  );
   let out = '';
   const listeners = new Set<() => void>();
   const feed = (b: Buffer) => {
@@ -145,7 +224,9 @@ export function startOperatorProcess(o: { kubeconfig: string; identity: string; 
   child.stderr!.on('data', feed);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return {
-    child, identity: o.identity, port: o.port,
+    child,
+    identity: o.identity,
+    port: o.port,
     output: () => out,
     observabilityUrl: () => /metrics and health on (http:\/\/\S+)\/metrics/.exec(out)?.[1],
     waitFor(text, timeoutMs = 60_000) {

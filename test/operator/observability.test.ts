@@ -18,9 +18,16 @@ const ops: Operator[] = [];
 
 const start = async (identity: string) => {
   const op = await startOperator({
-    kubeconfig, namespace: NAMESPACE, identity, dataDir: fs.mkdtempSync(path.join(t.dir, `${identity}-`)),
-    deviceHost: '127.0.0.1', devicePort: 0, observability: { host: '127.0.0.1', port: 0 },
-    leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500,
+    kubeconfig,
+    namespace: NAMESPACE,
+    identity,
+    dataDir: fs.mkdtempSync(path.join(t.dir, `${identity}-`)),
+    deviceHost: '127.0.0.1',
+    devicePort: 0,
+    observability: { host: '127.0.0.1', port: 0 },
+    leaseDurationMs: 4000,
+    renewDeadlineMs: 3000,
+    retryPeriodMs: 500,
   });
   ops.push(op);
   return op;
@@ -42,10 +49,14 @@ after(async () => {
 test('the leader: /readyz and /livez list their checks, /metrics says it holds the Lease, bad paths and methods are refused', async () => {
   const a = await start('obs-a');
   await eventually(() => a.elector.isLeader() && a.controllers(), 20_000, 'obs-a to lead');
-  const ready = await eventually(async () => {
-    const r = await get(a, '/readyz?verbose');
-    return r.status === 200 ? r : undefined;
-  }, 20_000, '/readyz to pass');
+  const ready = await eventually(
+    async () => {
+      const r = await get(a, '/readyz?verbose');
+      return r.status === 200 ? r : undefined;
+    },
+    20_000,
+    '/readyz to pass',
+  );
   assert.match(ready.type, /^text\/plain/);
   for (const c of ['ping', 'shutdown', 'device-api', 'device-state-sync', 'eve-informer-sync']) assert.match(ready.body, new RegExp(`^\\[\\+\\]${c} ok$`, 'm'));
   assert.match(ready.body, /readyz check passed\n$/);
@@ -73,10 +84,14 @@ test('a follower is ready (it serves devices) and reports it does not lead; with
   const b = await start('obs-b');
   await eventually(() => b.elector.leader() === 'obs-a', 20_000, 'obs-b to see the leader');
   assert.equal(b.elector.isLeader(), false);
-  const ready = await eventually(async () => {
-    const r = await get(b, '/readyz?verbose');
-    return r.status === 200 ? r : undefined;
-  }, 20_000, 'the follower to be ready');
+  const ready = await eventually(
+    async () => {
+      const r = await get(b, '/readyz?verbose');
+      return r.status === 200 ? r : undefined;
+    },
+    20_000,
+    'the follower to be ready',
+  );
   assert.match(ready.body, /^\[\+\]eve-informer-sync ok$/m);
   assert.equal(parseExposition((await get(b, '/metrics')).body).value('leader_election_master_status', { name: 'kubeve-operator' }), 0);
 
@@ -110,13 +125,21 @@ test('the CLI serves it on --metrics-port and says where', async () => {
   }
 });
 
-test('the chart probes /livez and /readyz and scrapes /metrics on the operator\'s metrics port', async () => {
-  const r = await helm(['template', 'kubeve', CHART, '-n', NAMESPACE, '--set', 'metrics.serviceMonitor.enabled=true', '--set', 'metrics.port=9191'], path.join(t.dir, 'helm-home'));
+test("the chart probes /livez and /readyz and scrapes /metrics on the operator's metrics port", async () => {
+  const r = await helm(
+    ['template', 'kubeve', CHART, '-n', NAMESPACE, '--set', 'metrics.serviceMonitor.enabled=true', '--set', 'metrics.port=9191'],
+    path.join(t.dir, 'helm-home'),
+  );
   assert.equal(r.code, 0, r.stderr);
-  const objs = YAML.parseAllDocuments(r.stdout).map((d) => d.toJS()).filter(Boolean);
+  const objs = YAML.parseAllDocuments(r.stdout)
+    .map((d) => d.toJS())
+    .filter(Boolean);
   const c = objs.find((o) => o.kind === 'Deployment').spec.template.spec.containers[0];
   assert.ok(c.args.includes('--metrics-port=9191'), c.args.join(' '));
-  assert.deepEqual(c.ports.find((p: any) => p.name === 'metrics'), { name: 'metrics', containerPort: 9191, protocol: 'TCP' });
+  assert.deepEqual(
+    c.ports.find((p: any) => p.name === 'metrics'),
+    { name: 'metrics', containerPort: 9191, protocol: 'TCP' },
+  );
   assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'metrics' });
   assert.deepEqual(c.livenessProbe.httpGet, { path: '/livez', port: 'metrics' });
   const svc = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'kubeve-metrics');

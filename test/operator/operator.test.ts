@@ -34,8 +34,15 @@ before(async () => {
   kubeconfig = await operatorKubeconfig(t, { applyCrdsAtStart: true });
   // The token carries only the chart's roles: least privilege is enforced, not just declared.
   const sa = 'system:serviceaccount:kubeve-system:kubeve';
-  for (const [verb, res, ns, allowed] of [['list', 'secrets', 'default', 'yes'], ['delete', 'secrets', 'default', 'no'], ['create', 'secrets', NAMESPACE, 'yes'],
-    ['delete', 'edgenodes.eve.kubeve.io', '', 'no'], ['list', 'pods', 'default', 'no'], ['update', 'leases', 'default', 'no'], ['update', 'leases', NAMESPACE, 'yes']] as const) {
+  for (const [verb, res, ns, allowed] of [
+    ['list', 'secrets', 'default', 'yes'],
+    ['delete', 'secrets', 'default', 'no'],
+    ['create', 'secrets', NAMESPACE, 'yes'],
+    ['delete', 'edgenodes.eve.kubeve.io', '', 'no'],
+    ['list', 'pods', 'default', 'no'],
+    ['update', 'leases', 'default', 'no'],
+    ['update', 'leases', NAMESPACE, 'yes'],
+  ] as const) {
     const r = await t.kubectl(['auth', 'can-i', verb, res, '--as', sa, ...(ns ? ['-n', ns] : [])]);
     assert.equal(r.stdout.trim(), allowed, `${verb} ${res} in ${ns || 'the cluster'}: ${r.stdout}${r.stderr}`);
   }
@@ -85,8 +92,17 @@ test('kubeve operator as the ServiceAccount: CRDs applied, devices onboard, an a
   await t.ok(['apply', '-f', '-'], onboardingKeyYaml('op-key', onboard.certPem));
 
   fleet = await SimFleet.create({
-    server: `localhost:${port1}`, rootCertPem: pki.root.certPem, onboard: { certPem: onboard.certPem, keyPem: onboard.keyPem },
-    count: 2, serialPrefix: 'op-', timeScale: 60, startSpreadMs: 300, stepMs: 1000, rebootMs: 2000, logs: false, metrics: false,
+    server: `localhost:${port1}`,
+    rootCertPem: pki.root.certPem,
+    onboard: { certPem: onboard.certPem, keyPem: onboard.keyPem },
+    count: 2,
+    serialPrefix: 'op-',
+    timeScale: 60,
+    startSpreadMs: 300,
+    stepMs: 1000,
+    rebootMs: 2000,
+    logs: false,
+    metrics: false,
   });
   for (const d of fleet.devices) {
     applied.set(d.serial, []);
@@ -94,7 +110,11 @@ test('kubeve operator as the ServiceAccount: CRDs applied, devices onboard, an a
   }
   fleet.start();
   await fleet.waitFor((f) => f.counts().configured === 2, 60_000, '2 configured devices');
-  await eventually(async () => (await Promise.all(nodes.map(node))).every((n) => cond(n, 'ConfigDelivered')?.status === 'True' && cond(n, 'Online')?.status === 'True'), 30_000, 'EdgeNodes delivered and online');
+  await eventually(
+    async () => (await Promise.all(nodes.map(node))).every((n) => cond(n, 'ConfigDelivered')?.status === 'True' && cond(n, 'Online')?.status === 'True'),
+    30_000,
+    'EdgeNodes delivered and online',
+  );
 
   await t.ok(['apply', '-f', '-'], app);
   await t.ok(['wait', '--for=condition=Ready', 'appinstance/web', '-n', 'default', '--timeout=60s']);
@@ -105,11 +125,15 @@ test('kubeve operator as the ServiceAccount: CRDs applied, devices onboard, an a
   assert.equal(n0.status.appCount, 1);
 
   // The rendered config, where a replica and a user can read it.
-  const secret = await eventually(async () => {
-    const l = await json(['get', 'secret', '-n', NAMESPACE, '-l', 'eve.kubeve.io/edgenode=op-0000']);
-    const s = l.items[0];
-    return s && Buffer.from(s.data.configHash, 'base64').toString() === n0.status.renderedConfigHash ? s : undefined;
-  }, 20_000, 'device state Secret with the current config');
+  const secret = await eventually(
+    async () => {
+      const l = await json(['get', 'secret', '-n', NAMESPACE, '-l', 'eve.kubeve.io/edgenode=op-0000']);
+      const s = l.items[0];
+      return s && Buffer.from(s.data.configHash, 'base64').toString() === n0.status.renderedConfigHash ? s : undefined;
+    },
+    20_000,
+    'device state Secret with the current config',
+  );
   const cfg = JSON.parse(Buffer.from(secret.data['config.json'], 'base64').toString());
   assert.equal(cfg.apps.length, 1);
   assert.equal(cfg.apps[0].uuidandversion.uuid, web.metadata.uid);
@@ -134,7 +158,7 @@ test('kill -9 the operator and start it on an empty data dir: no device config v
   assert.equal(fleet!.counts().configured, 2);
 });
 
-test('two replicas: exactly one holds the Lease; kill -9 it and the other leads within 20 s; both serve the device API; a follower serves devices the leader\'s configs', async (ctx) => {
+test("two replicas: exactly one holds the Lease; kill -9 it and the other leads within 20 s; both serve the device API; a follower serves devices the leader's configs", async (ctx) => {
   const port2 = await freePort();
   const b = start('op-b', port2);
   await b.waitFor('leader is op-a2', 30_000);
@@ -163,7 +187,10 @@ test('two replicas: exactly one holds the Lease; kill -9 it and the other leads 
   }
   ctx.diagnostic(`failover took ${took} ms`);
   assert.ok(took > 0 && took < 20_000, `op-b leads ${took} ms after the kill (must be < 20 s)`);
-  assert.ok(answers.every((s) => s === 200), `the follower answered throughout: ${answers.join(',')}`);
+  assert.ok(
+    answers.every((s) => s === 200),
+    `the follower answered throughout: ${answers.join(',')}`,
+  );
   const lease = await json(['get', 'lease', 'kubeve-operator', '-n', NAMESPACE]);
   assert.equal(lease.spec.holderIdentity, 'op-b');
   assert.ok(lease.spec.leaseTransitions >= 2);
@@ -178,19 +205,27 @@ test('two replicas: exactly one holds the Lease; kill -9 it and the other leads 
   const before = await node('op-0000');
   const appliedBefore = applied.get('op-0000')!.length;
   await t.ok(['patch', 'appinstance', 'web', '-n', 'default', '--type=merge', '-p', '{"spec":{"resources":{"memory":"384Mi"}}}']);
-  const after = await eventually(async () => {
-    const n = await node('op-0000');
-    return n.status.configVersion === before.status.configVersion + 1 ? n : undefined;
-  }, 20_000, 'the new leader renders the change');
+  const after = await eventually(
+    async () => {
+      const n = await node('op-0000');
+      return n.status.configVersion === before.status.configVersion + 1 ? n : undefined;
+    },
+    20_000,
+    'the new leader renders the change',
+  );
   await eventually(() => applied.get('op-0000')!.at(-1) === after.status.renderedConfigHash, 20_000, 'the device applies it, served by the follower');
   assert.equal(applied.get('op-0000')!.length, appliedBefore + 1, 'exactly one new config');
   assert.doesNotMatch(c.output(), /leading, EVE controllers started/, 'op-c stayed a follower');
   // What the follower saw reaches the leader: the delivery, and contacts (the devices talk only to
   // op-c; without the relay the leader would mark them Offline after the 5 s offline timeout).
-  await eventually(async () => {
-    const n = await node('op-0000');
-    return n.status.deliveredConfigHash === after.status.renderedConfigHash && cond(n, 'ConfigDelivered')?.status === 'True';
-  }, 20_000, 'ConfigDelivered relayed from the follower');
+  await eventually(
+    async () => {
+      const n = await node('op-0000');
+      return n.status.deliveredConfigHash === after.status.renderedConfigHash && cond(n, 'ConfigDelivered')?.status === 'True';
+    },
+    20_000,
+    'ConfigDelivered relayed from the follower',
+  );
   await new Promise((r) => setTimeout(r, 7000));
   for (const n of await Promise.all(nodes.map(node))) assert.equal(cond(n, 'Online')?.status, 'True', `${n.metadata.name} stays Online`);
 

@@ -35,13 +35,20 @@ async function fleetOf(prefix: string, count: number, knobsFor?: (i: number) => 
   f.start();
   await f.waitFor((x) => x.counts().configured === count, 90_000, `${count} configured devices`);
   for (const d of f.devices) {
-    await eventually(async () => {
-      await client.patch(EDGENODES, undefined, d.serial, 'merge', {
-        metadata: { labels: { group: prefix } },
-        spec: { configItems: { 'timer.test.baseimage.update': '30', 'timer.update.fallback.no.network': '3600' }, baseOS: { version: OLD, image: `lfedge/eve:${OLD}` } },
-      });
-      return true;
-    }, 20_000, `label ${d.serial}`);
+    await eventually(
+      async () => {
+        await client.patch(EDGENODES, undefined, d.serial, 'merge', {
+          metadata: { labels: { group: prefix } },
+          spec: {
+            configItems: { 'timer.test.baseimage.update': '30', 'timer.update.fallback.no.network': '3600' },
+            baseOS: { version: OLD, image: `lfedge/eve:${OLD}` },
+          },
+        });
+        return true;
+      },
+      20_000,
+      `label ${d.serial}`,
+    );
   }
   return f;
 }
@@ -54,10 +61,14 @@ const setSpec = (name: string, spec: Record<string, unknown>) => client.patch(BA
 async function until(name: string, pred: (r: any) => boolean, ms: number, what: string, fleet?: SimFleet): Promise<any> {
   let last: any;
   try {
-    return await eventually(async () => {
-      last = await rollout(name);
-      return pred(last) ? last : undefined;
-    }, ms, `rollout ${name}: ${what}`);
+    return await eventually(
+      async () => {
+        last = await rollout(name);
+        return pred(last) ? last : undefined;
+      },
+      ms,
+      `rollout ${name}: ${what}`,
+    );
   } catch (e) {
     const st = last?.status ?? {};
     const states: Record<string, number> = {};
@@ -66,7 +77,9 @@ async function until(name: string, pred: (r: any) => boolean, ms: number, what: 
       states.Pending = names(last, 'pendingDevices').length;
       states.Updated = names(last, 'updatedDevices').length;
     }
-    throw new Error(`${(e as Error).message}; phase ${st.phase}, batch ${st.batch}, message ${JSON.stringify(st.message)}, devices ${JSON.stringify(states)}, first ${JSON.stringify((st.devices ?? []).filter((d: any) => d.state !== 'Pending' && d.state !== 'Updated').slice(0, 3))}${fleet ? `; simulated: ${JSON.stringify(fleet.devices.filter((d) => d.model.baseos && d.model.baseos.phase !== 'done').map((d) => ({ serial: d.serial, phase: d.phase, offline: d.offline, baseos: d.model.baseos, parts: d.model.partitions.map((p) => [p.version, p.partitionState, p.userStatus]) })))}` : ''}`);
+    throw new Error(
+      `${(e as Error).message}; phase ${st.phase}, batch ${st.batch}, message ${JSON.stringify(st.message)}, devices ${JSON.stringify(states)}, first ${JSON.stringify((st.devices ?? []).filter((d: any) => d.state !== 'Pending' && d.state !== 'Updated').slice(0, 3))}${fleet ? `; simulated: ${JSON.stringify(fleet.devices.filter((d) => d.model.baseos && d.model.baseos.phase !== 'done').map((d) => ({ serial: d.serial, phase: d.phase, offline: d.offline, baseos: d.model.baseos, parts: d.model.partitions.map((p) => [p.version, p.partitionState, p.userStatus]) })))}` : ''}`,
+    );
   }
 }
 const waitPhase = (name: string, phase: string, ms = 120_000, fleet?: SimFleet) => until(name, (r) => r.status?.phase === phase, ms, phase, fleet);
@@ -82,7 +95,8 @@ function dev(r: any, name: string): any {
 }
 const names = (r: any, key: 'pendingDevices' | 'updatedDevices'): string[] => (r.status.batches ?? []).flatMap((b: any) => b[key] ?? []);
 /** Devices whose simulated EVE is between "activate" and commit/fallback. */
-const activating = (f: SimFleet) => f.devices.filter((d) => d.model.baseos?.activate && ['downloading', 'installing', 'rebooting', 'testing'].includes(d.model.baseos.phase)).length;
+const activating = (f: SimFleet) =>
+  f.devices.filter((d) => d.model.baseos?.activate && ['downloading', 'installing', 'rebooting', 'testing'].includes(d.model.baseos.phase)).length;
 
 test('50 devices, batches 1/10/rest, maxUnavailable 10: completes, never more than 10 updating, all committed; a device joining mid-rollout goes in the last batch; kubectl shows progress', async () => {
   const NEW = '14.6.0-kvm-amd64';
@@ -91,12 +105,19 @@ test('50 devices, batches 1/10/rest, maxUnavailable 10: completes, never more th
   const watch = setInterval(() => (peak = Math.max(peak, activating(f))), 20);
   try {
     await create('fleet-a', {
-      version: NEW, image: `lfedge/eve:${NEW}`, selector: { matchLabels: { group: 'a' } },
-      batches: [{ size: 1 }, { size: 10 }], maxUnavailable: 10, healthWindowSeconds: 10,
+      version: NEW,
+      image: `lfedge/eve:${NEW}`,
+      selector: { matchLabels: { group: 'a' } },
+      batches: [{ size: 1 }, { size: 10 }],
+      maxUnavailable: 10,
+      healthWindowSeconds: 10,
     });
     const mid = await until('fleet-a', (r) => r.status?.batches?.[1]?.phase === 'Progressing', 120_000, 'second batch running');
     assert.equal(mid.status.batches[0].phase, 'Succeeded', 'the canary went first');
-    assert.deepEqual(mid.status.batches.map((b: any) => b.size), [1, 10, 39]);
+    assert.deepEqual(
+      mid.status.batches.map((b: any) => b.size),
+      [1, 10, 39],
+    );
     const table = await env.ok(['get', 'baseosrollouts']);
     assert.match(table.split('\n')[0]!, /NAME\s+VERSION\s+PHASE\s+BATCH\s+UPDATED\s+UPDATING\s+FAILED\s+TOTAL\s+AGE/);
     assert.match(table, new RegExp(`fleet-a\\s+${NEW}\\s+Progressing\\s+2/3\\s+\\d+\\s+\\d+\\s+0\\s+50`));
@@ -131,16 +152,23 @@ test('3 of the second batch fall back: the rollout halts after that batch naming
   const sawUpdated = new Set<string>();
   const failedNames = [...failing].map((i) => `b-${String(i).padStart(4, '0')}`);
   const watch = setInterval(() => {
-    void rollout('fleet-b').then((r) => {
-      if (!r.status) return;
-      for (const n of names(r, 'updatedDevices')) sawUpdated.add(n);
-      for (const d of r.status.devices ?? []) if (d.state === 'Updated') sawUpdated.add(d.name);
-    }, () => {});
+    void rollout('fleet-b').then(
+      (r) => {
+        if (!r.status) return;
+        for (const n of names(r, 'updatedDevices')) sawUpdated.add(n);
+        for (const d of r.status.devices ?? []) if (d.state === 'Updated') sawUpdated.add(d.name);
+      },
+      () => {},
+    );
   }, 50);
   try {
     await create('fleet-b', {
-      version: NEW, image: `lfedge/eve:${NEW}`, selector: { matchLabels: { group: 'b' } },
-      batches: [{ size: 1 }, { size: 10 }], maxUnavailable: 10, healthWindowSeconds: 10,
+      version: NEW,
+      image: `lfedge/eve:${NEW}`,
+      selector: { matchLabels: { group: 'b' } },
+      batches: [{ size: 1 }, { size: 10 }],
+      maxUnavailable: 10,
+      healthWindowSeconds: 10,
     });
     const failed = await waitPhase('fleet-b', 'Failed', 180_000);
     clearInterval(watch);
@@ -153,12 +181,16 @@ test('3 of the second batch fall back: the rollout halts after that batch naming
     for (const n of failedNames) {
       assert.match(halted.message, new RegExp(n), `the reason names ${n}`);
       assert.equal(dev(failed, n).state, 'FellBack');
-      assert.match(dev(failed, n).message, /failed its test boot/, 'EVE\'s error text');
+      assert.match(dev(failed, n).message, /failed its test boot/, "EVE's error text");
       assert.ok(!sawUpdated.has(n), `${n} was never shown as updated`);
     }
     // The batch goes back to the previous version (committed ones are downgraded by EVE again).
     const batch2 = f.devices.slice(1, 11);
-    await f.waitFor(() => batch2.every((d) => d.model.runningVersion === OLD && !['downloading', 'installing', 'rebooting', 'testing'].includes(d.model.baseos?.phase ?? '')), 90_000, 'batch 2 back on the old version');
+    await f.waitFor(
+      () => batch2.every((d) => d.model.runningVersion === OLD && !['downloading', 'installing', 'rebooting', 'testing'].includes(d.model.baseos?.phase ?? '')),
+      90_000,
+      'batch 2 back on the old version',
+    );
     for (const d of batch2) {
       const n = await client.get(EDGENODES, undefined, d.serial);
       assert.equal(n.spec.baseOS.version, OLD, `${d.serial} re-pinned`);
@@ -175,7 +207,7 @@ test('3 of the second batch fall back: the rollout halts after that batch naming
   }
 });
 
-test('an app that does not come back Ready after the reboot fails its device\'s health gate', async () => {
+test("an app that does not come back Ready after the reboot fails its device's health gate", async () => {
   const NEW = '14.8.0-kvm-amd64';
   const f = await fleetOf('c', 2, (i) => (i === 1 ? { appsFailOn: (v) => v === NEW } : undefined));
   for (const d of f.devices) {
@@ -187,8 +219,13 @@ spec: {nodeName: ${d.serial}, image: library/busybox:1.36}
     await env.ok(['wait', '--for=condition=Ready', `appinstance/app-${d.serial}`, '-n', 'default', '--timeout=60s']);
   }
   await create('fleet-c', {
-    version: NEW, image: `lfedge/eve:${NEW}`, selector: { matchLabels: { group: 'c' } },
-    batches: [{ size: 1 }], maxUnavailable: 2, healthWindowSeconds: 4, failureBudget: 0,
+    version: NEW,
+    image: `lfedge/eve:${NEW}`,
+    selector: { matchLabels: { group: 'c' } },
+    batches: [{ size: 1 }],
+    maxUnavailable: 2,
+    healthWindowSeconds: 4,
+    failureBudget: 0,
   });
   const r = await waitPhase('fleet-c', 'Failed', 90_000);
   assert.equal(dev(r, 'c-0000').state, 'Updated');
@@ -205,13 +242,21 @@ test('pre-stage: every device downloads and stays staged while the window is clo
   const f = await fleetOf('d', 4);
   const closedHour = (new Date().getUTCHours() + 12) % 24;
   await create('fleet-d', {
-    version: NEW, image: `lfedge/eve:${NEW}`, selector: { matchLabels: { group: 'd' } }, prestage: true, maxUnavailable: 4,
+    version: NEW,
+    image: `lfedge/eve:${NEW}`,
+    selector: { matchLabels: { group: 'd' } },
+    prestage: true,
+    maxUnavailable: 4,
     maintenanceWindow: { schedule: `0 ${closedHour} * * *`, durationMinutes: 60, timeZone: 'UTC' },
   });
-  const staged = await eventually(async () => {
-    const r = await rollout('fleet-d');
-    return r.status?.staged === 4 ? r : undefined;
-  }, 60_000, 'all staged');
+  const staged = await eventually(
+    async () => {
+      const r = await rollout('fleet-d');
+      return r.status?.staged === 4 ? r : undefined;
+    },
+    60_000,
+    'all staged',
+  );
   assert.equal(staged.status.readyToActivate, '100%');
   assert.equal(staged.status.windowOpen, false);
   assert.equal(staged.status.updating, 0);
@@ -223,7 +268,10 @@ test('pre-stage: every device downloads and stays staged while the window is clo
   assert.equal(n.status.conditions.find((c: any) => c.type === 'BaseOSReady').reason, 'Staged');
   assert.match(await env.ok(['get', 'baseosrollout', 'fleet-d', '-o', 'wide']), /fleet-d\s+\S+\s+Progressing\s+1\/1\s+0\s+0\s+0\s+4\s+100%/);
   await new Promise((r) => setTimeout(r, 1500));
-  assert.ok(f.devices.every((d) => d.model.runningVersion === OLD), 'still nothing activated');
+  assert.ok(
+    f.devices.every((d) => d.model.runningVersion === OLD),
+    'still nothing activated',
+  );
 
   await setSpec('fleet-d', { maintenanceWindow: { schedule: '* * * * *', durationMinutes: 60, timeZone: 'Europe/Berlin' } });
   const done = await waitPhase('fleet-d', 'Completed', 90_000, f);
@@ -275,10 +323,14 @@ test('a downgrade below the floor is refused unless forced; one device is driven
   await create('hold-d', { version: '14.9.0-kvm-amd64', image: 'lfedge/eve:14.9.0-kvm-amd64', selector: { matchLabels: { group: 'd' } }, paused: true });
   await eventually(async () => (await rollout('hold-d')).status?.total === 4, 10_000, 'hold-d lists its devices');
   await create('steal-d', { version: '14.9.0-kvm-amd64', image: 'lfedge/eve:14.9.0-kvm-amd64', selector: { matchLabels: { group: 'd' } } });
-  const steal = await eventually(async () => {
-    const x = await rollout('steal-d');
-    return x.status?.phase ? x : undefined;
-  }, 10_000, 'steal-d status');
+  const steal = await eventually(
+    async () => {
+      const x = await rollout('steal-d');
+      return x.status?.phase ? x : undefined;
+    },
+    10_000,
+    'steal-d status',
+  );
   assert.equal(steal.status.total, 0, 'every device belongs to hold-d');
   assert.match(steal.status.message, /4 matching devices belong to other running rollouts: d-0000 \(rollout hold-d\)/);
 });

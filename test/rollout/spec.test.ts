@@ -21,10 +21,19 @@ test('batches: counts and percentages (rounded up), the rest in a last batch; bu
 });
 
 test('bad values are refused with the field path; the downgrade floor holds unless forced', () => {
-  assert.deepEqual(planRollout({ ...base, batches: [{ size: 'ten' }] }, 5), { reason: 'InvalidSpec', message: 'spec.batches[0].size must be a non-negative integer or a percentage like "25%", not "ten"' });
+  assert.deepEqual(planRollout({ ...base, batches: [{ size: 'ten' }] }, 5), {
+    reason: 'InvalidSpec',
+    message: 'spec.batches[0].size must be a non-negative integer or a percentage like "25%", not "ten"',
+  });
   assert.match((planRollout({ ...base, maxUnavailable: '5 %' }, 5) as { message: string }).message, /^spec\.maxUnavailable /);
-  assert.match((planRollout({ ...base, maintenanceWindow: { schedule: '61 * * * *', durationMinutes: 5 } }, 5) as { message: string }).message, /^spec\.maintenanceWindow\.schedule: /);
-  assert.match((planRollout({ ...base, maintenanceWindow: { schedule: '0 2 * * *', durationMinutes: 5, timeZone: 'Mars/Olympus' } }, 5) as { message: string }).message, /unknown time zone "Mars\/Olympus"/);
+  assert.match(
+    (planRollout({ ...base, maintenanceWindow: { schedule: '61 * * * *', durationMinutes: 5 } }, 5) as { message: string }).message,
+    /^spec\.maintenanceWindow\.schedule: /,
+  );
+  assert.match(
+    (planRollout({ ...base, maintenanceWindow: { schedule: '0 2 * * *', durationMinutes: 5, timeZone: 'Mars/Olympus' } }, 5) as { message: string }).message,
+    /unknown time zone "Mars\/Olympus"/,
+  );
   const floor = planRollout({ ...base, version: '13.4.0', minVersion: '14.0.0' }, 5);
   assert.equal((floor as { reason: string }).reason, 'DowngradeRefused');
   assert.ok(!('reason' in planRollout({ ...base, version: '13.4.0', minVersion: '14.0.0', force: true }, 5)));
@@ -47,14 +56,66 @@ test('maintenance window: open inside [start, start + duration) in its time zone
 
 const node = (status: object, baseOS = { version: '14.6.0' }) => ({ spec: { baseOS }, status });
 
-test('EdgeNode status as a rollout state: fallback and failure keep EVE\'s text; committed only when the new partition is active', () => {
-  const fell = observeDevice(node({ eveVersion: '14.5.1', partitions: [{ label: 'IMGA', version: '14.5.1', state: 'active' }, { label: 'IMGB', version: '14.6.0', state: 'unused', status: 'FALLBACK', error: 'new image failed its test boot' }] }), '14.6.0', true);
+test("EdgeNode status as a rollout state: fallback and failure keep EVE's text; committed only when the new partition is active", () => {
+  const fell = observeDevice(
+    node({
+      eveVersion: '14.5.1',
+      partitions: [
+        { label: 'IMGA', version: '14.5.1', state: 'active' },
+        { label: 'IMGB', version: '14.6.0', state: 'unused', status: 'FALLBACK', error: 'new image failed its test boot' },
+      ],
+    }),
+    '14.6.0',
+    true,
+  );
   assert.deepEqual(fell, { state: 'FellBack', message: 'new image failed its test boot' });
-  assert.equal(observeDevice(node({ eveVersion: '14.6.0', partitions: [{ version: '14.5.1', state: 'active' }, { version: '14.6.0', state: 'inprogress' }] }), '14.6.0', true).state, 'Testing', 'booted but not committed');
-  assert.equal(observeDevice(node({ eveVersion: '14.6.0', partitions: [{ version: '14.5.1', state: 'unused' }, { version: '14.6.0', state: 'active', status: 'UPDATED' }] }), '14.6.0', true).state, 'Verifying');
-  assert.deepEqual(observeDevice(node({ partitions: [{ version: '14.5.1', state: 'active' }, { version: '14.6.0', state: 'unused', status: 'DOWNLOADING', progress: 40 }] }), '14.6.0', true), { state: 'Downloading', progress: 40 });
+  assert.equal(
+    observeDevice(
+      node({
+        eveVersion: '14.6.0',
+        partitions: [
+          { version: '14.5.1', state: 'active' },
+          { version: '14.6.0', state: 'inprogress' },
+        ],
+      }),
+      '14.6.0',
+      true,
+    ).state,
+    'Testing',
+    'booted but not committed',
+  );
+  assert.equal(
+    observeDevice(
+      node({
+        eveVersion: '14.6.0',
+        partitions: [
+          { version: '14.5.1', state: 'unused' },
+          { version: '14.6.0', state: 'active', status: 'UPDATED' },
+        ],
+      }),
+      '14.6.0',
+      true,
+    ).state,
+    'Verifying',
+  );
+  assert.deepEqual(
+    observeDevice(
+      node({
+        partitions: [
+          { version: '14.5.1', state: 'active' },
+          { version: '14.6.0', state: 'unused', status: 'DOWNLOADING', progress: 40 },
+        ],
+      }),
+      '14.6.0',
+      true,
+    ),
+    { state: 'Downloading', progress: 40 },
+  );
   assert.equal(observeDevice(node({ partitions: [{ version: '14.6.0', state: 'unused', status: 'DOWNLOAD_DONE' }] }), '14.6.0', false).state, 'Staged');
-  assert.equal(observeDevice(node({ partitions: [{ version: '14.6.0', state: 'unused', status: 'FAILED', error: 'sha mismatch' }] }), '14.6.0', true).message, 'sha mismatch');
+  assert.equal(
+    observeDevice(node({ partitions: [{ version: '14.6.0', state: 'unused', status: 'FAILED', error: 'sha mismatch' }] }), '14.6.0', true).message,
+    'sha mismatch',
+  );
   const apps = [
     { metadata: { namespace: 'ns', name: 'ok' }, status: { conditions: [{ type: 'Ready', status: 'True' }] } },
     { metadata: { namespace: 'ns', name: 'bad' }, status: { conditions: [{ type: 'Ready', status: 'False', reason: 'Error', message: 'did not start' }] } },

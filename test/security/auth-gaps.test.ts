@@ -37,7 +37,10 @@ test('impersonating groups, extras or a uid without a user is a 400 Status and c
       [multi({ 'Impersonate-Group': ['devs', 'ops'] }), 'requested [{Group  devs    } {Group  ops    }] without impersonating a user'],
       [{ 'Impersonate-Extra-Scopes': 'view' }, 'requested [{UserExtra  view  authentication.k8s.io/v1  scopes}] without impersonating a user'],
       [{ 'Impersonate-Uid': 'u-1' }, 'requested [{UID  u-1  authentication.k8s.io/v1  }] without impersonating a user'],
-      [{ 'Impersonate-Group': 'devs', 'Impersonate-Uid': 'u-1' }, 'requested [{Group  devs    } {UID  u-1  authentication.k8s.io/v1  }] without impersonating a user'],
+      [
+        { 'Impersonate-Group': 'devs', 'Impersonate-Uid': 'u-1' },
+        'requested [{Group  devs    } {UID  u-1  authentication.k8s.io/v1  }] without impersonating a user',
+      ],
       // An empty Impersonate-User is no user at all.
       [{ 'Impersonate-User': '', 'Impersonate-Group': 'devs' }, 'requested [{Group  devs    }] without impersonating a user'],
     ];
@@ -51,7 +54,10 @@ test('impersonating groups, extras or a uid without a user is a 400 Status and c
     }
     assert.equal((await t.kubectl(['get', 'configmap', 'imp'])).code, 1);
     // The refusal is audited with its code.
-    const audit = readFileSync(join(t.dir, 'data', 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const audit = readFileSync(join(t.dir, 'data', 'audit.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.deepEqual([audit.at(-1).verb, audit.at(-1).resource, audit.at(-1).code], ['create', 'configmaps', 400]);
 
     // Impersonation headers apply to anonymous requests as well (where anonymous is admitted at all).
@@ -59,11 +65,23 @@ test('impersonating groups, extras or a uid without a user is a 400 Status and c
     assert.deepEqual(anonGroup.body, status('requested [{Group  system:masters    }] without impersonating a user'));
     const anonUser = await api(t.server, 'GET', '/healthz', undefined, { 'Impersonate-User': 'admin' }, null);
     assert.equal(anonUser.status, 403);
-    assert.equal(anonUser.body.message, 'users "admin" is forbidden: User "system:anonymous" cannot impersonate resource "users" in API group "" at the cluster scope');
+    assert.equal(
+      anonUser.body.message,
+      'users "admin" is forbidden: User "system:anonymous" cannot impersonate resource "users" in API group "" at the cluster scope',
+    );
     // With a user the same headers still work for someone allowed to impersonate.
-    const ok = await api(t.server, 'POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }, { 'Impersonate-User': 'jane', 'Impersonate-Group': 'devs', 'Impersonate-Uid': 'u-1' });
+    const ok = await api(
+      t.server,
+      'POST',
+      '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+      { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+      { 'Impersonate-User': 'jane', 'Impersonate-Group': 'devs', 'Impersonate-Uid': 'u-1' },
+    );
     assert.equal(ok.status, 201, JSON.stringify(ok.body));
-    assert.deepEqual([ok.body.status.userInfo.username, ok.body.status.userInfo.uid, ok.body.status.userInfo.groups], ['jane', 'u-1', ['devs', 'system:authenticated']]);
+    assert.deepEqual(
+      [ok.body.status.userInfo.username, ok.body.status.userInfo.uid, ok.body.status.userInfo.groups],
+      ['jane', 'u-1', ['devs', 'system:authenticated']],
+    );
   } finally {
     await t.close();
   }
@@ -89,7 +107,14 @@ test('the bootstrap RBAC policy is reconciled at every start: repaired, recreate
     // edit aggregates it: alice can no longer create configmaps.
     await until('edit to lose the configmaps rule', async () => (await canI('create', 'configmaps', '--as=alice')) === 'no');
     // An aggregated role with its selector replaced by another one.
-    await t.ok(['patch', 'clusterrole', 'view', '--type=merge', '-p', JSON.stringify({ aggregationRule: { clusterRoleSelectors: [{ matchLabels: { 'example.com/aggregate-to-view': 'true' } }] } })]);
+    await t.ok([
+      'patch',
+      'clusterrole',
+      'view',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ aggregationRule: { clusterRoleSelectors: [{ matchLabels: { 'example.com/aggregate-to-view': 'true' } }] } }),
+    ]);
 
     // 2. Bootstrap objects deleted: a role and the binding that lets anonymous clients see /healthz.
     await t.ok(['delete', 'clusterrole', 'system:auth-delegator']);
@@ -98,9 +123,29 @@ test('the bootstrap RBAC policy is reconciled at every start: repaired, recreate
 
     // 3. Opted out: autoupdate=false, then changed as the user wants it.
     await t.ok(['annotate', 'clusterrole', 'system:service-account-issuer-discovery', 'rbac.authorization.kubernetes.io/autoupdate=false', '--overwrite']);
-    await t.ok(['patch', 'clusterrole', 'system:service-account-issuer-discovery', '--type=merge', '-p', JSON.stringify({ rules: [{ nonResourceURLs: ['/openid/v1/jwks'], verbs: ['get'] }] })]);
-    await t.ok(['annotate', 'clusterrolebinding', 'system:service-account-issuer-discovery', 'rbac.authorization.kubernetes.io/autoupdate=false', '--overwrite']);
-    await t.ok(['patch', 'clusterrolebinding', 'system:service-account-issuer-discovery', '--type=merge', '-p', JSON.stringify({ subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'nobody' }] })]);
+    await t.ok([
+      'patch',
+      'clusterrole',
+      'system:service-account-issuer-discovery',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ rules: [{ nonResourceURLs: ['/openid/v1/jwks'], verbs: ['get'] }] }),
+    ]);
+    await t.ok([
+      'annotate',
+      'clusterrolebinding',
+      'system:service-account-issuer-discovery',
+      'rbac.authorization.kubernetes.io/autoupdate=false',
+      '--overwrite',
+    ]);
+    await t.ok([
+      'patch',
+      'clusterrolebinding',
+      'system:service-account-issuer-discovery',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'nobody' }] }),
+    ]);
     const protectedRole = await getJSON('clusterrole', 'system:service-account-issuer-discovery');
     const protectedBinding = await getJSON('clusterrolebinding', 'system:service-account-issuer-discovery');
 
@@ -110,10 +155,16 @@ test('the bootstrap RBAC policy is reconciled at every start: repaired, recreate
 
     // 1. Repaired: the missing rule is back, the user's own rule is kept (union), and edit has it again.
     const repaired = await getJSON('clusterrole', 'system:aggregate-to-edit');
-    assert.ok(repaired.rules.some((r: any) => r.apiGroups.includes('') && r.resources.includes('configmaps') && r.verbs.includes('create')), JSON.stringify(repaired.rules));
+    assert.ok(
+      repaired.rules.some((r: any) => r.apiGroups.includes('') && r.resources.includes('configmaps') && r.verbs.includes('create')),
+      JSON.stringify(repaired.rules),
+    );
     assert.ok(repaired.rules.some((r: any) => r.apiGroups.includes('example.com') && r.resources.includes('widgets')));
     const stored = await api(server, 'GET', '/apis/rbac.authorization.k8s.io/v1/clusterroles/system:aggregate-to-edit');
-    assert.ok(stored.body.metadata.managedFields.some((m: any) => m.manager === 'kube-apiserver'), JSON.stringify(stored.body.metadata.managedFields));
+    assert.ok(
+      stored.body.metadata.managedFields.some((m: any) => m.manager === 'kube-apiserver'),
+      JSON.stringify(stored.body.metadata.managedFields),
+    );
     await until('edit to aggregate the repaired rule', async () => (await canI('create', 'configmaps', '--as=alice')) === 'yes');
     const view = await getJSON('clusterrole', 'view');
     assert.deepEqual(view.aggregationRule.clusterRoleSelectors, [
@@ -127,7 +178,10 @@ test('the bootstrap RBAC policy is reconciled at every start: repaired, recreate
     assert.equal(delegator.metadata.labels['kubernetes.io/bootstrapping'], 'rbac-defaults');
     assert.ok(delegator.rules.some((r: any) => r.resources.includes('tokenreviews')));
     const viewer = await getJSON('clusterrolebinding', 'system:public-info-viewer');
-    assert.deepEqual(viewer.subjects.map((s: any) => s.name), ['system:authenticated', 'system:unauthenticated']);
+    assert.deepEqual(
+      viewer.subjects.map((s: any) => s.name),
+      ['system:authenticated', 'system:unauthenticated'],
+    );
     assert.equal((await api(server, 'GET', '/healthz', undefined, {}, null)).status, 200);
 
     // 3. Left exactly as the user made it.
@@ -171,7 +225,15 @@ test('cached ServiceAccount tokens stop working as soon as the account or bound 
     await t.ok(['delete', 'serviceaccount', 'robot']);
     const gone = await list(token);
     assert.equal(gone.status, 401);
-    assert.deepEqual(gone.body, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+    assert.deepEqual(gone.body, {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'Unauthorized',
+      reason: 'Unauthorized',
+      code: 401,
+    });
     // ...and a new account of the same name does not bring it back.
     await t.ok(['create', 'serviceaccount', 'robot']);
     assert.equal((await list(token)).status, 401);
@@ -212,15 +274,20 @@ test('cached ServiceAccount tokens stop working as soon as the account or bound 
 
 test('TokenCache: one verification per token and TTL, bounded, concurrent callers share it, racing writes are not cached', async () => {
   const events: Array<(ev: StorageEvent) => void> = [];
-  const storage = { currentRevision: async () => 1, watch: (_p: string, _r: number, cb: (ev: StorageEvent) => void) => (events.push(cb), { stop() {} }) } as unknown as Storage;
+  const storage = {
+    currentRevision: async () => 1,
+    watch: (_p: string, _r: number, cb: (ev: StorageEvent) => void) => (events.push(cb), { stop() {} }),
+  } as unknown as Storage;
   const cache = new TokenCache({ successTtlMs: 100, failureTtlMs: 0, maxEntries: 2 }, ['/registry/core/serviceaccounts/']);
   await cache.start(storage);
   let calls = 0;
-  const ok = (deps: string[] = []) => async (): Promise<Verified> => {
-    calls++;
-    await sleep(5);
-    return { result: { authenticated: true, user: { username: 'u', groups: [] } }, dependsOn: deps };
-  };
+  const ok =
+    (deps: string[] = []) =>
+    async (): Promise<Verified> => {
+      calls++;
+      await sleep(5);
+      return { result: { authenticated: true, user: { username: 'u', groups: [] } }, dependsOn: deps };
+    };
   const write = (key: string) => events.forEach((cb) => cb({ type: 'delete', key, value: '{}', revision: 2, createRevision: 1 }));
 
   // Concurrent requests share one verification; later ones within the TTL reuse it.

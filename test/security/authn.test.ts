@@ -31,7 +31,11 @@ before(async () => {
 after(() => t.close());
 
 const revision = () => t.server.storage.currentRevision();
-const auditLines = () => readFileSync(join(dataDir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const auditLines = () =>
+  readFileSync(join(dataDir, 'audit.log'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 const createCM = (name: string, token: string | null, headers: Record<string, string> = {}) =>
   api(t.server, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name }, data: { a: 'b' } }, headers, token);
 
@@ -55,7 +59,10 @@ test('a valid ServiceAccount token works; the same token expired or tampered is 
   const ok = await createCM('by-robot', good);
   assert.equal(ok.status, 201, JSON.stringify(ok.body));
   const line = auditLines().at(-1);
-  assert.deepEqual([line.user, line.verb, line.resource, line.namespace, line.name, line.code], ['system:serviceaccount:default:robot', 'create', 'configmaps', 'default', undefined, 201]);
+  assert.deepEqual(
+    [line.user, line.verb, line.resource, line.namespace, line.name, line.code],
+    ['system:serviceaccount:default:robot', 'create', 'configmaps', 'default', undefined, 201],
+  );
 
   const expiredClaims = signer.claims({ namespace: 'default', name: 'robot', uid: saUid }, ['https://kubernetes.default.svc.cluster.local'], 600);
   expiredClaims.iat -= 7200;
@@ -125,7 +132,8 @@ test('client certificates: CN/O from the server CA work, another CA is refused',
 
 test('anonymous requests reach only the health and version endpoints', async () => {
   for (const path of ['/healthz', '/livez', '/readyz', '/version']) assert.equal((await api(t.server, 'GET', path, undefined, {}, null)).status, 200, path);
-  for (const path of ['/api', '/apis', '/openapi/v3', '/api/v1/namespaces', '/openid/v1/jwks']) assert.equal((await api(t.server, 'GET', path, undefined, {}, null)).status, 401, path);
+  for (const path of ['/api', '/apis', '/openapi/v3', '/api/v1/namespaces', '/openid/v1/jwks'])
+    assert.equal((await api(t.server, 'GET', path, undefined, {}, null)).status, 401, path);
   await refusedWithoutTrace('anon', 401, () => createCM('anon', null));
   // A bad credential is refused even on the health endpoints.
   assert.equal((await api(t.server, 'GET', '/healthz', undefined, {}, 'wrong')).status, 401);
@@ -168,7 +176,8 @@ test('the audit log rotates by size and keeps a bounded number of files', () => 
   const dir = mkdtempSync(join(tmpdir(), 'kubeve-audit-'));
   try {
     const log = new AuditLog(dir, { maxBytes: 2000, keep: 2 });
-    for (let i = 0; i < 100; i++) log.record({ timestamp: new Date().toISOString(), user: 'u', groups: [], verb: 'create', resource: 'configmaps', name: `cm-${i}`, code: 201 });
+    for (let i = 0; i < 100; i++)
+      log.record({ timestamp: new Date().toISOString(), user: 'u', groups: [], verb: 'create', resource: 'configmaps', name: `cm-${i}`, code: 201 });
     log.close();
     const files = readdirSync(dir).sort();
     assert.deepEqual(files, ['audit.log', 'audit.log.1', 'audit.log.2']);
@@ -177,7 +186,10 @@ test('the audit log rotates by size and keeps a bounded number of files', () => 
       assert.ok(text.length <= 2000, `${f} is within the size limit`);
       for (const l of text.trim().split('\n')) JSON.parse(l);
     }
-    const newest = readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const newest = readFileSync(join(dir, 'audit.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(newest.at(-1).name, 'cm-99');
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -187,7 +199,8 @@ test('the audit log rotates by size and keeps a bounded number of files', () => 
 test('kubeve kubeconfig user writes a working kubeconfig from the CLI', async () => {
   const out = join(t.dir, 'cli-user.kubeconfig');
   // Async: the server under test runs in this process and must keep serving while the CLI talks to it.
-  const run = (args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: join(import.meta.dirname, '..', '..') });
+  const run = (args: string[]) =>
+    promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: join(import.meta.dirname, '..', '..') });
   await run(['kubeconfig', 'user', 'erin', '--group', 'ops', '--group', 'qa', '--data-dir', dataDir, '--out', out]);
   const cfg = YAML.parse(readFileSync(out, 'utf8'));
   assert.equal(cfg.clusters[0].cluster.server, t.server.url);

@@ -37,7 +37,10 @@ test('the bootstrap policy names no EVE group: view/edit/admin get it by aggrega
   }
   for (const name of ['view', 'edit', 'admin']) {
     const role = JSON.parse(await env.ok(['get', 'clusterrole', name, '-o', 'json']));
-    assert.ok(role.rules.some((r: any) => r.apiGroups?.includes('eve.kubeve.io')), `${name} aggregates the EVE resources`);
+    assert.ok(
+      role.rules.some((r: any) => r.apiGroups?.includes('eve.kubeve.io')),
+      `${name} aggregates the EVE resources`,
+    );
   }
 });
 
@@ -51,7 +54,10 @@ test('a user bound to view reads AppInstances but cannot create one; a user boun
 
   const create = await as('viewer', ['create', '-f', '-'], app('from-viewer'));
   assert.notEqual(create.code, 0);
-  assert.match(create.stderr, /appinstances\.eve\.kubeve\.io is forbidden: User "viewer" cannot create resource "appinstances" in API group "eve\.kubeve\.io" in the namespace "default"/);
+  assert.match(
+    create.stderr,
+    /appinstances\.eve\.kubeve\.io is forbidden: User "viewer" cannot create resource "appinstances" in API group "eve\.kubeve\.io" in the namespace "default"/,
+  );
   assert.equal((await env.kubectl(['get', 'appinstance', 'from-viewer'])).code, 1, 'nothing was created');
   const list = await as('viewer', ['get', 'appinstances']);
   assert.equal(list.code, 0, list.stderr);
@@ -64,7 +70,15 @@ test('a user bound to view reads AppInstances but cannot create one; a user boun
 
 test('a restart puts back an aggregated role that was deleted', async () => {
   await env.ok(['delete', 'clusterrole', 'kubeve-edit']);
-  await eventually(async () => (await env.kubectl(['auth', 'can-i', 'create', 'appinstances', '--as=editor'])).stdout.trim() === 'no', 10_000, 'edit to lose the EVE writes');
+  await eventually(
+    async () => (await env.kubectl(['auth', 'can-i', 'create', 'appinstances', '--as=editor'])).stdout.trim() === 'no',
+    10_000,
+    'edit to lose the EVE writes',
+  );
   await env.restart();
-  await eventually(async () => (await env.kubectl(['auth', 'can-i', 'create', 'appinstances', '--as=editor'])).stdout.trim() === 'yes', 10_000, 'edit to get the EVE writes back');
+  await eventually(
+    async () => (await env.kubectl(['auth', 'can-i', 'create', 'appinstances', '--as=editor'])).stdout.trim() === 'yes',
+    10_000,
+    'edit to get the EVE writes back',
+  );
 });

@@ -14,7 +14,8 @@ import { buildNewlogs, parseNewlogs } from '../../src/eve/newlogs.ts';
 import { InProcessClient, Informer, type KObject } from '../../src/controllers/runtime/index.ts';
 
 const nest = (levels: number, leaf = '1') => '{"a":'.repeat(levels) + leaf + '}'.repeat(levels);
-const meta = (name: string, ns?: string) => JSON.stringify({ name, ...(ns ? { namespace: ns } : {}), uid: `uid-${name}`, creationTimestamp: '2026-01-01T00:00:00Z' });
+const meta = (name: string, ns?: string) =>
+  JSON.stringify({ name, ...(ns ? { namespace: ns } : {}), uid: `uid-${name}`, creationTimestamp: '2026-01-01T00:00:00Z' });
 const EVE = '/apis/eve.kubeve.io/v1alpha1';
 
 test('kubeve starts on a data directory holding poisoned EVE objects, serves, and deletes them', async () => {
@@ -28,11 +29,26 @@ test('kubeve starts on a data directory holding poisoned EVE objects, serves, an
     const storage = SqliteStorage.open(join(dataDir, 'kubeve.db'));
     const put = (key: string, obj: string) => storage.create(key, obj);
     // Wrong types everywhere the controllers look, and nesting as deep as an old encoder managed.
-    await put('/registry/eve.kubeve.io/edgenodes/bad-types', `{"apiVersion":"eve.kubeve.io/v1alpha1","kind":"EdgeNode","metadata":${meta('bad-types')},"spec":{"serial":["x"],"configItems":[1,2],"baseOS":"latest","reboot":"often","deviceCertificate":7,"onboardingKeyRef":{"a":1}},"status":{"uuid":42,"conditions":"none"}}`);
-    await put('/registry/eve.kubeve.io/edgenodes/deep', `{"apiVersion":"eve.kubeve.io/v1alpha1","kind":"EdgeNode","metadata":${meta('deep')},"spec":{"serial":"deep-1","configItems":${nest(3500, '"x"')}}}`);
-    await put('/registry/eve.kubeve.io/onboardingkeys/bad-key', `{"apiVersion":"eve.kubeve.io/v1alpha1","kind":"OnboardingKey","metadata":${meta('bad-key')},"spec":{"certificate":{"pem":1},"autoEnroll":"yes","template":[1]}}`);
-    await put('/registry/eve.kubeve.io/appinstances/default/bad-app', `{"apiVersion":"eve.kubeve.io/v1alpha1","kind":"AppInstance","metadata":${meta('bad-app', 'default')},"spec":{"nodeName":"bad-types","networks":"all","volumes":${nest(3500)},"image":7}}`);
-    await put('/registry/eve.kubeve.io/networkinstances/default/bad-net', `{"apiVersion":"eve.kubeve.io/v1alpha1","kind":"NetworkInstance","metadata":${meta('bad-net', 'default')},"spec":${nest(3500)}}`);
+    await put(
+      '/registry/eve.kubeve.io/edgenodes/bad-types',
+      `{"apiVersion":"eve.kubeve.io/v1alpha1","kind":"EdgeNode","metadata":${meta('bad-types')},"spec":{"serial":["x"],"configItems":[1,2],"baseOS":"latest","reboot":"often","deviceCertificate":7,"onboardingKeyRef":{"a":1}},"status":{"uuid":42,"conditions":"none"}}`,
+    );
+    await put(
+      '/registry/eve.kubeve.io/edgenodes/deep',
+      `{"apiVersion":"eve.kubeve.io/v1alpha1","kind":"EdgeNode","metadata":${meta('deep')},"spec":{"serial":"deep-1","configItems":${nest(3500, '"x"')}}}`,
+    );
+    await put(
+      '/registry/eve.kubeve.io/onboardingkeys/bad-key',
+      `{"apiVersion":"eve.kubeve.io/v1alpha1","kind":"OnboardingKey","metadata":${meta('bad-key')},"spec":{"certificate":{"pem":1},"autoEnroll":"yes","template":[1]}}`,
+    );
+    await put(
+      '/registry/eve.kubeve.io/appinstances/default/bad-app',
+      `{"apiVersion":"eve.kubeve.io/v1alpha1","kind":"AppInstance","metadata":${meta('bad-app', 'default')},"spec":{"nodeName":"bad-types","networks":"all","volumes":${nest(3500)},"image":7}}`,
+    );
+    await put(
+      '/registry/eve.kubeve.io/networkinstances/default/bad-net',
+      `{"apiVersion":"eve.kubeve.io/v1alpha1","kind":"NetworkInstance","metadata":${meta('bad-net', 'default')},"spec":${nest(3500)}}`,
+    );
     await storage.close();
 
     const errors: unknown[] = [];
@@ -51,7 +67,13 @@ test('kubeve starts on a data directory holding poisoned EVE objects, serves, an
     const list = await api(k.api, 'GET', `${EVE}/edgenodes`);
     assert.equal(list.status, 200);
     assert.deepEqual(list.body.items.map((i: any) => i.metadata.name).sort(), ['bad-types', 'deep']);
-    for (const path of [`${EVE}/edgenodes/bad-types`, `${EVE}/edgenodes/deep`, `${EVE}/onboardingkeys/bad-key`, `${EVE}/namespaces/default/appinstances/bad-app`, `${EVE}/namespaces/default/networkinstances/bad-net`]) {
+    for (const path of [
+      `${EVE}/edgenodes/bad-types`,
+      `${EVE}/edgenodes/deep`,
+      `${EVE}/onboardingkeys/bad-key`,
+      `${EVE}/namespaces/default/appinstances/bad-app`,
+      `${EVE}/namespaces/default/networkinstances/bad-net`,
+    ]) {
       const r = await api(k.api, 'DELETE', path);
       assert.equal(r.status, 200, `${path}: ${JSON.stringify(r.body).slice(0, 200)}`);
     }
@@ -97,7 +119,9 @@ test('a controller handler that throws on one object neither blocks the initial 
 test('device logs (newlogs): a JSON line nested past the bound is a bad line, not an entry to store', () => {
   let deep: any = 'x';
   for (let i = 0; i < 2000; i++) deep = { a: deep };
-  const body = buildNewlogs([{ content: 'fine', severity: 'info' } as any, { content: deep } as any], { comment: JSON.stringify({ devID: 'd', nested: deep }) });
+  const body = buildNewlogs([{ content: 'fine', severity: 'info' } as any, { content: deep } as any], {
+    comment: JSON.stringify({ devID: 'd', nested: deep }),
+  });
   const parsed = parseNewlogs(body);
   assert.equal(parsed.entries.length, 1);
   assert.equal(parsed.entries[0].content, 'fine');

@@ -25,10 +25,21 @@ let t: TestServer;
 const DEEPS = (ns: string) => `/apis/example.com/v1/namespaces/${ns}/deeps`;
 const CMS = (ns: string) => `/api/v1/namespaces/${ns}/configmaps`;
 const DEEP_CRD = {
-  apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'deeps.example.com' },
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: 'deeps.example.com' },
   spec: {
-    group: 'example.com', scope: 'Namespaced', names: { plural: 'deeps', singular: 'deep', kind: 'Deep' },
-    versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } } }],
+    group: 'example.com',
+    scope: 'Namespaced',
+    names: { plural: 'deeps', singular: 'deep', kind: 'Deep' },
+    versions: [
+      {
+        name: 'v1',
+        served: true,
+        storage: true,
+        schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } },
+      },
+    ],
   },
 };
 
@@ -47,7 +58,8 @@ function depth(v: any): number {
   return max;
 }
 /** A Deep object whose whole body nests exactly `total` levels (body 1 + spec chain). */
-const deepBody = (name: string, total: number, leaf = '1') => `{"apiVersion":"example.com/v1","kind":"Deep","metadata":{"name":"${name}"},"spec":${nest(total - 1, leaf)}}`;
+const deepBody = (name: string, total: number, leaf = '1') =>
+  `{"apiVersion":"example.com/v1","kind":"Deep","metadata":{"name":"${name}"},"spec":${nest(total - 1, leaf)}}`;
 
 async function alive(): Promise<void> {
   const r = await api(t.server, 'GET', '/api/v1/namespaces/default');
@@ -85,7 +97,10 @@ test('issue repro 1: an annotation nested 3,500 deep is refused at decode; the n
   const rev = await t.server.storage.currentRevision();
   const body = `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ann","annotations":{"a":${nest(3500)}}}}`;
   const r = await api(t.server, 'POST', CMS('repro-ann'), body);
-  isBadRequest(r, /^the object provided is unrecognized \(must be of type ConfigMap\): couldn't get version\/kind; json parse error: invalid character '\{' exceeded max depth \(\{"apiVersion":"v1","kind":"Con \.\.\.\)$/);
+  isBadRequest(
+    r,
+    /^the object provided is unrecognized \(must be of type ConfigMap\): couldn't get version\/kind; json parse error: invalid character '\{' exceeded max depth \(\{"apiVersion":"v1","kind":"Con \.\.\.\)$/,
+  );
   const cr = await api(t.server, 'POST', DEEPS('repro-ann'), deepBody('deep', 3500));
   isBadRequest(cr, /must be of type Deep\): .*exceeded max depth/);
   assert.equal(await t.server.storage.currentRevision(), rev, 'nothing was written');
@@ -100,8 +115,14 @@ test('issue repro 3: 10,000-deep bodies are a 400 for create, update, every patc
   isBadRequest(await api(t.server, 'POST', DEEPS('default'), deepBody('x', d)), /exceeded max depth/);
   isBadRequest(await api(t.server, 'PUT', p, deepBody('target', d)), /exceeded max depth/);
   isBadRequest(await api(t.server, 'PATCH', p, `{"spec":${nest(d)}}`, { 'Content-Type': 'application/merge-patch+json' }), /exceeded max depth/);
-  isBadRequest(await api(t.server, 'PATCH', p, `[{"op":"add","path":"/spec/b","value":${nest(d)}}]`, { 'Content-Type': 'application/json-patch+json' }), /exceeded max depth/);
-  isBadRequest(await api(t.server, 'PATCH', `${p}?fieldManager=m`, deepBody('target', d), { 'Content-Type': 'application/apply-patch+yaml' }), /exceeded max depth/);
+  isBadRequest(
+    await api(t.server, 'PATCH', p, `[{"op":"add","path":"/spec/b","value":${nest(d)}}]`, { 'Content-Type': 'application/json-patch+json' }),
+    /exceeded max depth/,
+  );
+  isBadRequest(
+    await api(t.server, 'PATCH', `${p}?fieldManager=m`, deepBody('target', d), { 'Content-Type': 'application/apply-patch+yaml' }),
+    /exceeded max depth/,
+  );
   // YAML: flow style, block style, and an alias chain that nests through references.
   const flow = `apiVersion: example.com/v1\nkind: Deep\nmetadata: {name: target}\nspec: ${'{a: '.repeat(d)}1${'}'.repeat(d)}\n`;
   isBadRequest(await api(t.server, 'PATCH', `${p}?fieldManager=m`, flow, { 'Content-Type': 'application/apply-patch+yaml' }), /exceeded max depth/);
@@ -114,7 +135,10 @@ test('issue repro 3: 10,000-deep bodies are a 400 for create, update, every patc
   isBadRequest(await api(t.server, 'POST', DEEPS('default'), chain, { 'Content-Type': 'application/yaml' }), /exceeded max depth/);
   // A billion-laughs alias bomb is refused by the YAML parser's alias budget, not expanded.
   let bomb = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\nx0: &x0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n';
-  for (let i = 1; i < 10; i++) bomb += `x${i}: &x${i} [${Array(9).fill(`*x${i - 1}`).join(', ')}]\n`;
+  for (let i = 1; i < 10; i++)
+    bomb += `x${i}: &x${i} [${Array(9)
+      .fill(`*x${i - 1}`)
+      .join(', ')}]\n`;
   isBadRequest(await api(t.server, 'POST', CMS('default'), bomb, { 'Content-Type': 'application/yaml' }), /^error converting YAML to JSON: /);
   // Deep managedFields, as a strategic merge patch on a built-in kind.
   await api(t.server, 'POST', CMS('default'), { metadata: { name: 'mf' }, data: { a: 'b' } });
@@ -130,24 +154,46 @@ test('issue repro 2: label and annotation values that are not strings are refuse
   const cm = (meta: object) => api(t.server, 'POST', CMS('default'), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'typed', ...meta } });
   const prefix = 'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal';
   isBadRequest(await cm({ labels: { a: ['x'] } }), new RegExp(`^${prefix} array into Go struct field ObjectMeta.metadata.labels of type string$`));
-  isBadRequest(await cm({ annotations: { a: { b: 1 } } }), new RegExp(`^${prefix} object into Go struct field ObjectMeta.metadata.annotations of type string$`));
+  isBadRequest(
+    await cm({ annotations: { a: { b: 1 } } }),
+    new RegExp(`^${prefix} object into Go struct field ObjectMeta.metadata.annotations of type string$`),
+  );
   isBadRequest(await cm({ annotations: { a: 7 } }), new RegExp(`^${prefix} number 7 into Go struct field ObjectMeta.metadata.annotations of type string$`));
   isBadRequest(await cm({ labels: ['a'] }), new RegExp(`^${prefix} array into Go struct field ObjectMeta.metadata.labels of type map\\[string\\]string$`));
   isBadRequest(await cm({ finalizers: [{}] }), new RegExp(`^${prefix} object into Go struct field ObjectMeta.metadata.finalizers of type string$`));
   isBadRequest(await cm({ generation: 'one' }), new RegExp(`^${prefix} string into Go struct field ObjectMeta.metadata.generation of type int64$`));
-  isBadRequest(await cm({ ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'o', uid: 1 }] }),
-    new RegExp(`^${prefix} number 1 into Go struct field OwnerReference.metadata.ownerReferences.uid of type string$`));
+  isBadRequest(
+    await cm({ ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'o', uid: 1 }] }),
+    new RegExp(`^${prefix} number 1 into Go struct field OwnerReference.metadata.ownerReferences.uid of type string$`),
+  );
   // A custom resource's metadata is decoded on its own, so Go names the field from ObjectMeta.
-  isBadRequest(await api(t.server, 'POST', DEEPS('default'), { apiVersion: 'example.com/v1', kind: 'Deep', metadata: { name: 'typed', labels: { a: { b: 'c' } } } }),
-    /^Deep in version "v1" cannot be handled as a Deep: json: cannot unmarshal object into Go struct field ObjectMeta.labels of type string$/);
+  isBadRequest(
+    await api(t.server, 'POST', DEEPS('default'), { apiVersion: 'example.com/v1', kind: 'Deep', metadata: { name: 'typed', labels: { a: { b: 'c' } } } }),
+    /^Deep in version "v1" cannot be handled as a Deep: json: cannot unmarshal object into Go struct field ObjectMeta.labels of type string$/,
+  );
   assert.equal(await t.server.storage.currentRevision(), rev, 'nothing was written');
 
   // Every write path: merge patch, strategic merge patch, apply, update.
   await api(t.server, 'POST', CMS('default'), { metadata: { name: 'typed' }, data: { a: 'b' } });
   const p = `${CMS('default')}/typed`;
-  isBadRequest(await api(t.server, 'PATCH', p, { metadata: { labels: { a: ['x'] } } }, { 'Content-Type': 'application/merge-patch+json' }), /labels of type string$/);
-  isBadRequest(await api(t.server, 'PATCH', p, { metadata: { annotations: { a: ['x'] } } }, { 'Content-Type': 'application/strategic-merge-patch+json' }), /annotations of type string$/);
-  isBadRequest(await api(t.server, 'PATCH', `${p}?fieldManager=m`, JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'typed', labels: { a: true } } }), { 'Content-Type': 'application/apply-patch+yaml' }), /cannot unmarshal bool into .*labels of type string$/);
+  isBadRequest(
+    await api(t.server, 'PATCH', p, { metadata: { labels: { a: ['x'] } } }, { 'Content-Type': 'application/merge-patch+json' }),
+    /labels of type string$/,
+  );
+  isBadRequest(
+    await api(t.server, 'PATCH', p, { metadata: { annotations: { a: ['x'] } } }, { 'Content-Type': 'application/strategic-merge-patch+json' }),
+    /annotations of type string$/,
+  );
+  isBadRequest(
+    await api(
+      t.server,
+      'PATCH',
+      `${p}?fieldManager=m`,
+      JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'typed', labels: { a: true } } }),
+      { 'Content-Type': 'application/apply-patch+yaml' },
+    ),
+    /cannot unmarshal bool into .*labels of type string$/,
+  );
   const live = (await api(t.server, 'GET', p)).body;
   isBadRequest(await api(t.server, 'PUT', p, { ...live, metadata: { ...live.metadata, annotations: { a: null, b: [1] } } }), /annotations of type string$/);
   // kubectl can read everything that was stored.
@@ -163,23 +209,45 @@ test('ObjectMeta values are validated like ValidateObjectMeta: a 422 naming each
   assert.equal(r.status, 422);
   assert.equal(r.body.reason, 'Invalid');
   const got = causes(r);
-  assert.ok(got.some((c: string) => c.startsWith('metadata.labels: Invalid value: "a/b/c": a qualified name must consist of')), got.join('\n'));
+  assert.ok(
+    got.some((c: string) => c.startsWith('metadata.labels: Invalid value: "a/b/c": a qualified name must consist of')),
+    got.join('\n'),
+  );
   assert.ok(got.includes(`metadata.labels: Invalid value: "${long}": must be no more than 63 characters`), got.join('\n'));
-  assert.ok(got.some((c: string) => c.startsWith('metadata.finalizers: Invalid value: "not a name": name part must consist of')), got.join('\n'));
+  assert.ok(
+    got.some((c: string) => c.startsWith('metadata.finalizers: Invalid value: "not a name": name part must consist of')),
+    got.join('\n'),
+  );
   r = await cm({ annotations: { big: 'x'.repeat(256 * 1024) } });
   assert.equal(r.status, 422);
   assert.deepEqual(causes(r), ['metadata.annotations: Too long: may not be more than 262144 bytes']);
-  r = await cm({ ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'a', uid: '1', controller: true }, { apiVersion: 'v1', kind: 'Secret', name: 'b', uid: '2', controller: true }, { kind: '', name: '', uid: '' }] });
+  r = await cm({
+    ownerReferences: [
+      { apiVersion: 'v1', kind: 'ConfigMap', name: 'a', uid: '1', controller: true },
+      { apiVersion: 'v1', kind: 'Secret', name: 'b', uid: '2', controller: true },
+      { kind: '', name: '', uid: '' },
+    ],
+  });
   assert.equal(r.status, 422);
   const refs = causes(r);
-  for (const want of ['metadata.ownerReferences.apiVersion: Invalid value: "": version must not be empty', 'metadata.ownerReferences.kind: Invalid value: "": kind must not be empty',
-    'metadata.ownerReferences.name: Invalid value: "": name must not be empty', 'metadata.ownerReferences.uid: Invalid value: "": uid must not be empty']) {
+  for (const want of [
+    'metadata.ownerReferences.apiVersion: Invalid value: "": version must not be empty',
+    'metadata.ownerReferences.kind: Invalid value: "": kind must not be empty',
+    'metadata.ownerReferences.name: Invalid value: "": name must not be empty',
+    'metadata.ownerReferences.uid: Invalid value: "": uid must not be empty',
+  ]) {
     assert.ok(refs.includes(want), `${want}\nin\n${refs.join('\n')}`);
   }
-  assert.ok(refs.some((c: string) => /Only one reference can have Controller set to true\. Found "true" in references for ConfigMap\/a and Secret\/b$/.test(c)), refs.join('\n'));
+  assert.ok(
+    refs.some((c: string) => /Only one reference can have Controller set to true\. Found "true" in references for ConfigMap\/a and Secret\/b$/.test(c)),
+    refs.join('\n'),
+  );
   r = await api(t.server, 'POST', CMS('default'), { metadata: { generateName: 'Bad_' } });
   assert.equal(r.status, 422);
-  assert.ok(causes(r).some((c: string) => c.startsWith('metadata.generateName: Invalid value: "Bad_": a lowercase RFC 1123 subdomain')), causes(r).join('\n'));
+  assert.ok(
+    causes(r).some((c: string) => c.startsWith('metadata.generateName: Invalid value: "Bad_": a lowercase RFC 1123 subdomain')),
+    causes(r).join('\n'),
+  );
 });
 
 test(`an object nested exactly ${MAX_NESTING_DEPTH} deep can be created, read, listed, watched, patched, applied and deleted`, async () => {
@@ -219,15 +287,25 @@ test(`an object nested exactly ${MAX_NESTING_DEPTH} deep can be created, read, l
   const applied = JSON.parse(await t.ok(['get', 'deep', 'csa', '-n', ns, '-o', 'json']));
   assert.equal(depth(applied), L);
   assert.match(JSON.stringify(applied.spec), /:8\}/);
-  await t.ok(['apply', '--server-side', '--force-conflicts', '-f', t.file('apply.json', deepBody('by-kubectl', L, '7').replace('"name":"by-kubectl"', `"name":"by-kubectl","namespace":"${ns}"`))]);
+  await t.ok([
+    'apply',
+    '--server-side',
+    '--force-conflicts',
+    '-f',
+    t.file('apply.json', deepBody('by-kubectl', L, '7').replace('"name":"by-kubectl"', `"name":"by-kubectl","namespace":"${ns}"`)),
+  ]);
 
   // Merge patch, JSON patch (replacing the innermost value through a path 511 members long) and apply.
   const merge = await api(t.server, 'PATCH', `${P}/edge`, `{"spec":${nest(L - 1, '2')}}`, { 'Content-Type': 'application/merge-patch+json' });
   assert.equal(merge.status, 200, JSON.stringify(merge.body).slice(0, 300));
   const leafPath = `/spec${'/a'.repeat(L - 1)}`;
-  const jp = await api(t.server, 'PATCH', `${P}/edge`, `[{"op":"test","path":"${leafPath}","value":2},{"op":"replace","path":"${leafPath}","value":3}]`, { 'Content-Type': 'application/json-patch+json' });
+  const jp = await api(t.server, 'PATCH', `${P}/edge`, `[{"op":"test","path":"${leafPath}","value":2},{"op":"replace","path":"${leafPath}","value":3}]`, {
+    'Content-Type': 'application/json-patch+json',
+  });
   assert.equal(jp.status, 200, JSON.stringify(jp.body).slice(0, 300));
-  const ssa = await api(t.server, 'PATCH', `${P}/edge?fieldManager=hostile&force=true`, deepBody('edge', L, '4'), { 'Content-Type': 'application/apply-patch+yaml' });
+  const ssa = await api(t.server, 'PATCH', `${P}/edge?fieldManager=hostile&force=true`, deepBody('edge', L, '4'), {
+    'Content-Type': 'application/apply-patch+yaml',
+  });
   assert.equal(ssa.status, 200, JSON.stringify(ssa.body).slice(0, 300));
   assert.ok(ssa.body.metadata.managedFields.some((m: any) => m.manager === 'hostile' && m.operation === 'Apply'));
   // Apply as YAML in block style, one level per line, as deep as the bound.
@@ -244,14 +322,19 @@ test(`an object nested exactly ${MAX_NESTING_DEPTH} deep can be created, read, l
   await t.ok(['annotate', 'deep', 'edge', '-n', ns, 'note=deep']);
   // A patch may not deepen the object past the bound: 400, nothing changes.
   const before = await t.server.storage.currentRevision();
-  const deeper = await api(t.server, 'PATCH', `${P}/edge`, `[{"op":"replace","path":"${leafPath}","value":{"b":1}}]`, { 'Content-Type': 'application/json-patch+json' });
+  const deeper = await api(t.server, 'PATCH', `${P}/edge`, `[{"op":"replace","path":"${leafPath}","value":{"b":1}}]`, {
+    'Content-Type': 'application/json-patch+json',
+  });
   isBadRequest(deeper, /must be of type Deep\): .*exceeded max depth/);
   assert.equal(await t.server.storage.currentRevision(), before);
 
   // A watch from the creation replays every change with the full object.
   const watch = await api(t.server, 'GET', `${P}?watch=true&resourceVersion=${Number(rv0) - 1}&timeoutSeconds=1`);
   assert.equal(watch.status, 200);
-  const events = String(watch.body).trim().split('\n').map((l) => JSON.parse(l));
+  const events = String(watch.body)
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.ok(events.length >= 6, `${events.length} events`);
   for (const ev of events) assert.equal(depth(ev.object), L, ev.type);
 
@@ -275,7 +358,8 @@ test('a namespace whose content fails to delete says so in a condition, is retri
   };
   try {
     await t.ok(['delete', 'namespace', 'flaky', '--wait=false']);
-    const condition = async () => (await api(t.server, 'GET', '/api/v1/namespaces/flaky')).body.status?.conditions?.find((c: any) => c.type === 'NamespaceDeletionContentFailure');
+    const condition = async () =>
+      (await api(t.server, 'GET', '/api/v1/namespaces/flaky')).body.status?.conditions?.find((c: any) => c.type === 'NamespaceDeletionContentFailure');
     const deadline = Date.now() + 10_000;
     while (!(await condition())) {
       assert.ok(Date.now() < deadline, 'the failure is recorded on the namespace');
@@ -298,7 +382,13 @@ test('a namespace whose content fails to delete says so in a condition, is retri
 
 test('a list with a malformed resourceVersion is a 400, as the watch is', async () => {
   const message = 'invalid resource version: resourceVersion: Invalid value: "abc": strconv.ParseUint: parsing "abc": invalid syntax';
-  for (const q of ['resourceVersion=abc', 'resourceVersion=abc&watch=true', 'resourceVersion=abc&limit=1', 'resourceVersion=-1', '/missing?resourceVersion=abc']) {
+  for (const q of [
+    'resourceVersion=abc',
+    'resourceVersion=abc&watch=true',
+    'resourceVersion=abc&limit=1',
+    'resourceVersion=-1',
+    '/missing?resourceVersion=abc',
+  ]) {
     const r = await api(t.server, 'GET', q.startsWith('/') ? `${CMS('default')}${q}` : `${CMS('default')}?${q}`);
     assert.equal(r.status, 400, q);
     assert.equal(r.body.reason, 'BadRequest');
@@ -335,10 +425,12 @@ test('plain HTTP to the device API TLS port is answered with a 400', async () =>
   try {
     assert.equal(await rawExchange(dev.port, 'GET /api/v2/edgedevice/ping HTTP/1.1\r\nHost: x\r\n\r\n'), PLAIN_HTTP_REPLY);
     const ping = await new Promise<number>((resolve, reject) => {
-      https.get({ host: '127.0.0.1', port: dev.port, path: '/api/v2/edgedevice/ping', rejectUnauthorized: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      }).on('error', reject);
+      https
+        .get({ host: '127.0.0.1', port: dev.port, path: '/api/v2/edgedevice/ping', rejectUnauthorized: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on('error', reject);
     });
     assert.ok(ping > 0 && ping < 500, `TLS still served (${ping})`);
   } finally {
@@ -359,11 +451,21 @@ test('a server started on a data directory holding poisoned objects starts, serv
     // What an older version could have stored: nesting as deep as its encoder managed, and
     // metadata of the wrong types (kubectl cannot decode that ConfigMap).
     const storage = SqliteStorage.open(join(dataDir, 'kubeve.db'));
-    const meta = (ns: string, name: string, extra = '') => `{"name":"${name}","namespace":"${ns}","uid":"00000000-0000-0000-0000-${String(Math.floor(Math.random() * 1e12)).padStart(12, '0')}","creationTimestamp":"2026-01-01T00:00:00Z"${extra}}`;
+    const meta = (ns: string, name: string, extra = '') =>
+      `{"name":"${name}","namespace":"${ns}","uid":"00000000-0000-0000-0000-${String(Math.floor(Math.random() * 1e12)).padStart(12, '0')}","creationTimestamp":"2026-01-01T00:00:00Z"${extra}}`;
     for (const ns of ['poisoned', 'terminating']) {
-      await storage.create(`/registry/core/configmaps/${ns}/ann`, `{"apiVersion":"v1","kind":"ConfigMap","metadata":${meta(ns, 'ann', `,"annotations":{"a":${nest(3500)}}`)}}`);
-      await storage.create(`/registry/core/configmaps/${ns}/types`, `{"apiVersion":"v1","kind":"ConfigMap","metadata":${meta(ns, 'types', ',"labels":{"a":["x"]},"annotations":{"b":{"c":1}}')}}`);
-      await storage.create(`/registry/example.com/deeps/${ns}/deep`, `{"apiVersion":"example.com/v1","kind":"Deep","metadata":${meta(ns, 'deep')},"spec":${nest(3500)}}`);
+      await storage.create(
+        `/registry/core/configmaps/${ns}/ann`,
+        `{"apiVersion":"v1","kind":"ConfigMap","metadata":${meta(ns, 'ann', `,"annotations":{"a":${nest(3500)}}`)}}`,
+      );
+      await storage.create(
+        `/registry/core/configmaps/${ns}/types`,
+        `{"apiVersion":"v1","kind":"ConfigMap","metadata":${meta(ns, 'types', ',"labels":{"a":["x"]},"annotations":{"b":{"c":1}}')}}`,
+      );
+      await storage.create(
+        `/registry/example.com/deeps/${ns}/deep`,
+        `{"apiVersion":"example.com/v1","kind":"Deep","metadata":${meta(ns, 'deep')},"spec":${nest(3500)}}`,
+      );
     }
     // RBAC objects of the wrong shape: a bootstrap role the policy reconciles, an aggregated role
     // and one that feeds an aggregation, and bindings the authorizer indexes.
@@ -373,13 +475,31 @@ test('a server started on a data directory holding poisoned objects starts, serv
     view.aggregationRule = { clusterRoleSelectors: 'everything' };
     view.rules = 5;
     await storage.update(`${rbac}/clusterroles/view`, JSON.stringify(view), viewKv.modRevision);
-    await storage.create(`${rbac}/clusterroles/bad-feeder`, `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":${meta('', 'bad-feeder', ',"labels":{"rbac.authorization.k8s.io/aggregate-to-edit":"true"}').replace('"namespace":"","', '"')},"rules":"all"}`);
-    await storage.create(`${rbac}/clusterrolebindings/bad-binding`, `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":${meta('', 'bad-binding').replace('"namespace":"","', '"')},"roleRef":"cluster-admin","subjects":[null,5,{"kind":{"a":1}}]}`);
-    await storage.create(`${rbac}/rolebindings/poisoned/bad-rb`, `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":${meta('poisoned', 'bad-rb')},"roleRef":{"kind":"Role","name":7},"subjects":"everyone"}`);
+    await storage.create(
+      `${rbac}/clusterroles/bad-feeder`,
+      `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":${meta('', 'bad-feeder', ',"labels":{"rbac.authorization.k8s.io/aggregate-to-edit":"true"}').replace('"namespace":"","', '"')},"rules":"all"}`,
+    );
+    await storage.create(
+      `${rbac}/clusterrolebindings/bad-binding`,
+      `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":${meta('', 'bad-binding').replace('"namespace":"","', '"')},"roleRef":"cluster-admin","subjects":[null,5,{"kind":{"a":1}}]}`,
+    );
+    await storage.create(
+      `${rbac}/rolebindings/poisoned/bad-rb`,
+      `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":${meta('poisoned', 'bad-rb')},"roleRef":{"kind":"Role","name":7},"subjects":"everyone"}`,
+    );
     // A CRD of the wrong shape, and owner references the garbage collector must not trip over.
-    await storage.create('/registry/apiextensions.k8s.io/customresourcedefinitions/bad.example.com', `{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":${meta('', 'bad.example.com').replace('"namespace":"","', '"')},"spec":"garbage"}`);
-    await storage.create('/registry/core/configmaps/poisoned/owned', `{"apiVersion":"v1","kind":"ConfigMap","metadata":${meta('poisoned', 'owned', ',"ownerReferences":"nobody"')}}`);
-    await storage.create('/registry/core/configmaps/poisoned/owned2', `{"apiVersion":"v1","kind":"ConfigMap","metadata":${meta('poisoned', 'owned2', ',"ownerReferences":[null,{"uid":5},{"apiVersion":7,"kind":"ConfigMap","name":"x","uid":"gone"}]')}}`);
+    await storage.create(
+      '/registry/apiextensions.k8s.io/customresourcedefinitions/bad.example.com',
+      `{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":${meta('', 'bad.example.com').replace('"namespace":"","', '"')},"spec":"garbage"}`,
+    );
+    await storage.create(
+      '/registry/core/configmaps/poisoned/owned',
+      `{"apiVersion":"v1","kind":"ConfigMap","metadata":${meta('poisoned', 'owned', ',"ownerReferences":"nobody"')}}`,
+    );
+    await storage.create(
+      '/registry/core/configmaps/poisoned/owned2',
+      `{"apiVersion":"v1","kind":"ConfigMap","metadata":${meta('poisoned', 'owned2', ',"ownerReferences":[null,{"uid":5},{"apiVersion":7,"kind":"ConfigMap","name":"x","uid":"gone"}]')}}`,
+    );
     // One namespace was already being deleted when the old server stopped: the controller resumes it at start.
     const nsKey = '/registry/core/namespaces/terminating';
     const nsKv = (await storage.get(nsKey))!;
@@ -395,7 +515,11 @@ test('a server started on a data directory holding poisoned objects starts, serv
     // Authorization still works with the poisoned policy around it.
     assert.equal((await s2.kubectl(['auth', 'can-i', 'delete', 'configmaps', '-n', 'poisoned'])).stdout.trim(), 'yes');
     assert.equal((await s2.kubectl(['auth', 'can-i', 'get', 'pods', '--as', 'someone'])).stdout.trim(), 'no');
-    for (const path of ['/apis/rbac.authorization.k8s.io/v1/clusterroles/bad-feeder', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/bad-binding', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/bad.example.com']) {
+    for (const path of [
+      '/apis/rbac.authorization.k8s.io/v1/clusterroles/bad-feeder',
+      '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/bad-binding',
+      '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/bad.example.com',
+    ]) {
       assert.equal((await api(s2.server, 'DELETE', path)).status, 200, path);
     }
     // Reads work (the kubectl table does not decode the objects themselves).
@@ -405,7 +529,13 @@ test('a server started on a data directory holding poisoned objects starts, serv
     assert.match(await s2.ok(['get', 'configmaps', '-n', 'poisoned']), /ann[\s\S]*types/);
     assert.match(await s2.ok(['get', 'deeps', '-n', 'poisoned']), /deep/);
     // Writes that would keep the poison are refused with a 4xx, never a 5xx.
-    const patch = await api(s2.server, 'PATCH', `${DEEPS('poisoned')}/deep`, { metadata: { labels: { a: 'b' } } }, { 'Content-Type': 'application/merge-patch+json' });
+    const patch = await api(
+      s2.server,
+      'PATCH',
+      `${DEEPS('poisoned')}/deep`,
+      { metadata: { labels: { a: 'b' } } },
+      { 'Content-Type': 'application/merge-patch+json' },
+    );
     assert.equal(patch.status, 400, JSON.stringify(patch.body).slice(0, 300));
     // Each can be deleted, by kubectl and by the API; the namespace deletes whatever is left.
     await s2.ok(['delete', 'configmap', 'ann', '-n', 'poisoned']);

@@ -40,7 +40,10 @@ test('a view user can list but not create or delete; can-i and whoami answer for
 
   const del = await as(kc, ['delete', 'configmap', 'present']);
   assert.notEqual(del.code, 0);
-  assert.match(del.stderr, /Error from server \(Forbidden\): configmaps "present" is forbidden: User "viewer" cannot delete resource "configmaps" in API group "" in the namespace "default"/);
+  assert.match(
+    del.stderr,
+    /Error from server \(Forbidden\): configmaps "present" is forbidden: User "viewer" cannot delete resource "configmaps" in API group "" in the namespace "default"/,
+  );
   assert.equal(JSON.parse(await t.ok(['get', 'cm', 'present', '-o', 'json'])).data.a, 'b');
 
   // Secrets are not in view.
@@ -75,19 +78,27 @@ test('subjects as kube writes them: a ServiceAccount has no apiGroup, Users and 
   await t.ok(['create', 'rolebinding', 'sa-view', '--clusterrole=view', '--serviceaccount=subjects:bot', '--user=erin', '--group=ops', '-n', 'subjects']);
   const made = JSON.parse(await t.ok(['get', 'rolebinding', 'sa-view', '-n', 'subjects', '-o', 'json']));
   assert.equal(made.subjects.length, 3);
-  for (const s of made.subjects) assert.deepEqual(s, [
-    { kind: 'ServiceAccount', name: 'bot', namespace: 'subjects' },
-    { apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'erin' },
-    { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'ops' },
-  ].find((x) => x.kind === s.kind));
+  for (const s of made.subjects)
+    assert.deepEqual(
+      s,
+      [
+        { kind: 'ServiceAccount', name: 'bot', namespace: 'subjects' },
+        { apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'erin' },
+        { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'ops' },
+      ].find((x) => x.kind === s.kind),
+    );
   // An explicit "" is dropped too, on create and on update, and the binding still grants.
   const explicit = await api(t.server, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
-    metadata: { name: 'sa-explicit' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+    metadata: { name: 'sa-explicit' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
     subjects: [{ apiGroup: '', kind: 'ServiceAccount', name: 'bot', namespace: 'subjects' }],
   });
   assert.equal(explicit.status, 201, JSON.stringify(explicit.body));
   assert.deepEqual(explicit.body.subjects, [{ kind: 'ServiceAccount', name: 'bot', namespace: 'subjects' }]);
-  const put = await api(t.server, 'PUT', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/sa-explicit', { ...explicit.body, subjects: [{ apiGroup: '', kind: 'ServiceAccount', name: 'bot2', namespace: 'subjects' }] });
+  const put = await api(t.server, 'PUT', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/sa-explicit', {
+    ...explicit.body,
+    subjects: [{ apiGroup: '', kind: 'ServiceAccount', name: 'bot2', namespace: 'subjects' }],
+  });
   assert.equal(put.status, 200, JSON.stringify(put.body));
   assert.equal('apiGroup' in put.body.subjects[0], false);
   assert.equal((await t.kubectl(['auth', 'can-i', 'list', 'pods', '-A', '--as=system:serviceaccount:subjects:bot2'])).stdout.trim(), 'yes');
@@ -97,11 +108,17 @@ test('a user without any binding gets 403 with the standard message, also on clu
   const kc = await userConfig('nobody');
   const r = await as(kc, ['get', 'pods']);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /Error from server \(Forbidden\): pods is forbidden: User "nobody" cannot list resource "pods" in API group "" in the namespace "default"/);
+  assert.match(
+    r.stderr,
+    /Error from server \(Forbidden\): pods is forbidden: User "nobody" cannot list resource "pods" in API group "" in the namespace "default"/,
+  );
   const ns = await as(kc, ['get', 'namespaces']);
   assert.match(ns.stderr, /namespaces is forbidden: User "nobody" cannot list resource "namespaces" in API group "" at the cluster scope/);
   const cr = await as(kc, ['get', 'clusterrole', 'view']);
-  assert.match(cr.stderr, /clusterroles\.rbac\.authorization\.k8s\.io "view" is forbidden: User "nobody" cannot get resource "clusterroles" in API group "rbac.authorization.k8s.io" at the cluster scope/);
+  assert.match(
+    cr.stderr,
+    /clusterroles\.rbac\.authorization\.k8s\.io "view" is forbidden: User "nobody" cannot get resource "clusterroles" in API group "rbac.authorization.k8s.io" at the cluster scope/,
+  );
   // Discovery and self-reviews are open to every authenticated user.
   assert.equal((await as(kc, ['auth', 'can-i', 'get', 'pods'])).stdout.trim(), 'no');
   assert.equal((await as(kc, ['api-versions'])).code, 0);
@@ -121,9 +138,15 @@ test('a service account in team-a bound to edit there cannot touch team-b', asyn
 
   const other = await as(kc, ['get', 'configmaps', '-n', 'team-b']);
   assert.notEqual(other.code, 0);
-  assert.match(other.stderr, /configmaps is forbidden: User "system:serviceaccount:team-a:deployer" cannot list resource "configmaps" in API group "" in the namespace "team-b"/);
+  assert.match(
+    other.stderr,
+    /configmaps is forbidden: User "system:serviceaccount:team-a:deployer" cannot list resource "configmaps" in API group "" in the namespace "team-b"/,
+  );
   const del = await as(kc, ['delete', 'configmap', 'b-conf', '-n', 'team-b']);
-  assert.match(del.stderr, /configmaps "b-conf" is forbidden: User "system:serviceaccount:team-a:deployer" cannot delete resource "configmaps" in API group "" in the namespace "team-b"/);
+  assert.match(
+    del.stderr,
+    /configmaps "b-conf" is forbidden: User "system:serviceaccount:team-a:deployer" cannot delete resource "configmaps" in API group "" in the namespace "team-b"/,
+  );
   assert.equal((await t.kubectl(['get', 'cm', 'b-conf', '-n', 'team-b'])).code, 0);
   // edit does not include RBAC: the account cannot widen its own rights.
   assert.equal((await as(kc, ['auth', 'can-i', 'create', 'rolebindings', '-n', 'team-a'])).stdout.trim(), 'no');
@@ -153,12 +176,18 @@ test('a user who may create RoleBindings but lacks a permission cannot grant it'
   // Granting what she lacks (secrets) is refused, with the missing permission spelled out.
   const grant = await as(kc, ['create', 'rolebinding', 'steal', '--role=secret-reader', '--user=mallory', '-n', 'esc']);
   assert.notEqual(grant.code, 0);
-  assert.match(grant.stderr, /rolebindings\.rbac\.authorization\.k8s\.io "steal" is forbidden: user "mallory" \(groups=\["system:authenticated"\]\) is attempting to grant RBAC permissions not currently held:\n\{APIGroups:\[""\], Resources:\["secrets"\], Verbs:\["get"\]\}/);
+  assert.match(
+    grant.stderr,
+    /rolebindings\.rbac\.authorization\.k8s\.io "steal" is forbidden: user "mallory" \(groups=\["system:authenticated"\]\) is attempting to grant RBAC permissions not currently held:\n\{APIGroups:\[""\], Resources:\["secrets"\], Verbs:\["get"\]\}/,
+  );
   const edit = await as(kc, ['create', 'rolebinding', 'steal2', '--clusterrole=edit', '--user=mallory', '-n', 'esc']);
   assert.match(edit.stderr, /is attempting to grant RBAC permissions not currently held/);
   // A role with more than she holds is refused too; one within her rights is fine.
   const role = await as(kc, ['create', 'role', 'wide', '--verb=*', '--resource=configmaps', '-n', 'esc']);
-  assert.match(role.stderr, /roles\.rbac\.authorization\.k8s\.io "wide" is forbidden: user "mallory" .* not currently held:\n\{APIGroups:\[""\], Resources:\["configmaps"\], Verbs:\["\*"\]\}/);
+  assert.match(
+    role.stderr,
+    /roles\.rbac\.authorization\.k8s\.io "wide" is forbidden: user "mallory" .* not currently held:\n\{APIGroups:\[""\], Resources:\["configmaps"\], Verbs:\["\*"\]\}/,
+  );
   assert.equal((await t.kubectl(['get', 'rolebinding', 'steal', '-n', 'esc'])).code, 1);
   assert.equal((await t.kubectl(['get', 'role', 'wide', '-n', 'esc'])).code, 1);
 
@@ -179,14 +208,29 @@ test('roleRef is immutable and RBAC objects are validated', async () => {
   await t.ok(['create', 'rolebinding', 'fixed', '--clusterrole=view', '--user=dave']);
   const r = await t.kubectl(['patch', 'rolebinding', 'fixed', '--type=merge', '-p', '{"roleRef":{"name":"edit"}}']);
   assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /The RoleBinding "fixed" is invalid: roleRef: Invalid value: rbac\.RoleRef\{APIGroup:"rbac\.authorization\.k8s\.io", Kind:"ClusterRole", Name:"edit"\}: cannot change roleRef/);
+  assert.match(
+    r.stderr,
+    /The RoleBinding "fixed" is invalid: roleRef: Invalid value: rbac\.RoleRef\{APIGroup:"rbac\.authorization\.k8s\.io", Kind:"ClusterRole", Name:"edit"\}: cannot change roleRef/,
+  );
   const bad = await api(t.server, 'POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles', {
-    metadata: { name: 'bad' }, rules: [{ verbs: [], resources: ['pods'] }, { verbs: ['get'], nonResourceURLs: ['/x'] }],
+    metadata: { name: 'bad' },
+    rules: [
+      { verbs: [], resources: ['pods'] },
+      { verbs: ['get'], nonResourceURLs: ['/x'] },
+    ],
   });
   assert.equal(bad.status, 422);
-  assert.deepEqual(bad.body.details.causes.map((c: any) => c.field), ['rules[0].verbs', 'rules[0].apiGroups', 'rules[1].nonResourceURLs']);
+  assert.deepEqual(
+    bad.body.details.causes.map((c: any) => c.field),
+    ['rules[0].verbs', 'rules[0].apiGroups', 'rules[1].nonResourceURLs'],
+  );
   const crb = await api(t.server, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
-    metadata: { name: 'x' }, roleRef: { kind: 'Role', name: 'r' }, subjects: [{ kind: 'ServiceAccount', name: 'sa' }, { kind: 'Robot', name: 'r2' }],
+    metadata: { name: 'x' },
+    roleRef: { kind: 'Role', name: 'r' },
+    subjects: [
+      { kind: 'ServiceAccount', name: 'sa' },
+      { kind: 'Robot', name: 'r2' },
+    ],
   });
   assert.equal(crb.status, 422);
   assert.match(crb.body.message, /roleRef\.kind: Unsupported value: "Role": supported values: "ClusterRole"/);
@@ -199,7 +243,9 @@ test('roleRef is immutable and RBAC objects are validated', async () => {
 });
 
 test('admin/edit/view aggregate labelled ClusterRoles', async () => {
-  await t.ok(['apply', '-f', '-'], `apiVersion: rbac.authorization.k8s.io/v1
+  await t.ok(
+    ['apply', '-f', '-'],
+    `apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata:
   name: widgets-view
@@ -209,7 +255,8 @@ rules:
 - apiGroups: ["example.com"]
   resources: ["widgets"]
   verbs: ["get", "list"]
-`);
+`,
+  );
   const has = async (role: string) => {
     for (let i = 0; i < 50; i++) {
       const r = JSON.parse(await t.ok(['get', 'clusterrole', role, '-o', 'json']));

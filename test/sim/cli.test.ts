@@ -47,13 +47,19 @@ test('kubeve sim --bootstrap-dir onboards a small fleet and prints statistics', 
 test('kubeve sim --procs 2 (bin/kubeve.js) runs the fleet in two worker processes and reports it as one', async () => {
   const c = await startController();
   try {
-    const { summary, stderr } = await runSim(c, ['--count', '6', '--procs', '2', '--serial-prefix', 'mp-', '--time-scale', '30', '--duration', '8', '--json'], { viaBin: true });
+    const { summary, stderr } = await runSim(c, ['--count', '6', '--procs', '2', '--serial-prefix', 'mp-', '--time-scale', '30', '--duration', '8', '--json'], {
+      viaBin: true,
+    });
     assert.match(stderr, /2 worker processes/);
     assert.equal(summary.devices, 6);
     assert.equal(summary.phases.configured, 6, stderr);
     assert.equal(summary.configsApplied, 6);
     assert.ok(summary.latencyMs.p99 > 0);
-    const serials = c.api.listDevices().map((d) => d.serial).filter((s) => s.startsWith('mp-')).sort();
+    const serials = c.api
+      .listDevices()
+      .map((d) => d.serial)
+      .filter((s) => s.startsWith('mp-'))
+      .sort();
     assert.deepEqual(serials, ['mp-0000', 'mp-0001', 'mp-0002', 'mp-0003', 'mp-0004', 'mp-0005']);
   } finally {
     await c.close();
@@ -63,7 +69,9 @@ test('kubeve sim --procs 2 (bin/kubeve.js) runs the fleet in two worker processe
 test('kubeve sim explains missing bootstrap inputs', async () => {
   const entry = path.join(import.meta.dirname, 'fixtures', 'sim-entry.ts');
   const out = await new Promise<{ code: number; stderr: string }>((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', entry, 'sim', '--count', '1'], { timeout: 30_000 }, (err, _o, stderr) => resolve({ code: err ? 1 : 0, stderr }));
+    execFile(process.execPath, ['--import', 'tsx', entry, 'sim', '--count', '1'], { timeout: 30_000 }, (err, _o, stderr) =>
+      resolve({ code: err ? 1 : 0, stderr }),
+    );
   });
   assert.notEqual(out.code, 0);
   assert.match(out.stderr, /--server/);

@@ -14,7 +14,17 @@ after(async () => {
 });
 
 const fast = (serial: string, extra: Partial<Parameters<typeof SimDevice.create>[0]> = {}) =>
-  SimDevice.create({ serial, server: c.server, rootCertPem: c.rootCertPem, onboard: c.onboard, timeScale: 60, stepMs: 1000, rebootMs: 2000, logs: false, ...extra });
+  SimDevice.create({
+    serial,
+    server: c.server,
+    rootCertPem: c.rootCertPem,
+    onboard: c.onboard,
+    timeScale: 60,
+    stepMs: 1000,
+    rebootMs: 2000,
+    logs: false,
+    ...extra,
+  });
 
 test('reboot.counter change reboots the device: new boot, reason reported, re-onboards', async () => {
   const d = await fast('reboot-1');
@@ -31,7 +41,14 @@ test('reboot.counter change reboots the device: new boot, reason reported, re-on
     assert.equal(d.model.bootReason, BootReason.REBOOT_CMD);
     assert.equal(d.counters.registerAttempts, 2, '/register repeats on every boot');
     assert.equal(d.counters.lastRegisterStatus, 200, 'repeat registration with the same cert');
-    await d.waitFor((x) => (c.infos.get(x.uuid) ?? []).some((m) => m.InfoContent.case === 'dinfo' && m.InfoContent.value.restartCounter === 1 && /reboot.counter/.test(m.InfoContent.value.lastRebootReason)), 20_000, 'reboot reported');
+    await d.waitFor(
+      (x) =>
+        (c.infos.get(x.uuid) ?? []).some(
+          (m) => m.InfoContent.case === 'dinfo' && m.InfoContent.value.restartCounter === 1 && /reboot.counter/.test(m.InfoContent.value.lastRebootReason),
+        ),
+      20_000,
+      'reboot reported',
+    );
   } finally {
     await d.stop();
   }
@@ -53,7 +70,12 @@ test('offline period: info is queued (latest per object) and delivered when back
     assert.ok(d.stats.networkErrors > 0);
     d.setOffline(false);
     await d.waitFor((x) => x.model.appStates().web === 'RUNNING', 30_000, 'web RUNNING after reconnect');
-    await d.waitFor((x) => (c.infos.get(x.uuid) ?? []).some((m) => m.InfoContent.case === 'ainfo' && m.InfoContent.value.AppName === 'web' && m.InfoContent.value.state === 7), 30_000, 'web RUNNING reported');
+    await d.waitFor(
+      (x) =>
+        (c.infos.get(x.uuid) ?? []).some((m) => m.InfoContent.case === 'ainfo' && m.InfoContent.value.AppName === 'web' && m.InfoContent.value.state === 7),
+      30_000,
+      'web RUNNING reported',
+    );
   } finally {
     await d.stop();
   }

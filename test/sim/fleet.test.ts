@@ -46,7 +46,11 @@ test('20 simulated devices onboard against a fresh server and each gets a signed
   await fleet.waitFor((f) => f.devices.every((d) => c.api.getDevice(d.uuid)?.configApplied), 30_000, 'configApplied on server');
   // apps reach RUNNING and the controller receives the info
   await fleet.waitFor((f) => f.devices.every((d) => d.model.appStates().nginx === 'RUNNING'), 30_000, 'apps RUNNING');
-  await fleet.waitFor((f) => f.devices.every((d) => (c.infos.get(d.uuid) ?? []).some((m) => m.InfoContent.case === 'ainfo' && m.InfoContent.value.state === 7)), 30_000, 'RUNNING reported');
+  await fleet.waitFor(
+    (f) => f.devices.every((d) => (c.infos.get(d.uuid) ?? []).some((m) => m.InfoContent.case === 'ainfo' && m.InfoContent.value.state === 7)),
+    30_000,
+    'RUNNING reported',
+  );
   // each request opens a new TLS connection; resumption works
   assert.ok(fleet.stats.tlsResumed > fleet.stats.tlsFull, `resumed ${fleet.stats.tlsResumed} vs full ${fleet.stats.tlsFull}`);
 });
@@ -67,7 +71,13 @@ test('an unchanged config yields 304 and is not re-applied', async () => {
 test('a changed config is applied exactly once', async () => {
   const d = fleet.devices[1]!;
   const applied = d.counters.configApplied;
-  const cfg = baseConfig(d.uuid, { version: 2, apps: [{ name: 'nginx', image: 'library/nginx:1.27' }, { name: 'redis', image: 'library/redis:7' }] });
+  const cfg = baseConfig(d.uuid, {
+    version: 2,
+    apps: [
+      { name: 'nginx', image: 'library/nginx:1.27' },
+      { name: 'redis', image: 'library/redis:7' },
+    ],
+  });
   const { changed, hash } = c.api.setConfig(d.uuid, cfg);
   assert.ok(changed);
   await d.waitFor((x) => x.prevConfigHash === hash, 20_000, 'new hash');
@@ -83,7 +93,15 @@ test('a changed config is applied exactly once', async () => {
 
 test('a device deleted on the server gets 404 and re-fetches its UUID', async () => {
   // a single fast device so the 10-minute UUID re-check interval passes quickly
-  const dev = await SimDevice.create({ serial: 'deleted-1', server: c.server, rootCertPem: c.rootCertPem, onboard: c.onboard, timeScale: 600, stepMs: 1000, logs: false });
+  const dev = await SimDevice.create({
+    serial: 'deleted-1',
+    server: c.server,
+    rootCertPem: c.rootCertPem,
+    onboard: c.onboard,
+    timeScale: 600,
+    stepMs: 1000,
+    logs: false,
+  });
   try {
     dev.start();
     await dev.waitFor((x) => x.phase === 'configured', 20_000, 'configured');
@@ -112,7 +130,16 @@ test('a tampered response signature is rejected by the simulator', async () => {
     req.on('data', (b: Buffer) => chunks.push(b));
     req.on('end', () => {
       const up = https.request(
-        { host: '127.0.0.1', port: c.api.port, servername: 'localhost', method: req.method, path: req.url, headers: req.headers, agent: false, ca: c.rootCertPem },
+        {
+          host: '127.0.0.1',
+          port: c.api.port,
+          servername: 'localhost',
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+          agent: false,
+          ca: c.rootCertPem,
+        },
         (ur) => {
           const rc: Buffer[] = [];
           ur.on('data', (b: Buffer) => rc.push(b));
@@ -139,7 +166,15 @@ test('a tampered response signature is rejected by the simulator', async () => {
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   const port = (proxy.address() as AddressInfo).port;
-  const dev = await SimDevice.create({ serial: 'tamper-1', server: `localhost:${port}`, rootCertPem: c.rootCertPem, onboard: c.onboard, timeScale: 60, stepMs: 1000, logs: false });
+  const dev = await SimDevice.create({
+    serial: 'tamper-1',
+    server: `localhost:${port}`,
+    rootCertPem: c.rootCertPem,
+    onboard: c.onboard,
+    timeScale: 60,
+    stepMs: 1000,
+    logs: false,
+  });
   try {
     dev.start();
     await dev.waitFor((x) => x.counters.configRejected >= 2, 20_000, 'rejected configs');

@@ -81,16 +81,34 @@ export interface AppSpec {
 }
 
 /** A realistic minimal config: one port, one local NI, apps with content tree + volume. */
-export function baseConfig(uuid: string, o: { version?: number; apps?: AppSpec[]; items?: Record<string, string>; reboot?: number; baseos?: { version: string; image: string } } = {}): EdgeDevConfig {
+export function baseConfig(
+  uuid: string,
+  o: { version?: number; apps?: AppSpec[]; items?: Record<string, string>; reboot?: number; baseos?: { version: string; image: string } } = {},
+): EdgeDevConfig {
   const net = uuidFor(uuid, 'net');
   const ni = uuidFor(uuid, 'ni0');
   const ds = uuidFor('ds');
   const apps = o.apps ?? [{ name: 'nginx', image: 'library/nginx:1.27' }];
-  const cts = apps.map((a) => ({ uuid: uuidFor(uuid, 'ct', a.name), dsId: ds, URL: a.image ?? `library/${a.name}:latest`, iformat: Format.CONTAINER, displayName: a.name }));
+  const cts = apps.map((a) => ({
+    uuid: uuidFor(uuid, 'ct', a.name),
+    dsId: ds,
+    URL: a.image ?? `library/${a.name}:latest`,
+    iformat: Format.CONTAINER,
+    displayName: a.name,
+  }));
   if (o.baseos) cts.push({ uuid: uuidFor(uuid, 'ct', 'eve'), dsId: ds, URL: o.baseos.image, iformat: Format.CONTAINER, displayName: 'eve' });
   return create(EdgeDevConfigSchema, {
     id: { uuid, version: String(o.version ?? 1) },
-    deviceIoList: [{ ptype: PhyIoType.PhyIoNetEth, phylabel: 'eth0', phyaddrs: { Ifname: 'eth0' }, logicallabel: 'eth0', assigngrp: 'eth0', usage: PhyIoMemberUsage.PhyIoUsageMgmtAndApps }],
+    deviceIoList: [
+      {
+        ptype: PhyIoType.PhyIoNetEth,
+        phylabel: 'eth0',
+        phyaddrs: { Ifname: 'eth0' },
+        logicallabel: 'eth0',
+        assigngrp: 'eth0',
+        usage: PhyIoMemberUsage.PhyIoUsageMgmtAndApps,
+      },
+    ],
     networks: [{ id: net, type: NetworkType.V4, ip: { dhcp: DHCPType.Client } }],
     systemAdapterList: [{ name: 'eth0', uplink: true, networkUUID: net }],
     datastores: [{ id: ds, dType: DsType.DsContainerRegistry, fqdn: 'docker://registry.example' }],
@@ -106,7 +124,11 @@ export function baseConfig(uuid: string, o: { version?: number; apps?: AppSpec[]
       },
     ],
     contentInfo: cts,
-    volumes: apps.map((a) => ({ uuid: uuidFor(uuid, 'vol', a.name), origin: { type: VolumeContentOriginType.VCOT_DOWNLOAD, downloadContentTreeID: uuidFor(uuid, 'ct', a.name) }, displayName: `${a.name}_0` })),
+    volumes: apps.map((a) => ({
+      uuid: uuidFor(uuid, 'vol', a.name),
+      origin: { type: VolumeContentOriginType.VCOT_DOWNLOAD, downloadContentTreeID: uuidFor(uuid, 'ct', a.name) },
+      displayName: `${a.name}_0`,
+    })),
     apps: apps.map((a) => ({
       uuidandversion: { uuid: uuidFor(uuid, 'app', a.name), version: a.version ?? '1' },
       displayname: a.name,

@@ -13,7 +13,17 @@ import { parseNewlogs, buildNewlogs } from '../../src/eve/newlogs.ts';
 import { baseConfig, uuidFor } from './helpers.ts';
 
 const DEV = '6b3c9f2e-1d4a-4c8e-9a11-0f2b3c4d5e6f';
-const HW = { manufacturer: 'QEMU', productName: 'pc', machineArch: 'x86_64', cpuArch: 'x86_64', platform: 'kvm', ncpu: 2, memoryMB: 4096, storageMB: 32768, ports: [{ ifname: 'eth0', mac: '02:42:00:00:00:01', ip: '172.16.0.2', subnet: '172.16.0.0/24', gateway: '172.16.0.1' }] };
+const HW = {
+  manufacturer: 'QEMU',
+  productName: 'pc',
+  machineArch: 'x86_64',
+  cpuArch: 'x86_64',
+  platform: 'kvm',
+  ncpu: 2,
+  memoryMB: 4096,
+  storageMB: 32768,
+  ports: [{ ifname: 'eth0', mac: '02:42:00:00:00:01', ip: '172.16.0.2', subnet: '172.16.0.0/24', gateway: '172.16.0.1' }],
+};
 
 function model(knobs = {}, sim = { t: 0 }) {
   return { m: new DeviceModel(HW, '14.5.1-kvm-amd64', knobs, 0, () => sim.t), sim };
@@ -38,7 +48,10 @@ test('an app walks EVE states to RUNNING and gets an IP from its network instanc
   // the app reports the state of what it waits for, in EVE's order
   const order = ['INITIAL', 'DOWNLOAD_STARTED', 'VERIFYING', 'LOADING', 'CREATING_VOLUME', 'INSTALLED', 'BOOTING', 'RUNNING'];
   const idx = order.map((s) => seen.indexOf(s));
-  assert.ok(idx.every((v, i) => v >= 0 && (i === 0 || v > idx[i - 1]!)), seen.join(','));
+  assert.ok(
+    idx.every((v, i) => v >= 0 && (i === 0 || v > idx[i - 1]!)),
+    seen.join(','),
+  );
   const app = [...m.apps.values()][0]!;
   assert.equal(app.nets[0]!.ip, '10.50.0.2');
   const ni = [...m.nis.values()][0]!;
@@ -77,7 +90,12 @@ test('removing an app sends an ID-only deletion info and frees its lease', () =>
   m.apply(baseConfig(DEV, { version: 2, apps: [] }), DEV, 1);
   assert.ok(m.deleted.has(`app:${app.uuid}`));
   const del = buildInfo(m, `app:${app.uuid}`, { devUuid: DEV, serial: 's', now: 1 })!;
-  assert.ok(del.InfoContent.case === 'ainfo' && del.InfoContent.value.AppID === app.uuid && del.InfoContent.value.state === ZSwState.INVALID && del.InfoContent.value.AppName === '');
+  assert.ok(
+    del.InfoContent.case === 'ainfo' &&
+      del.InfoContent.value.AppID === app.uuid &&
+      del.InfoContent.value.state === ZSwState.INVALID &&
+      del.InfoContent.value.AppName === '',
+  );
   assert.equal([...m.nis.values()][0]!.leases.size, 0);
 });
 
@@ -143,10 +161,13 @@ test('base OS update: A/B partitions, testing, commit', () => {
   assert.ok(info.InfoContent.case === 'dinfo');
   if (info.InfoContent.case === 'dinfo') {
     const sw = info.InfoContent.value.swList;
-    assert.deepEqual(sw.map((p) => [p.partitionLabel, p.partitionState, p.activated, p.shortVersion]), [
-      ['IMGA', 'unused', false, '14.5.1-kvm-amd64'],
-      ['IMGB', 'active', true, '14.6.0-kvm-amd64'],
-    ]);
+    assert.deepEqual(
+      sw.map((p) => [p.partitionLabel, p.partitionState, p.activated, p.shortVersion]),
+      [
+        ['IMGA', 'unused', false, '14.5.1-kvm-amd64'],
+        ['IMGB', 'active', true, '14.6.0-kvm-amd64'],
+      ],
+    );
     assert.equal(info.InfoContent.value.lastBootReason, BootReason.UPDATE);
   }
 });
@@ -185,7 +206,11 @@ test('metrics and logs encode like EVE', () => {
   const { m } = model();
   m.apply(baseConfig(DEV), DEV, 0);
   runUntil(m, () => m.appStates().nginx === 'RUNNING');
-  const bytes = buildMetrics(m, { devUuid: DEV, serial: 's', now: Date.now() }, { bootedAt: 0, ticks: 0, success: 3, failures: 1, authVerifyFailure: 0, urls: new Map() });
+  const bytes = buildMetrics(
+    m,
+    { devUuid: DEV, serial: 's', now: Date.now() },
+    { bootedAt: 0, ticks: 0, success: 3, failures: 1, authVerifyFailure: 0, urls: new Map() },
+  );
   const msg = fromBinary(ZMetricMsgSchema, bytes);
   assert.equal(msg.devID, DEV);
   assert.equal(msg.am.length, 1);

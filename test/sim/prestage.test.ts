@@ -9,7 +9,17 @@ import { buildInfo } from '../../src/sim/report.ts';
 import { baseConfig } from './helpers.ts';
 
 const DEV = '6b3c9f2e-1d4a-4c8e-9a11-0f2b3c4d5e6f';
-const HW = { manufacturer: 'QEMU', productName: 'pc', machineArch: 'x86_64', cpuArch: 'x86_64', platform: 'kvm', ncpu: 2, memoryMB: 4096, storageMB: 32768, ports: [{ ifname: 'eth0', mac: '02:42:00:00:00:01', ip: '172.16.0.2', subnet: '172.16.0.0/24', gateway: '172.16.0.1' }] };
+const HW = {
+  manufacturer: 'QEMU',
+  productName: 'pc',
+  machineArch: 'x86_64',
+  cpuArch: 'x86_64',
+  platform: 'kvm',
+  ncpu: 2,
+  memoryMB: 4096,
+  storageMB: 32768,
+  ports: [{ ifname: 'eth0', mac: '02:42:00:00:00:01', ip: '172.16.0.2', subnet: '172.16.0.0/24', gateway: '172.16.0.1' }],
+};
 const OLD = '14.5.1-kvm-amd64';
 const NEW = '14.6.0-kvm-amd64';
 

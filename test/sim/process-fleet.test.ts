@@ -45,8 +45,5 @@ test('ProcessFleet: 7 devices in 2 workers onboard with contiguous serials and m
 });
 
 test('ProcessFleet: a worker that cannot start its fleet fails create() with the reason', async () => {
-  await assert.rejects(
-    ProcessFleet.create({ server: '[::1', rootCertPem: 'x', count: 2, procs: 2 }),
-    /bad server address/,
-  );
+  await assert.rejects(ProcessFleet.create({ server: '[::1', rootCertPem: 'x', count: 2, procs: 2 }), /bad server address/);
 });

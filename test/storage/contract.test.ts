@@ -155,8 +155,14 @@ for (const backend of backends) {
       const expected = [...inside].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 
       const all = await s.list('/p/');
-      assert.deepEqual(all.items.map((i) => i.key), expected);
-      assert.deepEqual(all.items.map((i) => i.value), expected.map((k) => `v${k}`));
+      assert.deepEqual(
+        all.items.map((i) => i.key),
+        expected,
+      );
+      assert.deepEqual(
+        all.items.map((i) => i.value),
+        expected.map((k) => `v${k}`),
+      );
       assert.equal(all.revision, await s.currentRevision());
       assert.equal(all.more, false);
       assert.equal(await s.count('/p/'), expected.length);
@@ -164,11 +170,17 @@ for (const backend of backends) {
       assert.equal((await s.list('')).items.length, expected.length + 4);
 
       const first = await s.list('/p/', { limit: 2 });
-      assert.deepEqual(first.items.map((i) => i.key), expected.slice(0, 2));
+      assert.deepEqual(
+        first.items.map((i) => i.key),
+        expected.slice(0, 2),
+      );
       assert.equal(first.more, true);
       assert.equal(first.remaining, expected.length - 2);
       const rest = await s.list('/p/', { startKey: first.items[1].key + '\0', limit: 10 });
-      assert.deepEqual(rest.items.map((i) => i.key), expected.slice(2));
+      assert.deepEqual(
+        rest.items.map((i) => i.key),
+        expected.slice(2),
+      );
       assert.equal(rest.more, false);
       assert.equal(rest.remaining, 0);
 
@@ -219,7 +231,7 @@ for (const backend of backends) {
       assert.deepEqual(seen, [...snapshot.values()]);
     });
 
-    test('a write resolves after this storage\'s watchers have its event (read-your-writes)', async () => {
+    test("a write resolves after this storage's watchers have its event (read-your-writes)", async () => {
       const s = await open();
       const seen: number[] = [];
       s.watch('/x/', await s.currentRevision(), (ev) => seen.push(ev.revision));
@@ -305,12 +317,23 @@ for (const backend of backends) {
       await c.until(4);
       // The callback's write races the update (etcd commits them in either order); every
       // watcher sees the order the store committed, which is revision order.
-      assert.deepEqual(revs(c.events), revs(c.events).sort((x, y) => x - y));
+      assert.deepEqual(
+        revs(c.events),
+        revs(c.events).sort((x, y) => x - y),
+      );
       const byKey = (key: string) => c.events.filter((e) => e.key === key).map((e) => [e.type, e.value, e.prevValue]);
-      assert.deepEqual(byKey('/e/1'), [['create', 'one', undefined], ['update', 'uno', 'one'], ['delete', 'uno', 'uno']]);
+      assert.deepEqual(byKey('/e/1'), [
+        ['create', 'one', undefined],
+        ['update', 'uno', 'one'],
+        ['delete', 'uno', 'uno'],
+      ]);
       assert.deepEqual(byKey('/e/2'), [['create', 'written from a callback', undefined]]);
       const seq = c.events.map((e) => e.key);
-      assert.deepEqual(order, seq.flatMap((k) => [`a:${k}`, `b:${k}`]), 'both callbacks saw each event before the next one');
+      assert.deepEqual(
+        order,
+        seq.flatMap((k) => [`a:${k}`, `b:${k}`]),
+        'both callbacks saw each event before the next one',
+      );
     });
 
     test('compaction: old lists and watches get CompactedError, current state stays', async () => {
@@ -328,7 +351,10 @@ for (const backend of backends) {
       assert.ok(s.compactedRevision() >= mark);
       await assert.rejects(s.list('/c/', { revision: middle }), (e: unknown) => e instanceof CompactedError && e.requested === middle);
       const listed = await s.list('/c/');
-      assert.deepEqual(listed.items.map((i) => [i.key, i.value]), [5, 6, 7, 8, 9].map((i) => [`/c/${i}`, i === 9 ? 'v2' : 'v1']));
+      assert.deepEqual(
+        listed.items.map((i) => [i.key, i.value]),
+        [5, 6, 7, 8, 9].map((i) => [`/c/${i}`, i === 9 ? 'v2' : 'v1']),
+      );
 
       // A watch from before the compaction fails, synchronously or through onError.
       const c = collector();
@@ -350,7 +376,10 @@ for (const backend of backends) {
       const fresh = collector();
       s.watch('/c/', mark, fresh.onEvent, fresh.onError);
       await fresh.until(1);
-      assert.deepEqual(fresh.events.map((e) => [e.type, e.key, e.revision, e.value, e.prevValue]), [['update', '/c/9', u, 'v2', 'v1']]);
+      assert.deepEqual(
+        fresh.events.map((e) => [e.type, e.key, e.revision, e.value, e.prevValue]),
+        [['update', '/c/9', u, 'v2', 'v1']],
+      );
     });
 
     test('currentRevision: a watch from it misses nothing written afterwards', async () => {
@@ -380,7 +409,7 @@ for (const backend of backends) {
         await c.until(50);
         assert.deepEqual(revs(c.events), written);
         assert.equal((await b.get('/r/7'))?.value, 'v7');
-        await assert.rejects(b.create('/r/7', 'x'), KeyExistsError, 'B sees A\'s keys');
+        await assert.rejects(b.create('/r/7', 'x'), KeyExistsError, "B sees A's keys");
         assert.ok((await b.currentRevision()) >= written.at(-1)!);
       });
 
@@ -447,7 +476,11 @@ for (const backend of backends) {
         await seen.until(stored.size);
         assert.deepEqual(seen.errors, []);
         const watched = revs(seen.events);
-        assert.deepEqual(watched, [...watched].sort((x, y) => x - y), 'watched in revision order');
+        assert.deepEqual(
+          watched,
+          [...watched].sort((x, y) => x - y),
+          'watched in revision order',
+        );
         assert.equal(new Set(watched).size, watched.length, 'no event twice');
         assert.deepEqual(new Set(watched), new Set(stored.values()), 'every stored write watched');
         await cluster.restart(leader);

@@ -6,7 +6,7 @@ const byUtf8 = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.f
 
 // A deterministic PRNG so that failures reproduce.
 function rng(seed: number): () => number {
-  return () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  return () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
 }
 
 const ALPHABET = ['a', 'b', '/', '\u0000', '\uffff', '\ue000', '\u{1F600}', '\u{10FFFF}', 'é'];

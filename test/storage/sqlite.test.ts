@@ -113,21 +113,33 @@ test('list returns keys under the prefix in code-point order with startKey, limi
   const inside = ['/p/a', '/p/a/x', '/p/b', '/p/\uffff', '/p/\u{1F600}', '/p/a\u0000z'];
   for (const k of [...inside, '/pz', '/p', '/q/a', '/o/a']) await s.create(k, `v${k}`);
   const expected = ['/p/a', '/p/a\u0000z', '/p/a/x', '/p/b', '/p/\uffff', '/p/\u{1F600}'];
-  assert.deepEqual([...inside].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))), expected);
+  assert.deepEqual(
+    [...inside].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+    expected,
+  );
 
   const all = await s.list('/p/');
-  assert.deepEqual(all.items.map((i) => i.key), expected);
+  assert.deepEqual(
+    all.items.map((i) => i.key),
+    expected,
+  );
   assert.equal(all.revision, await s.currentRevision());
   assert.equal(all.more, false);
   assert.equal(await s.count('/p/'), 6);
   assert.equal(await s.count(''), 10);
 
   const first = await s.list('/p/', { limit: 2 });
-  assert.deepEqual(first.items.map((i) => i.key), expected.slice(0, 2));
+  assert.deepEqual(
+    first.items.map((i) => i.key),
+    expected.slice(0, 2),
+  );
   assert.equal(first.more, true);
   assert.equal(first.remaining, 4);
   const rest = await s.list('/p/', { startKey: first.items[1].key + '\0', limit: 10 });
-  assert.deepEqual(rest.items.map((i) => i.key), expected.slice(2));
+  assert.deepEqual(
+    rest.items.map((i) => i.key),
+    expected.slice(2),
+  );
   assert.equal(rest.more, false);
   assert.equal(rest.remaining, 0);
 
@@ -280,7 +292,10 @@ test('compaction drops history, keeps current state, and too-old reads get Compa
   await assert.rejects(s.list('/c/', { revision: 15 }), CompactedError);
   await assert.rejects(s.list('/c/', { revision: 22 }), (e: unknown) => e instanceof CompactedError && e.requested === 22 && e.compacted === 22);
   const at23 = await s.list('/c/', { revision: 23 });
-  assert.deepEqual(at23.items.map((i) => [i.key, i.value, i.modRevision]), [3, 4, 5, 6, 7, 8, 9].map((i) => [`/c/${i}`, 'v1', 11 + i]));
+  assert.deepEqual(
+    at23.items.map((i) => [i.key, i.value, i.modRevision]),
+    [3, 4, 5, 6, 7, 8, 9].map((i) => [`/c/${i}`, 'v1', 11 + i]),
+  );
   assert.throws(() => s.watch('/c/', 21, () => {}), CompactedError);
 
   // Watching from the compacted revision itself needs only newer events, which are kept.
@@ -293,7 +308,10 @@ test('compaction drops history, keeps current state, and too-old reads get Compa
   const fromRing = collector();
   s.watch('/c/', 22, fromRing.onEvent);
   await fromRing.until(4);
-  assert.deepEqual(fromRing.events.map((e) => [e.type, e.key, e.revision, e.value, e.prevValue]), expected);
+  assert.deepEqual(
+    fromRing.events.map((e) => [e.type, e.key, e.revision, e.value, e.prevValue]),
+    expected,
+  );
   await s.close();
 
   // The log now holds each key's latest row as of 22 (superseded rows and tombstones are gone)
@@ -307,18 +325,24 @@ test('compaction drops history, keeps current state, and too-old reads get Compa
   assert.equal(s.compactedRevision(), 22, 'the compact revision survives a restart');
   await assert.rejects(s.list('/c/', { revision: 20 }), CompactedError);
   assert.throws(() => s.watch('/c/', 10, () => {}), CompactedError);
-  assert.deepEqual((await s.list('/c/')).items.map((i) => [i.key, i.value]), [
-    ['/c/5', 'v1'],
-    ['/c/6', 'v1'],
-    ['/c/7', 'v1'],
-    ['/c/8', 'v1'],
-    ['/c/9', 'v2'],
-  ]);
+  assert.deepEqual(
+    (await s.list('/c/')).items.map((i) => [i.key, i.value]),
+    [
+      ['/c/5', 'v1'],
+      ['/c/6', 'v1'],
+      ['/c/7', 'v1'],
+      ['/c/8', 'v1'],
+      ['/c/9', 'v2'],
+    ],
+  );
   // After the restart the ring is empty: the same events come from the compacted log.
   const fromLog = collector();
   s.watch('/c/', 22, fromLog.onEvent);
   await fromLog.until(4);
-  assert.deepEqual(fromLog.events.map((e) => [e.type, e.key, e.revision, e.value, e.prevValue]), expected);
+  assert.deepEqual(
+    fromLog.events.map((e) => [e.type, e.key, e.revision, e.value, e.prevValue]),
+    expected,
+  );
 });
 
 test('a watcher replaying from the log holds compaction back until it has caught up', async (t) => {
@@ -338,7 +362,10 @@ test('a watcher replaying from the log holds compaction back until it has caught
   await s.compact(head); // issued before the replay has started
   assert.equal(s.compactedRevision(), 0, 'compaction waited for the replaying watcher');
   await c.until(head);
-  assert.deepEqual(revs(c.events), Array.from({ length: head }, (_, i) => i + 1));
+  assert.deepEqual(
+    revs(c.events),
+    Array.from({ length: head }, (_, i) => i + 1),
+  );
   await s.compact(head);
   assert.equal(s.compactedRevision(), head);
 });
@@ -350,7 +377,11 @@ test('revisions keep increasing across restarts, even after compaction removed t
   await s.create('/r/b', 'v');
   const { revision } = await s.delete('/r/b'); // the newest row is a tombstone...
   await s.compact(revision); // ...which compaction deletes
-  assert.deepEqual((await s.list('/r/')).items.map((i) => i.key), ['/r/a'], 'the current revision stays readable');
+  assert.deepEqual(
+    (await s.list('/r/')).items.map((i) => i.key),
+    ['/r/a'],
+    'the current revision stays readable',
+  );
   await s.close();
 
   const db = new Database(path, { readonly: true });
@@ -413,12 +444,18 @@ test('every acknowledged write survives SIGKILL of the writing process', async (
   assert.equal(signal, 'SIGKILL', `writer exited on its own (code ${code})`);
 
   // A line is an acknowledgement only once complete; the kill may have cut the last one.
-  const acked = out.split('\n').slice(0, -1).map((line) => {
-    const [rev, key] = line.split(' ');
-    return { rev: Number(rev), key };
-  });
+  const acked = out
+    .split('\n')
+    .slice(0, -1)
+    .map((line) => {
+      const [rev, key] = line.split(' ');
+      return { rev: Number(rev), key };
+    });
   assert.ok(acked.length > 500, `only ${acked.length} writes acknowledged`);
-  assert.deepEqual(acked.map((a) => a.rev), Array.from({ length: acked.length }, (_, i) => i + 1));
+  assert.deepEqual(
+    acked.map((a) => a.rev),
+    Array.from({ length: acked.length }, (_, i) => i + 1),
+  );
 
   const s = open(t, path);
   for (const { rev, key } of acked) {

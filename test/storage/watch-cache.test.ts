@@ -68,7 +68,10 @@ test('falls back to history when a burst of writes evicts the ring before the re
   for (let i = 10; i < 30; i++) b.write(`/k/${i}`); // ...but not once this has run
   assert.equal(b.cache.oldestReplayableRevision, 25);
   await until(() => got.length >= 23);
-  assert.deepEqual(got, Array.from({ length: 23 }, (_, i) => i + 8));
+  assert.deepEqual(
+    got,
+    Array.from({ length: 23 }, (_, i) => i + 8),
+  );
   assert.equal(b.historyReads(), 1);
 });
 
@@ -82,14 +85,20 @@ test('falls back to history when a callback writes enough to evict the ring unde
   });
   await until(() => got.length >= 14);
   b.write('/k/live');
-  assert.deepEqual(got, Array.from({ length: 15 }, (_, i) => i + 1));
+  assert.deepEqual(
+    got,
+    Array.from({ length: 15 }, (_, i) => i + 1),
+  );
 });
 
 test('without history, watches older than the ring get CompactedError', async () => {
   const errors: unknown[] = [];
   const b = backend({ onError: (e) => errors.push(e) }, false);
   for (let i = 0; i < 10; i++) b.write(`/k/${i}`);
-  assert.throws(() => b.cache.watch('/k/', 4, () => {}), (e: unknown) => e instanceof CompactedError && e.requested === 4 && e.compacted === 5);
+  assert.throws(
+    () => b.cache.watch('/k/', 4, () => {}),
+    (e: unknown) => e instanceof CompactedError && e.requested === 4 && e.compacted === 5,
+  );
 
   // Accepted from the ring, then evicted before the replay: reported, not silently skipped.
   const got: number[] = [];
@@ -105,7 +114,10 @@ test('with history, the backend compacted revision bounds how far back a watch m
   let compacted = 3;
   const b = backend({ compactedRevision: () => compacted });
   for (let i = 0; i < 10; i++) b.write(`/k/${i}`);
-  assert.throws(() => b.cache.watch('/k/', 2, () => {}), (e: unknown) => e instanceof CompactedError && e.compacted === 3);
+  assert.throws(
+    () => b.cache.watch('/k/', 2, () => {}),
+    (e: unknown) => e instanceof CompactedError && e.compacted === 3,
+  );
   b.cache.watch('/k/', 3, () => {}).stop();
   compacted = 5;
   // The ring (revisions 6..10) still serves a watch from 5 whatever the backend compacted.

@@ -8,7 +8,8 @@ import { appInstanceFor } from '../../src/controllers/kubelet/pod-mapping.ts';
 import { AdapterAssigner, adapterCapacity } from '../../src/controllers/kubelet/adapters.ts';
 
 const pod = (spec: any = {}, annotations: Record<string, string> = {}, c: any = {}) => ({
-  apiVersion: 'v1', kind: 'Pod',
+  apiVersion: 'v1',
+  kind: 'Pod',
   metadata: { name: 'vm', namespace: 'ns', uid: '0b0f7c3e-1111-4222-8333-444455556666', annotations },
   spec: { nodeName: 'dev1', containers: [{ name: 'vm', image: 'quay.io/containerdisks/fedora:40', ...c }], ...spec },
 });
@@ -16,7 +17,10 @@ const none = { configMap: () => undefined, secret: () => undefined };
 
 test('the handler comes from the RuntimeClass; eve-vm is an alias of eve-vm-hvm', () => {
   assert.equal(handlerName(pod()), 'eve-container');
-  assert.equal(handlerName(pod({ runtimeClassName: 'my-vms' }), (n) => (n === 'my-vms' ? { handler: 'eve-vm-fml' } : undefined)), 'eve-vm-fml');
+  assert.equal(
+    handlerName(pod({ runtimeClassName: 'my-vms' }), (n) => (n === 'my-vms' ? { handler: 'eve-vm-fml' } : undefined)),
+    'eve-vm-fml',
+  );
   assert.equal(handlerName(pod({ runtimeClassName: 'eve-vm' })), 'eve-vm-hvm');
   assert.equal(runtimeRefusal(pod(), 'runc')?.field, 'spec.runtimeClassName');
 });
@@ -40,7 +44,11 @@ test('disk format: annotation, else extension, else qcow2; bad values and VM-onl
 });
 
 test('a VM pod maps to a VM AppInstance: OCI disk, format, cloud-init text, mode; a missing Secret waits', () => {
-  const p = pod({ runtimeClassName: 'eve-vm-fml' }, { 'kubeve.io/cloud-init-configmap': 'ci', 'kubeve.io/cpu-pinning': 'true' }, { resources: { limits: { cpu: '3', memory: '2Gi' } } });
+  const p = pod(
+    { runtimeClassName: 'eve-vm-fml' },
+    { 'kubeve.io/cloud-init-configmap': 'ci', 'kubeve.io/cpu-pinning': 'true' },
+    { resources: { limits: { cpu: '3', memory: '2Gi' } } },
+  );
   const l = { ...none, configMap: (ns: string, n: string) => (ns === 'ns' && n === 'ci' ? { data: { userdata: '#cloud-config\n' } } : undefined) };
   const { app } = appInstanceFor(p, l);
   const s = app!.spec;
@@ -61,9 +69,21 @@ test('a VM pod maps to a VM AppInstance: OCI disk, format, cloud-init text, mode
 });
 
 test('adapters: capacity per kind; a pod keeps what its AppInstance holds, others get free ones, never a held one', () => {
-  const en = { metadata: { name: 'dev1' }, status: { adapters: [{ name: 'USB2', type: 'usb' }, { name: 'USB1', type: 'usb' }, { name: 'COM1', type: 'serial' }] } };
+  const en = {
+    metadata: { name: 'dev1' },
+    status: {
+      adapters: [
+        { name: 'USB2', type: 'usb' },
+        { name: 'USB1', type: 'usb' },
+        { name: 'COM1', type: 'serial' },
+      ],
+    },
+  };
   assert.deepEqual(adapterCapacity(en), { 'kubeve.io/usb': '2', 'kubeve.io/serial': '1' });
-  const usb = (name: string, uid: string) => ({ metadata: { name, namespace: 'ns', uid }, spec: { containers: [{ name: 'c', resources: { limits: { 'kubeve.io/usb': '1' } } }] } });
+  const usb = (name: string, uid: string) => ({
+    metadata: { name, namespace: 'ns', uid },
+    spec: { containers: [{ name: 'c', resources: { limits: { 'kubeve.io/usb': '1' } } }] },
+  });
   const a = new AdapterAssigner();
   // A holds USB2 in its stored AppInstance (e.g. before a restart): it keeps it; B gets USB1; C none.
   const appA = { metadata: { name: 'a', uid: 'app-a' }, spec: { nodeName: 'dev1', adapters: [{ type: 'usb', name: 'USB2' }] } };

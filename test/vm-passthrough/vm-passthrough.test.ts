@@ -27,11 +27,25 @@ before(async () => {
     count: 2,
     serialPrefix: 'vp-',
     // Device 0: two USB controllers, a serial port and a GPU; device 1: none.
-    hardware: (i) => (i === 0 ? { adapters: [{ name: 'USB1', type: 'usb', address: '0000:00:14.0' }, { name: 'USB2', type: 'usb', address: '0000:00:14.1' }, { name: 'COM1', type: 'serial' }, { name: 'VGA', type: 'gpu', address: '0000:00:02.0' }] } : {}),
+    hardware: (i) =>
+      i === 0
+        ? {
+            adapters: [
+              { name: 'USB1', type: 'usb', address: '0000:00:14.0' },
+              { name: 'USB2', type: 'usb', address: '0000:00:14.1' },
+              { name: 'COM1', type: 'serial' },
+              { name: 'VGA', type: 'gpu', address: '0000:00:02.0' },
+            ],
+          }
+        : {},
   });
   fleet.start();
   await fleet.waitFor((f) => f.counts().configured === 2, 60_000, '2 configured devices');
-  await eventually(async () => (await json(['get', 'nodes'])).items.filter((n: any) => cond(n, 'Ready')?.status === 'True').length === 2, 60_000, '2 Ready nodes');
+  await eventually(
+    async () => (await json(['get', 'nodes'])).items.filter((n: any) => cond(n, 'Ready')?.status === 'True').length === 2,
+    60_000,
+    '2 Ready nodes',
+  );
 });
 after(async () => {
   await env?.close();
@@ -165,10 +179,14 @@ spec:
   containers:
     - {name: vm, image: quay.io/containerdisks/fedora:40, env: [{name: A, value: "1"}]}
 `);
-  const refused = await eventually(async () => {
-    const p = await json(['get', 'pod', 'vm-env', '-n', 'default']);
-    return p.status.phase === 'Failed' ? p : undefined;
-  }, 20_000, 'vm-env refused');
+  const refused = await eventually(
+    async () => {
+      const p = await json(['get', 'pod', 'vm-env', '-n', 'default']);
+      return p.status.phase === 'Failed' ? p : undefined;
+    },
+    20_000,
+    'vm-env refused',
+  );
   assert.equal(refused.status.reason, 'UnsupportedOnEVE');
   assert.match(refused.status.message, /^spec\.containers\[0\]\.env: a VM \(eve-vm-hvm\) has no container env/);
   assert.equal((await json(['get', 'edgenode', USB_NODE])).status.configVersion, before, 'nothing reached the device');
@@ -186,10 +204,14 @@ spec:
 `;
 
 test('a device with two USB adapters → allocatable 2; three pods asking for one → two run with distinct adapters, the third Pending (Insufficient)', async () => {
-  const node = await eventually(async () => {
-    const n = await json(['get', 'node', USB_NODE]);
-    return n.status.allocatable['kubeve.io/usb'] ? n : undefined;
-  }, 30_000, 'usb on the Node');
+  const node = await eventually(
+    async () => {
+      const n = await json(['get', 'node', USB_NODE]);
+      return n.status.allocatable['kubeve.io/usb'] ? n : undefined;
+    },
+    30_000,
+    'usb on the Node',
+  );
   assert.equal(node.status.allocatable['kubeve.io/usb'], '2');
   assert.equal(node.status.capacity['kubeve.io/usb'], '2');
   assert.equal(node.status.allocatable['kubeve.io/serial'], '1');
@@ -197,23 +219,44 @@ test('a device with two USB adapters → allocatable 2; three pods asking for on
   const other = await json(['get', 'node', 'vp-0001']);
   assert.equal(other.status.allocatable['kubeve.io/usb'], undefined, 'a device without adapters offers none');
   const en = await json(['get', 'edgenode', USB_NODE]);
-  assert.deepEqual(en.status.adapters.map((a: any) => [a.name, a.type]), [['COM1', 'serial'], ['USB1', 'usb'], ['USB2', 'usb'], ['VGA', 'gpu']]);
+  assert.deepEqual(
+    en.status.adapters.map((a: any) => [a.name, a.type]),
+    [
+      ['COM1', 'serial'],
+      ['USB1', 'usb'],
+      ['USB2', 'usb'],
+      ['VGA', 'gpu'],
+    ],
+  );
 
   for (const n of ['usb-a', 'usb-b', 'usb-c']) await env.apply(usbPod(n));
-  const pods = await eventually(async () => {
+  const pods = await eventually(
+    async () => {
+      const l = (await json(['get', 'pods', '-n', 'default'])).items.filter((p: any) => p.metadata.name.startsWith('usb-'));
+      const running = l.filter((p: any) => p.status.phase === 'Running' && cond(p, 'Ready')?.status === 'True');
+      const pending = l.filter((p: any) => p.status.phase === 'Pending' && cond(p, 'PodScheduled')?.reason === 'Unschedulable');
+      return running.length === 2 && pending.length === 1 ? { running, pending } : undefined;
+    },
+    90_000,
+    'two running, one unschedulable',
+  ).catch(async (e) => {
     const l = (await json(['get', 'pods', '-n', 'default'])).items.filter((p: any) => p.metadata.name.startsWith('usb-'));
-    const running = l.filter((p: any) => p.status.phase === 'Running' && cond(p, 'Ready')?.status === 'True');
-    const pending = l.filter((p: any) => p.status.phase === 'Pending' && cond(p, 'PodScheduled')?.reason === 'Unschedulable');
-    return running.length === 2 && pending.length === 1 ? { running, pending } : undefined;
-  }, 90_000, 'two running, one unschedulable').catch(async (e) => {
-    const l = (await json(['get', 'pods', '-n', 'default'])).items.filter((p: any) => p.metadata.name.startsWith('usb-'));
-    throw new Error(`${e.message}: ${JSON.stringify(l.map((p: any) => [p.metadata.name, p.spec.nodeName, p.status]))} ${JSON.stringify(dev(USB_NODE).model.appStates())}`);
+    throw new Error(
+      `${e.message}: ${JSON.stringify(l.map((p: any) => [p.metadata.name, p.spec.nodeName, p.status]))} ${JSON.stringify(dev(USB_NODE).model.appStates())}`,
+    );
   });
   for (const p of pods.running) assert.equal(p.spec.nodeName, USB_NODE);
   const msg = cond(pods.pending[0], 'PodScheduled').message;
   // kube's shape; the VM device is also out of cpu by now (two VMs), which kube lists as well.
   assert.match(msg, /^0\/2 nodes are available: (1 Insufficient cpu, )?2 Insufficient kubeve\.io\/usb\. preemption: /, msg);
-  const ev = await env.ok(['get', 'events', '-n', 'default', '--field-selector', `involvedObject.name=${pods.pending[0].metadata.name},reason=FailedScheduling`]);
+  const ev = await env.ok([
+    'get',
+    'events',
+    '-n',
+    'default',
+    '--field-selector',
+    `involvedObject.name=${pods.pending[0].metadata.name},reason=FailedScheduling`,
+  ]);
   assert.match(ev, /Insufficient kubeve\.io\/usb/);
 
   const cfg = await config(USB_NODE);
@@ -227,10 +270,14 @@ test('a device with two USB adapters → allocatable 2; three pods asking for on
   const held = Object.fromEntries(dev(USB_NODE).model.assignedAdapters);
   assert.deepEqual(Object.keys(held).sort(), ['USB1', 'USB2']);
   assert.deepEqual(new Set(Object.values(held)), new Set(pods.running.map((p: any) => p.metadata.uid)));
-  const edgeNode = await eventually(async () => {
-    const e = await json(['get', 'edgenode', USB_NODE]);
-    return e.status.adapters.filter((a: any) => a.usedByApp).length === 2 ? e : undefined;
-  }, 20_000, 'device reports the adapters in use');
+  const edgeNode = await eventually(
+    async () => {
+      const e = await json(['get', 'edgenode', USB_NODE]);
+      return e.status.adapters.filter((a: any) => a.usedByApp).length === 2 ? e : undefined;
+    },
+    20_000,
+    'device reports the adapters in use',
+  );
   assert.equal(edgeNode.status.adapters.find((a: any) => a.name === 'COM1').usedByApp, undefined);
 });
 
@@ -268,10 +315,14 @@ spec:
       image: library/alpine:3.20
       resources: {limits: {kubeve.io/usb: "1"}}
 `);
-  const p = await eventually(async () => {
-    const x = await json(['get', 'pod', 'usb-direct', '-n', 'default']);
-    return x.status.phase === 'Failed' ? x : undefined;
-  }, 20_000, 'usb-direct failed');
+  const p = await eventually(
+    async () => {
+      const x = await json(['get', 'pod', 'usb-direct', '-n', 'default']);
+      return x.status.phase === 'Failed' ? x : undefined;
+    },
+    20_000,
+    'usb-direct failed',
+  );
   assert.equal(p.status.reason, 'OutOfkubeve.io/usb');
   assert.equal(p.status.message, "Node didn't have enough resource: kubeve.io/usb, requested: 1, used: 2, capacity: 2");
   assert.equal(appOf(await config(USB_NODE), p.metadata.uid), undefined, 'nothing reached the device');
@@ -289,7 +340,10 @@ spec:
   const cases: [string, string][] = [
     ['{limits: {kubeve.io/usb: 500m}}', 'spec.containers[0].resources.limits[kubeve.io/usb]: Invalid value: "500m": must be an integer'],
     ['{requests: {kubeve.io/usb: "1"}}', 'spec.containers[0].resources.limits: Required value: Limit must be set for non overcommitable resources'],
-    ['{requests: {kubeve.io/usb: "1"}, limits: {kubeve.io/usb: "2"}}', 'spec.containers[0].resources.requests: Invalid value: "1": must be equal to kubeve.io/usb limit of 2'],
+    [
+      '{requests: {kubeve.io/usb: "1"}, limits: {kubeve.io/usb: "2"}}',
+      'spec.containers[0].resources.requests: Invalid value: "1": must be equal to kubeve.io/usb limit of 2',
+    ],
   ];
   for (const [resources, text] of cases) {
     const r = await env.kubectl(['apply', '-f', '-'], pod(resources));
@@ -310,10 +364,14 @@ spec:
   resources: {memory: 64Mi}
   adapters: [{type: hdmi, name: VGA}]
 `);
-  const held = await eventually(async () => {
-    const n = await json(['get', 'node', USB_NODE]);
-    return n.status.allocatable['kubeve.io/gpu'] === '0' ? n : undefined;
-  }, 20_000, 'gpu allocatable 0');
+  const held = await eventually(
+    async () => {
+      const n = await json(['get', 'node', USB_NODE]);
+      return n.status.allocatable['kubeve.io/gpu'] === '0' ? n : undefined;
+    },
+    20_000,
+    'gpu allocatable 0',
+  );
   assert.equal(held.status.capacity['kubeve.io/gpu'], '1', 'capacity still counts it');
   await env.apply(`apiVersion: v1
 kind: Pod
@@ -325,15 +383,22 @@ spec:
       image: library/alpine:3.20
       resources: {limits: {kubeve.io/gpu: "1", kubeve.io/serial: "1", cpu: 500m, memory: 128Mi}}
 `);
-  const pending = await eventually(async () => {
-    const p = await json(['get', 'pod', 'display', '-n', 'default']);
-    return cond(p, 'PodScheduled')?.reason === 'Unschedulable' ? p : undefined;
-  }, 20_000, 'display unschedulable');
+  const pending = await eventually(
+    async () => {
+      const p = await json(['get', 'pod', 'display', '-n', 'default']);
+      return cond(p, 'PodScheduled')?.reason === 'Unschedulable' ? p : undefined;
+    },
+    20_000,
+    'display unschedulable',
+  );
   assert.match(cond(pending, 'PodScheduled').message, /2 Insufficient kubeve\.io\/gpu/);
   await env.ok(['delete', 'appinstance', 'kiosk', '-n', 'default', '--wait=true']);
   await env.ok(['wait', '--for=condition=Ready', 'pod/display', '-n', 'default', '--timeout=90s']);
   const p = await json(['get', 'pod', 'display', '-n', 'default']);
   const adapters = appOf(await config(USB_NODE), p.metadata.uid).adapters.map((a: any) => [a.type, a.name]);
-  assert.deepEqual(adapters, [['PhyIoHDMI', 'VGA'], ['PhyIoCOM', 'COM1']]);
+  assert.deepEqual(adapters, [
+    ['PhyIoHDMI', 'VGA'],
+    ['PhyIoCOM', 'COM1'],
+  ]);
   assert.equal(dev(USB_NODE).model.appStates().display, 'RUNNING');
 });

@@ -43,7 +43,11 @@ test('one pod per matching tainted node, none elsewhere; a new node gets one', a
   assert.deepEqual(pods.map((p) => p.spec.nodeName).sort(), ['edge0', 'edge1', 'edge2']);
   // Pinned by affinity, as kube's controller does, with the daemon tolerations added.
   const p = pods[0];
-  assert.deepEqual(p.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0], { key: 'metadata.name', operator: 'In', values: [p.spec.nodeName] });
+  assert.deepEqual(p.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0], {
+    key: 'metadata.name',
+    operator: 'In',
+    values: [p.spec.nodeName],
+  });
   assert.ok(p.spec.tolerations.some((x: KObject) => x.key === 'node.kubernetes.io/unschedulable'));
   assert.match(await t.ok(['get', 'ds', 'agent']), /\nagent\s+3\s+3\s+3\s+3\s+3\s+role=edge\s+/);
 

@@ -117,10 +117,12 @@ test('image change rolls out within maxUnavailable; history, undo and restart', 
   }
 });
 
-test('a pod asking for 64 cpus stays Pending with kube-scheduler\'s message', async () => {
+test("a pod asking for 64 cpus stays Pending with kube-scheduler's message", async () => {
   await t.ok(['run', 'big', '--image=nginx', '--overrides={"spec":{"containers":[{"name":"big","image":"nginx","resources":{"requests":{"cpu":"64"}}}]}}']);
   const want = '0/10 nodes are available: 10 Insufficient cpu. preemption: 0/10 nodes are available: 10 No preemption victims found for incoming pod..';
-  const cond = await until('PodScheduled=False', async () => (await json(['get', 'pod', 'big'])).status?.conditions?.find((c: KObject) => c.type === 'PodScheduled'));
+  const cond = await until('PodScheduled=False', async () =>
+    (await json(['get', 'pod', 'big'])).status?.conditions?.find((c: KObject) => c.type === 'PodScheduled'),
+  );
   assert.equal(cond.status, 'False');
   assert.equal(cond.reason, 'Unschedulable');
   assert.equal(cond.message, want);
@@ -131,12 +133,26 @@ test('a pod asking for 64 cpus stays Pending with kube-scheduler\'s message', as
   assert.match(describe, /Warning\s+FailedScheduling\s+.*default-scheduler\s+0\/10 nodes are available: 10 Insufficient cpu\. preemption:/);
 
   // Mixed reasons are counted per node and sorted as kube does.
-  await t.ok(['run', 'picky', '--image=nginx', '--overrides={"spec":{"nodeSelector":{"site":"lab"},"containers":[{"name":"picky","image":"nginx","resources":{"requests":{"cpu":"64"}}}]}}']);
-  const msg = await until('picky unschedulable', async () => (await json(['get', 'pod', 'picky'])).status?.conditions?.find((c: KObject) => c.type === 'PodScheduled')?.message);
-  assert.equal(msg, "0/10 nodes are available: 5 Insufficient cpu, 5 node(s) didn't match Pod's node affinity/selector. preemption: 0/10 nodes are available: 5 No preemption victims found for incoming pod., 5 Preemption is not helpful for scheduling..");
+  await t.ok([
+    'run',
+    'picky',
+    '--image=nginx',
+    '--overrides={"spec":{"nodeSelector":{"site":"lab"},"containers":[{"name":"picky","image":"nginx","resources":{"requests":{"cpu":"64"}}}]}}',
+  ]);
+  const msg = await until(
+    'picky unschedulable',
+    async () => (await json(['get', 'pod', 'picky'])).status?.conditions?.find((c: KObject) => c.type === 'PodScheduled')?.message,
+  );
+  assert.equal(
+    msg,
+    "0/10 nodes are available: 5 Insufficient cpu, 5 node(s) didn't match Pod's node affinity/selector. preemption: 0/10 nodes are available: 5 No preemption victims found for incoming pod., 5 Preemption is not helpful for scheduling..",
+  );
 
   // A node big enough arrives: the pending pod is placed there.
-  await t.client.create(NODES, undefined, { ...node('huge'), status: { allocatable: { cpu: '128', memory: '512Gi', pods: '110' }, capacity: { cpu: '128', memory: '512Gi', pods: '110' } } });
+  await t.client.create(NODES, undefined, {
+    ...node('huge'),
+    status: { allocatable: { cpu: '128', memory: '512Gi', pods: '110' }, capacity: { cpu: '128', memory: '512Gi', pods: '110' } },
+  });
   const placed = await until('big placed', async () => (await json(['get', 'pod', 'big'])).spec.nodeName, 15_000);
   assert.equal(placed, 'huge');
 });
@@ -144,10 +160,19 @@ test('a pod asking for 64 cpus stays Pending with kube-scheduler\'s message', as
 test('rollout pause holds a template change until resume', async () => {
   await t.ok(['rollout', 'pause', 'deployment/web']);
   await t.ok(['set', 'image', 'deployment/web', 'web=nginx:1.27']);
-  await until('paused condition', async () => (await json(['get', 'deploy', 'web'])).status.conditions.find((c: KObject) => c.type === 'Progressing')?.reason === 'DeploymentPaused');
+  await until(
+    'paused condition',
+    async () => (await json(['get', 'deploy', 'web'])).status.conditions.find((c: KObject) => c.type === 'Progressing')?.reason === 'DeploymentPaused',
+  );
   await new Promise((r) => setTimeout(r, 500));
-  assert.ok((await podsOf('web')).every((p) => p.spec.containers[0].image === 'nginx:1.25'), 'no pod changed while paused');
-  assert.equal((await json(['get', 'rs', '-l', 'app=web'])).items.filter((rs: KObject) => rs.spec.template.spec.containers[0].image === 'nginx:1.27').length, 0);
+  assert.ok(
+    (await podsOf('web')).every((p) => p.spec.containers[0].image === 'nginx:1.25'),
+    'no pod changed while paused',
+  );
+  assert.equal(
+    (await json(['get', 'rs', '-l', 'app=web'])).items.filter((rs: KObject) => rs.spec.template.spec.containers[0].image === 'nginx:1.27').length,
+    0,
+  );
   await t.ok(['scale', 'deployment/web', '--replicas=5']);
   await until('scaled while paused', async () => (await podsOf('web')).filter(ready).length === 5);
   await t.ok(['scale', 'deployment/web', '--replicas=4']);
@@ -160,7 +185,13 @@ test('rollout pause holds a template change until resume', async () => {
 });
 
 test('Recreate: every old pod is gone before a new one is created', async () => {
-  await t.ok(['apply', '-f', '-'], deployment(3).replace(/name: web/g, 'name: rec').replace(/app: web/g, 'app: rec').replace('{type: RollingUpdate, rollingUpdate: {maxUnavailable: 1, maxSurge: 1}}', '{type: Recreate}'));
+  await t.ok(
+    ['apply', '-f', '-'],
+    deployment(3)
+      .replace(/name: web/g, 'name: rec')
+      .replace(/app: web/g, 'app: rec')
+      .replace('{type: RollingUpdate, rollingUpdate: {maxUnavailable: 1, maxSurge: 1}}', '{type: Recreate}'),
+  );
   await t.ok(['rollout', 'status', 'deployment/rec', '--timeout=60s']);
   const factory = new SharedInformerFactory(t.client);
   const inf = factory.informerFor(PODS);
@@ -168,7 +199,12 @@ test('Recreate: every old pod is gone before a new one is created', async () => 
   await factory.waitForCacheSync();
   let mixed = false;
   const check = () => {
-    const images = new Set(inf.store.list().filter((p) => p.metadata.labels?.app === 'rec').map((p) => p.spec.containers[0].image));
+    const images = new Set(
+      inf.store
+        .list()
+        .filter((p) => p.metadata.labels?.app === 'rec')
+        .map((p) => p.spec.containers[0].image),
+    );
     if (images.size > 1) mixed = true;
   };
   inf.addEventHandler({ onAdd: check, onUpdate: check, onDelete: check });
@@ -183,7 +219,9 @@ test('Recreate: every old pod is gone before a new one is created', async () => 
 });
 
 test('progressDeadlineSeconds: a rollout that cannot progress is reported and fails rollout status', async () => {
-  await t.ok(['apply', '-f', '-'], `
+  await t.ok(
+    ['apply', '-f', '-'],
+    `
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: stuck}
@@ -196,7 +234,8 @@ spec:
     spec:
       nodeSelector: {site: nowhere}
       containers: [{name: c, image: pause}]
-`);
+`,
+  );
   const r = await t.kubectl(['rollout', 'status', 'deployment/stuck', '--timeout=30s']);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /error: deployment "stuck" exceeded its progress deadline/);
@@ -207,7 +246,13 @@ spec:
 });
 
 test('scaling in the middle of a rollout scales every ReplicaSet in proportion', async () => {
-  await t.ok(['apply', '-f', '-'], deployment(4).replace(/name: web/, 'name: prop').replace(/app: web/g, 'app: prop').replace('maxUnavailable: 1, maxSurge: 1', 'maxUnavailable: 0, maxSurge: 1'));
+  await t.ok(
+    ['apply', '-f', '-'],
+    deployment(4)
+      .replace(/name: web/, 'name: prop')
+      .replace(/app: web/g, 'app: prop')
+      .replace('maxUnavailable: 1, maxSurge: 1', 'maxUnavailable: 0, maxSurge: 1'),
+  );
   await t.ok(['rollout', 'status', 'deployment/prop', '--timeout=60s']);
   // New pods never become ready: the rollout stops at one surge pod.
   t.kubelet.holdReady = true;
@@ -216,7 +261,12 @@ test('scaling in the middle of a rollout scales every ReplicaSet in proportion',
     const rs: KObject[] = (await json(['get', 'rs', '-l', 'app=prop'])).items;
     return Object.fromEntries(rs.map((r) => [r.spec.template.spec.containers[0].image, r.spec.replicas]));
   };
-  await until('surge pod created', async () => JSON.stringify(await sizes()) === JSON.stringify({ 'nginx:1.25': 4, 'nginx:2': 1 }) || JSON.stringify(await sizes()) === JSON.stringify({ 'nginx:2': 1, 'nginx:1.25': 4 }));
+  await until(
+    'surge pod created',
+    async () =>
+      JSON.stringify(await sizes()) === JSON.stringify({ 'nginx:1.25': 4, 'nginx:2': 1 }) ||
+      JSON.stringify(await sizes()) === JSON.stringify({ 'nginx:2': 1, 'nginx:1.25': 4 }),
+  );
   await t.ok(['scale', 'deployment/prop', '--replicas=8']);
   // 8 + maxSurge 1 = 9 shared 4:1 → 7 and 1, the rounding (1) to the new set.
   await until('proportional sizes', async () => {

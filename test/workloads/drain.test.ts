@@ -27,7 +27,10 @@ test('PDB status follows the pods; a second drain waits for the budget', async (
     const s = (await json(['get', 'pdb', 'db'])).status;
     return s?.currentHealthy === 3 && s;
   });
-  assert.deepEqual({ allowed: status.disruptionsAllowed, desired: status.desiredHealthy, expected: status.expectedPods, current: status.currentHealthy }, { allowed: 1, desired: 2, expected: 3, current: 3 });
+  assert.deepEqual(
+    { allowed: status.disruptionsAllowed, desired: status.desiredHealthy, expected: status.expectedPods, current: status.currentHealthy },
+    { allowed: 1, desired: 2, expected: 3, current: 3 },
+  );
   assert.match(await t.ok(['get', 'pdb', 'db']), /\ndb\s+2\s+N\/A\s+1\s+/);
 
   const pods: KObject[] = (await json(['get', 'pods', '-l', 'app=db'])).items;
@@ -51,7 +54,10 @@ test('PDB status follows the pods; a second drain waits for the budget', async (
   t.kubelet.release();
   const r = await second;
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /error when evicting pods\/"db-[a-z0-9-]+" -n "default" \(will retry after 5s\): Cannot evict pod as it would violate the pod's disruption budget\./);
+  assert.match(
+    r.stderr,
+    /error when evicting pods\/"db-[a-z0-9-]+" -n "default" \(will retry after 5s\): Cannot evict pod as it would violate the pod's disruption budget\./,
+  );
   assert.match(r.stdout, new RegExp(`node/${nodes[1]} drained`));
   await until('3 ready again', async () => (await json(['get', 'deploy', 'db'])).status.availableReplicas === 3);
   const after: KObject[] = (await json(['get', 'pods', '-l', 'app=db'])).items;
@@ -62,7 +68,11 @@ test('pods bound to a vanished node are collected and replaced elsewhere', async
   const pods: KObject[] = (await json(['get', 'pods', '-l', 'app=db'])).items;
   const victim = pods[0];
   await t.ok(['delete', 'node', victim.spec.nodeName]);
-  await until('orphan collected', async () => !(await json(['get', 'pods', '-l', 'app=db'])).items.some((p: KObject) => p.metadata.uid === victim.metadata.uid), 15_000);
+  await until(
+    'orphan collected',
+    async () => !(await json(['get', 'pods', '-l', 'app=db'])).items.some((p: KObject) => p.metadata.uid === victim.metadata.uid),
+    15_000,
+  );
   await until('3 ready again', async () => {
     const ps: KObject[] = (await json(['get', 'pods', '-l', 'app=db'])).items;
     return ps.length === 3 && ps.every((p) => p.status?.phase === 'Running' && p.spec.nodeName !== victim.spec.nodeName);

@@ -20,12 +20,19 @@ export interface WorkloadServer extends TestServer {
 export async function startWorkloadServer(scheduler: SchedulerOptions = {}, nodeLifecycle: NodeLifecycleOptions | false = false): Promise<WorkloadServer> {
   const t = await startTestServer();
   const client = new InProcessClient(t.server.service, t.server.registry);
-  const workloads = new WorkloadControllers(client, { scheduler: { unschedulableRetryMs: 2000, initialBackoffMs: 100, maxBackoffMs: 1000, ...scheduler }, podGC: { quarantineMs: 500, periodMs: 250 }, nodeLifecycle });
+  const workloads = new WorkloadControllers(client, {
+    scheduler: { unschedulableRetryMs: 2000, initialBackoffMs: 100, maxBackoffMs: 1000, ...scheduler },
+    podGC: { quarantineMs: 500, periodMs: 250 },
+    nodeLifecycle,
+  });
   await workloads.start();
   const kubelet = new KubeletStub(client);
   await kubelet.start();
   return {
-    ...t, client, workloads, kubelet,
+    ...t,
+    client,
+    workloads,
+    kubelet,
     async close() {
       kubelet.stop();
       await workloads.stop();
@@ -36,9 +43,15 @@ export async function startWorkloadServer(scheduler: SchedulerOptions = {}, node
 
 export function node(name: string, labels: Record<string, string> = {}, extra: KObject = {}): KObject {
   return {
-    apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'kubernetes.io/hostname': name, ...labels } },
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, labels: { 'kubernetes.io/hostname': name, ...labels } },
     spec: extra.spec ?? {},
-    status: { capacity: { cpu: '4', memory: '8Gi', pods: '110' }, allocatable: { cpu: '4', memory: '8Gi', pods: '110' }, conditions: [{ type: 'Ready', status: 'True' }] },
+    status: {
+      capacity: { cpu: '4', memory: '8Gi', pods: '110' },
+      allocatable: { cpu: '4', memory: '8Gi', pods: '110' },
+      conditions: [{ type: 'Ready', status: 'True' }],
+    },
   };
 }
 
@@ -80,17 +93,47 @@ export class KubeletStub {
     const t = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     const end = this.finish(p);
     if (end) {
-      await this.client.patch(PODS, namespace, name, 'merge', { status: { phase: end, conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: t, reason: 'PodCompleted' }] } }, { subresource: 'status' });
+      await this.client.patch(
+        PODS,
+        namespace,
+        name,
+        'merge',
+        { status: { phase: end, conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: t, reason: 'PodCompleted' }] } },
+        { subresource: 'status' },
+      );
       return;
     }
     if (phase === 'Running' || this.holdReady) return;
-    await this.client.patch(PODS, namespace, name, 'merge', {
-      status: {
-        phase: 'Running', hostIP: '10.0.0.1', podIP: '10.1.0.1', startTime: t,
-        conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: t }, { type: 'Initialized', status: 'True', lastTransitionTime: t }, { type: 'ContainersReady', status: 'True', lastTransitionTime: t }, { type: 'Ready', status: 'True', lastTransitionTime: t }],
-        containerStatuses: (p.spec.containers ?? []).map((c: KObject) => ({ name: c.name, image: c.image, imageID: '', ready: true, started: true, restartCount: 0, state: { running: { startedAt: t } } })),
+    await this.client.patch(
+      PODS,
+      namespace,
+      name,
+      'merge',
+      {
+        status: {
+          phase: 'Running',
+          hostIP: '10.0.0.1',
+          podIP: '10.1.0.1',
+          startTime: t,
+          conditions: [
+            { type: 'PodScheduled', status: 'True', lastTransitionTime: t },
+            { type: 'Initialized', status: 'True', lastTransitionTime: t },
+            { type: 'ContainersReady', status: 'True', lastTransitionTime: t },
+            { type: 'Ready', status: 'True', lastTransitionTime: t },
+          ],
+          containerStatuses: (p.spec.containers ?? []).map((c: KObject) => ({
+            name: c.name,
+            image: c.image,
+            imageID: '',
+            ready: true,
+            started: true,
+            restartCount: 0,
+            state: { running: { startedAt: t } },
+          })),
+        },
       },
-    }, { subresource: 'status' });
+      { subresource: 'status' },
+    );
   }
 }
 
@@ -101,7 +144,9 @@ export async function until<T>(what: string, f: () => Promise<T | undefined | fa
     try {
       const v = await f();
       if (v) return v;
-    } catch (e) { last = e; }
+    } catch (e) {
+      last = e;
+    }
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -22,7 +22,9 @@ const podsOf = async (app: string) => ((await json(['get', 'pods', '-l', `app=${
 const siteOf = (p: KObject) => sites[Number(p.spec.nodeName.slice(1))];
 
 test('a topology spread over site spreads evenly though site a has most nodes', async () => {
-  await t.ok(['apply', '-f', '-'], `
+  await t.ok(
+    ['apply', '-f', '-'],
+    `
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: spread}
@@ -34,7 +36,8 @@ spec:
     spec:
       topologySpreadConstraints: [{maxSkew: 1, topologyKey: site, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: spread}}}]
       containers: [{name: c, image: pause}]
-`);
+`,
+  );
   await t.ok(['rollout', 'status', 'deployment/spread', '--timeout=60s']);
   const count: Record<string, number> = {};
   for (const p of await podsOf('spread')) count[siteOf(p)] = (count[siteOf(p)] ?? 0) + 1;
@@ -42,8 +45,10 @@ spec:
   await t.ok(['delete', 'deployment', 'spread']);
 });
 
-test('required pod anti-affinity on site: one pod per site, the fourth Pending with kube\'s message', async () => {
-  await t.ok(['apply', '-f', '-'], `
+test("required pod anti-affinity on site: one pod per site, the fourth Pending with kube's message", async () => {
+  await t.ok(
+    ['apply', '-f', '-'],
+    `
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: solo}
@@ -57,31 +62,54 @@ spec:
         podAntiAffinity:
           requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: site, labelSelector: {matchLabels: {app: solo}}}]
       containers: [{name: c, image: pause}]
-`);
+`,
+  );
   const pending = await until('one pending pod', async () => {
     const ps = await podsOf('solo');
-    return ps.length === 4 && ps.filter((p) => p.spec.nodeName).length === 3 && ps.find((p) => !p.spec.nodeName && p.status?.conditions?.some((c: KObject) => c.type === 'PodScheduled'));
+    return (
+      ps.length === 4 &&
+      ps.filter((p) => p.spec.nodeName).length === 3 &&
+      ps.find((p) => !p.spec.nodeName && p.status?.conditions?.some((c: KObject) => c.type === 'PodScheduled'))
+    );
   });
   const placed = (await podsOf('solo')).filter((p) => p.spec.nodeName);
   assert.deepEqual(placed.map(siteOf).sort(), ['a', 'b', 'c']);
   const cond = pending.status.conditions.find((c: KObject) => c.type === 'PodScheduled');
-  assert.equal(cond.message, "0/6 nodes are available: 6 node(s) didn't match pod anti-affinity rules. preemption: 0/6 nodes are available: 6 No preemption victims found for incoming pod..");
+  assert.equal(
+    cond.message,
+    "0/6 nodes are available: 6 node(s) didn't match pod anti-affinity rules. preemption: 0/6 nodes are available: 6 No preemption victims found for incoming pod..",
+  );
   // A new site makes room.
   await t.client.create(NODES, undefined, node('n6', { site: 'd' }));
   sites.push('d');
   await until('fourth placed on site d', async () => (await podsOf('solo')).some((p) => p.spec.nodeName === 'n6'));
 });
 
-test('taints, cordons and extended resources: kube\'s reasons, and a tolerating pod lands', async () => {
+test("taints, cordons and extended resources: kube's reasons, and a tolerating pod lands", async () => {
   await t.client.create(NODES, undefined, {
     ...node('gpu0', { site: 'e' }, { spec: { taints: [{ key: 'gpu', value: 'true', effect: 'NoSchedule' }] } }),
-    status: { allocatable: { cpu: '4', memory: '8Gi', pods: '110', 'example.com/gpu': '2' }, capacity: { cpu: '4', memory: '8Gi', pods: '110', 'example.com/gpu': '2' } },
+    status: {
+      allocatable: { cpu: '4', memory: '8Gi', pods: '110', 'example.com/gpu': '2' },
+      capacity: { cpu: '4', memory: '8Gi', pods: '110', 'example.com/gpu': '2' },
+    },
   });
   await t.ok(['cordon', 'n0']);
-  const gpuPod = (name: string, tolerate: boolean) => JSON.stringify({ spec: { ...(tolerate ? { tolerations: [{ key: 'gpu', operator: 'Equal', value: 'true', effect: 'NoSchedule' }] } : {}), containers: [{ name, image: 'cuda', resources: { limits: { 'example.com/gpu': '1' } } }] } });
+  const gpuPod = (name: string, tolerate: boolean) =>
+    JSON.stringify({
+      spec: {
+        ...(tolerate ? { tolerations: [{ key: 'gpu', operator: 'Equal', value: 'true', effect: 'NoSchedule' }] } : {}),
+        containers: [{ name, image: 'cuda', resources: { limits: { 'example.com/gpu': '1' } } }],
+      },
+    });
   await t.ok(['run', 'train', '--image=cuda', `--overrides=${gpuPod('train', false)}`]);
-  const msg = await until('train unschedulable', async () => (await json(['get', 'pod', 'train'])).status?.conditions?.find((c: KObject) => c.type === 'PodScheduled')?.message);
-  assert.equal(msg, '0/8 nodes are available: 1 node(s) had untolerated taint {gpu: true}, 1 node(s) were unschedulable, 6 Insufficient example.com/gpu. preemption: 0/8 nodes are available: 2 Preemption is not helpful for scheduling., 6 No preemption victims found for incoming pod..');
+  const msg = await until(
+    'train unschedulable',
+    async () => (await json(['get', 'pod', 'train'])).status?.conditions?.find((c: KObject) => c.type === 'PodScheduled')?.message,
+  );
+  assert.equal(
+    msg,
+    '0/8 nodes are available: 1 node(s) had untolerated taint {gpu: true}, 1 node(s) were unschedulable, 6 Insufficient example.com/gpu. preemption: 0/8 nodes are available: 2 Preemption is not helpful for scheduling., 6 No preemption victims found for incoming pod..',
+  );
   await t.ok(['run', 'train2', '--image=cuda', `--overrides=${gpuPod('train2', true)}`]);
   assert.equal(await until('train2 placed', async () => (await json(['get', 'pod', 'train2'])).spec.nodeName), 'gpu0');
   await t.ok(['uncordon', 'n0']);
@@ -107,7 +135,8 @@ spec:
       ${spec}
       containers: [{name: c, image: pause}]
 `;
-const spreadSpec = (extra: string) => `topologySpreadConstraints: [{maxSkew: 1, topologyKey: site, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: APP}}${extra}}]`;
+const spreadSpec = (extra: string) =>
+  `topologySpreadConstraints: [{maxSkew: 1, topologyKey: site, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: APP}}${extra}}]`;
 
 test('spread node policies and minDomains: tainted site e counts unless nodeTaintsPolicy Honor; minDomains caps each site at one', async () => {
   // Sites now: a (n0-n3), b, c, d reachable; e only on gpu0, tainted.
@@ -129,9 +158,16 @@ test('spread node policies and minDomains: tainted site e counts unless nodeTain
     for (const p of ps.filter((x) => x.spec.nodeName)) perSite[siteOf(p)] = (perSite[siteOf(p)] ?? 0) + 1;
     assert.deepEqual(Object.keys(perSite).sort(), ['a', 'b', 'c', 'd'], name);
     if (placed === 4) {
-      assert.ok(Object.values(perSite).every((n) => n === 1), name);
+      assert.ok(
+        Object.values(perSite).every((n) => n === 1),
+        name,
+      );
       const msg = ps.find((p) => !p.spec.nodeName)!.status.conditions.find((c: KObject) => c.type === 'PodScheduled').message;
-      assert.equal(msg, "0/8 nodes are available: 1 node(s) had untolerated taint {gpu: true}, 7 node(s) didn't match pod topology spread constraints. preemption: 0/8 nodes are available: 1 Preemption is not helpful for scheduling., 7 No preemption victims found for incoming pod..", name);
+      assert.equal(
+        msg,
+        "0/8 nodes are available: 1 node(s) had untolerated taint {gpu: true}, 7 node(s) didn't match pod topology spread constraints. preemption: 0/8 nodes are available: 1 Preemption is not helpful for scheduling., 7 No preemption victims found for incoming pod..",
+        name,
+      );
     }
     await t.ok(['delete', 'deployment', name]);
   }
@@ -141,24 +177,44 @@ test('preferred pod affinity pulls replicas to the site of the pods they like', 
   await t.ok(['apply', '-f', '-'], deploy('web', 1, 'nodeSelector: {kubernetes.io/hostname: n4}'));
   await t.ok(['rollout', 'status', 'deployment/web', '--timeout=60s']);
   // Site b has only n4, already busier than the others: least-allocated alone would go elsewhere.
-  await t.ok(['apply', '-f', '-'], deploy('cache', 2, 'affinity: {podAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 100, podAffinityTerm: {topologyKey: site, labelSelector: {matchLabels: {app: web}}}}]}}'));
+  await t.ok(
+    ['apply', '-f', '-'],
+    deploy(
+      'cache',
+      2,
+      'affinity: {podAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 100, podAffinityTerm: {topologyKey: site, labelSelector: {matchLabels: {app: web}}}}]}}',
+    ),
+  );
   await t.ok(['rollout', 'status', 'deployment/cache', '--timeout=60s']);
-  assert.deepEqual((await podsOf('cache')).map((p) => p.spec.nodeName), ['n4', 'n4']);
+  assert.deepEqual(
+    (await podsOf('cache')).map((p) => p.spec.nodeName),
+    ['n4', 'n4'],
+  );
   // Preferred anti-affinity to the same pods keeps a replica off site b.
-  await t.ok(['apply', '-f', '-'], deploy('shy', 3, 'affinity: {podAntiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 100, podAffinityTerm: {topologyKey: site, labelSelector: {matchLabels: {app: web}}}}]}}'));
+  await t.ok(
+    ['apply', '-f', '-'],
+    deploy(
+      'shy',
+      3,
+      'affinity: {podAntiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 100, podAffinityTerm: {topologyKey: site, labelSelector: {matchLabels: {app: web}}}}]}}',
+    ),
+  );
   await t.ok(['rollout', 'status', 'deployment/shy', '--timeout=60s']);
   assert.ok((await podsOf('shy')).every((p) => siteOf(p) !== 'b'));
 });
 
 test('a gated pod waits, SchedulingGated, until its last gate is removed', async () => {
-  await t.ok(['apply', '-f', '-'], `
+  await t.ok(
+    ['apply', '-f', '-'],
+    `
 apiVersion: v1
 kind: Pod
 metadata: {name: gated}
 spec:
   schedulingGates: [{name: example.com/quota}]
   containers: [{name: c, image: pause}]
-`);
+`,
+  );
   await new Promise((r) => setTimeout(r, 1000));
   const p = await json(['get', 'pod', 'gated']);
   assert.equal(p.spec.nodeName, undefined);

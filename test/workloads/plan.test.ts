@@ -29,10 +29,15 @@ status:
 
 before(async () => {
   t = await startWorkloadServer();
-  await t.ok(['create', '-f', '-'], [
-    nodeYaml('lab1', ', site: lab'), nodeYaml('lab2', ', site: lab'), nodeYaml('other1', ''),
-    nodeYaml('gpu1', ', site: lab', '[{key: gpu, value: "true", effect: NoSchedule}]'),
-  ].join('---'));
+  await t.ok(
+    ['create', '-f', '-'],
+    [
+      nodeYaml('lab1', ', site: lab'),
+      nodeYaml('lab2', ', site: lab'),
+      nodeYaml('other1', ''),
+      nodeYaml('gpu1', ', site: lab', '[{key: gpu, value: "true", effect: NoSchedule}]'),
+    ].join('---'),
+  );
   (await import('node:fs')).mkdirSync(dir, { recursive: true });
 });
 after(async () => {
@@ -42,9 +47,14 @@ after(async () => {
 
 function kubeve(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, env: { ...process.env, KUBECONFIG: t.server.kubeconfigPath } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), ...args],
+      { cwd: ROOT, env: { ...process.env, KUBECONFIG: t.server.kubeconfigPath } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 const json = async (args: string[]) => JSON.parse(await t.ok([...args, '-o', 'json']));
@@ -77,7 +87,8 @@ kind: Service
 metadata: {name: web}
 spec: {selector: {app: web}, ports: [{port: 80}]}
 `;
-const FULL = "0/4 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint {gpu: true}, 2 Insufficient cpu. preemption: 0/4 nodes are available: 2 No preemption victims found for incoming pod., 2 Preemption is not helpful for scheduling..";
+const FULL =
+  "0/4 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint {gpu: true}, 2 Insufficient cpu. preemption: 0/4 nodes are available: 2 No preemption victims found for incoming pod., 2 Preemption is not helpful for scheduling..";
 
 test('kubeve plan lists where each pod would land and why the fifth would wait; nothing is created', async () => {
   const file = path.join(dir, 'web.yaml');
@@ -89,12 +100,27 @@ test('kubeve plan lists where each pod would land and why the fifth would wait; 
   assert.match(lines[0], /^WORKLOAD\s+NAMESPACE\s+POD\s+NODE\s+PREEMPTS\s+MESSAGE$/);
   const rows = lines.slice(1).map((l) => l.split(/\s{3,}/));
   const web = rows.filter((c) => c[0] === 'Deployment/web');
-  assert.deepEqual(web.map((c) => c[2]), ['web-1', 'web-2', 'web-3', 'web-4', 'web-5']);
-  assert.deepEqual(web.slice(0, 4).map((c) => c[3]).sort(), ['lab1', 'lab1', 'lab2', 'lab2']);
+  assert.deepEqual(
+    web.map((c) => c[2]),
+    ['web-1', 'web-2', 'web-3', 'web-4', 'web-5'],
+  );
+  assert.deepEqual(
+    web
+      .slice(0, 4)
+      .map((c) => c[3])
+      .sort(),
+    ['lab1', 'lab1', 'lab2', 'lab2'],
+  );
   assert.equal(web[4][3], '<none>');
   assert.equal(web[4][5], FULL);
   // The DaemonSet: every node but the tainted one.
-  assert.deepEqual(rows.filter((c) => c[0] === 'DaemonSet/agent').map((c) => c[3]).sort(), ['lab1', 'lab2', 'other1']);
+  assert.deepEqual(
+    rows
+      .filter((c) => c[0] === 'DaemonSet/agent')
+      .map((c) => c[3])
+      .sort(),
+    ['lab1', 'lab2', 'other1'],
+  );
   // A preview, not an apply.
   assert.equal((await json(['get', 'deployments,daemonsets,pods', '-A'])).items.length, 0);
 
@@ -107,13 +133,18 @@ test('kubeve plan lists where each pod would land and why the fifth would wait; 
     return ps.length === 5 && bound.length === 4 && waiting;
   });
   assert.equal(pending.status.conditions.find((c: KObject) => c.type === 'PodScheduled').message, FULL);
-  const agents = await until('agents bound', async () => { const ps = (await json(['get', 'pods', '-l', 'app=agent'])).items as KObject[]; return ps.length === 3 && ps.every((p) => p.spec.nodeName) && ps; });
+  const agents = await until('agents bound', async () => {
+    const ps = (await json(['get', 'pods', '-l', 'app=agent'])).items as KObject[];
+    return ps.length === 3 && ps.every((p) => p.spec.nodeName) && ps;
+  });
   assert.deepEqual(agents.map((p) => p.spec.nodeName).sort(), ['lab1', 'lab2', 'other1']);
 });
 
 test('kubeve plan -o json: a high-priority pod would preempt one web pod; an unknown file is a clear error', async () => {
   const file = path.join(dir, 'vip.yaml');
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 apiVersion: scheduling.k8s.io/v1
 kind: PriorityClass
 metadata: {name: urgent}
@@ -126,7 +157,8 @@ spec:
   priorityClassName: urgent
   nodeSelector: {site: lab}
   containers: [{name: c, image: nginx, resources: {requests: {cpu: "1"}}}]
-`);
+`,
+  );
   await t.ok(['apply', '-f', '-'], 'apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: urgent}\nvalue: 100000\n');
   const r = await kubeve(['plan', '-f', file, '-o', 'json']);
   assert.equal(r.code, 0, r.stderr);
@@ -135,7 +167,10 @@ spec:
   assert.equal(out.pods.length, 1);
   const row = out.pods[0];
   assert.ok(['lab1', 'lab2'].includes(row.node), row.node);
-  assert.equal(row.message, '0/4 nodes are available: 1 node(s) didn\'t match Pod\'s node affinity/selector, 1 node(s) had untolerated taint {gpu: true}, 2 Insufficient cpu.');
+  assert.equal(
+    row.message,
+    "0/4 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint {gpu: true}, 2 Insufficient cpu.",
+  );
   assert.equal(row.preempts.length, 1);
   const victim = await json(['get', 'pod', '-n', 'default', row.preempts[0].split('/')[1]]);
   assert.equal(victim.spec.nodeName, row.node, 'the named victim runs on that node');

@@ -22,7 +22,9 @@ before(async () => {
   // No backoff: the ordering test below is about priority alone.
   t = await startWorkloadServer({ initialBackoffMs: 1, maxBackoffMs: 1 });
   for (const n of ['n0', 'n1']) await t.client.create(NODES, undefined, small(n));
-  await t.ok(['apply', '-f', '-'], `
+  await t.ok(
+    ['apply', '-f', '-'],
+    `
 apiVersion: scheduling.k8s.io/v1
 kind: PriorityClass
 metadata: {name: low}
@@ -43,11 +45,18 @@ kind: PriorityClass
 metadata: {name: polite}
 value: 5000
 preemptionPolicy: Never
-`);
-  t.client.watch(PODS, undefined, {}, (ev) => {
-    const c = (ev.object?.status?.conditions ?? []).find((x: KObject) => x.type === 'DisruptionTarget');
-    if (c && !disruptions.some((d) => d.pod === ev.object.metadata.name)) disruptions.push({ pod: ev.object.metadata.name, ...c });
-  }, () => undefined);
+`,
+  );
+  t.client.watch(
+    PODS,
+    undefined,
+    {},
+    (ev) => {
+      const c = (ev.object?.status?.conditions ?? []).find((x: KObject) => x.type === 'DisruptionTarget');
+      if (c && !disruptions.some((d) => d.pod === ev.object.metadata.name)) disruptions.push({ pod: ev.object.metadata.name, ...c });
+    },
+    () => undefined,
+  );
 });
 after(async () => {
   await t?.close();
@@ -86,10 +95,16 @@ test('a high-priority pod preempts one low-priority pod, is nominated, then boun
   assert.equal(before.length, 4);
 
   await t.ok(['apply', '-f', '-'], pod('vip', 'high', '1'));
-  const vip = await until('vip bound', async () => { const p = await json(['get', 'pod', 'vip']); return p.spec.nodeName && p; });
+  const vip = await until('vip bound', async () => {
+    const p = await json(['get', 'pod', 'vip']);
+    return p.spec.nodeName && p;
+  });
   assert.equal(vip.spec.priority, 1000, 'Priority admission resolved the class into spec.priority');
   assert.equal(vip.status.nominatedNodeName, vip.spec.nodeName, 'nominated to the node it was bound to');
-  assert.ok(vip.status.conditions.some((c: KObject) => c.type === 'PodScheduled' && c.status === 'True'), 'binding set PodScheduled=True');
+  assert.ok(
+    vip.status.conditions.some((c: KObject) => c.type === 'PodScheduled' && c.status === 'True'),
+    'binding set PodScheduled=True',
+  );
   // NOMINATED NODE column of `kubectl get pods -o wide`.
   const wide = await t.ok(['get', 'pod', 'vip', '-o', 'wide']);
   assert.match(wide.split('\n')[0], /NOMINATED NODE/);
@@ -102,22 +117,40 @@ test('a high-priority pod preempts one low-priority pod, is nominated, then boun
   assert.equal(events[0].message, `Preempted by pod ${vip.metadata.uid} on node ${vip.spec.nodeName}`);
   assert.equal(events[0].type, 'Normal');
   await until('victim condition seen', () => disruptions.length === 1);
-  assert.deepEqual({ pod: disruptions[0].pod, type: disruptions[0].type, status: disruptions[0].status, reason: disruptions[0].reason, message: disruptions[0].message },
-    { pod: events[0].involvedObject.name, type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler', message: 'default-scheduler: preempting to accommodate a higher priority pod' });
+  assert.deepEqual(
+    { pod: disruptions[0].pod, type: disruptions[0].type, status: disruptions[0].status, reason: disruptions[0].reason, message: disruptions[0].message },
+    {
+      pod: events[0].involvedObject.name,
+      type: 'DisruptionTarget',
+      status: 'True',
+      reason: 'PreemptionByScheduler',
+      message: 'default-scheduler: preempting to accommodate a higher priority pod',
+    },
+  );
   const describe = await t.ok(['describe', 'pod', 'vip']);
-  assert.match(describe, /FailedScheduling\s+\S+\s+default-scheduler\s+0\/2 nodes are available: 2 Insufficient cpu\.\n/, 'preemption found victims: no "preemption:" part');
+  assert.match(
+    describe,
+    /FailedScheduling\s+\S+\s+default-scheduler\s+0\/2 nodes are available: 2 Insufficient cpu\.\n/,
+    'preemption found victims: no "preemption:" part',
+  );
   assert.match(describe, new RegExp(`Scheduled\\s+\\S+\\s+default-scheduler\\s+Successfully assigned default/vip to ${vip.spec.nodeName}`));
 
   // The ReplicaSet's replacement cannot preempt its peers (same priority): Pending with kube's full message.
-  const pending = await until('replacement pending', async () => (await live('app=filler')).find((p) => !p.spec.nodeName && p.status?.conditions?.some((c: KObject) => c.type === 'PodScheduled')));
-  assert.equal(pending.status.conditions.find((c: KObject) => c.type === 'PodScheduled').message,
-    '0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod..');
+  const pending = await until('replacement pending', async () =>
+    (await live('app=filler')).find((p) => !p.spec.nodeName && p.status?.conditions?.some((c: KObject) => c.type === 'PodScheduled')),
+  );
+  assert.equal(
+    pending.status.conditions.find((c: KObject) => c.type === 'PodScheduled').message,
+    '0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod..',
+  );
   assert.equal((await live('app=filler')).filter((p) => p.spec.nodeName).length, 3);
 });
 
-test('preemptionPolicy: Never waits instead, with kube\'s text, though its priority is higher', async () => {
+test("preemptionPolicy: Never waits instead, with kube's text, though its priority is higher", async () => {
   await t.ok(['apply', '-f', '-'], pod('shy', 'polite', '1'));
-  const cond = await until('shy unschedulable', async () => (await json(['get', 'pod', 'shy'])).status?.conditions?.find((c: KObject) => c.type === 'PodScheduled'));
+  const cond = await until('shy unschedulable', async () =>
+    (await json(['get', 'pod', 'shy'])).status?.conditions?.find((c: KObject) => c.type === 'PodScheduled'),
+  );
   assert.equal(cond.message, '0/2 nodes are available: 2 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never.');
   assert.equal((await json(['get', 'events', '--field-selector', 'reason=Preempted'])).items.length, 1, 'nothing more preempted');
   await t.ok(['delete', 'pod', 'shy', '--wait=false']);
@@ -136,10 +169,12 @@ test('the queue serves higher priority first: when room appears the high pod get
   await until('filler gone', async () => !(await live('app=filler')).length);
 });
 
-test('victims protected by a PDB are spared when another node\'s victims will do', async () => {
+test("victims protected by a PDB are spared when another node's victims will do", async () => {
   // n0: two guarded pods (priority 10, PDB allows no disruption); n1: two free pods (priority 100).
   // Without the PDB kube would pick n0 (lower top-victim priority); with it, n1.
-  await t.ok(['apply', '-f', '-'], `${fill('guarded', 'lowest', 2, 'nodeSelector: {kubernetes.io/hostname: n0}')}
+  await t.ok(
+    ['apply', '-f', '-'],
+    `${fill('guarded', 'lowest', 2, 'nodeSelector: {kubernetes.io/hostname: n0}')}
 ---
 ${fill('free', 'low', 2, 'nodeSelector: {kubernetes.io/hostname: n1}')}
 ---
@@ -149,7 +184,8 @@ metadata: {name: guard}
 spec:
   minAvailable: 2
   selector: {matchLabels: {app: guarded}}
-`);
+`,
+  );
   await t.ok(['rollout', 'status', 'deployment/guarded', '--timeout=60s']);
   await t.ok(['rollout', 'status', 'deployment/free', '--timeout=60s']);
   await until('PDB status', async () => (await json(['get', 'pdb', 'guard'])).status?.currentHealthy === 2);
@@ -158,6 +194,9 @@ spec:
   const bossNode = await until('boss bound', async () => (await json(['get', 'pod', 'boss'])).spec.nodeName);
   assert.equal(bossNode, 'n1');
   const events = ((await json(['get', 'events', '--field-selector', 'reason=Preempted'])).items as KObject[]).map((e) => e.involvedObject.name);
-  assert.ok(events.some((n) => freeBefore.includes(n)), 'a free pod was the victim');
+  assert.ok(
+    events.some((n) => freeBefore.includes(n)),
+    'a free pod was the victim',
+  );
   assert.equal((await live('app=guarded')).filter((p) => p.spec.nodeName === 'n0').length, 2, 'guarded pods untouched');
 });

@@ -4,44 +4,86 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { filterNodeAffinity, filterTaintToleration, filterResourcesFit, filterNodeUnschedulable, rawPreferredAffinity, scoreLeastAllocated, type NodeState } from '../../src/controllers/scheduler/plugins.ts';
+import {
+  filterNodeAffinity,
+  filterTaintToleration,
+  filterResourcesFit,
+  filterNodeUnschedulable,
+  rawPreferredAffinity,
+  scoreLeastAllocated,
+  type NodeState,
+} from '../../src/controllers/scheduler/plugins.ts';
 import { podRequests, nodeAllocatable } from '../../src/controllers/scheduler/resources.ts';
 import { feasibleNodesToFind } from '../../src/controllers/scheduler/scheduler.ts';
 import type { KObject } from '../../src/controllers/runtime/index.ts';
 
-const nodeState = (name: string, labels: Record<string, string>, spec: KObject = {}, allocatable: KObject = { cpu: '4', memory: '8Gi', pods: '110' }): NodeState => {
+const nodeState = (
+  name: string,
+  labels: Record<string, string>,
+  spec: KObject = {},
+  allocatable: KObject = { cpu: '4', memory: '8Gi', pods: '110' },
+): NodeState => {
   const node = { metadata: { name, labels }, spec, status: { allocatable } };
   return { node, name, labels, allocatable: nodeAllocatable(node), requested: new Map(), nonZeroCpu: 0, nonZeroMemory: 0, pods: 0 };
 };
-const info = (spec: KObject) => { const pod = { metadata: { name: 'p' }, spec }; return { pod, requests: podRequests(pod) }; };
+const info = (spec: KObject) => {
+  const pod = { metadata: { name: 'p' }, spec };
+  return { pod, requests: podRequests(pod) };
+};
 
 test('node affinity: operators, matchFields, terms ORed, nodeSelector ANDed', () => {
   const n = nodeState('n1', { gen: '5', zone: 'a' });
-  const req = (terms: KObject[], nodeSelector?: KObject) => info({ nodeSelector, affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } } } });
+  const req = (terms: KObject[], nodeSelector?: KObject) =>
+    info({ nodeSelector, affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } } } });
   assert.equal(filterNodeAffinity(req([{ matchExpressions: [{ key: 'gen', operator: 'Gt', values: ['4'] }] }]), n), undefined);
   assert.ok(filterNodeAffinity(req([{ matchExpressions: [{ key: 'gen', operator: 'Lt', values: ['5'] }] }]), n));
-  assert.equal(filterNodeAffinity(req([{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['b'] }] }, { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n1'] }] }]), n), undefined);
+  assert.equal(
+    filterNodeAffinity(
+      req([
+        { matchExpressions: [{ key: 'zone', operator: 'In', values: ['b'] }] },
+        { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n1'] }] },
+      ]),
+      n,
+    ),
+    undefined,
+  );
   assert.ok(filterNodeAffinity(req([{ matchExpressions: [{ key: 'zone', operator: 'DoesNotExist' }] }]), n));
   assert.ok(filterNodeAffinity(req([{}]), n), 'an empty term matches nothing');
-  assert.deepEqual(filterNodeAffinity(req([{ matchExpressions: [{ key: 'zone', operator: 'Exists' }] }], { zone: 'b' }), n)?.reasons, ["node(s) didn't match Pod's node affinity/selector"]);
+  assert.deepEqual(filterNodeAffinity(req([{ matchExpressions: [{ key: 'zone', operator: 'Exists' }] }], { zone: 'b' }), n)?.reasons, [
+    "node(s) didn't match Pod's node affinity/selector",
+  ]);
 });
 
-test('taints: NoSchedule/NoExecute filter with kube\'s text, PreferNoSchedule does not; cordon tolerable', () => {
-  const n = nodeState('n', {}, { taints: [{ key: 'soft', effect: 'PreferNoSchedule' }, { key: 'dedicated', effect: 'NoExecute' }] });
+test("taints: NoSchedule/NoExecute filter with kube's text, PreferNoSchedule does not; cordon tolerable", () => {
+  const n = nodeState(
+    'n',
+    {},
+    {
+      taints: [
+        { key: 'soft', effect: 'PreferNoSchedule' },
+        { key: 'dedicated', effect: 'NoExecute' },
+      ],
+    },
+  );
   assert.deepEqual(filterTaintToleration(info({}), n)?.reasons, ['node(s) had untolerated taint {dedicated: }']);
   assert.equal(filterTaintToleration(info({ tolerations: [{ operator: 'Exists' }] }), n), undefined);
   assert.equal(filterTaintToleration(info({ tolerations: [{ key: 'dedicated', operator: 'Exists', effect: 'NoExecute' }] }), n), undefined);
   assert.ok(filterTaintToleration(info({ tolerations: [{ key: 'dedicated', operator: 'Exists', effect: 'NoSchedule' }] }), n));
   const cordoned = nodeState('c', {}, { unschedulable: true });
   assert.deepEqual(filterNodeUnschedulable(info({}), cordoned)?.reasons, ['node(s) were unschedulable']);
-  assert.equal(filterNodeUnschedulable(info({ tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' }] }), cordoned), undefined);
+  assert.equal(
+    filterNodeUnschedulable(info({ tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' }] }), cordoned),
+    undefined,
+  );
 });
 
 test('resources: containers summed, init containers as a max, limits for unset requests, every shortage named', () => {
-  const r = podRequests({ spec: {
-    containers: [{ resources: { requests: { cpu: '250m', memory: '1Gi' } } }, { resources: { limits: { cpu: '500m', 'example.com/gpu': '1' } } }],
-    initContainers: [{ resources: { requests: { cpu: '2' } } }],
-  } });
+  const r = podRequests({
+    spec: {
+      containers: [{ resources: { requests: { cpu: '250m', memory: '1Gi' } } }, { resources: { limits: { cpu: '500m', 'example.com/gpu': '1' } } }],
+      initContainers: [{ resources: { requests: { cpu: '2' } } }],
+    },
+  });
   assert.equal(r.get('cpu'), 2000);
   assert.equal(r.get('memory'), 2 ** 30);
   assert.equal(r.get('example.com/gpu'), 1);
@@ -56,7 +98,13 @@ test('scores: least allocated prefers the emptier node; preferred affinity sums 
   const busy = nodeState('b', {});
   busy.nonZeroCpu = 3000;
   busy.nonZeroMemory = 4 * 2 ** 30;
-  const p = info({ affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 30, preference: { matchExpressions: [{ key: 'disk', operator: 'In', values: ['ssd'] }] } }] } } });
+  const p = info({
+    affinity: {
+      nodeAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 30, preference: { matchExpressions: [{ key: 'disk', operator: 'In', values: ['ssd'] }] } }],
+      },
+    },
+  });
   assert.ok(scoreLeastAllocated(p, empty) > scoreLeastAllocated(p, busy));
   assert.equal(rawPreferredAffinity(p, empty), 30);
   assert.equal(rawPreferredAffinity(p, busy), 0);

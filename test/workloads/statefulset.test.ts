@@ -18,11 +18,17 @@ after(async () => {
 });
 
 const json = async (args: string[]) => JSON.parse(await t.ok([...args, '-o', 'json']));
-const names = async () => ((await json(['get', 'pods', '-l', 'app=db'])).items as KObject[]).filter((p) => !p.metadata.deletionTimestamp).map((p) => p.metadata.name).sort();
+const names = async () =>
+  ((await json(['get', 'pods', '-l', 'app=db'])).items as KObject[])
+    .filter((p) => !p.metadata.deletionTimestamp)
+    .map((p) => p.metadata.name)
+    .sort();
 
 test('ordinal pods, created in order, each after the previous is ready', async () => {
   t.kubelet.holdReady = true;
-  await t.ok(['apply', '-f', '-'], `
+  await t.ok(
+    ['apply', '-f', '-'],
+    `
 apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: db}
@@ -33,7 +39,8 @@ spec:
   template:
     metadata: {labels: {app: db}}
     spec: {containers: [{name: db, image: "db:1"}]}
-`);
+`,
+  );
   await until('db-0', async () => (await names()).includes('db-0'));
   await new Promise((r) => setTimeout(r, 1000));
   assert.deepEqual(await names(), ['db-0'], 'db-1 waits for db-0 to be ready');
@@ -55,9 +62,14 @@ test('scale down removes the highest ordinals; a rolling update replaces every p
   await t.ok(['set', 'image', 'statefulset/db', 'db=db:2']);
   // The API defaults rollingUpdate.partition to 0, so kubectl reports a "partitioned" roll out.
   assert.match(await t.ok(['rollout', 'status', 'statefulset/db', '--timeout=60s']), /partitioned roll out complete: 3 new pods have been updated/);
-  await until('all on db:2', async () => ((await json(['get', 'pods', '-l', 'app=db'])).items as KObject[]).every((p) => p.spec.containers[0].image === 'db:2' && p.status?.phase === 'Running'));
+  await until('all on db:2', async () =>
+    ((await json(['get', 'pods', '-l', 'app=db'])).items as KObject[]).every((p) => p.spec.containers[0].image === 'db:2' && p.status?.phase === 'Running'),
+  );
   const pods: KObject[] = (await json(['get', 'pods', '-l', 'app=db'])).items;
-  assert.deepEqual(pods.map((p) => p.spec.containers[0].image), ['db:2', 'db:2', 'db:2']);
+  assert.deepEqual(
+    pods.map((p) => p.spec.containers[0].image),
+    ['db:2', 'db:2', 'db:2'],
+  );
   const sts = await json(['get', 'sts', 'db']);
   assert.equal(sts.status.currentRevision, sts.status.updateRevision);
   assert.match(await t.ok(['rollout', 'history', 'statefulset/db']), /REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/);

@@ -6,7 +6,21 @@ import type { FieldError } from '../../apiserver/errors.ts';
 import type { KObject, ResourceDefinition } from '../../apiserver/resource.ts';
 import { AGE_COLUMN, STANDARD_VERBS, child, deepEqual, isObject } from './common.ts';
 import { bool, condition, desc, time, int32, int64, intOrString, kindSchema, labelSelector, list, obj, str } from './dsl.ts';
-import { PodTemplateSpec, TemplateObjectMeta, containerImages, containerNames, defaultPodTemplate, formatLabelSelector, formatLabels, goLabelSelector, goStringMap, selectorMatches, validateLabelSelector, validatePodTemplate, validateWorkloadSelector } from './pod-template.ts';
+import {
+  PodTemplateSpec,
+  TemplateObjectMeta,
+  containerImages,
+  containerNames,
+  defaultPodTemplate,
+  formatLabelSelector,
+  formatLabels,
+  goLabelSelector,
+  goStringMap,
+  selectorMatches,
+  validateLabelSelector,
+  validatePodTemplate,
+  validateWorkloadSelector,
+} from './pod-template.ts';
 import { REPLICAS_SCALE, goIntOrString, intOrPercent, nonNegative, statusCounts, validateIntOrPercent, workloadStrategy } from './workload-common.ts';
 import { validateAnnotations, validateLabels } from '../../apiserver/validation.ts';
 import { forbidden, immutable, invalid, notSupported, required } from './validation.ts';
@@ -18,7 +32,8 @@ const ALWAYS = ['Always'];
 
 const selectorField = labelSelector('Label query over the pods this workload owns; must match the template labels. Immutable.');
 const template = desc(PodTemplateSpec, 'Template of the pods this workload creates.');
-const conditions = (what: string) => list(condition(`A condition of the ${what}.`), `Latest observations of the ${what}'s state.`, { map: ['type'], mergeKey: 'type', strategy: 'merge' });
+const conditions = (what: string) =>
+  list(condition(`A condition of the ${what}.`), `Latest observations of the ${what}'s state.`, { map: ['type'], mergeKey: 'type', strategy: 'merge' });
 /** DeploymentCondition also records when it was last updated (the progress deadline counts from it). */
 const deploymentConditions = () => {
   const c = condition('A condition of the deployment.');
@@ -36,16 +51,20 @@ const DeploymentStrategy = obj('How old pods are replaced by new ones.', {
   rollingUpdate: desc(RollingUpdateDeployment, 'Rolling update parameters; only with type RollingUpdate.'),
 });
 
-const DeploymentSpec = obj('Desired state of a deployment.', {
-  replicas: int32('Desired number of pods; 1 by default.'),
-  selector: selectorField,
-  template,
-  strategy: { ...DeploymentStrategy, 'x-kubernetes-patch-strategy': 'retainKeys' },
-  minReadySeconds: int32('Seconds a new pod must be ready, without crashing, to count as available; 0 by default.'),
-  revisionHistoryLimit: int32('Old ReplicaSets kept for rollback; 10 by default.'),
-  paused: bool('Whether the deployment is paused: template changes do not roll out.'),
-  progressDeadlineSeconds: int32('Seconds a rollout may make no progress before it is reported as failed; 600 by default.'),
-}, { required: ['selector', 'template'] });
+const DeploymentSpec = obj(
+  'Desired state of a deployment.',
+  {
+    replicas: int32('Desired number of pods; 1 by default.'),
+    selector: selectorField,
+    template,
+    strategy: { ...DeploymentStrategy, 'x-kubernetes-patch-strategy': 'retainKeys' },
+    minReadySeconds: int32('Seconds a new pod must be ready, without crashing, to count as available; 0 by default.'),
+    revisionHistoryLimit: int32('Old ReplicaSets kept for rollback; 10 by default.'),
+    paused: bool('Whether the deployment is paused: template changes do not roll out.'),
+    progressDeadlineSeconds: int32('Seconds a rollout may make no progress before it is reported as failed; 600 by default.'),
+  },
+  { required: ['selector', 'template'] },
+);
 
 const DeploymentStatus = obj('Observed state of a deployment.', {
   observedGeneration: int64('Generation observed by the deployment controller.'),
@@ -59,22 +78,30 @@ const DeploymentStatus = obj('Observed state of a deployment.', {
   collisionCount: int32('Count of hash collisions, used to name new ReplicaSets.'),
 });
 
-const ReplicaSetSpec = obj('Desired state of a replica set.', {
-  replicas: int32('Desired number of pods; 1 by default.'),
-  minReadySeconds: int32('Seconds a new pod must be ready to count as available.'),
-  selector: selectorField,
-  template,
-}, { required: ['selector'] });
+const ReplicaSetSpec = obj(
+  'Desired state of a replica set.',
+  {
+    replicas: int32('Desired number of pods; 1 by default.'),
+    minReadySeconds: int32('Seconds a new pod must be ready to count as available.'),
+    selector: selectorField,
+    template,
+  },
+  { required: ['selector'] },
+);
 
-const ReplicaSetStatus = obj('Observed state of a replica set.', {
-  replicas: int32('Most recently observed number of pods.'),
-  fullyLabeledReplicas: int32('Pods whose labels match the template labels.'),
-  readyReplicas: int32('Pods with a Ready condition.'),
-  availableReplicas: int32('Pods ready for at least minReadySeconds.'),
-  terminatingReplicas: int32('Pods being terminated.'),
-  observedGeneration: int64('Generation observed by the replica set controller.'),
-  conditions: conditions('replica set'),
-}, { required: ['replicas'] });
+const ReplicaSetStatus = obj(
+  'Observed state of a replica set.',
+  {
+    replicas: int32('Most recently observed number of pods.'),
+    fullyLabeledReplicas: int32('Pods whose labels match the template labels.'),
+    readyReplicas: int32('Pods with a Ready condition.'),
+    availableReplicas: int32('Pods ready for at least minReadySeconds.'),
+    terminatingReplicas: int32('Pods being terminated.'),
+    observedGeneration: int64('Generation observed by the replica set controller.'),
+    conditions: conditions('replica set'),
+  },
+  { required: ['replicas'] },
+);
 
 const RollingUpdateDaemonSet = obj('Parameters of a daemon set rolling update.', {
   maxUnavailable: intOrString('Nodes whose daemon pod may be unavailable during the update; 1 by default.'),
@@ -86,26 +113,34 @@ const DaemonSetUpdateStrategy = obj('How daemon pods are replaced.', {
   rollingUpdate: desc(RollingUpdateDaemonSet, 'Rolling update parameters; only with type RollingUpdate.'),
 });
 
-const DaemonSetSpec = obj('Desired state of a daemon set.', {
-  selector: selectorField,
-  template: desc(PodTemplateSpec, 'Template of the pod run on every eligible node.'),
-  updateStrategy: DaemonSetUpdateStrategy,
-  minReadySeconds: int32('Seconds a new pod must be ready to count as available.'),
-  revisionHistoryLimit: int32('Old revisions kept for rollback; 10 by default.'),
-}, { required: ['selector', 'template'] });
+const DaemonSetSpec = obj(
+  'Desired state of a daemon set.',
+  {
+    selector: selectorField,
+    template: desc(PodTemplateSpec, 'Template of the pod run on every eligible node.'),
+    updateStrategy: DaemonSetUpdateStrategy,
+    minReadySeconds: int32('Seconds a new pod must be ready to count as available.'),
+    revisionHistoryLimit: int32('Old revisions kept for rollback; 10 by default.'),
+  },
+  { required: ['selector', 'template'] },
+);
 
-const DaemonSetStatus = obj('Observed state of a daemon set.', {
-  currentNumberScheduled: int32('Nodes running at least one daemon pod that should.'),
-  numberMisscheduled: int32('Nodes running a daemon pod that should not.'),
-  desiredNumberScheduled: int32('Nodes that should run the daemon pod.'),
-  numberReady: int32('Nodes whose daemon pod is ready.'),
-  observedGeneration: int64('Generation observed by the daemon set controller.'),
-  updatedNumberScheduled: int32('Nodes running the updated daemon pod.'),
-  numberAvailable: int32('Nodes whose daemon pod has been ready for minReadySeconds.'),
-  numberUnavailable: int32('Nodes that should run an available daemon pod and do not.'),
-  collisionCount: int32('Count of hash collisions, used to name new ControllerRevisions.'),
-  conditions: conditions('daemon set'),
-}, { required: ['currentNumberScheduled', 'numberMisscheduled', 'desiredNumberScheduled', 'numberReady'] });
+const DaemonSetStatus = obj(
+  'Observed state of a daemon set.',
+  {
+    currentNumberScheduled: int32('Nodes running at least one daemon pod that should.'),
+    numberMisscheduled: int32('Nodes running a daemon pod that should not.'),
+    desiredNumberScheduled: int32('Nodes that should run the daemon pod.'),
+    numberReady: int32('Nodes whose daemon pod is ready.'),
+    observedGeneration: int64('Generation observed by the daemon set controller.'),
+    updatedNumberScheduled: int32('Nodes running the updated daemon pod.'),
+    numberAvailable: int32('Nodes whose daemon pod has been ready for minReadySeconds.'),
+    numberUnavailable: int32('Nodes that should run an available daemon pod and do not.'),
+    collisionCount: int32('Count of hash collisions, used to name new ControllerRevisions.'),
+    conditions: conditions('daemon set'),
+  },
+  { required: ['currentNumberScheduled', 'numberMisscheduled', 'desiredNumberScheduled', 'numberReady'] },
+);
 
 const StatefulSetUpdateStrategy = obj('How stateful pods are replaced.', {
   type: str('RollingUpdate (the default) or OnDelete.'),
@@ -115,47 +150,77 @@ const StatefulSetUpdateStrategy = obj('How stateful pods are replaced.', {
   }),
 });
 
-const StatefulSetSpec = obj('Desired state of a stateful set.', {
-  replicas: int32('Desired number of pods; 1 by default.'),
-  selector: selectorField,
-  template,
-  volumeClaimTemplates: list(obj('A claim each pod gets, named after the template and the pod.', {
-    metadata: TemplateObjectMeta,
-    spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, description: 'Desired state of the claim (a PersistentVolumeClaimSpec).' },
-  }), 'Claims every pod gets, bound to it by name.', { type: 'atomic' }),
-  serviceName: str('Governing service of the pods, for their network identity.'),
-  podManagementPolicy: str('OrderedReady (the default: one at a time, in order) or Parallel.'),
-  updateStrategy: StatefulSetUpdateStrategy,
-  revisionHistoryLimit: int32('Old revisions kept; 10 by default.'),
-  minReadySeconds: int32('Seconds a new pod must be ready to count as available.'),
-  persistentVolumeClaimRetentionPolicy: obj('What happens to claims when the set is deleted or scaled down.', {
-    whenDeleted: str('Retain (the default) or Delete.'),
-    whenScaled: str('Retain (the default) or Delete.'),
-  }),
-  ordinals: obj('Numbering of the pods.', { start: int32('First ordinal; 0 by default.') }),
-}, { required: ['selector', 'template'] });
+const StatefulSetSpec = obj(
+  'Desired state of a stateful set.',
+  {
+    replicas: int32('Desired number of pods; 1 by default.'),
+    selector: selectorField,
+    template,
+    volumeClaimTemplates: list(
+      obj('A claim each pod gets, named after the template and the pod.', {
+        metadata: TemplateObjectMeta,
+        spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, description: 'Desired state of the claim (a PersistentVolumeClaimSpec).' },
+      }),
+      'Claims every pod gets, bound to it by name.',
+      { type: 'atomic' },
+    ),
+    serviceName: str('Governing service of the pods, for their network identity.'),
+    podManagementPolicy: str('OrderedReady (the default: one at a time, in order) or Parallel.'),
+    updateStrategy: StatefulSetUpdateStrategy,
+    revisionHistoryLimit: int32('Old revisions kept; 10 by default.'),
+    minReadySeconds: int32('Seconds a new pod must be ready to count as available.'),
+    persistentVolumeClaimRetentionPolicy: obj('What happens to claims when the set is deleted or scaled down.', {
+      whenDeleted: str('Retain (the default) or Delete.'),
+      whenScaled: str('Retain (the default) or Delete.'),
+    }),
+    ordinals: obj('Numbering of the pods.', { start: int32('First ordinal; 0 by default.') }),
+  },
+  { required: ['selector', 'template'] },
+);
 
-const StatefulSetStatus = obj('Observed state of a stateful set.', {
-  observedGeneration: int64('Generation observed by the stateful set controller.'),
-  replicas: int32('Pods created by the controller.'),
-  readyReplicas: int32('Pods with a Ready condition.'),
-  currentReplicas: int32('Pods at currentRevision.'),
-  updatedReplicas: int32('Pods at updateRevision.'),
-  currentRevision: str('Revision used for pods below the partition.'),
-  updateRevision: str('Latest revision.'),
-  collisionCount: int32('Count of hash collisions.'),
-  conditions: conditions('stateful set'),
-  availableReplicas: int32('Pods ready for at least minReadySeconds.'),
-}, { required: ['replicas'] });
+const StatefulSetStatus = obj(
+  'Observed state of a stateful set.',
+  {
+    observedGeneration: int64('Generation observed by the stateful set controller.'),
+    replicas: int32('Pods created by the controller.'),
+    readyReplicas: int32('Pods with a Ready condition.'),
+    currentReplicas: int32('Pods at currentRevision.'),
+    updatedReplicas: int32('Pods at updateRevision.'),
+    currentRevision: str('Revision used for pods below the partition.'),
+    updateRevision: str('Latest revision.'),
+    collisionCount: int32('Count of hash collisions.'),
+    conditions: conditions('stateful set'),
+    availableReplicas: int32('Pods ready for at least minReadySeconds.'),
+  },
+  { required: ['replicas'] },
+);
 
 // ---- printers -----------------------------------------------------------------------------
 
 const n = (v: unknown): number => (typeof v === 'number' ? v : 0);
 const WIDE_TEMPLATE = [
-  { name: 'Containers', type: 'string', priority: 1, description: 'Names of each container in the template.', cell: (o: KObject) => containerNames(o.spec?.template) },
-  { name: 'Images', type: 'string', priority: 1, description: 'Images referenced by each container in the template.', cell: (o: KObject) => containerImages(o.spec?.template) },
+  {
+    name: 'Containers',
+    type: 'string',
+    priority: 1,
+    description: 'Names of each container in the template.',
+    cell: (o: KObject) => containerNames(o.spec?.template),
+  },
+  {
+    name: 'Images',
+    type: 'string',
+    priority: 1,
+    description: 'Images referenced by each container in the template.',
+    cell: (o: KObject) => containerImages(o.spec?.template),
+  },
 ] as const;
-const SELECTOR_COLUMN = { name: 'Selector', type: 'string', priority: 1, description: 'Label query over the pods of this workload.', cell: (o: KObject) => formatLabelSelector(o.spec?.selector) } as const;
+const SELECTOR_COLUMN = {
+  name: 'Selector',
+  type: 'string',
+  priority: 1,
+  description: 'Label query over the pods of this workload.',
+  cell: (o: KObject) => formatLabelSelector(o.spec?.selector),
+} as const;
 
 /** ControllerRevision CONTROLLER: the managing owner as kind.group/name, lower-cased kind. */
 function controllerOf(o: KObject): string {
@@ -230,9 +295,13 @@ function selectorImmutable(obj: KObject, old: KObject | undefined): FieldError[]
  */
 function validateAppsTemplate(spec: KObject, controller: 'ReplicaSet' | 'DaemonSet' | 'StatefulSet'): FieldError[] {
   const template = spec.template;
-  const errs: FieldError[] = controller === 'StatefulSet'
-    ? [...validateLabels(template?.metadata?.labels, 'spec.template.labels'), ...validateAnnotations(template?.metadata?.annotations, 'spec.template.annotations')]
-    : validatePodTemplate(template, 'spec.template', ALWAYS);
+  const errs: FieldError[] =
+    controller === 'StatefulSet'
+      ? [
+          ...validateLabels(template?.metadata?.labels, 'spec.template.labels'),
+          ...validateAnnotations(template?.metadata?.annotations, 'spec.template.annotations'),
+        ]
+      : validatePodTemplate(template, 'spec.template', ALWAYS);
   if (controller === 'StatefulSet' && isObject(template?.spec) && template.spec.restartPolicy !== 'Always') {
     errs.push(notSupported('spec.template.spec.restartPolicy', template.spec.restartPolicy ?? '', ALWAYS));
   }
@@ -255,8 +324,10 @@ function validateRollingUpdateDeployment(ru: KObject, path: string): FieldError[
 /** Rolling update of a DaemonSet: exactly one of maxUnavailable and maxSurge is non-zero. */
 function validateRollingUpdateDaemonSet(ru: KObject, path: string): FieldError[] {
   const errs = [
-    ...validateIntOrPercent(ru.maxUnavailable, `${path}.maxUnavailable`), ...validateIntOrPercent(ru.maxSurge, `${path}.maxSurge`),
-    ...notOver100(ru.maxUnavailable, `${path}.maxUnavailable`), ...notOver100(ru.maxSurge, `${path}.maxSurge`),
+    ...validateIntOrPercent(ru.maxUnavailable, `${path}.maxUnavailable`),
+    ...validateIntOrPercent(ru.maxSurge, `${path}.maxSurge`),
+    ...notOver100(ru.maxUnavailable, `${path}.maxUnavailable`),
+    ...notOver100(ru.maxSurge, `${path}.maxSurge`),
   ];
   const unavailable = (intOrPercent(ru.maxUnavailable)?.n ?? 0) !== 0;
   const surge = (intOrPercent(ru.maxSurge)?.n ?? 0) !== 0;
@@ -312,7 +383,8 @@ function validateDaemonSet(ds: KObject, old?: KObject): FieldError[] {
   // ValidateDaemonSetSpec: a missing selector matches nothing, so the template check reports it.
   if (!errs.length && !(isObject(spec.selector) && selectorMatches(spec.selector, spec.template?.metadata?.labels ?? {}))) {
     const empty = isObject(spec.selector) && !Object.keys(spec.selector.matchLabels ?? {}).length && !(spec.selector.matchExpressions ?? []).length;
-    if (!empty) errs.push(invalid('spec.template.metadata.labels', goStringMap(spec.template?.metadata?.labels), '`selector` does not match template `labels`'));
+    if (!empty)
+      errs.push(invalid('spec.template.metadata.labels', goStringMap(spec.template?.metadata?.labels), '`selector` does not match template `labels`'));
   }
   if (isObject(spec.selector) && !Object.keys(spec.selector.matchLabels ?? {}).length && !(spec.selector.matchExpressions ?? []).length) {
     errs.push(invalid('spec.selector', goLabelSelector(spec.selector), 'empty selector is invalid for daemonset'));
@@ -332,7 +404,15 @@ function validateDaemonSet(ds: KObject, old?: KObject): FieldError[] {
 }
 
 /** The StatefulSet spec fields an update may change; everything else is fixed at creation. */
-const STATEFULSET_MUTABLE = ['replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy', 'minReadySeconds', 'revisionHistoryLimit'];
+const STATEFULSET_MUTABLE = [
+  'replicas',
+  'ordinals',
+  'template',
+  'updateStrategy',
+  'persistentVolumeClaimRetentionPolicy',
+  'minReadySeconds',
+  'revisionHistoryLimit',
+];
 
 function validateStatefulSet(ss: KObject, old?: KObject): FieldError[] {
   const spec = isObject(ss.spec) ? ss.spec : {};
@@ -342,14 +422,16 @@ function validateStatefulSet(ss: KObject, old?: KObject): FieldError[] {
   }
   const strategy = isObject(spec.updateStrategy) ? spec.updateStrategy : {};
   if (strategy.type === 'OnDelete') {
-    if (strategy.rollingUpdate !== undefined) errs.push(invalid('spec.updateStrategy.rollingUpdate', strategy.rollingUpdate, "only allowed for updateStrategy 'RollingUpdate'"));
+    if (strategy.rollingUpdate !== undefined)
+      errs.push(invalid('spec.updateStrategy.rollingUpdate', strategy.rollingUpdate, "only allowed for updateStrategy 'RollingUpdate'"));
   } else if (strategy.type === 'RollingUpdate') {
     if (isObject(strategy.rollingUpdate)) {
       const ru = strategy.rollingUpdate;
       errs.push(...nonNegative(ru.partition, 'spec.updateStrategy.rollingUpdate.partition'));
       if (ru.maxUnavailable !== undefined) {
         errs.push(...validateIntOrPercent(ru.maxUnavailable, 'spec.updateStrategy.rollingUpdate.maxUnavailable'));
-        if ((intOrPercent(ru.maxUnavailable)?.n ?? 0) === 0) errs.push(invalid('spec.updateStrategy.rollingUpdate.maxUnavailable', goIntOrString(ru.maxUnavailable), 'cannot be 0'));
+        if ((intOrPercent(ru.maxUnavailable)?.n ?? 0) === 0)
+          errs.push(invalid('spec.updateStrategy.rollingUpdate.maxUnavailable', goIntOrString(ru.maxUnavailable), 'cannot be 0'));
         errs.push(...notOver100(ru.maxUnavailable, 'spec.updateStrategy.rollingUpdate.maxUnavailable'));
       }
     }
@@ -364,7 +446,12 @@ function validateStatefulSet(ss: KObject, old?: KObject): FieldError[] {
   if (old) {
     const fixed = (s: KObject | undefined) => Object.fromEntries(Object.entries(s ?? {}).filter(([k]) => !STATEFULSET_MUTABLE.includes(k)));
     if (!deepEqual(fixed(spec), fixed(old.spec))) {
-      errs.push(forbidden('spec', "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"));
+      errs.push(
+        forbidden(
+          'spec',
+          "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+        ),
+      );
     }
   }
   return errs;
@@ -411,8 +498,18 @@ export const deployments: ResourceDefinition = {
   subresources: { status: true, scale: REPLICAS_SCALE },
   columns: [
     { name: 'Ready', type: 'string', description: 'Number of the pod with ready state', cell: (o) => `${n(o.status?.readyReplicas)}/${n(o.spec?.replicas)}` },
-    { name: 'Up-to-date', type: 'string', description: 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.', cell: (o) => n(o.status?.updatedReplicas) },
-    { name: 'Available', type: 'string', description: 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.', cell: (o) => n(o.status?.availableReplicas) },
+    {
+      name: 'Up-to-date',
+      type: 'string',
+      description: 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.',
+      cell: (o) => n(o.status?.updatedReplicas),
+    },
+    {
+      name: 'Available',
+      type: 'string',
+      description: 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.',
+      cell: (o) => n(o.status?.availableReplicas),
+    },
     AGE_COLUMN,
     ...WIDE_TEMPLATE,
     SELECTOR_COLUMN,
@@ -420,9 +517,15 @@ export const deployments: ResourceDefinition = {
   strategy: workloadStrategy({
     defaults: defaultDeployment,
     validate: validateDeployment,
-    validateStatus: statusCounts(['observedGeneration', 'replicas', 'updatedReplicas', 'readyReplicas', 'availableReplicas', 'unavailableReplicas', 'collisionCount'], [
-      ['updatedReplicas', 'replicas', 'cannot be greater than status.replicas'], ['readyReplicas', 'replicas', 'cannot be greater than status.replicas'], ['availableReplicas', 'replicas', 'cannot be greater than status.replicas'], ['availableReplicas', 'readyReplicas', 'cannot be greater than readyReplicas'],
-    ]),
+    validateStatus: statusCounts(
+      ['observedGeneration', 'replicas', 'updatedReplicas', 'readyReplicas', 'availableReplicas', 'unavailableReplicas', 'collisionCount'],
+      [
+        ['updatedReplicas', 'replicas', 'cannot be greater than status.replicas'],
+        ['readyReplicas', 'replicas', 'cannot be greater than status.replicas'],
+        ['availableReplicas', 'replicas', 'cannot be greater than status.replicas'],
+        ['availableReplicas', 'readyReplicas', 'cannot be greater than readyReplicas'],
+      ],
+    ),
   }),
 };
 
@@ -453,9 +556,15 @@ export const replicasets: ResourceDefinition = {
     defaults: defaultReplicaSet,
     validate: validateReplicaSet,
     initialStatus: () => ({ replicas: 0 }),
-    validateStatus: statusCounts(['replicas', 'fullyLabeledReplicas', 'readyReplicas', 'availableReplicas', 'observedGeneration'], [
-      ['fullyLabeledReplicas', 'replicas', 'cannot be greater than status.replicas'], ['readyReplicas', 'replicas', 'cannot be greater than status.replicas'], ['availableReplicas', 'replicas', 'cannot be greater than status.replicas'], ['availableReplicas', 'readyReplicas', 'cannot be greater than readyReplicas'],
-    ]),
+    validateStatus: statusCounts(
+      ['replicas', 'fullyLabeledReplicas', 'readyReplicas', 'availableReplicas', 'observedGeneration'],
+      [
+        ['fullyLabeledReplicas', 'replicas', 'cannot be greater than status.replicas'],
+        ['readyReplicas', 'replicas', 'cannot be greater than status.replicas'],
+        ['availableReplicas', 'replicas', 'cannot be greater than status.replicas'],
+        ['availableReplicas', 'readyReplicas', 'cannot be greater than readyReplicas'],
+      ],
+    ),
   }),
 };
 
@@ -475,11 +584,21 @@ export const daemonsets: ResourceDefinition = {
   subresources: { status: true },
   columns: [
     { name: 'Desired', type: 'integer', description: 'Number of nodes that should run the daemon pod.', cell: (o) => n(o.status?.desiredNumberScheduled) },
-    { name: 'Current', type: 'integer', description: 'Number of nodes running at least one daemon pod that should.', cell: (o) => n(o.status?.currentNumberScheduled) },
+    {
+      name: 'Current',
+      type: 'integer',
+      description: 'Number of nodes running at least one daemon pod that should.',
+      cell: (o) => n(o.status?.currentNumberScheduled),
+    },
     { name: 'Ready', type: 'integer', description: 'Number of nodes whose daemon pod is ready.', cell: (o) => n(o.status?.numberReady) },
     { name: 'Up-to-date', type: 'integer', description: 'Number of nodes running the updated daemon pod.', cell: (o) => n(o.status?.updatedNumberScheduled) },
     { name: 'Available', type: 'integer', description: 'Number of nodes whose daemon pod is available.', cell: (o) => n(o.status?.numberAvailable) },
-    { name: 'Node Selector', type: 'string', description: 'Node labels the pod template selects.', cell: (o) => formatLabels(o.spec?.template?.spec?.nodeSelector) },
+    {
+      name: 'Node Selector',
+      type: 'string',
+      description: 'Node labels the pod template selects.',
+      cell: (o) => formatLabels(o.spec?.template?.spec?.nodeSelector),
+    },
     AGE_COLUMN,
     ...WIDE_TEMPLATE,
     SELECTOR_COLUMN,
@@ -488,7 +607,17 @@ export const daemonsets: ResourceDefinition = {
     defaults: defaultDaemonSet,
     validate: validateDaemonSet,
     initialStatus: () => ({ currentNumberScheduled: 0, numberMisscheduled: 0, desiredNumberScheduled: 0, numberReady: 0 }),
-    validateStatus: statusCounts(['currentNumberScheduled', 'numberMisscheduled', 'desiredNumberScheduled', 'numberReady', 'observedGeneration', 'updatedNumberScheduled', 'numberAvailable', 'numberUnavailable', 'collisionCount']),
+    validateStatus: statusCounts([
+      'currentNumberScheduled',
+      'numberMisscheduled',
+      'desiredNumberScheduled',
+      'numberReady',
+      'observedGeneration',
+      'updatedNumberScheduled',
+      'numberAvailable',
+      'numberUnavailable',
+      'collisionCount',
+    ]),
   }),
 };
 
@@ -515,9 +644,16 @@ export const statefulsets: ResourceDefinition = {
     defaults: defaultStatefulSet,
     validate: validateStatefulSet,
     initialStatus: () => ({ replicas: 0, availableReplicas: 0 }),
-    validateStatus: statusCounts(['replicas', 'readyReplicas', 'currentReplicas', 'updatedReplicas', 'availableReplicas', 'observedGeneration', 'collisionCount'], [
-      ['readyReplicas', 'replicas', 'cannot be greater than status.replicas'], ['currentReplicas', 'replicas', 'cannot be greater than status.replicas'], ['updatedReplicas', 'replicas', 'cannot be greater than status.replicas'], ['availableReplicas', 'replicas', 'cannot be greater than status.replicas'], ['availableReplicas', 'readyReplicas', 'cannot be greater than status.readyReplicas'],
-    ]),
+    validateStatus: statusCounts(
+      ['replicas', 'readyReplicas', 'currentReplicas', 'updatedReplicas', 'availableReplicas', 'observedGeneration', 'collisionCount'],
+      [
+        ['readyReplicas', 'replicas', 'cannot be greater than status.replicas'],
+        ['currentReplicas', 'replicas', 'cannot be greater than status.replicas'],
+        ['updatedReplicas', 'replicas', 'cannot be greater than status.replicas'],
+        ['availableReplicas', 'replicas', 'cannot be greater than status.replicas'],
+        ['availableReplicas', 'readyReplicas', 'cannot be greater than status.readyReplicas'],
+      ],
+    ),
   }),
 };
 
@@ -527,10 +663,14 @@ export const controllerrevisions: ResourceDefinition = {
   singular: 'controllerrevision',
   kind: 'ControllerRevision',
   listKind: 'ControllerRevisionList',
-  schema: kindSchema('An immutable snapshot of a controller\'s state (DaemonSet and StatefulSet revision history).', {
-    data: { 'x-kubernetes-embedded-resource': false, 'x-kubernetes-preserve-unknown-fields': true, type: 'object', description: 'The serialized state.' },
-    revision: int64('Revision number of the state.'),
-  }, { required: ['revision'] }),
+  schema: kindSchema(
+    "An immutable snapshot of a controller's state (DaemonSet and StatefulSet revision history).",
+    {
+      data: { 'x-kubernetes-embedded-resource': false, 'x-kubernetes-preserve-unknown-fields': true, type: 'object', description: 'The serialized state.' },
+      revision: int64('Revision number of the state.'),
+    },
+    { required: ['revision'] },
+  ),
   generation: false,
   subresources: {},
   columns: [

@@ -38,19 +38,43 @@ const NonResourceAttributes = obj('A non-resource request, as the authorizer see
   verb: str('HTTP verb in lower case.'),
 });
 
-const AccessReviewStatus = obj('The decision.', {
-  allowed: bool('Whether the action is allowed.'),
-  denied: bool('Whether the action is explicitly denied (allowed is then false).'),
-  reason: str('Why the action is allowed or denied.'),
-  evaluationError: str('An error that occurred during the evaluation; the decision may be incomplete.'),
-}, { required: ['allowed'] });
+const AccessReviewStatus = obj(
+  'The decision.',
+  {
+    allowed: bool('Whether the action is allowed.'),
+    denied: bool('Whether the action is explicitly denied (allowed is then false).'),
+    reason: str('Why the action is allowed or denied.'),
+    evaluationError: str('An error that occurred during the evaluation; the decision may be incomplete.'),
+  },
+  { required: ['allowed'] },
+);
 
-const createOnly = (group: string, resource: string, singular: string, kind: string, namespaced: boolean, description: string, spec: KObject, status: KObject, handler: NonNullable<NonNullable<ResourceDefinition['strategy']>['createHandler']>): ResourceDefinition => ({
-  group, version: 'v1', resource, singular, kind, listKind: `${kind}List`, namespaced,
+const createOnly = (
+  group: string,
+  resource: string,
+  singular: string,
+  kind: string,
+  namespaced: boolean,
+  description: string,
+  spec: KObject,
+  status: KObject,
+  handler: NonNullable<NonNullable<ResourceDefinition['strategy']>['createHandler']>,
+): ResourceDefinition => ({
+  group,
+  version: 'v1',
+  resource,
+  singular,
+  kind,
+  listKind: `${kind}List`,
+  namespaced,
   verbs: ['create'],
   schema: kindSchema(description, { spec, status }, { required: resource === 'selfsubjectreviews' ? [] : ['spec'] }),
-  unknownFields: 'prune', strategicMergePatch: true, generation: false, subresources: {},
-  columns: [], deleteReturnsObject: false,
+  unknownFields: 'prune',
+  strategicMergePatch: true,
+  generation: false,
+  subresources: {},
+  columns: [],
+  deleteReturnsObject: false,
   strategy: { createHandler: handler },
 });
 
@@ -67,8 +91,10 @@ function refuse(kind: string, group: string, o: KObject, errs: FieldError[]): vo
 
 /** Exactly one of resourceAttributes / nonResourceAttributes (ValidateSubjectAccessReviewSpec). */
 function attributeErrors(spec: KObject): FieldError[] {
-  if (spec.resourceAttributes && spec.nonResourceAttributes) return [invalid('spec.nonResourceAttributes', spec.nonResourceAttributes, 'cannot be specified in combination with resourceAttributes')];
-  if (!spec.resourceAttributes && !spec.nonResourceAttributes) return [required('spec.resourceAttributes', 'exactly one of nonResourceAttributes or resourceAttributes must be specified')];
+  if (spec.resourceAttributes && spec.nonResourceAttributes)
+    return [invalid('spec.nonResourceAttributes', spec.nonResourceAttributes, 'cannot be specified in combination with resourceAttributes')];
+  if (!spec.resourceAttributes && !spec.nonResourceAttributes)
+    return [required('spec.resourceAttributes', 'exactly one of nonResourceAttributes or resourceAttributes must be specified')];
   return [];
 }
 
@@ -78,8 +104,15 @@ function attributesOf(spec: KObject, user: UserInfo): Attributes {
   }
   const r = isObject(spec.resourceAttributes) ? spec.resourceAttributes : {};
   return {
-    user, verb: r.verb ?? '', resourceRequest: true, apiGroup: r.group ?? '', apiVersion: r.version ?? '',
-    resource: r.resource ?? '', subresource: r.subresource || undefined, name: r.name || undefined, namespace: r.namespace || undefined,
+    user,
+    verb: r.verb ?? '',
+    resourceRequest: true,
+    apiGroup: r.group ?? '',
+    apiVersion: r.version ?? '',
+    resource: r.resource ?? '',
+    subresource: r.subresource || undefined,
+    name: r.name || undefined,
+    namespace: r.namespace || undefined,
   };
 }
 
@@ -107,7 +140,12 @@ const userInfoOut = (u: UserInfo): KObject => {
 
 // ---- authorization.k8s.io --------------------------------------------------------------------------
 
-export const selfsubjectaccessreviews = createOnly(AUTHZ, 'selfsubjectaccessreviews', 'selfsubjectaccessreview', 'SelfSubjectAccessReview', false,
+export const selfsubjectaccessreviews = createOnly(
+  AUTHZ,
+  'selfsubjectaccessreviews',
+  'selfsubjectaccessreview',
+  'SelfSubjectAccessReview',
+  false,
   'Asks whether the current user can perform an action.',
   obj('The action to check.', { resourceAttributes: ResourceAttributes, nonResourceAttributes: NonResourceAttributes }),
   AccessReviewStatus,
@@ -116,7 +154,8 @@ export const selfsubjectaccessreviews = createOnly(AUTHZ, 'selfsubjectaccessrevi
     const spec = isObject(o.spec) ? o.spec : {};
     refuse('SelfSubjectAccessReview', AUTHZ, o, attributeErrors(spec));
     return decide(o, security, attributesOf(spec, user));
-  });
+  },
+);
 
 const subjectSpec = obj('The action to check and the user to check it for.', {
   resourceAttributes: ResourceAttributes,
@@ -127,38 +166,74 @@ const subjectSpec = obj('The action to check and the user to check it for.', {
   uid: str('UID of the user.'),
 });
 
-export const subjectaccessreviews = createOnly(AUTHZ, 'subjectaccessreviews', 'subjectaccessreview', 'SubjectAccessReview', false,
-  'Asks whether a given user can perform an action.', subjectSpec, AccessReviewStatus,
+export const subjectaccessreviews = createOnly(
+  AUTHZ,
+  'subjectaccessreviews',
+  'subjectaccessreview',
+  'SubjectAccessReview',
+  false,
+  'Asks whether a given user can perform an action.',
+  subjectSpec,
+  AccessReviewStatus,
   async (o, ctx) => {
     const { security } = services(ctx);
     const spec = isObject(o.spec) ? o.spec : {};
     const errs = attributeErrors(spec);
-    if (!spec.user && !(Array.isArray(spec.groups) && spec.groups.length)) errs.push(invalid('spec.user', spec.user ?? '', 'at least one of user or group must be specified'));
+    if (!spec.user && !(Array.isArray(spec.groups) && spec.groups.length))
+      errs.push(invalid('spec.user', spec.user ?? '', 'at least one of user or group must be specified'));
     refuse('SubjectAccessReview', AUTHZ, o, errs);
     return decide(o, security, attributesOf(spec, specUser(spec)));
-  });
+  },
+);
 
-export const localsubjectaccessreviews = createOnly(AUTHZ, 'localsubjectaccessreviews', 'localsubjectaccessreview', 'LocalSubjectAccessReview', true,
-  'Asks whether a given user can perform an action in one namespace.', subjectSpec, AccessReviewStatus,
+export const localsubjectaccessreviews = createOnly(
+  AUTHZ,
+  'localsubjectaccessreviews',
+  'localsubjectaccessreview',
+  'LocalSubjectAccessReview',
+  true,
+  'Asks whether a given user can perform an action in one namespace.',
+  subjectSpec,
+  AccessReviewStatus,
   async (o, ctx) => {
     const { security } = services(ctx);
     const spec = isObject(o.spec) ? o.spec : {};
     const ns = o.metadata.namespace;
     const errs = attributeErrors(spec);
-    if (!spec.user && !(Array.isArray(spec.groups) && spec.groups.length)) errs.push(invalid('spec.user', spec.user ?? '', 'at least one of user or group must be specified'));
+    if (!spec.user && !(Array.isArray(spec.groups) && spec.groups.length))
+      errs.push(invalid('spec.user', spec.user ?? '', 'at least one of user or group must be specified'));
     if (spec.nonResourceAttributes) errs.push(invalid('spec.nonResourceAttributes', spec.nonResourceAttributes, 'disallowed on this kind of request'));
     refuse('LocalSubjectAccessReview', AUTHZ, o, errs);
     const rns = spec.resourceAttributes?.namespace ?? '';
     if (rns !== ns) throw badRequest(`spec.resourceAttributes.namespace must match namespace: ${ns}`);
     return decide(o, security, attributesOf(spec, specUser(spec)));
-  });
+  },
+);
 
-export const selfsubjectrulesreviews = createOnly(AUTHZ, 'selfsubjectrulesreviews', 'selfsubjectrulesreview', 'SelfSubjectRulesReview', false,
+export const selfsubjectrulesreviews = createOnly(
+  AUTHZ,
+  'selfsubjectrulesreviews',
+  'selfsubjectrulesreview',
+  'SelfSubjectRulesReview',
+  false,
   'Lists the actions the current user can perform in a namespace.',
   obj('Where to list the rules.', { namespace: str('The namespace to evaluate rules for.') }),
   obj('The rules.', {
-    resourceRules: list(obj('Allowed actions on resources.', { verbs: strings('Verbs.'), apiGroups: strings('API groups.'), resources: strings('Resources.'), resourceNames: strings('Names.') }), 'Rules on resources.', { type: 'atomic' }),
-    nonResourceRules: list(obj('Allowed actions on URLs.', { verbs: strings('Verbs.'), nonResourceURLs: strings('URL paths.') }), 'Rules on non-resource URLs.', { type: 'atomic' }),
+    resourceRules: list(
+      obj('Allowed actions on resources.', {
+        verbs: strings('Verbs.'),
+        apiGroups: strings('API groups.'),
+        resources: strings('Resources.'),
+        resourceNames: strings('Names.'),
+      }),
+      'Rules on resources.',
+      { type: 'atomic' },
+    ),
+    nonResourceRules: list(
+      obj('Allowed actions on URLs.', { verbs: strings('Verbs.'), nonResourceURLs: strings('URL paths.') }),
+      'Rules on non-resource URLs.',
+      { type: 'atomic' },
+    ),
     incomplete: bool('Whether the list is incomplete (some authorizer cannot enumerate its rules).'),
     evaluationError: str('Errors met while evaluating the rules.'),
   }),
@@ -167,11 +242,17 @@ export const selfsubjectrulesreviews = createOnly(AUTHZ, 'selfsubjectrulesreview
     const ns = isObject(o.spec) && typeof o.spec.namespace === 'string' ? o.spec.namespace : '';
     o.status = security.rulesFor(user, ns);
     return o;
-  });
+  },
+);
 
 // ---- authentication.k8s.io ---------------------------------------------------------------------------
 
-export const selfsubjectreviews = createOnly(AUTHN, 'selfsubjectreviews', 'selfsubjectreview', 'SelfSubjectReview', false,
+export const selfsubjectreviews = createOnly(
+  AUTHN,
+  'selfsubjectreviews',
+  'selfsubjectreview',
+  'SelfSubjectReview',
+  false,
   'Returns the user attributes the server sees for the current request (kubectl auth whoami).',
   obj('Empty.', {}),
   obj('The user attributes.', { userInfo: UserInfoSchema }),
@@ -179,12 +260,26 @@ export const selfsubjectreviews = createOnly(AUTHN, 'selfsubjectreviews', 'selfs
     const { user } = services(ctx);
     o.status = { userInfo: userInfoOut(user) };
     return o;
-  });
+  },
+);
 
-export const tokenreviews = createOnly(AUTHN, 'tokenreviews', 'tokenreview', 'TokenReview', false,
+export const tokenreviews = createOnly(
+  AUTHN,
+  'tokenreviews',
+  'tokenreview',
+  'TokenReview',
+  false,
   'Authenticates a bearer token and reports the user it belongs to.',
-  obj('The token to review.', { token: str('The opaque bearer token.'), audiences: strings('Audiences the token must be valid for; the API server\'s own by default.') }),
-  obj('The result.', { authenticated: bool('Whether the token is valid.'), user: UserInfoSchema, audiences: strings('The audiences the token is valid for.'), error: str('Why the token is not valid.') }),
+  obj('The token to review.', {
+    token: str('The opaque bearer token.'),
+    audiences: strings("Audiences the token must be valid for; the API server's own by default."),
+  }),
+  obj('The result.', {
+    authenticated: bool('Whether the token is valid.'),
+    user: UserInfoSchema,
+    audiences: strings('The audiences the token is valid for.'),
+    error: str('Why the token is not valid.'),
+  }),
   async (o, ctx) => {
     const { security } = services(ctx);
     const spec = isObject(o.spec) ? o.spec : {};
@@ -195,9 +290,17 @@ export const tokenreviews = createOnly(AUTHN, 'tokenreviews', 'tokenreview', 'To
     if (r.audiences) o.status.audiences = r.audiences;
     if (r.error) o.status.error = r.error;
     return o;
-  });
+  },
+);
 
-export const reviewResources = [selfsubjectaccessreviews, selfsubjectrulesreviews, subjectaccessreviews, localsubjectaccessreviews, selfsubjectreviews, tokenreviews];
+export const reviewResources = [
+  selfsubjectaccessreviews,
+  selfsubjectrulesreviews,
+  subjectaccessreviews,
+  localsubjectaccessreviews,
+  selfsubjectreviews,
+  tokenreviews,
+];
 
 // ---- serviceaccounts/token -------------------------------------------------------------------------
 
@@ -212,7 +315,8 @@ export const tokenRequest: ActionSubresource = {
   version: 'v1',
   async create(sa, body, ctx) {
     const { security } = services(ctx);
-    if (body.kind !== undefined && body.kind !== 'TokenRequest') throw badRequest(`the kind in the data (${body.kind}) does not match the expected kind (TokenRequest)`);
+    if (body.kind !== undefined && body.kind !== 'TokenRequest')
+      throw badRequest(`the kind in the data (${body.kind}) does not match the expected kind (TokenRequest)`);
     const spec = isObject(body.spec) ? body.spec : {};
     const name = sa.metadata.name;
     const errs: FieldError[] = [];
@@ -220,11 +324,17 @@ export const tokenRequest: ActionSubresource = {
     if (!Number.isInteger(exp)) errs.push(invalid('spec.expirationSeconds', exp, 'must be an integer'));
     else if (exp < MIN_EXPIRATION) errs.push(invalid('spec.expirationSeconds', exp, 'may not specify a duration less than 10 minutes'));
     else if (exp > MAX_EXPIRATION) errs.push(invalid('spec.expirationSeconds', exp, 'may not specify a duration larger than 2^32 seconds'));
-    if (spec.audiences !== undefined && !(Array.isArray(spec.audiences) && spec.audiences.every((a: unknown) => typeof a === 'string'))) errs.push(invalid('spec.audiences', spec.audiences, 'must be a list of strings'));
+    if (spec.audiences !== undefined && !(Array.isArray(spec.audiences) && spec.audiences.every((a: unknown) => typeof a === 'string')))
+      errs.push(invalid('spec.audiences', spec.audiences, 'must be a list of strings'));
     const ref = spec.boundObjectRef;
-    if (ref !== undefined && ref !== null && (!isObject(ref) || !ref.kind || !ref.name)) errs.push(required('spec.boundObjectRef.name', 'kind and name are required'));
+    if (ref !== undefined && ref !== null && (!isObject(ref) || !ref.kind || !ref.name))
+      errs.push(required('spec.boundObjectRef.name', 'kind and name are required'));
     refuse('TokenRequest', AUTHN, { metadata: { name } }, errs);
-    const issued = await security.issueServiceAccountToken(sa, { audiences: spec.audiences, expirationSeconds: exp, boundObjectRef: isObject(ref) ? (ref as never) : undefined });
+    const issued = await security.issueServiceAccountToken(sa, {
+      audiences: spec.audiences,
+      expirationSeconds: exp,
+      boundObjectRef: isObject(ref) ? (ref as never) : undefined,
+    });
     return {
       kind: 'TokenRequest',
       apiVersion: `${AUTHN}/v1`,

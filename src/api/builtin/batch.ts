@@ -7,7 +7,19 @@ import { humanDuration, since } from '../../apiserver/format.ts';
 import { AGE_COLUMN, STANDARD_VERBS, child, deepEqual, isObject } from './common.ts';
 import { LocalObjectReference } from './core-types.ts';
 import { bool, condition, desc, int32, int64, kindSchema, labelSelector, list, obj, str, time } from './dsl.ts';
-import { PodTemplateSpec, TemplateObjectMeta, containerImages, containerNames, defaultPodTemplate, formatLabelSelector, validateLabelSelector, validatePodTemplate, selectorMatches, goStringMap, goLabelSelector } from './pod-template.ts';
+import {
+  PodTemplateSpec,
+  TemplateObjectMeta,
+  containerImages,
+  containerNames,
+  defaultPodTemplate,
+  formatLabelSelector,
+  validateLabelSelector,
+  validatePodTemplate,
+  selectorMatches,
+  goStringMap,
+  goLabelSelector,
+} from './pod-template.ts';
 import { nonNegative, statusCounts, workloadStrategy } from './workload-common.ts';
 import { immutable, invalid, notSupported, required } from './validation.ts';
 import { GoText } from '../../apiserver/schema/field.ts';
@@ -25,39 +37,69 @@ const CRONJOB_NAME_MAX = 52;
 
 // ---- schemas ------------------------------------------------------------------------------
 
-const PodFailurePolicyRule = obj('What to do with a failed pod matching the requirements.', {
-  action: str('FailJob, FailIndex, Ignore or Count.'),
-  onExitCodes: obj('Container exit codes that match.', {
-    containerName: str('Container whose exit code is checked; all containers when unset.'),
-    operator: str('In or NotIn.'),
-    values: list(int32(), 'Exit codes.', { type: 'set' }),
-  }, { required: ['operator', 'values'] }),
-  onPodConditions: list(obj('A pod condition that matches.', { type: str('Condition type.'), status: str('Condition status.') }, { required: ['type', 'status'] }), 'Pod conditions that match.', { type: 'atomic' }),
-}, { required: ['action'] });
+const PodFailurePolicyRule = obj(
+  'What to do with a failed pod matching the requirements.',
+  {
+    action: str('FailJob, FailIndex, Ignore or Count.'),
+    onExitCodes: obj(
+      'Container exit codes that match.',
+      {
+        containerName: str('Container whose exit code is checked; all containers when unset.'),
+        operator: str('In or NotIn.'),
+        values: list(int32(), 'Exit codes.', { type: 'set' }),
+      },
+      { required: ['operator', 'values'] },
+    ),
+    onPodConditions: list(
+      obj('A pod condition that matches.', { type: str('Condition type.'), status: str('Condition status.') }, { required: ['type', 'status'] }),
+      'Pod conditions that match.',
+      { type: 'atomic' },
+    ),
+  },
+  { required: ['action'] },
+);
 
-const JobSpec = obj('Desired state of a job.', {
-  parallelism: int32('Pods that may run at once; 1 by default.'),
-  completions: int32('Successful pods needed for the job to complete; 1 by default when parallelism is unset.'),
-  activeDeadlineSeconds: int64('Seconds the job may be active before it is failed.'),
-  podFailurePolicy: obj('How pod failures count towards backoffLimit.', { rules: list(PodFailurePolicyRule, 'Rules, evaluated in order.', { type: 'atomic' }) }, { required: ['rules'] }),
-  successPolicy: obj('When an Indexed job succeeds early.', {
-    rules: list(obj('A success rule.', { succeededIndexes: str('Indexes that must succeed.'), succeededCount: int32('How many of them.') }), 'Rules.', { type: 'atomic' }),
-  }, { required: ['rules'] }),
-  backoffLimit: int32('Retries before the job is failed; 6 by default.'),
-  backoffLimitPerIndex: int32('Retries per index of an Indexed job.'),
-  maxFailedIndexes: int32('Failed indexes before the job is failed.'),
-  selector: labelSelector('Label query over the pods of the job; generated unless manualSelector is true.'),
-  manualSelector: bool('Whether the selector is given by the user instead of generated.'),
-  template: desc(PodTemplateSpec, 'Template of the pods the job runs.'),
-  ttlSecondsAfterFinished: int32('Seconds after completion when the job is deleted.'),
-  completionMode: str('NonIndexed (the default) or Indexed.'),
-  suspend: bool('Whether the job is suspended: no pods are created while it is.'),
-  podReplacementPolicy: str('When replacement pods are created: TerminatingOrFailed (the default) or Failed.'),
-  managedBy: str('Controller that manages the job; the built-in one when unset.'),
-}, { required: ['template'] });
+const JobSpec = obj(
+  'Desired state of a job.',
+  {
+    parallelism: int32('Pods that may run at once; 1 by default.'),
+    completions: int32('Successful pods needed for the job to complete; 1 by default when parallelism is unset.'),
+    activeDeadlineSeconds: int64('Seconds the job may be active before it is failed.'),
+    podFailurePolicy: obj(
+      'How pod failures count towards backoffLimit.',
+      { rules: list(PodFailurePolicyRule, 'Rules, evaluated in order.', { type: 'atomic' }) },
+      { required: ['rules'] },
+    ),
+    successPolicy: obj(
+      'When an Indexed job succeeds early.',
+      {
+        rules: list(obj('A success rule.', { succeededIndexes: str('Indexes that must succeed.'), succeededCount: int32('How many of them.') }), 'Rules.', {
+          type: 'atomic',
+        }),
+      },
+      { required: ['rules'] },
+    ),
+    backoffLimit: int32('Retries before the job is failed; 6 by default.'),
+    backoffLimitPerIndex: int32('Retries per index of an Indexed job.'),
+    maxFailedIndexes: int32('Failed indexes before the job is failed.'),
+    selector: labelSelector('Label query over the pods of the job; generated unless manualSelector is true.'),
+    manualSelector: bool('Whether the selector is given by the user instead of generated.'),
+    template: desc(PodTemplateSpec, 'Template of the pods the job runs.'),
+    ttlSecondsAfterFinished: int32('Seconds after completion when the job is deleted.'),
+    completionMode: str('NonIndexed (the default) or Indexed.'),
+    suspend: bool('Whether the job is suspended: no pods are created while it is.'),
+    podReplacementPolicy: str('When replacement pods are created: TerminatingOrFailed (the default) or Failed.'),
+    managedBy: str('Controller that manages the job; the built-in one when unset.'),
+  },
+  { required: ['template'] },
+);
 
 const JobStatus = obj('Observed state of a job.', {
-  conditions: list(condition('A condition of the job (Complete, Failed, Suspended, ...).'), 'Latest observations of the job\'s state.', { type: 'atomic', mergeKey: 'type', strategy: 'merge' }),
+  conditions: list(condition('A condition of the job (Complete, Failed, Suspended, ...).'), "Latest observations of the job's state.", {
+    type: 'atomic',
+    mergeKey: 'type',
+    strategy: 'merge',
+  }),
   startTime: time('When the job controller started the job.'),
   completionTime: time('When the job completed.'),
   active: int32('Pods pending or running.'),
@@ -78,16 +120,20 @@ const JobTemplateSpec = obj('The jobs a cron job creates.', {
   spec: desc(JobSpec, 'Desired state of the created jobs.'),
 });
 
-const CronJobSpec = obj('Desired state of a cron job.', {
-  schedule: str('Schedule in cron format, e.g. "*/5 * * * *".'),
-  timeZone: str('Time zone of the schedule; the controller\'s local zone when unset.'),
-  startingDeadlineSeconds: int64('Seconds after a missed start during which the job may still start.'),
-  concurrencyPolicy: str('Allow (the default), Forbid or Replace concurrent runs.'),
-  suspend: bool('Whether later runs are suspended; false by default.'),
-  jobTemplate: JobTemplateSpec,
-  successfulJobsHistoryLimit: int32('Successful jobs kept; 3 by default.'),
-  failedJobsHistoryLimit: int32('Failed jobs kept; 1 by default.'),
-}, { required: ['schedule', 'jobTemplate'] });
+const CronJobSpec = obj(
+  'Desired state of a cron job.',
+  {
+    schedule: str('Schedule in cron format, e.g. "*/5 * * * *".'),
+    timeZone: str("Time zone of the schedule; the controller's local zone when unset."),
+    startingDeadlineSeconds: int64('Seconds after a missed start during which the job may still start.'),
+    concurrencyPolicy: str('Allow (the default), Forbid or Replace concurrent runs.'),
+    suspend: bool('Whether later runs are suspended; false by default.'),
+    jobTemplate: JobTemplateSpec,
+    successfulJobsHistoryLimit: int32('Successful jobs kept; 3 by default.'),
+    failedJobsHistoryLimit: int32('Failed jobs kept; 1 by default.'),
+  },
+  { required: ['schedule', 'jobTemplate'] },
+);
 
 const CronJobStatus = obj('Observed state of a cron job.', {
   active: list(LocalObjectReference, 'Jobs currently running.', { type: 'atomic' }),
@@ -218,7 +264,8 @@ function validateJob(job: KObject, old?: KObject): FieldError[] {
     if (!deepEqual(spec.selector, old.spec?.selector)) errs.push(immutable('spec.selector', goLabelSelector(spec.selector)));
     if (spec.completions !== old.spec?.completions && spec.completionMode !== 'Indexed') errs.push(immutable('spec.completions', spec.completions ?? null));
     // The template may change only while the job is suspended (mutable scheduling directives).
-    if (!deepEqual(spec.template, old.spec?.template) && !(old.spec?.suspend === true)) errs.push(immutable('spec.template', new GoText('core.PodTemplateSpec{...}')));
+    if (!deepEqual(spec.template, old.spec?.template) && !(old.spec?.suspend === true))
+      errs.push(immutable('spec.template', new GoText('core.PodTemplateSpec{...}')));
     if (spec.completionMode !== old.spec?.completionMode) errs.push(immutable('spec.completionMode', spec.completionMode ?? null));
   }
   return errs;
@@ -233,7 +280,9 @@ function cronScheduleError(schedule: string): string | undefined {
   const fields = schedule.trim().split(/\s+/).filter(Boolean);
   if (fields.length !== 5) return `expected exactly 5 fields, found ${fields.length}: [${fields.join(' ')}]`;
   const ranges: Array<[number, number, Record<string, number>?]> = [
-    [0, 59], [0, 23], [1, 31],
+    [0, 59],
+    [0, 23],
+    [1, 31],
     [1, 12, { jan: 1, feb: 2, mar: 3, apr: 4, may: 5, jun: 6, jul: 7, aug: 8, sep: 9, oct: 10, nov: 11, dec: 12 }],
     [0, 6, { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 }],
   ];
@@ -302,11 +351,30 @@ const base = {
   generation: true,
 } as const;
 
-const WIDE = (template: (o: KObject) => KObject | undefined, selector: (o: KObject) => unknown) => [
-  { name: 'Containers', type: 'string', priority: 1, description: 'Names of each container in the template.', cell: (o: KObject) => containerNames(template(o)) },
-  { name: 'Images', type: 'string', priority: 1, description: 'Images referenced by each container in the template.', cell: (o: KObject) => containerImages(template(o)) },
-  { name: 'Selector', type: 'string', priority: 1, description: 'Label query over the pods of the job.', cell: (o: KObject) => formatLabelSelector(selector(o)) },
-] as const;
+const WIDE = (template: (o: KObject) => KObject | undefined, selector: (o: KObject) => unknown) =>
+  [
+    {
+      name: 'Containers',
+      type: 'string',
+      priority: 1,
+      description: 'Names of each container in the template.',
+      cell: (o: KObject) => containerNames(template(o)),
+    },
+    {
+      name: 'Images',
+      type: 'string',
+      priority: 1,
+      description: 'Images referenced by each container in the template.',
+      cell: (o: KObject) => containerImages(template(o)),
+    },
+    {
+      name: 'Selector',
+      type: 'string',
+      priority: 1,
+      description: 'Label query over the pods of the job.',
+      cell: (o: KObject) => formatLabelSelector(selector(o)),
+    },
+  ] as const;
 
 export const jobs: ResourceDefinition = {
   ...base,
@@ -325,7 +393,10 @@ export const jobs: ResourceDefinition = {
     { name: 'Completions', type: 'string', description: 'Succeeded pods out of the completions needed.', cell: jobCompletions },
     { name: 'Duration', type: 'string', description: 'Time required to complete the job.', cell: jobDuration },
     AGE_COLUMN,
-    ...WIDE((o) => o.spec?.template, (o) => o.spec?.selector),
+    ...WIDE(
+      (o) => o.spec?.template,
+      (o) => o.spec?.selector,
+    ),
   ],
   fieldSelectors: { 'status.successful': (o) => String(n(o.status?.succeeded)) },
   strategy: workloadStrategy({
@@ -354,9 +425,17 @@ export const cronjobs: ResourceDefinition = {
     { name: 'Timezone', type: 'string', description: 'Time zone of the schedule.', cell: (o) => o.spec?.timeZone ?? '<none>' },
     { name: 'Suspend', type: 'boolean', description: 'Whether later runs are suspended.', cell: (o) => boolPtr(o.spec?.suspend) },
     { name: 'Active', type: 'integer', description: 'Jobs currently running.', cell: (o) => (Array.isArray(o.status?.active) ? o.status.active.length : 0) },
-    { name: 'Last Schedule', type: 'string', description: 'When a job was last scheduled.', cell: (o) => (o.status?.lastScheduleTime ? since(o.status.lastScheduleTime) : '<none>') },
+    {
+      name: 'Last Schedule',
+      type: 'string',
+      description: 'When a job was last scheduled.',
+      cell: (o) => (o.status?.lastScheduleTime ? since(o.status.lastScheduleTime) : '<none>'),
+    },
     AGE_COLUMN,
-    ...WIDE((o) => o.spec?.jobTemplate?.spec?.template, (o) => o.spec?.jobTemplate?.spec?.selector),
+    ...WIDE(
+      (o) => o.spec?.jobTemplate?.spec?.template,
+      (o) => o.spec?.jobTemplate?.spec?.selector,
+    ),
   ],
   strategy: workloadStrategy({ defaults: defaultCronJob, validate: validateCronJob }),
 };

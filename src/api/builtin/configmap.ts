@@ -66,7 +66,10 @@ export const configmaps: ResourceDefinition = {
   strategicMergePatch: true,
   generation: false,
   subresources: {},
-  columns: [{ name: 'Data', type: 'string', description: 'Number of keys in data and binaryData.', cell: (o) => countKeys(o.data) + countKeys(o.binaryData) }, AGE_COLUMN],
+  columns: [
+    { name: 'Data', type: 'string', description: 'Number of keys in data and binaryData.', cell: (o) => countKeys(o.data) + countKeys(o.binaryData) },
+    AGE_COLUMN,
+  ],
   deleteReturnsObject: false,
   strategy: {
     validate(cm, old) {
@@ -103,7 +106,9 @@ function validateSecretType(secret: KObject): FieldError[] {
   };
   switch (secret.type) {
     case 'kubernetes.io/service-account-token':
-      return secret.metadata?.annotations?.['kubernetes.io/service-account.name'] ? [] : [required(key('metadata.annotations', 'kubernetes.io/service-account.name'))];
+      return secret.metadata?.annotations?.['kubernetes.io/service-account.name']
+        ? []
+        : [required(key('metadata.annotations', 'kubernetes.io/service-account.name'))];
     case 'kubernetes.io/dockercfg':
       return json('.dockercfg');
     case 'kubernetes.io/dockerconfigjson':

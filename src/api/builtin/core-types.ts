@@ -2,43 +2,80 @@
 // kinds). Field names, types, list/map semantics and strategic-merge keys follow k8s.io/api core/v1 at v1.32;
 // the descriptions are our own short summaries for kubectl explain.
 
-import { atomicMap, bool, bytes, desc, int32, int64, intOrString, labelSelector, list, obj, objectMeta, quantity, resourceList, str, strMap, time } from './dsl.ts';
+import {
+  atomicMap,
+  bool,
+  bytes,
+  desc,
+  int32,
+  int64,
+  intOrString,
+  labelSelector,
+  list,
+  obj,
+  objectMeta,
+  quantity,
+  resourceList,
+  str,
+  strMap,
+  time,
+} from './dsl.ts';
 
-const HostPathVolumeSource = obj('A path on the node.', {
-  path: str('Path on the node; a symlink is followed.'),
-  type: str('What must exist at the path: "", DirectoryOrCreate, Directory, FileOrCreate, File, Socket, CharDevice or BlockDevice.'),
-}, { required: ['path'] });
+const HostPathVolumeSource = obj(
+  'A path on the node.',
+  {
+    path: str('Path on the node; a symlink is followed.'),
+    type: str('What must exist at the path: "", DirectoryOrCreate, Directory, FileOrCreate, File, Socket, CharDevice or BlockDevice.'),
+  },
+  { required: ['path'] },
+);
 
 const EmptyDirVolumeSource = obj('A temporary directory that starts empty.', {
   medium: str('Backing storage: "" for the node default, or Memory for a tmpfs.'),
   sizeLimit: quantity('Upper bound on the space the volume may use.'),
 });
 
-const GCEPersistentDiskVolumeSource = obj('A GCE persistent disk.', {
-  pdName: str(),
-  fsType: str(),
-  partition: int32(),
-  readOnly: bool(),
-}, { required: ['pdName'] });
+const GCEPersistentDiskVolumeSource = obj(
+  'A GCE persistent disk.',
+  {
+    pdName: str(),
+    fsType: str(),
+    partition: int32(),
+    readOnly: bool(),
+  },
+  { required: ['pdName'] },
+);
 
-const AWSElasticBlockStoreVolumeSource = obj('An AWS EBS volume.', {
-  volumeID: str(),
-  fsType: str(),
-  partition: int32(),
-  readOnly: bool(),
-}, { required: ['volumeID'] });
+const AWSElasticBlockStoreVolumeSource = obj(
+  'An AWS EBS volume.',
+  {
+    volumeID: str(),
+    fsType: str(),
+    partition: int32(),
+    readOnly: bool(),
+  },
+  { required: ['volumeID'] },
+);
 
-const GitRepoVolumeSource = obj('A git repository cloned into an empty directory.', {
-  repository: str(),
-  revision: str(),
-  directory: str(),
-}, { required: ['repository'] });
+const GitRepoVolumeSource = obj(
+  'A git repository cloned into an empty directory.',
+  {
+    repository: str(),
+    revision: str(),
+    directory: str(),
+  },
+  { required: ['repository'] },
+);
 
-const KeyToPath = obj('Maps one key of a ConfigMap or Secret to a file.', {
-  key: str('The key to project.'),
-  path: str('Relative file path for the key; may not contain "..".'),
-  mode: int32('File mode bits (0000-0777) for this file; defaults to the volume defaultMode.'),
-}, { required: ['key', 'path'] });
+const KeyToPath = obj(
+  'Maps one key of a ConfigMap or Secret to a file.',
+  {
+    key: str('The key to project.'),
+    path: str('Relative file path for the key; may not contain "..".'),
+    mode: int32('File mode bits (0000-0777) for this file; defaults to the volume defaultMode.'),
+  },
+  { required: ['key', 'path'] },
+);
 
 const SecretVolumeSource = obj('Projects the keys of a Secret as files.', {
   secretName: str('Name of the Secret in the pod namespace.'),
@@ -47,102 +84,150 @@ const SecretVolumeSource = obj('Projects the keys of a Secret as files.', {
   optional: bool('Whether the Secret or its keys may be missing.'),
 });
 
-const NFSVolumeSource = obj('An NFS export.', {
-  server: str('Host name or IP of the NFS server.'),
-  path: str('Exported path.'),
-  readOnly: bool('Mount the export read-only.'),
-}, { required: ['server', 'path'] });
+const NFSVolumeSource = obj(
+  'An NFS export.',
+  {
+    server: str('Host name or IP of the NFS server.'),
+    path: str('Exported path.'),
+    readOnly: bool('Mount the export read-only.'),
+  },
+  { required: ['server', 'path'] },
+);
 
 const LocalObjectReferenceProps = {
   name: { ...str('Name of the referent.'), default: '' },
 };
 
-export const LocalObjectReference = obj('Names an object in the same namespace.', {
-  ...LocalObjectReferenceProps,
-}, { atomic: true });
+export const LocalObjectReference = obj(
+  'Names an object in the same namespace.',
+  {
+    ...LocalObjectReferenceProps,
+  },
+  { atomic: true },
+);
 
-const ISCSIVolumeSource = obj('An iSCSI disk.', {
-  targetPortal: str(),
-  iqn: str(),
-  lun: int32(),
-  iscsiInterface: { ...str(), default: 'default' },
-  fsType: str(),
-  readOnly: bool(),
-  portals: list(str(), undefined, { type: 'atomic' }),
-  chapAuthDiscovery: bool(),
-  chapAuthSession: bool(),
-  secretRef: LocalObjectReference,
-  initiatorName: str(),
-}, { required: ['targetPortal', 'iqn', 'lun'] });
+const ISCSIVolumeSource = obj(
+  'An iSCSI disk.',
+  {
+    targetPortal: str(),
+    iqn: str(),
+    lun: int32(),
+    iscsiInterface: { ...str(), default: 'default' },
+    fsType: str(),
+    readOnly: bool(),
+    portals: list(str(), undefined, { type: 'atomic' }),
+    chapAuthDiscovery: bool(),
+    chapAuthSession: bool(),
+    secretRef: LocalObjectReference,
+    initiatorName: str(),
+  },
+  { required: ['targetPortal', 'iqn', 'lun'] },
+);
 
-const GlusterfsVolumeSource = obj('A GlusterFS mount.', {
-  endpoints: str(),
-  path: str(),
-  readOnly: bool(),
-}, { required: ['endpoints', 'path'] });
+const GlusterfsVolumeSource = obj(
+  'A GlusterFS mount.',
+  {
+    endpoints: str(),
+    path: str(),
+    readOnly: bool(),
+  },
+  { required: ['endpoints', 'path'] },
+);
 
-const PersistentVolumeClaimVolumeSource = obj('Uses a PersistentVolumeClaim of the pod namespace.', {
-  claimName: str('Name of the claim.'),
-  readOnly: bool('Force a read-only mount.'),
-}, { required: ['claimName'] });
+const PersistentVolumeClaimVolumeSource = obj(
+  'Uses a PersistentVolumeClaim of the pod namespace.',
+  {
+    claimName: str('Name of the claim.'),
+    readOnly: bool('Force a read-only mount.'),
+  },
+  { required: ['claimName'] },
+);
 
-const RBDVolumeSource = obj('A Ceph RBD image.', {
-  monitors: list(str(), undefined, { type: 'atomic' }),
-  image: str(),
-  fsType: str(),
-  pool: { ...str(), default: 'rbd' },
-  user: { ...str(), default: 'admin' },
-  keyring: { ...str(), default: '/etc/ceph/keyring' },
-  secretRef: LocalObjectReference,
-  readOnly: bool(),
-}, { required: ['monitors', 'image'] });
+const RBDVolumeSource = obj(
+  'A Ceph RBD image.',
+  {
+    monitors: list(str(), undefined, { type: 'atomic' }),
+    image: str(),
+    fsType: str(),
+    pool: { ...str(), default: 'rbd' },
+    user: { ...str(), default: 'admin' },
+    keyring: { ...str(), default: '/etc/ceph/keyring' },
+    secretRef: LocalObjectReference,
+    readOnly: bool(),
+  },
+  { required: ['monitors', 'image'] },
+);
 
-const FlexVolumeSource = obj('A volume handled by a FlexVolume driver.', {
-  driver: str(),
-  fsType: str(),
-  secretRef: LocalObjectReference,
-  readOnly: bool(),
-  options: strMap(),
-}, { required: ['driver'] });
+const FlexVolumeSource = obj(
+  'A volume handled by a FlexVolume driver.',
+  {
+    driver: str(),
+    fsType: str(),
+    secretRef: LocalObjectReference,
+    readOnly: bool(),
+    options: strMap(),
+  },
+  { required: ['driver'] },
+);
 
-const CinderVolumeSource = obj('An OpenStack Cinder volume.', {
-  volumeID: str(),
-  fsType: str(),
-  readOnly: bool(),
-  secretRef: LocalObjectReference,
-}, { required: ['volumeID'] });
+const CinderVolumeSource = obj(
+  'An OpenStack Cinder volume.',
+  {
+    volumeID: str(),
+    fsType: str(),
+    readOnly: bool(),
+    secretRef: LocalObjectReference,
+  },
+  { required: ['volumeID'] },
+);
 
-const CephFSVolumeSource = obj('A CephFS mount.', {
-  monitors: list(str(), undefined, { type: 'atomic' }),
-  path: str(),
-  user: str(),
-  secretFile: str(),
-  secretRef: LocalObjectReference,
-  readOnly: bool(),
-}, { required: ['monitors'] });
+const CephFSVolumeSource = obj(
+  'A CephFS mount.',
+  {
+    monitors: list(str(), undefined, { type: 'atomic' }),
+    path: str(),
+    user: str(),
+    secretFile: str(),
+    secretRef: LocalObjectReference,
+    readOnly: bool(),
+  },
+  { required: ['monitors'] },
+);
 
 const FlockerVolumeSource = obj('A Flocker dataset.', {
   datasetName: str(),
   datasetUUID: str(),
 });
 
-const ObjectFieldSelector = obj('Selects a field of the pod.', {
-  apiVersion: str('Version the fieldPath is written against; "v1" by default.'),
-  fieldPath: str('Path of the field, e.g. metadata.name or status.podIP.'),
-}, { required: ['fieldPath'], atomic: true });
+const ObjectFieldSelector = obj(
+  'Selects a field of the pod.',
+  {
+    apiVersion: str('Version the fieldPath is written against; "v1" by default.'),
+    fieldPath: str('Path of the field, e.g. metadata.name or status.podIP.'),
+  },
+  { required: ['fieldPath'], atomic: true },
+);
 
-const ResourceFieldSelector = obj('Selects a resource request or limit of a container.', {
-  containerName: str('Container to read; required for volumes.'),
-  resource: str('Resource to expose, e.g. limits.cpu or requests.memory.'),
-  divisor: quantity('Unit the value is divided by; 1 by default.'),
-}, { required: ['resource'], atomic: true });
+const ResourceFieldSelector = obj(
+  'Selects a resource request or limit of a container.',
+  {
+    containerName: str('Container to read; required for volumes.'),
+    resource: str('Resource to expose, e.g. limits.cpu or requests.memory.'),
+    divisor: quantity('Unit the value is divided by; 1 by default.'),
+  },
+  { required: ['resource'], atomic: true },
+);
 
-const DownwardAPIVolumeFile = obj('One file of a downward API volume.', {
-  path: str('Relative path of the file.'),
-  fieldRef: desc(ObjectFieldSelector, 'Pod field written to the file.'),
-  resourceFieldRef: desc(ResourceFieldSelector, 'Container resource written to the file.'),
-  mode: int32('Mode bits for this file.'),
-}, { required: ['path'] });
+const DownwardAPIVolumeFile = obj(
+  'One file of a downward API volume.',
+  {
+    path: str('Relative path of the file.'),
+    fieldRef: desc(ObjectFieldSelector, 'Pod field written to the file.'),
+    resourceFieldRef: desc(ResourceFieldSelector, 'Container resource written to the file.'),
+    mode: int32('Mode bits for this file.'),
+  },
+  { required: ['path'] },
+);
 
 const DownwardAPIVolumeSource = obj('Files describing the pod.', {
   items: list(DownwardAPIVolumeFile, 'Files to create.', { type: 'atomic' }),
@@ -157,11 +242,15 @@ const FCVolumeSource = obj('A Fibre Channel disk.', {
   wwids: list(str(), undefined, { type: 'atomic' }),
 });
 
-const AzureFileVolumeSource = obj('An Azure File share.', {
-  secretName: str(),
-  shareName: str(),
-  readOnly: bool(),
-}, { required: ['secretName', 'shareName'] });
+const AzureFileVolumeSource = obj(
+  'An Azure File share.',
+  {
+    secretName: str(),
+    shareName: str(),
+    readOnly: bool(),
+  },
+  { required: ['secretName', 'shareName'] },
+);
 
 const ConfigMapVolumeSource = obj('Projects the keys of a ConfigMap as files.', {
   ...LocalObjectReferenceProps,
@@ -170,35 +259,51 @@ const ConfigMapVolumeSource = obj('Projects the keys of a ConfigMap as files.', 
   optional: bool('Whether the ConfigMap or its keys may be missing.'),
 });
 
-const VsphereVirtualDiskVolumeSource = obj('A vSphere virtual disk.', {
-  volumePath: str(),
-  fsType: str(),
-  storagePolicyName: str(),
-  storagePolicyID: str(),
-}, { required: ['volumePath'] });
+const VsphereVirtualDiskVolumeSource = obj(
+  'A vSphere virtual disk.',
+  {
+    volumePath: str(),
+    fsType: str(),
+    storagePolicyName: str(),
+    storagePolicyID: str(),
+  },
+  { required: ['volumePath'] },
+);
 
-const QuobyteVolumeSource = obj('A Quobyte mount.', {
-  registry: str(),
-  volume: str(),
-  readOnly: bool(),
-  user: str(),
-  group: str(),
-  tenant: str(),
-}, { required: ['registry', 'volume'] });
+const QuobyteVolumeSource = obj(
+  'A Quobyte mount.',
+  {
+    registry: str(),
+    volume: str(),
+    readOnly: bool(),
+    user: str(),
+    group: str(),
+    tenant: str(),
+  },
+  { required: ['registry', 'volume'] },
+);
 
-const AzureDiskVolumeSource = obj('An Azure data disk.', {
-  diskName: str(),
-  diskURI: str(),
-  cachingMode: str(),
-  fsType: { ...str(), default: 'ext4' },
-  readOnly: bool(),
-  kind: str(),
-}, { required: ['diskName', 'diskURI'] });
+const AzureDiskVolumeSource = obj(
+  'An Azure data disk.',
+  {
+    diskName: str(),
+    diskURI: str(),
+    cachingMode: str(),
+    fsType: { ...str(), default: 'ext4' },
+    readOnly: bool(),
+    kind: str(),
+  },
+  { required: ['diskName', 'diskURI'] },
+);
 
-const PhotonPersistentDiskVolumeSource = obj('A Photon Controller persistent disk.', {
-  pdID: str(),
-  fsType: str(),
-}, { required: ['pdID'] });
+const PhotonPersistentDiskVolumeSource = obj(
+  'A Photon Controller persistent disk.',
+  {
+    pdID: str(),
+    fsType: str(),
+  },
+  { required: ['pdID'] },
+);
 
 const SecretProjection = obj('Secret keys projected into a projected volume.', {
   ...LocalObjectReferenceProps,
@@ -216,19 +321,27 @@ const ConfigMapProjection = obj('ConfigMap keys projected into a projected volum
   optional: bool(),
 });
 
-const ServiceAccountTokenProjection = obj('A service account token projected into a file.', {
-  audience: str('Intended audience of the token; the API server by default.'),
-  expirationSeconds: int64('Requested token lifetime; 1 hour by default, at least 10 minutes.'),
-  path: str('Relative path of the token file.'),
-}, { required: ['path'] });
+const ServiceAccountTokenProjection = obj(
+  'A service account token projected into a file.',
+  {
+    audience: str('Intended audience of the token; the API server by default.'),
+    expirationSeconds: int64('Requested token lifetime; 1 hour by default, at least 10 minutes.'),
+    path: str('Relative path of the token file.'),
+  },
+  { required: ['path'] },
+);
 
-const ClusterTrustBundleProjection = obj('Certificates from ClusterTrustBundle objects written to a file.', {
-  name: str(),
-  signerName: str(),
-  labelSelector: labelSelector(),
-  optional: bool(),
-  path: str(),
-}, { required: ['path'] });
+const ClusterTrustBundleProjection = obj(
+  'Certificates from ClusterTrustBundle objects written to a file.',
+  {
+    name: str(),
+    signerName: str(),
+    labelSelector: labelSelector(),
+    optional: bool(),
+    path: str(),
+  },
+  { required: ['path'] },
+);
 
 const VolumeProjection = obj('One source of a projected volume; set exactly one field.', {
   secret: SecretProjection,
@@ -243,24 +356,32 @@ const ProjectedVolumeSource = obj('Several volume sources projected into one dir
   defaultMode: int32('Mode bits for created files.'),
 });
 
-const PortworxVolumeSource = obj('A Portworx volume.', {
-  volumeID: str(),
-  fsType: str(),
-  readOnly: bool(),
-}, { required: ['volumeID'] });
+const PortworxVolumeSource = obj(
+  'A Portworx volume.',
+  {
+    volumeID: str(),
+    fsType: str(),
+    readOnly: bool(),
+  },
+  { required: ['volumeID'] },
+);
 
-const ScaleIOVolumeSource = obj('A ScaleIO volume.', {
-  gateway: str(),
-  system: str(),
-  secretRef: LocalObjectReference,
-  sslEnabled: bool(),
-  protectionDomain: str(),
-  storagePool: str(),
-  storageMode: { ...str(), default: 'ThinProvisioned' },
-  volumeName: str(),
-  fsType: { ...str(), default: 'xfs' },
-  readOnly: bool(),
-}, { required: ['gateway', 'system', 'secretRef'] });
+const ScaleIOVolumeSource = obj(
+  'A ScaleIO volume.',
+  {
+    gateway: str(),
+    system: str(),
+    secretRef: LocalObjectReference,
+    sslEnabled: bool(),
+    protectionDomain: str(),
+    storagePool: str(),
+    storageMode: { ...str(), default: 'ThinProvisioned' },
+    volumeName: str(),
+    fsType: { ...str(), default: 'xfs' },
+    readOnly: bool(),
+  },
+  { required: ['gateway', 'system', 'secretRef'] },
+);
 
 const StorageOSVolumeSource = obj('A StorageOS volume.', {
   volumeName: str(),
@@ -270,31 +391,43 @@ const StorageOSVolumeSource = obj('A StorageOS volume.', {
   secretRef: LocalObjectReference,
 });
 
-const CSIVolumeSource = obj('An ephemeral volume provided by a CSI driver.', {
-  driver: str('Name of the CSI driver.'),
-  readOnly: bool('Mount read-only.'),
-  fsType: str('Filesystem type to mount.'),
-  volumeAttributes: strMap('Driver-specific properties.'),
-  nodePublishSecretRef: desc(LocalObjectReference, 'Secret passed to the driver when publishing the volume.'),
-}, { required: ['driver'] });
+const CSIVolumeSource = obj(
+  'An ephemeral volume provided by a CSI driver.',
+  {
+    driver: str('Name of the CSI driver.'),
+    readOnly: bool('Mount read-only.'),
+    fsType: str('Filesystem type to mount.'),
+    volumeAttributes: strMap('Driver-specific properties.'),
+    nodePublishSecretRef: desc(LocalObjectReference, 'Secret passed to the driver when publishing the volume.'),
+  },
+  { required: ['driver'] },
+);
 
 const VolumeResourceRequirements = obj('Storage requests and limits of a claim.', {
   limits: resourceList(),
   requests: resourceList(),
 });
 
-const TypedLocalObjectReference = obj('A reference to an object of a given kind in the same namespace.', {
-  apiGroup: str(),
-  kind: str(),
-  name: str(),
-}, { required: ['kind', 'name'], atomic: true });
+const TypedLocalObjectReference = obj(
+  'A reference to an object of a given kind in the same namespace.',
+  {
+    apiGroup: str(),
+    kind: str(),
+    name: str(),
+  },
+  { required: ['kind', 'name'], atomic: true },
+);
 
-const TypedObjectReference = obj('A reference to an object of a given kind, possibly in another namespace.', {
-  apiGroup: str(),
-  kind: str(),
-  name: str(),
-  namespace: str(),
-}, { required: ['kind', 'name'] });
+const TypedObjectReference = obj(
+  'A reference to an object of a given kind, possibly in another namespace.',
+  {
+    apiGroup: str(),
+    kind: str(),
+    name: str(),
+    namespace: str(),
+  },
+  { required: ['kind', 'name'] },
+);
 
 const PersistentVolumeClaimSpec = obj('Desired characteristics of a volume claim.', {
   accessModes: list(str(), undefined, { type: 'atomic' }),
@@ -308,10 +441,14 @@ const PersistentVolumeClaimSpec = obj('Desired characteristics of a volume claim
   volumeAttributesClassName: str(),
 });
 
-const PersistentVolumeClaimTemplate = obj('Template of a PersistentVolumeClaim.', {
-  metadata: objectMeta(),
-  spec: PersistentVolumeClaimSpec,
-}, { required: ['spec'] });
+const PersistentVolumeClaimTemplate = obj(
+  'Template of a PersistentVolumeClaim.',
+  {
+    metadata: objectMeta(),
+    spec: PersistentVolumeClaimSpec,
+  },
+  { required: ['spec'] },
+);
 
 const EphemeralVolumeSource = obj('A volume whose PersistentVolumeClaim is created and deleted with the pod.', {
   volumeClaimTemplate: desc(PersistentVolumeClaimTemplate, 'Template for the claim created for this volume.'),
@@ -355,18 +492,26 @@ const VolumeSourceProps = {
   image: desc(ImageVolumeSource, 'The contents of an OCI image or artifact, mounted read-only.'),
 };
 
-const Volume = obj('A named volume that containers of the pod can mount. Exactly one source must be set.', {
-  name: str('Volume name; a DNS label unique within the pod, referenced by volumeMounts.'),
-  ...VolumeSourceProps,
-}, { required: ['name'] });
+const Volume = obj(
+  'A named volume that containers of the pod can mount. Exactly one source must be set.',
+  {
+    name: str('Volume name; a DNS label unique within the pod, referenced by volumeMounts.'),
+    ...VolumeSourceProps,
+  },
+  { required: ['name'] },
+);
 
-const ContainerPort = obj('A network port of a container.', {
-  name: str('IANA_SVC_NAME-style name, unique in the pod; services may refer to it.'),
-  hostPort: int32('Port number exposed on the host; rarely needed.'),
-  containerPort: int32('Port number on the pod IP, 1-65535.'),
-  protocol: { ...str('UDP, TCP or SCTP; TCP by default.'), default: 'TCP' },
-  hostIP: str('Host IP the host port binds to.'),
-}, { required: ['containerPort'] });
+const ContainerPort = obj(
+  'A network port of a container.',
+  {
+    name: str('IANA_SVC_NAME-style name, unique in the pod; services may refer to it.'),
+    hostPort: int32('Port number exposed on the host; rarely needed.'),
+    containerPort: int32('Port number on the pod IP, 1-65535.'),
+    protocol: { ...str('UDP, TCP or SCTP; TCP by default.'), default: 'TCP' },
+    hostIP: str('Host IP the host port binds to.'),
+  },
+  { required: ['containerPort'] },
+);
 
 const ConfigMapEnvSource = obj('A ConfigMap whose keys become environment variables.', {
   ...LocalObjectReferenceProps,
@@ -384,17 +529,25 @@ const EnvFromSource = obj('A source of a set of environment variables.', {
   secretRef: desc(SecretEnvSource, 'Secret to read.'),
 });
 
-const ConfigMapKeySelector = obj('Selects one key of a ConfigMap.', {
-  ...LocalObjectReferenceProps,
-  key: str('The key to read.'),
-  optional: bool('Whether the ConfigMap or key may be missing.'),
-}, { required: ['key'], atomic: true });
+const ConfigMapKeySelector = obj(
+  'Selects one key of a ConfigMap.',
+  {
+    ...LocalObjectReferenceProps,
+    key: str('The key to read.'),
+    optional: bool('Whether the ConfigMap or key may be missing.'),
+  },
+  { required: ['key'], atomic: true },
+);
 
-const SecretKeySelector = obj('Selects one key of a Secret.', {
-  ...LocalObjectReferenceProps,
-  key: str('The key to read.'),
-  optional: bool('Whether the Secret or key may be missing.'),
-}, { required: ['key'], atomic: true });
+const SecretKeySelector = obj(
+  'Selects one key of a Secret.',
+  {
+    ...LocalObjectReferenceProps,
+    key: str('The key to read.'),
+    optional: bool('Whether the Secret or key may be missing.'),
+  },
+  { required: ['key'], atomic: true },
+);
 
 const EnvVarSource = obj('Where an environment variable value comes from; set exactly one field.', {
   fieldRef: desc(ObjectFieldSelector, 'A pod field such as metadata.name, spec.nodeName or status.podIP.'),
@@ -403,16 +556,24 @@ const EnvVarSource = obj('Where an environment variable value comes from; set ex
   secretKeyRef: desc(SecretKeySelector, 'A key of a Secret.'),
 });
 
-const EnvVar = obj('An environment variable.', {
-  name: str('Variable name.'),
-  value: str('Literal value; $(VAR) references to earlier variables are expanded, $$ escapes.'),
-  valueFrom: desc(EnvVarSource, 'Source of the value; cannot be combined with value.'),
-}, { required: ['name'] });
+const EnvVar = obj(
+  'An environment variable.',
+  {
+    name: str('Variable name.'),
+    value: str('Literal value; $(VAR) references to earlier variables are expanded, $$ escapes.'),
+    valueFrom: desc(EnvVarSource, 'Source of the value; cannot be combined with value.'),
+  },
+  { required: ['name'] },
+);
 
-const ResourceClaim = obj('Reference to one entry of the pod resourceClaims.', {
-  name: str(),
-  request: str(),
-}, { required: ['name'] });
+const ResourceClaim = obj(
+  'Reference to one entry of the pod resourceClaims.',
+  {
+    name: str(),
+    request: str(),
+  },
+  { required: ['name'] },
+);
 
 const ResourceRequirements = obj('Compute resource requests and limits.', {
   limits: resourceList('Maximum amount of each resource the container may use.'),
@@ -420,52 +581,80 @@ const ResourceRequirements = obj('Compute resource requests and limits.', {
   claims: list(ResourceClaim, 'Names of pod resource claims this container uses.', { map: ['name'] }),
 });
 
-const ContainerResizePolicy = obj('Resize policy for one resource.', {
-  resourceName: str(),
-  restartPolicy: str(),
-}, { required: ['resourceName', 'restartPolicy'] });
+const ContainerResizePolicy = obj(
+  'Resize policy for one resource.',
+  {
+    resourceName: str(),
+    restartPolicy: str(),
+  },
+  { required: ['resourceName', 'restartPolicy'] },
+);
 
-const VolumeMount = obj('Mounts a pod volume into a container.', {
-  name: str('Name of the pod volume.'),
-  readOnly: bool('Mount read-only.'),
-  recursiveReadOnly: str('Disabled, IfPossible or Enabled: whether read-only applies to submounts too.'),
-  mountPath: str('Path inside the container; may not contain ":".'),
-  subPath: str('Path within the volume to mount instead of its root.'),
-  mountPropagation: str('None, HostToContainer or Bidirectional.'),
-  subPathExpr: str('Like subPath, with $(VAR) expansion from the container environment.'),
-}, { required: ['name', 'mountPath'] });
+const VolumeMount = obj(
+  'Mounts a pod volume into a container.',
+  {
+    name: str('Name of the pod volume.'),
+    readOnly: bool('Mount read-only.'),
+    recursiveReadOnly: str('Disabled, IfPossible or Enabled: whether read-only applies to submounts too.'),
+    mountPath: str('Path inside the container; may not contain ":".'),
+    subPath: str('Path within the volume to mount instead of its root.'),
+    mountPropagation: str('None, HostToContainer or Bidirectional.'),
+    subPathExpr: str('Like subPath, with $(VAR) expansion from the container environment.'),
+  },
+  { required: ['name', 'mountPath'] },
+);
 
-const VolumeDevice = obj('A raw block device inside the container.', {
-  name: str('Name of a persistentVolumeClaim volume of the pod.'),
-  devicePath: str('Device path inside the container.'),
-}, { required: ['name', 'devicePath'] });
+const VolumeDevice = obj(
+  'A raw block device inside the container.',
+  {
+    name: str('Name of a persistentVolumeClaim volume of the pod.'),
+    devicePath: str('Device path inside the container.'),
+  },
+  { required: ['name', 'devicePath'] },
+);
 
 const ExecAction = obj('A command to run in the container.', {
   command: list(str(), 'Command line, run without a shell in the container root directory.', { type: 'atomic' }),
 });
 
-const HTTPHeader = obj('An HTTP header.', {
-  name: str('Header name.'),
-  value: str('Header value.'),
-}, { required: ['name', 'value'] });
+const HTTPHeader = obj(
+  'An HTTP header.',
+  {
+    name: str('Header name.'),
+    value: str('Header value.'),
+  },
+  { required: ['name', 'value'] },
+);
 
-const HTTPGetAction = obj('An HTTP GET request.', {
-  path: str('Request path.'),
-  port: intOrString('Port number or name to connect to.'),
-  host: str('Host to connect to; the pod IP by default.'),
-  scheme: str('HTTP or HTTPS; HTTP by default.'),
-  httpHeaders: list(HTTPHeader, 'Extra request headers.', { type: 'atomic' }),
-}, { required: ['port'] });
+const HTTPGetAction = obj(
+  'An HTTP GET request.',
+  {
+    path: str('Request path.'),
+    port: intOrString('Port number or name to connect to.'),
+    host: str('Host to connect to; the pod IP by default.'),
+    scheme: str('HTTP or HTTPS; HTTP by default.'),
+    httpHeaders: list(HTTPHeader, 'Extra request headers.', { type: 'atomic' }),
+  },
+  { required: ['port'] },
+);
 
-const TCPSocketAction = obj('A TCP connection attempt.', {
-  port: intOrString('Port number or name to connect to.'),
-  host: str('Host to connect to; the pod IP by default.'),
-}, { required: ['port'] });
+const TCPSocketAction = obj(
+  'A TCP connection attempt.',
+  {
+    port: intOrString('Port number or name to connect to.'),
+    host: str('Host to connect to; the pod IP by default.'),
+  },
+  { required: ['port'] },
+);
 
-const GRPCAction = obj('A gRPC health check request.', {
-  port: int32('Port of the gRPC service.'),
-  service: { ...str('Service name sent in the health check request.'), default: '' },
-}, { required: ['port'] });
+const GRPCAction = obj(
+  'A gRPC health check request.',
+  {
+    port: int32('Port of the gRPC service.'),
+    service: { ...str('Service name sent in the health check request.'), default: '' },
+  },
+  { required: ['port'] },
+);
 
 const ProbeHandlerProps = {
   exec: desc(ExecAction, 'Run a command in the container; exit code 0 is success.'),
@@ -484,9 +673,13 @@ const Probe = obj('A health check run by the kubelet; set exactly one handler.',
   terminationGracePeriodSeconds: int64('Grace period used when a failed probe kills the container; overrides the pod value.'),
 });
 
-const SleepAction = obj('A pause.', {
-  seconds: int64('Seconds to sleep.'),
-}, { required: ['seconds'] });
+const SleepAction = obj(
+  'A pause.',
+  {
+    seconds: int64('Seconds to sleep.'),
+  },
+  { required: ['seconds'] },
+);
 
 const LifecycleHandler = obj('An action for a lifecycle hook; set exactly one field.', {
   exec: desc(ExecAction, 'Run a command in the container.'),
@@ -519,15 +712,23 @@ const WindowsSecurityContextOptions = obj('Windows-specific security settings.',
   hostProcess: bool(),
 });
 
-const SeccompProfile = obj('A seccomp profile.', {
-  type: str('RuntimeDefault, Unconfined or Localhost.'),
-  localhostProfile: str('Profile file on the node, relative to the kubelet seccomp directory; only for Localhost.'),
-}, { required: ['type'] });
+const SeccompProfile = obj(
+  'A seccomp profile.',
+  {
+    type: str('RuntimeDefault, Unconfined or Localhost.'),
+    localhostProfile: str('Profile file on the node, relative to the kubelet seccomp directory; only for Localhost.'),
+  },
+  { required: ['type'] },
+);
 
-const AppArmorProfile = obj('An AppArmor profile.', {
-  type: str('RuntimeDefault, Unconfined or Localhost.'),
-  localhostProfile: str('Name of a profile loaded on the node; only for Localhost.'),
-}, { required: ['type'] });
+const AppArmorProfile = obj(
+  'An AppArmor profile.',
+  {
+    type: str('RuntimeDefault, Unconfined or Localhost.'),
+    localhostProfile: str('Name of a profile loaded on the node; only for Localhost.'),
+  },
+  { required: ['type'] },
+);
 
 const SecurityContext = obj('Security settings of a container.', {
   capabilities: desc(Capabilities, 'Linux capabilities to add or drop.'),
@@ -544,42 +745,58 @@ const SecurityContext = obj('Security settings of a container.', {
   appArmorProfile: desc(AppArmorProfile, 'AppArmor profile of the container.'),
 });
 
-const Container = obj('One application container of a pod.', {
-  name: str('Container name; a DNS label unique among the containers of the pod. Cannot be updated.'),
-  image: str('Container image reference.'),
-  command: list(str(), 'Entrypoint array, run without a shell; replaces the image ENTRYPOINT. $(VAR) references are expanded.', { type: 'atomic' }),
-  args: list(str(), 'Arguments to the entrypoint; replace the image CMD. $(VAR) references are expanded.', { type: 'atomic' }),
-  workingDir: str('Working directory; the image default when empty.'),
-  ports: list(ContainerPort, 'Ports the container exposes. Informational only: any port the process listens on is reachable.', { map: ['containerPort', 'protocol'], mergeKey: 'containerPort', strategy: 'merge' }),
-  envFrom: list(EnvFromSource, 'Sources whose keys all become environment variables; explicit env entries win.', { type: 'atomic' }),
-  env: list(EnvVar, 'Environment variables to set.', { map: ['name'], mergeKey: 'name', strategy: 'merge' }),
-  resources: desc(ResourceRequirements, 'Compute resources requested by and limited for this container.'),
-  resizePolicy: list(ContainerResizePolicy, 'How each resource may be resized in place.', { type: 'atomic' }),
-  restartPolicy: str('Only for init containers: Always makes it a sidecar that runs for the life of the pod.'),
-  volumeMounts: list(VolumeMount, 'Pod volumes mounted into the container filesystem.', { map: ['mountPath'], mergeKey: 'mountPath', strategy: 'merge' }),
-  volumeDevices: list(VolumeDevice, 'Block devices the container uses.', { map: ['devicePath'], mergeKey: 'devicePath', strategy: 'merge' }),
-  livenessProbe: desc(Probe, 'Periodic check; the container restarts when it fails.'),
-  readinessProbe: desc(Probe, 'Periodic check; the pod is removed from service endpoints while it fails.'),
-  startupProbe: desc(Probe, 'Check that must succeed before the other probes start.'),
-  lifecycle: desc(Lifecycle, 'Actions run after the container starts and before it stops.'),
-  terminationMessagePath: str('File whose contents become the termination message; /dev/termination-log by default.'),
-  terminationMessagePolicy: str('File, or FallbackToLogsOnError to use the log tail when the file is empty.'),
-  imagePullPolicy: str('Always, Never or IfNotPresent. Always when the tag is :latest or missing, else IfNotPresent.'),
-  securityContext: desc(SecurityContext, 'Security options for this container; they override the pod-level ones.'),
-  stdin: bool('Allocate a stdin buffer for the container.'),
-  stdinOnce: bool('Close stdin after the first attached client disconnects.'),
-  tty: bool('Allocate a TTY; needs stdin too.'),
-}, { required: ['name'] });
+const Container = obj(
+  'One application container of a pod.',
+  {
+    name: str('Container name; a DNS label unique among the containers of the pod. Cannot be updated.'),
+    image: str('Container image reference.'),
+    command: list(str(), 'Entrypoint array, run without a shell; replaces the image ENTRYPOINT. $(VAR) references are expanded.', { type: 'atomic' }),
+    args: list(str(), 'Arguments to the entrypoint; replace the image CMD. $(VAR) references are expanded.', { type: 'atomic' }),
+    workingDir: str('Working directory; the image default when empty.'),
+    ports: list(ContainerPort, 'Ports the container exposes. Informational only: any port the process listens on is reachable.', {
+      map: ['containerPort', 'protocol'],
+      mergeKey: 'containerPort',
+      strategy: 'merge',
+    }),
+    envFrom: list(EnvFromSource, 'Sources whose keys all become environment variables; explicit env entries win.', { type: 'atomic' }),
+    env: list(EnvVar, 'Environment variables to set.', { map: ['name'], mergeKey: 'name', strategy: 'merge' }),
+    resources: desc(ResourceRequirements, 'Compute resources requested by and limited for this container.'),
+    resizePolicy: list(ContainerResizePolicy, 'How each resource may be resized in place.', { type: 'atomic' }),
+    restartPolicy: str('Only for init containers: Always makes it a sidecar that runs for the life of the pod.'),
+    volumeMounts: list(VolumeMount, 'Pod volumes mounted into the container filesystem.', { map: ['mountPath'], mergeKey: 'mountPath', strategy: 'merge' }),
+    volumeDevices: list(VolumeDevice, 'Block devices the container uses.', { map: ['devicePath'], mergeKey: 'devicePath', strategy: 'merge' }),
+    livenessProbe: desc(Probe, 'Periodic check; the container restarts when it fails.'),
+    readinessProbe: desc(Probe, 'Periodic check; the pod is removed from service endpoints while it fails.'),
+    startupProbe: desc(Probe, 'Check that must succeed before the other probes start.'),
+    lifecycle: desc(Lifecycle, 'Actions run after the container starts and before it stops.'),
+    terminationMessagePath: str('File whose contents become the termination message; /dev/termination-log by default.'),
+    terminationMessagePolicy: str('File, or FallbackToLogsOnError to use the log tail when the file is empty.'),
+    imagePullPolicy: str('Always, Never or IfNotPresent. Always when the tag is :latest or missing, else IfNotPresent.'),
+    securityContext: desc(SecurityContext, 'Security options for this container; they override the pod-level ones.'),
+    stdin: bool('Allocate a stdin buffer for the container.'),
+    stdinOnce: bool('Close stdin after the first attached client disconnects.'),
+    tty: bool('Allocate a TTY; needs stdin too.'),
+  },
+  { required: ['name'] },
+);
 
-const EphemeralContainer = obj('A temporary container added to a running pod for debugging.', {
-  ...Container.properties,
-  targetContainerName: str('Container whose namespaces (e.g. process) this one joins.'),
-}, { required: ['name'] });
+const EphemeralContainer = obj(
+  'A temporary container added to a running pod for debugging.',
+  {
+    ...Container.properties,
+    targetContainerName: str('Container whose namespaces (e.g. process) this one joins.'),
+  },
+  { required: ['name'] },
+);
 
-const Sysctl = obj('A kernel parameter.', {
-  name: str('Parameter name.'),
-  value: str('Parameter value.'),
-}, { required: ['name', 'value'] });
+const Sysctl = obj(
+  'A kernel parameter.',
+  {
+    name: str('Parameter name.'),
+    value: str('Parameter value.'),
+  },
+  { required: ['name', 'value'] },
+);
 
 const PodSecurityContext = obj('Security settings that apply to every container of the pod.', {
   seLinuxOptions: SELinuxOptions,
@@ -597,44 +814,70 @@ const PodSecurityContext = obj('Security settings that apply to every container 
   seLinuxChangePolicy: str(),
 });
 
-const NodeSelectorRequirement = obj('A key, an operator and values.', {
-  key: str('Label or field key.'),
-  operator: str('In, NotIn, Exists, DoesNotExist, Gt or Lt.'),
-  values: list(str(), 'Values; one integer for Gt and Lt, none for Exists and DoesNotExist.', { type: 'atomic' }),
-}, { required: ['key', 'operator'] });
+const NodeSelectorRequirement = obj(
+  'A key, an operator and values.',
+  {
+    key: str('Label or field key.'),
+    operator: str('In, NotIn, Exists, DoesNotExist, Gt or Lt.'),
+    values: list(str(), 'Values; one integer for Gt and Lt, none for Exists and DoesNotExist.', { type: 'atomic' }),
+  },
+  { required: ['key', 'operator'] },
+);
 
-const NodeSelectorTerm = obj('Requirements ANDed together; an empty term matches nothing.', {
-  matchExpressions: list(NodeSelectorRequirement, 'Requirements on node labels.', { type: 'atomic' }),
-  matchFields: list(NodeSelectorRequirement, 'Requirements on node fields.', { type: 'atomic' }),
-}, { atomic: true });
+const NodeSelectorTerm = obj(
+  'Requirements ANDed together; an empty term matches nothing.',
+  {
+    matchExpressions: list(NodeSelectorRequirement, 'Requirements on node labels.', { type: 'atomic' }),
+    matchFields: list(NodeSelectorRequirement, 'Requirements on node fields.', { type: 'atomic' }),
+  },
+  { atomic: true },
+);
 
-const NodeSelector = obj('Nodes matching any of the terms.', {
-  nodeSelectorTerms: list(NodeSelectorTerm, 'Terms, ORed together.', { type: 'atomic' }),
-}, { required: ['nodeSelectorTerms'], atomic: true });
+const NodeSelector = obj(
+  'Nodes matching any of the terms.',
+  {
+    nodeSelectorTerms: list(NodeSelectorTerm, 'Terms, ORed together.', { type: 'atomic' }),
+  },
+  { required: ['nodeSelectorTerms'], atomic: true },
+);
 
-const PreferredSchedulingTerm = obj('A weighted node selector term.', {
-  weight: int32('Weight, 1-100.'),
-  preference: desc(NodeSelectorTerm, 'The node selector term.'),
-}, { required: ['weight', 'preference'] });
+const PreferredSchedulingTerm = obj(
+  'A weighted node selector term.',
+  {
+    weight: int32('Weight, 1-100.'),
+    preference: desc(NodeSelectorTerm, 'The node selector term.'),
+  },
+  { required: ['weight', 'preference'] },
+);
 
 const NodeAffinity = obj('Node affinity rules.', {
   requiredDuringSchedulingIgnoredDuringExecution: desc(NodeSelector, 'Rules a node must meet for the pod to be scheduled there.'),
-  preferredDuringSchedulingIgnoredDuringExecution: list(PreferredSchedulingTerm, 'Weighted preferences; the scheduler favours nodes that meet more of them.', { type: 'atomic' }),
+  preferredDuringSchedulingIgnoredDuringExecution: list(PreferredSchedulingTerm, 'Weighted preferences; the scheduler favours nodes that meet more of them.', {
+    type: 'atomic',
+  }),
 });
 
-const PodAffinityTerm = obj('Pods to be near (or away from) within one topology domain.', {
-  labelSelector: labelSelector('Label query over pods.'),
-  namespaces: list(str(), 'Namespaces to consider; the pod namespace when empty and no namespaceSelector.', { type: 'atomic' }),
-  topologyKey: str('Node label whose value defines the topology domain.'),
-  namespaceSelector: labelSelector('Label query over namespaces to consider.'),
-  matchLabelKeys: list(str(), 'Label keys whose values are taken from this pod and added to labelSelector with In.', { type: 'atomic' }),
-  mismatchLabelKeys: list(str(), 'Label keys whose values are taken from this pod and added to labelSelector with NotIn.', { type: 'atomic' }),
-}, { required: ['topologyKey'] });
+const PodAffinityTerm = obj(
+  'Pods to be near (or away from) within one topology domain.',
+  {
+    labelSelector: labelSelector('Label query over pods.'),
+    namespaces: list(str(), 'Namespaces to consider; the pod namespace when empty and no namespaceSelector.', { type: 'atomic' }),
+    topologyKey: str('Node label whose value defines the topology domain.'),
+    namespaceSelector: labelSelector('Label query over namespaces to consider.'),
+    matchLabelKeys: list(str(), 'Label keys whose values are taken from this pod and added to labelSelector with In.', { type: 'atomic' }),
+    mismatchLabelKeys: list(str(), 'Label keys whose values are taken from this pod and added to labelSelector with NotIn.', { type: 'atomic' }),
+  },
+  { required: ['topologyKey'] },
+);
 
-const WeightedPodAffinityTerm = obj('A weighted pod affinity term.', {
-  weight: int32('Weight, 1-100.'),
-  podAffinityTerm: desc(PodAffinityTerm, 'The pod affinity term.'),
-}, { required: ['weight', 'podAffinityTerm'] });
+const WeightedPodAffinityTerm = obj(
+  'A weighted pod affinity term.',
+  {
+    weight: int32('Weight, 1-100.'),
+    podAffinityTerm: desc(PodAffinityTerm, 'The pod affinity term.'),
+  },
+  { required: ['weight', 'podAffinityTerm'] },
+);
 
 const PodAffinity = obj('Pod affinity rules.', {
   requiredDuringSchedulingIgnoredDuringExecution: list(PodAffinityTerm, 'Terms that must all hold for the pod to be scheduled.', { type: 'atomic' }),
@@ -660,10 +903,14 @@ export const Toleration = obj('Allows the pod onto nodes with a matching taint.'
   tolerationSeconds: int64('For NoExecute: how long the pod stays bound after the taint appears.'),
 });
 
-const HostAlias = obj('Extra /etc/hosts entry.', {
-  ip: str('IP address of the entry.'),
-  hostnames: list(str(), 'Host names for the IP.', { type: 'atomic' }),
-}, { required: ['ip'] });
+const HostAlias = obj(
+  'Extra /etc/hosts entry.',
+  {
+    ip: str('IP address of the entry.'),
+    hostnames: list(str(), 'Host names for the IP.', { type: 'atomic' }),
+  },
+  { required: ['ip'] },
+);
 
 const PodDNSConfigOption = obj('A resolver option.', {
   name: str(),
@@ -676,94 +923,142 @@ const PodDNSConfig = obj('DNS settings merged with those derived from dnsPolicy.
   options: list(PodDNSConfigOption, 'Resolver options.', { type: 'atomic' }),
 });
 
-const PodReadinessGate = obj('An extra pod condition that must be True for the pod to be ready.', {
-  conditionType: str('Condition type to check.'),
-}, { required: ['conditionType'] });
+const PodReadinessGate = obj(
+  'An extra pod condition that must be True for the pod to be ready.',
+  {
+    conditionType: str('Condition type to check.'),
+  },
+  { required: ['conditionType'] },
+);
 
-const TopologySpreadConstraint = obj('How to spread matching pods over a topology.', {
-  maxSkew: int32('Largest allowed difference in matching pods between two domains.'),
-  topologyKey: str('Node label that defines the domains.'),
-  whenUnsatisfiable: str('DoNotSchedule or ScheduleAnyway.'),
-  labelSelector: labelSelector('Pods counted in each domain.'),
-  minDomains: int32('Minimum number of eligible domains.'),
-  nodeAffinityPolicy: str('Honor or Ignore: whether node affinity filters the domains.'),
-  nodeTaintsPolicy: str('Honor or Ignore: whether node taints filter the domains.'),
-  matchLabelKeys: list(str(), 'Pod label keys whose values narrow labelSelector.', { type: 'atomic' }),
-}, { required: ['maxSkew', 'topologyKey', 'whenUnsatisfiable'] });
+const TopologySpreadConstraint = obj(
+  'How to spread matching pods over a topology.',
+  {
+    maxSkew: int32('Largest allowed difference in matching pods between two domains.'),
+    topologyKey: str('Node label that defines the domains.'),
+    whenUnsatisfiable: str('DoNotSchedule or ScheduleAnyway.'),
+    labelSelector: labelSelector('Pods counted in each domain.'),
+    minDomains: int32('Minimum number of eligible domains.'),
+    nodeAffinityPolicy: str('Honor or Ignore: whether node affinity filters the domains.'),
+    nodeTaintsPolicy: str('Honor or Ignore: whether node taints filter the domains.'),
+    matchLabelKeys: list(str(), 'Pod label keys whose values narrow labelSelector.', { type: 'atomic' }),
+  },
+  { required: ['maxSkew', 'topologyKey', 'whenUnsatisfiable'] },
+);
 
-const PodOS = obj('Operating system of the pod.', {
-  name: str('linux or windows.'),
-}, { required: ['name'] });
+const PodOS = obj(
+  'Operating system of the pod.',
+  {
+    name: str('linux or windows.'),
+  },
+  { required: ['name'] },
+);
 
-const PodSchedulingGate = obj('A gate that keeps the pod from being scheduled while present.', {
-  name: str('Gate name, unique in the pod.'),
-}, { required: ['name'] });
+const PodSchedulingGate = obj(
+  'A gate that keeps the pod from being scheduled while present.',
+  {
+    name: str('Gate name, unique in the pod.'),
+  },
+  { required: ['name'] },
+);
 
-const PodResourceClaim = obj('A dynamic resource claim used by the pod.', {
-  name: str(),
-  resourceClaimName: str(),
-  resourceClaimTemplateName: str(),
-}, { required: ['name'] });
+const PodResourceClaim = obj(
+  'A dynamic resource claim used by the pod.',
+  {
+    name: str(),
+    resourceClaimName: str(),
+    resourceClaimTemplateName: str(),
+  },
+  { required: ['name'] },
+);
 
-export const PodSpec = obj('Desired state of a pod.', {
-  volumes: list(Volume, 'Volumes that containers of the pod can mount.', { map: ['name'], mergeKey: 'name', strategy: 'merge,retainKeys' }),
-  initContainers: list(Container, 'Containers run in order before the app containers start; each must succeed. Cannot be updated.', { map: ['name'], mergeKey: 'name', strategy: 'merge' }),
-  containers: list(Container, 'The app containers; at least one. Cannot be added or removed.', { map: ['name'], mergeKey: 'name', strategy: 'merge' }),
-  ephemeralContainers: list(EphemeralContainer, 'Debugging containers added through the ephemeralcontainers subresource.', { map: ['name'], mergeKey: 'name', strategy: 'merge' }),
-  restartPolicy: str('Always (the default), OnFailure or Never.'),
-  terminationGracePeriodSeconds: int64('Seconds a container gets to stop after SIGTERM before it is killed; 30 by default.'),
-  activeDeadlineSeconds: int64('Seconds the pod may run on a node before it is marked failed.'),
-  dnsPolicy: str('ClusterFirst (the default), ClusterFirstWithHostNet, Default or None.'),
-  nodeSelector: atomicMap(strMap('Labels a node must carry for the pod to be scheduled on it.')),
-  serviceAccountName: str('Service account the pod runs as.'),
-  serviceAccount: str('Deprecated alias of serviceAccountName.'),
-  automountServiceAccountToken: bool('Whether a service account token is mounted automatically.'),
-  nodeName: str('Node the pod is bound to; set by the scheduler through the binding subresource.'),
-  hostNetwork: bool('Use the network namespace of the host.'),
-  hostPID: bool('Use the process namespace of the host.'),
-  hostIPC: bool('Use the IPC namespace of the host.'),
-  shareProcessNamespace: bool("Let the containers of the pod see each other's processes."),
-  securityContext: desc(PodSecurityContext, 'Pod-level security settings.'),
-  imagePullSecrets: list(LocalObjectReference, 'Secrets used to pull the images.', { map: ['name'], mergeKey: 'name', strategy: 'merge' }),
-  hostname: str('Host name of the pod; the pod name by default.'),
-  subdomain: str('Subdomain; with a headless service the pod gets <hostname>.<subdomain>.<namespace>.svc.<domain>.'),
-  affinity: desc(Affinity, 'Scheduling constraints.'),
-  schedulerName: str('Scheduler that handles the pod; default-scheduler by default.'),
-  tolerations: list(Toleration, 'Taints the pod tolerates.', { type: 'atomic' }),
-  hostAliases: list(HostAlias, 'Extra /etc/hosts entries.', { map: ['ip'], mergeKey: 'ip', strategy: 'merge' }),
-  priorityClassName: str('PriorityClass giving the pod priority.'),
-  priority: int32('Priority value, filled from priorityClassName.'),
-  dnsConfig: desc(PodDNSConfig, 'Extra DNS settings.'),
-  readinessGates: list(PodReadinessGate, 'Extra conditions that must be True for the pod to be ready.', { type: 'atomic' }),
-  runtimeClassName: str('RuntimeClass used to run the pod.'),
-  enableServiceLinks: bool('Inject environment variables describing services; true by default.'),
-  preemptionPolicy: str('PreemptLowerPriority or Never.'),
-  overhead: resourceList('Resources the pod sandbox consumes on top of the containers; set from the RuntimeClass.'),
-  topologySpreadConstraints: list(TopologySpreadConstraint, 'How pods spread over topology domains.', { map: ['topologyKey', 'whenUnsatisfiable'], mergeKey: 'topologyKey', strategy: 'merge' }),
-  setHostnameAsFQDN: bool('Set the host name to the fully qualified domain name.'),
-  os: desc(PodOS, 'Operating system the containers need.'),
-  hostUsers: bool('Use the user namespace of the host; false requests a new user namespace.'),
-  schedulingGates: list(PodSchedulingGate, 'Gates that block scheduling until all are removed.', { map: ['name'], mergeKey: 'name', strategy: 'merge' }),
-  resourceClaims: list(PodResourceClaim, 'Dynamic resource claims the pod needs.', { map: ['name'], mergeKey: 'name', strategy: 'merge,retainKeys' }),
-  resources: desc(ResourceRequirements, 'Pod-level resource requests and limits.'),
-}, { required: ['containers'] });
+export const PodSpec = obj(
+  'Desired state of a pod.',
+  {
+    volumes: list(Volume, 'Volumes that containers of the pod can mount.', { map: ['name'], mergeKey: 'name', strategy: 'merge,retainKeys' }),
+    initContainers: list(Container, 'Containers run in order before the app containers start; each must succeed. Cannot be updated.', {
+      map: ['name'],
+      mergeKey: 'name',
+      strategy: 'merge',
+    }),
+    containers: list(Container, 'The app containers; at least one. Cannot be added or removed.', { map: ['name'], mergeKey: 'name', strategy: 'merge' }),
+    ephemeralContainers: list(EphemeralContainer, 'Debugging containers added through the ephemeralcontainers subresource.', {
+      map: ['name'],
+      mergeKey: 'name',
+      strategy: 'merge',
+    }),
+    restartPolicy: str('Always (the default), OnFailure or Never.'),
+    terminationGracePeriodSeconds: int64('Seconds a container gets to stop after SIGTERM before it is killed; 30 by default.'),
+    activeDeadlineSeconds: int64('Seconds the pod may run on a node before it is marked failed.'),
+    dnsPolicy: str('ClusterFirst (the default), ClusterFirstWithHostNet, Default or None.'),
+    nodeSelector: atomicMap(strMap('Labels a node must carry for the pod to be scheduled on it.')),
+    serviceAccountName: str('Service account the pod runs as.'),
+    serviceAccount: str('Deprecated alias of serviceAccountName.'),
+    automountServiceAccountToken: bool('Whether a service account token is mounted automatically.'),
+    nodeName: str('Node the pod is bound to; set by the scheduler through the binding subresource.'),
+    hostNetwork: bool('Use the network namespace of the host.'),
+    hostPID: bool('Use the process namespace of the host.'),
+    hostIPC: bool('Use the IPC namespace of the host.'),
+    shareProcessNamespace: bool("Let the containers of the pod see each other's processes."),
+    securityContext: desc(PodSecurityContext, 'Pod-level security settings.'),
+    imagePullSecrets: list(LocalObjectReference, 'Secrets used to pull the images.', { map: ['name'], mergeKey: 'name', strategy: 'merge' }),
+    hostname: str('Host name of the pod; the pod name by default.'),
+    subdomain: str('Subdomain; with a headless service the pod gets <hostname>.<subdomain>.<namespace>.svc.<domain>.'),
+    affinity: desc(Affinity, 'Scheduling constraints.'),
+    schedulerName: str('Scheduler that handles the pod; default-scheduler by default.'),
+    tolerations: list(Toleration, 'Taints the pod tolerates.', { type: 'atomic' }),
+    hostAliases: list(HostAlias, 'Extra /etc/hosts entries.', { map: ['ip'], mergeKey: 'ip', strategy: 'merge' }),
+    priorityClassName: str('PriorityClass giving the pod priority.'),
+    priority: int32('Priority value, filled from priorityClassName.'),
+    dnsConfig: desc(PodDNSConfig, 'Extra DNS settings.'),
+    readinessGates: list(PodReadinessGate, 'Extra conditions that must be True for the pod to be ready.', { type: 'atomic' }),
+    runtimeClassName: str('RuntimeClass used to run the pod.'),
+    enableServiceLinks: bool('Inject environment variables describing services; true by default.'),
+    preemptionPolicy: str('PreemptLowerPriority or Never.'),
+    overhead: resourceList('Resources the pod sandbox consumes on top of the containers; set from the RuntimeClass.'),
+    topologySpreadConstraints: list(TopologySpreadConstraint, 'How pods spread over topology domains.', {
+      map: ['topologyKey', 'whenUnsatisfiable'],
+      mergeKey: 'topologyKey',
+      strategy: 'merge',
+    }),
+    setHostnameAsFQDN: bool('Set the host name to the fully qualified domain name.'),
+    os: desc(PodOS, 'Operating system the containers need.'),
+    hostUsers: bool('Use the user namespace of the host; false requests a new user namespace.'),
+    schedulingGates: list(PodSchedulingGate, 'Gates that block scheduling until all are removed.', { map: ['name'], mergeKey: 'name', strategy: 'merge' }),
+    resourceClaims: list(PodResourceClaim, 'Dynamic resource claims the pod needs.', { map: ['name'], mergeKey: 'name', strategy: 'merge,retainKeys' }),
+    resources: desc(ResourceRequirements, 'Pod-level resource requests and limits.'),
+  },
+  { required: ['containers'] },
+);
 
-const PodCondition = obj('One condition of a pod.', {
-  type: str('Condition type.'),
-  status: str('True, False or Unknown.'),
-  lastProbeTime: time('When the condition was last checked.'),
-  lastTransitionTime: time('When the status last changed.'),
-  reason: str('Short CamelCase reason for the last transition.'),
-  message: str('Human-readable details.'),
-}, { required: ['type'] });
+const PodCondition = obj(
+  'One condition of a pod.',
+  {
+    type: str('Condition type.'),
+    status: str('True, False or Unknown.'),
+    lastProbeTime: time('When the condition was last checked.'),
+    lastTransitionTime: time('When the status last changed.'),
+    reason: str('Short CamelCase reason for the last transition.'),
+    message: str('Human-readable details.'),
+  },
+  { required: ['type'] },
+);
 
-const HostIP = obj('An IP of the node.', {
-  ip: str('The address.'),
-}, { required: ['ip'] });
+const HostIP = obj(
+  'An IP of the node.',
+  {
+    ip: str('The address.'),
+  },
+  { required: ['ip'] },
+);
 
-const PodIP = obj('An IP of the pod.', {
-  ip: str('The address.'),
-}, { required: ['ip'] });
+const PodIP = obj(
+  'An IP of the pod.',
+  {
+    ip: str('The address.'),
+  },
+  { required: ['ip'] },
+);
 
 const ContainerStateWaiting = obj('A waiting container.', {
   reason: str('Why it is waiting, e.g. ContainerCreating or CrashLoopBackOff.'),
@@ -790,12 +1085,16 @@ const ContainerState = obj('State of a container; one field is set.', {
   terminated: desc(ContainerStateTerminated, 'Finished or failed.'),
 });
 
-const VolumeMountStatus = obj('A mount of a running container.', {
-  name: str(),
-  mountPath: str(),
-  readOnly: bool(),
-  recursiveReadOnly: str(),
-}, { required: ['name', 'mountPath'] });
+const VolumeMountStatus = obj(
+  'A mount of a running container.',
+  {
+    name: str(),
+    mountPath: str(),
+    readOnly: bool(),
+    recursiveReadOnly: str(),
+  },
+  { required: ['name', 'mountPath'] },
+);
 
 const LinuxContainerUser = obj('Linux identity of a container process.', {
   uid: int64(),
@@ -807,41 +1106,65 @@ const ContainerUser = obj('Identity of a container process.', {
   linux: LinuxContainerUser,
 });
 
-const ResourceHealth = obj('Health of one allocated device.', {
-  resourceID: str(),
-  health: str(),
-}, { required: ['resourceID'] });
+const ResourceHealth = obj(
+  'Health of one allocated device.',
+  {
+    resourceID: str(),
+    health: str(),
+  },
+  { required: ['resourceID'] },
+);
 
-const ResourceStatus = obj('Health of the devices allocated for one resource.', {
-  name: str(),
-  resources: list(ResourceHealth, undefined, { map: ['resourceID'] }),
-}, { required: ['name'] });
+const ResourceStatus = obj(
+  'Health of the devices allocated for one resource.',
+  {
+    name: str(),
+    resources: list(ResourceHealth, undefined, { map: ['resourceID'] }),
+  },
+  { required: ['name'] },
+);
 
-const ContainerStatus = obj('Observed state of one container.', {
-  name: str('Container name.'),
-  state: desc(ContainerState, 'Current state.'),
-  lastState: desc(ContainerState, 'State of the previous run, if the container restarted.'),
-  ready: bool('Whether the readiness probe passes.'),
-  restartCount: int32('Number of restarts.'),
-  image: str('Image the container runs.'),
-  imageID: str('Resolved image ID.'),
-  containerID: str('Runtime ID, as <type>://<id>.'),
-  started: bool('Whether the startup probe has passed.'),
-  allocatedResources: resourceList('Resources the node allocated to the container.'),
-  resources: desc(ResourceRequirements, 'Resources the runtime has applied.'),
-  volumeMounts: list(VolumeMountStatus, 'Mounts the container has.', { map: ['mountPath'], mergeKey: 'mountPath', strategy: 'merge' }),
-  user: desc(ContainerUser, 'Identity the container process runs as.'),
-  allocatedResourcesStatus: list(ResourceStatus, 'Health of the resources allocated to the container.', { map: ['name'], mergeKey: 'name', strategy: 'merge' }),
-}, { required: ['name'] });
+const ContainerStatus = obj(
+  'Observed state of one container.',
+  {
+    name: str('Container name.'),
+    state: desc(ContainerState, 'Current state.'),
+    lastState: desc(ContainerState, 'State of the previous run, if the container restarted.'),
+    ready: bool('Whether the readiness probe passes.'),
+    restartCount: int32('Number of restarts.'),
+    image: str('Image the container runs.'),
+    imageID: str('Resolved image ID.'),
+    containerID: str('Runtime ID, as <type>://<id>.'),
+    started: bool('Whether the startup probe has passed.'),
+    allocatedResources: resourceList('Resources the node allocated to the container.'),
+    resources: desc(ResourceRequirements, 'Resources the runtime has applied.'),
+    volumeMounts: list(VolumeMountStatus, 'Mounts the container has.', { map: ['mountPath'], mergeKey: 'mountPath', strategy: 'merge' }),
+    user: desc(ContainerUser, 'Identity the container process runs as.'),
+    allocatedResourcesStatus: list(ResourceStatus, 'Health of the resources allocated to the container.', {
+      map: ['name'],
+      mergeKey: 'name',
+      strategy: 'merge',
+    }),
+  },
+  { required: ['name'] },
+);
 
-const PodResourceClaimStatus = obj('The ResourceClaim generated for one pod resource claim.', {
-  name: str(),
-  resourceClaimName: str(),
-}, { required: ['name'] });
+const PodResourceClaimStatus = obj(
+  'The ResourceClaim generated for one pod resource claim.',
+  {
+    name: str(),
+    resourceClaimName: str(),
+  },
+  { required: ['name'] },
+);
 
 export const PodStatus = obj('Observed state of a pod, reported by the kubelet.', {
   phase: str('Pending, Running, Succeeded, Failed or Unknown.'),
-  conditions: list(PodCondition, 'Current conditions, e.g. PodScheduled, Initialized, ContainersReady, Ready.', { map: ['type'], mergeKey: 'type', strategy: 'merge' }),
+  conditions: list(PodCondition, 'Current conditions, e.g. PodScheduled, Initialized, ContainersReady, Ready.', {
+    map: ['type'],
+    mergeKey: 'type',
+    strategy: 'merge',
+  }),
   message: str('Human-readable reason for the current state.'),
   reason: str('Short CamelCase reason for the current state, e.g. Evicted.'),
   nominatedNodeName: str('Node the scheduler expects to use after preempting pods there.'),
@@ -855,23 +1178,35 @@ export const PodStatus = obj('Observed state of a pod, reported by the kubelet.'
   qosClass: str('Quality of service class: Guaranteed, Burstable or BestEffort.'),
   ephemeralContainerStatuses: list(ContainerStatus, 'Status of each ephemeral container.', { type: 'atomic' }),
   resize: str('State of a pending in-place resize.'),
-  resourceClaimStatuses: list(PodResourceClaimStatus, 'Names of the generated resource claims.', { map: ['name'], mergeKey: 'name', strategy: 'merge,retainKeys' }),
+  resourceClaimStatuses: list(PodResourceClaimStatus, 'Names of the generated resource claims.', {
+    map: ['name'],
+    mergeKey: 'name',
+    strategy: 'merge,retainKeys',
+  }),
 });
 
-const Taint = obj('A taint; pods that do not tolerate it are affected according to its effect.', {
-  key: str('Taint key.'),
-  value: str('Taint value.'),
-  effect: str('NoSchedule, PreferNoSchedule or NoExecute.'),
-  timeAdded: time('When a NoExecute taint was added.'),
-}, { required: ['key', 'effect'] });
+const Taint = obj(
+  'A taint; pods that do not tolerate it are affected according to its effect.',
+  {
+    key: str('Taint key.'),
+    value: str('Taint value.'),
+    effect: str('NoSchedule, PreferNoSchedule or NoExecute.'),
+    timeAdded: time('When a NoExecute taint was added.'),
+  },
+  { required: ['key', 'effect'] },
+);
 
-const ConfigMapNodeConfigSource = obj('Deprecated: a ConfigMap holding kubelet configuration.', {
-  namespace: str(),
-  name: str(),
-  uid: /*TODO types.UID*/ str(),
-  resourceVersion: str(),
-  kubeletConfigKey: str(),
-}, { required: ['namespace', 'name', 'kubeletConfigKey'] });
+const ConfigMapNodeConfigSource = obj(
+  'Deprecated: a ConfigMap holding kubelet configuration.',
+  {
+    namespace: str(),
+    name: str(),
+    uid: /*TODO types.UID*/ str(),
+    resourceVersion: str(),
+    kubeletConfigKey: str(),
+  },
+  { required: ['namespace', 'name', 'kubeletConfigKey'] },
+);
 
 const NodeConfigSource = obj('Deprecated: where kubelet configuration comes from.', {
   configMap: ConfigMapNodeConfigSource,
@@ -887,19 +1222,27 @@ export const NodeSpec = obj('Desired state of a node.', {
   externalID: str('Deprecated; ignored.'),
 });
 
-const NodeCondition = obj('One condition of a node.', {
-  type: str('Condition type, e.g. Ready.'),
-  status: str('True, False or Unknown.'),
-  lastHeartbeatTime: time('When the condition was last reported.'),
-  lastTransitionTime: time('When the status last changed.'),
-  reason: str('Short CamelCase reason for the last transition.'),
-  message: str('Human-readable details.'),
-}, { required: ['type'] });
+const NodeCondition = obj(
+  'One condition of a node.',
+  {
+    type: str('Condition type, e.g. Ready.'),
+    status: str('True, False or Unknown.'),
+    lastHeartbeatTime: time('When the condition was last reported.'),
+    lastTransitionTime: time('When the status last changed.'),
+    reason: str('Short CamelCase reason for the last transition.'),
+    message: str('Human-readable details.'),
+  },
+  { required: ['type'] },
+);
 
-const NodeAddress = obj('An address of the node.', {
-  type: str('Hostname, InternalIP, ExternalIP, InternalDNS or ExternalDNS.'),
-  address: str('The address.'),
-}, { required: ['type'] });
+const NodeAddress = obj(
+  'An address of the node.',
+  {
+    type: str('Hostname, InternalIP, ExternalIP, InternalDNS or ExternalDNS.'),
+    address: str('The address.'),
+  },
+  { required: ['type'] },
+);
 
 const DaemonEndpoint = obj('A daemon port.', {
   Port: int32('Port number.'),
@@ -927,10 +1270,14 @@ const ContainerImage = obj('An image on the node.', {
   sizeBytes: int64('Image size in bytes.'),
 });
 
-const AttachedVolume = obj('A volume attached to the node.', {
-  name: str(),
-  devicePath: str(),
-}, { required: ['name'] });
+const AttachedVolume = obj(
+  'A volume attached to the node.',
+  {
+    name: str(),
+    devicePath: str(),
+  },
+  { required: ['name'] },
+);
 
 const NodeConfigStatus = obj('Deprecated: status of dynamic kubelet configuration.', {
   assigned: NodeConfigSource,
@@ -957,7 +1304,11 @@ export const NodeStatus = obj('Observed state of a node.', {
   capacity: resourceList('Total resources of the node.'),
   allocatable: resourceList('Resources available to pods.'),
   phase: str('Deprecated and unused.'),
-  conditions: list(NodeCondition, 'Current conditions, e.g. Ready, MemoryPressure, DiskPressure, PIDPressure.', { map: ['type'], mergeKey: 'type', strategy: 'merge' }),
+  conditions: list(NodeCondition, 'Current conditions, e.g. Ready, MemoryPressure, DiskPressure, PIDPressure.', {
+    map: ['type'],
+    mergeKey: 'type',
+    strategy: 'merge',
+  }),
   addresses: list(NodeAddress, 'Addresses of the node.', { map: ['type'], mergeKey: 'type', strategy: 'merge' }),
   daemonEndpoints: desc(NodeDaemonEndpoints, 'Endpoints of daemons on the node.'),
   nodeInfo: desc(NodeSystemInfo, 'Identifiers and versions reported by the node.'),
@@ -969,18 +1320,21 @@ export const NodeStatus = obj('Observed state of a node.', {
   features: desc(NodeFeatures, 'Features the node supports.'),
 });
 
-export const ObjectReference = obj('A reference to an API object.', {
-  kind: str('Kind of the referent.'),
-  namespace: str('Namespace of the referent.'),
-  name: str('Name of the referent.'),
-  uid: /*TODO types.UID*/ str('UID of the referent.'),
-  apiVersion: str('API version of the referent.'),
-  resourceVersion: str('Resource version of the referent the reference was made against.'),
-  fieldPath: str('Path to a part of the referent, e.g. spec.containers{name} for a container.'),
-}, { atomic: true });
+export const ObjectReference = obj(
+  'A reference to an API object.',
+  {
+    kind: str('Kind of the referent.'),
+    namespace: str('Namespace of the referent.'),
+    name: str('Name of the referent.'),
+    uid: /*TODO types.UID*/ str('UID of the referent.'),
+    apiVersion: str('API version of the referent.'),
+    resourceVersion: str('Resource version of the referent the reference was made against.'),
+    fieldPath: str('Path to a part of the referent, e.g. spec.containers{name} for a container.'),
+  },
+  { atomic: true },
+);
 
 export const EventSource = obj('The component that reported an event.', {
   component: str('Reporting component.'),
   host: str('Node the component runs on.'),
 });
-

@@ -106,7 +106,8 @@ function validateEvent(e: KObject, old: KObject | undefined, strict: boolean): F
   const reportingField = strict ? 'reportingController' : 'reportingComponent';
   if (!e.eventTime) {
     // Old-style events: the event namespace must agree with the object's.
-    if (involvedNs ? ns !== involvedNs : ns !== '' && ns !== 'default') errs.push(invalid('involvedObject.namespace', involvedNs, 'does not match event.namespace'));
+    if (involvedNs ? ns !== involvedNs : ns !== '' && ns !== 'default')
+      errs.push(invalid('involvedObject.namespace', involvedNs, 'does not match event.namespace'));
   } else {
     if (!involvedNs && ns !== 'default' && ns !== 'kube-system') errs.push(invalid('involvedObject.namespace', involvedNs, 'does not match event.namespace'));
     const rc = e.reportingComponent ?? '';
@@ -135,7 +136,21 @@ function validateEvent(e: KObject, old: KObject | undefined, strict: boolean): F
   if (e.count) errs.push(invalid('count', '', 'needs to be unset'));
   if (e.source?.component || e.source?.host) errs.push(invalid('source', '', 'needs to be unset'));
   if (old) {
-    for (const f of ['involvedObject', 'reason', 'message', 'source', 'firstTimestamp', 'lastTimestamp', 'count', 'type', 'eventTime', 'action', 'related', 'reportingComponent', 'reportingInstance']) {
+    for (const f of [
+      'involvedObject',
+      'reason',
+      'message',
+      'source',
+      'firstTimestamp',
+      'lastTimestamp',
+      'count',
+      'type',
+      'eventTime',
+      'action',
+      'related',
+      'reportingComponent',
+      'reportingInstance',
+    ]) {
       if (!deepEqual(e[f] ?? null, old[f] ?? null)) errs.push(immutable(f === 'reportingComponent' ? 'reportingController' : f, e[f] ?? ''));
     }
   }
@@ -147,7 +162,15 @@ function fillSerializedZeroes(e: KObject, zeroes: Record<string, unknown>): void
   for (const [k, v] of Object.entries(zeroes)) if (e[k] === undefined) e[k] = structuredClone(v);
 }
 
-const CORE_ZEROES = { involvedObject: {}, source: {}, firstTimestamp: null, lastTimestamp: null, eventTime: null, reportingComponent: '', reportingInstance: '' };
+const CORE_ZEROES = {
+  involvedObject: {},
+  source: {},
+  firstTimestamp: null,
+  lastTimestamp: null,
+  eventTime: null,
+  reportingComponent: '',
+  reportingInstance: '',
+};
 const EVENTS_V1_ZEROES = { regarding: {}, deprecatedSource: {}, deprecatedFirstTimestamp: null, deprecatedLastTimestamp: null };
 
 /** Field selectors on every field of an ObjectReference held at `field`. */

@@ -26,9 +26,24 @@ export interface BuiltinOptions {
 export function builtinResources(opts: BuiltinOptions = {}): ResourceDefinition[] {
   const withTtl = (def: ResourceDefinition, ttlMs: number | undefined) => (ttlMs === undefined ? def : { ...def, ttlMs });
   return [
-    namespaces, configmaps, secrets, withTtl(events, opts.eventTtlMs), serviceaccounts, services, nodes, pods, withTtl(eventsV1, opts.eventTtlMs),
-    leases, customresourcedefinitions, ...rbacResources, ...reviewResources,
-    ...appsResources, ...batchResources, ...policyResources, ...schedulingResources, ...nodeResources,
+    namespaces,
+    configmaps,
+    secrets,
+    withTtl(events, opts.eventTtlMs),
+    serviceaccounts,
+    services,
+    nodes,
+    pods,
+    withTtl(eventsV1, opts.eventTtlMs),
+    leases,
+    customresourcedefinitions,
+    ...rbacResources,
+    ...reviewResources,
+    ...appsResources,
+    ...batchResources,
+    ...policyResources,
+    ...schedulingResources,
+    ...nodeResources,
   ];
 }
 

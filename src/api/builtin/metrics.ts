@@ -13,7 +13,10 @@ const usage = () => resourceList('Resource usage over the window: cpu in cores (
 const timestamp = str('End of the window the usage was measured over.');
 const window = str('Length of the window the usage was measured over (a duration, e.g. 1m0s).');
 
-const readOnly: Pick<ResourceDefinition, 'group' | 'version' | 'verbs' | 'unknownFields' | 'strategicMergePatch' | 'generation' | 'subresources' | 'deleteReturnsObject'> = {
+const readOnly: Pick<
+  ResourceDefinition,
+  'group' | 'version' | 'verbs' | 'unknownFields' | 'strategicMergePatch' | 'generation' | 'subresources' | 'deleteReturnsObject'
+> = {
   group: METRICS_GROUP,
   version: METRICS_VERSION,
   verbs: ['get', 'list'],

@@ -45,7 +45,8 @@ function validateTaints(taints: unknown, errs: FieldError[]): void {
     if (!t?.effect) errs.push(required(`${p}.effect`));
     else if (!TAINT_EFFECTS.includes(t.effect)) errs.push(notSupported(`${p}.effect`, t.effect, TAINT_EFFECTS));
     const id = `${t?.effect}\u0000${k}`;
-    if (seen.has(id)) errs.push({ type: 'FieldValueDuplicate', field: p, detail: `Duplicate value: ${JSON.stringify(t)}: taints must be unique by key and effect pair` });
+    if (seen.has(id))
+      errs.push({ type: 'FieldValueDuplicate', field: p, detail: `Duplicate value: ${JSON.stringify(t)}: taints must be unique by key and effect pair` });
     seen.add(id);
   });
 }

@@ -42,7 +42,8 @@ export async function admitPodRuntimeClass(pod: KObject, old: KObject | undefine
   if (!rc) throw rejected(pod, `pod rejected: RuntimeClass "${className}" not found`);
   const podFixed = rc.overhead?.podFixed;
   if (podFixed !== undefined) {
-    if (spec.overhead !== undefined && !deepEqual(spec.overhead, podFixed)) throw rejected(pod, "pod rejected: Pod's Overhead doesn't match RuntimeClass's defined Overhead");
+    if (spec.overhead !== undefined && !deepEqual(spec.overhead, podFixed))
+      throw rejected(pod, "pod rejected: Pod's Overhead doesn't match RuntimeClass's defined Overhead");
     spec.overhead = structuredClone(podFixed);
   } else if (spec.overhead !== undefined) {
     throw rejected(pod, 'pod rejected: Pod Overhead set without corresponding RuntimeClass defined Overhead');
@@ -73,22 +74,23 @@ export const runtimeclasses: ResourceDefinition = {
   listKind: 'RuntimeClassList',
   namespaced: false,
   verbs: STANDARD_VERBS,
-  schema: kindSchema('A container runtime configuration that pods select with spec.runtimeClassName.', {
-    handler: str('Name of the runtime configuration the node agent uses (a DNS label). Immutable.'),
-    overhead: obj('Resources a pod of this class uses on top of its containers.', { podFixed: resourceList('Fixed overhead per pod.') }),
-    scheduling: obj('Constraints that place pods of this class on nodes supporting it.', {
-      nodeSelector: { ...strMap('Labels the nodes must have; merged into the pod\'s nodeSelector.'), 'x-kubernetes-map-type': 'atomic' },
-      tolerations: list(Toleration, 'Tolerations added to the pods.', { type: 'atomic' }),
-    }),
-  }, { required: ['handler'] }),
+  schema: kindSchema(
+    'A container runtime configuration that pods select with spec.runtimeClassName.',
+    {
+      handler: str('Name of the runtime configuration the node agent uses (a DNS label). Immutable.'),
+      overhead: obj('Resources a pod of this class uses on top of its containers.', { podFixed: resourceList('Fixed overhead per pod.') }),
+      scheduling: obj('Constraints that place pods of this class on nodes supporting it.', {
+        nodeSelector: { ...strMap("Labels the nodes must have; merged into the pod's nodeSelector."), 'x-kubernetes-map-type': 'atomic' },
+        tolerations: list(Toleration, 'Tolerations added to the pods.', { type: 'atomic' }),
+      }),
+    },
+    { required: ['handler'] },
+  ),
   unknownFields: 'prune',
   strategicMergePatch: true,
   generation: false,
   subresources: {},
-  columns: [
-    { name: 'Handler', type: 'string', description: 'Runtime configuration name.', cell: (o) => o.handler ?? '' },
-    AGE_COLUMN,
-  ],
+  columns: [{ name: 'Handler', type: 'string', description: 'Runtime configuration name.', cell: (o) => o.handler ?? '' }, AGE_COLUMN],
   deleteReturnsObject: false,
   strategy: { prepareForCreate: canonicalize, prepareForUpdate: canonicalize, validate: validateRuntimeClass },
 };

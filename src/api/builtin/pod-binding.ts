@@ -24,13 +24,31 @@ export const podBinding: ActionSubresource = {
     if (!node) throw badRequest('Binding target.name is required');
     if (!ctx.objects) throw new StatusError(500, 'InternalError', 'binding needs access to the object store');
     const { name, namespace } = pod.metadata;
-    await ctx.objects.update('', 'v1', 'pods', namespace, name, (cur) => {
-      if (cur.spec?.nodeName) throw new StatusError(409, 'Conflict', `Operation cannot be fulfilled on pods/binding "${name}": pod ${name} is already assigned to node "${cur.spec.nodeName}"`);
-      if (cur.metadata?.deletionTimestamp) throw new StatusError(409, 'Conflict', `Operation cannot be fulfilled on pods/binding "${name}": pod ${name} is being deleted, cannot be assigned to a host`);
-      cur.spec = { ...cur.spec, nodeName: node };
-      cur.status = { ...cur.status, conditions: scheduledTrue(cur.status?.conditions) };
-      return cur;
-    }, { subresource: 'binding', dryRun: ctx.dryRun });
+    await ctx.objects.update(
+      '',
+      'v1',
+      'pods',
+      namespace,
+      name,
+      (cur) => {
+        if (cur.spec?.nodeName)
+          throw new StatusError(
+            409,
+            'Conflict',
+            `Operation cannot be fulfilled on pods/binding "${name}": pod ${name} is already assigned to node "${cur.spec.nodeName}"`,
+          );
+        if (cur.metadata?.deletionTimestamp)
+          throw new StatusError(
+            409,
+            'Conflict',
+            `Operation cannot be fulfilled on pods/binding "${name}": pod ${name} is being deleted, cannot be assigned to a host`,
+          );
+        cur.spec = { ...cur.spec, nodeName: node };
+        cur.status = { ...cur.status, conditions: scheduledTrue(cur.status?.conditions) };
+        return cur;
+      },
+      { subresource: 'binding', dryRun: ctx.dryRun },
+    );
     return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 };
   },
 };

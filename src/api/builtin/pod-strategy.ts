@@ -9,7 +9,20 @@ import { admitPodPriority } from './scheduling.ts';
 import { admitPodRuntimeClass } from './nodek8s.ts';
 import { compareQuantity, formatQuantity, parseQuantity } from './quantity.ts';
 import { canonicalizeResourceList, extendedResourceErrors, isExtendedResource, podQOSClass, resourceListErrors } from './resources.ts';
-import { dns1123Label, dns1123Subdomain, duplicate, envVarName, forbidden, invalid, key, labelValue, notFound, notSupported, qualifiedName, required } from './validation.ts';
+import {
+  dns1123Label,
+  dns1123Subdomain,
+  duplicate,
+  envVarName,
+  forbidden,
+  invalid,
+  key,
+  labelValue,
+  notFound,
+  notSupported,
+  qualifiedName,
+  required,
+} from './validation.ts';
 
 const RESTART_POLICIES = ['Always', 'OnFailure', 'Never'];
 const DNS_POLICIES = ['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None'];
@@ -20,9 +33,36 @@ const TOLERATION_OPERATORS = ['Equal', 'Exists'];
 const MAX_INT32 = 2 ** 31 - 1;
 /** Volume sources; a volume sets exactly one. */
 const VOLUME_SOURCES = [
-  'hostPath', 'emptyDir', 'gcePersistentDisk', 'awsElasticBlockStore', 'gitRepo', 'secret', 'nfs', 'iscsi', 'glusterfs', 'persistentVolumeClaim', 'rbd',
-  'flexVolume', 'cinder', 'cephfs', 'flocker', 'downwardAPI', 'fc', 'azureFile', 'configMap', 'vsphereVolume', 'quobyte', 'azureDisk',
-  'photonPersistentDisk', 'projected', 'portworxVolume', 'scaleIO', 'storageos', 'csi', 'ephemeral', 'image',
+  'hostPath',
+  'emptyDir',
+  'gcePersistentDisk',
+  'awsElasticBlockStore',
+  'gitRepo',
+  'secret',
+  'nfs',
+  'iscsi',
+  'glusterfs',
+  'persistentVolumeClaim',
+  'rbd',
+  'flexVolume',
+  'cinder',
+  'cephfs',
+  'flocker',
+  'downwardAPI',
+  'fc',
+  'azureFile',
+  'configMap',
+  'vsphereVolume',
+  'quobyte',
+  'azureDisk',
+  'photonPersistentDisk',
+  'projected',
+  'portworxVolume',
+  'scaleIO',
+  'storageos',
+  'csi',
+  'ephemeral',
+  'image',
 ];
 /** Mode bits of projected files when a volume does not say (0644). */
 const DEFAULT_MODE = 0o644;
@@ -153,7 +193,8 @@ function validateResources(res: unknown, path: string, errs: FieldError[]): void
     if (isExtendedResource(name)) continue;
     const req = parseQuantity(v);
     const lim = isObject(res.limits) ? parseQuantity(res.limits[name]) : undefined;
-    if (req && lim && compareQuantity(req, lim) > 0) errs.push(invalid(key(`${path}.requests`, name), v, `must be less than or equal to ${name} limit of ${res.limits![name]}`));
+    if (req && lim && compareQuantity(req, lim) > 0)
+      errs.push(invalid(key(`${path}.requests`, name), v, `must be less than or equal to ${name} limit of ${res.limits![name]}`));
   }
 }
 
@@ -177,8 +218,10 @@ function validateContainer(c: KObject, path: string, volumes: Set<string>, names
     const cp = p?.containerPort;
     if (cp === undefined) errs.push(required(`${pp}.containerPort`));
     else if (!Number.isInteger(cp) || cp < 1 || cp > 65535) errs.push(invalid(`${pp}.containerPort`, cp, 'must be between 1 and 65535, inclusive'));
-    if (p?.hostPort && (!Number.isInteger(p.hostPort) || p.hostPort < 1 || p.hostPort > 65535)) errs.push(invalid(`${pp}.hostPort`, p.hostPort, 'must be between 1 and 65535, inclusive'));
-    if (hostNetwork && p?.hostPort && p.hostPort !== cp) errs.push(invalid(`${pp}.hostPort`, p.hostPort, 'must match `containerPort` when `hostNetwork` is true'));
+    if (p?.hostPort && (!Number.isInteger(p.hostPort) || p.hostPort < 1 || p.hostPort > 65535))
+      errs.push(invalid(`${pp}.hostPort`, p.hostPort, 'must be between 1 and 65535, inclusive'));
+    if (hostNetwork && p?.hostPort && p.hostPort !== cp)
+      errs.push(invalid(`${pp}.hostPort`, p.hostPort, 'must match `containerPort` when `hostNetwork` is true'));
     if (p?.protocol && !PROTOCOLS.includes(p.protocol)) errs.push(notSupported(`${pp}.protocol`, p.protocol, PROTOCOLS));
     if (p?.name) {
       if (portNames.has(p.name)) errs.push(duplicate(`${pp}.name`, p.name));
@@ -192,7 +235,8 @@ function validateContainer(c: KObject, path: string, volumes: Set<string>, names
     if (isObject(e?.valueFrom)) {
       const sources = ['fieldRef', 'resourceFieldRef', 'configMapKeyRef', 'secretKeyRef'].filter((s) => e.valueFrom[s] !== undefined);
       if (sources.length > 1) errs.push(invalid(`${ep}.valueFrom`, '', 'may not have more than one field specified at a time'));
-      if (!sources.length) errs.push(invalid(`${ep}.valueFrom`, '', 'must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`'));
+      if (!sources.length)
+        errs.push(invalid(`${ep}.valueFrom`, '', 'must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`'));
       if (e.value) errs.push(invalid(`${ep}.valueFrom`, '', 'may not be specified when `value` is not empty'));
     }
   });
@@ -215,8 +259,10 @@ function validateTolerations(tolerations: unknown, base: string, errs: FieldErro
     const p = `${base}.tolerations[${i}]`;
     const op = t?.operator ?? '';
     if (t?.key) for (const m of qualifiedName(t.key)) errs.push(invalid(`${p}.key`, t.key, m));
-    if (!t?.key && op !== 'Exists') errs.push(invalid(`${p}.operator`, op, 'operator must be Exists when `key` is empty, which means "match all values and all keys"'));
-    if (t?.tolerationSeconds !== undefined && t.effect !== 'NoExecute') errs.push(invalid(`${p}.effect`, t.effect ?? '', "effect must be 'NoExecute' when `tolerationSeconds` is set"));
+    if (!t?.key && op !== 'Exists')
+      errs.push(invalid(`${p}.operator`, op, 'operator must be Exists when `key` is empty, which means "match all values and all keys"'));
+    if (t?.tolerationSeconds !== undefined && t.effect !== 'NoExecute')
+      errs.push(invalid(`${p}.effect`, t.effect ?? '', "effect must be 'NoExecute' when `tolerationSeconds` is set"));
     if (op === 'Exists') {
       if (t.value) errs.push(invalid(`${p}.operator`, t, "value must be empty when `operator` is 'Exists'"));
     } else if (op === 'Equal' || op === '') {
@@ -249,16 +295,19 @@ export function validatePodSpec(spec: KObject, base = 'spec'): FieldError[] {
   if (!Array.isArray(spec.containers) || spec.containers.length === 0) errs.push(required(`${base}.containers`));
   arr(spec.initContainers).forEach((c, i) => {
     validateContainer(c, `${base}.initContainers[${i}]`, volumes, names, hostNetwork, errs);
-    if (c?.restartPolicy !== undefined && c.restartPolicy !== 'Always') errs.push(notSupported(`${base}.initContainers[${i}].restartPolicy`, c.restartPolicy, ['Always']));
+    if (c?.restartPolicy !== undefined && c.restartPolicy !== 'Always')
+      errs.push(notSupported(`${base}.initContainers[${i}].restartPolicy`, c.restartPolicy, ['Always']));
   });
   arr(spec.containers).forEach((c, i) => {
     validateContainer(c, `${base}.containers[${i}]`, volumes, names, hostNetwork, errs);
     if (c?.restartPolicy !== undefined) errs.push(forbidden(`${base}.containers[${i}].restartPolicy`, 'may not be set for non-init containers'));
   });
-  if (spec.restartPolicy !== undefined && !RESTART_POLICIES.includes(spec.restartPolicy)) errs.push(notSupported(`${base}.restartPolicy`, spec.restartPolicy, RESTART_POLICIES));
+  if (spec.restartPolicy !== undefined && !RESTART_POLICIES.includes(spec.restartPolicy))
+    errs.push(notSupported(`${base}.restartPolicy`, spec.restartPolicy, RESTART_POLICIES));
   if (spec.dnsPolicy !== undefined && !DNS_POLICIES.includes(spec.dnsPolicy)) errs.push(notSupported(`${base}.dnsPolicy`, spec.dnsPolicy, DNS_POLICIES));
   const ads = spec.activeDeadlineSeconds;
-  if (ads !== undefined && (!Number.isInteger(ads) || ads < 1 || ads > MAX_INT32)) errs.push(invalid(`${base}.activeDeadlineSeconds`, ads, `must be between 1 and ${MAX_INT32}, inclusive`));
+  if (ads !== undefined && (!Number.isInteger(ads) || ads < 1 || ads > MAX_INT32))
+    errs.push(invalid(`${base}.activeDeadlineSeconds`, ads, `must be between 1 and ${MAX_INT32}, inclusive`));
   for (const f of ['nodeName', 'serviceAccountName'] as const) {
     if (spec[f]) for (const m of dns1123Subdomain(spec[f])) errs.push(invalid(`${base}.${f}`, spec[f], m));
   }
@@ -320,7 +369,8 @@ function validatePodUpdate(pod: KObject, old: KObject): FieldError[] {
     if (oldSpec[f] === undefined) delete munged[f];
     else munged[f] = oldSpec[f];
   }
-  if (oldSpec.terminationGracePeriodSeconds < 0 && munged.terminationGracePeriodSeconds === 1) munged.terminationGracePeriodSeconds = oldSpec.terminationGracePeriodSeconds;
+  if (oldSpec.terminationGracePeriodSeconds < 0 && munged.terminationGracePeriodSeconds === 1)
+    munged.terminationGracePeriodSeconds = oldSpec.terminationGracePeriodSeconds;
   if (arr(oldSpec.schedulingGates).length && isObject(munged.nodeSelector)) {
     // A gated pod may gain node selector entries, not change or lose them.
     const kept = Object.entries(oldSpec.nodeSelector ?? {}).every(([k, v]) => munged.nodeSelector[k] === v);
@@ -348,8 +398,9 @@ function admitDefaultTolerationSeconds(pod: KObject): void {
   const spec = pod.spec;
   if (!isObject(spec)) return;
   const tolerations: unknown[] = Array.isArray(spec.tolerations) ? spec.tolerations : [];
-  const added = NODE_LOST_TAINTS.filter((key) => !tolerations.some((t) => isObject(t) && (t.key === key || !t.key) && (t.effect === 'NoExecute' || !t.effect)))
-    .map((key) => ({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }));
+  const added = NODE_LOST_TAINTS.filter(
+    (key) => !tolerations.some((t) => isObject(t) && (t.key === key || !t.key) && (t.effect === 'NoExecute' || !t.effect)),
+  ).map((key) => ({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }));
   if (added.length) spec.tolerations = [...tolerations, ...added];
 }
 

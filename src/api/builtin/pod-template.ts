@@ -15,7 +15,7 @@ import { invalid, notSupported, qualifiedName, labelValue, required, forbidden }
 export const TemplateObjectMeta: JSONSchema = obj('Metadata of the objects created from this template.', {
   name: str('Name of the created object; usually left empty for the controller to choose.'),
   generateName: str('Name prefix for created objects.'),
-  namespace: str('Namespace; the owner\'s namespace when empty.'),
+  namespace: str("Namespace; the owner's namespace when empty."),
   labels: strMap('Labels of the created objects; must match the selector of the owner.'),
   annotations: strMap('Annotations of the created objects.'),
   finalizers: { ...list(str(), 'Finalizers of the created objects.', { type: 'set' }), 'x-kubernetes-patch-strategy': 'merge' },
@@ -73,9 +73,9 @@ export function validateLabelSelector(sel: unknown, path: string): FieldError[] 
     const p = `${path}.matchExpressions[${i}]`;
     const values = arr(e?.values);
     if (e?.operator === 'In' || e?.operator === 'NotIn') {
-      if (!values.length) errs.push(required(`${p}.values`, 'must be specified when `operator` is \'In\' or \'NotIn\''));
+      if (!values.length) errs.push(required(`${p}.values`, "must be specified when `operator` is 'In' or 'NotIn'"));
     } else if (e?.operator === 'Exists' || e?.operator === 'DoesNotExist') {
-      if (values.length) errs.push(forbidden(`${p}.values`, 'may not be specified when `operator` is \'Exists\' or \'DoesNotExist\''));
+      if (values.length) errs.push(forbidden(`${p}.values`, "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"));
     } else {
       errs.push(invalid(`${p}.operator`, e?.operator ?? '', 'not a valid selector operator'));
     }
@@ -98,11 +98,16 @@ export function selectorMatches(sel: unknown, labels: Record<string, string> = {
     const has = Object.hasOwn(labels, e?.key);
     const values: unknown[] = arr(e?.values);
     switch (e?.operator) {
-      case 'In': return has && values.includes(labels[e.key]);
-      case 'NotIn': return !has || !values.includes(labels[e.key]);
-      case 'Exists': return has;
-      case 'DoesNotExist': return !has;
-      default: return false;
+      case 'In':
+        return has && values.includes(labels[e.key]);
+      case 'NotIn':
+        return !has || !values.includes(labels[e.key]);
+      case 'Exists':
+        return has;
+      case 'DoesNotExist':
+        return !has;
+      default:
+        return false;
     }
   });
 }
@@ -110,21 +115,33 @@ export function selectorMatches(sel: unknown, labels: Record<string, string> = {
 /** %#v of a map[string]string, as the real server prints one in an "Invalid value". */
 export function goStringMap(m: unknown): GoText {
   if (!isObject(m)) return new GoText('map[string]string(nil)');
-  return new GoText(`map[string]string{${Object.keys(m).sort().map((k) => `${goQuote(k)}:${goQuote(String(m[k]))}`).join(', ')}}`);
+  return new GoText(
+    `map[string]string{${Object.keys(m)
+      .sort()
+      .map((k) => `${goQuote(k)}:${goQuote(String(m[k]))}`)
+      .join(', ')}}`,
+  );
 }
 
 /** %#v of a metav1.LabelSelector (the value the real server prints for an invalid or changed selector). */
 export function goLabelSelector(sel: unknown): GoText {
   if (!isObject(sel)) return new GoText('(*v1.LabelSelector)(nil)');
-  const ml = isObject(sel.matchLabels) && Object.keys(sel.matchLabels).length
-    ? `map[string]string{${Object.keys(sel.matchLabels).sort().map((k) => `${goQuote(k)}:${goQuote(String(sel.matchLabels[k]))}`).join(', ')}}`
-    : 'map[string]string(nil)';
-  const exprs = Array.isArray(sel.matchExpressions) && sel.matchExpressions.length
-    ? `[]v1.LabelSelectorRequirement{${sel.matchExpressions.map((e: KObject) => {
-      const values = Array.isArray(e?.values) ? `[]string{${e.values.map((v: unknown) => goQuote(String(v))).join(', ')}}` : '[]string(nil)';
-      return `v1.LabelSelectorRequirement{Key:${goQuote(String(e?.key ?? ''))}, Operator:${goQuote(String(e?.operator ?? ''))}, Values:${values}}`;
-    }).join(', ')}}`
-    : '[]v1.LabelSelectorRequirement(nil)';
+  const ml =
+    isObject(sel.matchLabels) && Object.keys(sel.matchLabels).length
+      ? `map[string]string{${Object.keys(sel.matchLabels)
+          .sort()
+          .map((k) => `${goQuote(k)}:${goQuote(String(sel.matchLabels[k]))}`)
+          .join(', ')}}`
+      : 'map[string]string(nil)';
+  const exprs =
+    Array.isArray(sel.matchExpressions) && sel.matchExpressions.length
+      ? `[]v1.LabelSelectorRequirement{${sel.matchExpressions
+          .map((e: KObject) => {
+            const values = Array.isArray(e?.values) ? `[]string{${e.values.map((v: unknown) => goQuote(String(v))).join(', ')}}` : '[]string(nil)';
+            return `v1.LabelSelectorRequirement{Key:${goQuote(String(e?.key ?? ''))}, Operator:${goQuote(String(e?.operator ?? ''))}, Values:${values}}`;
+          })
+          .join(', ')}}`
+      : '[]v1.LabelSelectorRequirement(nil)';
   return new GoText(`v1.LabelSelector{MatchLabels:${ml}, MatchExpressions:${exprs}}`);
 }
 
@@ -149,7 +166,10 @@ export function validateWorkloadSelector(spec: KObject, kind: string): FieldErro
 /** labels.FormatLabels: sorted k=v pairs, <none> when empty. */
 export function formatLabels(m: unknown): string {
   if (!isObject(m) || !Object.keys(m).length) return '<none>';
-  return Object.keys(m).sort().map((k) => `${k}=${m[k]}`).join(',');
+  return Object.keys(m)
+    .sort()
+    .map((k) => `${k}=${m[k]}`)
+    .join(',');
 }
 
 /** metav1.FormatLabelSelector: the selector in label-selector syntax, requirements sorted by key, <none> when empty. */
@@ -168,5 +188,11 @@ export function formatLabelSelector(sel: unknown): string {
 }
 
 /** The CONTAINERS and IMAGES cells of a pod template (layoutContainerCells). */
-export const containerNames = (template: KObject | undefined): string => arr(template?.spec?.containers).map((c) => c?.name ?? '').join(',');
-export const containerImages = (template: KObject | undefined): string => arr(template?.spec?.containers).map((c) => c?.image ?? '').join(',');
+export const containerNames = (template: KObject | undefined): string =>
+  arr(template?.spec?.containers)
+    .map((c) => c?.name ?? '')
+    .join(',');
+export const containerImages = (template: KObject | undefined): string =>
+  arr(template?.spec?.containers)
+    .map((c) => c?.image ?? '')
+    .join(',');

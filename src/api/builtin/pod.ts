@@ -32,7 +32,7 @@ function podSummary(pod: KObject, now = Date.now()): PodSummary {
   const conditions: KObject[] = Array.isArray(status.conditions) ? status.conditions : [];
   const initContainers: KObject[] = Array.isArray(spec.initContainers) ? spec.initContainers : [];
   const sidecar = (name: string) => initContainers.find((c) => c?.name === name)?.restartPolicy === 'Always';
-  let total = (Array.isArray(spec.containers) ? spec.containers.length : 0) + initContainers.filter((c) => c?.restartPolicy === 'Always').length;
+  const total = (Array.isArray(spec.containers) ? spec.containers.length : 0) + initContainers.filter((c) => c?.restartPolicy === 'Always').length;
   let ready = 0;
   let restarts = 0;
   let sidecarRestarts = 0;
@@ -139,7 +139,13 @@ export const pods: ResourceDefinition = {
     AGE_COLUMN,
     { name: 'IP', type: 'string', priority: 1, description: 'Primary IP of the pod.', cell: (o) => firstPodIP(o) || '<none>' },
     { name: 'Node', type: 'string', priority: 1, description: 'Node the pod is bound to.', cell: (o) => o.spec?.nodeName || '<none>' },
-    { name: 'Nominated Node', type: 'string', priority: 1, description: 'Node the scheduler nominated after preemption.', cell: (o) => o.status?.nominatedNodeName || '<none>' },
+    {
+      name: 'Nominated Node',
+      type: 'string',
+      priority: 1,
+      description: 'Node the scheduler nominated after preemption.',
+      cell: (o) => o.status?.nominatedNodeName || '<none>',
+    },
     { name: 'Readiness Gates', type: 'string', priority: 1, description: 'Readiness gates that are True, out of all.', cell: readinessGates },
   ],
   fieldSelectors: {

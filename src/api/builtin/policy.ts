@@ -20,21 +20,38 @@ const VIOLATION = "Cannot evict pod as it would violate the pod's disruption bud
 
 const PodDisruptionBudgetSpec = obj('Desired state of a disruption budget.', {
   minAvailable: intOrString('Pods that must stay available after an eviction: a number or a percentage of the selected pods.'),
-  selector: { ...labelSelector('Label query over the pods the budget protects; an empty selector selects every pod of the namespace.'), 'x-kubernetes-patch-strategy': 'replace' },
+  selector: {
+    ...labelSelector('Label query over the pods the budget protects; an empty selector selects every pod of the namespace.'),
+    'x-kubernetes-patch-strategy': 'replace',
+  },
   maxUnavailable: intOrString('Pods that may be unavailable after an eviction: a number or a percentage. Exclusive with minAvailable.'),
   unhealthyPodEvictionPolicy: str('When unhealthy (not ready) pods may be evicted: IfHealthyBudget (the default) or AlwaysAllow.'),
 });
 
-const PodDisruptionBudgetStatus = obj('Observed state of a disruption budget, maintained by the disruption controller.', {
-  observedGeneration: int64('Generation the status was computed for.'),
-  disruptedPods: { type: 'object', additionalProperties: time(), description: 'Pods evicted but not yet seen deleted by the controller, with the eviction time.' },
-  disruptionsAllowed: int32('Pod disruptions currently allowed.'),
-  currentHealthy: int32('Current number of healthy pods.'),
-  desiredHealthy: int32('Minimum number of healthy pods desired.'),
-  expectedPods: int32('Pods counted by the budget.'),
-  conditions: list({ ...condition('A condition of the budget (DisruptionAllowed).'), properties: { ...condition('').properties, observedGeneration: int64('Generation the condition was set for.') } },
-    'Latest observations of the budget\'s state.', { map: ['type'], mergeKey: 'type', strategy: 'merge' }),
-}, { required: ['disruptionsAllowed', 'currentHealthy', 'desiredHealthy', 'expectedPods'] });
+const PodDisruptionBudgetStatus = obj(
+  'Observed state of a disruption budget, maintained by the disruption controller.',
+  {
+    observedGeneration: int64('Generation the status was computed for.'),
+    disruptedPods: {
+      type: 'object',
+      additionalProperties: time(),
+      description: 'Pods evicted but not yet seen deleted by the controller, with the eviction time.',
+    },
+    disruptionsAllowed: int32('Pod disruptions currently allowed.'),
+    currentHealthy: int32('Current number of healthy pods.'),
+    desiredHealthy: int32('Minimum number of healthy pods desired.'),
+    expectedPods: int32('Pods counted by the budget.'),
+    conditions: list(
+      {
+        ...condition('A condition of the budget (DisruptionAllowed).'),
+        properties: { ...condition('').properties, observedGeneration: int64('Generation the condition was set for.') },
+      },
+      "Latest observations of the budget's state.",
+      { map: ['type'], mergeKey: 'type', strategy: 'merge' },
+    ),
+  },
+  { required: ['disruptionsAllowed', 'currentHealthy', 'desiredHealthy', 'expectedPods'] },
+);
 
 function validatePDB(pdb: KObject): FieldError[] {
   const spec = isObject(pdb.spec) ? pdb.spec : {};
@@ -72,9 +89,24 @@ export const poddisruptionbudgets: ResourceDefinition = {
   generation: true,
   subresources: { status: true },
   columns: [
-    { name: 'Min Available', type: 'string', description: 'The minimum number of pods that must be available.', cell: (o) => intOrStringCell(o.spec?.minAvailable) },
-    { name: 'Max Unavailable', type: 'string', description: 'The maximum number of pods that may be unavailable.', cell: (o) => intOrStringCell(o.spec?.maxUnavailable) },
-    { name: 'Allowed Disruptions', type: 'integer', description: 'Calculated number of pods that may be disrupted at this time.', cell: (o) => o.status?.disruptionsAllowed ?? 0 },
+    {
+      name: 'Min Available',
+      type: 'string',
+      description: 'The minimum number of pods that must be available.',
+      cell: (o) => intOrStringCell(o.spec?.minAvailable),
+    },
+    {
+      name: 'Max Unavailable',
+      type: 'string',
+      description: 'The maximum number of pods that may be unavailable.',
+      cell: (o) => intOrStringCell(o.spec?.maxUnavailable),
+    },
+    {
+      name: 'Allowed Disruptions',
+      type: 'integer',
+      description: 'Calculated number of pods that may be disrupted at this time.',
+      cell: (o) => o.status?.disruptionsAllowed ?? 0,
+    },
     AGE_COLUMN,
   ],
   deleteReturnsObject: false,
@@ -118,9 +150,16 @@ function deleteOptionsOf(eviction: KObject): DeleteOpts {
 }
 
 /** 429 with the budget's reason as a cause; a retry hint travels in the details and as Retry-After. */
-const tooManyRequests = (message: string, retryAfterSeconds = 0) => retryAfterSeconds
-  ? new StatusError(429, 'TooManyRequests', VIOLATION, { causes: [{ reason: 'DisruptionBudget', message }], retryAfterSeconds }, { 'Retry-After': String(retryAfterSeconds) })
-  : new StatusError(429, 'TooManyRequests', VIOLATION, { causes: [{ reason: 'DisruptionBudget', message }] });
+const tooManyRequests = (message: string, retryAfterSeconds = 0) =>
+  retryAfterSeconds
+    ? new StatusError(
+        429,
+        'TooManyRequests',
+        VIOLATION,
+        { causes: [{ reason: 'DisruptionBudget', message }], retryAfterSeconds },
+        { 'Retry-After': String(retryAfterSeconds) },
+      )
+    : new StatusError(429, 'TooManyRequests', VIOLATION, { causes: [{ reason: 'DisruptionBudget', message }] });
 
 /** checkAndDecrement's refusals, in the real server's order. */
 function refusal(pdb: KObject): StatusError | undefined {
@@ -130,11 +169,22 @@ function refusal(pdb: KObject): StatusError | undefined {
     return tooManyRequests(`The disruption budget ${name} is still being processed by the server.`, 10);
   }
   const allowed = status.disruptionsAllowed ?? 0;
-  if (allowed < 0) return new StatusError(403, 'Forbidden', `poddisruptionbudgets.policy "${name}" is forbidden: pdb disruptions allowed is negative`, { name, group: GROUP, kind: 'poddisruptionbudgets' });
+  if (allowed < 0)
+    return new StatusError(403, 'Forbidden', `poddisruptionbudgets.policy "${name}" is forbidden: pdb disruptions allowed is negative`, {
+      name,
+      group: GROUP,
+      kind: 'poddisruptionbudgets',
+    });
   if (Object.keys(status.disruptedPods ?? {}).length > MAX_DISRUPTED_PODS) {
-    return new StatusError(403, 'Forbidden', `poddisruptionbudgets.policy "${name}" is forbidden: DisruptedPods map too big - too many evictions not confirmed by PDB controller`, { name, group: GROUP, kind: 'poddisruptionbudgets' });
+    return new StatusError(
+      403,
+      'Forbidden',
+      `poddisruptionbudgets.policy "${name}" is forbidden: DisruptedPods map too big - too many evictions not confirmed by PDB controller`,
+      { name, group: GROUP, kind: 'poddisruptionbudgets' },
+    );
   }
-  if (allowed === 0) return tooManyRequests(`The disruption budget ${name} needs ${status.desiredHealthy ?? 0} healthy pods and has ${status.currentHealthy ?? 0} currently`);
+  if (allowed === 0)
+    return tooManyRequests(`The disruption budget ${name} needs ${status.desiredHealthy ?? 0} healthy pods and has ${status.currentHealthy ?? 0} currently`);
   return undefined;
 }
 
@@ -150,7 +200,8 @@ export const podEviction: ActionSubresource = {
   group: GROUP,
   version: 'v1',
   async create(pod, body, ctx) {
-    if (body?.kind !== undefined && body.kind !== 'Eviction') throw badRequest(`the kind in the data (${body.kind}) does not match the expected kind (Eviction)`);
+    if (body?.kind !== undefined && body.kind !== 'Eviction')
+      throw badRequest(`the kind in the data (${body.kind}) does not match the expected kind (Eviction)`);
     const name = pod.metadata.name;
     if ((body?.metadata?.name ?? '') !== name) throw badRequest('name in URL does not match name in Eviction object');
     const opts = deleteOptionsOf(body ?? {});
@@ -165,36 +216,56 @@ export const podEviction: ActionSubresource = {
       if (!options.dryRun) {
         const marked = await objects.updateStatus('', 'v1', 'pods', ns, name, (cur) => {
           const pre = options.preconditions;
-          if (pre?.uid && pre.uid !== cur.metadata.uid) throw conflictOnPod(name, `the UID in the precondition (${pre.uid}) does not match the UID in record (${cur.metadata.uid}). The object might have been deleted and then recreated`);
+          if (pre?.uid && pre.uid !== cur.metadata.uid)
+            throw conflictOnPod(
+              name,
+              `the UID in the precondition (${pre.uid}) does not match the UID in record (${cur.metadata.uid}). The object might have been deleted and then recreated`,
+            );
           if (pre?.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion) {
-            throw conflictOnPod(name, `the ResourceVersion in the precondition (${pre.resourceVersion}) does not match the ResourceVersion in record (${cur.metadata.resourceVersion}). The object might have been modified`);
+            throw conflictOnPod(
+              name,
+              `the ResourceVersion in the precondition (${pre.resourceVersion}) does not match the ResourceVersion in record (${cur.metadata.resourceVersion}). The object might have been modified`,
+            );
           }
           const status = (cur.status ??= {});
           const conditions: KObject[] = (status.conditions ??= []);
           const i = conditions.findIndex((c) => c?.type === 'DisruptionTarget');
-          const condition = { type: 'DisruptionTarget', status: 'True', lastProbeTime: null, lastTransitionTime: i >= 0 && conditions[i].status === 'True' ? conditions[i].lastTransitionTime : nowRFC3339(), reason: 'EvictionByEvictionAPI', message: 'Eviction API: evicting' };
+          const condition = {
+            type: 'DisruptionTarget',
+            status: 'True',
+            lastProbeTime: null,
+            lastTransitionTime: i >= 0 && conditions[i].status === 'True' ? conditions[i].lastTransitionTime : nowRFC3339(),
+            reason: 'EvictionByEvictionAPI',
+            message: 'Eviction API: evicting',
+          };
           if (i >= 0) conditions[i] = condition;
           else conditions.push(condition);
           return cur;
         });
-        if (options.preconditions?.resourceVersion) options = { ...options, preconditions: { ...options.preconditions, resourceVersion: marked.metadata.resourceVersion } };
+        if (options.preconditions?.resourceVersion)
+          options = { ...options, preconditions: { ...options.preconditions, resourceVersion: marked.metadata.resourceVersion } };
       }
       await objects.delete('', 'v1', 'pods', ns, name, options);
       return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 };
     };
     /** The pod as seen now must still be the one deleted: a resourceVersion precondition unless the client set one. */
-    const pinned = (): DeleteOpts => (opts.preconditions?.resourceVersion ? opts : { ...opts, preconditions: { ...opts.preconditions, resourceVersion: pod.metadata.resourceVersion } });
+    const pinned = (): DeleteOpts =>
+      opts.preconditions?.resourceVersion ? opts : { ...opts, preconditions: { ...opts.preconditions, resourceVersion: pod.metadata.resourceVersion } };
 
     if (budgetIgnores(pod)) return evict(terminalOrDeleting(pod) ? opts : pinned());
     const budgets = (await objects.list(GROUP, 'v1', 'poddisruptionbudgets', ns)).filter((b) => budgetSelects(b, pod));
-    if (budgets.length > 1) throw new StatusError(500, 'InternalError', 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
+    if (budgets.length > 1)
+      throw new StatusError(500, 'InternalError', 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
     if (!budgets.length) return evict(opts);
     const pdb = budgets[0];
     if (!podReady(pod)) {
       // An unready pod does not count as healthy: deleting it disrupts nothing when the policy says so, or
       // when the budget is met anyway. No disruption is spent then.
       const status = pdb.status ?? {};
-      if (pdb.spec?.unhealthyPodEvictionPolicy === 'AlwaysAllow' || ((status.currentHealthy ?? 0) >= (status.desiredHealthy ?? 0) && (status.desiredHealthy ?? 0) > 0)) {
+      if (
+        pdb.spec?.unhealthyPodEvictionPolicy === 'AlwaysAllow' ||
+        ((status.currentHealthy ?? 0) >= (status.desiredHealthy ?? 0) && (status.desiredHealthy ?? 0) > 0)
+      ) {
         return evict(pinned());
       }
     }
@@ -215,13 +286,21 @@ export const podEviction: ActionSubresource = {
   },
 };
 
-const conflictOnPod = (name: string, why: string) => new StatusError(409, 'Conflict', `Operation cannot be fulfilled on Pod "${name}": ${why}`, { name, kind: 'Pod' });
+const conflictOnPod = (name: string, why: string) =>
+  new StatusError(409, 'Conflict', `Operation cannot be fulfilled on Pod "${name}": ${why}`, { name, kind: 'Pod' });
 
 /** The DisruptionAllowed condition once no disruption is left (pdbhelper.UpdateDisruptionAllowedCondition). */
 function setDisruptionAllowedCondition(status: KObject): void {
   const conditions: KObject[] = Array.isArray(status.conditions) ? status.conditions : [];
   const prev = conditions.find((c) => c?.type === 'DisruptionAllowed');
-  const next = { type: 'DisruptionAllowed', status: 'False', reason: 'InsufficientPods', message: '', observedGeneration: status.observedGeneration, lastTransitionTime: prev?.status === 'False' ? prev.lastTransitionTime : nowRFC3339() };
+  const next = {
+    type: 'DisruptionAllowed',
+    status: 'False',
+    reason: 'InsufficientPods',
+    message: '',
+    observedGeneration: status.observedGeneration,
+    lastTransitionTime: prev?.status === 'False' ? prev.lastTransitionTime : nowRFC3339(),
+  };
   status.conditions = [...conditions.filter((c) => c?.type !== 'DisruptionAllowed'), next];
 }
 

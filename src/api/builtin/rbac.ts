@@ -11,36 +11,52 @@ import { AGE_COLUMN, STANDARD_VERBS, isObject } from './common.ts';
 import { kindSchema, labelSelector, list, obj, str } from './dsl.ts';
 import { invalid, notSupported, required, dns1123Subdomain } from './validation.ts';
 
-
 const strings = (description: string) => list(str(), description, { type: 'atomic' });
 
-const PolicyRule = obj('One permission: verbs on resources (optionally by name) in API groups, or on non-resource URLs.', {
-  verbs: strings('Verbs allowed, e.g. get, list, create; "*" means all.'),
-  apiGroups: strings('API groups of the resources; "" is the core group, "*" all groups.'),
-  resources: strings('Resources, "pods/log" for a subresource, "*" for all, "*/scale" for a subresource of all.'),
-  resourceNames: strings('Object names the rule is restricted to; empty means all.'),
-  nonResourceURLs: strings('URL paths (a trailing "*" is a prefix match); only in ClusterRoles bound cluster-wide.'),
-}, { required: ['verbs'] });
+const PolicyRule = obj(
+  'One permission: verbs on resources (optionally by name) in API groups, or on non-resource URLs.',
+  {
+    verbs: strings('Verbs allowed, e.g. get, list, create; "*" means all.'),
+    apiGroups: strings('API groups of the resources; "" is the core group, "*" all groups.'),
+    resources: strings('Resources, "pods/log" for a subresource, "*" for all, "*/scale" for a subresource of all.'),
+    resourceNames: strings('Object names the rule is restricted to; empty means all.'),
+    nonResourceURLs: strings('URL paths (a trailing "*" is a prefix match); only in ClusterRoles bound cluster-wide.'),
+  },
+  { required: ['verbs'] },
+);
 
 const rules = list(PolicyRule, 'The permissions the role grants.', { type: 'atomic' });
 
-const Subject = obj('Who a binding grants the role to: a User, a Group or a ServiceAccount.', {
-  kind: str('User, Group or ServiceAccount.'),
-  apiGroup: str('rbac.authorization.k8s.io for User and Group, "" for ServiceAccount.'),
-  name: str('Name of the user, group or service account.'),
-  namespace: str('Namespace of a ServiceAccount subject (defaults to the binding\'s namespace in a RoleBinding).'),
-}, { required: ['kind', 'name'], atomic: true });
+const Subject = obj(
+  'Who a binding grants the role to: a User, a Group or a ServiceAccount.',
+  {
+    kind: str('User, Group or ServiceAccount.'),
+    apiGroup: str('rbac.authorization.k8s.io for User and Group, "" for ServiceAccount.'),
+    name: str('Name of the user, group or service account.'),
+    namespace: str("Namespace of a ServiceAccount subject (defaults to the binding's namespace in a RoleBinding)."),
+  },
+  { required: ['kind', 'name'], atomic: true },
+);
 
-const RoleRef = obj('The role a binding grants; cannot change after creation.', {
-  apiGroup: str('Group of the role: rbac.authorization.k8s.io.'),
-  kind: str('Role or ClusterRole.'),
-  name: str('Name of the role.'),
-}, { required: ['apiGroup', 'kind', 'name'], atomic: true });
+const RoleRef = obj(
+  'The role a binding grants; cannot change after creation.',
+  {
+    apiGroup: str('Group of the role: rbac.authorization.k8s.io.'),
+    kind: str('Role or ClusterRole.'),
+    name: str('Name of the role.'),
+  },
+  { required: ['apiGroup', 'kind', 'name'], atomic: true },
+);
 
-const bindingSchema = (description: string) => kindSchema(description, {
-  subjects: list(Subject, 'Who is granted the role.', { type: 'atomic' }),
-  roleRef: RoleRef,
-}, { required: ['roleRef'] });
+const bindingSchema = (description: string) =>
+  kindSchema(
+    description,
+    {
+      subjects: list(Subject, 'Who is granted the role.', { type: 'atomic' }),
+      roleRef: RoleRef,
+    },
+    { required: ['roleRef'] },
+  );
 
 // ---- validation ----------------------------------------------------------------------------------
 
@@ -120,7 +136,11 @@ function validateBinding(b: KObject, old: KObject | undefined, cluster: boolean)
   });
   if (old && JSON.stringify(roleRefOf(old)) !== JSON.stringify(roleRefOf(b))) {
     const r = roleRefOf(b);
-    errs.push({ type: 'FieldValueInvalid', field: 'roleRef', detail: `Invalid value: rbac.RoleRef{APIGroup:${goQuote(r.apiGroup)}, Kind:${goQuote(r.kind)}, Name:${goQuote(r.name)}}: cannot change roleRef` });
+    errs.push({
+      type: 'FieldValueInvalid',
+      field: 'roleRef',
+      detail: `Invalid value: rbac.RoleRef{APIGroup:${goQuote(r.apiGroup)}, Kind:${goQuote(r.kind)}, Name:${goQuote(r.name)}}: cannot change roleRef`,
+    });
   }
   return errs;
 }

@@ -35,10 +35,14 @@ export function extendedResourceErrors(res: KObject, path: string): FieldError[]
   const errs: FieldError[] = [];
   const limits = isObject(res.limits) ? res.limits : {};
   const requests = isObject(res.requests) ? res.requests : {};
-  for (const [field, list] of [['limits', limits], ['requests', requests]] as const) {
+  for (const [field, list] of [
+    ['limits', limits],
+    ['requests', requests],
+  ] as const) {
     for (const [name, v] of Object.entries(list)) {
       const q = parseQuantity(v);
-      if (isExtendedResource(name) && q && q.exp < 0 && q.mantissa % 10n ** BigInt(-q.exp) !== 0n) errs.push(invalid(key(`${path}.${field}`, name), v, 'must be an integer'));
+      if (isExtendedResource(name) && q && q.exp < 0 && q.mantissa % 10n ** BigInt(-q.exp) !== 0n)
+        errs.push(invalid(key(`${path}.${field}`, name), v, 'must be an integer'));
     }
   }
   for (const [name, v] of Object.entries(requests)) {

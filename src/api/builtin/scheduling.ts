@@ -16,7 +16,11 @@ const PREEMPTION_POLICIES = ['Never', 'PreemptLowerPriority'];
 /** The system classes the real server creates at start-up, with their priority values. */
 export const SYSTEM_PRIORITY_CLASSES: Array<{ name: string; value: number; description: string }> = [
   { name: 'system-node-critical', value: 2_000_001_000, description: 'Used for system critical pods that must not be moved from their current node.' },
-  { name: 'system-cluster-critical', value: 2_000_000_000, description: 'Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.' },
+  {
+    name: 'system-cluster-critical',
+    value: 2_000_000_000,
+    description: 'Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.',
+  },
 ];
 
 function validatePriorityClass(pc: KObject, old?: KObject): FieldError[] {
@@ -24,9 +28,13 @@ function validatePriorityClass(pc: KObject, old?: KObject): FieldError[] {
   const name = String(pc.metadata?.name ?? '');
   if (name.startsWith(SYSTEM_PREFIX)) {
     const known = SYSTEM_PRIORITY_CLASSES.find((c) => c.name === name);
-    const why = !known ? `${name} is not a known system priority class`
-      : known.value !== pc.value ? `value of ${name} PriorityClass must be ${known.value}`
-        : pc.globalDefault === true ? `globalDefault of ${name} PriorityClass must be false` : undefined;
+    const why = !known
+      ? `${name} is not a known system priority class`
+      : known.value !== pc.value
+        ? `value of ${name} PriorityClass must be ${known.value}`
+        : pc.globalDefault === true
+          ? `globalDefault of ${name} PriorityClass must be false`
+          : undefined;
     if (why) errs.push(forbidden('metadata.name', `priority class names with '${SYSTEM_PREFIX}' prefix are reserved for system use only. error: ${why}`));
   } else if (typeof pc.value === 'number' && pc.value > HIGHEST_USER_PRIORITY) {
     errs.push(forbidden('value', `maximum allowed value of a user defined priority is ${HIGHEST_USER_PRIORITY}`));
@@ -57,7 +65,13 @@ const listClasses = (objects: ObjectAccess) => objects.list(GROUP, 'v1', 'priori
 async function admitPriorityClass(pc: KObject, _old: KObject | undefined, objects: ObjectAccess): Promise<void> {
   if (pc.globalDefault !== true) return;
   const other = (await listClasses(objects)).find((c) => c.globalDefault === true && c.metadata.name !== pc.metadata.name);
-  if (other) throw refused('priorityclasses', GROUP, pc.metadata.name ?? '', `PriorityClass ${other.metadata.name} is already marked as default. Only one default can exist`);
+  if (other)
+    throw refused(
+      'priorityclasses',
+      GROUP,
+      pc.metadata.name ?? '',
+      `PriorityClass ${other.metadata.name} is already marked as default. Only one default can exist`,
+    );
 }
 
 /**
@@ -89,12 +103,22 @@ export async function admitPodPriority(pod: KObject, old: KObject | undefined, o
     preemptionPolicy = pc.preemptionPolicy;
   }
   if (spec.priority !== undefined && spec.priority !== priority) {
-    throw refused('pods', '', name, `the integer value of priority (${spec.priority}) must not be provided in pod spec; priority admission controller computed ${priority} from the given PriorityClass name`);
+    throw refused(
+      'pods',
+      '',
+      name,
+      `the integer value of priority (${spec.priority}) must not be provided in pod spec; priority admission controller computed ${priority} from the given PriorityClass name`,
+    );
   }
   spec.priority = priority;
   if (preemptionPolicy !== undefined) {
     if (spec.preemptionPolicy !== undefined && spec.preemptionPolicy !== preemptionPolicy) {
-      throw refused('pods', '', name, `the string value of PreemptionPolicy (${spec.preemptionPolicy}) must not be provided in pod spec; priority admission controller computed ${preemptionPolicy} from the given PriorityClass name`);
+      throw refused(
+        'pods',
+        '',
+        name,
+        `the string value of PreemptionPolicy (${spec.preemptionPolicy}) must not be provided in pod spec; priority admission controller computed ${preemptionPolicy} from the given PriorityClass name`,
+      );
     }
     spec.preemptionPolicy = preemptionPolicy;
   }
@@ -124,7 +148,12 @@ export const priorityclasses: ResourceDefinition = {
     { name: 'Value', type: 'integer', description: 'The priority pods of this class get.', cell: (o) => o.value ?? 0 },
     { name: 'Global-Default', type: 'boolean', description: 'Whether this class is the default priority.', cell: (o) => o.globalDefault === true },
     AGE_COLUMN,
-    { name: 'PreemptionPolicy', type: 'string', description: 'Whether pods of this class may preempt lower-priority pods.', cell: (o) => o.preemptionPolicy ?? '' },
+    {
+      name: 'PreemptionPolicy',
+      type: 'string',
+      description: 'Whether pods of this class may preempt lower-priority pods.',
+      cell: (o) => o.preemptionPolicy ?? '',
+    },
   ],
   deleteReturnsObject: false,
   strategy: {

@@ -17,29 +17,41 @@ const CLUSTER_IP_SIZE = 1 << 20; // /12
 const NODE_PORT_MIN = 30000;
 const NODE_PORT_MAX = 32767;
 
-const PortStatus = obj('An error of one port of a load balancer ingress point.', {
-  port: int32('Port number.'),
-  protocol: str('TCP, UDP or SCTP.'),
-  error: str('CamelCase error reason, empty when the port is fine.'),
-}, { required: ['port', 'protocol'] });
+const PortStatus = obj(
+  'An error of one port of a load balancer ingress point.',
+  {
+    port: int32('Port number.'),
+    protocol: str('TCP, UDP or SCTP.'),
+    error: str('CamelCase error reason, empty when the port is fine.'),
+  },
+  { required: ['port', 'protocol'] },
+);
 
 const LoadBalancerStatus = obj('The state of a load balancer.', {
-  ingress: list(obj('An ingress point of the load balancer.', {
-    ip: str('IP address of the ingress point.'),
-    hostname: str('DNS name of the ingress point.'),
-    ipMode: str('VIP or Proxy: how traffic reaches the ingress IP.'),
-    ports: list(PortStatus, 'Per-port status.', { type: 'atomic' }),
-  }), 'Ingress points of the load balancer.', { type: 'atomic' }),
+  ingress: list(
+    obj('An ingress point of the load balancer.', {
+      ip: str('IP address of the ingress point.'),
+      hostname: str('DNS name of the ingress point.'),
+      ipMode: str('VIP or Proxy: how traffic reaches the ingress IP.'),
+      ports: list(PortStatus, 'Per-port status.', { type: 'atomic' }),
+    }),
+    'Ingress points of the load balancer.',
+    { type: 'atomic' },
+  ),
 });
 
-const ServicePort = obj('A port the service exposes.', {
-  name: str('Name of the port, a DNS label; required (and unique) when the service has more than one port.'),
-  protocol: str('TCP (the default), UDP or SCTP.'),
-  appProtocol: str('Application protocol of the port (a hint for implementations).'),
-  port: int32('Port the service exposes (1-65535).'),
-  targetPort: intOrString('Port number or named container port to reach on the pods; defaults to port.'),
-  nodePort: int32('Port on every node for NodePort and LoadBalancer services; allocated from 30000-32767 when unset.'),
-}, { required: ['port'] });
+const ServicePort = obj(
+  'A port the service exposes.',
+  {
+    name: str('Name of the port, a DNS label; required (and unique) when the service has more than one port.'),
+    protocol: str('TCP (the default), UDP or SCTP.'),
+    appProtocol: str('Application protocol of the port (a hint for implementations).'),
+    port: int32('Port the service exposes (1-65535).'),
+    targetPort: intOrString('Port number or named container port to reach on the pods; defaults to port.'),
+    nodePort: int32('Port on every node for NodePort and LoadBalancer services; allocated from 30000-32767 when unset.'),
+  },
+  { required: ['port'] },
+);
 
 const ServiceSpec = obj('Desired behaviour of the service.', {
   ports: list(ServicePort, 'Ports the service exposes.', { map: ['port', 'protocol'], mergeKey: 'port', strategy: 'merge' }),
@@ -68,18 +80,25 @@ const ServiceSpec = obj('Desired behaviour of the service.', {
 
 const ServiceStatus = obj('Observed state of the service.', {
   loadBalancer: desc(LoadBalancerStatus, 'The load balancer, when the service has one.'),
-  conditions: list(obj('A condition of the service.', {
-    type: str('Condition type.'),
-    status: str('True, False or Unknown.'),
-    observedGeneration: { type: 'integer', format: 'int64' },
-    lastTransitionTime: { type: 'string', format: 'date-time', nullable: true },
-    reason: str('Reason.'),
-    message: str('Message.'),
-  }, { required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'] }), 'Conditions.', { map: ['type'], mergeKey: 'type', strategy: 'merge' }),
+  conditions: list(
+    obj(
+      'A condition of the service.',
+      {
+        type: str('Condition type.'),
+        status: str('True, False or Unknown.'),
+        observedGeneration: { type: 'integer', format: 'int64' },
+        lastTransitionTime: { type: 'string', format: 'date-time', nullable: true },
+        reason: str('Reason.'),
+        message: str('Message.'),
+      },
+      { required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'] },
+    ),
+    'Conditions.',
+    { map: ['type'], mergeKey: 'type', strategy: 'merge' },
+  ),
 });
 
-const usesNodePorts = (spec: KObject) =>
-  spec.type === 'NodePort' || (spec.type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts !== false);
+const usesNodePorts = (spec: KObject) => spec.type === 'NodePort' || (spec.type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts !== false);
 
 /** SetDefaults_Service and the ServicePort defaults. */
 function applyDefaults(svc: KObject): void {
@@ -155,8 +174,18 @@ async function allocate(svc: KObject, old: KObject | undefined, objects: ObjectA
       if (!ip) throw new StatusError(500, 'InternalError', 'Internal error occurred: failed to allocate a serviceIP: range is full');
       spec.clusterIP = ip;
     } else if (spec.clusterIP !== HEADLESS && isIPv4(spec.clusterIP)) {
-      if (!inRange(spec.clusterIP)) throw conflict('spec.clusterIPs', spec.clusterIP, 'failed to allocate IP ' + spec.clusterIP + ': the provided IP (' + spec.clusterIP + ') is not in the valid range. The range of valid IPs is 10.96.0.0/12');
-      if (taken.has(spec.clusterIP)) throw conflict('spec.clusterIPs', spec.clusterIP, `failed to allocate IP ${spec.clusterIP}: provided IP is already allocated`);
+      if (!inRange(spec.clusterIP))
+        throw conflict(
+          'spec.clusterIPs',
+          spec.clusterIP,
+          'failed to allocate IP ' +
+            spec.clusterIP +
+            ': the provided IP (' +
+            spec.clusterIP +
+            ') is not in the valid range. The range of valid IPs is 10.96.0.0/12',
+        );
+      if (taken.has(spec.clusterIP))
+        throw conflict('spec.clusterIPs', spec.clusterIP, `failed to allocate IP ${spec.clusterIP}: provided IP is already allocated`);
     }
     if (isIPv4(spec.clusterIP) || spec.clusterIP === HEADLESS) {
       spec.clusterIPs ??= [spec.clusterIP];
@@ -177,7 +206,11 @@ async function allocate(svc: KObject, old: KObject | undefined, objects: ObjectA
     if (!isObject(p) || typeof p.nodePort !== 'number' || p.nodePort === 0) return;
     if (!ownOld.has(p.nodePort)) {
       if (p.nodePort < NODE_PORT_MIN || p.nodePort > NODE_PORT_MAX) {
-        throw conflict(`spec.ports[${i}].nodePort`, p.nodePort, `provided port is not in the valid range. The range of valid ports is ${NODE_PORT_MIN}-${NODE_PORT_MAX}`);
+        throw conflict(
+          `spec.ports[${i}].nodePort`,
+          p.nodePort,
+          `provided port is not in the valid range. The range of valid ports is ${NODE_PORT_MIN}-${NODE_PORT_MAX}`,
+        );
       }
       if (takenPorts.has(p.nodePort)) throw conflict(`spec.ports[${i}].nodePort`, p.nodePort, 'provided port is already allocated');
     }
@@ -220,7 +253,8 @@ function validateService(svc: KObject, old?: KObject): FieldError[] {
       names.add(p.name);
     }
     if (p.port === undefined || p.port === 0) errs.push(required(`${path}.port`));
-    else if (!(Number.isInteger(p.port) && p.port >= 1 && p.port <= 65535)) errs.push(invalid(`${path}.port`, p.port, 'must be between 1 and 65535, inclusive'));
+    else if (!(Number.isInteger(p.port) && p.port >= 1 && p.port <= 65535))
+      errs.push(invalid(`${path}.port`, p.port, 'must be between 1 and 65535, inclusive'));
     if (!PROTOCOLS.includes(p.protocol)) errs.push(notSupported(`${path}.protocol`, p.protocol, PROTOCOLS));
     if (typeof p.targetPort === 'number' && !(p.targetPort >= 1 && p.targetPort <= 65535)) {
       errs.push(invalid(`${path}.targetPort`, p.targetPort, 'must be between 1 and 65535, inclusive'));
@@ -232,7 +266,11 @@ function validateService(svc: KObject, old?: KObject): FieldError[] {
   if (spec.clusterIP && spec.clusterIP !== HEADLESS && !isIPv4(spec.clusterIP) && spec.type !== 'ExternalName') {
     errs.push(invalid('spec.clusterIPs[0]', spec.clusterIP, 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)'));
   }
-  for (const [field, allowed] of [['sessionAffinity', ['None', 'ClientIP']], ['internalTrafficPolicy', ['Cluster', 'Local']], ['externalTrafficPolicy', ['Cluster', 'Local']]] as const) {
+  for (const [field, allowed] of [
+    ['sessionAffinity', ['None', 'ClientIP']],
+    ['internalTrafficPolicy', ['Cluster', 'Local']],
+    ['externalTrafficPolicy', ['Cluster', 'Local']],
+  ] as const) {
     if (spec[field] !== undefined && !(allowed as readonly string[]).includes(spec[field])) errs.push(notSupported(`spec.${field}`, spec[field], [...allowed]));
   }
   if (old) {
@@ -253,7 +291,9 @@ function dns1123Subdomainish(v: string): string[] {
   const name = v.endsWith('.') ? v.slice(0, -1) : v;
   return /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name) && name.length <= 253
     ? []
-    : ["a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"];
+    : [
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+      ];
 }
 
 /** PORT(S): port[:nodePort]/protocol, comma-separated; <none> without ports. */
@@ -280,7 +320,12 @@ function externalIPCell(svc: KObject): string {
 
 const selectorCell = (svc: KObject) => {
   const sel = svc.spec?.selector;
-  return isObject(sel) && Object.keys(sel).length ? Object.keys(sel).sort().map((k) => `${k}=${sel[k]}`).join(',') : '<none>';
+  return isObject(sel) && Object.keys(sel).length
+    ? Object.keys(sel)
+        .sort()
+        .map((k) => `${k}=${sel[k]}`)
+        .join(',')
+    : '<none>';
 };
 
 const serviceStrategy: Strategy = {
@@ -311,10 +356,13 @@ export const services: ResourceDefinition = {
   shortNames: ['svc'],
   categories: ['all'],
   verbs: STANDARD_VERBS,
-  schema: kindSchema('A named abstraction of software service: a local port (for example 3306) that the proxy listens on, and the selector that picks the pods answering on it.', {
-    spec: desc(ServiceSpec, 'Desired behaviour of the service.'),
-    status: desc(ServiceStatus, 'Most recently observed status of the service.'),
-  }),
+  schema: kindSchema(
+    'A named abstraction of software service: a local port (for example 3306) that the proxy listens on, and the selector that picks the pods answering on it.',
+    {
+      spec: desc(ServiceSpec, 'Desired behaviour of the service.'),
+      status: desc(ServiceStatus, 'Most recently observed status of the service.'),
+    },
+  ),
   unknownFields: 'prune',
   strategicMergePatch: true,
   generation: false,
@@ -331,4 +379,3 @@ export const services: ResourceDefinition = {
   deleteReturnsObject: true,
   strategy: serviceStrategy,
 };
-

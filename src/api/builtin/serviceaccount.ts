@@ -25,6 +25,9 @@ export const serviceaccounts: ResourceDefinition = {
   strategicMergePatch: true,
   generation: false,
   subresources: { actions: { token: tokenRequest } },
-  columns: [{ name: 'Secrets', type: 'string', description: 'Number of secrets of the account.', cell: (o) => (Array.isArray(o.secrets) ? o.secrets.length : 0) }, AGE_COLUMN],
+  columns: [
+    { name: 'Secrets', type: 'string', description: 'Number of secrets of the account.', cell: (o) => (Array.isArray(o.secrets) ? o.secrets.length : 0) },
+    AGE_COLUMN,
+  ],
   deleteReturnsObject: true,
 };

@@ -86,7 +86,8 @@ export function statusCounts(nonNegativeFields: string[], notAbove: Array<[field
     const errs = nonNegativeFields.flatMap((f) => nonNegative(st[f], `status.${f}`));
     for (const [f, limit, message] of notAbove) if ((st[f] ?? 0) > (st[limit] ?? 0)) errs.push(invalid(`status.${f}`, st[f], message));
     const oldCollisions = old.status?.collisionCount;
-    if (typeof oldCollisions === 'number' && (st.collisionCount ?? 0) < oldCollisions) errs.push(invalid('status.collisionCount', st.collisionCount ?? 0, 'cannot be decremented'));
+    if (typeof oldCollisions === 'number' && (st.collisionCount ?? 0) < oldCollisions)
+      errs.push(invalid('status.collisionCount', st.collisionCount ?? 0, 'cannot be decremented'));
     return errs;
   };
 }

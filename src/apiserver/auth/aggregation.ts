@@ -11,7 +11,11 @@ import { RBAC_GROUP } from './types.ts';
 import { log } from '../../observability/log.ts';
 
 export class ClusterRoleAggregator {
-  constructor(private registry: Registry, private service: RestService, feed: ChangeFeed) {
+  constructor(
+    private registry: Registry,
+    private service: RestService,
+    feed: ChangeFeed,
+  ) {
     feed.subscribe(async (ev) => {
       if (ev.def.group === RBAC_GROUP && ev.def.resource === 'clusterroles') await this.sync();
     });
@@ -26,7 +30,15 @@ export class ClusterRoleAggregator {
       try {
         const rules = aggregatedRules(role, all);
         if (isDeepStrictEqual(rules, role.rules ?? [])) continue;
-        await this.service.guaranteedUpdate(def, undefined, role.metadata.name, undefined, (cur) => ({ ...cur, rules }), { fieldManager: 'clusterrole-aggregation-controller' }, { warnings: [] });
+        await this.service.guaranteedUpdate(
+          def,
+          undefined,
+          role.metadata.name,
+          undefined,
+          (cur) => ({ ...cur, rules }),
+          { fieldManager: 'clusterrole-aggregation-controller' },
+          { warnings: [] },
+        );
       } catch (e) {
         // One role of the wrong shape (or one write refused) must not stop the others, nor start-up.
         log.error('aggregating a clusterrole failed', e, { clusterRole: role.metadata?.name });

@@ -11,7 +11,10 @@ const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
 
 export function requestAttributes(method: string, url: URL, user: UserInfo): Attributes {
   const path = url.pathname;
-  const parts = path.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
+  const parts = path
+    .split('/')
+    .filter(Boolean)
+    .map((p) => decodeURIComponent(p));
   const nonResource = (): Attributes => ({ user, verb: method.toLowerCase(), resourceRequest: false, path });
   let rest: string[];
   let apiGroup: string;
@@ -59,8 +62,8 @@ export function forbiddenError(a: Attributes, reason: string): StatusError {
       : `User ${q(a.user.username)} cannot ${a.verb} resource ${q(resource)} in API group ${q(a.apiGroup)} at the cluster scope`;
   }
   if (reason) msg += `: ${reason}`;
-  const group = a.resourceRequest ? a.apiGroup ?? '' : '';
-  const res = a.resourceRequest ? a.resource ?? '' : '';
+  const group = a.resourceRequest ? (a.apiGroup ?? '') : '';
+  const res = a.resourceRequest ? (a.resource ?? '') : '';
   const qualified = group ? `${res}.${group}` : res;
   const message = !res ? `forbidden: ${msg}` : a.name ? `${qualified} ${q(a.name)} is forbidden: ${msg}` : `${qualified} is forbidden: ${msg}`;
   const details: Record<string, string> = {};

@@ -42,9 +42,18 @@ export class Authenticator {
 
   private cache: TokenCache;
 
-  constructor(tokenFile: string, private sa: ServiceAccountTokens, private lookup: ObjectLookup, readonly apiAudiences: string[], cache: TokenCacheOptions = {}) {
+  constructor(
+    tokenFile: string,
+    private sa: ServiceAccountTokens,
+    private lookup: ObjectLookup,
+    readonly apiAudiences: string[],
+    cache: TokenCacheOptions = {},
+  ) {
     this.tokens = loadTokenFile(tokenFile);
-    this.cache = new TokenCache(cache, [SERVICE_ACCOUNTS, ...Object.values(BOUND_KINDS)].map((k) => keyPrefix(k)));
+    this.cache = new TokenCache(
+      cache,
+      [SERVICE_ACCOUNTS, ...Object.values(BOUND_KINDS)].map((k) => keyPrefix(k)),
+    );
   }
 
   /** The user of a request, `undefined` for an anonymous one; a bad credential throws 401. */
@@ -99,13 +108,15 @@ export class Authenticator {
     if (v.error) return refused(`[${v.error}]`);
     const c = v.claims!;
     const matched = audiences.filter((a) => c.aud.includes(a));
-    if (!matched.length) return refused(`[invalid bearer token, token audiences ${JSON.stringify(c.aud)} is invalid for the target audiences ${JSON.stringify(audiences)}]`);
+    if (!matched.length)
+      return refused(`[invalid bearer token, token audiences ${JSON.stringify(c.aud)} is invalid for the target audiences ${JSON.stringify(audiences)}]`);
     const k = c['kubernetes.io'];
     // The token dies with its service account (and bound object): same name but a new uid is not enough.
     dependsOn.push(objectKey(SERVICE_ACCOUNTS, k.namespace, k.serviceaccount.name));
     const acct = await this.lookup('', 'serviceaccounts', k.namespace, k.serviceaccount.name);
     if (!acct || acct.metadata?.deletionTimestamp) return refused(`[invalid bearer token, serviceaccounts ${JSON.stringify(k.serviceaccount.name)} not found]`);
-    if (acct.metadata.uid !== k.serviceaccount.uid) return refused(`[invalid bearer token, service account UID (${acct.metadata.uid}) does not match claim (${k.serviceaccount.uid})]`);
+    if (acct.metadata.uid !== k.serviceaccount.uid)
+      return refused(`[invalid bearer token, service account UID (${acct.metadata.uid}) does not match claim (${k.serviceaccount.uid})]`);
     const extra: Record<string, string[]> = { 'authentication.kubernetes.io/credential-id': [`JTI=${c.jti}`] };
     for (const [kind, where] of Object.entries(BOUND_KINDS)) {
       const ref = (k as Obj)[kind];

@@ -5,7 +5,16 @@
 import type { IncomingMessage } from 'node:http';
 import { badRequest } from '../errors.ts';
 import { forbiddenError } from './attributes.ts';
-import { ANONYMOUS, AUTHENTICATED, UNAUTHENTICATED, parseServiceAccountUser, serviceAccountGroups, type Attributes, type Decision, type UserInfo } from './types.ts';
+import {
+  ANONYMOUS,
+  AUTHENTICATED,
+  UNAUTHENTICATED,
+  parseServiceAccountUser,
+  serviceAccountGroups,
+  type Attributes,
+  type Decision,
+  type UserInfo,
+} from './types.ts';
 
 const EXTRA_PREFIX = 'impersonate-extra-';
 const AUTHN_V1 = 'authentication.k8s.io/v1';
@@ -38,7 +47,9 @@ export function impersonate(req: IncomingMessage, requestor: UserInfo, authorize
   if (username === undefined) {
     const requested = [
       ...groups.map((g) => goObjectReference({ kind: 'Group', name: g })),
-      ...Object.entries(extra).flatMap(([key, values]) => values.map((v) => goObjectReference({ kind: 'UserExtra', name: v, apiVersion: AUTHN_V1, fieldPath: key }))),
+      ...Object.entries(extra).flatMap(([key, values]) =>
+        values.map((v) => goObjectReference({ kind: 'UserExtra', name: v, apiVersion: AUTHN_V1, fieldPath: key })),
+      ),
       ...(uid !== undefined ? [goObjectReference({ kind: 'UID', name: uid, apiVersion: AUTHN_V1 })] : []),
     ];
     if (!requested.length) return undefined;
@@ -61,7 +72,8 @@ export function impersonate(req: IncomingMessage, requestor: UserInfo, authorize
     check({ resource: 'users', name: username });
   }
   for (const g of groups) check({ resource: 'groups', name: g });
-  for (const [key, values] of Object.entries(extra)) for (const v of values) check({ apiGroup: 'authentication.k8s.io', resource: 'userextras', subresource: key, name: v });
+  for (const [key, values] of Object.entries(extra))
+    for (const v of values) check({ apiGroup: 'authentication.k8s.io', resource: 'userextras', subresource: key, name: v });
   if (uid !== undefined) check({ apiGroup: 'authentication.k8s.io', resource: 'uids', name: uid });
 
   const out = [...effectiveGroups];

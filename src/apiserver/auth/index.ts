@@ -41,7 +41,12 @@ export class Security implements SecurityServices {
   readonly apiAudiences = [DEFAULT_ISSUER];
   private authn: Authenticator;
 
-  constructor(dataDir: string, tokenFile: string, private lookup: ObjectLookup, tokenCache: TokenCacheOptions = {}) {
+  constructor(
+    dataDir: string,
+    tokenFile: string,
+    private lookup: ObjectLookup,
+    tokenCache: TokenCacheOptions = {},
+  ) {
     this.tokens = ServiceAccountTokens.open(dataDir);
     this.authn = new Authenticator(tokenFile, this.tokens, lookup, this.apiAudiences, tokenCache);
   }
@@ -96,10 +101,14 @@ export class Security implements SecurityServices {
     const ref = spec.boundObjectRef;
     if (ref) {
       const where = BINDABLE[ref.kind];
-      if (!where || (ref.apiVersion && ref.apiVersion !== 'v1')) throw badRequest(`cannot bind token for object of type ${ref.apiVersion ?? 'v1'}, Kind=${ref.kind}`);
+      if (!where || (ref.apiVersion && ref.apiVersion !== 'v1'))
+        throw badRequest(`cannot bind token for object of type ${ref.apiVersion ?? 'v1'}, Kind=${ref.kind}`);
       const obj = await this.lookup('', where.resource, where.namespaced ? ns : undefined, ref.name);
       if (!obj) throw notFound(where.resource, '', ref.name);
-      if (ref.uid && ref.uid !== obj.metadata.uid) throw badRequest(`the UID in the bound object reference (${ref.uid}) does not match the UID in record. The object might have been deleted and then recreated`);
+      if (ref.uid && ref.uid !== obj.metadata.uid)
+        throw badRequest(
+          `the UID in the bound object reference (${ref.uid}) does not match the UID in record. The object might have been deleted and then recreated`,
+        );
       bound = { kind: ref.kind, name: ref.name, uid: obj.metadata.uid };
     }
     const claims = this.tokens.claims({ namespace: ns, name: sa.metadata.name, uid: sa.metadata.uid }, audiences, spec.expirationSeconds, bound);

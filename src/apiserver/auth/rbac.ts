@@ -7,8 +7,15 @@ import { decode } from '../store.ts';
 import { StatusError, forbidden } from '../errors.ts';
 import { FULL_AUTHORITY, compactString, goQuoteList, missingRules, ruleAllows } from './rules.ts';
 import {
-  RBAC_GROUP, SYSTEM_MASTERS, parseServiceAccountUser,
-  type Attributes, type Decision, type PolicyRule, type RoleRef, type RulesReview, type UserInfo,
+  RBAC_GROUP,
+  SYSTEM_MASTERS,
+  parseServiceAccountUser,
+  type Attributes,
+  type Decision,
+  type PolicyRule,
+  type RoleRef,
+  type RulesReview,
+  type UserInfo,
 } from './types.ts';
 
 const PREFIX = `/registry/${RBAC_GROUP}/`;
@@ -106,7 +113,11 @@ export class RbacAuthorizer {
     } else if (k.resource === 'rolebindings') {
       const old = this.bindings.get(k.id);
       this.bindings.delete(k.id);
-      for (const s of old?.subjects ?? []) this.bySubjectNs.get(subjectKey(s, k.namespace) ?? '')?.get(k.namespace!)?.delete(k.id);
+      for (const s of old?.subjects ?? [])
+        this.bySubjectNs
+          .get(subjectKey(s, k.namespace) ?? '')
+          ?.get(k.namespace!)
+          ?.delete(k.id);
     }
   }
 
@@ -153,7 +164,8 @@ export class RbacAuthorizer {
         const { rules, error } = this.roleRules(b.roleRef, namespace);
         if (error) errors.push(error);
         const subject = (b.subjects as Obj[]).find((s) => subjectKey(s, namespace) === key)!;
-        const src = () => `RoleBinding ${JSON.stringify(`${b.metadata.name}/${namespace}`)} of ${b.roleRef.kind} ${JSON.stringify(b.roleRef.name)} to ${describeSubject(subject, namespace)}`;
+        const src = () =>
+          `RoleBinding ${JSON.stringify(`${b.metadata.name}/${namespace}`)} of ${b.roleRef.kind} ${JSON.stringify(b.roleRef.name)} to ${describeSubject(subject, namespace)}`;
         for (const rule of rules) if (fn(rule, src)) return;
       }
     }
@@ -164,11 +176,16 @@ export class RbacAuthorizer {
     if (a.user.groups.includes(SYSTEM_MASTERS)) return { allowed: true, reason: '' };
     const errors: string[] = [];
     let reason = '';
-    this.visit(a.user, a.resourceRequest ? a.namespace : undefined, (rule, src) => {
-      if (!ruleAllows(a, rule)) return false;
-      reason = `RBAC: allowed by ${src()}`;
-      return true;
-    }, errors);
+    this.visit(
+      a.user,
+      a.resourceRequest ? a.namespace : undefined,
+      (rule, src) => {
+        if (!ruleAllows(a, rule)) return false;
+        reason = `RBAC: allowed by ${src()}`;
+        return true;
+      },
+      errors,
+    );
     if (reason) return { allowed: true, reason };
     return { allowed: false, reason: errors.length ? `RBAC: ${errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`}` : '' };
   }
@@ -177,10 +194,15 @@ export class RbacAuthorizer {
   rulesFor(user: UserInfo, namespace: string | undefined): { rules: PolicyRule[]; errors: string[] } {
     const rules: PolicyRule[] = [];
     const errors: string[] = [];
-    this.visit(user, namespace, (rule) => {
-      rules.push(rule);
-      return false;
-    }, errors);
+    this.visit(
+      user,
+      namespace,
+      (rule) => {
+        rules.push(rule);
+        return false;
+      },
+      errors,
+    );
     return { rules, errors };
   }
 
@@ -218,8 +240,13 @@ export class RbacAuthorizer {
     const ns = cluster ? undefined : role.metadata?.namespace;
     const name = role.metadata?.name ?? '';
     // The escalate verb is checked against the URL, which names the role only on update.
-    if (this.authorize({ user, verb: 'escalate', resourceRequest: true, apiGroup: RBAC_GROUP, resource, namespace: ns, name: isCreate ? undefined : name }).allowed) return;
-    const refuse = (why: string) => forbidden(`${resource}.${RBAC_GROUP} ${JSON.stringify(name)} is forbidden: ${why}`, { name, group: RBAC_GROUP, kind: resource });
+    if (
+      this.authorize({ user, verb: 'escalate', resourceRequest: true, apiGroup: RBAC_GROUP, resource, namespace: ns, name: isCreate ? undefined : name })
+        .allowed
+    )
+      return;
+    const refuse = (why: string) =>
+      forbidden(`${resource}.${RBAC_GROUP} ${JSON.stringify(name)} is forbidden: ${why}`, { name, group: RBAC_GROUP, kind: resource });
     const msg = this.confirmNoEscalation(user, ns, role.rules ?? []);
     if (msg) throw refuse(msg);
     // An aggregationRule can gather any permission, so it needs all of them.
@@ -235,7 +262,15 @@ export class RbacAuthorizer {
     const ns = cluster ? undefined : binding.metadata?.namespace;
     const name = binding.metadata?.name ?? '';
     const ref: RoleRef = binding.roleRef ?? {};
-    const bindAttrs: Attributes = { user, verb: 'bind', resourceRequest: true, apiGroup: RBAC_GROUP, resource: ref.kind === 'Role' ? 'roles' : 'clusterroles', name: ref.name, namespace: ns };
+    const bindAttrs: Attributes = {
+      user,
+      verb: 'bind',
+      resourceRequest: true,
+      apiGroup: RBAC_GROUP,
+      resource: ref.kind === 'Role' ? 'roles' : 'clusterroles',
+      name: ref.name,
+      namespace: ns,
+    };
     if (this.authorize(bindAttrs).allowed) return;
     const { rules, error } = this.roleRules(ref, ns);
     if (error) {

@@ -51,7 +51,7 @@ export function reconcileRole(existing: Obj | undefined, expected: Obj): Reconci
   let changed = mergeMeta(out, expected, 'annotations');
   changed = mergeMeta(out, expected, 'labels') || changed;
   // An aggregated role's rules belong to the aggregation controller: only its selectors are reconciled.
-  const wantRules = expected.aggregationRule ? [] : expected.rules ?? [];
+  const wantRules = expected.aggregationRule ? [] : (expected.rules ?? []);
   const missing = uncoveredRules(out.rules ?? [], wantRules);
   if (missing.length) {
     out.rules = [...(out.rules ?? []), ...missing];
@@ -67,7 +67,8 @@ export function reconcileRole(existing: Obj | undefined, expected: Obj): Reconci
   return { object: out, operation: changed ? 'update' : 'none', protected: isProtected(existing) };
 }
 
-const subjectId = (s: Obj, defaultGroup: string) => JSON.stringify([s.kind, s.apiGroup || (s.kind === 'ServiceAccount' ? '' : defaultGroup), s.name, s.namespace ?? '']);
+const subjectId = (s: Obj, defaultGroup: string) =>
+  JSON.stringify([s.kind, s.apiGroup || (s.kind === 'ServiceAccount' ? '' : defaultGroup), s.name, s.namespace ?? '']);
 
 /** What an existing RoleBinding or ClusterRoleBinding must become to bind at least the expected subjects. */
 export function reconcileBinding(existing: Obj | undefined, expected: Obj): Reconciled {
@@ -126,7 +127,11 @@ export async function reconcileBootstrapPolicy(registry: Registry, service: Rest
         break;
       }
       if (r.protected || r.operation === 'none') {
-        if (r.protected && r.operation !== 'none') log.info('skipped reconcile-protected bootstrap policy object', { object: `${def.resource}.${RBAC_GROUP}/${name}`, annotation: `${AUTOUPDATE_ANNOTATION}=false` });
+        if (r.protected && r.operation !== 'none')
+          log.info('skipped reconcile-protected bootstrap policy object', {
+            object: `${def.resource}.${RBAC_GROUP}/${name}`,
+            annotation: `${AUTOUPDATE_ANNOTATION}=false`,
+          });
         report.push({ kind: expected.kind, name, operation: r.operation, protected: r.protected });
         break;
       }
@@ -144,7 +149,8 @@ export async function reconcileBootstrapPolicy(registry: Registry, service: Rest
         }
         throw e;
       }
-      if (r.operation !== 'create') log.info(`${r.operation === 'update' ? 'updated' : 'recreated'} bootstrap policy object`, { object: `${def.resource}.${RBAC_GROUP}/${name}` });
+      if (r.operation !== 'create')
+        log.info(`${r.operation === 'update' ? 'updated' : 'recreated'} bootstrap policy object`, { object: `${def.resource}.${RBAC_GROUP}/${name}` });
       report.push({ kind: expected.kind, name, operation: r.operation, protected: false });
       break;
     }

@@ -27,7 +27,7 @@ export function ruleAllows(a: Attributes, rule: PolicyRule): boolean {
   if (!has(rule.verbs, a.verb)) return false;
   if (!a.resourceRequest) return nonResourceURLMatches(rule, a.path ?? '');
   const sub = a.subresource ?? '';
-  const combined = sub ? `${a.resource}/${sub}` : a.resource ?? '';
+  const combined = sub ? `${a.resource}/${sub}` : (a.resource ?? '');
   if (!has(rule.apiGroups, a.apiGroup ?? '') || !resourceMatches(rule, combined, sub)) return false;
   // resourceNames cannot restrict requests without a name (list, watch, create, deletecollection).
   return !rule.resourceNames?.length || (!!a.name && rule.resourceNames.includes(a.name));
@@ -39,7 +39,8 @@ function breakdown(rule: PolicyRule): PolicyRule[] {
   for (const verb of rule.verbs ?? []) {
     for (const group of rule.apiGroups ?? []) {
       for (const resource of rule.resources ?? []) {
-        if (rule.resourceNames?.length) for (const name of rule.resourceNames) out.push({ verbs: [verb], apiGroups: [group], resources: [resource], resourceNames: [name] });
+        if (rule.resourceNames?.length)
+          for (const name of rule.resourceNames) out.push({ verbs: [verb], apiGroups: [group], resources: [resource], resourceNames: [name] });
         else out.push({ verbs: [verb], apiGroups: [group], resources: [resource] });
       }
     }
@@ -48,7 +49,8 @@ function breakdown(rule: PolicyRule): PolicyRule[] {
   return out;
 }
 
-const hasAll = (owner: string[] | undefined, wanted: string[] | undefined) => (wanted ?? []).every((w) => !!owner && (owner.includes('*') || owner.includes(w)));
+const hasAll = (owner: string[] | undefined, wanted: string[] | undefined) =>
+  (wanted ?? []).every((w) => !!owner && (owner.includes('*') || owner.includes(w)));
 
 function resourceCovers(owner: string[] | undefined, wanted: string[] | undefined): boolean {
   return (wanted ?? []).every((w) => {

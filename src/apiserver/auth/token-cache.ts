@@ -47,7 +47,10 @@ export class TokenCache {
   private readonly failureTtlMs: number;
   private readonly maxEntries: number;
 
-  constructor(opts: TokenCacheOptions = {}, private readonly watchedPrefixes: string[] = []) {
+  constructor(
+    opts: TokenCacheOptions = {},
+    private readonly watchedPrefixes: string[] = [],
+  ) {
     this.successTtlMs = opts.successTtlMs ?? 10_000;
     this.failureTtlMs = opts.failureTtlMs ?? 3_000;
     this.maxEntries = opts.maxEntries ?? 4096;
@@ -57,10 +60,12 @@ export class TokenCache {
   async start(storage: Storage): Promise<void> {
     const rev = await storage.currentRevision();
     for (const prefix of this.watchedPrefixes) {
-      this.watchers.push(storage.watch(prefix, rev, (ev) => {
-        this.writes++;
-        this.invalidate(ev.key);
-      }));
+      this.watchers.push(
+        storage.watch(prefix, rev, (ev) => {
+          this.writes++;
+          this.invalidate(ev.key);
+        }),
+      );
     }
   }
 

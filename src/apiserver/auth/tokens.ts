@@ -33,10 +33,17 @@ export class ServiceAccountTokens {
   readonly kid: string;
   private publicKey: KeyObject;
 
-  private constructor(private privateKey: KeyObject, readonly issuer: string) {
+  private constructor(
+    private privateKey: KeyObject,
+    readonly issuer: string,
+  ) {
     this.publicKey = createPublicKey(privateKey);
     // Like kube-apiserver: the key id is the hash of the DER public key.
-    this.kid = b64url(createHash('sha256').update(this.publicKey.export({ type: 'spki', format: 'der' })).digest());
+    this.kid = b64url(
+      createHash('sha256')
+        .update(this.publicKey.export({ type: 'spki', format: 'der' }))
+        .digest(),
+    );
   }
 
   /** Loads the signing key from dataDir/pki/sa.key, creating a P-256 key on first start. */
@@ -59,11 +66,21 @@ export class ServiceAccountTokens {
   }
 
   /** Builds the claims of a new token for a service account (and optional bound object). */
-  claims(sa: { namespace: string; name: string; uid: string }, audiences: string[], expirationSeconds: number, bound?: { kind: string; name: string; uid: string }): ServiceAccountClaims {
+  claims(
+    sa: { namespace: string; name: string; uid: string },
+    audiences: string[],
+    expirationSeconds: number,
+    bound?: { kind: string; name: string; uid: string },
+  ): ServiceAccountClaims {
     const now = Math.floor(Date.now() / 1000);
     const c: ServiceAccountClaims = {
-      iss: this.issuer, sub: `system:serviceaccount:${sa.namespace}:${sa.name}`, aud: audiences,
-      exp: now + expirationSeconds, iat: now, nbf: now, jti: randomUUID(),
+      iss: this.issuer,
+      sub: `system:serviceaccount:${sa.namespace}:${sa.name}`,
+      aud: audiences,
+      exp: now + expirationSeconds,
+      iat: now,
+      nbf: now,
+      jti: randomUUID(),
       'kubernetes.io': { namespace: sa.namespace, serviceaccount: { name: sa.name, uid: sa.uid } },
     };
     if (bound) {
@@ -96,7 +113,8 @@ export class ServiceAccountTokens {
     if (typeof claims.exp !== 'number' || now >= claims.exp) return { error: 'invalid bearer token, service account token has expired' };
     if (typeof claims.nbf === 'number' && now < claims.nbf - 60) return { error: 'invalid bearer token, service account token is not valid yet' };
     const k = claims['kubernetes.io'];
-    if (!k?.namespace || !k?.serviceaccount?.name || !k?.serviceaccount?.uid) return { error: 'invalid bearer token, service account token claims are incomplete' };
+    if (!k?.namespace || !k?.serviceaccount?.name || !k?.serviceaccount?.uid)
+      return { error: 'invalid bearer token, service account token claims are incomplete' };
     return { claims: claims as ServiceAccountClaims };
   }
 

@@ -150,11 +150,7 @@ function read(node: FieldSet, v: unknown, at: string): void {
   }
 }
 
-export type PathElement =
-  | { field: string }
-  | { key: Record<string, unknown> }
-  | { value: unknown }
-  | { index: number };
+export type PathElement = { field: string } | { key: Record<string, unknown> } | { value: unknown } | { index: number };
 
 export function parsePE(s: string): PathElement {
   const tag = s.slice(0, 2);
@@ -183,7 +179,10 @@ export function canonicalJSON(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJSON).join(',')}]`;
   if (v && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonicalJSON(o[k])}`).join(',')}}`;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJSON(o[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v);
 }
@@ -209,11 +208,17 @@ function valueString(v: unknown): string {
 
 /** The path as conflict messages print it: .spec.containers[name="c"].image */
 export function pathString(path: Path): string {
-  return path.map((s) => {
-    const pe = parsePE(s);
-    if ('field' in pe) return `.${pe.field}`;
-    if ('key' in pe) return `[${Object.keys(pe.key).sort().map((k) => `${k}=${valueString(pe.key[k])}`).join(',')}]`;
-    if ('value' in pe) return `[=${valueString(pe.value)}]`;
-    return `[${pe.index}]`;
-  }).join('');
+  return path
+    .map((s) => {
+      const pe = parsePE(s);
+      if ('field' in pe) return `.${pe.field}`;
+      if ('key' in pe)
+        return `[${Object.keys(pe.key)
+          .sort()
+          .map((k) => `${k}=${valueString(pe.key[k])}`)
+          .join(',')}]`;
+      if ('value' in pe) return `[=${valueString(pe.value)}]`;
+      return `[${pe.index}]`;
+    })
+    .join('');
 }

@@ -8,7 +8,13 @@ import { deepClone } from '../../common/json.ts';
 import type { JSONSchema, KObject } from '../resource.ts';
 import { FieldSet, pathString, type Path } from './fieldset.ts';
 import {
-  capUpdateManagers, decodeManagedFields, emptyManaged, encodeManagedFields, isResetManagedFields, managerKey, parseManagerKey,
+  capUpdateManagers,
+  decodeManagedFields,
+  emptyManaged,
+  encodeManagedFields,
+  isResetManagedFields,
+  managerKey,
+  parseManagerKey,
   type Managed,
 } from './managed.ts';
 import { compare, ensureNamedFieldsAreMembers, merge, objectSchema, removeItems, toFieldSet, withoutManagedFields, type Comparison } from './typed.ts';
@@ -34,8 +40,13 @@ const BEFORE_FIRST_APPLY = 'before-first-apply';
 
 // Never owned by anyone (stripmeta.go).
 const STRIPPED = FieldSet.of(
-  ['f:apiVersion'], ['f:kind'], ['f:metadata'],
-  ...['name', 'namespace', 'creationTimestamp', 'selfLink', 'uid', 'clusterName', 'generation', 'managedFields', 'resourceVersion'].map((f) => ['f:metadata', `f:${f}`]),
+  ['f:apiVersion'],
+  ['f:kind'],
+  ['f:metadata'],
+  ...['name', 'namespace', 'creationTimestamp', 'selfLink', 'uid', 'clusterName', 'generation', 'managedFields', 'resourceVersion'].map((f) => [
+    'f:metadata',
+    `f:${f}`,
+  ]),
 );
 
 /** Restricts sets to what the operation can own, given the status subresource's reset fields. */
@@ -231,7 +242,14 @@ function cloneManaged(m: Managed): Managed {
   return { fields: new Map([...m.fields].map(([k, v]) => [k, { ...v, set: v.set.clone() }])), times: new Map(m.times) };
 }
 
-function applyOnce(live: KObject, config: KObject, managed: Managed, manager: string, force: boolean, scope: FieldManagerScope): { object: KObject; managed: Managed } {
+function applyOnce(
+  live: KObject,
+  config: KObject,
+  managed: Managed,
+  manager: string,
+  force: boolean,
+  scope: FieldManagerScope,
+): { object: KObject; managed: Managed } {
   const schema = objectSchema(scope.schema);
   const key = managerKey({ manager, operation: 'Apply', subresource: scope.subresource });
   let merged = merge(live, config, schema) as KObject;
@@ -287,6 +305,11 @@ function lastApplied(config: KObject): string {
 
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
   return v;
 }

@@ -46,7 +46,8 @@ export function decodeManagedFields(entries: unknown): Managed {
     if (!e || typeof e !== 'object') throw new Error(`managed fields entry ${i} is not an object`);
     if (e.operation !== 'Apply' && e.operation !== 'Update') throw new Error('operation must be `Apply` or `Update`');
     if (typeof e.apiVersion !== 'string' || !e.apiVersion) throw new Error('apiVersion must not be empty');
-    if (e.fieldsType !== 'FieldsV1') throw new Error(e.fieldsType ? `invalid fieldsType "${e.fieldsType}" in managed fields entry ${i}` : `missing fieldsType in managed fields entry ${i}`);
+    if (e.fieldsType !== 'FieldsV1')
+      throw new Error(e.fieldsType ? `invalid fieldsType "${e.fieldsType}" in managed fields entry ${i}` : `missing fieldsType in managed fields entry ${i}`);
     const key = managerKey({ manager: String(e.manager ?? ''), operation: e.operation, apiVersion: e.apiVersion, subresource: e.subresource || undefined });
     m.fields.set(key, { set: FieldSet.fromFieldsV1(e.fieldsV1 ?? {}), apiVersion: e.apiVersion, applied: e.operation === 'Apply' });
     m.times.set(key, typeof e.time === 'string' ? e.time : undefined);
@@ -79,7 +80,14 @@ export function encodeManagedFields(m: Managed): KObject[] | undefined {
   }
   if (!out.length) return undefined;
   const cmp = (a: string | undefined, b: string | undefined) => ((a ?? '') < (b ?? '') ? -1 : (a ?? '') > (b ?? '') ? 1 : 0);
-  return out.sort((p, q) => cmp(p.operation, q.operation) || seconds(p.time) - seconds(q.time) || cmp(p.manager, q.manager) || cmp(p.apiVersion, q.apiVersion) || cmp(p.subresource, q.subresource));
+  return out.sort(
+    (p, q) =>
+      cmp(p.operation, q.operation) ||
+      seconds(p.time) - seconds(q.time) ||
+      cmp(p.manager, q.manager) ||
+      cmp(p.apiVersion, q.apiVersion) ||
+      cmp(p.subresource, q.subresource),
+  );
 }
 
 const MAX_UPDATE_MANAGERS = 10;

@@ -17,13 +17,27 @@ const STRING_MAP: JSONSchema = { type: 'object', additionalProperties: STRING };
 export const OBJECT_META_SCHEMA: JSONSchema = {
   type: 'object',
   properties: {
-    name: STRING, generateName: STRING, namespace: STRING, selfLink: STRING, uid: STRING, resourceVersion: STRING,
-    generation: { type: 'integer' }, creationTimestamp: STRING, deletionTimestamp: STRING, deletionGracePeriodSeconds: { type: 'integer' },
+    name: STRING,
+    generateName: STRING,
+    namespace: STRING,
+    selfLink: STRING,
+    uid: STRING,
+    resourceVersion: STRING,
+    generation: { type: 'integer' },
+    creationTimestamp: STRING,
+    deletionTimestamp: STRING,
+    deletionGracePeriodSeconds: { type: 'integer' },
     labels: STRING_MAP,
     annotations: STRING_MAP,
     ownerReferences: {
-      type: 'array', 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['uid'],
-      items: { type: 'object', 'x-kubernetes-map-type': 'atomic', properties: { apiVersion: STRING, kind: STRING, name: STRING, uid: STRING, controller: { type: 'boolean' }, blockOwnerDeletion: { type: 'boolean' } } },
+      type: 'array',
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['uid'],
+      items: {
+        type: 'object',
+        'x-kubernetes-map-type': 'atomic',
+        properties: { apiVersion: STRING, kind: STRING, name: STRING, uid: STRING, controller: { type: 'boolean' }, blockOwnerDeletion: { type: 'boolean' } },
+      },
     },
     finalizers: { type: 'array', 'x-kubernetes-list-type': 'set', items: STRING },
     managedFields: { type: 'array', 'x-kubernetes-list-type': 'atomic', items: { type: 'object' } },
@@ -88,11 +102,11 @@ function atomFor(schema: JSONSchema | undefined, v: Json): Atom {
 }
 
 function fieldSchema(a: Extract<Atom, { kind: 'map' }>, k: string): JSONSchema | undefined {
-  if (a.fields && Object.prototype.hasOwnProperty.call(a.fields, k)) return a.fields[k];
+  if (a.fields && Object.hasOwn(a.fields, k)) return a.fields[k];
   return a.elem;
 }
 
-const isNamed = (a: Extract<Atom, { kind: 'map' }>, k: string) => !!a.fields && Object.prototype.hasOwnProperty.call(a.fields, k);
+const isNamed = (a: Extract<Atom, { kind: 'map' }>, k: string) => !!a.fields && Object.hasOwn(a.fields, k);
 
 /** The path element of one list item. */
 function itemPE(a: Extract<Atom, { kind: 'list' }>, item: Json, i: number): string {

@@ -1,7 +1,7 @@
 // The three non-apply PATCH bodies kube-apiserver accepts, applied to plain JSON values. Inputs are
 // never mutated. Error codes and texts follow k8s.io/apiserver/pkg/endpoints/handlers/patch.go.
 
-import jsonpatch from 'fast-json-patch';
+import type jsonpatch from 'fast-json-patch';
 import { StatusError, badRequest, tooLarge } from '../errors.ts';
 import { deepClone } from '../../common/json.ts';
 import { patchRejected } from './strategic.ts';
@@ -65,7 +65,7 @@ function mergeInto(target: Record<string, unknown>, patch: Record<string, unknow
       delete target[k];
       continue;
     }
-    const cur = Object.prototype.hasOwnProperty.call(target, k) ? target[k] : undefined;
+    const cur = Object.hasOwn(target, k) ? target[k] : undefined;
     const value = isMap(v) ? mergeInto(isMap(cur) ? cur : {}, v) : deepClone(v);
     // defineProperty so a "__proto__" member stays data and never reaches a prototype.
     Object.defineProperty(target, k, { value, enumerable: true, writable: true, configurable: true });

@@ -45,7 +45,10 @@ function goV(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(goV).join(' ')}]`;
   if (typeof v === 'object') {
     const m = v as JMap;
-    return `map[${Object.keys(m).sort().map((k) => `${k}:${goV(m[k])}`).join(' ')}]`;
+    return `map[${Object.keys(m)
+      .sort()
+      .map((k) => `${k}:${goV(m[k])}`)
+      .join(' ')}]`;
   }
   return String(v);
 }
@@ -64,7 +67,7 @@ function isMap(v: unknown): v is JMap {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-const has = (m: JMap, k: string) => Object.prototype.hasOwnProperty.call(m, k);
+const has = (m: JMap, k: string) => Object.hasOwn(m, k);
 
 /** Assign without ever touching a prototype (a patch may carry a "__proto__" key). */
 function put(m: JMap, k: string, v: unknown): void {
@@ -515,7 +518,14 @@ function indexer(order: unknown[], id: (v: unknown) => unknown): (v: unknown) =>
 }
 
 /** Sort `patch` by `patchOrder`, `serverOnly` by `serverOrder`, then interleave them. */
-function normalizeElementOrder(patch: unknown[], serverOnly: unknown[], patchOrder: unknown[], serverOrder: unknown[], mergeKey: string, kind: Kind): unknown[] {
+function normalizeElementOrder(
+  patch: unknown[],
+  serverOnly: unknown[],
+  patchOrder: unknown[],
+  serverOrder: unknown[],
+  mergeKey: string,
+  kind: Kind,
+): unknown[] {
   const p = normalizeSliceOrder(patch, patchOrder, mergeKey, kind);
   const s = normalizeSliceOrder(serverOnly, serverOrder, mergeKey, kind);
   return mergeSortedSlice(s, p, serverOrder, mergeKey, kind);
@@ -535,7 +545,10 @@ function normalizeSliceOrder(toSort: unknown[], order: unknown[], mergeKey: stri
   const idx = items.map(index);
   let sorted: unknown[];
   if (idx.every((i) => i >= 0)) {
-    sorted = items.map((v, i) => [v, idx[i]] as const).sort((a, b) => a[1] - b[1]).map(([v]) => v);
+    sorted = items
+      .map((v, i) => [v, idx[i]] as const)
+      .sort((a, b) => a[1] - b[1])
+      .map(([v]) => v);
   } else {
     // The upstream comparator says "less" whenever either side is unknown; replay its insertion sort
     // (exact for the short lists sort.SliceStable sorts by insertion) so such lists come out the same.

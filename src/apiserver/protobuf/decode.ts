@@ -15,11 +15,7 @@ import { DeleteOptionsSchema } from './gen/k8s/meta_v1_pb.ts';
 import { ScaleSchema } from './gen/k8s/autoscaling_v1_pb.ts';
 import { ClusterRoleBindingSchema, ClusterRoleSchema, RoleBindingSchema, RoleSchema } from './gen/k8s/rbac_v1_pb.ts';
 import { SelfSubjectReviewSchema, TokenRequestSchema, TokenReviewSchema } from './gen/k8s/authentication_v1_pb.ts';
-import {
-  SelfSubjectAccessReviewSchema,
-  SelfSubjectRulesReviewSchema,
-  SubjectAccessReviewSchema,
-} from './gen/k8s/authorization_v1_pb.ts';
+import { SelfSubjectAccessReviewSchema, SelfSubjectRulesReviewSchema, SubjectAccessReviewSchema } from './gen/k8s/authorization_v1_pb.ts';
 import { ControllerRevisionSchema, DaemonSetSchema, DeploymentSchema, ReplicaSetSchema, StatefulSetSchema } from './gen/k8s/apps_v1_pb.ts';
 import { CronJobSchema, JobSchema } from './gen/k8s/batch_v1_pb.ts';
 import { EvictionSchema, PodDisruptionBudgetSchema } from './gen/k8s/policy_v1_pb.ts';
@@ -34,39 +30,41 @@ const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
 /** The top-level kinds whose protobuf form we decode, by apiVersion and kind. */
 export const KINDS: ReadonlyMap<string, DescMessage> = new Map(
-  ([
-    ['v1', 'Namespace', NamespaceSchema],
-    ['v1', 'Secret', SecretSchema],
-    ['v1', 'ConfigMap', ConfigMapSchema],
-    ['v1', 'ServiceAccount', ServiceAccountSchema],
-    ['v1', 'Service', ServiceSchema],
-    ['v1', 'Binding', BindingSchema],
-    ['v1', 'Event', EventSchema],
-    ['events.k8s.io/v1', 'Event', EventsV1EventSchema],
-    ['coordination.k8s.io/v1', 'Lease', LeaseSchema],
-    ['autoscaling/v1', 'Scale', ScaleSchema],
-    ['rbac.authorization.k8s.io/v1', 'Role', RoleSchema],
-    ['rbac.authorization.k8s.io/v1', 'ClusterRole', ClusterRoleSchema],
-    ['rbac.authorization.k8s.io/v1', 'RoleBinding', RoleBindingSchema],
-    ['rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', ClusterRoleBindingSchema],
-    ['authentication.k8s.io/v1', 'TokenRequest', TokenRequestSchema],
-    ['authentication.k8s.io/v1', 'SelfSubjectReview', SelfSubjectReviewSchema],
-    ['authentication.k8s.io/v1', 'TokenReview', TokenReviewSchema],
-    ['authorization.k8s.io/v1', 'SelfSubjectAccessReview', SelfSubjectAccessReviewSchema],
-    ['authorization.k8s.io/v1', 'SelfSubjectRulesReview', SelfSubjectRulesReviewSchema],
-    ['authorization.k8s.io/v1', 'SubjectAccessReview', SubjectAccessReviewSchema],
-    ['apps/v1', 'Deployment', DeploymentSchema],
-    ['apps/v1', 'ReplicaSet', ReplicaSetSchema],
-    ['apps/v1', 'DaemonSet', DaemonSetSchema],
-    ['apps/v1', 'StatefulSet', StatefulSetSchema],
-    ['apps/v1', 'ControllerRevision', ControllerRevisionSchema],
-    ['batch/v1', 'Job', JobSchema],
-    ['batch/v1', 'CronJob', CronJobSchema],
-    ['policy/v1', 'PodDisruptionBudget', PodDisruptionBudgetSchema],
-    ['policy/v1', 'Eviction', EvictionSchema],
-    ['scheduling.k8s.io/v1', 'PriorityClass', PriorityClassSchema],
-    ['node.k8s.io/v1', 'RuntimeClass', RuntimeClassSchema],
-  ] as const).map(([apiVersion, kind, schema]) => [`${apiVersion}/${kind}`, schema]),
+  (
+    [
+      ['v1', 'Namespace', NamespaceSchema],
+      ['v1', 'Secret', SecretSchema],
+      ['v1', 'ConfigMap', ConfigMapSchema],
+      ['v1', 'ServiceAccount', ServiceAccountSchema],
+      ['v1', 'Service', ServiceSchema],
+      ['v1', 'Binding', BindingSchema],
+      ['v1', 'Event', EventSchema],
+      ['events.k8s.io/v1', 'Event', EventsV1EventSchema],
+      ['coordination.k8s.io/v1', 'Lease', LeaseSchema],
+      ['autoscaling/v1', 'Scale', ScaleSchema],
+      ['rbac.authorization.k8s.io/v1', 'Role', RoleSchema],
+      ['rbac.authorization.k8s.io/v1', 'ClusterRole', ClusterRoleSchema],
+      ['rbac.authorization.k8s.io/v1', 'RoleBinding', RoleBindingSchema],
+      ['rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', ClusterRoleBindingSchema],
+      ['authentication.k8s.io/v1', 'TokenRequest', TokenRequestSchema],
+      ['authentication.k8s.io/v1', 'SelfSubjectReview', SelfSubjectReviewSchema],
+      ['authentication.k8s.io/v1', 'TokenReview', TokenReviewSchema],
+      ['authorization.k8s.io/v1', 'SelfSubjectAccessReview', SelfSubjectAccessReviewSchema],
+      ['authorization.k8s.io/v1', 'SelfSubjectRulesReview', SelfSubjectRulesReviewSchema],
+      ['authorization.k8s.io/v1', 'SubjectAccessReview', SubjectAccessReviewSchema],
+      ['apps/v1', 'Deployment', DeploymentSchema],
+      ['apps/v1', 'ReplicaSet', ReplicaSetSchema],
+      ['apps/v1', 'DaemonSet', DaemonSetSchema],
+      ['apps/v1', 'StatefulSet', StatefulSetSchema],
+      ['apps/v1', 'ControllerRevision', ControllerRevisionSchema],
+      ['batch/v1', 'Job', JobSchema],
+      ['batch/v1', 'CronJob', CronJobSchema],
+      ['policy/v1', 'PodDisruptionBudget', PodDisruptionBudgetSchema],
+      ['policy/v1', 'Eviction', EvictionSchema],
+      ['scheduling.k8s.io/v1', 'PriorityClass', PriorityClassSchema],
+      ['node.k8s.io/v1', 'RuntimeClass', RuntimeClassSchema],
+    ] as const
+  ).map(([apiVersion, kind, schema]) => [`${apiVersion}/${kind}`, schema]),
 );
 
 /**
@@ -99,8 +97,11 @@ export function decodeKubeProtobuf(body: Buffer): KObject {
   if (!apiVersion) throw malformed("Object 'apiVersion' is missing in the protobuf envelope");
   const schema = KINDS.get(`${apiVersion}/${kind}`) ?? ANY_VERSION_KINDS.get(kind);
   if (!schema) {
-    throw new StatusError(415, 'UnsupportedMediaType',
-      `the body of the request was in an unknown format - protobuf is not supported for kind "${kind}" in version "${apiVersion}"; send application/json or application/yaml`);
+    throw new StatusError(
+      415,
+      'UnsupportedMediaType',
+      `the body of the request was in an unknown format - protobuf is not supported for kind "${kind}" in version "${apiVersion}"; send application/json or application/yaml`,
+    );
   }
   let message;
   try {

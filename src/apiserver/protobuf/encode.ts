@@ -17,18 +17,20 @@ const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 const META = 'k8s.io.apimachinery.pkg.apis.meta.v1';
 
 const LIST_KINDS: ReadonlyMap<string, DescMessage> = new Map(
-  ([
-    ['v1', 'NamespaceList', NamespaceListSchema],
-    ['v1', 'SecretList', SecretListSchema],
-    ['v1', 'ConfigMapList', ConfigMapListSchema],
-    ['v1', 'ServiceAccountList', ServiceAccountListSchema],
-    ['v1', 'EventList', EventListSchema],
-    ['coordination.k8s.io/v1', 'LeaseList', LeaseListSchema],
-    ['rbac.authorization.k8s.io/v1', 'RoleList', RoleListSchema],
-    ['rbac.authorization.k8s.io/v1', 'ClusterRoleList', ClusterRoleListSchema],
-    ['rbac.authorization.k8s.io/v1', 'RoleBindingList', RoleBindingListSchema],
-    ['rbac.authorization.k8s.io/v1', 'ClusterRoleBindingList', ClusterRoleBindingListSchema],
-  ] as const).map(([apiVersion, kind, schema]) => [`${apiVersion}/${kind}`, schema]),
+  (
+    [
+      ['v1', 'NamespaceList', NamespaceListSchema],
+      ['v1', 'SecretList', SecretListSchema],
+      ['v1', 'ConfigMapList', ConfigMapListSchema],
+      ['v1', 'ServiceAccountList', ServiceAccountListSchema],
+      ['v1', 'EventList', EventListSchema],
+      ['coordination.k8s.io/v1', 'LeaseList', LeaseListSchema],
+      ['rbac.authorization.k8s.io/v1', 'RoleList', RoleListSchema],
+      ['rbac.authorization.k8s.io/v1', 'ClusterRoleList', ClusterRoleListSchema],
+      ['rbac.authorization.k8s.io/v1', 'RoleBindingList', RoleBindingListSchema],
+      ['rbac.authorization.k8s.io/v1', 'ClusterRoleBindingList', ClusterRoleBindingListSchema],
+    ] as const
+  ).map(([apiVersion, kind, schema]) => [`${apiVersion}/${kind}`, schema]),
 );
 
 /** Thrown inside the encoder when the message cannot carry the JSON exactly; never escapes encodeKubeProtobuf. */
@@ -101,7 +103,12 @@ function writeMessage(w: BinaryWriter, desc: DescMessage, v: unknown, path: stri
   for (const k in json) if (json[k] !== undefined) present++;
   if (consumed !== present) {
     const known = new Set(desc.fields.map((f) => go?.rename?.[f.name] ?? f.name));
-    return fail(path, `fields without a protobuf number here: ${Object.keys(json).filter((k) => !known.has(k)).join(', ')}`);
+    return fail(
+      path,
+      `fields without a protobuf number here: ${Object.keys(json)
+        .filter((k) => !known.has(k))
+        .join(', ')}`,
+    );
   }
 }
 

@@ -33,7 +33,10 @@ export const GO_FIELDS: ReadonlyMap<string, GoFields> = new Map<string, GoFields
   ['k8s.io.api.core.v1.Secret', { pointer: ['immutable'] }],
   ['k8s.io.api.core.v1.ConfigMap', { pointer: ['immutable'] }],
   ['k8s.io.api.core.v1.ServiceAccount', { pointer: ['automountServiceAccountToken'] }],
-  ['k8s.io.api.core.v1.ServiceSpec', { pointer: ['ipFamilyPolicy', 'allocateLoadBalancerNodePorts', 'loadBalancerClass', 'internalTrafficPolicy', 'trafficDistribution'] }],
+  [
+    'k8s.io.api.core.v1.ServiceSpec',
+    { pointer: ['ipFamilyPolicy', 'allocateLoadBalancerNodePorts', 'loadBalancerClass', 'internalTrafficPolicy', 'trafficDistribution'] },
+  ],
   ['k8s.io.api.core.v1.ServicePort', { always: ['port'] }],
   ['k8s.io.api.core.v1.ClientIPConfig', { pointer: ['timeoutSeconds'] }],
   ['k8s.io.api.core.v1.LoadBalancerIngress', { pointer: ['ipMode'] }],

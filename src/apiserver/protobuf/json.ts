@@ -19,45 +19,57 @@ type Custom = (msg: any, path: string) => unknown;
 
 /** Messages whose Go type has its own JSON marshaller. undefined means "zero value". */
 const CUSTOM: ReadonlyMap<string, Custom> = new Map<string, Custom>([
-  [`${META}.Time`, (m, path) => {
-    const seconds = BigInt(m.seconds ?? 0n);
-    if (seconds === 0n && !m.nanos) return undefined;
-    if (seconds < MIN_SECONDS || seconds > MAX_SECONDS) throw badRequest(`${path}: time out of range: ${seconds} seconds`);
-    // metav1.Time serialises with second precision.
-    return new Date(Number(seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  }],
-  [`${META}.MicroTime`, (m, path) => {
-    const seconds = BigInt(m.seconds ?? 0n);
-    const nanos = Number(m.nanos ?? 0);
-    if (seconds === 0n && !nanos) return undefined;
-    if (seconds < MIN_SECONDS || seconds > MAX_SECONDS) throw badRequest(`${path}: time out of range: ${seconds} seconds`);
-    if (nanos < 0 || nanos > 999_999_999) throw badRequest(`${path}: nanos out of range: ${nanos}`);
-    // metav1.MicroTime serialises as RFC 3339 with exactly six fractional digits.
-    const micros = String(Math.floor(nanos / 1000)).padStart(6, '0');
-    return new Date(Number(seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, `.${micros}Z`);
-  }],
-  [`${META}.FieldsV1`, (m, path) => {
-    const raw: Uint8Array = m.Raw;
-    if (!raw.length) return undefined;
-    try {
-      return JSON.parse(Buffer.from(raw).toString('utf8'));
-    } catch (e) {
-      throw badRequest(`${path}: invalid JSON in FieldsV1: ${(e as Error).message}`);
-    }
-  }],
+  [
+    `${META}.Time`,
+    (m, path) => {
+      const seconds = BigInt(m.seconds ?? 0n);
+      if (seconds === 0n && !m.nanos) return undefined;
+      if (seconds < MIN_SECONDS || seconds > MAX_SECONDS) throw badRequest(`${path}: time out of range: ${seconds} seconds`);
+      // metav1.Time serialises with second precision.
+      return new Date(Number(seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    },
+  ],
+  [
+    `${META}.MicroTime`,
+    (m, path) => {
+      const seconds = BigInt(m.seconds ?? 0n);
+      const nanos = Number(m.nanos ?? 0);
+      if (seconds === 0n && !nanos) return undefined;
+      if (seconds < MIN_SECONDS || seconds > MAX_SECONDS) throw badRequest(`${path}: time out of range: ${seconds} seconds`);
+      if (nanos < 0 || nanos > 999_999_999) throw badRequest(`${path}: nanos out of range: ${nanos}`);
+      // metav1.MicroTime serialises as RFC 3339 with exactly six fractional digits.
+      const micros = String(Math.floor(nanos / 1000)).padStart(6, '0');
+      return new Date(Number(seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, `.${micros}Z`);
+    },
+  ],
+  [
+    `${META}.FieldsV1`,
+    (m, path) => {
+      const raw: Uint8Array = m.Raw;
+      if (!raw.length) return undefined;
+      try {
+        return JSON.parse(Buffer.from(raw).toString('utf8'));
+      } catch (e) {
+        throw badRequest(`${path}: invalid JSON in FieldsV1: ${(e as Error).message}`);
+      }
+    },
+  ],
   // resource.Quantity: its canonical string; intstr.IntOrString: an int (type 0) or a string (type 1).
   ['k8s.io.apimachinery.pkg.api.resource.Quantity', (m) => m.string || undefined],
   ['k8s.io.apimachinery.pkg.util.intstr.IntOrString', (m) => (Number(m.type ?? 0) === 1 ? m.strVal : m.intVal)],
   // runtime.RawExtension: the embedded object in its own (JSON) serialization.
-  ['k8s.io.apimachinery.pkg.runtime.RawExtension', (m, path) => {
-    const raw: Uint8Array = m.raw;
-    if (!raw.length) return undefined;
-    try {
-      return JSON.parse(Buffer.from(raw).toString('utf8'));
-    } catch (e) {
-      throw badRequest(`${path}: invalid JSON in RawExtension: ${(e as Error).message}`);
-    }
-  }],
+  [
+    'k8s.io.apimachinery.pkg.runtime.RawExtension',
+    (m, path) => {
+      const raw: Uint8Array = m.raw;
+      if (!raw.length) return undefined;
+      try {
+        return JSON.parse(Buffer.from(raw).toString('utf8'));
+      } catch (e) {
+        throw badRequest(`${path}: invalid JSON in RawExtension: ${(e as Error).message}`);
+      }
+    },
+  ],
   ['k8s.io.api.authentication.v1.ExtraValue', (m) => [...m.items]],
   ['k8s.io.api.authorization.v1.ExtraValue', (m) => [...m.items]],
 ]);

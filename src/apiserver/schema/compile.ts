@@ -130,7 +130,10 @@ export function goRegExp(pattern: string): RegExp {
     flags = [...new Set(m[1].replace('U', ''))].join('');
     src = src.slice(m[0].length);
   }
-  src = src.replace(/\\A/g, '(?<![\\s\\S])').replace(/\\z/g, '(?![\\s\\S])').replace(/\(\?P</g, '(?<');
+  src = src
+    .replace(/\\A/g, '(?<![\\s\\S])')
+    .replace(/\\z/g, '(?![\\s\\S])')
+    .replace(/\(\?P</g, '(?<');
   try {
     return new RegExp(src, flags + 'u');
   } catch {

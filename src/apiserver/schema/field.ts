@@ -75,7 +75,10 @@ function goSyntax(v: unknown): string {
   if (typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) return `[]interface {}{${v.map(goSyntax).join(', ')}}`;
   const o = v as Record<string, unknown>;
-  return `map[string]interface {}{${Object.keys(o).sort().map((k) => `${goQuote(k)}:${goSyntax(o[k])}`).join(', ')}}`;
+  return `map[string]interface {}{${Object.keys(o)
+    .sort()
+    .map((k) => `${goQuote(k)}:${goSyntax(o[k])}`)
+    .join(', ')}}`;
 }
 
 // Field path building, as field.Path.String() renders Child, Index and Key.
@@ -89,19 +92,38 @@ export function goQuote(s: string): string {
   for (const ch of s) {
     const cp = ch.codePointAt(0)!;
     switch (ch) {
-      case '"': out += '\\"'; continue;
-      case '\\': out += '\\\\'; continue;
-      case '\x07': out += '\\a'; continue;
-      case '\b': out += '\\b'; continue;
-      case '\f': out += '\\f'; continue;
-      case '\n': out += '\\n'; continue;
-      case '\r': out += '\\r'; continue;
-      case '\t': out += '\\t'; continue;
-      case '\v': out += '\\v'; continue;
+      case '"':
+        out += '\\"';
+        continue;
+      case '\\':
+        out += '\\\\';
+        continue;
+      case '\x07':
+        out += '\\a';
+        continue;
+      case '\b':
+        out += '\\b';
+        continue;
+      case '\f':
+        out += '\\f';
+        continue;
+      case '\n':
+        out += '\\n';
+        continue;
+      case '\r':
+        out += '\\r';
+        continue;
+      case '\t':
+        out += '\\t';
+        continue;
+      case '\v':
+        out += '\\v';
+        continue;
     }
     if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, '0')}`;
     else if (PRINTABLE.test(ch)) out += ch;
-    else if (cp >= 0xd800 && cp <= 0xdfff) out += '\\ufffd'; // lone surrogate: Go sees invalid UTF-8
+    else if (cp >= 0xd800 && cp <= 0xdfff)
+      out += '\\ufffd'; // lone surrogate: Go sees invalid UTF-8
     else if (cp < 0x10000) out += `\\u${cp.toString(16).padStart(4, '0')}`;
     else out += `\\U${cp.toString(16).padStart(8, '0')}`;
   }

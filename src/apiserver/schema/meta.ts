@@ -26,11 +26,20 @@ const OBJECT_META: JSONSchema = {
     creationTimestamp: time('When the object was created, in RFC 3339 form and UTC. Set by the server, read-only.'),
     deletionGracePeriodSeconds: int64('Seconds the object has left to terminate gracefully once deletion was requested. Read-only.'),
     deletionTimestamp: time('When the object will be or was deleted: set by the server when a graceful deletion is requested. Read-only.'),
-    finalizers: { ...strings('Keys that must be removed, each by the controller owning it, before the object is deleted from storage.'), 'x-kubernetes-list-type': 'set', 'x-kubernetes-patch-strategy': 'merge' },
+    finalizers: {
+      ...strings('Keys that must be removed, each by the controller owning it, before the object is deleted from storage.'),
+      'x-kubernetes-list-type': 'set',
+      'x-kubernetes-patch-strategy': 'merge',
+    },
     generateName: str('A prefix from which the server generates a unique name when name is empty.'),
     generation: int64('A sequence number of the desired state (spec) generation. Set by the server, read-only.'),
     labels: stringMap('Key/value pairs used to organize and select objects (label selectors).'),
-    managedFields: { type: 'array', description: 'Which field manager owns which fields, as maintained by the server for server-side apply.', items: refWith(`${META}.ManagedFieldsEntry`, { default: {} }), 'x-kubernetes-list-type': 'atomic' },
+    managedFields: {
+      type: 'array',
+      description: 'Which field manager owns which fields, as maintained by the server for server-side apply.',
+      items: refWith(`${META}.ManagedFieldsEntry`, { default: {} }),
+      'x-kubernetes-list-type': 'atomic',
+    },
     name: str('The unique name of the object within its namespace (or the cluster for cluster-scoped kinds). Cannot be updated.'),
     namespace: str('The namespace the object lives in; empty for cluster-scoped kinds. Cannot be updated.'),
     ownerReferences: {
@@ -113,7 +122,12 @@ export const META_SCHEMAS: Record<string, JSONSchema> = {
     type: 'object',
     description: 'Which object a Status is about, and why it failed, field by field.',
     properties: {
-      causes: { type: 'array', items: refWith(`${META}.StatusCause`, { default: {} }), description: 'The individual causes, e.g. one per invalid field.', 'x-kubernetes-list-type': 'atomic' },
+      causes: {
+        type: 'array',
+        items: refWith(`${META}.StatusCause`, { default: {} }),
+        description: 'The individual causes, e.g. one per invalid field.',
+        'x-kubernetes-list-type': 'atomic',
+      },
       group: str('The group of the resource.'),
       kind: str('The kind (or resource) the failure is about.'),
       name: str('The name of the object the failure is about.'),

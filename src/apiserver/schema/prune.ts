@@ -80,7 +80,10 @@ function pruneObjectMeta(obj: Record<string, unknown>, path: string, out: string
   if (!isObject(meta)) return;
   const prefix = child(path, 'metadata');
   pruneKnown(meta, OBJECT_META_FIELDS, prefix, out);
-  for (const [list, fields] of [['ownerReferences', OWNER_REFERENCE], ['managedFields', MANAGED_FIELDS_ENTRY]] as const) {
+  for (const [list, fields] of [
+    ['ownerReferences', OWNER_REFERENCE],
+    ['managedFields', MANAGED_FIELDS_ENTRY],
+  ] as const) {
     const items = meta[list];
     if (Array.isArray(items)) items.forEach((e, i) => isObject(e) && pruneKnown(e, fields, index(`${prefix}.${list}`, i), out));
   }

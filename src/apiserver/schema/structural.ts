@@ -34,19 +34,75 @@ export function validateStructuralSchema(schema: JSONSchema, fieldPath: string, 
 
 // JSONSchemaProps fields in Go declaration order, which decides which violation is reported.
 const GO_FIELDS: [string, string][] = [
-  ['id', 'ID'], ['$schema', 'Schema'], ['$ref', 'Ref'], ['description', 'Description'], ['type', 'Type'], ['format', 'Format'],
-  ['title', 'Title'], ['default', 'Default'], ['maximum', 'Maximum'], ['exclusiveMaximum', 'ExclusiveMaximum'], ['minimum', 'Minimum'],
-  ['exclusiveMinimum', 'ExclusiveMinimum'], ['maxLength', 'MaxLength'], ['minLength', 'MinLength'], ['pattern', 'Pattern'],
-  ['maxItems', 'MaxItems'], ['minItems', 'MinItems'], ['uniqueItems', 'UniqueItems'], ['multipleOf', 'MultipleOf'], ['enum', 'Enum'],
-  ['maxProperties', 'MaxProperties'], ['minProperties', 'MinProperties'], ['required', 'Required'], ['items', 'Items'], ['allOf', 'AllOf'],
-  ['oneOf', 'OneOf'], ['anyOf', 'AnyOf'], ['not', 'Not'], ['properties', 'Properties'], ['additionalProperties', 'AdditionalProperties'],
-  ['patternProperties', 'PatternProperties'], ['dependencies', 'Dependencies'], ['additionalItems', 'AdditionalItems'],
-  ['definitions', 'Definitions'], ['externalDocs', 'ExternalDocs'], ['example', 'Example'], ['nullable', 'Nullable'],
-  ['x-kubernetes-preserve-unknown-fields', 'XPreserveUnknownFields'], ['x-kubernetes-embedded-resource', 'XEmbeddedResource'],
-  ['x-kubernetes-int-or-string', 'XIntOrString'], ['x-kubernetes-list-map-keys', 'XListMapKeys'], ['x-kubernetes-list-type', 'XListType'],
-  ['x-kubernetes-map-type', 'XMapType'], ['x-kubernetes-validations', 'XValidations'],
+  ['id', 'ID'],
+  ['$schema', 'Schema'],
+  ['$ref', 'Ref'],
+  ['description', 'Description'],
+  ['type', 'Type'],
+  ['format', 'Format'],
+  ['title', 'Title'],
+  ['default', 'Default'],
+  ['maximum', 'Maximum'],
+  ['exclusiveMaximum', 'ExclusiveMaximum'],
+  ['minimum', 'Minimum'],
+  ['exclusiveMinimum', 'ExclusiveMinimum'],
+  ['maxLength', 'MaxLength'],
+  ['minLength', 'MinLength'],
+  ['pattern', 'Pattern'],
+  ['maxItems', 'MaxItems'],
+  ['minItems', 'MinItems'],
+  ['uniqueItems', 'UniqueItems'],
+  ['multipleOf', 'MultipleOf'],
+  ['enum', 'Enum'],
+  ['maxProperties', 'MaxProperties'],
+  ['minProperties', 'MinProperties'],
+  ['required', 'Required'],
+  ['items', 'Items'],
+  ['allOf', 'AllOf'],
+  ['oneOf', 'OneOf'],
+  ['anyOf', 'AnyOf'],
+  ['not', 'Not'],
+  ['properties', 'Properties'],
+  ['additionalProperties', 'AdditionalProperties'],
+  ['patternProperties', 'PatternProperties'],
+  ['dependencies', 'Dependencies'],
+  ['additionalItems', 'AdditionalItems'],
+  ['definitions', 'Definitions'],
+  ['externalDocs', 'ExternalDocs'],
+  ['example', 'Example'],
+  ['nullable', 'Nullable'],
+  ['x-kubernetes-preserve-unknown-fields', 'XPreserveUnknownFields'],
+  ['x-kubernetes-embedded-resource', 'XEmbeddedResource'],
+  ['x-kubernetes-int-or-string', 'XIntOrString'],
+  ['x-kubernetes-list-map-keys', 'XListMapKeys'],
+  ['x-kubernetes-list-type', 'XListType'],
+  ['x-kubernetes-map-type', 'XMapType'],
+  ['x-kubernetes-validations', 'XValidations'],
 ];
-const ALLOWED_AT_STATUS_ROOT = ['Description', 'Type', 'Format', 'Title', 'Maximum', 'ExclusiveMaximum', 'Minimum', 'ExclusiveMinimum', 'MaxLength', 'MinLength', 'Pattern', 'MaxItems', 'MinItems', 'UniqueItems', 'MultipleOf', 'Required', 'Items', 'Properties', 'ExternalDocs', 'Example', 'XPreserveUnknownFields', 'XValidations'];
+const ALLOWED_AT_STATUS_ROOT = [
+  'Description',
+  'Type',
+  'Format',
+  'Title',
+  'Maximum',
+  'ExclusiveMaximum',
+  'Minimum',
+  'ExclusiveMinimum',
+  'MaxLength',
+  'MinLength',
+  'Pattern',
+  'MaxItems',
+  'MinItems',
+  'UniqueItems',
+  'MultipleOf',
+  'Required',
+  'Items',
+  'Properties',
+  'ExternalDocs',
+  'Example',
+  'XPreserveUnknownFields',
+  'XValidations',
+];
 
 // Only the first offending keyword is reported.
 function statusRootRules(s: JSONSchema, path: string): FieldError[] {
@@ -67,14 +123,20 @@ const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const props = (path: string, k: string) => key(child(path, 'properties'), k);
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 const schemaList = (v: unknown): JSONSchema[] => (Array.isArray(v) ? v.filter(isSchema) : []);
-const propEntries = (s: JSONSchema): [string, JSONSchema][] => (isSchema(s.properties) ? Object.entries(s.properties).filter((e): e is [string, JSONSchema] => isSchema(e[1])) : []);
+const propEntries = (s: JSONSchema): [string, JSONSchema][] =>
+  isSchema(s.properties) ? Object.entries(s.properties).filter((e): e is [string, JSONSchema] => isSchema(e[1])) : [];
 const nonEmpty = (v: unknown) => (Array.isArray(v) ? v.length > 0 : isSchema(v) ? Object.keys(v).length > 0 : false);
 
 // ---- NewStructural: what cannot be converted at all -------------------------------------------
 
 const UNSUPPORTED: [string, string][] = [
-  ['id', 'id'], ['$schema', 'schema'], ['$ref', '$ref'], ['patternProperties', 'patternProperties'],
-  ['dependencies', 'dependencies'], ['additionalItems', 'additionalItems'], ['definitions', 'definitions'],
+  ['id', 'id'],
+  ['$schema', 'schema'],
+  ['$ref', '$ref'],
+  ['patternProperties', 'patternProperties'],
+  ['dependencies', 'dependencies'],
+  ['additionalItems', 'additionalItems'],
+  ['definitions', 'definitions'],
 ];
 
 function whyNotStructural(s: JSONSchema): string | undefined {
@@ -115,7 +177,8 @@ function invariants(s: JSONSchema, lvl: Level, path: string): FieldError[] {
     if (lvl === 'root') errs.push(forbidden(child(path, 'additionalProperties'), 'must not be used at the root'));
     if (isSchema(s.additionalProperties)) errs.push(...invariants(s.additionalProperties, 'field', child(path, 'additionalProperties')));
   }
-  if (intOrString && preserve) errs.push(invalid(child(path, 'x-kubernetes-preserve-unknown-fields'), true, 'must be false if x-kubernetes-int-or-string is true'));
+  if (intOrString && preserve)
+    errs.push(invalid(child(path, 'x-kubernetes-preserve-unknown-fields'), true, 'must be false if x-kubernetes-int-or-string is true'));
   if (intOrString && embedded) errs.push(invalid(child(path, 'x-kubernetes-embedded-resource'), true, 'must be false if x-kubernetes-int-or-string is true'));
 
   // The two int-or-string idioms (anyOf: [integer, string], possibly as the first allOf) may carry types.
@@ -165,7 +228,8 @@ function metadataRules(s: JSONSchema, checkMeta: boolean, lvl: Level, path: stri
 }
 
 // A keyword counts when it differs from its Go zero value.
-const isSet = (v: unknown) => v !== undefined && v !== null && v !== false && v !== '' && !(Array.isArray(v) && !v.length) && !(isSchema(v) && !Object.keys(v).length);
+const isSet = (v: unknown) =>
+  v !== undefined && v !== null && v !== false && v !== '' && !(Array.isArray(v) && !v.length) && !(isSchema(v) && !Object.keys(v).length);
 
 function junctorRules(s: JSONSchema, skipAnyOf: boolean, skipFirstAllOfAnyOf: boolean, lvl: Level, path: string): FieldError[] {
   const errs: FieldError[] = [];
@@ -205,7 +269,12 @@ function nestedRules(v: JSONSchema, skipAnyOf: boolean, lvl: Level, path: string
   if (isSchema(v.items)) errs.push(...nestedRules(v.items, false, lvl, child(path, 'items')));
   for (const [k, p] of propEntries(v)) errs.push(...nestedRules(p, false, 'field', props(path, k)));
   for (const [k, why] of NESTED_FORBIDDEN) {
-    const set = k === 'additionalProperties' ? v[k] === true || isSchema(v[k]) : k === 'x-kubernetes-list-type' || k === 'x-kubernetes-map-type' ? typeof v[k] === 'string' : isSet(v[k]);
+    const set =
+      k === 'additionalProperties'
+        ? v[k] === true || isSchema(v[k])
+        : k === 'x-kubernetes-list-type' || k === 'x-kubernetes-map-type'
+          ? typeof v[k] === 'string'
+          : isSet(v[k]);
     if (set) errs.push(forbidden(child(path, k), why));
   }
   if (isSchema(v.properties) && isSchema(v.properties.metadata)) errs.push(forbidden(props(path, 'metadata'), 'must not be specified in a nested context'));
@@ -272,7 +341,8 @@ function openAPIRules(s: JSONSchema, path: string, ctx: Ctx, isRoot: boolean): F
   const at = (k: string) => child(path, k);
   const type = str(s.type);
   if (type && !OPENAPI_V3_TYPES.includes(type)) errs.push(notSupported(at('type'), type, OPENAPI_V3_TYPES));
-  if (s.default !== undefined && s.default !== null && !ctx.allowDefaults) errs.push(forbidden(at('default'), `must not be set${ctx.disallowReason ? ` ${ctx.disallowReason}` : ''}`));
+  if (s.default !== undefined && s.default !== null && !ctx.allowDefaults)
+    errs.push(forbidden(at('default'), `must not be set${ctx.disallowReason ? ` ${ctx.disallowReason}` : ''}`));
   if (str(s.id)) errs.push(forbidden(at('id'), 'id is not supported'));
   if (s.additionalItems !== undefined) errs.push(forbidden(at('additionalItems'), 'additionalItems is not supported'));
   if (nonEmpty(s.patternProperties)) errs.push(forbidden(at('patternProperties'), 'patternProperties is not supported'));
@@ -281,7 +351,8 @@ function openAPIRules(s: JSONSchema, path: string, ctx: Ctx, isRoot: boolean): F
   if (s.$ref !== undefined) errs.push(forbidden(at('$ref'), '$ref is not supported'));
   if (type === 'null') errs.push(forbidden(at('type'), 'type cannot be set to null, use nullable as an alternative'));
   if (Array.isArray(s.items) && s.items.length) errs.push(forbidden(at('items'), 'items must be a schema object and not an array'));
-  if (ctx.insideMeta && s['x-kubernetes-embedded-resource'] === true) errs.push(forbidden(at('x-kubernetes-embedded-resource'), 'must not be used inside of resource meta'));
+  if (ctx.insideMeta && s['x-kubernetes-embedded-resource'] === true)
+    errs.push(forbidden(at('x-kubernetes-embedded-resource'), 'must not be used inside of resource meta'));
   if (s.uniqueItems === true) errs.push(forbidden(at('uniqueItems'), 'uniqueItems cannot be set to true since the runtime complexity becomes quadratic'));
 
   const properties = propEntries(s);
@@ -303,10 +374,12 @@ function openAPIRules(s: JSONSchema, path: string, ctx: Ctx, isRoot: boolean): F
   }
   if (isSchema(s.not)) errs.push(...openAPIRules(s.not, at('not'), ctx, false));
   for (const j of ['allOf', 'oneOf', 'anyOf']) schemaList(s[j]).forEach((v, i) => errs.push(...openAPIRules(v, index(at(j), i), ctx, false)));
-  if (isSchema(s.definitions)) for (const [k, v] of Object.entries(s.definitions)) if (isSchema(v)) errs.push(...openAPIRules(v, key(at('definitions'), k), ctx, false));
+  if (isSchema(s.definitions))
+    for (const [k, v] of Object.entries(s.definitions)) if (isSchema(v)) errs.push(...openAPIRules(v, key(at('definitions'), k), ctx, false));
   if (isSchema(s.items)) errs.push(...openAPIRules(s.items, at('items'), ctx, false));
   else schemaList(s.items).forEach((v, i) => errs.push(...openAPIRules(v, index(at('items'), i), ctx, false)));
-  if (isSchema(s.dependencies)) for (const [k, v] of Object.entries(s.dependencies)) if (isSchema(v)) errs.push(...openAPIRules(v, key(at('dependencies'), k), ctx, false));
+  if (isSchema(s.dependencies))
+    for (const [k, v] of Object.entries(s.dependencies)) if (isSchema(v)) errs.push(...openAPIRules(v, key(at('dependencies'), k), ctx, false));
   errs.push(...extensionRules(s, path));
   return errs;
 }
@@ -325,7 +398,8 @@ function extensionRules(s: JSONSchema, path: string): FieldError[] {
     const msg = 'must be object if x-kubernetes-map-type is specified';
     errs.push(type ? invalid(at('type'), type, msg) : required(at('type'), msg));
   }
-  if (typeof mapType === 'string' && mapType !== 'atomic' && mapType !== 'granular') errs.push(notSupported(at('x-kubernetes-map-type'), mapType, ['atomic', 'granular']));
+  if (typeof mapType === 'string' && mapType !== 'atomic' && mapType !== 'granular')
+    errs.push(notSupported(at('x-kubernetes-map-type'), mapType, ['atomic', 'granular']));
   if (typeof listType === 'string' && type !== 'array') {
     const msg = 'must be array if x-kubernetes-list-type is specified';
     errs.push(type ? invalid(at('type'), type, msg) : required(at('type'), msg));
@@ -338,7 +412,8 @@ function extensionRules(s: JSONSchema, path: string): FieldError[] {
       errs.push(invalid(child(at('items'), 'x-kubernetes-map-type'), items['x-kubernetes-list-type'] ?? null, msg));
     }
   }
-  if (typeof listType === 'string' && !['atomic', 'set', 'map'].includes(listType)) errs.push(notSupported(at('x-kubernetes-list-type'), listType, ['atomic', 'set', 'map']));
+  if (typeof listType === 'string' && !['atomic', 'set', 'map'].includes(listType))
+    errs.push(notSupported(at('x-kubernetes-list-type'), listType, ['atomic', 'set', 'map']));
   if (mapKeys.length) {
     const msg = 'must be map if x-kubernetes-list-map-keys is non-empty';
     if (typeof listType !== 'string') errs.push(required(at('x-kubernetes-list-type'), msg));
@@ -348,7 +423,8 @@ function extensionRules(s: JSONSchema, path: string): FieldError[] {
     if (!mapKeys.length) errs.push(required(at('x-kubernetes-list-map-keys'), 'must not be empty if x-kubernetes-list-type is map'));
     if (s.items === undefined) errs.push(required(at('items'), 'must have a schema if x-kubernetes-list-type is map'));
     else if (!items) errs.push(invalid(at('items'), s.items, 'must only have a single schema if x-kubernetes-list-type is map'));
-    else if (items.type !== 'object') errs.push(invalid(child(at('items'), 'type'), str(items.type), "must be object if parent array's x-kubernetes-list-type is map"));
+    else if (items.type !== 'object')
+      errs.push(invalid(child(at('items'), 'type'), str(items.type), "must be object if parent array's x-kubernetes-list-type is map"));
     else {
       const itemProps = isSchema(items.properties) ? items.properties : {};
       const seen = new Set<string>();
@@ -372,9 +448,15 @@ function extensionRules(s: JSONSchema, path: string): FieldError[] {
         const p = itemProps[k];
         if (!isSchema(p)) continue;
         if (!req.has(k) && (p.default === undefined || p.default === null)) {
-          errs.push(required(child(props(at('items'), k), 'default'), 'this property is in x-kubernetes-list-map-keys, so it must have a default or be a required property'));
+          errs.push(
+            required(
+              child(props(at('items'), k), 'default'),
+              'this property is in x-kubernetes-list-map-keys, so it must have a default or be a required property',
+            ),
+          );
         }
-        if (p.nullable === true) errs.push(forbidden(child(props(at('items'), k), 'nullable'), 'this property is in x-kubernetes-list-map-keys, so it cannot be nullable'));
+        if (p.nullable === true)
+          errs.push(forbidden(child(props(at('items'), k), 'nullable'), 'this property is in x-kubernetes-list-map-keys, so it cannot be nullable'));
       }
     }
   }

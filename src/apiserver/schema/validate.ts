@@ -9,7 +9,14 @@ import { child, goFloat, goJSON, goNumber, goQuote, invalid, notSupported, requi
 
 /** A kube-openapi errors.Validation (code + name + value), or a plain error ("composite"). */
 type Raw =
-  | { code: 'required' | 'enum' | 'tooLong' | 'maxItems' | 'tooManyProps' | 'type' | 'invalid'; name: string; value?: unknown; valid?: number; values?: unknown[]; msg: string }
+  | {
+      code: 'required' | 'enum' | 'tooLong' | 'maxItems' | 'tooManyProps' | 'type' | 'invalid';
+      name: string;
+      value?: unknown;
+      valid?: number;
+      values?: unknown[];
+      msg: string;
+    }
   | { code: 'composite'; msg: string };
 
 type Kind = 'null' | 'boolean' | 'string' | 'int' | 'float' | 'array' | 'object';
@@ -39,7 +46,11 @@ function toFieldError(r: Raw, base: string | undefined): FieldError {
     case 'required':
       return required(path);
     case 'enum':
-      return notSupported(path, r.value, r.values!.map((v) => (typeof v === 'string' ? v : goJSON(v))));
+      return notSupported(
+        path,
+        r.value,
+        r.values!.map((v) => (typeof v === 'string' ? v : goJSON(v))),
+      );
     case 'tooLong':
       return tooLong(path, r.valid!);
     case 'maxItems':
@@ -185,7 +196,8 @@ function junctors(n: Node, data: unknown, path: string, out: Raw[]): number {
       if (!errs.length) valid++;
       out.push(...errs);
     }
-    if (valid !== n.allOf.length) out.push({ code: 'composite', msg: `${goQuote(path)} must validate all the schemas (allOf)${valid === 0 ? '. None validated' : ''}` });
+    if (valid !== n.allOf.length)
+      out.push({ code: 'composite', msg: `${goQuote(path)} must validate all the schemas (allOf)${valid === 0 ? '. None validated' : ''}` });
   }
   if (n.not && isValid(n.not, data, path)) out.push({ code: 'composite', msg: `${goQuote(path)} must not validate the schema (not)` });
   return count;
@@ -234,7 +246,8 @@ function runeCount(s: string): number {
 function checkNumber(n: Node, v: number, isInt: boolean, path: string, out: Raw[]): void {
   if (n.multipleOf !== undefined) {
     const factor = isInt ? Math.trunc(n.multipleOf) : n.multipleOf;
-    if (factor <= 0) out.push({ code: 'invalid', name: path, value: factor, msg: `factor MultipleOf declared for ${path} must be positive: ${show(factor, isInt)}` });
+    if (factor <= 0)
+      out.push({ code: 'invalid', name: path, value: factor, msg: `factor MultipleOf declared for ${path} must be positive: ${show(factor, isInt)}` });
     else if (isInt ? v % factor !== 0 : !isJSONInteger(factor < 1 ? (1 / factor) * v : v / factor)) {
       out.push({ code: 'invalid', name: path, value: v, msg: `${path} in body should be a multiple of ${show(factor, isInt)}` });
     }
@@ -242,13 +255,23 @@ function checkNumber(n: Node, v: number, isInt: boolean, path: string, out: Raw[
   if (n.minimum !== undefined) {
     const min = isInt ? Math.trunc(n.minimum) : n.minimum;
     if (n.exclusiveMinimum ? v <= min : v < min) {
-      out.push({ code: 'invalid', name: path, value: v, msg: `${path} in body should be greater than ${n.exclusiveMinimum ? '' : 'or equal to '}${show(min, isInt)}` });
+      out.push({
+        code: 'invalid',
+        name: path,
+        value: v,
+        msg: `${path} in body should be greater than ${n.exclusiveMinimum ? '' : 'or equal to '}${show(min, isInt)}`,
+      });
     }
   }
   if (n.maximum !== undefined) {
     const max = isInt ? Math.trunc(n.maximum) : n.maximum;
     if (n.exclusiveMaximum ? v >= max : v > max) {
-      out.push({ code: 'invalid', name: path, value: v, msg: `${path} in body should be less than ${n.exclusiveMaximum ? '' : 'or equal to '}${show(max, isInt)}` });
+      out.push({
+        code: 'invalid',
+        name: path,
+        value: v,
+        msg: `${path} in body should be less than ${n.exclusiveMaximum ? '' : 'or equal to '}${show(max, isInt)}`,
+      });
     }
   }
 }
@@ -287,7 +310,13 @@ function checkObject(n: Node, obj: Record<string, unknown>, path: string, out: R
     out.push({ code: 'invalid', name: path, value: keys.length, msg: `${path} in body should have at least ${n.minProperties} properties` });
   }
   if (n.maxProperties !== undefined && keys.length > n.maxProperties) {
-    out.push({ code: 'tooManyProps', name: path, value: keys.length, valid: n.maxProperties, msg: `${path} in body should have at most ${n.maxProperties} properties` });
+    out.push({
+      code: 'tooManyProps',
+      name: path,
+      value: keys.length,
+      valid: n.maxProperties,
+      msg: `${path} in body should have at most ${n.maxProperties} properties`,
+    });
   }
   if (ap === false) {
     for (const k of keys) {

@@ -76,7 +76,9 @@ export class EtcdStorage implements Storage {
       // gRPC's 4 MiB default would fail a list of a few thousand objects (kube-apiserver lifts it too).
       faultHandling: faultHandling(),
       grpcOptions: {
-        'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000, 'grpc.keepalive_permit_without_calls': 1,
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_timeout_ms': 5_000,
+        'grpc.keepalive_permit_without_calls': 1,
         'grpc.max_receive_message_length': 2 ** 31 - 1,
       },
     };
@@ -205,10 +207,12 @@ export class EtcdStorage implements Storage {
     if (typeof key !== 'string' || key === '' || LONE_SURROGATE.test(key)) throw new TypeError(`invalid key: ${JSON.stringify(key)}`);
     checkValue(key, value);
     const k = this.etcdKey(key);
-    const res = await this.call(() => this.client.kv.txn({
-      compare: [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
-      success: [{ request_put: { key: k, value: Buffer.from(value) } }],
-    }));
+    const res = await this.call(() =>
+      this.client.kv.txn({
+        compare: [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
+        success: [{ request_put: { key: k, value: Buffer.from(value) } }],
+      }),
+    );
     if (!res.succeeded) throw new KeyExistsError(key);
     return this.written(Number(res.header.revision));
   }
@@ -216,15 +220,17 @@ export class EtcdStorage implements Storage {
   async update(key: string, value: string, expectedRevision: number): Promise<number> {
     checkValue(key, value);
     const k = this.etcdKey(key);
-    const res = await this.call(() => this.client.kv.txn({
-      // A missing key has mod_revision 0; the create_revision guard keeps update from creating it.
-      compare: [
-        { key: k, target: 'Mod', result: 'Equal', mod_revision: expectedRevision },
-        { key: k, target: 'Create', result: 'Greater', create_revision: 0 },
-      ],
-      success: [{ request_put: { key: k, value: Buffer.from(value) } }],
-      failure: [{ request_range: { key: k } }],
-    }));
+    const res = await this.call(() =>
+      this.client.kv.txn({
+        // A missing key has mod_revision 0; the create_revision guard keeps update from creating it.
+        compare: [
+          { key: k, target: 'Mod', result: 'Equal', mod_revision: expectedRevision },
+          { key: k, target: 'Create', result: 'Greater', create_revision: 0 },
+        ],
+        success: [{ request_put: { key: k, value: Buffer.from(value) } }],
+        failure: [{ request_range: { key: k } }],
+      }),
+    );
     if (!res.succeeded) throw this.conflict(key, res.responses[0]?.response_range?.kvs[0], expectedRevision);
     return this.written(Number(res.header.revision));
   }
@@ -232,11 +238,13 @@ export class EtcdStorage implements Storage {
   async delete(key: string, expectedRevision?: number): Promise<{ revision: number; prev: KeyValue }> {
     const k = this.etcdKey(key);
     const exists = { key: k, target: 'Create' as const, result: 'Greater' as const, create_revision: 0 };
-    const res = await this.call(() => this.client.kv.txn({
-      compare: expectedRevision === undefined ? [exists] : [exists, { key: k, target: 'Mod', result: 'Equal', mod_revision: expectedRevision }],
-      success: [{ request_delete_range: { key: k, prev_kv: true } }],
-      failure: [{ request_range: { key: k } }],
-    }));
+    const res = await this.call(() =>
+      this.client.kv.txn({
+        compare: expectedRevision === undefined ? [exists] : [exists, { key: k, target: 'Mod', result: 'Equal', mod_revision: expectedRevision }],
+        success: [{ request_delete_range: { key: k, prev_kv: true } }],
+        failure: [{ request_range: { key: k } }],
+      }),
+    );
     if (!res.succeeded) throw this.conflict(key, res.responses[0]?.response_range?.kvs[0], expectedRevision ?? 0);
     const prev = res.responses[0]?.response_delete_range?.prev_kvs[0];
     if (!prev) throw new StorageUnavailableError(`etcd returned no previous value for the delete of ${key}`);

@@ -156,9 +156,7 @@ export class SqliteStorage implements Storage {
     private readonly db: Database.Database,
     opts: SqliteStorageOptions,
   ) {
-    this.insertRow = db.prepare(
-      'INSERT INTO kine (id, name, created, deleted, create_revision, prev_revision, value) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    );
+    this.insertRow = db.prepare('INSERT INTO kine (id, name, created, deleted, create_revision, prev_revision, value) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.listAt = db.prepare<[Record<string, unknown>], LatestRow>(LIST_AT);
     this.countAt = db.prepare<[Record<string, unknown>], number>(COUNT_AT).pluck();
     this.historyAt = db.prepare<[Record<string, unknown>], HistoryRow>(HISTORY);
@@ -231,9 +229,9 @@ export class SqliteStorage implements Storage {
     // An older snapshot (a paginated list continuing while writes go on) comes from the log.
     if (revision <= this.compactRev) throw new CompactedError(revision, this.compactRev);
     const bounds = { start, end: end ?? NO_END, rev: revision };
-    const items = this.listAt.all({ ...bounds, limit: limit || -1 }).map(
-      (r): KeyValue => ({ key: r.name, value: r.value, createRevision: r.create_revision, modRevision: r.id }),
-    );
+    const items = this.listAt
+      .all({ ...bounds, limit: limit || -1 })
+      .map((r): KeyValue => ({ key: r.name, value: r.value, createRevision: r.create_revision, modRevision: r.id }));
     const remaining = limit && items.length === limit ? this.countAt.get({ ...bounds, start: items[items.length - 1].key + '\0' })! : 0;
     return { items, revision, more: remaining > 0, remaining };
   }
@@ -268,9 +266,7 @@ export class SqliteStorage implements Storage {
     this.insertRow.run(rev, key, 0, 0, cur.createRevision, cur.modRevision, value);
     this.rev = rev;
     this.live.set(key, Object.freeze({ key, value, createRevision: cur.createRevision, modRevision: rev }));
-    this.cache.append(
-      Object.freeze({ type: 'update', key, value, prevValue: cur.value, revision: rev, createRevision: cur.createRevision }),
-    );
+    this.cache.append(Object.freeze({ type: 'update', key, value, prevValue: cur.value, revision: rev, createRevision: cur.createRevision }));
     return rev;
   }
 
@@ -287,9 +283,7 @@ export class SqliteStorage implements Storage {
     this.live.delete(key);
     this.keys.delete(key);
     this.tombstones.set(key, rev);
-    this.cache.append(
-      Object.freeze({ type: 'delete', key, value: cur.value, prevValue: cur.value, revision: rev, createRevision: cur.createRevision }),
-    );
+    this.cache.append(Object.freeze({ type: 'delete', key, value: cur.value, prevValue: cur.value, revision: rev, createRevision: cur.createRevision }));
     return { revision: rev, prev: cur };
   }
 
@@ -355,7 +349,8 @@ export class SqliteStorage implements Storage {
           try {
             insert.run(mod, kv.key, created === mod ? 1 : 0, created, kv.value);
           } catch (e) {
-            if (e instanceof Database.SqliteError && e.code.startsWith('SQLITE_CONSTRAINT')) throw new Error(`key ${kv.key}: revision ${mod} or key given twice`, { cause: e });
+            if (e instanceof Database.SqliteError && e.code.startsWith('SQLITE_CONSTRAINT'))
+              throw new Error(`key ${kv.key}: revision ${mod} or key given twice`, { cause: e });
             throw e;
           }
         }

@@ -118,18 +118,29 @@ export interface Storage {
 }
 
 export class KeyExistsError extends Error {
-  constructor(public key: string) { super(`key exists: ${key}`); }
+  constructor(public key: string) {
+    super(`key exists: ${key}`);
+  }
 }
 export class KeyNotFoundError extends Error {
-  constructor(public key: string) { super(`key not found: ${key}`); }
+  constructor(public key: string) {
+    super(`key not found: ${key}`);
+  }
 }
 export class RevisionConflictError extends Error {
-  constructor(public key: string, public actual: number, public expected: number) {
+  constructor(
+    public key: string,
+    public actual: number,
+    public expected: number,
+  ) {
     super(`revision conflict on ${key}: have ${actual}, expected ${expected}`);
   }
 }
 export class CompactedError extends Error {
-  constructor(public requested: number, public compacted: number) {
+  constructor(
+    public requested: number,
+    public compacted: number,
+  ) {
     super(`required revision ${requested} has been compacted (compacted revision ${compacted})`);
   }
 }

@@ -13,11 +13,7 @@ import { log } from '../../observability/log.ts';
  * afterRevision < revision <= toRevision, in revision order. May be async (a remote backend).
  * Throws CompactedError when part of the range is gone.
  */
-export type HistoryReader = (
-  prefix: string,
-  afterRevision: number,
-  toRevision: number,
-) => Iterable<StorageEvent> | AsyncIterable<StorageEvent>;
+export type HistoryReader = (prefix: string, afterRevision: number, toRevision: number) => Iterable<StorageEvent> | AsyncIterable<StorageEvent>;
 
 export interface WatchCacheOptions {
   /** The backend's revision when the cache starts; appended events must be newer. */

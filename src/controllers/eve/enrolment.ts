@@ -23,7 +23,11 @@ import { API_VERSION, EDGENODES, FIELD_MANAGER, ONBOARDINGKEYS, rfc3339, setCond
 
 /** A DNS-1123 subdomain name for the EdgeNode of a serial. */
 export function nodeNameForSerial(serial: string): string {
-  let n = serial.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '').slice(0, 200);
+  let n = serial
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '')
+    .slice(0, 200);
   n = n.replace(/[^a-z0-9]+$/, '');
   if (n && n === serial) return n;
   // Serials that are not valid names as they are get a short hash so distinct serials stay distinct.
@@ -50,7 +54,8 @@ export class Enrolment {
   async admit(req: OnboardingRequest): Promise<OnboardingDecision> {
     const node = this.index.bySerial.get(req.serial) ?? (req.softSerial ? this.index.bySerial.get(req.softSerial) : undefined);
     if (node) {
-      if (!this.certMatches(node, req)) return { deny: `EdgeNode ${node.name} has serial ${req.serial} but does not name onboarding certificate ${req.onboardCertHash.slice(0, 16)}…` };
+      if (!this.certMatches(node, req))
+        return { deny: `EdgeNode ${node.name} has serial ${req.serial} but does not name onboarding certificate ${req.onboardCertHash.slice(0, 16)}…` };
       const uuid = node.uuid ?? crypto.randomUUID();
       this.admitted.set(uuid, node.name);
       return { uuid };
@@ -70,7 +75,9 @@ export class Enrolment {
       return { uuid };
     }
     await this.recordPending(key.name, req.serial);
-    return { deny: `serial ${req.serial} is pending on OnboardingKey ${key.name}: ${key.autoEnroll ? 'not in its spec.serials' : 'autoEnroll is off'}; create an EdgeNode with this serial to admit it` };
+    return {
+      deny: `serial ${req.serial} is pending on OnboardingKey ${key.name}: ${key.autoEnroll ? 'not in its spec.serials' : 'autoEnroll is off'}; create an EdgeNode with this serial to admit it`,
+    };
   }
 
   private certMatches(node: NodeEntry, req: OnboardingRequest): boolean {
@@ -134,7 +141,8 @@ export class Enrolment {
       if (!st.phase || st.phase === 'Pending') st.phase = 'Registered';
       setCondition(st, { type: 'Registered', status: 'True', reason, message: `device ${uuid} registered${serial ? ` with serial ${serial}` : ''}` });
     });
-    if (r.written && r.before?.status?.uuid !== uuid) void this.events.record(r.object!, 'Normal', 'Registered', `device registered with UUID ${uuid}${serial ? `, serial ${serial}` : ''}`);
+    if (r.written && r.before?.status?.uuid !== uuid)
+      void this.events.record(r.object!, 'Normal', 'Registered', `device registered with UUID ${uuid}${serial ? `, serial ${serial}` : ''}`);
     const key = r.object?.spec?.onboardingKeyRef?.name;
     if (key && serial) await this.keyEnrolled(key, serial);
   }

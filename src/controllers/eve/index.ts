@@ -17,10 +17,7 @@ import { NodeIndex } from './nodes.ts';
 import { Presence, type PresenceOptions } from './presence.ts';
 import { EventRecorder } from './recorder.ts';
 import { RenderController, type RenderControllerOptions } from './render-controller.ts';
-import {
-  APPINSTANCES, DATASTORES, EDGENODES, NETWORKINSTANCES, ONBOARDINGKEYS, SECRETS, VOLUMES,
-  setCondition, StatusWriter,
-} from './status.ts';
+import { APPINSTANCES, DATASTORES, EDGENODES, NETWORKINSTANCES, ONBOARDINGKEYS, SECRETS, VOLUMES, setCondition, StatusWriter } from './status.ts';
 import { log } from '../../observability/log.ts';
 
 export interface EveControllerOptions extends PresenceOptions, RenderControllerOptions {
@@ -43,7 +40,10 @@ export class EveControllers {
   private readonly background = new Set<Promise<unknown>>();
   private api?: DeviceApi;
 
-  constructor(private readonly client: Client, opts: EveControllerOptions = {}) {
+  constructor(
+    private readonly client: Client,
+    opts: EveControllerOptions = {},
+  ) {
     this.informers = opts.informers ?? new SharedInformerFactory(client);
     for (const r of WATCHED) this.informers.informerFor(r);
     const cache = (r: GVR) => this.informers.cacheFor(r);
@@ -76,18 +76,24 @@ export class EveControllers {
     this.enrolment.attach(api);
     this.render.attach(api);
     // Handlers in the shape of watch events; informers of different resources sync independently.
-    const on = (r: GVR, fn: (ev: WatchEvent) => void) => this.informers.informerFor(r).addEventHandler({
-      onAdd: (object) => fn({ type: 'ADDED', object }),
-      onUpdate: (old, object) => {
-        if (old !== object) fn({ type: 'MODIFIED', object });
-      },
-      onDelete: (object) => fn({ type: 'DELETED', object }),
-    });
+    const on = (r: GVR, fn: (ev: WatchEvent) => void) =>
+      this.informers.informerFor(r).addEventHandler({
+        onAdd: (object) => fn({ type: 'ADDED', object }),
+        onUpdate: (old, object) => {
+          if (old !== object) fn({ type: 'MODIFIED', object });
+        },
+        onDelete: (object) => fn({ type: 'DELETED', object }),
+      });
     // Keys first: admission of devices with pending EdgeNodes needs them.
     on(ONBOARDINGKEYS, (ev) => (ev.type === 'DELETED' ? this.index.removeKey(ev.object.metadata.name) : void this.index.upsertKey(ev.object)));
     on(EDGENODES, (ev) => this.nodeEvent(ev));
     on(APPINSTANCES, (ev) => this.render.appEvent(ev.type, ev.object));
-    for (const [r, kind] of [[NETWORKINSTANCES, 'NetworkInstance'], [VOLUMES, 'Volume'], [DATASTORES, 'DataStore'], [SECRETS, 'Secret']] as const) {
+    for (const [r, kind] of [
+      [NETWORKINSTANCES, 'NetworkInstance'],
+      [VOLUMES, 'Volume'],
+      [DATASTORES, 'DataStore'],
+      [SECRETS, 'Secret'],
+    ] as const) {
       const gens = new Map<string, number | undefined>();
       on(r, (ev) => {
         const k = `${ev.object.metadata.namespace}/${ev.object.metadata.name}`;
@@ -123,9 +129,12 @@ export class EveControllers {
     await this.status.mutate(EDGENODES, undefined, e.name, (st: KObject) => {
       st.deliveredConfigHash = hash;
       const current = st.renderedConfigHash === hash;
-      setCondition(st, current
-        ? { type: 'ConfigDelivered', status: 'True', reason: 'Applied', message: `the device runs config version ${st.configVersion ?? ''}`.trim() }
-        : { type: 'ConfigDelivered', status: 'False', reason: 'Pending', message: 'the device runs an older config' });
+      setCondition(
+        st,
+        current
+          ? { type: 'ConfigDelivered', status: 'True', reason: 'Applied', message: `the device runs config version ${st.configVersion ?? ''}`.trim() }
+          : { type: 'ConfigDelivered', status: 'False', reason: 'Pending', message: 'the device runs an older config' },
+      );
     });
   }
 

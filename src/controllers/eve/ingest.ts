@@ -6,8 +6,15 @@
 import type { KObject } from '../../apiserver/resource.ts';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import {
-  BaseOsStatus, ZDeviceState, ZNetworkInstanceState, ZSwState,
-  type ZInfoApp, type ZInfoDevice, type ZInfoMsg, type ZInfoNetworkInstance, type ZInfoVolume,
+  BaseOsStatus,
+  ZDeviceState,
+  ZNetworkInstanceState,
+  ZSwState,
+  type ZInfoApp,
+  type ZInfoDevice,
+  type ZInfoMsg,
+  type ZInfoNetworkInstance,
+  type ZInfoVolume,
 } from '../../eve/gen/info/info_pb.ts';
 import { Severity, type ErrorInfo } from '../../eve/gen/info/common_pb.ts';
 import { PhyIoMemberUsage, PhyIoType } from '../../eve/gen/evecommon/devmodelcommon_pb.ts';
@@ -35,26 +42,39 @@ const ARCH: Record<string, string> = { x86_64: 'amd64', amd64: 'amd64', aarch64:
 
 /** "DOWNLOAD_STARTED" → "DownloadStarted" (condition reasons are CamelCase). */
 export function camel(s: string): string {
-  return s.toLowerCase().split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+  return s
+    .toLowerCase()
+    .split('_')
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join('');
 }
 
 const swState = (s: ZSwState) => ZSwState[s] ?? String(s);
 
 function errText(errs: (ErrorInfo | undefined)[]): string {
-  return errs.filter((e): e is ErrorInfo => !!e && !!e.description).map((e) => e.description).join('; ');
+  return errs
+    .filter((e): e is ErrorInfo => !!e && !!e.description)
+    .map((e) => e.description)
+    .join('; ');
 }
 
 function devicePhase(state: ZDeviceState): string | undefined {
   switch (state) {
-    case ZDeviceState.ZDEVICE_STATE_ONLINE: return 'Online';
+    case ZDeviceState.ZDEVICE_STATE_ONLINE:
+      return 'Online';
     case ZDeviceState.ZDEVICE_STATE_BOOTING:
-    case ZDeviceState.ZDEVICE_STATE_REBOOTING: return 'Rebooting';
-    case ZDeviceState.ZDEVICE_STATE_BASEOS_UPDATING: return 'Updating';
-    case ZDeviceState.ZDEVICE_STATE_MAINTENANCE_MODE: return 'Maintenance';
+    case ZDeviceState.ZDEVICE_STATE_REBOOTING:
+      return 'Rebooting';
+    case ZDeviceState.ZDEVICE_STATE_BASEOS_UPDATING:
+      return 'Updating';
+    case ZDeviceState.ZDEVICE_STATE_MAINTENANCE_MODE:
+      return 'Maintenance';
     case ZDeviceState.ZDEVICE_STATE_PREPARING_POWEROFF:
     case ZDeviceState.ZDEVICE_STATE_POWERING_OFF:
-    case ZDeviceState.ZDEVICE_STATE_PREPARED_POWEROFF: return 'PoweringOff';
-    default: return undefined;
+    case ZDeviceState.ZDEVICE_STATE_PREPARED_POWEROFF:
+      return 'PoweringOff';
+    default:
+      return undefined;
   }
 }
 
@@ -68,13 +88,28 @@ export function baseOsCondition(spec: KObject | undefined, d: ZInfoDevice): Cond
   // Pre-staging (activate=false): the image is downloaded into the other partition and stays there.
   if (spec?.activate === false && running !== want) {
     if (target?.userStatus === BaseOsStatus.FAILED) {
-      return { type: 'BaseOSReady', status: 'False', reason: 'UpdateFailed', message: `download of ${want} failed: ${target.swErr?.description || 'the download failed'}` };
+      return {
+        type: 'BaseOSReady',
+        status: 'False',
+        reason: 'UpdateFailed',
+        message: `download of ${want} failed: ${target.swErr?.description || 'the download failed'}`,
+      };
     }
     if (target && target.userStatus >= BaseOsStatus.DOWNLOAD_DONE) {
-      return { type: 'BaseOSReady', status: 'True', reason: 'Staged', message: `running EVE ${running}; ${want} downloaded to ${target.partitionLabel}, not activated` };
+      return {
+        type: 'BaseOSReady',
+        status: 'True',
+        reason: 'Staged',
+        message: `running EVE ${running}; ${want} downloaded to ${target.partitionLabel}, not activated`,
+      };
     }
     const progress = target?.downloadProgress ? ` (${target.downloadProgress}%)` : '';
-    return { type: 'BaseOSReady', status: 'False', reason: 'Downloading', message: `running EVE ${running}; downloading ${want} without activating${progress}` };
+    return {
+      type: 'BaseOSReady',
+      status: 'False',
+      reason: 'Downloading',
+      message: `running EVE ${running}; downloading ${want} without activating${progress}`,
+    };
   }
   if (spec?.activate === false) return { type: 'BaseOSReady', status: 'True', reason: 'Running', message: `running EVE ${running}` };
   if (target && (target.userStatus === BaseOsStatus.FALLBACK || target.userStatus === BaseOsStatus.FAILED)) {
@@ -83,7 +118,9 @@ export function baseOsCondition(spec: KObject | undefined, d: ZInfoDevice): Cond
     // The other partition is what the device falls back to (it may still be booting the failed one).
     const previous = d.swList.find((p) => p !== target)?.shortVersion || running;
     return {
-      type: 'BaseOSReady', status: 'False', reason: fell ? 'Fallback' : 'UpdateFailed',
+      type: 'BaseOSReady',
+      status: 'False',
+      reason: fell ? 'Fallback' : 'UpdateFailed',
       message: `update to ${want} ${fell ? `fell back to ${previous}` : 'failed'}: ${why}`,
     };
   }
@@ -115,13 +152,23 @@ const ADAPTER_TYPES: Partial<Record<PhyIoType, string>> = {
   [PhyIoType.PhyIoNetWWAN]: 'wwan',
   [PhyIoType.PhyIoCAN]: 'can',
 };
-const NOT_ASSIGNABLE = new Set([PhyIoMemberUsage.PhyIoUsageMgmtAndApps, PhyIoMemberUsage.PhyIoUsageMgmtOnly, PhyIoMemberUsage.PhyIoUsageDisabled, PhyIoMemberUsage.PhyIoUsageShared]);
+const NOT_ASSIGNABLE = new Set([
+  PhyIoMemberUsage.PhyIoUsageMgmtAndApps,
+  PhyIoMemberUsage.PhyIoUsageMgmtOnly,
+  PhyIoMemberUsage.PhyIoUsageDisabled,
+  PhyIoMemberUsage.PhyIoUsageShared,
+]);
 
 /** The IO bundles an app may be given: not the device's own (management) ports, sorted by name. */
 function assignableAdapters(d: ZInfoDevice): KObject[] {
   return d.assignableAdapters
     .filter((b) => b.name && ADAPTER_TYPES[b.type] && !b.usedByBaseOS && !NOT_ASSIGNABLE.has(b.usage))
-    .map((b) => ({ name: b.name, type: ADAPTER_TYPES[b.type]!, ...(b.members.length ? { members: [...b.members] } : {}), ...(b.usedByAppUUID ? { usedByApp: b.usedByAppUUID } : {}) }))
+    .map((b) => ({
+      name: b.name,
+      type: ADAPTER_TYPES[b.type]!,
+      ...(b.members.length ? { members: [...b.members] } : {}),
+      ...(b.usedByAppUUID ? { usedByApp: b.usedByAppUUID } : {}),
+    }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
@@ -139,10 +186,14 @@ export class Ingest {
     if (!node) return;
     const c = msg.InfoContent;
     switch (c.case) {
-      case 'dinfo': return this.device(node.name, c.value);
-      case 'ainfo': return this.app(node.name, c.value);
-      case 'vinfo': return this.volume(node.name, c.value);
-      case 'niinfo': return this.network(node.name, c.value);
+      case 'dinfo':
+        return this.device(node.name, c.value);
+      case 'ainfo':
+        return this.app(node.name, c.value);
+      case 'vinfo':
+        return this.volume(node.name, c.value);
+      case 'niinfo':
+        return this.network(node.name, c.value);
     }
   }
 
@@ -222,14 +273,19 @@ export class Ingest {
         st.volumes = st.volumes.filter((x: KObject) => refs.has(x.uuid));
       }
       if (a.appErr.length) {
-        st.errors = a.appErr.map((e) => ({ message: e.description, severity: camel(Severity[e.severity] ?? 'UNSPECIFIED'), ...(ts(e.timestamp) ? { time: ts(e.timestamp) } : {}) }));
+        st.errors = a.appErr.map((e) => ({
+          message: e.description,
+          severity: camel(Severity[e.severity] ?? 'UNSPECIFIED'),
+          ...(ts(e.timestamp) ? { time: ts(e.timestamp) } : {}),
+        }));
       } else delete st.errors;
       const gen = obj.metadata.generation;
-      const ready: Condition = a.state === ZSwState.RUNNING
-        ? { type: 'Ready', status: 'True', reason: 'Running', message: 'the app instance is running' }
-        : a.state === ZSwState.ERROR
-          ? { type: 'Ready', status: 'False', reason: 'Error', message: errors || 'EVE reports an error' }
-          : { type: 'Ready', status: 'False', reason: camel(swState(a.state)), message: errors || `EVE reports ${swState(a.state)}` };
+      const ready: Condition =
+        a.state === ZSwState.RUNNING
+          ? { type: 'Ready', status: 'True', reason: 'Running', message: 'the app instance is running' }
+          : a.state === ZSwState.ERROR
+            ? { type: 'Ready', status: 'False', reason: 'Error', message: errors || 'EVE reports an error' }
+            : { type: 'Ready', status: 'False', reason: camel(swState(a.state)), message: errors || `EVE reports ${swState(a.state)}` };
       setCondition(st, { ...ready, ...(gen !== undefined ? { observedGeneration: gen } : {}) });
     });
     if (r.written && r.object && a.state === ZSwState.ERROR && r.before?.status?.state !== 'ERROR') {
@@ -289,7 +345,15 @@ export class Ingest {
    * status.devices[nodeName] of a per-device template (Volume, NetworkInstance) and its Ready condition.
    * With `onlyUuid`, the node's entry is removed only if it is that copy.
    */
-  private async perDevice(r: GVR, ns: string, name: string, node: string, entry: KObject | undefined, ok: (state: string) => boolean, onlyUuid?: string): Promise<void> {
+  private async perDevice(
+    r: GVR,
+    ns: string,
+    name: string,
+    node: string,
+    entry: KObject | undefined,
+    ok: (state: string) => boolean,
+    onlyUuid?: string,
+  ): Promise<void> {
     await this.status.mutate(r, ns, name, (st, obj) => {
       if (onlyUuid && !(st.devices ?? []).some((d: KObject) => d.nodeName === node && d.uuid === onlyUuid)) return false;
       const devices: KObject[] = (st.devices ?? []).filter((d: KObject) => d.nodeName !== node);
@@ -301,7 +365,12 @@ export class Ingest {
       const gen = obj.metadata.generation;
       setCondition(st, {
         ...(bad.length === 0
-          ? { type: 'Ready', status: 'True', reason: devices.length ? 'Ready' : 'NotUsed', message: devices.length ? `ready on ${devices.length} device(s)` : 'no device uses it' }
+          ? {
+              type: 'Ready',
+              status: 'True',
+              reason: devices.length ? 'Ready' : 'NotUsed',
+              message: devices.length ? `ready on ${devices.length} device(s)` : 'no device uses it',
+            }
           : errored
             ? { type: 'Ready', status: 'False', reason: 'Error', message: `${errored.nodeName}: ${errored.error}` }
             : { type: 'Ready', status: 'False', reason: camel(bad[0]!.state), message: `${bad[0]!.nodeName}: ${bad[0]!.state}` }),
@@ -310,4 +379,3 @@ export class Ingest {
     });
   }
 }
-

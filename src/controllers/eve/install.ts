@@ -28,7 +28,10 @@ const HELM_LABELS = ['helm.sh/chart', 'app.kubernetes.io/managed-by'];
 /** Every CRD document of the *.yaml / *.yml files in `dir`, in file name order. */
 export function readCrdManifests(dir = DEFAULT_CRD_DIR): KObject[] {
   const out: KObject[] = [];
-  for (const f of fs.readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+  for (const f of fs
+    .readdirSync(dir)
+    .filter((n) => /\.ya?ml$/.test(n))
+    .sort()) {
     for (const doc of YAML.parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8'))) {
       if (doc.errors.length) throw new Error(`${f}: ${doc.errors[0]!.message}`);
       const o = doc.toJS() as KObject | null;
@@ -61,8 +64,8 @@ export async function installCrds(client: Client, o: { dir?: string; timeoutMs?:
       await client.create(CRD_GVR, undefined, m, opts);
       continue;
     }
-    const same = isDeepStrictEqual(cur.spec, { ...cur.spec, ...m.spec }) &&
-      isDeepStrictEqual(cur.metadata.labels ?? {}, { ...cur.metadata.labels, ...m.metadata.labels });
+    const same =
+      isDeepStrictEqual(cur.spec, { ...cur.spec, ...m.spec }) && isDeepStrictEqual(cur.metadata.labels ?? {}, { ...cur.metadata.labels, ...m.metadata.labels });
     if (same) continue;
     const next = structuredClone(cur);
     next.spec = m.spec;

@@ -149,7 +149,13 @@ class Mapper {
    * `fail` records the problem and returns undefined so callers can bail out in one expression.
    */
   stage(object: ObjectRef) {
-    const staged = { datastores: new Map<string, DatastoreRecord>(), trees: new Map<string, ContentTreeRecord>(), volumes: new Map<string, VolumeRecord>(), nis: new Map<string, NetworkInstanceRecord>(), owners: new Map<string, UuidOwner>() };
+    const staged = {
+      datastores: new Map<string, DatastoreRecord>(),
+      trees: new Map<string, ContentTreeRecord>(),
+      volumes: new Map<string, VolumeRecord>(),
+      nis: new Map<string, NetworkInstanceRecord>(),
+      owners: new Map<string, UuidOwner>(),
+    };
     const fail = (reason: string, message: string, ref?: ObjectRef): undefined => {
       this.problems.push({ object, reason, message, ...(ref ? { ref } : {}) });
       return undefined;
@@ -179,7 +185,8 @@ class Mapper {
     if (!dsName) {
       // A VM disk may come as an OCI artifact from a registry, written with the oci:// scheme.
       const oci = /^oci:\/\//.test(image);
-      if (!container && !oci) return s.fail('DataStoreRequired', `image ${image} needs a datastoreRef (only container images and oci:// disk references can name their registry)`);
+      if (!container && !oci)
+        return s.fail('DataStoreRequired', `image ${image} needs a datastoreRef (only container images and oci:// disk references can name their registry)`);
       const { registry, path } = splitImageRef(oci ? image.slice('oci://'.length) : image);
       const uuid = uuidV5(`registry/${registry}`, this.device);
       s.staged.datastores.set(uuid, { uuid, type: 'container-registry', fqdn: `docker://${registry}` });
@@ -204,7 +211,12 @@ class Mapper {
       const username = read(userKey);
       const password = read(passKey);
       const absent = [username === undefined && userKey, password === undefined && passKey].filter(Boolean);
-      if (absent.length) return s.fail('SecretKeyNotFound', `Secret ${namespace}/${cred.name} of DataStore ${namespace}/${dsName} has no key ${absent.map((k) => `"${k}"`).join(' or ')}`, secretRef);
+      if (absent.length)
+        return s.fail(
+          'SecretKeyNotFound',
+          `Secret ${namespace}/${cred.name} of DataStore ${namespace}/${dsName} has no key ${absent.map((k) => `"${k}"`).join(' or ')}`,
+          secretRef,
+        );
       rec.username = username;
       rec.password = password;
     }
@@ -245,8 +257,10 @@ class Mapper {
       if (spec.dhcpRange) rec.dhcpRange = { start: spec.dhcpRange.start, end: spec.dhcpRange.end };
       if (Array.isArray(spec.dns) && spec.dns.length) rec.dnsServers = spec.dns.map(String);
     }
-    if (type === 'local' && Array.isArray(spec.staticRoutes) && spec.staticRoutes.length) rec.staticRoutes = spec.staticRoutes.map((r: KObject) => ({ destination: String(r.destination), gateway: String(r.gateway) }));
-    if (Array.isArray(spec.staticDNS) && spec.staticDNS.length) rec.staticDns = spec.staticDNS.map((d: KObject) => ({ hostname: String(d.hostname), addresses: (d.addresses ?? []).map(String) }));
+    if (type === 'local' && Array.isArray(spec.staticRoutes) && spec.staticRoutes.length)
+      rec.staticRoutes = spec.staticRoutes.map((r: KObject) => ({ destination: String(r.destination), gateway: String(r.gateway) }));
+    if (Array.isArray(spec.staticDNS) && spec.staticDNS.length)
+      rec.staticDns = spec.staticDNS.map((d: KObject) => ({ hostname: String(d.hostname), addresses: (d.addresses ?? []).map(String) }));
     if (int(spec.mtu)) rec.mtu = spec.mtu;
     s.staged.nis.set(rec.uuid, rec);
     s.staged.owners.set(rec.uuid, { kind: 'networkinstance', ns: namespace, name, node: this.nodeName });
@@ -286,7 +300,8 @@ class Mapper {
     const s = this.stage(object);
     const spec = app.spec ?? {};
     const container = spec.type !== 'vm';
-    const owner = (volume?: string): UuidOwner => (volume ? { kind: 'appvolume', ns: namespace, name, node: this.nodeName, volume } : { kind: 'app', ns: namespace, name, node: this.nodeName });
+    const owner = (volume?: string): UuidOwner =>
+      volume ? { kind: 'appvolume', ns: namespace, name, node: this.nodeName, volume } : { kind: 'app', ns: namespace, name, node: this.nodeName };
 
     const cpus = spec.resources?.cpus ?? 1;
     const memory = quantityBytes(spec.resources?.memory ?? '512Mi');
@@ -301,7 +316,11 @@ class Mapper {
     else {
       const format: ImageFormat = container ? 'container' : (spec.imageFormat ?? 'qcow2');
       const ct = this.contentTree(s, appUid, ds, format, str(spec.imageSha256), name);
-      const root: VolumeRecord = { uuid: uuidV5(`${this.device}/root/${ct}`, appUid), displayName: `${name}-root`, origin: { type: 'download', contentTreeUuid: ct } };
+      const root: VolumeRecord = {
+        uuid: uuidV5(`${this.device}/root/${ct}`, appUid),
+        displayName: `${name}-root`,
+        origin: { type: 'download', contentTreeUuid: ct },
+      };
       s.staged.volumes.set(root.uuid, root);
       s.staged.owners.set(root.uuid, owner('root'));
       volumes.push({ uuid: root.uuid, mountDir: container ? '/' : '' });
@@ -348,7 +367,8 @@ class Mapper {
           ...(a.action === 'drop' ? { drop: true } : {}),
         }));
       }
-      if (Array.isArray(n.portMaps) && n.portMaps.length) rec.portMaps = n.portMaps.map((p: KObject) => ({ protocol: p.protocol === 'udp' ? 'udp' : 'tcp', port: p.port, targetPort: p.targetPort }));
+      if (Array.isArray(n.portMaps) && n.portMaps.length)
+        rec.portMaps = n.portMaps.map((p: KObject) => ({ protocol: p.protocol === 'udp' ? 'udp' : 'tcp', port: p.port, targetPort: p.targetPort }));
       interfaces.push(rec);
     }
     if (!ok) return undefined;
@@ -404,10 +424,18 @@ class Mapper {
       if (str(p.ifname)) rec.ifname = p.ifname;
       if (p.dhcp === false) {
         if (!p.static?.address) {
-          this.problems.push({ object, reason: 'InvalidDevicePorts', message: `device port ${p.name}: dhcp is false but static.address is not set; port configuration left unchanged` });
+          this.problems.push({
+            object,
+            reason: 'InvalidDevicePorts',
+            message: `device port ${p.name}: dhcp is false but static.address is not set; port configuration left unchanged`,
+          });
           return undefined;
         }
-        rec.static = { address: p.static.address, ...(str(p.static.gateway) ? { gateway: p.static.gateway } : {}), ...(Array.isArray(p.static.dns) ? { dns: p.static.dns.map(String) } : {}) };
+        rec.static = {
+          address: p.static.address,
+          ...(str(p.static.gateway) ? { gateway: p.static.gateway } : {}),
+          ...(Array.isArray(p.static.dns) ? { dns: p.static.dns.map(String) } : {}),
+        };
       }
       if (int(p.cost)) rec.cost = p.cost;
       ports.push(rec);
@@ -421,7 +449,12 @@ class Mapper {
   }
 
   records() {
-    return { datastores: [...this.datastores.values()], contentTrees: [...this.trees.values()], volumes: [...this.volumes.values()], networkInstances: [...this.nis.values()] };
+    return {
+      datastores: [...this.datastores.values()],
+      contentTrees: [...this.trees.values()],
+      volumes: [...this.volumes.values()],
+      networkInstances: [...this.nis.values()],
+    };
   }
 }
 
@@ -435,11 +468,13 @@ export async function mapDevice(m: DeviceMappingInput): Promise<DeviceMapping> {
 
   const apps: AppRecord[] = [];
   const included: DeviceMapping['apps'] = [];
-  const sorted = [...m.apps].filter((a) => !a.metadata?.deletionTimestamp).sort((a, b) => {
-    const ka = `${a.metadata?.namespace}/${a.metadata?.name}`;
-    const kb = `${b.metadata?.namespace}/${b.metadata?.name}`;
-    return ka < kb ? -1 : ka > kb ? 1 : 0;
-  });
+  const sorted = [...m.apps]
+    .filter((a) => !a.metadata?.deletionTimestamp)
+    .sort((a, b) => {
+      const ka = `${a.metadata?.namespace}/${a.metadata?.name}`;
+      const kb = `${b.metadata?.namespace}/${b.metadata?.name}`;
+      return ka < kb ? -1 : ka > kb ? 1 : 0;
+    });
   for (const a of sorted) {
     const rec = await mapper.app(a, arch);
     if (!rec) continue;

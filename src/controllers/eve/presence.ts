@@ -78,14 +78,26 @@ export class Presence {
         st.lastContact = rfc3339(e.lastContact || Date.now());
         if (online && (!st.phase || st.phase === 'Offline' || st.phase === 'Registered' || st.phase === 'Pending')) st.phase = 'Online';
         if (!online) st.phase = 'Offline';
-        setCondition(st, online
-          ? { type: 'Online', status: 'True', reason: 'DeviceContact', message: 'the device is in contact with the controller' }
-          : { type: 'Online', status: 'False', reason: 'NoContact', message: `no request from the device for more than ${timeoutS}s (3 config poll intervals); it keeps running its last config` });
+        setCondition(
+          st,
+          online
+            ? { type: 'Online', status: 'True', reason: 'DeviceContact', message: 'the device is in contact with the controller' }
+            : {
+                type: 'Online',
+                status: 'False',
+                reason: 'NoContact',
+                message: `no request from the device for more than ${timeoutS}s (3 config poll intervals); it keeps running its last config`,
+              },
+        );
       });
       const before = r.before?.status?.conditions?.find((c: { type: string }) => c.type === 'Online')?.status;
       if (r.written && r.object && before !== (online ? 'True' : 'False') && (before !== undefined || online)) {
-        void this.events.record(r.object, online ? 'Normal' : 'Warning', online ? 'Online' : 'Offline',
-          online ? 'device is in contact again' : `no contact for more than ${timeoutS}s`);
+        void this.events.record(
+          r.object,
+          online ? 'Normal' : 'Warning',
+          online ? 'Online' : 'Offline',
+          online ? 'device is in contact again' : `no contact for more than ${timeoutS}s`,
+        );
       }
     } catch (err) {
       e.online = was;

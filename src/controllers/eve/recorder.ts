@@ -15,7 +15,10 @@ export class EventRecorder {
   /** Recent events by correlation key → event name and count (bounded; oldest dropped first). */
   private recent = new Map<string, { name: string; ns: string; count: number }>();
 
-  constructor(private readonly client: Client, private readonly maxRecent = 1024) {}
+  constructor(
+    private readonly client: Client,
+    private readonly maxRecent = 1024,
+  ) {}
 
   /** Records an event about `obj` (cluster-scoped objects get their events in "default"). Never throws. */
   async record(obj: KObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
@@ -42,7 +45,10 @@ export class EventRecorder {
         kind: 'Event',
         metadata: { name, namespace: ns },
         involvedObject: {
-          apiVersion: obj.apiVersion, kind: obj.kind, name: m.name, uid: m.uid,
+          apiVersion: obj.apiVersion,
+          kind: obj.kind,
+          name: m.name,
+          uid: m.uid,
           ...(m.namespace ? { namespace: m.namespace } : {}),
         },
         reason,

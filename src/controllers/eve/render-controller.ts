@@ -61,7 +61,10 @@ const NOT_DEPLOYED = 'NotDeployed';
 const refKey = (r: ObjectRef) => `${r.kind}/${r.namespace ?? ''}/${r.name}`;
 
 const KIND_GVR: Record<SourceKind, GVR> = {
-  NetworkInstance: NETWORKINSTANCES, Volume: VOLUMES, DataStore: DATASTORES, Secret: SECRETS,
+  NetworkInstance: NETWORKINSTANCES,
+  Volume: VOLUMES,
+  DataStore: DATASTORES,
+  Secret: SECRETS,
 };
 
 export class RenderController implements OwnerLookup {
@@ -205,9 +208,11 @@ export class RenderController implements OwnerLookup {
     const prev = this.chains.get(name) ?? Promise.resolve(undefined);
     const p = prev.catch(() => undefined).then(() => this.observed(name));
     this.chains.set(name, p);
-    void p.catch(() => undefined).finally(() => {
-      if (this.chains.get(name) === p) this.chains.delete(name);
-    });
+    void p
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.chains.get(name) === p) this.chains.delete(name);
+      });
     return p;
   }
 
@@ -239,8 +244,11 @@ export class RenderController implements OwnerLookup {
     // The index may be ahead of the cache (enrolment records a device before the watch brings its
     // status back): a cached node that disagrees with the index is read from the server.
     const cachedNode = this.cache(EDGENODES)?.getByName(undefined, name);
-    const fresh = cachedNode && cachedNode.metadata.uid === entry.uid && (cachedNode.status?.uuid || cachedNode.spec?.uuid || undefined) === entry.uuid
-      && (cachedNode.metadata.generation ?? 0) >= entry.generation;
+    const fresh =
+      cachedNode &&
+      cachedNode.metadata.uid === entry.uid &&
+      (cachedNode.status?.uuid || cachedNode.spec?.uuid || undefined) === entry.uuid &&
+      (cachedNode.metadata.generation ?? 0) >= entry.generation;
     const node = fresh ? cachedNode : await get(EDGENODES, undefined, name, true);
     if (!node) return undefined;
     const appObjs: KObject[] = [];
@@ -257,7 +265,10 @@ export class RenderController implements OwnerLookup {
       return undefined;
     }
     const mapped: DeviceMapping = await mapDevice({
-      node, deviceUuid: uuid, apps: appObjs, controllerCertsHash: api.pki.certsConfigHash,
+      node,
+      deviceUuid: uuid,
+      apps: appObjs,
+      controllerCertsHash: api.pki.certsConfigHash,
       lookup: { get: (kind, namespace, n) => get(KIND_GVR[kind], namespace, n) },
     });
     this.track(name, mapped.refs.filter((r) => r.kind !== 'AppInstance' && r.kind !== 'EdgeNode').map(refKey), [...mapped.owners.keys()], prev);
@@ -325,16 +336,24 @@ export class RenderController implements OwnerLookup {
       st.configVersion = version;
       st.appCount = appCount;
       st.observedGeneration = obj.metadata.generation;
-      setCondition(st, nodeProblems.length
-        ? { type: 'ConfigRendered', status: 'False', reason: nodeProblems[0]!.reason, message: nodeProblems.map((p) => p.message).join('; ') }
-        : { type: 'ConfigRendered', status: 'True', reason: 'Rendered', message: `config version ${version} rendered` });
+      setCondition(
+        st,
+        nodeProblems.length
+          ? { type: 'ConfigRendered', status: 'False', reason: nodeProblems[0]!.reason, message: nodeProblems.map((p) => p.message).join('; ') }
+          : { type: 'ConfigRendered', status: 'True', reason: 'Rendered', message: `config version ${version} rendered` },
+      );
       if (st.deliveredConfigHash !== hash) {
         setCondition(st, { type: 'ConfigDelivered', status: 'False', reason: 'Pending', message: `config version ${version} not yet fetched by the device` });
       }
     });
     if (changed && r.written && r.object && nodeProblems.length && getReason(r.before) !== nodeProblems[0]!.reason) {
       const message = nodeProblems.map((p) => p.message).join('; ');
-      log.info('EdgeNode config rendered with problems', { edgeNode: name, device: node.status?.uuid || node.spec?.uuid, reason: nodeProblems[0]!.reason, message });
+      log.info('EdgeNode config rendered with problems', {
+        edgeNode: name,
+        device: node.status?.uuid || node.spec?.uuid,
+        reason: nodeProblems[0]!.reason,
+        message,
+      });
       void this.events.record(r.object, 'Warning', nodeProblems[0]!.reason, message);
     }
   }
@@ -357,7 +376,12 @@ export class RenderController implements OwnerLookup {
         }
       });
       if (mine.length && r.written && r.object && cur?.reason !== mine[0]!.reason) {
-        log.info('AppInstance left out of its EdgeNode config', { appInstance: `${a.metadata.namespace}/${a.metadata.name}`, edgeNode: a.spec?.nodeName, reason: mine[0]!.reason, message });
+        log.info('AppInstance left out of its EdgeNode config', {
+          appInstance: `${a.metadata.namespace}/${a.metadata.name}`,
+          edgeNode: a.spec?.nodeName,
+          reason: mine[0]!.reason,
+          message,
+        });
         void this.events.record(r.object, 'Warning', mine[0]!.reason, message);
       }
     }
@@ -375,11 +399,15 @@ export class RenderController implements OwnerLookup {
 export function servedConfigOf(api: Pick<DeviceApi, 'getConfig'> | undefined, obj: KObject): unknown {
   const uuid: string | undefined = obj.status?.uuid || obj.spec?.uuid;
   const cfg = uuid ? api?.getConfig(uuid) : undefined;
-  if (!cfg) throw new StatusError(404, 'NotFound', `edgenodes.eve.kubeve.io "${obj.metadata.name}" has no rendered config yet (the device has not registered)`, { name: obj.metadata.name, group: 'eve.kubeve.io', kind: 'edgenodes' });
+  if (!cfg)
+    throw new StatusError(404, 'NotFound', `edgenodes.eve.kubeve.io "${obj.metadata.name}" has no rendered config yet (the device has not registered)`, {
+      name: obj.metadata.name,
+      group: 'eve.kubeve.io',
+      kind: 'edgenodes',
+    });
   return toJson(EdgeDevConfigSchema, cfg.config);
 }
 
 function getReason(obj: KObject | undefined): string | undefined {
   return (obj?.status?.conditions ?? []).find((c: KObject) => c.type === 'ConfigRendered')?.reason;
 }
-

@@ -74,7 +74,10 @@ export class StatusWriter {
   private readonly written = new Map<string, KObject>();
 
   /** cache: where a first read may come from instead of a GET (a synced informer's store); a conflict reads the server. */
-  constructor(private readonly client: Client, private readonly cache: (r: GVR) => CacheStore | undefined = () => undefined) {}
+  constructor(
+    private readonly client: Client,
+    private readonly cache: (r: GVR) => CacheStore | undefined = () => undefined,
+  ) {}
 
   /**
    * Reads the object, lets `mutate` edit a copy of its status (return false to skip), and writes
@@ -110,9 +113,11 @@ export class StatusWriter {
     const prev = this.chains.get(key) ?? Promise.resolve();
     const p = prev.then(run, run);
     this.chains.set(key, p);
-    void p.finally(() => {
-      if (this.chains.get(key) === p) this.chains.delete(key);
-    }).catch(() => undefined);
+    void p
+      .finally(() => {
+        if (this.chains.get(key) === p) this.chains.delete(key);
+      })
+      .catch(() => undefined);
     return p;
   }
 

@@ -26,7 +26,12 @@ export class CRDController {
   private readonly informer: Informer;
   readonly controller: Controller;
 
-  constructor(private registry: Registry, private service: RestService, informers: SharedInformerFactory, private retryMs = 500) {
+  constructor(
+    private registry: Registry,
+    private service: RestService,
+    informers: SharedInformerFactory,
+    private retryMs = 500,
+  ) {
     this.informer = informers.informerFor(CRDS);
     this.controller = new Controller('crd controller', (name) => this.reconcile(name), { workers: 2 });
     this.informer.addEventHandler({
@@ -98,10 +103,18 @@ export class CRDController {
     const name = crd.metadata.name;
     if (crd.metadata.deletionTimestamp) return void (await this.cleanup(crd));
     if (!(crd.metadata.finalizers ?? []).includes(CLEANUP_FINALIZER)) {
-      await this.service.guaranteedUpdate(this.crdDef(), undefined, name, undefined, (o) => {
-        o.metadata.finalizers = [...(o.metadata.finalizers ?? []), CLEANUP_FINALIZER];
-        return o;
-      }, {}, { warnings: [] });
+      await this.service.guaranteedUpdate(
+        this.crdDef(),
+        undefined,
+        name,
+        undefined,
+        (o) => {
+          o.metadata.finalizers = [...(o.metadata.finalizers ?? []), CLEANUP_FINALIZER];
+          return o;
+        },
+        {},
+        { warnings: [] },
+      );
       return; // the update comes back through the informer
     }
     const clash = this.namesConflict(crd);
@@ -122,16 +135,24 @@ export class CRDController {
     }
     const storage = (crd.spec.versions ?? []).find((v: KObject) => v.storage)?.name;
     const storedVersions = [...new Set([...(crd.status?.storedVersions ?? []), ...(storage ? [storage] : [])])];
-    const status = { conditions, acceptedNames: clash ? crd.status?.acceptedNames ?? { plural: '', kind: '' } : { ...crd.spec.names }, storedVersions };
+    const status = { conditions, acceptedNames: clash ? (crd.status?.acceptedNames ?? { plural: '', kind: '' }) : { ...crd.spec.names }, storedVersions };
     await this.writeStatus(name, status);
   }
 
   private async writeStatus(name: string, status: KObject): Promise<void> {
     try {
-      await this.service.guaranteedUpdate(this.crdDef(), undefined, name, undefined, (o) => {
-        o.status = status;
-        return o;
-      }, { subresource: 'status' }, { warnings: [] });
+      await this.service.guaranteedUpdate(
+        this.crdDef(),
+        undefined,
+        name,
+        undefined,
+        (o) => {
+          o.status = status;
+          return o;
+        },
+        { subresource: 'status' },
+        { warnings: [] },
+      );
     } catch (e) {
       if (!(e instanceof StatusError && e.code === 404)) throw e;
     }
@@ -143,7 +164,10 @@ export class CRDController {
     this.registry.setTerminating(name, true);
     const old: KObject[] = crd.status?.conditions ?? [];
     if (!old.some((c) => c.type === 'Terminating' && c.status === 'True')) {
-      const conditions = [...old.filter((c) => c.type !== 'Terminating'), condition('Terminating', 'True', 'InstanceDeletionInProgress', 'CustomResourceDefinition marked for deletion; instance deletion in progress', old)];
+      const conditions = [
+        ...old.filter((c) => c.type !== 'Terminating'),
+        condition('Terminating', 'True', 'InstanceDeletionInProgress', 'CustomResourceDefinition marked for deletion; instance deletion in progress', old),
+      ];
       await this.writeStatus(name, { ...crd.status, conditions });
       return true; // the status update comes back through the informer
     }
@@ -163,11 +187,19 @@ export class CRDController {
     }
     this.registry.removeCRD(name);
     try {
-      await this.service.guaranteedUpdate(this.crdDef(), undefined, name, undefined, (o) => {
-        o.metadata.finalizers = (o.metadata.finalizers ?? []).filter((f: string) => f !== CLEANUP_FINALIZER);
-        if (!o.metadata.finalizers.length) delete o.metadata.finalizers;
-        return o;
-      }, {}, { warnings: [] });
+      await this.service.guaranteedUpdate(
+        this.crdDef(),
+        undefined,
+        name,
+        undefined,
+        (o) => {
+          o.metadata.finalizers = (o.metadata.finalizers ?? []).filter((f: string) => f !== CLEANUP_FINALIZER);
+          if (!o.metadata.finalizers.length) delete o.metadata.finalizers;
+          return o;
+        },
+        {},
+        { warnings: [] },
+      );
     } catch (e) {
       if (!(e instanceof StatusError && e.code === 404)) throw e;
     }

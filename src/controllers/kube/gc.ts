@@ -38,7 +38,12 @@ export class GarbageCollector {
   private dependents = new Map<string, Set<string>>(); // owner uid → dependent uids
   readonly controller: Controller;
 
-  constructor(private registry: Registry, private service: RestService, feed: ChangeFeed, private retryMs = 500) {
+  constructor(
+    private registry: Registry,
+    private service: RestService,
+    feed: ChangeFeed,
+    private retryMs = 500,
+  ) {
     this.controller = new Controller('garbage collector', (uid) => this.reconcile(uid), { workers: 4 });
     feed.subscribe((ev) => this.onChange(ev));
   }
@@ -132,12 +137,22 @@ export class GarbageCollector {
     for (const dep of [...(this.dependents.get(uid) ?? [])]) {
       const n = this.nodes.get(dep);
       if (!n) continue;
-      await this.ignoreGone(this.service.guaranteedUpdate(n.def, n.namespace, n.name, undefined, (o) => {
-        const refs = (o.metadata.ownerReferences ?? []).filter((r: KObject) => r.uid !== uid);
-        if (refs.length) o.metadata.ownerReferences = refs;
-        else delete o.metadata.ownerReferences;
-        return o;
-      }, {}, { warnings: [] }));
+      await this.ignoreGone(
+        this.service.guaranteedUpdate(
+          n.def,
+          n.namespace,
+          n.name,
+          undefined,
+          (o) => {
+            const refs = (o.metadata.ownerReferences ?? []).filter((r: KObject) => r.uid !== uid);
+            if (refs.length) o.metadata.ownerReferences = refs;
+            else delete o.metadata.ownerReferences;
+            return o;
+          },
+          {},
+          { warnings: [] },
+        ),
+      );
     }
     await this.removeFinalizer(uid, owner, ORPHAN);
   }
@@ -155,12 +170,22 @@ export class GarbageCollector {
   }
 
   private async removeFinalizer(uid: string, n: Node, finalizer: string): Promise<void> {
-    await this.ignoreGone(this.service.guaranteedUpdate(n.def, n.namespace, n.name, undefined, (o) => {
-      if (o.metadata.uid !== uid) return o;
-      o.metadata.finalizers = (o.metadata.finalizers ?? []).filter((f: string) => f !== finalizer);
-      if (!o.metadata.finalizers.length) delete o.metadata.finalizers;
-      return o;
-    }, {}, { warnings: [] }));
+    await this.ignoreGone(
+      this.service.guaranteedUpdate(
+        n.def,
+        n.namespace,
+        n.name,
+        undefined,
+        (o) => {
+          if (o.metadata.uid !== uid) return o;
+          o.metadata.finalizers = (o.metadata.finalizers ?? []).filter((f: string) => f !== finalizer);
+          if (!o.metadata.finalizers.length) delete o.metadata.finalizers;
+          return o;
+        },
+        {},
+        { warnings: [] },
+      ),
+    );
   }
 
   /** 404: already gone; 409: a precondition says it is another object now. */

@@ -15,7 +15,12 @@ export class NamespaceController {
   private readonly informer: Informer;
   readonly controller: Controller;
 
-  constructor(private registry: Registry, private service: RestService, informers: SharedInformerFactory, private retryMs = 1000) {
+  constructor(
+    private registry: Registry,
+    private service: RestService,
+    informers: SharedInformerFactory,
+    private retryMs = 1000,
+  ) {
     this.informer = informers.informerFor(NAMESPACES);
     this.controller = new Controller('namespace controller', (name) => this.reconcile(name), { workers: 2 });
     const kick = (ns: KObject) => {
@@ -46,10 +51,18 @@ export class NamespaceController {
     if (remaining > 0) remaining = await this.deleteContent(name);
     if (remaining > 0) return { requeueAfterMs: this.retryMs };
     try {
-      await this.service.guaranteedUpdate(this.nsDef(), undefined, name, undefined, (cur) => {
-        cur.spec = { ...cur.spec, finalizers: (Array.isArray(cur.spec?.finalizers) ? cur.spec.finalizers : []).filter((f: string) => f !== 'kubernetes') };
-        return cur;
-      }, { subresource: 'finalize' }, { warnings: [] });
+      await this.service.guaranteedUpdate(
+        this.nsDef(),
+        undefined,
+        name,
+        undefined,
+        (cur) => {
+          cur.spec = { ...cur.spec, finalizers: (Array.isArray(cur.spec?.finalizers) ? cur.spec.finalizers : []).filter((f: string) => f !== 'kubernetes') };
+          return cur;
+        },
+        { subresource: 'finalize' },
+        { warnings: [] },
+      );
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
@@ -84,18 +97,39 @@ export class NamespaceController {
   private async setContentFailure(name: string, errors: string[]): Promise<void> {
     const failed = errors.length > 0;
     const cond = failed
-      ? { type: 'NamespaceDeletionContentFailure', status: 'True', reason: 'ContentDeletionFailed', message: `Failed to delete all resource types, ${errors.length} remaining: ${errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`}` }
-      : { type: 'NamespaceDeletionContentFailure', status: 'False', reason: 'ContentDeleted', message: 'All content successfully deleted, may be waiting on finalization' };
+      ? {
+          type: 'NamespaceDeletionContentFailure',
+          status: 'True',
+          reason: 'ContentDeletionFailed',
+          message: `Failed to delete all resource types, ${errors.length} remaining: ${errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`}`,
+        }
+      : {
+          type: 'NamespaceDeletionContentFailure',
+          status: 'False',
+          reason: 'ContentDeleted',
+          message: 'All content successfully deleted, may be waiting on finalization',
+        };
     try {
-      await this.service.guaranteedUpdate(this.nsDef(), undefined, name, undefined, (ns) => {
-        const conditions: KObject[] = ns.status?.conditions ?? [];
-        const prev = conditions.find((c) => c.type === cond.type);
-        if (!prev && !failed) return ns; // nothing ever failed: no condition to clear
-        if (prev && prev.status === cond.status && prev.message === cond.message) return ns;
-        const next = { ...cond, lastTransitionTime: prev?.status === cond.status ? prev.lastTransitionTime : new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') };
-        ns.status = { ...ns.status, conditions: [...conditions.filter((c) => c.type !== cond.type), next] };
-        return ns;
-      }, { subresource: 'status' }, { warnings: [] });
+      await this.service.guaranteedUpdate(
+        this.nsDef(),
+        undefined,
+        name,
+        undefined,
+        (ns) => {
+          const conditions: KObject[] = ns.status?.conditions ?? [];
+          const prev = conditions.find((c) => c.type === cond.type);
+          if (!prev && !failed) return ns; // nothing ever failed: no condition to clear
+          if (prev && prev.status === cond.status && prev.message === cond.message) return ns;
+          const next = {
+            ...cond,
+            lastTransitionTime: prev?.status === cond.status ? prev.lastTransitionTime : new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          };
+          ns.status = { ...ns.status, conditions: [...conditions.filter((c) => c.type !== cond.type), next] };
+          return ns;
+        },
+        { subresource: 'status' },
+        { warnings: [] },
+      );
     } catch (e) {
       if (!isNotFound(e)) log.error('namespace controller: recording the condition failed', e, { namespace: name });
     }

@@ -80,7 +80,10 @@ export interface Shortage {
 
 /** The kubelet's admission failure for a resource the node cannot give (lifecycle predicate texts). */
 export function shortageStatus(s: Shortage): { reason: string; message: string } {
-  return { reason: `OutOf${s.resource}`, message: `Node didn't have enough resource: ${s.resource}, requested: ${s.requested}, used: ${s.used}, capacity: ${s.capacity}` };
+  return {
+    reason: `OutOf${s.resource}`,
+    message: `Node didn't have enough resource: ${s.resource}, requested: ${s.requested}, used: ${s.used}, capacity: ${s.capacity}`,
+  };
 }
 
 export interface AppAdapter {
@@ -114,15 +117,22 @@ export class AdapterAssigner {
       for (const x of a.spec?.adapters ?? []) held.add(String(x.name));
     }
     for (const [other, r] of this.reserved) if (other !== uid && r.node === node) r.names.forEach((n) => held.add(n));
-    const mine = new Set<string>([...((own?.spec?.adapters ?? []) as KObject[]).map((x) => String(x.name)), ...(this.reserved.get(uid)?.node === node ? this.reserved.get(uid)!.names : [])]);
+    const mine = new Set<string>([
+      ...((own?.spec?.adapters ?? []) as KObject[]).map((x) => String(x.name)),
+      ...(this.reserved.get(uid)?.node === node ? this.reserved.get(uid)!.names : []),
+    ]);
 
     const chosen: AppAdapter[] = [];
     for (const [kind, n] of [...want].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const ofKind = present.filter((a) => a.type === kind).map((a) => String(a.name)).sort();
+      const ofKind = present
+        .filter((a) => a.type === kind)
+        .map((a) => String(a.name))
+        .sort();
       const keep = ofKind.filter((name) => mine.has(name) && !held.has(name));
       const free = ofKind.filter((name) => !mine.has(name) && !held.has(name));
       const pick = [...keep, ...free].slice(0, n);
-      if (pick.length < n) return { shortage: { resource: resourceName(kind), requested: n, used: ofKind.filter((x) => held.has(x)).length, capacity: ofKind.length } };
+      if (pick.length < n)
+        return { shortage: { resource: resourceName(kind), requested: n, used: ofKind.filter((x) => held.has(x)).length, capacity: ofKind.length } };
       for (const name of pick) chosen.push({ type: APP_ADAPTER_TYPES[kindOf.get(name) ?? kind] ?? 'other', name });
     }
     this.reserved.set(uid, { node, names: chosen.map((c) => c.name) });

@@ -25,7 +25,11 @@ export class KubeletBridge {
   readonly events: NodeEvents;
 
   /** Registers its informers on `informers`; call before the factory starts (or start() later). */
-  constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, o: KubeletBridgeOptions = {}) {
+  constructor(
+    private readonly client: Client,
+    private readonly informers: SharedInformerFactory,
+    o: KubeletBridgeOptions = {},
+  ) {
     const recorder = new EventRecorder(client);
     this.events = new NodeEvents(informers, recorder, o);
     this.nodes = new NodeSync(client, informers, o, (node) => void this.events.registered(node));
@@ -35,9 +39,15 @@ export class KubeletBridge {
   }
 
   async start(): Promise<void> {
-    await this.client.create({ group: '', version: 'v1', resource: 'namespaces' }, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NODE_LEASE_NAMESPACE } }).catch((e) => {
-      if (!isAlreadyExists(e)) throw e;
-    });
+    await this.client
+      .create({ group: '', version: 'v1', resource: 'namespaces' }, undefined, {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: NODE_LEASE_NAMESPACE },
+      })
+      .catch((e) => {
+        if (!isAlreadyExists(e)) throw e;
+      });
     await this.ensureRuntimeClasses();
     this.informers.start();
     await this.informers.waitForCacheSync();

@@ -49,7 +49,11 @@ export class NodeLeases {
   private last: Promise<void> = Promise.resolve();
   writes = 0;
 
-  constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, private readonly o: LeaseOptions = {}) {
+  constructor(
+    private readonly client: Client,
+    private readonly informers: SharedInformerFactory,
+    private readonly o: LeaseOptions = {},
+  ) {
     // A new Node gets its lease at once, not at the next tick.
     informers.informerFor(NODES).addEventHandler({ onAdd: () => void (this.timer && this.tick()) });
     informers.informerFor(EDGENODES).addEventHandler({ onUpdate: (a, b) => void (this.timer && edgeNodeOnline(a) !== edgeNodeOnline(b) && this.tick()) });
@@ -103,7 +107,7 @@ export class NodeLeases {
 
   private duration(node: string): number {
     const d = this.o.leaseDurationSeconds;
-    return typeof d === 'function' ? d(node) : d ?? LEASE_DEFAULTS[this.policy].leaseDurationSeconds ?? 180;
+    return typeof d === 'function' ? d(node) : (d ?? LEASE_DEFAULTS[this.policy].leaseDurationSeconds ?? 180);
   }
 
   private async renew(node: KObject, contact: number): Promise<void> {

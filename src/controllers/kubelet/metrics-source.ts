@@ -30,7 +30,8 @@ interface Sample {
   apps: Map<string, { cpu?: Cpu; memoryMB?: number }>;
 }
 
-const tsMs = (t: { seconds: bigint; nanos: number } | undefined): number | undefined => (t && t.seconds > 0n ? Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6) : undefined);
+const tsMs = (t: { seconds: bigint; nanos: number } | undefined): number | undefined =>
+  t && t.seconds > 0n ? Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6) : undefined;
 
 function cpuOf(m: { total: bigint; totalNs: bigint; upTime?: { seconds: bigint; nanos: number } } | undefined): Cpu | undefined {
   if (!m) return undefined;
@@ -77,7 +78,10 @@ export interface MetricsSourceOptions {
 }
 
 export class DeviceMetricsSource {
-  constructor(private readonly informers: SharedInformerFactory, private readonly o: MetricsSourceOptions) {
+  constructor(
+    private readonly informers: SharedInformerFactory,
+    private readonly o: MetricsSourceOptions,
+  ) {
     informers.informerFor(NODES);
     boundPods(informers);
   }
@@ -144,7 +148,13 @@ export class DeviceMetricsSource {
           const p = pods.getByName(ns, name);
           return p && this.podMetrics(p);
         },
-        list: (ns) => some(pods.list().filter((p) => ns === undefined || p.metadata.namespace === ns).map((p) => this.podMetrics(p))),
+        list: (ns) =>
+          some(
+            pods
+              .list()
+              .filter((p) => ns === undefined || p.metadata.namespace === ns)
+              .map((p) => this.podMetrics(p)),
+          ),
       },
     };
   }

@@ -17,7 +17,12 @@ export class NadController {
   private readonly nads: Informer;
   private readonly pods: Informer;
 
-  constructor(private readonly client: Client, informers: SharedInformerFactory, private readonly events: EventRecorder, private readonly enqueuePod: (key: string) => void) {
+  constructor(
+    private readonly client: Client,
+    informers: SharedInformerFactory,
+    private readonly events: EventRecorder,
+    private readonly enqueuePod: (key: string) => void,
+  ) {
     this.nads = informers.informerFor(NADS);
     this.pods = boundPods(informers);
     this.controller = new Controller('kubelet-nads', (key) => this.reconcile(key));
@@ -26,7 +31,14 @@ export class NadController {
       this.controller.enqueue(key);
       this.usersOf(key).forEach(this.enqueuePod);
     };
-    this.nads.addEventHandler({ onAdd: changed, onUpdate: (a, b) => a.metadata.generation !== b.metadata.generation || JSON.stringify(a.metadata.annotations) !== JSON.stringify(b.metadata.annotations) ? changed(b) : undefined, onDelete: changed });
+    this.nads.addEventHandler({
+      onAdd: changed,
+      onUpdate: (a, b) =>
+        a.metadata.generation !== b.metadata.generation || JSON.stringify(a.metadata.annotations) !== JSON.stringify(b.metadata.annotations)
+          ? changed(b)
+          : undefined,
+      onDelete: changed,
+    });
   }
 
   start(): void {
@@ -39,7 +51,10 @@ export class NadController {
 
   /** Keys of the pods on any node that select the NAD `ns/name`. */
   private usersOf(nadKey: string): string[] {
-    return this.pods.store.list().filter((p) => p.spec?.nodeName && selectedNads(p).includes(nadKey)).map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
+    return this.pods.store
+      .list()
+      .filter((p) => p.spec?.nodeName && selectedNads(p).includes(nadKey))
+      .map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
   }
 
   private async reconcile(key: string): Promise<void> {
@@ -51,7 +66,14 @@ export class NadController {
     const gen = nad.metadata.generation;
     const before = (nad.status?.conditions ?? []).find((c: KObject) => c.type === 'Accepted');
     if (isNadProblem(net)) setCondition(status, { type: 'Accepted', status: 'False', reason: net.reason, message: net.message, observedGeneration: gen });
-    else setCondition(status, { type: 'Accepted', status: 'True', reason: 'Accepted', message: `maps to an EVE ${net.spec.type} network instance${net.vlanId ? ` (VLAN ${net.vlanId})` : ''} on uplink "${net.spec.uplink}"`, observedGeneration: gen });
+    else
+      setCondition(status, {
+        type: 'Accepted',
+        status: 'True',
+        reason: 'Accepted',
+        message: `maps to an EVE ${net.spec.type} network instance${net.vlanId ? ` (VLAN ${net.vlanId})` : ''} on uplink "${net.spec.uplink}"`,
+        observedGeneration: gen,
+      });
     if (isNadProblem(net)) delete status.networkInstanceType;
     else status.networkInstanceType = net.spec.type;
     status.observedGeneration = gen;

@@ -61,7 +61,8 @@ function networkOf(cidr: string): string {
 export function nadNetwork(nad: KObject): NadNetwork | NadProblem {
   const name = `NetworkAttachmentDefinition ${nad.metadata?.namespace}/${nad.metadata?.name}`;
   const raw = nad.spec?.config;
-  if (typeof raw !== 'string' || raw.trim() === '') return { reason: 'InvalidConfig', message: `${name}: spec.config is empty (kubeve reads no CNI config files from disk)` };
+  if (typeof raw !== 'string' || raw.trim() === '')
+    return { reason: 'InvalidConfig', message: `${name}: spec.config is empty (kubeve reads no CNI config files from disk)` };
   let conf: KObject;
   try {
     conf = JSON.parse(raw);
@@ -73,14 +74,18 @@ export function nadNetwork(nad: KObject): NadNetwork | NadProblem {
   const type = str(conf.type);
   if (!type) return { reason: 'InvalidConfig', message: `${name}: spec.config has no CNI "type"` };
   if (!(SUPPORTED_CNI_TYPES as readonly string[]).includes(type)) {
-    return { reason: 'UnsupportedCNIType', message: `${name}: CNI type "${type}" is not supported on EVE nodes (supported: ${SUPPORTED_CNI_TYPES.join(', ')})` };
+    return {
+      reason: 'UnsupportedCNIType',
+      message: `${name}: CNI type "${type}" is not supported on EVE nodes (supported: ${SUPPORTED_CNI_TYPES.join(', ')})`,
+    };
   }
   const ann: Record<string, string> = nad.metadata?.annotations ?? {};
 
-  const vlanRaw = type === 'vlan' ? conf.vlanId ?? conf.vlan : conf.vlan ?? conf.vlanId;
+  const vlanRaw = type === 'vlan' ? (conf.vlanId ?? conf.vlan) : (conf.vlan ?? conf.vlanId);
   let vlanId: number | undefined;
   if (vlanRaw !== undefined) {
-    if (!Number.isInteger(vlanRaw) || vlanRaw < 1 || vlanRaw > 4094) return { reason: 'InvalidConfig', message: `${name}: VLAN ${JSON.stringify(vlanRaw)} is not an integer in 1-4094` };
+    if (!Number.isInteger(vlanRaw) || vlanRaw < 1 || vlanRaw > 4094)
+      return { reason: 'InvalidConfig', message: `${name}: VLAN ${JSON.stringify(vlanRaw)} is not an integer in 1-4094` };
     vlanId = vlanRaw;
   } else if (type === 'vlan') return { reason: 'InvalidConfig', message: `${name}: CNI type "vlan" needs "vlanId"` };
   if (type === 'host-device' && !str(ann[UPLINK_ANNOTATION]) && !str(conf.device)) {
@@ -96,7 +101,8 @@ export function nadNetwork(nad: KObject): NadNetwork | NadProblem {
   const dns: string[] = [...(conf.dns?.nameservers ?? []), ...(ipam.dns?.nameservers ?? [])].map(String);
   for (const r of ipam.routes ?? []) {
     if (str(r?.dst) === '0.0.0.0/0') continue; // the default route is the instance's own gateway
-    if (!str(r?.dst) || !isCidr4(r.dst) || !str(r?.gw) || !isIp4(r.gw)) return { reason: 'InvalidConfig', message: `${name}: IPAM route ${JSON.stringify(r)} needs an IPv4 "dst" CIDR and "gw" (EVE routes through a next hop)` };
+    if (!str(r?.dst) || !isCidr4(r.dst) || !str(r?.gw) || !isIp4(r.gw))
+      return { reason: 'InvalidConfig', message: `${name}: IPAM route ${JSON.stringify(r)} needs an IPv4 "dst" CIDR and "gw" (EVE routes through a next hop)` };
     routes.push({ destination: r.dst, gateway: r.gw });
   }
   if (ipamType === 'host-local') {
@@ -107,12 +113,14 @@ export function nadNetwork(nad: KObject): NadNetwork | NadProblem {
     if (str(range.gateway)) local.gateway = range.gateway;
     if (str(range.rangeStart) || str(range.rangeEnd)) {
       local.dhcpRange = { start: range.rangeStart ?? '', end: range.rangeEnd ?? '' };
-      if (!local.dhcpRange.start || !local.dhcpRange.end) return { reason: 'InvalidConfig', message: `${name}: host-local IPAM range needs both rangeStart and rangeEnd on EVE` };
+      if (!local.dhcpRange.start || !local.dhcpRange.end)
+        return { reason: 'InvalidConfig', message: `${name}: host-local IPAM range needs both rangeStart and rangeEnd on EVE` };
     }
   } else if (ipamType === 'static') {
     const a = (ipam.addresses ?? [])[0];
     if (a !== undefined) {
-      if (!str(a?.address) || !isCidr4(a.address)) return { reason: 'InvalidConfig', message: `${name}: static IPAM address ${JSON.stringify(a?.address)} is not an IPv4 CIDR` };
+      if (!str(a?.address) || !isCidr4(a.address))
+        return { reason: 'InvalidConfig', message: `${name}: static IPAM address ${JSON.stringify(a?.address)} is not an IPv4 CIDR` };
       local.subnet = networkOf(a.address);
       if (str(a.gateway)) local.gateway = a.gateway;
       staticIp = a.address.split('/')[0];
@@ -122,9 +130,11 @@ export function nadNetwork(nad: KObject): NadNetwork | NadProblem {
   }
 
   const wanted = str(ann[NI_TYPE_ANNOTATION]);
-  if (wanted !== undefined && wanted !== 'local' && wanted !== 'switch') return { reason: 'InvalidConfig', message: `${name}: annotation ${NI_TYPE_ANNOTATION} must be local or switch, not "${wanted}"` };
+  if (wanted !== undefined && wanted !== 'local' && wanted !== 'switch')
+    return { reason: 'InvalidConfig', message: `${name}: annotation ${NI_TYPE_ANNOTATION} must be local or switch, not "${wanted}"` };
   const niType = wanted ?? (type === 'vlan' || type === 'host-device' || vlanId !== undefined || !local.subnet ? 'switch' : 'local');
-  if (niType === 'local' && !local.subnet) return { reason: 'InvalidConfig', message: `${name}: a local network instance needs a subnet from host-local or static IPAM` };
+  if (niType === 'local' && !local.subnet)
+    return { reason: 'InvalidConfig', message: `${name}: a local network instance needs a subnet from host-local or static IPAM` };
   if (niType === 'local' && vlanId !== undefined) return { reason: 'InvalidConfig', message: `${name}: a VLAN needs a switch network instance, not local` };
 
   const uplink = str(ann[UPLINK_ANNOTATION]) ?? str(type === 'host-device' ? conf.device : conf.master) ?? 'uplink';

@@ -28,19 +28,28 @@ const baseOsMoved = (to: string, from?: string[]) => (b: KObject, a: KObject) =>
 };
 
 export const NODE_EVENT_RULES: NodeEventRule[] = [
-  { reason: 'NodeReady', type: 'Normal', fires: (b, a, n) => (edgeNodeOnline(a) === true && edgeNodeOnline(b) !== true ? `Node ${n} status is now: NodeReady (the EVE device is in contact)` : undefined) },
+  {
+    reason: 'NodeReady',
+    type: 'Normal',
+    fires: (b, a, n) =>
+      edgeNodeOnline(a) === true && edgeNodeOnline(b) !== true ? `Node ${n} status is now: NodeReady (the EVE device is in contact)` : undefined,
+  },
   {
     reason: 'NodeNotReady',
     type: 'Normal', // as kube's node-lifecycle controller records it
-    fires: (b, a, n) => (edgeNodeOnline(a) === false && edgeNodeOnline(b) === true ? `Node ${n} status is now: NodeNotReady (${getCondition(a, 'Online')?.message ?? 'EVE device out of contact'}; its apps keep running)` : undefined),
+    fires: (b, a, n) =>
+      edgeNodeOnline(a) === false && edgeNodeOnline(b) === true
+        ? `Node ${n} status is now: NodeNotReady (${getCondition(a, 'Online')?.message ?? 'EVE device out of contact'}; its apps keep running)`
+        : undefined,
   },
   {
     reason: 'Rebooted',
     type: 'Warning',
     // A new lastRebootTime on a device that had reported before (its first report is no reboot).
-    fires: (b, a, n) => (b.status?.hardware && a.status?.lastRebootTime && a.status.lastRebootTime !== b.status.lastRebootTime
-      ? `Node ${n} has been rebooted at ${a.status.lastRebootTime}, boot reason: ${a.status.lastRebootReason || 'not reported'}`
-      : undefined),
+    fires: (b, a, n) =>
+      b.status?.hardware && a.status?.lastRebootTime && a.status.lastRebootTime !== b.status.lastRebootTime
+        ? `Node ${n} has been rebooted at ${a.status.lastRebootTime}, boot reason: ${a.status.lastRebootReason || 'not reported'}`
+        : undefined,
   },
   { reason: 'OSUpdateStarted', type: 'Normal', fires: baseOsMoved('Updating') },
   { reason: 'OSUpdateCommitted', type: 'Normal', fires: baseOsMoved('Updated', ['Updating']) },
@@ -58,7 +67,11 @@ export class NodeEvents {
   private readonly recent = new Map<string, number[]>();
   dropped = 0;
 
-  constructor(private readonly informers: SharedInformerFactory, private readonly recorder: EventRecorder, private readonly o: NodeEventOptions = {}) {
+  constructor(
+    private readonly informers: SharedInformerFactory,
+    private readonly recorder: EventRecorder,
+    private readonly o: NodeEventOptions = {},
+  ) {
     informers.informerFor(EDGENODES).addEventHandler({
       onUpdate: (b, a) => {
         for (const r of NODE_EVENT_RULES) {
@@ -74,7 +87,13 @@ export class NodeEvents {
 
   /** The Node was created for its EdgeNode (called by NodeSync). */
   registered(node: KObject): Promise<void> {
-    return this.record(node.metadata.name, 'Normal', 'RegisteredNode', `Node ${node.metadata.name} event: Registered Node ${node.metadata.name} in Controller (EVE device ${node.status?.nodeInfo?.systemUUID ?? ''})`, node);
+    return this.record(
+      node.metadata.name,
+      'Normal',
+      'RegisteredNode',
+      `Node ${node.metadata.name} event: Registered Node ${node.metadata.name} in Controller (EVE device ${node.status?.nodeInfo?.systemUUID ?? ''})`,
+      node,
+    );
   }
 
   private async record(name: string, type: 'Normal' | 'Warning', reason: string, message: string, known?: KObject): Promise<void> {

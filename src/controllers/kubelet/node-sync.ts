@@ -40,7 +40,14 @@ const mib = (v: unknown): string | undefined => (typeof v === 'number' ? `${v}Mi
 /** Annotation listing the label keys this controller set, so labels others add (kubectl label) are kept. */
 export const SYNCED_LABELS = 'kubeve.io/synced-labels';
 
-export function desiredNode(en: KObject, o: NodeSyncOptions, taintsNow: Taint[] = [], labelsNow: Record<string, string> = {}, syncedNow = '', apps: KObject[] = []): KObject {
+export function desiredNode(
+  en: KObject,
+  o: NodeSyncOptions,
+  taintsNow: Taint[] = [],
+  labelsNow: Record<string, string> = {},
+  syncedNow = '',
+  apps: KObject[] = [],
+): KObject {
   const st = en.status ?? {};
   const hw = st.hardware ?? {};
   const arch = ARCH[String(hw.architecture ?? '')] ?? (hw.architecture ? String(hw.architecture) : 'amd64');
@@ -98,7 +105,12 @@ export function desiredNode(en: KObject, o: NodeSyncOptions, taintsNow: Taint[] 
         : { type: 'Ready', status: 'Unknown', reason: 'NodeStatusNeverUpdated', message: 'the EVE device has not contacted the controller yet' },
     online === true
       ? { type: CONNECTED_CONDITION, status: 'True', reason: 'DeviceContact', message: 'the device polls for its config' }
-      : { type: CONNECTED_CONDITION, status: 'False', reason: online === false ? 'NoContact' : 'NeverContacted', message: online === false ? `${timeout}; its apps keep running their last config` : 'no contact yet' },
+      : {
+          type: CONNECTED_CONDITION,
+          status: 'False',
+          reason: online === false ? 'NoContact' : 'NeverContacted',
+          message: online === false ? `${timeout}; its apps keep running their last config` : 'no contact yet',
+        },
   ];
   for (const c of conditions) {
     c.lastHeartbeatTime = heartbeat;
@@ -140,14 +152,27 @@ export function desiredNode(en: KObject, o: NodeSyncOptions, taintsNow: Taint[] 
 
 /** Label values: ≤ 63 characters of [A-Za-z0-9._-], starting and ending alphanumeric. */
 function labelValue(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+  return s
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .slice(0, 63)
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
 }
 
 /** What is compared to decide a write: timestamps of conditions move only with the rest. */
-interface Shown { labels: unknown; owners: unknown; taints: unknown; status: unknown }
+interface Shown {
+  labels: unknown;
+  owners: unknown;
+  taints: unknown;
+  status: unknown;
+}
 function shown(n: KObject): Shown {
   const conds = (n.status?.conditions ?? []).map((c: KObject) => ({ ...c, lastHeartbeatTime: undefined }));
-  return { labels: [n.metadata?.labels, n.metadata?.annotations?.[SYNCED_LABELS]], owners: n.metadata?.ownerReferences, taints: n.spec?.taints ?? [], status: { ...n.status, conditions: conds } };
+  return {
+    labels: [n.metadata?.labels, n.metadata?.annotations?.[SYNCED_LABELS]],
+    owners: n.metadata?.ownerReferences,
+    taints: n.spec?.taints ?? [],
+    status: { ...n.status, conditions: conds },
+  };
 }
 
 export class NodeSync {
@@ -155,14 +180,26 @@ export class NodeSync {
   readonly writes = { create: 0, update: 0, status: 0 };
 
   /** `onCreated`: a Node was created for its EdgeNode (the registration event). */
-  constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, private readonly o: NodeSyncOptions = {}, private readonly onCreated?: (node: KObject) => void) {
+  constructor(
+    private readonly client: Client,
+    private readonly informers: SharedInformerFactory,
+    private readonly o: NodeSyncOptions = {},
+    private readonly onCreated?: (node: KObject) => void,
+  ) {
     const edge = informers.informerFor(EDGENODES);
     const nodes = informers.informerFor(NODES);
     // Adapters held by AppInstances no Pod controls leave allocatable: their nodes are re-synced.
     const appChanged = (a: KObject) => {
       if (a.spec?.nodeName && !podControlled(a) && (a.spec.adapters ?? []).length) this.controller.enqueue(a.spec.nodeName);
     };
-    informers.informerFor(APPINSTANCES).addEventHandler({ onAdd: appChanged, onUpdate: (o, n) => { appChanged(o); appChanged(n); }, onDelete: appChanged });
+    informers.informerFor(APPINSTANCES).addEventHandler({
+      onAdd: appChanged,
+      onUpdate: (o, n) => {
+        appChanged(o);
+        appChanged(n);
+      },
+      onDelete: appChanged,
+    });
     this.controller = new Controller('kubelet-node-sync', (key) => this.reconcile(key));
     const enqueue = (obj: KObject) => this.controller.enqueue(objectKey(obj));
     edge.addEventHandler({ onAdd: enqueue, onUpdate: (_, n) => enqueue(n), onDelete: enqueue });
@@ -184,11 +221,24 @@ export class NodeSync {
     const current = this.informers.informerFor(NODES).store.get(name);
     if (current && !(current.metadata.ownerReferences ?? []).some((r: KObject) => r.uid === en.metadata.uid)) {
       // A Node of that name that is not ours (a real kubelet's, or a stale one): never touch it.
-      if (current.metadata.ownerReferences?.some((r: KObject) => r.kind === 'EdgeNode')) await this.client.delete(NODES, undefined, name, { preconditions: { uid: current.metadata.uid } }).catch(ignoreNotFound);
+      if (current.metadata.ownerReferences?.some((r: KObject) => r.kind === 'EdgeNode'))
+        await this.client.delete(NODES, undefined, name, { preconditions: { uid: current.metadata.uid } }).catch(ignoreNotFound);
       return;
     }
-    const apps = (en.status?.adapters ?? []).length ? this.informers.informerFor(APPINSTANCES).store.list().filter((a) => a.spec?.nodeName === name) : [];
-    const want = desiredNode(en, this.o, current?.spec?.taints ?? [], current?.metadata.labels ?? {}, current?.metadata.annotations?.[SYNCED_LABELS] ?? '', apps);
+    const apps = (en.status?.adapters ?? []).length
+      ? this.informers
+          .informerFor(APPINSTANCES)
+          .store.list()
+          .filter((a) => a.spec?.nodeName === name)
+      : [];
+    const want = desiredNode(
+      en,
+      this.o,
+      current?.spec?.taints ?? [],
+      current?.metadata.labels ?? {},
+      current?.metadata.annotations?.[SYNCED_LABELS] ?? '',
+      apps,
+    );
     if (!current) {
       // AlreadyExists (the informer is behind) throws: the key is retried once the cache has the Node.
       const created = await this.client.create(NODES, undefined, want);

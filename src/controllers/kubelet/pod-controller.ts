@@ -24,8 +24,9 @@ const isAdmissionDefault = (t: KObject) => t.operator === 'Exists' && t.tolerati
 
 /** Seconds a pod tolerates an unreachable node before it should be replaced, or undefined (forever). */
 export function unreachableToleration(pod: KObject): number | undefined {
-  const ts = (pod.spec.tolerations ?? []).filter((t: KObject) =>
-    (t.key === UNREACHABLE_TAINT || (!t.key && t.operator === 'Exists')) && (!t.effect || t.effect === 'NoExecute') && !isAdmissionDefault(t));
+  const ts = (pod.spec.tolerations ?? []).filter(
+    (t: KObject) => (t.key === UNREACHABLE_TAINT || (!t.key && t.operator === 'Exists')) && (!t.effect || t.effect === 'NoExecute') && !isAdmissionDefault(t),
+  );
   if (ts.some((t: KObject) => t.tolerationSeconds === undefined || t.tolerationSeconds === null)) return undefined;
   const secs = ts.map((t: KObject) => Number(t.tolerationSeconds));
   return secs.length ? Math.max(0, Math.min(...secs)) : undefined;
@@ -42,7 +43,11 @@ export class PodController {
   readonly networks: PodNetworks;
   readonly adapters = new AdapterAssigner();
 
-  constructor(private readonly client: Client, private readonly informers: SharedInformerFactory, private readonly events: EventRecorder) {
+  constructor(
+    private readonly client: Client,
+    private readonly informers: SharedInformerFactory,
+    private readonly events: EventRecorder,
+  ) {
     const pods = (this.podInformer = boundPods(informers));
     informers.informerFor(CONFIGMAPS);
     this.networks = new PodNetworks(client, informers);
@@ -51,11 +56,15 @@ export class PodController {
     const enqueue = (o: KObject) => {
       if (o.spec?.nodeName) this.controller.enqueue(objectKey(o));
     };
-    pods.addEventHandler({ onAdd: enqueue, onUpdate: (_, o) => enqueue(o), onDelete: (o) => {
-      this.removedAt.delete(o.metadata.uid);
-      this.pulling.delete(o.metadata.uid);
-      this.adapters.release(o.metadata.uid);
-    } });
+    pods.addEventHandler({
+      onAdd: enqueue,
+      onUpdate: (_, o) => enqueue(o),
+      onDelete: (o) => {
+        this.removedAt.delete(o.metadata.uid);
+        this.pulling.delete(o.metadata.uid);
+        this.adapters.release(o.metadata.uid);
+      },
+    });
     informers.informerFor(APPINSTANCES).addEventHandler({
       onAdd: (a) => this.appChanged(a),
       onUpdate: (_, a) => this.appChanged(a),
@@ -88,7 +97,8 @@ export class PodController {
   private async edgeNodeDeleted(node: string): Promise<void> {
     for (const p of this.nodePods(node)) {
       await this.client.delete(PODS, p.metadata.namespace, p.metadata.name, { gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid } }).catch((e) => {
-        if (!isNotFound(e)) console.error(`kubeve: deleting pod ${p.metadata.namespace}/${p.metadata.name} of deleted EdgeNode ${node}:`, e instanceof Error ? e.message : e);
+        if (!isNotFound(e))
+          console.error(`kubeve: deleting pod ${p.metadata.namespace}/${p.metadata.name} of deleted EdgeNode ${node}:`, e instanceof Error ? e.message : e);
       });
     }
   }
@@ -124,7 +134,12 @@ export class PodController {
     const evictIn = online === false ? this.evictionDelay(pod, en) : undefined;
     if (evictIn !== undefined && evictIn <= 0) {
       // The device cannot be told now; it drops the app at its next poll, the pod is replaced elsewhere.
-      void this.events.record(pod, 'Normal', 'TaintManagerEviction', `Marking for deletion Pod ${key}: node ${pod.spec.nodeName} unreachable past the pod's tolerationSeconds`);
+      void this.events.record(
+        pod,
+        'Normal',
+        'TaintManagerEviction',
+        `Marking for deletion Pod ${key}: node ${pod.spec.nodeName} unreachable past the pod's tolerationSeconds`,
+      );
       await this.client.delete(PODS, ns, name, { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } }).catch(ignoreNotFound);
       return;
     }
@@ -165,11 +180,14 @@ export class PodController {
       } else if (!covers(app.spec, want.app!.spec)) await this.client.update(APPINSTANCES, { ...app, spec: want.app!.spec });
     }
 
-    const hostIP = (this.informers.informerFor(NODES).store.get(pod.spec.nodeName)?.status?.addresses ?? []).find((a: KObject) => a.type === 'InternalIP')?.address;
+    const hostIP = (this.informers.informerFor(NODES).store.get(pod.spec.nodeName)?.status?.addresses ?? []).find(
+      (a: KObject) => a.type === 'InternalIP',
+    )?.address;
     const status = podStatus({ pod, app, online, hostIP, blocked });
     status.conditions = withNetworksCondition(pod, status.conditions, nets.problem);
     const netWas = getCondition(pod, NETWORKS_CONDITION);
-    if (nets.problem && (netWas?.status !== 'False' || netWas.message !== nets.problem.message)) void this.events.record(pod, 'Warning', nets.problem.reason, nets.problem.message);
+    if (nets.problem && (netWas?.status !== 'False' || netWas.message !== nets.problem.message))
+      void this.events.record(pod, 'Warning', nets.problem.reason, nets.problem.message);
     if (!isDeepStrictEqual(status, pod.status)) {
       await this.client.updateStatus(PODS, { ...pod, status });
       this.containerEvents(pod, pod.status?.containerStatuses?.[0], status.containerStatuses[0], app);
@@ -221,7 +239,8 @@ export class PodController {
       void this.events.record(pod, 'Normal', 'Started', `Started container ${after.name} (EVE app ${app?.status?.uuid ?? ''})`.trim());
     }
     const w = after.state?.waiting;
-    if ((w?.reason === 'ErrImagePull' || w?.reason === 'CreateContainerError') && w0 !== w.reason) void this.events.record(pod, 'Warning', 'Failed', w.message ?? w.reason);
+    if ((w?.reason === 'ErrImagePull' || w?.reason === 'CreateContainerError') && w0 !== w.reason)
+      void this.events.record(pod, 'Warning', 'Failed', w.message ?? w.reason);
   }
 }
 

@@ -52,7 +52,16 @@ function env(pod: KObject, c: KObject, l: Lookups): { env: { name: string; value
     }
     if (vf.fieldRef) {
       const path = vf.fieldRef.fieldPath as string;
-      const v = path === 'metadata.name' ? pod.metadata.name : path === 'metadata.namespace' ? ns : path === 'metadata.uid' ? pod.metadata.uid : path === 'spec.nodeName' ? pod.spec.nodeName : pod.spec.serviceAccountName;
+      const v =
+        path === 'metadata.name'
+          ? pod.metadata.name
+          : path === 'metadata.namespace'
+            ? ns
+            : path === 'metadata.uid'
+              ? pod.metadata.uid
+              : path === 'spec.nodeName'
+                ? pod.spec.nodeName
+                : pod.spec.serviceAccountName;
       out.set(e.name, String(v ?? ''));
       continue;
     }
@@ -98,17 +107,27 @@ function files(pod: KObject, c: KObject, l: Lookups): { files?: KObject[]; missi
       return { missing: { field: `spec.volumes[${i}].${kind}`, message: `${kind} ${ns}/${refName} not found` } };
     }
     // Base64 of every key's bytes: Secret data already is; ConfigMap data is text, binaryData base64.
-    const data: Record<string, string> = kind === 'secret'
-      ? { ...(obj.data ?? {}) }
-      : { ...Object.fromEntries(Object.entries(obj.data ?? {}).map(([k, x]) => [k, Buffer.from(String(x)).toString('base64')])), ...(obj.binaryData ?? {}) };
-    const items: KObject[] = src.items ?? Object.keys(data).sort().map((key) => ({ key, path: key }));
+    const data: Record<string, string> =
+      kind === 'secret'
+        ? { ...(obj.data ?? {}) }
+        : { ...Object.fromEntries(Object.entries(obj.data ?? {}).map(([k, x]) => [k, Buffer.from(String(x)).toString('base64')])), ...(obj.binaryData ?? {}) };
+    const items: KObject[] =
+      src.items ??
+      Object.keys(data)
+        .sort()
+        .map((key) => ({ key, path: key }));
     for (const it of items) {
       if (data[it.key] === undefined) {
         if (src.optional) continue;
         return { missing: { field: `spec.volumes[${i}].${kind}.items`, message: `${kind} ${ns}/${refName} has no key ${it.key}` } };
       }
       const mode = it.mode ?? src.defaultMode ?? 0o644;
-      out.push({ path: `${String(mount.mountPath).replace(/\/$/, '')}/${it.path}`, encoding: 'b64', content: data[it.key], permissions: `0${mode.toString(8)}` });
+      out.push({
+        path: `${String(mount.mountPath).replace(/\/$/, '')}/${it.path}`,
+        encoding: 'b64',
+        content: data[it.key],
+        permissions: `0${mode.toString(8)}`,
+      });
     }
   }
   return out.length ? { files: out } : {};
@@ -124,13 +143,17 @@ export function appInstanceFor(pod: KObject, l: Lookups): { app?: KObject; missi
   // With files, the whole user data is #cloud-config (env as runcmd K=V lines); JSON is valid YAML.
   const userData = f.files ? `#cloud-config\n${JSON.stringify({ runcmd: e.env.map((x) => `${x.name}=${x.value}`), write_files: f.files })}\n` : undefined;
   const memory = c.resources?.limits?.memory ?? c.resources?.requests?.memory;
-  const portMaps = (c.ports ?? []).filter((p: KObject) => p.hostPort).map((p: KObject) => ({ protocol: p.protocol === 'UDP' ? 'udp' : 'tcp', port: p.hostPort, targetPort: p.containerPort }));
+  const portMaps = (c.ports ?? [])
+    .filter((p: KObject) => p.hostPort)
+    .map((p: KObject) => ({ protocol: p.protocol === 'UDP' ? 'udp' : 'tcp', port: p.hostPort, targetPort: p.containerPort }));
   const mounts: KObject[] = c.volumeMounts ?? [];
-  const volumes = (pod.spec.volumes ?? []).filter((v: KObject) => v.emptyDir).map((v: KObject) => ({
-    name: v.name,
-    blank: { size: v.emptyDir.sizeLimit ?? DEFAULT_EMPTYDIR_SIZE },
-    ...(mounts.find((m) => m.name === v.name)?.mountPath ? { mountPath: mounts.find((m) => m.name === v.name)!.mountPath } : {}),
-  }));
+  const volumes = (pod.spec.volumes ?? [])
+    .filter((v: KObject) => v.emptyDir)
+    .map((v: KObject) => ({
+      name: v.name,
+      blank: { size: v.emptyDir.sizeLimit ?? DEFAULT_EMPTYDIR_SIZE },
+      ...(mounts.find((m) => m.name === v.name)?.mountPath ? { mountPath: mounts.find((m) => m.name === v.name)!.mountPath } : {}),
+    }));
   const spec: KObject = {
     nodeName: pod.spec.nodeName,
     image: c.image,

@@ -40,11 +40,13 @@ const isIp4 = (s: string) => /^(\d{1,3})(\.\d{1,3}){3}$/.test(s) && s.split('.')
 function checkElement(e: NetworkSelection, where: string): string | undefined {
   if (!DNS_LABEL.test(e.name) || e.name.length > 63) return `${where}: network name "${e.name}" is not a DNS-1123 label`;
   if (!DNS_LABEL.test(e.namespace) || e.namespace.length > 63) return `${where}: namespace "${e.namespace}" is not a DNS-1123 label`;
-  if (e.interface !== undefined && (e.interface === '' || e.interface.length > 15 || /[\s/]/.test(e.interface))) return `${where}: interface "${e.interface}" must be 1-15 characters without "/" or whitespace`;
+  if (e.interface !== undefined && (e.interface === '' || e.interface.length > 15 || /[\s/]/.test(e.interface)))
+    return `${where}: interface "${e.interface}" must be 1-15 characters without "/" or whitespace`;
   if (e.mac !== undefined && !MAC.test(e.mac)) return `${where}: mac "${e.mac}" is not a MAC address`;
   for (const ip of e.ips ?? []) {
     const addr = ip.split('/')[0]!;
-    if (!isIp4(addr) || (ip.includes('/') && !/^\d{1,2}$/.test(ip.split('/')[1]!))) return `${where}: ips entry "${ip}" is not an IPv4 address (EVE apps take one static IPv4 address per interface)`;
+    if (!isIp4(addr) || (ip.includes('/') && !/^\d{1,2}$/.test(ip.split('/')[1]!)))
+      return `${where}: ips entry "${ip}" is not an IPv4 address (EVE apps take one static IPv4 address per interface)`;
   }
   if ((e.ips?.length ?? 0) > 1) return `${where}: ${e.ips!.length} ips given; EVE takes one static address per interface`;
   return undefined;
@@ -67,8 +69,15 @@ export function parseNetworkSelection(value: string, podNamespace: string): Netw
       const iface = o.interface ?? o.interfaceRequest;
       if (iface !== undefined && typeof iface !== 'string') return { error: `[${i}]: "interface" must be a string` };
       if (o.mac !== undefined && typeof o.mac !== 'string') return { error: `[${i}]: "mac" must be a string` };
-      if (o.ips !== undefined && (!Array.isArray(o.ips) || o.ips.some((s: unknown) => typeof s !== 'string'))) return { error: `[${i}]: "ips" must be a list of strings` };
-      const e: NetworkSelection = { namespace: typeof o.namespace === 'string' && o.namespace ? o.namespace : podNamespace, name: o.name, ...(iface !== undefined ? { interface: iface } : {}), ...(o.ips ? { ips: o.ips } : {}), ...(o.mac !== undefined ? { mac: o.mac } : {}) };
+      if (o.ips !== undefined && (!Array.isArray(o.ips) || o.ips.some((s: unknown) => typeof s !== 'string')))
+        return { error: `[${i}]: "ips" must be a list of strings` };
+      const e: NetworkSelection = {
+        namespace: typeof o.namespace === 'string' && o.namespace ? o.namespace : podNamespace,
+        name: o.name,
+        ...(iface !== undefined ? { interface: iface } : {}),
+        ...(o.ips ? { ips: o.ips } : {}),
+        ...(o.mac !== undefined ? { mac: o.mac } : {}),
+      };
       const err = checkElement(e, `[${i}]`);
       if (err) return { error: err };
       out.push(e);
@@ -81,7 +90,11 @@ export function parseNetworkSelection(value: string, podNamespace: string): Netw
     if (extra !== undefined) return { error: `"${item}": at most one "@"` };
     const parts = ref!.split('/');
     if (parts.length > 2) return { error: `"${item}": expected [namespace/]name[@interface]` };
-    const e: NetworkSelection = { namespace: parts.length === 2 ? parts[0]! : podNamespace, name: parts[parts.length - 1]!, ...(iface !== undefined ? { interface: iface } : {}) };
+    const e: NetworkSelection = {
+      namespace: parts.length === 2 ? parts[0]! : podNamespace,
+      name: parts[parts.length - 1]!,
+      ...(iface !== undefined ? { interface: iface } : {}),
+    };
     const err = checkElement(e, `"${item}"`);
     if (err) return { error: err };
     out.push(e);
@@ -116,7 +129,10 @@ export class PodNetworks {
   private readonly nads: Informer;
   private readonly pods: Informer;
 
-  constructor(private readonly client: Client, informers: SharedInformerFactory) {
+  constructor(
+    private readonly client: Client,
+    informers: SharedInformerFactory,
+  ) {
     this.nis = informers.informerFor(NETWORKINSTANCES);
     this.nads = informers.informerFor(NADS);
     this.pods = boundPods(informers);
@@ -139,12 +155,16 @@ export class PodNetworks {
     const value = pod.metadata.annotations?.[NETWORKS_ANNOTATION];
     if (value === undefined) return { networks: [], instances };
     const sel = parseNetworkSelection(String(value), ns);
-    if (!Array.isArray(sel)) return app ? kept('InvalidNetworkSelection', `${FIELD}: ${sel.error}`) : { networks: [], instances, fail: { field: FIELD, message: sel.error } };
+    if (!Array.isArray(sel))
+      return app ? kept('InvalidNetworkSelection', `${FIELD}: ${sel.error}`) : { networks: [], instances, fail: { field: FIELD, message: sel.error } };
     const networks: KObject[] = [];
     const names = new Set(['eth0']);
     for (const [i, s] of sel.entries()) {
       const ifname = s.interface ?? `net${i + 1}`;
-      if (names.has(ifname)) return app ? kept('InvalidNetworkSelection', `${FIELD}: interface ${ifname} named twice`) : { networks: [], instances, fail: { field: FIELD, message: `interface ${ifname} named twice` } };
+      if (names.has(ifname))
+        return app
+          ? kept('InvalidNetworkSelection', `${FIELD}: interface ${ifname} named twice`)
+          : { networks: [], instances, fail: { field: FIELD, message: `interface ${ifname} named twice` } };
       names.add(ifname);
       const nad = this.nads.store.get(`${s.namespace}/${s.name}`);
       if (!nad) {
@@ -153,7 +173,10 @@ export class PodNetworks {
         return { networks: [], instances, wait: { field: FIELD, message } };
       }
       const net = nadNetwork(nad);
-      if (isNadProblem(net)) return app ? kept(net.reason, `${net.message}; the app keeps the interfaces it has`) : { networks: [], instances, fail: { field: FIELD, message: net.message } };
+      if (isNadProblem(net))
+        return app
+          ? kept(net.reason, `${net.message}; the app keeps the interfaces it has`)
+          : { networks: [], instances, fail: { field: FIELD, message: net.message } };
       const niName = nadNetworkName(s.namespace, s.name);
       instances.set(niName, { spec: net.spec, nad: `${s.namespace}.${s.name}` });
       const ip = s.ips?.[0]?.split('/')[0] ?? net.staticIp;
@@ -181,7 +204,12 @@ export class PodNetworks {
         if (!want.spec) continue; // kept, but gone: the render reports it on the app
         const labels = { ...MANAGED_BY, ...(want.nad ? { [NAD_LABEL]: want.nad } : {}) };
         try {
-          await this.client.create(NETWORKINSTANCES, ns, { apiVersion: EVE_API_VERSION, kind: 'NetworkInstance', metadata: { name, namespace: ns, labels, ownerReferences: [me] }, spec: want.spec });
+          await this.client.create(NETWORKINSTANCES, ns, {
+            apiVersion: EVE_API_VERSION,
+            kind: 'NetworkInstance',
+            metadata: { name, namespace: ns, labels, ownerReferences: [me] },
+            spec: want.spec,
+          });
           continue;
         } catch (e) {
           // Another pod's worker made it first: become one of its owners below.
@@ -193,7 +221,10 @@ export class PodNetworks {
       if (cur.metadata.labels?.['app.kubernetes.io/managed-by'] !== MANAGED_BY['app.kubernetes.io/managed-by']) continue;
       const owners: KObject[] = cur.metadata.ownerReferences ?? [];
       const owned = owners.some((o) => o.uid === me.uid);
-      const specOk = !want.spec || Object.entries(want.spec).every(([k, v]) => isDeepStrictEqual(cur.spec?.[k], v)) && Object.keys(cur.spec ?? {}).every((k) => k in want.spec! || DEFAULTED.has(k));
+      const specOk =
+        !want.spec ||
+        (Object.entries(want.spec).every(([k, v]) => isDeepStrictEqual(cur.spec?.[k], v)) &&
+          Object.keys(cur.spec ?? {}).every((k) => k in want.spec! || DEFAULTED.has(k)));
       if (owned && specOk) continue;
       const live = owners.filter((o) => o.kind !== 'Pod' || this.pods.store.get(`${ns}/${o.name}`)?.metadata.uid === o.uid);
       await this.client.update(NETWORKINSTANCES, {

@@ -5,7 +5,26 @@
 import type { KObject } from '../../apiserver/resource.ts';
 import { CONNECTED_CONDITION, rfc3339 } from './resources.ts';
 
-const PENDING_STATES = new Set(['INITIAL', 'RESOLVING_TAG', 'RESOLVED_TAG', 'DOWNLOAD_STARTED', 'DOWNLOADED', 'VERIFYING', 'VERIFIED', 'LOADING', 'LOADED', 'DELIVERED', 'CREATING_VOLUME', 'CREATED_VOLUME', 'INSTALLED', 'AWAITNETWORKINSTANCE', 'PENDING', 'SCHEDULING', 'START_DELAYED', 'UNSPECIFIED']);
+const PENDING_STATES = new Set([
+  'INITIAL',
+  'RESOLVING_TAG',
+  'RESOLVED_TAG',
+  'DOWNLOAD_STARTED',
+  'DOWNLOADED',
+  'VERIFYING',
+  'VERIFIED',
+  'LOADING',
+  'LOADED',
+  'DELIVERED',
+  'CREATING_VOLUME',
+  'CREATED_VOLUME',
+  'INSTALLED',
+  'AWAITNETWORKINSTANCE',
+  'PENDING',
+  'SCHEDULING',
+  'START_DELAYED',
+  'UNSPECIFIED',
+]);
 
 export interface PodStatusInput {
   pod: KObject;
@@ -46,7 +65,12 @@ export function refusedStatus(pod: KObject, field: string, message: string, nowM
       cond(prev, 'Ready', 'False', 'PodFailed', undefined, now),
     ],
     containerStatuses: (pod.spec.containers ?? []).map((x: KObject) => ({
-      name: x.name, image: x.image, imageID: '', ready: false, started: false, restartCount: 0,
+      name: x.name,
+      image: x.image,
+      imageID: '',
+      ready: false,
+      started: false,
+      restartCount: 0,
       state: { waiting: { reason: 'UnsupportedOnEVE', message: `${field}: ${message}` } },
     })),
     qosClass: pod.status?.qosClass ?? 'BestEffort',
@@ -87,10 +111,35 @@ export function podStatus(i: PodStatusInput): KObject {
     const ran = !!prevCs?.state?.running;
     phase = ran ? 'Running' : 'Pending';
     cs = ran
-      ? { ...base, ready: false, started: false, state: { terminated: { exitCode: 1, reason: 'Error', message: errors || 'EVE reports an error', finishedAt } } }
-      : { ...base, ready: false, started: false, state: { waiting: { reason: /image|download|pull|manifest|registry/i.test(errors) ? 'ErrImagePull' : 'CreateContainerError', message: errors || 'EVE reports an error' } } };
+      ? {
+          ...base,
+          ready: false,
+          started: false,
+          state: { terminated: { exitCode: 1, reason: 'Error', message: errors || 'EVE reports an error', finishedAt } },
+        }
+      : {
+          ...base,
+          ready: false,
+          started: false,
+          state: {
+            waiting: {
+              reason: /image|download|pull|manifest|registry/i.test(errors) ? 'ErrImagePull' : 'CreateContainerError',
+              message: errors || 'EVE reports an error',
+            },
+          },
+        };
   } else {
-    cs = { ...base, ready: false, started: false, state: { waiting: { reason: state === 'START_DELAYED' ? 'StartDelayed' : 'ContainerCreating', ...(PENDING_STATES.has(state) && state !== 'INITIAL' ? { message: `EVE reports ${state}` } : {}) } } };
+    cs = {
+      ...base,
+      ready: false,
+      started: false,
+      state: {
+        waiting: {
+          reason: state === 'START_DELAYED' ? 'StartDelayed' : 'ContainerCreating',
+          ...(PENDING_STATES.has(state) && state !== 'INITIAL' ? { message: `EVE reports ${state}` } : {}),
+        },
+      },
+    };
   }
   if (!cs.containerID) delete cs.containerID;
   cs.restartCount = restartCount;
@@ -99,11 +148,32 @@ export function podStatus(i: PodStatusInput): KObject {
   const conditions = [
     cond(prev, 'PodScheduled', 'True', undefined, undefined, now),
     cond(prev, 'Initialized', 'True', undefined, undefined, now),
-    cond(prev, 'ContainersReady', ready ? 'True' : 'False', ready ? undefined : 'ContainersNotReady', ready ? undefined : `containers with unready status: [${c.name}]`, now),
-    cond(prev, 'Ready', ready ? 'True' : 'False', ready ? undefined : 'ContainersNotReady', ready ? undefined : `containers with unready status: [${c.name}]`, now),
+    cond(
+      prev,
+      'ContainersReady',
+      ready ? 'True' : 'False',
+      ready ? undefined : 'ContainersNotReady',
+      ready ? undefined : `containers with unready status: [${c.name}]`,
+      now,
+    ),
+    cond(
+      prev,
+      'Ready',
+      ready ? 'True' : 'False',
+      ready ? undefined : 'ContainersNotReady',
+      ready ? undefined : `containers with unready status: [${c.name}]`,
+      now,
+    ),
     // Disconnected is not dead: the state above is the last one the device reported.
     i.online === false
-      ? cond(prev, CONNECTED_CONDITION, 'False', 'DeviceOutOfContact', 'the EVE device is out of contact; this is the last state it reported and it keeps running its last config', now)
+      ? cond(
+          prev,
+          CONNECTED_CONDITION,
+          'False',
+          'DeviceOutOfContact',
+          'the EVE device is out of contact; this is the last state it reported and it keeps running its last config',
+          now,
+        )
       : cond(prev, CONNECTED_CONDITION, 'True', 'DeviceContact', undefined, now),
   ];
   // The pod IPs are eth0's (the default network), one per family as kube requires; extra networks'

@@ -49,7 +49,12 @@ export function podLogSubresource(l: StreamLookups): CustomSubresource {
       container(pod, q);
       const node = String(pod.spec?.nodeName ?? '');
       const device = node ? l.deviceUuidOf(node) : undefined;
-      if (!device) throw badRequest(node ? `pod ${pod.metadata.name} is on node ${node}, which is not an EVE node: no kubelet serves its logs` : `pod ${pod.metadata.name} is not scheduled to a node yet`);
+      if (!device)
+        throw badRequest(
+          node
+            ? `pod ${pod.metadata.name} is on node ${node}, which is not an EVE node: no kubelet serves its logs`
+            : `pod ${pod.metadata.name} is not scheduled to a node yet`,
+        );
       const tail = nonNegativeInt(q, 'tailLines');
       const limitBytes = nonNegativeInt(q, 'limitBytes');
       const sinceSeconds = nonNegativeInt(q, 'sinceSeconds');
@@ -116,7 +121,10 @@ export function unsupportedStreamSubresource(what: string, l: Pick<StreamLookups
     get: () => undefined,
     async serve(pod: KObject, _q: URLSearchParams, _req: IncomingMessage, _res: ServerResponse) {
       const node = String(pod.spec?.nodeName ?? '');
-      if (node && l.deviceUuidOf(node)) throw badRequest(`${what} is not supported on EVE nodes: pod ${pod.metadata.namespace}/${pod.metadata.name} runs as an EVE app on node ${node}, and EVE offers no ${what} path to its apps`);
+      if (node && l.deviceUuidOf(node))
+        throw badRequest(
+          `${what} is not supported on EVE nodes: pod ${pod.metadata.namespace}/${pod.metadata.name} runs as an EVE app on node ${node}, and EVE offers no ${what} path to its apps`,
+        );
       throw badRequest(`${what} is not available: no kubelet serves node ${node || '(none)'} of pod ${pod.metadata.name}`);
     },
   };

@@ -15,20 +15,35 @@ export const SUPPORTED_VOLUMES = ['emptyDir', 'configMap', 'secret'];
 const SUPPORTED_FIELD_REFS = new Set(['metadata.name', 'metadata.namespace', 'metadata.uid', 'spec.nodeName', 'spec.serviceAccountName']);
 
 type Rule = (spec: KObject) => Refusal | undefined;
-const set = (v: unknown) => v !== undefined && v !== null && v !== false && !(Array.isArray(v) && v.length === 0) && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0);
+const set = (v: unknown) =>
+  v !== undefined &&
+  v !== null &&
+  v !== false &&
+  !(Array.isArray(v) && v.length === 0) &&
+  !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0);
 
 const POD_RULES: Rule[] = [
-  (s) => ((s.containers ?? []).length > 1 ? { field: 'spec.containers[1]', message: 'EVE runs one container per app instance; this pod has ' + s.containers.length } : undefined),
+  (s) =>
+    (s.containers ?? []).length > 1
+      ? { field: 'spec.containers[1]', message: 'EVE runs one container per app instance; this pod has ' + s.containers.length }
+      : undefined,
   (s) => (set(s.initContainers) ? { field: 'spec.initContainers', message: 'EVE has no init containers' } : undefined),
   (s) => (set(s.ephemeralContainers) ? { field: 'spec.ephemeralContainers', message: 'EVE has no ephemeral containers' } : undefined),
-  (s) => (s.hostNetwork ? { field: 'spec.hostNetwork', message: 'EVE apps cannot share the device\'s network namespace' } : undefined),
-  (s) => (s.hostPID ? { field: 'spec.hostPID', message: 'EVE apps cannot share the device\'s PID namespace' } : undefined),
-  (s) => (s.hostIPC ? { field: 'spec.hostIPC', message: 'EVE apps cannot share the device\'s IPC namespace' } : undefined),
-  (s) => (s.restartPolicy && s.restartPolicy !== 'Always' ? { field: 'spec.restartPolicy', message: `EVE keeps an app running while it is activated; restartPolicy ${s.restartPolicy} cannot be honoured` } : undefined),
+  (s) => (s.hostNetwork ? { field: 'spec.hostNetwork', message: "EVE apps cannot share the device's network namespace" } : undefined),
+  (s) => (s.hostPID ? { field: 'spec.hostPID', message: "EVE apps cannot share the device's PID namespace" } : undefined),
+  (s) => (s.hostIPC ? { field: 'spec.hostIPC', message: "EVE apps cannot share the device's IPC namespace" } : undefined),
+  (s) =>
+    s.restartPolicy && s.restartPolicy !== 'Always'
+      ? { field: 'spec.restartPolicy', message: `EVE keeps an app running while it is activated; restartPolicy ${s.restartPolicy} cannot be honoured` }
+      : undefined,
   (s) => {
     for (const [i, v] of (s.volumes ?? []).entries()) {
       const type = Object.keys(v).find((k) => k !== 'name');
-      if (type && !SUPPORTED_VOLUMES.includes(type)) return { field: `spec.volumes[${i}].${type}`, message: `volume type ${type} is not supported on EVE nodes (supported: ${SUPPORTED_VOLUMES.join(', ')})` };
+      if (type && !SUPPORTED_VOLUMES.includes(type))
+        return {
+          field: `spec.volumes[${i}].${type}`,
+          message: `volume type ${type} is not supported on EVE nodes (supported: ${SUPPORTED_VOLUMES.join(', ')})`,
+        };
     }
     return undefined;
   },
@@ -59,8 +74,13 @@ export function refusal(pod: KObject, runtimeClass?: (name: string) => KObject |
   for (const [f, why] of CONTAINER_RULES) if (set(c[f])) return { field: `spec.containers[0].${f}`, message: why };
   for (const [i, e] of (c.env ?? []).entries()) {
     const vf = e.valueFrom;
-    if (vf?.resourceFieldRef) return { field: `spec.containers[0].env[${i}].valueFrom.resourceFieldRef`, message: 'resource field references are not supported on EVE nodes' };
-    if (vf?.fieldRef && !SUPPORTED_FIELD_REFS.has(vf.fieldRef.fieldPath)) return { field: `spec.containers[0].env[${i}].valueFrom.fieldRef.fieldPath`, message: `field ${vf.fieldRef.fieldPath} is not available on EVE nodes (supported: ${[...SUPPORTED_FIELD_REFS].join(', ')})` };
+    if (vf?.resourceFieldRef)
+      return { field: `spec.containers[0].env[${i}].valueFrom.resourceFieldRef`, message: 'resource field references are not supported on EVE nodes' };
+    if (vf?.fieldRef && !SUPPORTED_FIELD_REFS.has(vf.fieldRef.fieldPath))
+      return {
+        field: `spec.containers[0].env[${i}].valueFrom.fieldRef.fieldPath`,
+        message: `field ${vf.fieldRef.fieldPath} is not available on EVE nodes (supported: ${[...SUPPORTED_FIELD_REFS].join(', ')})`,
+      };
   }
   for (const [i, m] of (c.volumeMounts ?? []).entries()) {
     if (m.subPath || m.subPathExpr) return { field: `spec.containers[0].volumeMounts[${i}].subPath`, message: 'subPath mounts are not supported on EVE nodes' };

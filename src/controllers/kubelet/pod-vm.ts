@@ -39,7 +39,17 @@ export const ANNOTATIONS = {
 } as const;
 
 export const DISK_FORMATS = ['qcow2', 'qcow', 'raw', 'iso', 'vhd', 'vhdx', 'vmdk', 'ova'] as const;
-const EXTENSIONS: Record<string, string> = { qcow2: 'qcow2', qcow: 'qcow', img: 'raw', raw: 'raw', iso: 'iso', vhd: 'vhd', vhdx: 'vhdx', vmdk: 'vmdk', ova: 'ova' };
+const EXTENSIONS: Record<string, string> = {
+  qcow2: 'qcow2',
+  qcow: 'qcow',
+  img: 'raw',
+  raw: 'raw',
+  iso: 'iso',
+  vhd: 'vhd',
+  vhdx: 'vhdx',
+  vmdk: 'vmdk',
+  ova: 'ova',
+};
 /** Keys a cloud-init Secret/ConfigMap may hold the user data under (KubeVirt's and EVE's spellings). */
 const USER_DATA_KEYS = ['userdata', 'userData', 'user-data'];
 
@@ -89,33 +99,50 @@ export function runtimeRefusal(pod: KObject, handler: string): Refusal | undefin
   const h = RUNTIME_HANDLERS[handler];
   if (!h) return { field: 'spec.runtimeClassName', message: `EVE nodes offer runtime handlers ${Object.keys(RUNTIME_HANDLERS).join(', ')}, not ${handler}` };
   const display = annotation(pod, ANNOTATIONS.vncDisplay);
-  if (display !== undefined && !/^\d{1,2}$/.test(display)) return { field: annField(ANNOTATIONS.vncDisplay), message: `VNC display must be a number from 0 to 99, not ${JSON.stringify(display)}` };
+  if (display !== undefined && !/^\d{1,2}$/.test(display))
+    return { field: annField(ANNOTATIONS.vncDisplay), message: `VNC display must be a number from 0 to 99, not ${JSON.stringify(display)}` };
   for (const key of [ANNOTATIONS.vnc, ANNOTATIONS.cpuPinning]) {
     const v = annotation(pod, key);
     if (v !== undefined && v !== 'true' && v !== 'false') return { field: annField(key), message: `must be "true" or "false", not ${JSON.stringify(v)}` };
   }
   if (h.type === 'container') {
     for (const key of [ANNOTATIONS.diskFormat, ANNOTATIONS.datastore, ANNOTATIONS.cloudInitSecret, ANNOTATIONS.cloudInitConfigMap]) {
-      if (annotation(pod, key)) return { field: annField(key), message: `${key} applies to VM runtime classes (eve-vm-hvm, eve-vm-fml); this pod runs as a container (${handler})` };
+      if (annotation(pod, key))
+        return { field: annField(key), message: `${key} applies to VM runtime classes (eve-vm-hvm, eve-vm-fml); this pod runs as a container (${handler})` };
     }
     return undefined;
   }
   const c = pod.spec?.containers?.[0] ?? {};
   const image = String(c.image ?? '');
   const format = diskFormat(pod, image);
-  if (!(DISK_FORMATS as readonly string[]).includes(format)) return { field: annField(ANNOTATIONS.diskFormat), message: `disk format ${format} is not one EVE boots (${DISK_FORMATS.join(', ')})` };
+  if (!(DISK_FORMATS as readonly string[]).includes(format))
+    return { field: annField(ANNOTATIONS.diskFormat), message: `disk format ${format} is not one EVE boots (${DISK_FORMATS.join(', ')})` };
   if (isUrl(image) && !annotation(pod, ANNOTATIONS.datastore)) {
-    return { field: 'spec.containers[0].image', message: `a disk URL needs the annotation ${ANNOTATIONS.datastore} naming a DataStore, and the image as a path relative to it` };
+    return {
+      field: 'spec.containers[0].image',
+      message: `a disk URL needs the annotation ${ANNOTATIONS.datastore} naming a DataStore, and the image as a path relative to it`,
+    };
   }
   if (annotation(pod, ANNOTATIONS.cloudInitSecret) && annotation(pod, ANNOTATIONS.cloudInitConfigMap)) {
-    return { field: annField(ANNOTATIONS.cloudInitConfigMap), message: `name the cloud-init user data in one of ${ANNOTATIONS.cloudInitSecret} or ${ANNOTATIONS.cloudInitConfigMap}, not both` };
+    return {
+      field: annField(ANNOTATIONS.cloudInitConfigMap),
+      message: `name the cloud-init user data in one of ${ANNOTATIONS.cloudInitSecret} or ${ANNOTATIONS.cloudInitConfigMap}, not both`,
+    };
   }
   // A VM gets no environment or entrypoint: its configuration is the disk plus cloud-init.
   for (const f of ['command', 'args', 'env', 'envFrom'] as const) {
-    if (Array.isArray(c[f]) && c[f].length) return { field: `spec.containers[0].${f}`, message: `a VM (${handler}) has no container ${f}; pass configuration as cloud-init user data (${ANNOTATIONS.cloudInitSecret})` };
+    if (Array.isArray(c[f]) && c[f].length)
+      return {
+        field: `spec.containers[0].${f}`,
+        message: `a VM (${handler}) has no container ${f}; pass configuration as cloud-init user data (${ANNOTATIONS.cloudInitSecret})`,
+      };
   }
   for (const [i, v] of (pod.spec?.volumes ?? []).entries()) {
-    if (v.configMap || v.secret) return { field: `spec.volumes[${i}].${v.configMap ? 'configMap' : 'secret'}`, message: `a VM (${handler}) cannot mount files; write them with cloud-init user data (${ANNOTATIONS.cloudInitSecret})` };
+    if (v.configMap || v.secret)
+      return {
+        field: `spec.volumes[${i}].${v.configMap ? 'configMap' : 'secret'}`,
+        message: `a VM (${handler}) cannot mount files; write them with cloud-init user data (${ANNOTATIONS.cloudInitSecret})`,
+      };
   }
   return undefined;
 }

@@ -8,9 +8,7 @@
 import type { KObject } from '../../apiserver/resource.ts';
 import { selectorMatches } from '../../api/builtin/pod-template.ts';
 import { deepClone as cloneJson, deepEqual as jsonEqual } from '../../common/json.ts';
-import {
-  byField, Controller, isConflict, isNotFound, SharedInformerFactory, type Client, type GVR, type Informer,
-} from '../runtime/index.ts';
+import { byField, Controller, isConflict, isNotFound, SharedInformerFactory, type Client, type GVR, type Informer } from '../runtime/index.ts';
 import { EventRecorder } from '../eve/recorder.ts';
 import { API_VERSION, APPINSTANCES, EDGENODES, GROUP, VERSION, rfc3339, setCondition, type Condition } from '../eve/status.ts';
 import { FAILED, SETTLED, observeDevice, unreadyApps, type DeviceState } from './observe.ts';
@@ -126,7 +124,10 @@ export class RolloutController {
   /** Called after each status write of a rollout (benchmarks measure report → status latency). */
   onStatusWritten?: (rollout: KObject) => void;
 
-  constructor(private readonly client: Client, private readonly opts: RolloutControllerOptions = {}) {
+  constructor(
+    private readonly client: Client,
+    private readonly opts: RolloutControllerOptions = {},
+  ) {
     this.informers = opts.informers ?? new SharedInformerFactory(client);
     this.now = opts.now ?? Date.now;
     this.events = new EventRecorder(client);
@@ -228,7 +229,7 @@ export class RolloutController {
     const generation = r.metadata?.generation;
 
     // Devices: the ones the rollout already covers, plus those that match now and belong to no other running rollout.
-    let devices: DeviceEntry[] = expandDevices(st);
+    const devices: DeviceEntry[] = expandDevices(st);
     const known = new Set(devices.map((d) => d.name));
     const skipped: string[] = [];
     const joining: string[] = [];
@@ -256,13 +257,24 @@ export class RolloutController {
       batches = plan.sizes.map((size, index) => ({ index, size, failureBudget: plan.budgets[index]!, phase: 'Pending', updated: 0, failed: 0 }));
       let i = 0;
       for (const [b, size] of plan.sizes.entries()) for (let k = 0; k < size; k++) devices.push({ name: joining[i++]!, batch: b, state: 'Pending' });
-      if (joining.length) void this.event(r, 'Normal', 'Started', `rolling out EVE ${plan.version} to ${joining.length} devices in ${batches.length} batches (${plan.sizes.join('/')})`);
+      if (joining.length)
+        void this.event(
+          r,
+          'Normal',
+          'Started',
+          `rolling out EVE ${plan.version} to ${joining.length} devices in ${batches.length} batches (${plan.sizes.join('/')})`,
+        );
     } else if (joining.length) {
       // Late joiners go to the last batch (it has not started, or it is the one running).
       const last = batches[batches.length - 1]!;
       for (const nm of joining) devices.push({ name: nm, batch: last.index, state: 'Pending' });
       last.size += joining.length;
-      void this.event(r, 'Normal', 'DevicesJoined', `${joining.length} devices joined the last batch: ${joining.slice(0, 10).join(', ')}${joining.length > 10 ? ', ...' : ''}`);
+      void this.event(
+        r,
+        'Normal',
+        'DevicesJoined',
+        `${joining.length} devices joined the last batch: ${joining.slice(0, 10).join(', ')}${joining.length > 10 ? ', ...' : ''}`,
+      );
     }
     st.devices = devices;
     st.batches = batches;
@@ -290,8 +302,8 @@ export class RolloutController {
           // No message: a fleet of updated devices should not repeat the same sentence thousands of times in status.
           this.settle(d, 'Updated');
           delete d.message;
-        }
-        else if (now - since >= plan.healthWindowMs) this.settle(d, 'Failed', `health gate: apps not Ready ${Math.round(plan.healthWindowMs / 1000)} s after the update: ${waiting.join(', ')}`);
+        } else if (now - since >= plan.healthWindowMs)
+          this.settle(d, 'Failed', `health gate: apps not Ready ${Math.round(plan.healthWindowMs / 1000)} s after the update: ${waiting.join(', ')}`);
         else {
           d.state = 'Verifying';
           d.message = `committed; waiting for apps: ${waiting.join(', ')}`;
@@ -364,7 +376,12 @@ export class RolloutController {
         if (members.every((d) => SETTLED.has(d.state))) {
           b.phase = 'Succeeded';
           b.completionTime = rfc3339(now);
-          void this.event(r, 'Normal', 'BatchSucceeded', `batch ${b.index + 1}/${batches.length}: ${b.updated} of ${members.length} devices updated, ${b.failed} failed (budget ${b.failureBudget})`);
+          void this.event(
+            r,
+            'Normal',
+            'BatchSucceeded',
+            `batch ${b.index + 1}/${batches.length}: ${b.updated} of ${members.length} devices updated, ${b.failed} failed (budget ${b.failureBudget})`,
+          );
           continue;
         }
         // The current batch.
@@ -395,7 +412,12 @@ export class RolloutController {
       if (batches.every((b) => b.phase === 'Succeeded')) {
         phase = 'Completed';
         message = `EVE ${plan.version} rolled out`;
-        void this.event(r, 'Normal', 'Completed', `${message}: ${devices.filter((d) => d.state === 'Updated').length} updated, ${devices.filter((d) => FAILED.has(d.state)).length} failed`);
+        void this.event(
+          r,
+          'Normal',
+          'Completed',
+          `${message}: ${devices.filter((d) => d.state === 'Updated').length} updated, ${devices.filter((d) => FAILED.has(d.state)).length} failed`,
+        );
       } else if (phase === 'Progressing' && plan.prestage && devices.some((d) => d.state === 'Pending' || d.state === 'Downloading')) {
         phase = 'Prestaging';
       }
@@ -419,7 +441,8 @@ export class RolloutController {
       await this.restoreDevice(name, d.name);
       if (!FAILED.has(d.state)) this.settle(d, 'RePinned', `re-pinned to its previous version (was ${d.state})`);
     });
-    if (skipped.length) message = `${message ? `${message}; ` : ''}${skipped.length} matching devices belong to other running rollouts: ${skipped.slice(0, 5).join(', ')}${skipped.length > 5 ? ', ...' : ''}`;
+    if (skipped.length)
+      message = `${message ? `${message}; ` : ''}${skipped.length} matching devices belong to other running rollouts: ${skipped.slice(0, 5).join(', ')}${skipped.length > 5 ? ', ...' : ''}`;
 
     // Summary and conditions.
     const count = (f: (d: DeviceEntry) => boolean) => devices.filter(f).length;
@@ -435,9 +458,10 @@ export class RolloutController {
     st.readyToActivate = `${devices.length ? Math.floor((ready * 100) / devices.length) : 0}%`;
     const current = batches.find((b) => b.phase !== 'Succeeded') ?? batches[batches.length - 1];
     st.batch = `${current ? current.index + 1 : 0}/${batches.length}`;
-    const halted: Condition = phase === 'Failed' || phase === 'Aborted' || phase === 'Paused'
-      ? { type: 'Halted', status: 'True', reason: phase === 'Failed' ? 'BatchFailed' : phase, message }
-      : { type: 'Halted', status: 'False', reason: 'Running', message: '' };
+    const halted: Condition =
+      phase === 'Failed' || phase === 'Aborted' || phase === 'Paused'
+        ? { type: 'Halted', status: 'True', reason: phase === 'Failed' ? 'BatchFailed' : phase, message }
+        : { type: 'Halted', status: 'False', reason: 'Running', message: '' };
     setCondition(st, halted, now);
     const moving = phase === 'Progressing' || phase === 'Prestaging';
     setCondition(st, { type: 'Progressing', status: moving ? 'True' : 'False', reason: phase, message }, now);
@@ -472,7 +496,8 @@ export class RolloutController {
       }
       if (phase0 !== r.status.phase && ['Completed', 'Failed', 'Aborted', 'Rejected', 'Paused'].includes(r.status.phase) && r.status.phase !== 'Completed') {
         // Completed/BatchFailed/Aborted have their own events; Rejected and Paused get one here.
-        if (r.status.phase === 'Rejected' || r.status.phase === 'Paused') void this.event(r, r.status.phase === 'Rejected' ? 'Warning' : 'Normal', r.status.phase, r.status.message);
+        if (r.status.phase === 'Rejected' || r.status.phase === 'Paused')
+          void this.event(r, r.status.phase === 'Rejected' ? 'Warning' : 'Normal', r.status.phase, r.status.message);
       }
       this.onStatusWritten?.(written);
     } catch (e) {
@@ -524,7 +549,8 @@ export class RolloutController {
       if (jsonEqual(n, current)) return true;
       try {
         const written = await this.client.update(EDGENODES, n, { fieldManager: FIELD_MANAGER });
-        if (this.nodes.store.get(name)?.metadata?.resourceVersion !== written.metadata?.resourceVersion) this.unseenWrites.set(name, { rv: String(written.metadata?.resourceVersion), at: this.now() });
+        if (this.nodes.store.get(name)?.metadata?.resourceVersion !== written.metadata?.resourceVersion)
+          this.unseenWrites.set(name, { rv: String(written.metadata?.resourceVersion), at: this.now() });
         return true;
       } catch (e) {
         if (isNotFound(e)) return false;

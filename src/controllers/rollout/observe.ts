@@ -5,9 +5,7 @@
 
 import type { KObject } from '../../apiserver/resource.ts';
 
-export type DeviceState =
-  | 'Pending' | 'Downloading' | 'Staged' | 'Rebooting' | 'Testing' | 'Verifying' | 'Updated'
-  | 'FellBack' | 'Failed' | 'RePinned';
+export type DeviceState = 'Pending' | 'Downloading' | 'Staged' | 'Rebooting' | 'Testing' | 'Verifying' | 'Updated' | 'FellBack' | 'Failed' | 'RePinned';
 
 /** States a device does not leave by itself. */
 export const SETTLED: ReadonlySet<string> = new Set(['Updated', 'FellBack', 'Failed', 'RePinned']);
@@ -19,15 +17,15 @@ export interface Observation {
   message?: string;
 }
 
-const cond = (o: KObject | undefined, type: string): KObject | undefined =>
-  (o?.status?.conditions as KObject[] | undefined)?.find((c) => c.type === type);
+const cond = (o: KObject | undefined, type: string): KObject | undefined => (o?.status?.conditions as KObject[] | undefined)?.find((c) => c.type === type);
 
 /** The device's progress towards `version` (it has been told to install it, activated or not). */
 export function observeDevice(node: KObject, version: string, activated: boolean): Observation {
   const st = node.status ?? {};
   const parts: KObject[] = Array.isArray(st.partitions) ? st.partitions : [];
   const p = parts.find((x) => x.version === version);
-  if (p?.status === 'FALLBACK') return { state: 'FellBack', message: String(p.error || cond(node, 'BaseOSReady')?.message || 'the new image failed its test boot') };
+  if (p?.status === 'FALLBACK')
+    return { state: 'FellBack', message: String(p.error || cond(node, 'BaseOSReady')?.message || 'the new image failed its test boot') };
   if (p?.status === 'FAILED') return { state: 'Failed', message: String(p.error || cond(node, 'BaseOSReady')?.message || 'the update failed') };
   if (st.eveVersion === version && p?.state === 'active') return { state: 'Verifying' };
   if (p?.state === 'inprogress') return { state: 'Testing', message: 'booted the new image; testing it before commit' };

@@ -62,8 +62,13 @@ export function planRollout(spec: KObject, total: number): RolloutPlan | SpecPro
   if (spec.minVersion && spec.force !== true) {
     const want = versionParts(version);
     const floor = versionParts(String(spec.minVersion));
-    if (!want || !floor) return { reason: 'DowngradeRefused', message: `cannot compare version ${version} with spec.minVersion ${spec.minVersion}; set spec.force to roll it out anyway` };
-    if (compareVersions(want, floor) < 0) return { reason: 'DowngradeRefused', message: `version ${version} is below spec.minVersion ${spec.minVersion}; set spec.force to roll it out anyway` };
+    if (!want || !floor)
+      return {
+        reason: 'DowngradeRefused',
+        message: `cannot compare version ${version} with spec.minVersion ${spec.minVersion}; set spec.force to roll it out anyway`,
+      };
+    if (compareVersions(want, floor) < 0)
+      return { reason: 'DowngradeRefused', message: `version ${version} is below spec.minVersion ${spec.minVersion}; set spec.force to roll it out anyway` };
   }
   const sizes: number[] = [];
   const budgets: number[] = [];
@@ -127,7 +132,16 @@ export const isProblem = (p: RolloutPlan | SpecProblem): p is SpecProblem => 're
 
 /** Wall-clock time in `timeZone` expressed as a UTC instant (what the UTC-only cron matcher reads). */
 function wallClock(ms: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(new Date(ms));
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+  }).formatToParts(new Date(ms));
   const get = (t: string) => Number(parts.find((p) => p.type === t)?.value ?? 0);
   return Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
 }

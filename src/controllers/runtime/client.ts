@@ -141,13 +141,40 @@ export class CountingClient implements Client {
     this.counts.clear();
   }
 
-  get(r: GVR, ns: string | undefined, name: string) { this.count('get', r); return this.inner.get(r, ns, name); }
-  list(r: GVR, ns: string | undefined, o?: ListOptions) { this.count('list', r); return this.inner.list(r, ns, o); }
-  create(r: GVR, ns: string | undefined, obj: KObject, o?: WriteOptions) { this.count('create', r); return this.inner.create(r, ns, obj, o); }
-  update(r: GVR, obj: KObject, o?: WriteOptions) { this.count('update', r); return this.inner.update(r, obj, o); }
-  updateStatus(r: GVR, obj: KObject, o?: WriteOptions) { this.count('updateStatus', r); return this.inner.updateStatus(r, obj, o); }
-  patch(r: GVR, ns: string | undefined, name: string, t: PatchType, p: unknown, o?: PatchOptions) { this.count('patch', r); return this.inner.patch(r, ns, name, t, p, o); }
-  delete(r: GVR, ns: string | undefined, name: string, o?: DeleteOptions) { this.count('delete', r); return this.inner.delete(r, ns, name, o); }
-  createSubresource(r: GVR, ns: string | undefined, name: string, sub: string, body: KObject, o?: WriteOptions) { this.count('create', r); return this.inner.createSubresource(r, ns, name, sub, body, o); }
-  watch(r: GVR, ns: string | undefined, o: WatchOptions, onEvent: (ev: WatchEvent) => void, onEnd: (err?: Error) => void) { this.count('watch', r); return this.inner.watch(r, ns, o, onEvent, onEnd); }
+  get(r: GVR, ns: string | undefined, name: string) {
+    this.count('get', r);
+    return this.inner.get(r, ns, name);
+  }
+  list(r: GVR, ns: string | undefined, o?: ListOptions) {
+    this.count('list', r);
+    return this.inner.list(r, ns, o);
+  }
+  create(r: GVR, ns: string | undefined, obj: KObject, o?: WriteOptions) {
+    this.count('create', r);
+    return this.inner.create(r, ns, obj, o);
+  }
+  update(r: GVR, obj: KObject, o?: WriteOptions) {
+    this.count('update', r);
+    return this.inner.update(r, obj, o);
+  }
+  updateStatus(r: GVR, obj: KObject, o?: WriteOptions) {
+    this.count('updateStatus', r);
+    return this.inner.updateStatus(r, obj, o);
+  }
+  patch(r: GVR, ns: string | undefined, name: string, t: PatchType, p: unknown, o?: PatchOptions) {
+    this.count('patch', r);
+    return this.inner.patch(r, ns, name, t, p, o);
+  }
+  delete(r: GVR, ns: string | undefined, name: string, o?: DeleteOptions) {
+    this.count('delete', r);
+    return this.inner.delete(r, ns, name, o);
+  }
+  createSubresource(r: GVR, ns: string | undefined, name: string, sub: string, body: KObject, o?: WriteOptions) {
+    this.count('create', r);
+    return this.inner.createSubresource(r, ns, name, sub, body, o);
+  }
+  watch(r: GVR, ns: string | undefined, o: WatchOptions, onEvent: (ev: WatchEvent) => void, onEnd: (err?: Error) => void) {
+    this.count('watch', r);
+    return this.inner.watch(r, ns, o, onEvent, onEnd);
+  }
 }

@@ -7,7 +7,19 @@ import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { StatusError, type KObject } from './client.ts';
-import type { Client, DeleteOptions, GVR, ListOptions, ObjectList, PatchOptions, PatchType, WatchEvent, WatchHandle, WatchOptions, WriteOptions } from './client.ts';
+import type {
+  Client,
+  DeleteOptions,
+  GVR,
+  ListOptions,
+  ObjectList,
+  PatchOptions,
+  PatchType,
+  WatchEvent,
+  WatchHandle,
+  WatchOptions,
+  WriteOptions,
+} from './client.ts';
 import type { HttpClientConfig } from './config.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { log } from '../../observability/log.ts';
@@ -20,9 +32,21 @@ const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
 
 /** Reasons for codes whose body is not a Status (a proxy's error page), as client-go names them. */
 const REASONS: Record<number, string> = {
-  400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 405: 'MethodNotAllowed', 406: 'NotAcceptable',
-  409: 'Conflict', 410: 'Expired', 413: 'RequestEntityTooLarge', 415: 'UnsupportedMediaType', 422: 'Invalid',
-  429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable', 504: 'Timeout',
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  405: 'MethodNotAllowed',
+  406: 'NotAcceptable',
+  409: 'Conflict',
+  410: 'Expired',
+  413: 'RequestEntityTooLarge',
+  415: 'UnsupportedMediaType',
+  422: 'Invalid',
+  429: 'TooManyRequests',
+  500: 'InternalError',
+  503: 'ServiceUnavailable',
+  504: 'Timeout',
 };
 
 const MAX_RETRIES = 10;
@@ -43,11 +67,13 @@ export function decodeStatusError(code: number, text: string): StatusError {
 
 export function resourcePath(r: GVR, namespace: string | undefined, name?: string, subresource?: string): string {
   const e = encodeURIComponent;
-  return (r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`)
-    + (namespace ? `/namespaces/${e(namespace)}` : '')
-    + `/${r.resource}`
-    + (name !== undefined ? `/${e(name)}` : '')
-    + (subresource ? `/${subresource}` : '');
+  return (
+    (r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`) +
+    (namespace ? `/namespaces/${e(namespace)}` : '') +
+    `/${r.resource}` +
+    (name !== undefined ? `/${e(name)}` : '') +
+    (subresource ? `/${subresource}` : '')
+  );
 }
 
 function query(params: Record<string, string | number | boolean | undefined>): string {
@@ -108,19 +134,33 @@ export class HttpClient implements Client {
     return h;
   }
 
-  private send(method: string, path: string, body: string | undefined, contentType: string | undefined, rereadToken: boolean, timeoutMs: number): Promise<{ res: IncomingMessage; text: string }> {
+  private send(
+    method: string,
+    path: string,
+    body: string | undefined,
+    contentType: string | undefined,
+    rereadToken: boolean,
+    timeoutMs: number,
+  ): Promise<{ res: IncomingMessage; text: string }> {
     return new Promise((resolve, reject) => {
-      const req = https.request({
-        protocol: 'https:', hostname: this.url.hostname.replace(/^\[|\]$/g, ''), port: this.url.port || 443,
-        path: this.url.pathname.replace(/\/$/, '') + path, method, agent: this.agent,
-        // A declared length: some servers refuse a chunked DELETE body.
-        headers: { ...this.headers(contentType, rereadToken), ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}) },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ res, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
+      const req = https.request(
+        {
+          protocol: 'https:',
+          hostname: this.url.hostname.replace(/^\[|\]$/g, ''),
+          port: this.url.port || 443,
+          path: this.url.pathname.replace(/\/$/, '') + path,
+          method,
+          agent: this.agent,
+          // A declared length: some servers refuse a chunked DELETE body.
+          headers: { ...this.headers(contentType, rereadToken), ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ res, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
       if (timeoutMs > 0) req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${path}: no response within ${timeoutMs} ms`)));
       req.on('error', reject);
       req.end(body);
@@ -154,7 +194,10 @@ export class HttpClient implements Client {
   }
 
   async list(r: GVR, ns: string | undefined, o: ListOptions = {}): Promise<ObjectList> {
-    const l = await this.request('GET', resourcePath(r, ns) + query({ labelSelector: o.labelSelector, fieldSelector: o.fieldSelector, limit: o.limit, continue: o.continue }));
+    const l = await this.request(
+      'GET',
+      resourcePath(r, ns) + query({ labelSelector: o.labelSelector, fieldSelector: o.fieldSelector, limit: o.limit, continue: o.continue }),
+    );
     const kind = String(l.kind ?? '').replace(/List$/, '');
     const apiVersion = l.apiVersion;
     // Items of a list carry no kind/apiVersion on the wire; put them back, as the in-process list has them.
@@ -201,10 +244,16 @@ export class HttpClient implements Client {
       req?.destroy();
       onEnd(err);
     };
-    const path = resourcePath(r, ns) + query({
-      watch: 1, resourceVersion: o.resourceVersion, labelSelector: o.labelSelector, fieldSelector: o.fieldSelector,
-      allowWatchBookmarks: o.allowWatchBookmarks, timeoutSeconds: o.timeoutSeconds,
-    });
+    const path =
+      resourcePath(r, ns) +
+      query({
+        watch: 1,
+        resourceVersion: o.resourceVersion,
+        labelSelector: o.labelSelector,
+        fieldSelector: o.fieldSelector,
+        allowWatchBookmarks: o.allowWatchBookmarks,
+        timeoutSeconds: o.timeoutSeconds,
+      });
     const deliver = (line: string) => {
       let ev: { type: string; object: KObject };
       try {
@@ -223,34 +272,42 @@ export class HttpClient implements Client {
     const open = async () => {
       await this.limiter.wait();
       if (stopped) return;
-      req = https.request({
-        protocol: 'https:', hostname: this.url.hostname.replace(/^\[|\]$/g, ''), port: this.url.port || 443,
-        path: this.url.pathname.replace(/\/$/, '') + path, method: 'GET', agent: this.agent, headers: this.headers(),
-      }, (res) => {
-        const code = res.statusCode ?? 0;
-        if (code !== 200) {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => end(decodeStatusError(code, Buffer.concat(chunks).toString('utf8'))));
-          res.on('error', (e) => end(e));
-          return;
-        }
-        res.setEncoding('utf8');
-        let buf = '';
-        res.on('data', (chunk: string) => {
-          buf += chunk;
-          let nl: number;
-          while ((nl = buf.indexOf('\n')) >= 0 && !ended && !stopped) {
-            const line = buf.slice(0, nl).trim();
-            buf = buf.slice(nl + 1);
-            if (line) deliver(line);
+      req = https.request(
+        {
+          protocol: 'https:',
+          hostname: this.url.hostname.replace(/^\[|\]$/g, ''),
+          port: this.url.port || 443,
+          path: this.url.pathname.replace(/\/$/, '') + path,
+          method: 'GET',
+          agent: this.agent,
+          headers: this.headers(),
+        },
+        (res) => {
+          const code = res.statusCode ?? 0;
+          if (code !== 200) {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => end(decodeStatusError(code, Buffer.concat(chunks).toString('utf8'))));
+            res.on('error', (e) => end(e));
+            return;
           }
-        });
-        res.on('end', () => end());
-        res.on('aborted', () => end(new Error(`watch ${r.resource}: connection lost`)));
-        res.on('error', (e) => end(e));
-        res.on('close', () => end(res.complete ? undefined : new Error(`watch ${r.resource}: connection lost`)));
-      });
+          res.setEncoding('utf8');
+          let buf = '';
+          res.on('data', (chunk: string) => {
+            buf += chunk;
+            let nl: number;
+            while ((nl = buf.indexOf('\n')) >= 0 && !ended && !stopped) {
+              const line = buf.slice(0, nl).trim();
+              buf = buf.slice(nl + 1);
+              if (line) deliver(line);
+            }
+          });
+          res.on('end', () => end());
+          res.on('aborted', () => end(new Error(`watch ${r.resource}: connection lost`)));
+          res.on('error', (e) => end(e));
+          res.on('close', () => end(res.complete ? undefined : new Error(`watch ${r.resource}: connection lost`)));
+        },
+      );
       req.on('error', (e) => end(e));
       req.end();
     };

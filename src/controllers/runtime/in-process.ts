@@ -7,11 +7,26 @@ import type { Registry } from '../../apiserver/registry.ts';
 import { PATCH_TYPES, type RestService } from '../../apiserver/rest.ts';
 import { compileFilter, parseRV, type ObjectEvent } from '../../apiserver/store.ts';
 import { deepClone } from '../../common/json.ts';
-import type { Client, DeleteOptions, GVR, ListOptions, ObjectList, PatchOptions, PatchType, WatchEvent, WatchHandle, WatchOptions, WriteOptions } from './client.ts';
+import type {
+  Client,
+  DeleteOptions,
+  GVR,
+  ListOptions,
+  ObjectList,
+  PatchOptions,
+  PatchType,
+  WatchEvent,
+  WatchHandle,
+  WatchOptions,
+  WriteOptions,
+} from './client.ts';
 import { log } from '../../observability/log.ts';
 
 export class InProcessClient implements Client {
-  constructor(private readonly service: RestService, private readonly registry: Registry) {}
+  constructor(
+    private readonly service: RestService,
+    private readonly registry: Registry,
+  ) {}
 
   private def(r: GVR): ResourceDefinition {
     const d = this.registry.lookup(r.group, r.version, r.resource);
@@ -41,10 +56,18 @@ export class InProcessClient implements Client {
     const def = this.def(r);
     const m = obj.metadata ?? {};
     const status = deepClone(obj.status);
-    return this.service.guaranteedUpdate(def, m.namespace, m.name, parseRV(m.resourceVersion), (cur) => {
-      cur.status = status;
-      return cur;
-    }, { ...opts, subresource: 'status' }, { warnings: [] });
+    return this.service.guaranteedUpdate(
+      def,
+      m.namespace,
+      m.name,
+      parseRV(m.resourceVersion),
+      (cur) => {
+        cur.status = status;
+        return cur;
+      },
+      { ...opts, subresource: 'status' },
+      { warnings: [] },
+    );
   }
 
   async patch(r: GVR, ns: string | undefined, name: string, type: PatchType, patch: unknown, opts: PatchOptions = {}): Promise<KObject> {
@@ -103,7 +126,9 @@ export class InProcessClient implements Client {
         from = Number(l.resourceVersion);
       }
       if (stopped) return;
-      inner = this.service.store.watch(def, ns, from, filter, (ev: ObjectEvent) => push({ type: ev.type, object: this.service.forVersion(def, deepClone(ev.object)) }));
+      inner = this.service.store.watch(def, ns, from, filter, (ev: ObjectEvent) =>
+        push({ type: ev.type, object: this.service.forVersion(def, deepClone(ev.object)) }),
+      );
     };
     start().catch((e: unknown) => end(e instanceof Error ? e : new Error(String(e))));
     return {

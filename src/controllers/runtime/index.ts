@@ -6,5 +6,14 @@ export { inClusterConfig, loadKubeconfig, defaultKubeconfigPath, type HttpClient
 export { TokenBucket } from './rate-limit.ts';
 export { CacheStore, byField, byNamespace, NAMESPACE_INDEX, type IndexFunc } from './store.ts';
 export { Informer, SharedInformerFactory, Backoff, type EventHandler, type InformerOptions } from './informer.ts';
-export { WorkQueue, Controller, defaultControllerRateLimiter, ItemExponentialFailureRateLimiter, BucketRateLimiter, MaxOfRateLimiter, type RateLimiter, type ReconcileResult } from './workqueue.ts';
+export {
+  WorkQueue,
+  Controller,
+  defaultControllerRateLimiter,
+  ItemExponentialFailureRateLimiter,
+  BucketRateLimiter,
+  MaxOfRateLimiter,
+  type RateLimiter,
+  type ReconcileResult,
+} from './workqueue.ts';
 export { LeaderElector, LEASES, type LeaderElectionOptions } from './leader-election.ts';

@@ -38,7 +38,10 @@ export interface InformerOptions {
 /** Exponential backoff with jitter, reset after a success. */
 export class Backoff {
   private next: number;
-  constructor(private readonly initialMs: number, private readonly maxMs: number) {
+  constructor(
+    private readonly initialMs: number,
+    private readonly maxMs: number,
+  ) {
     this.next = initialMs;
   }
   delay(): number {
@@ -76,7 +79,11 @@ export class Informer {
   /** The resourceVersion the cache is at (the watch resumes from it). */
   lastResourceVersion = '';
 
-  constructor(readonly client: Client, readonly resource: GVR, readonly opts: InformerOptions = {}) {
+  constructor(
+    readonly client: Client,
+    readonly resource: GVR,
+    readonly opts: InformerOptions = {},
+  ) {
     this.store = new CacheStore();
     if (opts.indexers) this.store.addIndexers(opts.indexers);
     this.backoff = new Backoff(opts.backoffInitialMs ?? 800, opts.backoffMaxMs ?? 30_000);
@@ -243,16 +250,22 @@ export class Informer {
     return new Promise((resolve) => {
       let events = 0;
       this.wake = () => resolve(undefined);
-      this.watch = this.client.watch(this.resource, o.namespace, {
-        resourceVersion: this.lastResourceVersion,
-        labelSelector: o.labelSelector,
-        fieldSelector: o.fieldSelector,
-        allowWatchBookmarks: true,
-        timeoutSeconds: o.watchTimeoutSeconds ?? Math.floor(300 * (1 + Math.random())),
-      }, (ev) => {
-        if (events++ === 0) this.backoff.reset();
-        this.onWatchEvent(ev);
-      }, (err) => resolve(err));
+      this.watch = this.client.watch(
+        this.resource,
+        o.namespace,
+        {
+          resourceVersion: this.lastResourceVersion,
+          labelSelector: o.labelSelector,
+          fieldSelector: o.fieldSelector,
+          allowWatchBookmarks: true,
+          timeoutSeconds: o.watchTimeoutSeconds ?? Math.floor(300 * (1 + Math.random())),
+        },
+        (ev) => {
+          if (events++ === 0) this.backoff.reset();
+          this.onWatchEvent(ev);
+        },
+        (err) => resolve(err),
+      );
     });
   }
 }
@@ -269,7 +282,10 @@ export class SharedInformerFactory {
   private readonly informers = new Map<string, Informer>();
   private started = false;
 
-  constructor(readonly client: Client, private readonly defaults: Omit<InformerOptions, 'indexers' | 'labelSelector' | 'fieldSelector'> = {}) {}
+  constructor(
+    readonly client: Client,
+    private readonly defaults: Omit<InformerOptions, 'indexers' | 'labelSelector' | 'fieldSelector'> = {},
+  ) {}
 
   informerFor(r: GVR, o: InformerFor = {}): Informer {
     const ns = o.namespace ?? this.defaults.namespace;

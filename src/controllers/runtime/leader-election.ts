@@ -53,7 +53,10 @@ export class LeaderElector {
   private holder = '';
   private renewedAt = 0; // last successful acquire or renewal
 
-  constructor(private readonly client: Client, private readonly o: LeaderElectionOptions) {
+  constructor(
+    private readonly client: Client,
+    private readonly o: LeaderElectionOptions,
+  ) {
     this.leaseDurationMs = o.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = o.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = o.retryPeriodMs ?? 2_000;
@@ -155,10 +158,13 @@ export class LeaderElector {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
     try {
-      return await Promise.race([this.tryAcquireOrRenew().catch((e: unknown) => {
-        log.error('lease renewal failed', e, { lease: `${this.o.namespace}/${this.o.name}` });
-        return false;
-      }), timeout]);
+      return await Promise.race([
+        this.tryAcquireOrRenew().catch((e: unknown) => {
+          log.error('lease renewal failed', e, { lease: `${this.o.namespace}/${this.o.name}` });
+          return false;
+        }),
+        timeout,
+      ]);
     } finally {
       clearTimeout(timer);
     }
@@ -188,9 +194,20 @@ export class LeaderElector {
         lease = await this.client.get(LEASES, namespace, name);
       } catch (e) {
         if (!isNotFound(e)) throw e;
-        const spec: LeaseSpec = { holderIdentity: identity, leaseDurationSeconds: seconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 };
+        const spec: LeaseSpec = {
+          holderIdentity: identity,
+          leaseDurationSeconds: seconds,
+          acquireTime: microTime(now),
+          renewTime: microTime(now),
+          leaseTransitions: 0,
+        };
         try {
-          this.lease = await this.client.create(LEASES, namespace, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec });
+          this.lease = await this.client.create(LEASES, namespace, {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            metadata: { name, namespace },
+            spec,
+          });
         } catch (err) {
           if (isAlreadyExists(err)) return false;
           throw err;
@@ -210,7 +227,7 @@ export class LeaderElector {
       leaseDurationSeconds: seconds,
       acquireTime: mine && old.acquireTime ? old.acquireTime : microTime(now),
       renewTime: microTime(now),
-      leaseTransitions: mine ? old.leaseTransitions ?? 0 : (old.leaseTransitions ?? 0) + 1,
+      leaseTransitions: mine ? (old.leaseTransitions ?? 0) : (old.leaseTransitions ?? 0) + 1,
     };
     try {
       this.lease = await this.client.update(LEASES, { ...lease, spec: { ...lease.spec, ...spec } });

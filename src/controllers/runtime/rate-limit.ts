@@ -7,7 +7,11 @@ export class TokenBucket {
   private tokens: number;
   private last: number;
 
-  constructor(readonly qps: number, readonly burst: number, private readonly now: () => number = () => performance.now()) {
+  constructor(
+    readonly qps: number,
+    readonly burst: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
     if (!(qps > 0) || !(burst >= 1)) throw new Error(`token bucket needs qps > 0 and burst >= 1 (got ${qps}, ${burst})`);
     this.tokens = burst;
     this.last = this.now();

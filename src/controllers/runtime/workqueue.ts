@@ -18,7 +18,10 @@ export interface RateLimiter<T> {
 /** Per-item exponential backoff: base·2^failures, capped. */
 export class ItemExponentialFailureRateLimiter<T> implements RateLimiter<T> {
   private readonly failures = new Map<T, number>();
-  constructor(private readonly baseMs = 5, private readonly maxMs = 1000_000) {}
+  constructor(
+    private readonly baseMs = 5,
+    private readonly maxMs = 1000_000,
+  ) {}
   when(item: T): number {
     const n = this.failures.get(item) ?? 0;
     this.failures.set(item, n + 1);
@@ -66,7 +69,10 @@ export class MaxOfRateLimiter<T> implements RateLimiter<T> {
 
 /** client-go's DefaultControllerRateLimiter. */
 export function defaultControllerRateLimiter<T>(o: { baseMs?: number; maxMs?: number; qps?: number; burst?: number } = {}): RateLimiter<T> {
-  return new MaxOfRateLimiter<T>(new ItemExponentialFailureRateLimiter<T>(o.baseMs ?? 5, o.maxMs ?? 1000_000), new BucketRateLimiter<T>(o.qps ?? 10, o.burst ?? 100));
+  return new MaxOfRateLimiter<T>(
+    new ItemExponentialFailureRateLimiter<T>(o.baseMs ?? 5, o.maxMs ?? 1000_000),
+    new BucketRateLimiter<T>(o.qps ?? 10, o.burst ?? 100),
+  );
 }
 
 export class WorkQueue<T = string> {
@@ -191,7 +197,11 @@ export class Controller {
   private idleWaiters: Array<() => void> = [];
   readonly stats = { reconciles: 0, errors: 0 };
 
-  constructor(readonly name: string, private readonly reconcile: (key: string) => Promise<ReconcileResult>, private readonly opts: ControllerOptions = {}) {
+  constructor(
+    readonly name: string,
+    private readonly reconcile: (key: string) => Promise<ReconcileResult>,
+    private readonly opts: ControllerOptions = {},
+  ) {
     this.queue = new WorkQueue<string>(opts.rateLimiter);
   }
 

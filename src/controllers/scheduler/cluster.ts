@@ -6,8 +6,26 @@
 import type { KObject } from '../runtime/index.ts';
 import { selectorMatches } from '../../api/builtin/pod-template.ts';
 import { podRequests, nodeAllocatable, NON_ZERO_CPU, NON_ZERO_MEMORY, type Resources } from './resources.ts';
-import { FILTERS, scoreLeastAllocated, rawPreferredAffinity, rawIntolerablePreferNoSchedule, WEIGHTS, type NodeState, type PodInfo, type FilterFailure } from './plugins.ts';
-import { preFilter, filterTopologySpread, filterInterPodAffinity, rawSpreadScore, preScoreInterPod, rawInterPodScore, type PlacedPod, type InterPodState } from './interpod.ts';
+import {
+  FILTERS,
+  scoreLeastAllocated,
+  rawPreferredAffinity,
+  rawIntolerablePreferNoSchedule,
+  WEIGHTS,
+  type NodeState,
+  type PodInfo,
+  type FilterFailure,
+} from './plugins.ts';
+import {
+  preFilter,
+  filterTopologySpread,
+  filterInterPodAffinity,
+  rawSpreadScore,
+  preScoreInterPod,
+  rawInterPodScore,
+  type PlacedPod,
+  type InterPodState,
+} from './interpod.ts';
 
 export interface Placed extends PlacedPod {
   key: string;
@@ -40,9 +58,7 @@ export function feasibleNodesToFind(total: number): number {
   return Math.max(100, Math.floor((total * pct) / 100));
 }
 
-export type ScheduleResult =
-  | { node: string }
-  | { message: string; failures: Map<string, FilterFailure>; total: number };
+export type ScheduleResult = { node: string } | { message: string; failures: Map<string, FilterFailure>; total: number };
 
 export interface Preemption {
   node: string;
@@ -53,7 +69,11 @@ export interface Preemption {
 const MSG_NO_VICTIMS = 'No preemption victims found for incoming pod.';
 const MSG_NOT_HELPFUL = 'Preemption is not helpful for scheduling.';
 
-const histogram = (m: Map<string, number>) => [...m].map(([r, n]) => `${n} ${r}`).sort().join(', ');
+const histogram = (m: Map<string, number>) =>
+  [...m]
+    .map(([r, n]) => `${n} ${r}`)
+    .sort()
+    .join(', ');
 const count = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
 
 export class ClusterState {
@@ -107,11 +127,21 @@ export class ClusterState {
     const hasTerms = !!(affinity?.podAffinity || affinity?.podAntiAffinity);
     const started = Date.parse(pod.status?.startTime ?? pod.metadata?.creationTimestamp ?? '');
     const pl: Placed = {
-      key, node, name: pod.metadata?.name, uid: pod.metadata?.uid, priority: podPriority(pod), startedAt: Number.isNaN(started) ? Date.now() : started,
-      requests, cpu: requests.get('cpu') || NON_ZERO_CPU, memory: requests.get('memory') || NON_ZERO_MEMORY,
-      namespace: pod.metadata?.namespace ?? 'default', labels: pod.metadata?.labels ?? {},
-      terminating, preempted: terminating && preemptedByScheduler(pod),
-      ...(anti?.length ? { antiAffinity: anti } : {}), ...(hasTerms ? { podAffinity: affinity } : {}),
+      key,
+      node,
+      name: pod.metadata?.name,
+      uid: pod.metadata?.uid,
+      priority: podPriority(pod),
+      startedAt: Number.isNaN(started) ? Date.now() : started,
+      requests,
+      cpu: requests.get('cpu') || NON_ZERO_CPU,
+      memory: requests.get('memory') || NON_ZERO_MEMORY,
+      namespace: pod.metadata?.namespace ?? 'default',
+      labels: pod.metadata?.labels ?? {},
+      terminating,
+      preempted: terminating && preemptedByScheduler(pod),
+      ...(anti?.length ? { antiAffinity: anti } : {}),
+      ...(hasTerms ? { podAffinity: affinity } : {}),
     };
     if (pl.antiAffinity) this.antiAffinityPods++;
     if (pl.podAffinity) this.affinityPods++;
@@ -178,7 +208,11 @@ export class ClusterState {
   }
 
   private filtersFor(info: PodInfo, pre: InterPodState | undefined): ((st: NodeState) => FilterFailure | undefined)[] {
-    return [...FILTERS.map((f) => (st: NodeState) => f(info, st)), (st: NodeState) => filterTopologySpread(pre, st), (st: NodeState) => filterInterPodAffinity(pre, st)];
+    return [
+      ...FILTERS.map((f) => (st: NodeState) => f(info, st)),
+      (st: NodeState) => filterTopologySpread(pre, st),
+      (st: NodeState) => filterInterPodAffinity(pre, st),
+    ];
   }
 
   private firstFailure(filters: ((st: NodeState) => FilterFailure | undefined)[], st: NodeState): FilterFailure | undefined {
@@ -243,11 +277,12 @@ export class ClusterState {
     let chosen = feasible[0];
     let ties = 0;
     feasible.forEach((n, i) => {
-      const s = WEIGHTS.resources * scoreLeastAllocated(info, n)
-        + WEIGHTS.affinity * (maxAff > 0 ? (aff[i] * 100) / maxAff : 0)
-        + WEIGHTS.taints * (maxTaints > 0 ? 100 - (taints[i] * 100) / maxTaints : 100)
-        + WEIGHTS.spread * (maxSpread > 0 ? 100 - (spread[i] * 100) / maxSpread : 100)
-        + WEIGHTS.interPodAffinity * (inter && interRange > 0 ? ((inter[i] - minInter) * 100) / interRange : 0);
+      const s =
+        WEIGHTS.resources * scoreLeastAllocated(info, n) +
+        WEIGHTS.affinity * (maxAff > 0 ? (aff[i] * 100) / maxAff : 0) +
+        WEIGHTS.taints * (maxTaints > 0 ? 100 - (taints[i] * 100) / maxTaints : 100) +
+        WEIGHTS.spread * (maxSpread > 0 ? 100 - (spread[i] * 100) / maxSpread : 100) +
+        WEIGHTS.interPodAffinity * (inter && interRange > 0 ? ((inter[i] - minInter) * 100) / interRange : 0);
       if (s > best) {
         best = s;
         chosen = n;
@@ -263,7 +298,8 @@ export class ClusterState {
     const nom: string | undefined = pod.status?.nominatedNodeName;
     if (nom && !failures.get(nom)?.unresolvable) {
       const priority = podPriority(pod);
-      for (const pl of this.placed.values()) if (pl.node === nom && pl.priority < priority && pl.preempted) return 'not eligible due to a terminating pod on the nominated node.';
+      for (const pl of this.placed.values())
+        if (pl.node === nom && pl.priority < priority && pl.preempted) return 'not eligible due to a terminating pod on the nominated node.';
     }
     return undefined;
   }
@@ -279,11 +315,17 @@ export class ClusterState {
     const statuses = new Map<string, number>();
     const candidates: Preemption[] = [];
     const byNode = new Map<string, Placed[]>();
-    for (const pl of this.placed.values()) if (pl.priority < priority) {
-      if (!byNode.has(pl.node)) byNode.set(pl.node, []);
-      byNode.get(pl.node)!.push(pl);
-    }
-    const interPod = !!(pod.spec?.topologySpreadConstraints?.length || pod.spec?.affinity?.podAffinity || pod.spec?.affinity?.podAntiAffinity || this.antiAffinityPods > 0);
+    for (const pl of this.placed.values())
+      if (pl.priority < priority) {
+        if (!byNode.has(pl.node)) byNode.set(pl.node, []);
+        byNode.get(pl.node)!.push(pl);
+      }
+    const interPod = !!(
+      pod.spec?.topologySpreadConstraints?.length ||
+      pod.spec?.affinity?.podAffinity ||
+      pod.spec?.affinity?.podAntiAffinity ||
+      this.antiAffinityPods > 0
+    );
     // kube stops after max(10% of the nodes, 100) candidates, starting at a random node.
     const want = Math.min(failures.size, Math.max(100, Math.floor(total / 10)));
     const names = [...failures.keys()];
@@ -302,7 +344,14 @@ export class ClusterState {
         continue;
       }
       const fits = (removed: Set<Placed>) => {
-        const pre = interPod ? preFilter(pod, this.states, [...this.placed.values()].filter((p) => !removed.has(p)), this.antiAffinityPods > 0) : undefined;
+        const pre = interPod
+          ? preFilter(
+              pod,
+              this.states,
+              [...this.placed.values()].filter((p) => !removed.has(p)),
+              this.antiAffinityPods > 0,
+            )
+          : undefined;
         return this.firstFailure(this.filtersFor(info, pre), this.viewOf(st, key, priority, removed));
       };
       const removed = new Set(potential);
@@ -344,13 +393,14 @@ function splitByPDB(pods: Placed[], pdbs: KObject[]): { violating: Placed[]; non
   const nonViolating: Placed[] = [];
   for (const p of pods) {
     let violated = false;
-    if (Object.keys(p.labels).length) pdbs.forEach((pdb, i) => {
-      const sel = pdb.spec?.selector;
-      if (pdb.metadata?.namespace !== p.namespace || !sel) return;
-      if (!Object.keys(sel.matchLabels ?? {}).length && !(sel.matchExpressions ?? []).length) return;
-      if (!selectorMatches(sel, p.labels) || pdb.status?.disruptedPods?.[p.name]) return;
-      if (--allowed[i] < 0) violated = true;
-    });
+    if (Object.keys(p.labels).length)
+      pdbs.forEach((pdb, i) => {
+        const sel = pdb.spec?.selector;
+        if (pdb.metadata?.namespace !== p.namespace || !sel) return;
+        if (!Object.keys(sel.matchLabels ?? {}).length && !(sel.matchExpressions ?? []).length) return;
+        if (!selectorMatches(sel, p.labels) || pdb.status?.disruptedPods?.[p.name]) return;
+        if (--allowed[i] < 0) violated = true;
+      });
     (violated ? violating : nonViolating).push(p);
   }
   return { violating, nonViolating };

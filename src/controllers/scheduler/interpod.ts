@@ -23,8 +23,19 @@ export const ERR_AFFINITY_RULES = "node(s) didn't match pod affinity rules";
 export const ERR_ANTI_AFFINITY_RULES = "node(s) didn't match pod anti-affinity rules";
 export const ERR_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules";
 
-interface Spread { key: string; maxSkew: number; counts: Map<string, number>; min: number; self: number; hard: boolean }
-interface Term { key: string; domains: Set<string>; any: boolean }
+interface Spread {
+  key: string;
+  maxSkew: number;
+  counts: Map<string, number>;
+  min: number;
+  self: number;
+  hard: boolean;
+}
+interface Term {
+  key: string;
+  domains: Set<string>;
+  any: boolean;
+}
 
 export interface InterPodState {
   spread: Spread[];
@@ -65,7 +76,11 @@ export function preFilter(pod: KObject, nodes: Map<string, NodeState>, placed: I
     for (const n of nodes.values()) {
       if (n.labels[key] === undefined || !constraints.every((x) => n.labels[x.topologyKey] !== undefined)) continue;
       if ((c.nodeAffinityPolicy ?? 'Honor') === 'Honor' && !nodeMatchesPod(pod, n)) continue;
-      if (c.nodeTaintsPolicy === 'Honor' && ((n.node.spec?.taints ?? []) as KObject[]).some((t) => (t?.effect === 'NoSchedule' || t?.effect === 'NoExecute') && !tolerates(tolerations, t))) continue;
+      if (
+        c.nodeTaintsPolicy === 'Honor' &&
+        ((n.node.spec?.taints ?? []) as KObject[]).some((t) => (t?.effect === 'NoSchedule' || t?.effect === 'NoExecute') && !tolerates(tolerations, t))
+      )
+        continue;
       eligible.add(n.name);
       counts.set(n.labels[key], 0);
     }
@@ -83,10 +98,11 @@ export function preFilter(pod: KObject, nodes: Map<string, NodeState>, placed: I
   const domainsOf = (terms: KObject[], into: Term[]) => {
     for (const t of terms) {
       const domains = new Set<string>();
-      for (const p of list) if (termSelects(t, ns, p)) {
-        const d = nodes.get(p.node)?.labels[t.topologyKey];
-        if (d !== undefined) domains.add(d);
-      }
+      for (const p of list)
+        if (termSelects(t, ns, p)) {
+          const d = nodes.get(p.node)?.labels[t.topologyKey];
+          if (d !== undefined) domains.add(d);
+        }
       // A pod matching its own affinity term may go first anywhere (kube's special case).
       into.push({ key: t.topologyKey, domains, any: !domains.size && termSelects(t, ns, { node: '', namespace: ns, labels }) });
     }
@@ -119,9 +135,12 @@ export function filterTopologySpread(s: InterPodState | undefined, n: NodeState)
 export function filterInterPodAffinity(s: InterPodState | undefined, n: NodeState): FilterFailure | undefined {
   if (!s) return undefined;
   // kube's order: the pod's affinity, its anti-affinity, then existing pods' anti-affinity.
-  for (const t of s.affinity) if (!t.any && !(n.labels[t.key] !== undefined && t.domains.has(n.labels[t.key]))) return { reasons: [ERR_AFFINITY_RULES], unresolvable: true };
-  for (const t of s.anti) if (n.labels[t.key] !== undefined && t.domains.has(n.labels[t.key])) return { reasons: [ERR_ANTI_AFFINITY_RULES], unresolvable: false };
-  for (const [key, domains] of s.existingAnti) if (n.labels[key] !== undefined && domains.has(n.labels[key])) return { reasons: [ERR_EXISTING_ANTI_AFFINITY], unresolvable: false };
+  for (const t of s.affinity)
+    if (!t.any && !(n.labels[t.key] !== undefined && t.domains.has(n.labels[t.key]))) return { reasons: [ERR_AFFINITY_RULES], unresolvable: true };
+  for (const t of s.anti)
+    if (n.labels[t.key] !== undefined && t.domains.has(n.labels[t.key])) return { reasons: [ERR_ANTI_AFFINITY_RULES], unresolvable: false };
+  for (const [key, domains] of s.existingAnti)
+    if (n.labels[key] !== undefined && domains.has(n.labels[key])) return { reasons: [ERR_EXISTING_ANTI_AFFINITY], unresolvable: false };
   return undefined;
 }
 
@@ -146,7 +165,12 @@ export const HARD_POD_AFFINITY_WEIGHT = 1;
  * and placed pods' required affinity (+1), preferred affinity (+weight) and anti-affinity (−weight)
  * towards it, summed per topology domain. Undefined when no term is involved.
  */
-export function preScoreInterPod(pod: KObject, nodes: Map<string, NodeState>, placed: Iterable<PlacedPod>, anyPlacedAffinity: boolean): InterPodScores | undefined {
+export function preScoreInterPod(
+  pod: KObject,
+  nodes: Map<string, NodeState>,
+  placed: Iterable<PlacedPod>,
+  anyPlacedAffinity: boolean,
+): InterPodScores | undefined {
   const aff: KObject[] = pod.spec?.affinity?.podAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
   const anti: KObject[] = pod.spec?.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
   if (!aff.length && !anti.length && !anyPlacedAffinity) return undefined;
@@ -167,9 +191,12 @@ export function preScoreInterPod(pod: KObject, nodes: Map<string, NodeState>, pl
     for (const t of anti) if (t?.podAffinityTerm && termSelects(t.podAffinityTerm, ns, p)) add(node, t.podAffinityTerm.topologyKey, -(Number(t.weight) || 0));
     const theirs = p.podAffinity;
     if (!theirs) continue;
-    for (const t of (theirs.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) as KObject[]) if (termSelects(t, p.namespace, self)) add(node, t.topologyKey, HARD_POD_AFFINITY_WEIGHT);
-    for (const t of (theirs.podAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []) as KObject[]) if (t?.podAffinityTerm && termSelects(t.podAffinityTerm, p.namespace, self)) add(node, t.podAffinityTerm.topologyKey, Number(t.weight) || 0);
-    for (const t of (theirs.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []) as KObject[]) if (t?.podAffinityTerm && termSelects(t.podAffinityTerm, p.namespace, self)) add(node, t.podAffinityTerm.topologyKey, -(Number(t.weight) || 0));
+    for (const t of (theirs.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) as KObject[])
+      if (termSelects(t, p.namespace, self)) add(node, t.topologyKey, HARD_POD_AFFINITY_WEIGHT);
+    for (const t of (theirs.podAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []) as KObject[])
+      if (t?.podAffinityTerm && termSelects(t.podAffinityTerm, p.namespace, self)) add(node, t.podAffinityTerm.topologyKey, Number(t.weight) || 0);
+    for (const t of (theirs.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []) as KObject[])
+      if (t?.podAffinityTerm && termSelects(t.podAffinityTerm, p.namespace, self)) add(node, t.podAffinityTerm.topologyKey, -(Number(t.weight) || 0));
   }
   return scores.size ? scores : undefined;
 }

@@ -28,7 +28,8 @@ export interface PlanRow {
 type Expand = (obj: KObject, nodes: KObject[]) => { name: string; pod: KObject }[];
 
 const fromTemplate = (obj: KObject, template: KObject | undefined, name: string): KObject => ({
-  apiVersion: 'v1', kind: 'Pod',
+  apiVersion: 'v1',
+  kind: 'Pod',
   metadata: { name, namespace: obj.metadata?.namespace, labels: template?.metadata?.labels ?? {} },
   spec: structuredClone(template?.spec ?? {}),
 });
@@ -44,11 +45,14 @@ const WORKLOADS: Record<string, Expand> = {
   Deployment: (o) => numbered(o, o.spec?.template, replicas(o.spec?.replicas)),
   ReplicaSet: (o) => numbered(o, o.spec?.template, replicas(o.spec?.replicas)),
   StatefulSet: (o) => numbered(o, o.spec?.template, replicas(o.spec?.replicas), (i) => `${o.metadata.name}-${i}`),
-  DaemonSet: (o, nodes) => nodes.filter((n) => shouldRun(o, n)).map((n) => {
-    const pod = daemonPodFor(o, n.metadata.name, 'preview');
-    const name = `${o.metadata.name}-${n.metadata.name}`;
-    return { name, pod: { ...pod, metadata: { ...pod.metadata, name, namespace: o.metadata?.namespace } } };
-  }),
+  DaemonSet: (o, nodes) =>
+    nodes
+      .filter((n) => shouldRun(o, n))
+      .map((n) => {
+        const pod = daemonPodFor(o, n.metadata.name, 'preview');
+        const name = `${o.metadata.name}-${n.metadata.name}`;
+        return { name, pod: { ...pod, metadata: { ...pod.metadata, name, namespace: o.metadata?.namespace } } };
+      }),
   Job: (o) => jobPods(o, o.spec),
   CronJob: (o) => jobPods(o, o.spec?.jobTemplate?.spec),
 };
@@ -93,7 +97,8 @@ export async function planPlacement(client: Client, objects: KObject[], defaultN
       const key = `${namespace}/${name} (preview)`;
       const row: PlanRow = { workload: `${obj.kind}/${obj.metadata.name}`, namespace, pod: name };
       rows.push(row);
-      if (pod.spec.nodeName) { // bound by its author: no scheduling
+      if (pod.spec.nodeName) {
+        // bound by its author: no scheduling
         row.node = pod.spec.nodeName;
         cluster.place(key, row.node!, pod);
         continue;

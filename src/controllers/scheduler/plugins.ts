@@ -50,13 +50,20 @@ function requirementMatches(req: KObject, labels: Record<string, string>, fields
   const v = src[req?.key];
   const values: string[] = Array.isArray(req?.values) ? req.values : [];
   switch (req?.operator) {
-    case 'In': return has && values.includes(v);
-    case 'NotIn': return !has || !values.includes(v);
-    case 'Exists': return has;
-    case 'DoesNotExist': return !has;
-    case 'Gt': return has && Number.parseInt(v, 10) > Number.parseInt(values[0], 10);
-    case 'Lt': return has && Number.parseInt(v, 10) < Number.parseInt(values[0], 10);
-    default: return false;
+    case 'In':
+      return has && values.includes(v);
+    case 'NotIn':
+      return !has || !values.includes(v);
+    case 'Exists':
+      return has;
+    case 'DoesNotExist':
+      return !has;
+    case 'Gt':
+      return has && Number.parseInt(v, 10) > Number.parseInt(values[0], 10);
+    case 'Lt':
+      return has && Number.parseInt(v, 10) < Number.parseInt(values[0], 10);
+    default:
+      return false;
   }
 }
 

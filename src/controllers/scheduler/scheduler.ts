@@ -6,7 +6,7 @@
 // PodScheduled=False/Unschedulable and a FailedScheduling Event with kube's message, and is tried
 // again when nodes change or pods go away. The decisions themselves live in cluster.ts.
 
-import { SharedInformerFactory, objectKey, isNotFound, type Client, type KObject } from '../runtime/index.ts';
+import { type SharedInformerFactory, objectKey, isNotFound, type Client, type KObject } from '../runtime/index.ts';
 import { PODS, NODES, EVENTS, PDBS, POD_NODE_INDEXERS, eventFor, now, stableJson } from '../workloads/common.ts';
 import { ClusterState, podPriority, type Preemption } from './cluster.ts';
 import { SchedulingQueue, type QueueOptions } from './queue.ts';
@@ -35,7 +35,11 @@ export class Scheduler {
   readonly latencies: number[] = [];
   private readonly enqueuedAt = new Map<string, number>();
 
-  constructor(private readonly client: Client, factory: SharedInformerFactory, private readonly opts: SchedulerOptions = {}) {
+  constructor(
+    private readonly client: Client,
+    factory: SharedInformerFactory,
+    private readonly opts: SchedulerOptions = {},
+  ) {
     this.queue = new SchedulingQueue(opts);
     this.pods = factory.informerFor(PODS, { indexers: POD_NODE_INDEXERS });
     this.nodes = factory.informerFor(NODES);
@@ -79,8 +83,14 @@ export class Scheduler {
 
   private static wants(p: KObject): boolean {
     // Gated pods (spec.schedulingGates) wait outside the queue until the last gate is removed.
-    return !p.spec?.nodeName && (p.spec?.schedulerName ?? DEFAULT_SCHEDULER) === DEFAULT_SCHEDULER && !p.metadata?.deletionTimestamp && !p.spec?.schedulingGates?.length
-      && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed';
+    return (
+      !p.spec?.nodeName &&
+      (p.spec?.schedulerName ?? DEFAULT_SCHEDULER) === DEFAULT_SCHEDULER &&
+      !p.metadata?.deletionTimestamp &&
+      !p.spec?.schedulingGates?.length &&
+      p.status?.phase !== 'Succeeded' &&
+      p.status?.phase !== 'Failed'
+    );
   }
 
   private onPod(old: KObject | undefined, p: KObject): void {
@@ -147,7 +157,9 @@ export class Scheduler {
     let nominate: string | null | undefined;
     if (result.failures.size) {
       const ineligible = this.cluster.preemptionIneligible(pod, result.failures);
-      const found = ineligible ? { message: `preemption: ${ineligible}` } : this.cluster.findPreemption(pod, key, result.failures, result.total, this.pdbs.store.list());
+      const found = ineligible
+        ? { message: `preemption: ${ineligible}` }
+        : this.cluster.findPreemption(pod, key, result.failures, result.total, this.pdbs.store.list());
       if ('victims' in found) {
         nominate = found.node;
         await this.preempt(pod, key, found);
@@ -163,25 +175,37 @@ export class Scheduler {
   /** kube's prepareCandidate: mark and delete the victims, take the node from lower-priority nominees, nominate the pod. */
   private async preempt(pod: KObject, key: string, c: Preemption): Promise<void> {
     const priority = podPriority(pod);
-    await Promise.all(c.victims.map(async (v) => {
-      const victim = this.pods.store.get(v.key);
-      if (!victim) return;
-      const { namespace, name } = victim.metadata;
-      const conditions = (victim.status?.conditions ?? []).filter((x: KObject) => x?.type !== 'DisruptionTarget');
-      conditions.push({ type: 'DisruptionTarget', status: 'True', lastProbeTime: null, lastTransitionTime: now(), reason: 'PreemptionByScheduler', message: `${pod.spec?.schedulerName ?? DEFAULT_SCHEDULER}: preempting to accommodate a higher priority pod` });
-      try {
-        await this.client.patch(PODS, namespace, name, 'merge', { status: { conditions } }, { subresource: 'status' });
-        await this.client.delete(PODS, namespace, name, { preconditions: { uid: victim.metadata.uid } });
-      } catch (e) {
-        if (!isNotFound(e)) throw e;
-      }
-      this.record(victim, 'Normal', 'Preempted', `Preempted by pod ${pod.metadata.uid} on node ${c.node}`);
-    }));
+    await Promise.all(
+      c.victims.map(async (v) => {
+        const victim = this.pods.store.get(v.key);
+        if (!victim) return;
+        const { namespace, name } = victim.metadata;
+        const conditions = (victim.status?.conditions ?? []).filter((x: KObject) => x?.type !== 'DisruptionTarget');
+        conditions.push({
+          type: 'DisruptionTarget',
+          status: 'True',
+          lastProbeTime: null,
+          lastTransitionTime: now(),
+          reason: 'PreemptionByScheduler',
+          message: `${pod.spec?.schedulerName ?? DEFAULT_SCHEDULER}: preempting to accommodate a higher priority pod`,
+        });
+        try {
+          await this.client.patch(PODS, namespace, name, 'merge', { status: { conditions } }, { subresource: 'status' });
+          await this.client.delete(PODS, namespace, name, { preconditions: { uid: victim.metadata.uid } });
+        } catch (e) {
+          if (!isNotFound(e)) throw e;
+        }
+        this.record(victim, 'Normal', 'Preempted', `Preempted by pod ${pod.metadata.uid} on node ${c.node}`);
+      }),
+    );
     for (const [k, nom] of this.cluster.nominated) {
       if (nom.node !== c.node || nom.priority >= priority || k === key) continue;
       this.cluster.nominate(k, undefined);
       const other = this.pods.store.get(k);
-      if (other) await this.client.patch(PODS, other.metadata.namespace, other.metadata.name, 'merge', { status: { nominatedNodeName: null } }, { subresource: 'status' }).catch(() => undefined);
+      if (other)
+        await this.client
+          .patch(PODS, other.metadata.namespace, other.metadata.name, 'merge', { status: { nominatedNodeName: null } }, { subresource: 'status' })
+          .catch(() => undefined);
     }
     this.cluster.nominate(key, c.node, pod);
   }
@@ -190,7 +214,10 @@ export class Scheduler {
     const { namespace, name } = pod.metadata;
     try {
       await this.client.createSubresource(PODS, namespace, name, 'binding', {
-        apiVersion: 'v1', kind: 'Binding', metadata: { name, namespace, uid: pod.metadata.uid }, target: { apiVersion: 'v1', kind: 'Node', name: node },
+        apiVersion: 'v1',
+        kind: 'Binding',
+        metadata: { name, namespace, uid: pod.metadata.uid },
+        target: { apiVersion: 'v1', kind: 'Node', name: node },
       });
       if (started !== undefined && this.opts.recordLatencies) this.latencies.push(performance.now() - started);
       this.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${namespace}/${name} to ${node}`);
@@ -209,9 +236,23 @@ export class Scheduler {
     if (cur?.status === 'False' && cur.message === message && !nominationChanges) return; // nothing new to say
     this.record(pod, 'Warning', 'FailedScheduling', message);
     const conditions = (pod.status?.conditions ?? []).filter((c: KObject) => c?.type !== 'PodScheduled');
-    conditions.push({ type: 'PodScheduled', status: 'False', lastProbeTime: null, lastTransitionTime: cur?.status === 'False' ? cur.lastTransitionTime : now(), reason: 'Unschedulable', message });
+    conditions.push({
+      type: 'PodScheduled',
+      status: 'False',
+      lastProbeTime: null,
+      lastTransitionTime: cur?.status === 'False' ? cur.lastTransitionTime : now(),
+      reason: 'Unschedulable',
+      message,
+    });
     try {
-      await this.client.patch(PODS, pod.metadata.namespace, pod.metadata.name, 'merge', { status: { conditions, ...(nominationChanges ? { nominatedNodeName: nominate } : {}) } }, { subresource: 'status' });
+      await this.client.patch(
+        PODS,
+        pod.metadata.namespace,
+        pod.metadata.name,
+        'merge',
+        { status: { conditions, ...(nominationChanges ? { nominatedNodeName: nominate } : {}) } },
+        { subresource: 'status' },
+      );
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }

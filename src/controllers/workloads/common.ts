@@ -61,7 +61,8 @@ export function setCondition(status: KObject, c: { type: string; status: string;
   const t = now();
   const old = i >= 0 ? list[i] : undefined;
   const next: KObject = {
-    type: c.type, status: c.status,
+    type: c.type,
+    status: c.status,
     lastUpdateTime: keepUpdateTime && old && old.status === c.status && old.reason === c.reason ? old.lastUpdateTime : t,
     lastTransitionTime: old && old.status === c.status ? old.lastTransitionTime : t,
     ...(c.reason ? { reason: c.reason } : {}),
@@ -85,7 +86,9 @@ export function scaled(v: unknown, total: number, roundUp: boolean): number {
 
 /** A short label-safe hash of the template (the role of kube's ComputeHash; SafeEncodeString's alphabet). */
 export function templateHash(template: unknown, collisionCount = 0): string {
-  const h = createHash('sha256').update(stableJson(template) + (collisionCount ? String(collisionCount) : '')).digest();
+  const h = createHash('sha256')
+    .update(stableJson(template) + (collisionCount ? String(collisionCount) : ''))
+    .digest();
   const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
   let n = h.readUInt32BE(0);
   let out = '';
@@ -98,7 +101,11 @@ export function templateHash(template: unknown, collisionCount = 0): string {
 
 export function stableJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stableJson((v as KObject)[k])}`).join(',')}}`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson((v as KObject)[k])}`)
+      .join(',')}}`;
   return JSON.stringify(v);
 }
 
@@ -114,12 +121,28 @@ function uniqueSuffix(): string {
 export function eventFor(obj: KObject, type: 'Normal' | 'Warning', reason: string, message: string, component: string): KObject {
   const t = now();
   // Through JSON: unset fields of the involved object are dropped, not sent as null.
-  return JSON.parse(JSON.stringify({
-    apiVersion: 'v1', kind: 'Event',
-    // kube's recorder names events "<object>.<unix nanoseconds in hex>".
-    metadata: { name: `${obj.metadata.name}.${uniqueSuffix()}`, namespace: obj.metadata.namespace ?? 'default' },
-    involvedObject: { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace, uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion },
-    reason, message, type, count: 1, firstTimestamp: t, lastTimestamp: t,
-    source: { component }, reportingComponent: component,
-  }));
+  return JSON.parse(
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Event',
+      // kube's recorder names events "<object>.<unix nanoseconds in hex>".
+      metadata: { name: `${obj.metadata.name}.${uniqueSuffix()}`, namespace: obj.metadata.namespace ?? 'default' },
+      involvedObject: {
+        apiVersion: obj.apiVersion,
+        kind: obj.kind,
+        name: obj.metadata.name,
+        namespace: obj.metadata.namespace,
+        uid: obj.metadata.uid,
+        resourceVersion: obj.metadata.resourceVersion,
+      },
+      reason,
+      message,
+      type,
+      count: 1,
+      firstTimestamp: t,
+      lastTimestamp: t,
+      source: { component },
+      reportingComponent: component,
+    }),
+  );
 }

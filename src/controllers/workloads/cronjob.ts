@@ -4,11 +4,12 @@
 // status.active/lastScheduleTime/lastSuccessfulTime, trims finished Jobs to the history limits,
 // and sleeps until the next scheduled time.
 
-import { Controller, SharedInformerFactory, objectKey, isNotFound, isConflict, isAlreadyExists, type Client, type KObject } from '../runtime/index.ts';
+import { Controller, type SharedInformerFactory, objectKey, isNotFound, isConflict, isAlreadyExists, type Client, type KObject } from '../runtime/index.ts';
 import { CRONJOBS, JOBS, EVENTS, controllerRef, ownerRefTo, condition, stableJson, eventFor } from './common.ts';
 import { parseSchedule, nextAfter } from './cron.ts';
 
-const finishedAs = (j: KObject): 'Complete' | 'Failed' | undefined => (condition(j, 'Complete')?.status === 'True' ? 'Complete' : condition(j, 'Failed')?.status === 'True' ? 'Failed' : undefined);
+const finishedAs = (j: KObject): 'Complete' | 'Failed' | undefined =>
+  condition(j, 'Complete')?.status === 'True' ? 'Complete' : condition(j, 'Failed')?.status === 'True' ? 'Failed' : undefined;
 const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export class CronJobController {
@@ -16,7 +17,11 @@ export class CronJobController {
   private readonly cronjobs;
   private readonly jobs;
 
-  constructor(private readonly client: Client, factory: SharedInformerFactory, private readonly clock: () => number = Date.now) {
+  constructor(
+    private readonly client: Client,
+    factory: SharedInformerFactory,
+    private readonly clock: () => number = Date.now,
+  ) {
     this.cronjobs = factory.informerFor(CRONJOBS);
     this.jobs = factory.informerFor(JOBS);
     this.controller = new Controller('cronjob', (key) => this.sync(key), { workers: 1 });
@@ -78,7 +83,16 @@ export class CronJobController {
         status.lastScheduleTime = rfc3339(due);
       }
     }
-    status.active = running.filter((j) => !(policy(cj) === 'Replace' && j.metadata.deletionTimestamp)).map((j) => ({ kind: 'Job', namespace: ns, name: j.metadata.name, uid: j.metadata.uid, apiVersion: 'batch/v1', resourceVersion: j.metadata.resourceVersion }));
+    status.active = running
+      .filter((j) => !(policy(cj) === 'Replace' && j.metadata.deletionTimestamp))
+      .map((j) => ({
+        kind: 'Job',
+        namespace: ns,
+        name: j.metadata.name,
+        uid: j.metadata.uid,
+        apiVersion: 'batch/v1',
+        resourceVersion: j.metadata.resourceVersion,
+      }));
     if (!status.active.length) delete status.active;
     await this.trimHistory(cj, owned);
     if (stableJson(status) !== stableJson(cj.status ?? {})) {
@@ -96,15 +110,19 @@ export class CronJobController {
   private async trimHistory(cj: KObject, owned: KObject[]): Promise<void> {
     const limits = { Complete: cj.spec?.successfulJobsHistoryLimit ?? 3, Failed: cj.spec?.failedJobsHistoryLimit ?? 1 };
     for (const kind of ['Complete', 'Failed'] as const) {
-      const done = owned.filter((j) => finishedAs(j) === kind && !j.metadata.deletionTimestamp).sort((a, b) => Date.parse(a.status?.startTime ?? a.metadata.creationTimestamp) - Date.parse(b.status?.startTime ?? b.metadata.creationTimestamp));
-      for (const j of done.slice(0, Math.max(0, done.length - limits[kind]))) await this.client.delete(JOBS, j.metadata.namespace, j.metadata.name, { propagationPolicy: 'Background' }).catch(ignore);
+      const done = owned
+        .filter((j) => finishedAs(j) === kind && !j.metadata.deletionTimestamp)
+        .sort((a, b) => Date.parse(a.status?.startTime ?? a.metadata.creationTimestamp) - Date.parse(b.status?.startTime ?? b.metadata.creationTimestamp));
+      for (const j of done.slice(0, Math.max(0, done.length - limits[kind])))
+        await this.client.delete(JOBS, j.metadata.namespace, j.metadata.name, { propagationPolicy: 'Background' }).catch(ignore);
     }
   }
 
   private jobFor(cj: KObject, at: Date): KObject {
     const t = structuredClone(cj.spec?.jobTemplate ?? {});
     return {
-      apiVersion: 'batch/v1', kind: 'Job',
+      apiVersion: 'batch/v1',
+      kind: 'Job',
       metadata: {
         name: `${cj.metadata.name}-${Math.floor(at.getTime() / 60_000)}`,
         labels: t.metadata?.labels ?? {},
@@ -116,7 +134,9 @@ export class CronJobController {
   }
 
   private async event(cj: KObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    await this.client.create(EVENTS, cj.metadata.namespace, eventFor({ apiVersion: 'batch/v1', kind: 'CronJob', ...cj }, type, reason, message, 'cronjob-controller')).catch(() => undefined);
+    await this.client
+      .create(EVENTS, cj.metadata.namespace, eventFor({ apiVersion: 'batch/v1', kind: 'CronJob', ...cj }, type, reason, message, 'cronjob-controller'))
+      .catch(() => undefined);
   }
 }
 

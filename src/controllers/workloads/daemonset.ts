@@ -5,7 +5,7 @@
 // ControllerRevisions (kubectl rollout history/undo read them) and pods carry the
 // controller-revision-hash label; RollingUpdate replaces old pods at most maxUnavailable at a time.
 
-import { Controller, SharedInformerFactory, objectKey, isNotFound, isConflict, isAlreadyExists, type Client, type KObject } from '../runtime/index.ts';
+import { Controller, type SharedInformerFactory, objectKey, isNotFound, isConflict, isAlreadyExists, type Client, type KObject } from '../runtime/index.ts';
 import { DAEMONSETS, NODES, PODS, controllerRef, ownerRefTo, isPodReady, isPodAvailable, isTerminating, scaled, stableJson, templateHash } from './common.ts';
 import { nodeMatchesPod } from '../scheduler/plugins.ts';
 import { ensureRevision, CONTROLLERREVISIONS, REVISION_HASH_LABEL } from './revisions.ts';
@@ -24,7 +24,11 @@ const DAEMON_TOLERATIONS: KObject[] = [
 ];
 
 function tolerated(tolerations: KObject[], taint: KObject): boolean {
-  return tolerations.some((t) => (!t.effect || t.effect === taint.effect) && (t.key ? t.key === taint.key && (t.operator === 'Exists' || (t.value ?? '') === (taint.value ?? '')) : t.operator === 'Exists'));
+  return tolerations.some(
+    (t) =>
+      (!t.effect || t.effect === taint.effect) &&
+      (t.key ? t.key === taint.key && (t.operator === 'Exists' || (t.value ?? '') === (taint.value ?? '')) : t.operator === 'Exists'),
+  );
 }
 
 /** Whether a daemon pod should run on this node (NodeShouldRunDaemonPod without resources). */
@@ -53,10 +57,11 @@ export function daemonPodFor(ds: KObject, node: string, hash: string): KObject {
   for (const d of DAEMON_TOLERATIONS) if (!tolerations.some((x) => x.key === d.key && x.effect === d.effect)) tolerations.push(d);
   spec.tolerations = tolerations;
   // Pin to the node through affinity (ReplaceDaemonSetPodNodeNameNodeAffinity): the scheduler binds it.
-  const na = (spec.affinity ??= {}).nodeAffinity ??= {};
+  const na = ((spec.affinity ??= {}).nodeAffinity ??= {});
   na.requiredDuringSchedulingIgnoredDuringExecution = { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [node] }] }] };
   return {
-    apiVersion: 'v1', kind: 'Pod',
+    apiVersion: 'v1',
+    kind: 'Pod',
     metadata: {
       generateName: `${ds.metadata.name}-`,
       labels: { ...(t.metadata?.labels ?? {}), [HASH_LABEL]: hash, 'pod-template-generation': String(ds.metadata.generation ?? 1) },
@@ -74,7 +79,10 @@ export class DaemonSetController {
   private readonly pods;
   private readonly revisions;
 
-  constructor(private readonly client: Client, factory: SharedInformerFactory) {
+  constructor(
+    private readonly client: Client,
+    factory: SharedInformerFactory,
+  ) {
     this.sets = factory.informerFor(DAEMONSETS);
     this.nodes = factory.informerFor(NODES);
     this.pods = factory.informerFor(PODS);
@@ -82,8 +90,16 @@ export class DaemonSetController {
     this.controller = new Controller('daemonset', (key) => this.sync(key), { workers: 2 });
     const enqueue = (o: KObject) => this.controller.enqueue(objectKey(o));
     this.sets.addEventHandler({ onAdd: enqueue, onUpdate: (_, o) => enqueue(o), onDelete: enqueue });
-    const all = () => { for (const ds of this.sets.store.list()) enqueue(ds); };
-    this.nodes.addEventHandler({ onAdd: all, onUpdate: (o, n) => { if (stableJson([o.metadata.labels, o.spec]) !== stableJson([n.metadata.labels, n.spec])) all(); }, onDelete: all });
+    const all = () => {
+      for (const ds of this.sets.store.list()) enqueue(ds);
+    };
+    this.nodes.addEventHandler({
+      onAdd: all,
+      onUpdate: (o, n) => {
+        if (stableJson([o.metadata.labels, o.spec]) !== stableJson([n.metadata.labels, n.spec])) all();
+      },
+      onDelete: all,
+    });
     const byPod = (p: KObject) => {
       const ref = controllerRef(p);
       if (ref?.kind === 'DaemonSet') this.controller.enqueue(`${p.metadata.namespace}/${ref.name}`);
@@ -113,22 +129,35 @@ export class DaemonSetController {
       const name = node.metadata.name;
       const pods = (byNode.get(name) ?? []).filter((p) => !isTerminating(p));
       byNode.delete(name);
-      if (!shouldRun(ds, node)) { remove.push(...pods); continue; }
+      if (!shouldRun(ds, node)) {
+        remove.push(...pods);
+        continue;
+      }
       const failed = pods.filter((p) => p.status?.phase === 'Failed');
       remove.push(...failed);
-      const live = pods.filter((p) => p.status?.phase !== 'Failed').sort((a, b) => Date.parse(a.metadata.creationTimestamp) - Date.parse(b.metadata.creationTimestamp));
+      const live = pods
+        .filter((p) => p.status?.phase !== 'Failed')
+        .sort((a, b) => Date.parse(a.metadata.creationTimestamp) - Date.parse(b.metadata.creationTimestamp));
       if (!live.length) create.push(name);
       else remove.push(...live.slice(1)); // one pod per node: the oldest stays
     }
     for (const pods of byNode.values()) remove.push(...pods.filter((p) => !isTerminating(p))); // nodes gone
-    await Promise.all(create.map((n) => this.client.create(PODS, ds.metadata.namespace, this.podFor(ds, n, hash)).catch((e) => { if (!isAlreadyExists(e)) throw e; })));
+    await Promise.all(
+      create.map((n) =>
+        this.client.create(PODS, ds.metadata.namespace, this.podFor(ds, n, hash)).catch((e) => {
+          if (!isAlreadyExists(e)) throw e;
+        }),
+      ),
+    );
     await Promise.all(remove.map((p) => this.deletePod(p)));
     if (!create.length && !remove.length && ds.spec?.updateStrategy?.type !== 'OnDelete') await this.rollingUpdate(ds, owned, hash, nodes);
     return this.updateStatus(ds, hash, nodes);
   }
 
   private deletePod(p: KObject): Promise<void> {
-    return this.client.delete(PODS, p.metadata.namespace, p.metadata.name, { preconditions: { uid: p.metadata.uid } }).catch((e) => { if (!isNotFound(e) && !isConflict(e)) throw e; });
+    return this.client.delete(PODS, p.metadata.namespace, p.metadata.name, { preconditions: { uid: p.metadata.uid } }).catch((e) => {
+      if (!isNotFound(e) && !isConflict(e)) throw e;
+    });
   }
 
   private podFor(ds: KObject, node: string, hash: string): KObject {
@@ -146,7 +175,10 @@ export class DaemonSetController {
     // Unavailable old pods go first: replacing them costs nothing.
     old.sort((a, b) => Number(isPodAvailable(a, minReady)) - Number(isPodAvailable(b, minReady)));
     for (const p of old) {
-      if (!isPodAvailable(p, minReady)) { await this.deletePod(p); continue; }
+      if (!isPodAvailable(p, minReady)) {
+        await this.deletePod(p);
+        continue;
+      }
       if (unavailable >= maxUnavailable) break;
       unavailable++;
       await this.deletePod(p);
@@ -156,13 +188,21 @@ export class DaemonSetController {
   private async updateStatus(ds: KObject, hash: string, nodes: KObject[]): Promise<{ requeueAfterMs?: number } | void> {
     const owned = this.pods.store.byIndex('namespace', ds.metadata.namespace).filter((p) => controllerRef(p)?.uid === ds.metadata.uid && !isTerminating(p));
     const minReady = ds.spec?.minReadySeconds ?? 0;
-    let desired = 0, current = 0, misscheduled = 0, ready = 0, available = 0, updated = 0;
+    let desired = 0,
+      current = 0,
+      misscheduled = 0,
+      ready = 0,
+      available = 0,
+      updated = 0;
     for (const node of nodes) {
       const should = shouldRun(ds, node);
       const pods = owned.filter((p) => p.spec?.nodeName === node.metadata.name);
       if (should) desired++;
       if (!pods.length) continue;
-      if (!should) { misscheduled++; continue; }
+      if (!should) {
+        misscheduled++;
+        continue;
+      }
       current++;
       const p = pods[0];
       if (isPodReady(p)) ready++;
@@ -170,8 +210,14 @@ export class DaemonSetController {
       if (p.metadata.labels?.[HASH_LABEL] === hash) updated++;
     }
     const status: KObject = {
-      currentNumberScheduled: current, numberMisscheduled: misscheduled, desiredNumberScheduled: desired, numberReady: ready,
-      observedGeneration: ds.metadata.generation, updatedNumberScheduled: updated, numberAvailable: available, numberUnavailable: desired - available,
+      currentNumberScheduled: current,
+      numberMisscheduled: misscheduled,
+      desiredNumberScheduled: desired,
+      numberReady: ready,
+      observedGeneration: ds.metadata.generation,
+      updatedNumberScheduled: updated,
+      numberAvailable: available,
+      numberUnavailable: desired - available,
       ...(ds.status?.collisionCount ? { collisionCount: ds.status.collisionCount } : {}),
     };
     for (const k of ['numberAvailable', 'numberUnavailable', 'updatedNumberScheduled']) if (!status[k]) delete status[k];

@@ -5,8 +5,22 @@
 // (rollout status, get): replica counts and the Progressing/Available conditions with
 // progressDeadlineSeconds. `rollout undo` and `rollout restart` are kubectl's own template edits.
 
-import { Controller, SharedInformerFactory, objectKey, isNotFound, isConflict, isAlreadyExists, type Client, type KObject } from '../runtime/index.ts';
-import { DEPLOYMENTS, REPLICASETS, PODS, EVENTS, eventFor, controllerRef, ownerRefTo, selects, scaled, templateHash, stableJson, setCondition, condition } from './common.ts';
+import { Controller, type SharedInformerFactory, objectKey, isNotFound, isConflict, isAlreadyExists, type Client, type KObject } from '../runtime/index.ts';
+import {
+  DEPLOYMENTS,
+  REPLICASETS,
+  PODS,
+  EVENTS,
+  eventFor,
+  controllerRef,
+  ownerRefTo,
+  selects,
+  scaled,
+  templateHash,
+  stableJson,
+  setCondition,
+  condition,
+} from './common.ts';
 
 const HASH_LABEL = 'pod-template-hash';
 const REVISION = 'deployment.kubernetes.io/revision';
@@ -28,7 +42,10 @@ export class DeploymentController {
   private readonly deployments;
   private readonly rses;
 
-  constructor(private readonly client: Client, factory: SharedInformerFactory) {
+  constructor(
+    private readonly client: Client,
+    factory: SharedInformerFactory,
+  ) {
     this.deployments = factory.informerFor(DEPLOYMENTS);
     this.rses = factory.informerFor(REPLICASETS);
     const pods = factory.informerFor(PODS);
@@ -41,11 +58,13 @@ export class DeploymentController {
     };
     this.rses.addEventHandler({ onAdd: byOwner, onUpdate: (_, o) => byOwner(o), onDelete: byOwner });
     // Recreate waits for old pods to be gone.
-    pods.addEventHandler({ onDelete: (p) => {
-      const ref = controllerRef(p);
-      const rs = ref?.kind === 'ReplicaSet' ? this.rses.store.getByName(p.metadata.namespace, ref.name) : undefined;
-      if (rs) byOwner(rs);
-    } });
+    pods.addEventHandler({
+      onDelete: (p) => {
+        const ref = controllerRef(p);
+        const rs = ref?.kind === 'ReplicaSet' ? this.rses.store.getByName(p.metadata.namespace, ref.name) : undefined;
+        if (rs) byOwner(rs);
+      },
+    });
   }
 
   run(workers = 2): void {
@@ -63,7 +82,14 @@ export class DeploymentController {
     // Adopt matching orphan ReplicaSets.
     for (const rs of this.rses.store.byIndex('namespace', d.metadata.namespace)) {
       if (!controllerRef(rs) && selects(d.spec?.selector, rs) && !rs.metadata.deletionTimestamp) {
-        await this.client.patch(REPLICASETS, rs.metadata.namespace, rs.metadata.name, 'merge', { metadata: { ownerReferences: [...(rs.metadata.ownerReferences ?? []), ownerRefTo(d, 'Deployment', 'apps/v1')], resourceVersion: rs.metadata.resourceVersion } }).catch(ignore);
+        await this.client
+          .patch(REPLICASETS, rs.metadata.namespace, rs.metadata.name, 'merge', {
+            metadata: {
+              ownerReferences: [...(rs.metadata.ownerReferences ?? []), ownerRefTo(d, 'Deployment', 'apps/v1')],
+              resourceVersion: rs.metadata.resourceVersion,
+            },
+          })
+          .catch(ignore);
       }
     }
     const sets = this.ownedSets(d);
@@ -84,11 +110,14 @@ export class DeploymentController {
     // The Deployment carries its current revision too (kubectl rollout history/undo read both).
     const revision = newRS.metadata.annotations?.[REVISION];
     if (revision && d.metadata.annotations?.[REVISION] !== revision) {
-      await this.client.patch(DEPLOYMENTS, d.metadata.namespace, d.metadata.name, 'merge', { metadata: { annotations: { [REVISION]: revision }, resourceVersion: d.metadata.resourceVersion } });
+      await this.client.patch(DEPLOYMENTS, d.metadata.namespace, d.metadata.name, 'merge', {
+        metadata: { annotations: { [REVISION]: revision }, resourceVersion: d.metadata.resourceVersion },
+      });
       return; // the update brings the next sync
     }
     if (d.spec?.strategy?.type === 'Recreate') await this.recreate(d, newRS, olds);
-    else if (await this.scaleProportionally(d, newRS, olds)) return; // the next sync sees the new sizes
+    else if (await this.scaleProportionally(d, newRS, olds))
+      return; // the next sync sees the new sizes
     else await this.rollingUpdate(d, newRS, olds);
     await this.cleanup(d, olds);
     return this.syncStatus(d, newRS, olds, created);
@@ -118,8 +147,15 @@ export class DeploymentController {
     // A fresh Deployment starts at full size; a rollout starts at 0 and grows within maxSurge.
     const start = olds.some((rs) => specReplicas(rs) > 0) ? 0 : replicas;
     const rs: KObject = {
-      apiVersion: 'apps/v1', kind: 'ReplicaSet',
-      metadata: { name: `${d.metadata.name}-${hash}`, namespace: d.metadata.namespace, labels: template.metadata.labels, annotations: annotations(undefined), ownerReferences: [ownerRefTo(d, 'Deployment', 'apps/v1')] },
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: {
+        name: `${d.metadata.name}-${hash}`,
+        namespace: d.metadata.namespace,
+        labels: template.metadata.labels,
+        annotations: annotations(undefined),
+        ownerReferences: [ownerRefTo(d, 'Deployment', 'apps/v1')],
+      },
       spec: { replicas: d.spec?.strategy?.type === 'Recreate' ? 0 : start, minReadySeconds: d.spec?.minReadySeconds ?? 0, selector, template },
     };
     try {
@@ -179,7 +215,12 @@ export class DeploymentController {
       await this.client.update(REPLICASETS, { ...rs, metadata: { ...rs.metadata, annotations: a }, spec: { ...rs.spec, replicas: to } });
       if (to !== specReplicas(rs)) {
         changed = true;
-        await this.event(d, 'Normal', 'ScalingReplicaSet', `Scaled ${to > specReplicas(rs) ? 'up' : 'down'} replica set ${rs.metadata.name} from ${specReplicas(rs)} to ${to}`);
+        await this.event(
+          d,
+          'Normal',
+          'ScalingReplicaSet',
+          `Scaled ${to > specReplicas(rs) ? 'up' : 'down'} replica set ${rs.metadata.name} from ${specReplicas(rs)} to ${to}`,
+        );
       }
     }
     return changed || targets.size > 0;
@@ -240,7 +281,9 @@ export class DeploymentController {
   /** Drops old, empty ReplicaSets beyond revisionHistoryLimit, oldest revision first. */
   private async cleanup(d: KObject, olds: KObject[]): Promise<void> {
     const limit = d.spec?.revisionHistoryLimit ?? 10;
-    const empty = olds.filter((rs) => specReplicas(rs) === 0 && (rs.status?.replicas ?? 0) === 0 && !rs.metadata.deletionTimestamp).sort((a, b) => revisionOf(a) - revisionOf(b));
+    const empty = olds
+      .filter((rs) => specReplicas(rs) === 0 && (rs.status?.replicas ?? 0) === 0 && !rs.metadata.deletionTimestamp)
+      .sort((a, b) => revisionOf(a) - revisionOf(b));
     for (const rs of empty.slice(0, Math.max(0, empty.length - limit))) {
       await this.client.delete(REPLICASETS, rs.metadata.namespace, rs.metadata.name, { preconditions: { uid: rs.metadata.uid } }).catch(ignore);
     }
@@ -263,24 +306,57 @@ export class DeploymentController {
     };
     status.unavailableReplicas = Math.max(0, replicas - available);
     const maxUnavailable = d.spec?.strategy?.type === 'Recreate' ? 0 : scaled(d.spec?.strategy?.rollingUpdate?.maxUnavailable ?? '25%', replicas, false);
-    if (available >= replicas - maxUnavailable) setCondition(status, { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.' }, true);
-    else setCondition(status, { type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable', message: 'Deployment does not have minimum availability.' }, true);
+    if (available >= replicas - maxUnavailable)
+      setCondition(status, { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.' }, true);
+    else
+      setCondition(
+        status,
+        { type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable', message: 'Deployment does not have minimum availability.' },
+        true,
+      );
 
     let requeueAfterMs: number | undefined;
     const name = newRS?.metadata.name;
-    const complete = newRS && status.updatedReplicas === replicas && status.replicas === replicas && available >= replicas && olds.every((rs) => (rs.status?.replicas ?? 0) === 0);
+    const complete =
+      newRS &&
+      status.updatedReplicas === replicas &&
+      status.replicas === replicas &&
+      available >= replicas &&
+      olds.every((rs) => (rs.status?.replicas ?? 0) === 0);
     const deadline = d.spec?.progressDeadlineSeconds ?? 600;
     const prog = condition({ status }, 'Progressing');
     if (d.spec?.paused) {
       setCondition(status, { type: 'Progressing', status: 'Unknown', reason: 'DeploymentPaused', message: 'Deployment is paused' });
     } else if (complete) {
-      setCondition(status, { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', message: `ReplicaSet "${name}" has successfully progressed.` }, prog?.reason === 'NewReplicaSetAvailable');
+      setCondition(
+        status,
+        { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', message: `ReplicaSet "${name}" has successfully progressed.` },
+        prog?.reason === 'NewReplicaSetAvailable',
+      );
     } else if (newRS) {
-      const moved = created || prog?.reason === 'DeploymentPaused' || !prog || prog.reason === 'NewReplicaSetAvailable' || stableJson(status.replicas) !== stableJson(d.status?.replicas) || status.updatedReplicas !== d.status?.updatedReplicas || available !== d.status?.availableReplicas;
+      const moved =
+        created ||
+        prog?.reason === 'DeploymentPaused' ||
+        !prog ||
+        prog.reason === 'NewReplicaSetAvailable' ||
+        stableJson(status.replicas) !== stableJson(d.status?.replicas) ||
+        status.updatedReplicas !== d.status?.updatedReplicas ||
+        available !== d.status?.availableReplicas;
       const since = Date.parse(prog?.lastUpdateTime ?? '') || Date.now();
-      if (moved) setCondition(status, created ? { type: 'Progressing', status: 'True', reason: 'NewReplicaSetCreated', message: `Created new replica set "${name}"` } : { type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', message: `ReplicaSet "${name}" is progressing.` });
+      if (moved)
+        setCondition(
+          status,
+          created
+            ? { type: 'Progressing', status: 'True', reason: 'NewReplicaSetCreated', message: `Created new replica set "${name}"` }
+            : { type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', message: `ReplicaSet "${name}" is progressing.` },
+        );
       else if (prog?.reason !== 'ProgressDeadlineExceeded' && Date.now() - since > deadline * 1000) {
-        setCondition(status, { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: `ReplicaSet "${name}" has timed out progressing.` });
+        setCondition(status, {
+          type: 'Progressing',
+          status: 'False',
+          reason: 'ProgressDeadlineExceeded',
+          message: `ReplicaSet "${name}" has timed out progressing.`,
+        });
       }
       if (condition({ status }, 'Progressing')?.reason !== 'ProgressDeadlineExceeded') requeueAfterMs = deadline * 1000 + 1000;
     }
@@ -297,7 +373,9 @@ export class DeploymentController {
   }
 
   private async event(d: KObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    await this.client.create(EVENTS, d.metadata.namespace, eventFor({ apiVersion: 'apps/v1', kind: 'Deployment', ...d }, type, reason, message, 'deployment-controller')).catch(() => undefined);
+    await this.client
+      .create(EVENTS, d.metadata.namespace, eventFor({ apiVersion: 'apps/v1', kind: 'Deployment', ...d }, type, reason, message, 'deployment-controller'))
+      .catch(() => undefined);
   }
 }
 

@@ -4,7 +4,7 @@
 // eviction subresource recorded in status.disruptedPods do not count as healthy until they are seen
 // going, or for two minutes at most.
 
-import { Controller, SharedInformerFactory, objectKey, isNotFound, isConflict, type Client, type KObject } from '../runtime/index.ts';
+import { Controller, type SharedInformerFactory, objectKey, isNotFound, isConflict, type Client, type KObject } from '../runtime/index.ts';
 import { PODS, PDBS, REPLICASETS, DEPLOYMENTS, controllerRef, isPodReady, stableJson, now } from './common.ts';
 import { selectorMatches } from '../../api/builtin/pod-template.ts';
 
@@ -17,7 +17,10 @@ export class DisruptionController {
   private readonly rses;
   private readonly deployments;
 
-  constructor(private readonly client: Client, factory: SharedInformerFactory) {
+  constructor(
+    private readonly client: Client,
+    factory: SharedInformerFactory,
+  ) {
     this.pdbs = factory.informerFor(PDBS);
     this.pods = factory.informerFor(PODS);
     this.rses = factory.informerFor(REPLICASETS);
@@ -47,7 +50,10 @@ export class DisruptionController {
         const rs = this.rses.store.getByName(p.metadata.namespace, ref.name);
         const dref = rs && controllerRef(rs);
         const d = dref?.kind === 'Deployment' ? this.deployments.store.getByName(p.metadata.namespace, dref.name) : undefined;
-        if (d) { scale = d.spec?.replicas ?? 1; uid = d.metadata.uid; } else scale = rs?.spec?.replicas;
+        if (d) {
+          scale = d.spec?.replicas ?? 1;
+          uid = d.metadata.uid;
+        } else scale = rs?.spec?.replicas;
       }
       if (scale === undefined) return undefined;
       seen.set(uid, scale);
@@ -96,13 +102,19 @@ export class DisruptionController {
     const prev = (pdb.status?.conditions ?? []).find((c: KObject) => c?.type === 'DisruptionAllowed');
     const allowed = disruptionsAllowed > 0;
     const cond = {
-      type: 'DisruptionAllowed', status: allowed ? 'True' : 'False', reason: allowed ? 'SufficientPods' : 'InsufficientPods', message: '',
+      type: 'DisruptionAllowed',
+      status: allowed ? 'True' : 'False',
+      reason: allowed ? 'SufficientPods' : 'InsufficientPods',
+      message: '',
       observedGeneration: pdb.metadata.generation,
       lastTransitionTime: prev && prev.status === (allowed ? 'True' : 'False') ? prev.lastTransitionTime : now(),
     };
     const status: KObject = {
       ...(Object.keys(disrupted).length ? { disruptedPods: disrupted } : {}),
-      disruptionsAllowed, currentHealthy, desiredHealthy, expectedPods,
+      disruptionsAllowed,
+      currentHealthy,
+      desiredHealthy,
+      expectedPods,
       observedGeneration: pdb.metadata.generation,
       conditions: [cond],
     };
@@ -125,4 +137,3 @@ function budgetSelects(pdb: KObject, pod: KObject): boolean {
   if (!Object.keys(sel.matchLabels ?? {}).length && !(sel.matchExpressions ?? []).length) return true;
   return selectorMatches(sel, pod.metadata?.labels ?? {});
 }
-

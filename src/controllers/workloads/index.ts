@@ -67,6 +67,14 @@ export class WorkloadControllers {
     this.podGC.stop();
     this.nodeLifecycle?.stop();
     this.factory.stop();
-    await Promise.all([this.replicasets.controller.stop(), this.deployments.controller.stop(), this.disruption.controller.stop(), this.daemonsets.controller.stop(), this.jobs.controller.stop(), this.cronjobs.controller.stop(), this.statefulsets.controller.stop()]);
+    await Promise.all([
+      this.replicasets.controller.stop(),
+      this.deployments.controller.stop(),
+      this.disruption.controller.stop(),
+      this.daemonsets.controller.stop(),
+      this.jobs.controller.stop(),
+      this.cronjobs.controller.stop(),
+      this.statefulsets.controller.stop(),
+    ]);
   }
 }

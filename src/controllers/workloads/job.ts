@@ -4,7 +4,7 @@
 // kubectl reads: active/ready/succeeded/failed, startTime/completionTime and the
 // SuccessCriteriaMet+Complete or FailureTarget+Failed conditions; spec.suspend stops its pods.
 
-import { Controller, SharedInformerFactory, objectKey, isNotFound, isConflict, type Client, type KObject } from '../runtime/index.ts';
+import { Controller, type SharedInformerFactory, objectKey, isNotFound, isConflict, type Client, type KObject } from '../runtime/index.ts';
 import { JOBS, PODS, controllerRef, ownerRefTo, isPodReady, isTerminating, now, stableJson, setCondition, condition } from './common.ts';
 
 export class JobController {
@@ -12,7 +12,10 @@ export class JobController {
   private readonly jobs;
   private readonly pods;
 
-  constructor(private readonly client: Client, factory: SharedInformerFactory) {
+  constructor(
+    private readonly client: Client,
+    factory: SharedInformerFactory,
+  ) {
     this.jobs = factory.informerFor(JOBS);
     this.pods = factory.informerFor(PODS);
     this.controller = new Controller('job', (key) => this.sync(key), { workers: 2 });
@@ -59,9 +62,11 @@ export class JobController {
     } else if (job.spec?.suspend) {
       // Suspended: no pods run; the condition says so (and JobResumed when it is lifted).
       await Promise.all(active.map((p) => this.deletePod(p)));
-      if (condition(job, 'Suspended')?.status !== 'True') setCondition(status, { type: 'Suspended', status: 'True', reason: 'JobSuspended', message: 'Job suspended' });
+      if (condition(job, 'Suspended')?.status !== 'True')
+        setCondition(status, { type: 'Suspended', status: 'True', reason: 'JobSuspended', message: 'Job suspended' });
     } else {
-      if (condition(job, 'Suspended')?.status === 'True') setCondition(status, { type: 'Suspended', status: 'False', reason: 'JobResumed', message: 'Job resumed' });
+      if (condition(job, 'Suspended')?.status === 'True')
+        setCondition(status, { type: 'Suspended', status: 'False', reason: 'JobResumed', message: 'Job resumed' });
       const want = Math.min(parallelism, completions !== undefined ? completions - succeeded : parallelism);
       const missing = want - active.length;
       if (missing > 0) await Promise.all(Array.from({ length: missing }, () => this.client.create(PODS, job.metadata.namespace, this.podFor(job))));
@@ -69,27 +74,44 @@ export class JobController {
     }
     for (const c of status.conditions ?? []) delete c.lastUpdateTime;
     const stopped = tooManyFailures || complete || job.spec?.suspend;
-    Object.assign(status, { active: stopped ? 0 : active.length, ready: active.filter(isPodReady).length, succeeded, failed, terminating: pods.filter(isTerminating).length });
+    Object.assign(status, {
+      active: stopped ? 0 : active.length,
+      ready: active.filter(isPodReady).length,
+      succeeded,
+      failed,
+      terminating: pods.filter(isTerminating).length,
+    });
     for (const k of ['active', 'succeeded', 'failed']) if (!status[k]) delete status[k];
     if (!status.conditions?.length) delete status.conditions;
     if (stableJson(status) === stableJson(job.status ?? {})) return;
     try {
       await this.client.updateStatus(JOBS, { ...job, status });
     } catch (e) {
-      if (isConflict(e)) { this.controller.enqueue(key); return; }
+      if (isConflict(e)) {
+        this.controller.enqueue(key);
+        return;
+      }
       if (!isNotFound(e)) throw e;
     }
   }
 
   private deletePod(p: KObject): Promise<void> {
-    return this.client.delete(PODS, p.metadata.namespace, p.metadata.name, { preconditions: { uid: p.metadata.uid } }).catch((e) => { if (!isNotFound(e) && !isConflict(e)) throw e; });
+    return this.client.delete(PODS, p.metadata.namespace, p.metadata.name, { preconditions: { uid: p.metadata.uid } }).catch((e) => {
+      if (!isNotFound(e) && !isConflict(e)) throw e;
+    });
   }
 
   private podFor(job: KObject): KObject {
     const t = structuredClone(job.spec?.template ?? {});
     return {
-      apiVersion: 'v1', kind: 'Pod',
-      metadata: { generateName: `${job.metadata.name}-`, labels: t.metadata?.labels ?? {}, ...(t.metadata?.annotations ? { annotations: t.metadata.annotations } : {}), ownerReferences: [ownerRefTo(job, 'Job', 'batch/v1')] },
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        generateName: `${job.metadata.name}-`,
+        labels: t.metadata?.labels ?? {},
+        ...(t.metadata?.annotations ? { annotations: t.metadata.annotations } : {}),
+        ownerReferences: [ownerRefTo(job, 'Job', 'batch/v1')],
+      },
       spec: t.spec ?? {},
     };
   }

@@ -8,7 +8,7 @@
 // Nodes labelled kubeve.io/edge-node belong to the kubelet bridge, which does all of this its own
 // way (disconnected is not dead): they are skipped.
 
-import { SharedInformerFactory, LEASES, objectKey, isNotFound, isConflict, type Client, type KObject } from '../runtime/index.ts';
+import { type SharedInformerFactory, LEASES, objectKey, isNotFound, isConflict, type Client, type KObject } from '../runtime/index.ts';
 import { tolerates } from '../scheduler/plugins.ts';
 import { NODES, PODS, EVENTS, POD_NODE_INDEXERS, eventFor, now } from './common.ts';
 import { EDGE_NODE_LABEL } from '../kubelet/resources.ts';
@@ -41,7 +41,11 @@ export class NodeLifecycleController {
   private timer?: NodeJS.Timeout;
   private readonly grace: number;
 
-  constructor(private readonly client: Client, factory: SharedInformerFactory, private readonly opts: NodeLifecycleOptions = {}) {
+  constructor(
+    private readonly client: Client,
+    factory: SharedInformerFactory,
+    private readonly opts: NodeLifecycleOptions = {},
+  ) {
     this.grace = opts.gracePeriodMs ?? 40_000;
     this.nodes = factory.informerFor(NODES);
     this.leases = factory.informerFor(LEASES, { namespace: NODE_LEASE_NAMESPACE });
@@ -54,7 +58,9 @@ export class NodeLifecycleController {
     this.leases.addEventHandler({ onAdd: (l) => this.observe(l.metadata.name), onUpdate: (_, l) => this.observe(l.metadata.name) });
     this.pods.addEventHandler({
       onAdd: (p) => this.onPod(p),
-      onUpdate: (o, p) => { if (o.spec?.nodeName !== p.spec?.nodeName || JSON.stringify(o.spec?.tolerations) !== JSON.stringify(p.spec?.tolerations)) this.onPod(p); },
+      onUpdate: (o, p) => {
+        if (o.spec?.nodeName !== p.spec?.nodeName || JSON.stringify(o.spec?.tolerations) !== JSON.stringify(p.spec?.tolerations)) this.onPod(p);
+      },
       onDelete: (p) => this.cancel(objectKey(p), false),
     });
   }
@@ -74,7 +80,7 @@ export class NodeLifecycleController {
   private observe(name: string): void {
     const node = this.nodes.store.get(name);
     const lease = this.leases.store.get(`${NODE_LEASE_NAMESPACE}/${name}`);
-    const mark = `${lease?.spec?.renewTime ?? ''}|${node ? readyOf(node)?.lastHeartbeatTime ?? '' : ''}`;
+    const mark = `${lease?.spec?.renewTime ?? ''}|${node ? (readyOf(node)?.lastHeartbeatTime ?? '') : ''}`;
     const prev = this.heard.get(name);
     if (!prev || prev.mark !== mark) this.heard.set(name, { mark, at: Date.now() });
   }
@@ -101,11 +107,21 @@ export class NodeLifecycleController {
   private async markUnknown(n: KObject): Promise<void> {
     const name = n.metadata.name;
     const stamp = now();
-    const conditions: KObject[] = ((n.status?.conditions ?? []) as KObject[]).map((c) => (MONITORED.includes(c?.type) && c.status !== 'Unknown'
-      ? { ...c, status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.', lastTransitionTime: stamp }
-      : c));
+    const conditions: KObject[] = ((n.status?.conditions ?? []) as KObject[]).map((c) =>
+      MONITORED.includes(c?.type) && c.status !== 'Unknown'
+        ? { ...c, status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.', lastTransitionTime: stamp }
+        : c,
+    );
     for (const type of MONITORED) {
-      if (!conditions.some((c) => c?.type === type)) conditions.push({ type, status: 'Unknown', reason: 'NodeStatusNeverUpdated', message: 'Kubelet never posted node status.', lastHeartbeatTime: n.metadata.creationTimestamp, lastTransitionTime: stamp });
+      if (!conditions.some((c) => c?.type === type))
+        conditions.push({
+          type,
+          status: 'Unknown',
+          reason: 'NodeStatusNeverUpdated',
+          message: 'Kubelet never posted node status.',
+          lastHeartbeatTime: n.metadata.creationTimestamp,
+          lastTransitionTime: stamp,
+        });
     }
     await this.client.patch(NODES, undefined, name, 'merge', { status: { conditions } }, { subresource: 'status' });
     this.record({ ...n, apiVersion: 'v1', kind: 'Node' }, 'Normal', 'NodeNotReady', `Node ${name} status is now: NodeNotReady`);
@@ -115,7 +131,9 @@ export class NodeLifecycleController {
       const ready = conds.find((c) => c?.type === 'Ready');
       if (!ready || ready.status === 'False' || p.metadata.deletionTimestamp) continue;
       const next = conds.map((c) => (c === ready ? { ...c, status: 'False', lastTransitionTime: stamp } : c));
-      await this.client.patch(PODS, p.metadata.namespace, p.metadata.name, 'merge', { status: { conditions: next } }, { subresource: 'status' }).catch(() => undefined);
+      await this.client
+        .patch(PODS, p.metadata.namespace, p.metadata.name, 'merge', { status: { conditions: next } }, { subresource: 'status' })
+        .catch(() => undefined);
       this.record(p, 'Warning', 'NodeNotReady', 'Node is not ready');
     }
   }
@@ -129,9 +147,10 @@ export class NodeLifecycleController {
     const keep = taints.filter((t) => !ours(t) || (t.key === want && (t.effect === 'NoSchedule' || t.effect === 'NoExecute')));
     const next = [...keep];
     const stamp = now();
-    if (want) for (const effect of ['NoSchedule', 'NoExecute']) {
-      if (!keep.some((t) => t.key === want && t.effect === effect)) next.push({ key: want, effect, ...(effect === 'NoExecute' ? { timeAdded: stamp } : {}) });
-    }
+    if (want)
+      for (const effect of ['NoSchedule', 'NoExecute']) {
+        if (!keep.some((t) => t.key === want && t.effect === effect)) next.push({ key: want, effect, ...(effect === 'NoExecute' ? { timeAdded: stamp } : {}) });
+      }
     if (next.length === taints.length && keep.length === taints.length) return;
     try {
       await this.client.update(NODES, { ...n, spec: { ...n.spec, taints: next } });
@@ -188,7 +207,14 @@ export class NodeLifecycleController {
     if (!p || p.metadata.deletionTimestamp) return;
     this.record(p, 'Normal', 'TaintManagerEviction', `Marking for deletion Pod ${key}`);
     const conditions = ((p.status?.conditions ?? []) as KObject[]).filter((c) => c?.type !== 'DisruptionTarget');
-    conditions.push({ type: 'DisruptionTarget', status: 'True', lastProbeTime: null, lastTransitionTime: now(), reason: 'DeletionByTaintManager', message: 'Taint manager: deleting due to NoExecute taint' });
+    conditions.push({
+      type: 'DisruptionTarget',
+      status: 'True',
+      lastProbeTime: null,
+      lastTransitionTime: now(),
+      reason: 'DeletionByTaintManager',
+      message: 'Taint manager: deleting due to NoExecute taint',
+    });
     try {
       await this.client.patch(PODS, p.metadata.namespace, p.metadata.name, 'merge', { status: { conditions } }, { subresource: 'status' });
       await this.client.delete(PODS, p.metadata.namespace, p.metadata.name, { preconditions: { uid: p.metadata.uid } });

@@ -3,7 +3,7 @@
 // force-deleted, so its controller replaces it elsewhere. A node missing from the cache is checked
 // with a GET first, and only after a quarantine (kube: 20 s), so a node being re-registered keeps its pods.
 
-import { SharedInformerFactory, isNotFound, type Client, type KObject } from '../runtime/index.ts';
+import { type SharedInformerFactory, isNotFound, type Client, type KObject } from '../runtime/index.ts';
 import { NODES, PODS, now } from './common.ts';
 
 export interface PodGCOptions {
@@ -20,7 +20,11 @@ export class PodGarbageCollector {
   private readonly missingSince = new Map<string, number>();
   private running = false;
 
-  constructor(private readonly client: Client, factory: SharedInformerFactory, private readonly opts: PodGCOptions = {}) {
+  constructor(
+    private readonly client: Client,
+    factory: SharedInformerFactory,
+    private readonly opts: PodGCOptions = {},
+  ) {
     this.pods = factory.informerFor(PODS);
     this.nodes = factory.informerFor(NODES);
   }
@@ -69,7 +73,14 @@ export class PodGarbageCollector {
     try {
       if (p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed') {
         const conditions = (p.status?.conditions ?? []).filter((c: KObject) => c?.type !== 'DisruptionTarget');
-        conditions.push({ type: 'DisruptionTarget', status: 'True', lastProbeTime: null, lastTransitionTime: now(), reason: 'DeletionByPodGC', message: 'PodGC: node no longer exists' });
+        conditions.push({
+          type: 'DisruptionTarget',
+          status: 'True',
+          lastProbeTime: null,
+          lastTransitionTime: now(),
+          reason: 'DeletionByPodGC',
+          message: 'PodGC: node no longer exists',
+        });
         await this.client.patch(PODS, namespace, name, 'merge', { status: { phase: 'Failed', conditions } }, { subresource: 'status' });
       }
       await this.client.delete(PODS, namespace, name, { gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid } });

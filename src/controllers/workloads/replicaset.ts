@@ -4,13 +4,17 @@
 // sync from acting twice on creates/deletes the cache has not shown yet. Surplus pods are deleted
 // in kube's order (unassigned, pending, not ready, crowded nodes, recently ready, restarts, newest).
 
-import { Controller, SharedInformerFactory, objectKey, isNotFound, isConflict, type Client, type KObject } from '../runtime/index.ts';
+import { Controller, type SharedInformerFactory, objectKey, isNotFound, isConflict, type Client, type KObject } from '../runtime/index.ts';
 import { PODS, REPLICASETS, controllerRef, ownerRefTo, selects, isActive, isPodReady, isPodAvailable, condition } from './common.ts';
 
 const EXPECTATION_TTL_MS = 5 * 60_000;
 const BURST = 500;
 
-interface Expectation { add: number; del: number; at: number }
+interface Expectation {
+  add: number;
+  del: number;
+  at: number;
+}
 
 export class ReplicaSetController {
   readonly controller: Controller;
@@ -18,14 +22,30 @@ export class ReplicaSetController {
   private readonly pods;
   private readonly expectations = new Map<string, Expectation>();
 
-  constructor(private readonly client: Client, factory: SharedInformerFactory) {
+  constructor(
+    private readonly client: Client,
+    factory: SharedInformerFactory,
+  ) {
     this.rses = factory.informerFor(REPLICASETS);
     this.pods = factory.informerFor(PODS);
     this.controller = new Controller('replicaset', (key) => this.sync(key), { workers: 2 });
     const enqueue = (o: KObject) => this.controller.enqueue(objectKey(o));
-    this.rses.addEventHandler({ onAdd: enqueue, onUpdate: (_, o) => enqueue(o), onDelete: (o) => { this.expectations.delete(objectKey(o)); enqueue(o); } });
+    this.rses.addEventHandler({
+      onAdd: enqueue,
+      onUpdate: (_, o) => enqueue(o),
+      onDelete: (o) => {
+        this.expectations.delete(objectKey(o));
+        enqueue(o);
+      },
+    });
     this.pods.addEventHandler({
-      onAdd: (p) => { const k = this.ownerKey(p); if (k) { this.observe(k, 'add'); this.controller.enqueue(k); } else this.enqueueMatching(p); },
+      onAdd: (p) => {
+        const k = this.ownerKey(p);
+        if (k) {
+          this.observe(k, 'add');
+          this.controller.enqueue(k);
+        } else this.enqueueMatching(p);
+      },
       onUpdate: (o, p) => {
         const k = this.ownerKey(p);
         if (k && p.metadata.deletionTimestamp && !o.metadata.deletionTimestamp) this.observe(k, 'del');
@@ -34,7 +54,13 @@ export class ReplicaSetController {
         if (k) this.controller.enqueue(k);
         else this.enqueueMatching(p);
       },
-      onDelete: (p) => { const k = this.ownerKey(p); if (k) { if (!p.metadata.deletionTimestamp) this.observe(k, 'del'); this.controller.enqueue(k); } },
+      onDelete: (p) => {
+        const k = this.ownerKey(p);
+        if (k) {
+          if (!p.metadata.deletionTimestamp) this.observe(k, 'del');
+          this.controller.enqueue(k);
+        }
+      },
     });
   }
 
@@ -82,16 +108,27 @@ export class ReplicaSetController {
       const matches = selects(rs.spec?.selector, p);
       if (ref) {
         if (ref.uid !== uid) continue;
-        if (matches || p.metadata.deletionTimestamp) { owned.push(p); continue; }
+        if (matches || p.metadata.deletionTimestamp) {
+          owned.push(p);
+          continue;
+        }
         const refs = (p.metadata.ownerReferences as KObject[]).filter((r) => r.uid !== uid);
-        await this.client.patch(PODS, p.metadata.namespace, p.metadata.name, 'merge', { metadata: { ownerReferences: refs, resourceVersion: p.metadata.resourceVersion } }).catch(ignoreGone);
+        await this.client
+          .patch(PODS, p.metadata.namespace, p.metadata.name, 'merge', { metadata: { ownerReferences: refs, resourceVersion: p.metadata.resourceVersion } })
+          .catch(ignoreGone);
         continue;
       }
       if (!matches || p.metadata.deletionTimestamp || rs.metadata.deletionTimestamp || !isActive(p)) continue;
       const refs = [...(p.metadata.ownerReferences ?? []), ownerRefTo(rs, 'ReplicaSet', 'apps/v1')];
       try {
-        owned.push(await this.client.patch(PODS, p.metadata.namespace, p.metadata.name, 'merge', { metadata: { ownerReferences: refs, resourceVersion: p.metadata.resourceVersion } }));
-      } catch (e) { ignoreGone(e); }
+        owned.push(
+          await this.client.patch(PODS, p.metadata.namespace, p.metadata.name, 'merge', {
+            metadata: { ownerReferences: refs, resourceVersion: p.metadata.resourceVersion },
+          }),
+        );
+      } catch (e) {
+        ignoreGone(e);
+      }
     }
     return owned;
   }
@@ -118,17 +155,22 @@ export class ReplicaSetController {
     } else if (diff > 0) {
       const victims = rankForDeletion(active).slice(0, Math.min(diff, BURST));
       this.expectations.set(key, { add: 0, del: victims.length, at: Date.now() });
-      await Promise.all(victims.map((p) => this.client.delete(PODS, p.metadata.namespace, p.metadata.name, { preconditions: { uid: p.metadata.uid } }).catch((e) => {
-        this.observe(key, 'del');
-        ignoreGone(e);
-      })));
+      await Promise.all(
+        victims.map((p) =>
+          this.client.delete(PODS, p.metadata.namespace, p.metadata.name, { preconditions: { uid: p.metadata.uid } }).catch((e) => {
+            this.observe(key, 'del');
+            ignoreGone(e);
+          }),
+        ),
+      );
     }
   }
 
   private createPod(rs: KObject): Promise<KObject> {
     const t = rs.spec?.template ?? {};
     const pod: KObject = {
-      apiVersion: 'v1', kind: 'Pod',
+      apiVersion: 'v1',
+      kind: 'Pod',
       metadata: {
         generateName: `${rs.metadata.name}-`,
         labels: { ...(t.metadata?.labels ?? {}) },
@@ -184,13 +226,17 @@ export function rankForDeletion(candidates: KObject[]): KObject[] {
   const restarts = (p: KObject) => ((p.status?.containerStatuses ?? []) as KObject[]).reduce((s, c) => Math.max(s, c?.restartCount ?? 0), 0);
   const created = (p: KObject) => Date.parse(p.metadata.creationTimestamp ?? '') || 0;
   return [...candidates].sort((a, b) => {
-    const an = a.spec?.nodeName ? 1 : 0, bn = b.spec?.nodeName ? 1 : 0;
+    const an = a.spec?.nodeName ? 1 : 0,
+      bn = b.spec?.nodeName ? 1 : 0;
     if (an !== bn) return an - bn;
-    const ap = PHASE_RANK[a.status?.phase ?? 'Pending'] ?? 0, bp = PHASE_RANK[b.status?.phase ?? 'Pending'] ?? 0;
+    const ap = PHASE_RANK[a.status?.phase ?? 'Pending'] ?? 0,
+      bp = PHASE_RANK[b.status?.phase ?? 'Pending'] ?? 0;
     if (ap !== bp) return ap - bp;
-    const ar = isPodReady(a) ? 1 : 0, br = isPodReady(b) ? 1 : 0;
+    const ar = isPodReady(a) ? 1 : 0,
+      br = isPodReady(b) ? 1 : 0;
     if (ar !== br) return ar - br;
-    const ac = perNode.get(a.spec?.nodeName) ?? 0, bc = perNode.get(b.spec?.nodeName) ?? 0;
+    const ac = perNode.get(a.spec?.nodeName) ?? 0,
+      bc = perNode.get(b.spec?.nodeName) ?? 0;
     if (ac !== bc) return bc - ac;
     if (ar && br && readySince(a) !== readySince(b)) return readySince(b) - readySince(a);
     if (restarts(a) !== restarts(b)) return restarts(b) - restarts(a);

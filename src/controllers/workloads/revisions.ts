@@ -15,17 +15,30 @@ export async function ensureRevision(client: Client, store: CacheStore, owner: K
   const max = Math.max(0, ...mine.map((r) => r.revision ?? 0));
   const cur = mine.find((r) => r.metadata.labels?.[REVISION_HASH_LABEL] === hash);
   if (cur) {
-    if (cur.revision !== max) await client.update(CONTROLLERREVISIONS, { ...cur, revision: max + 1 }).catch((e) => { if (!isConflict(e)) throw e; });
+    if (cur.revision !== max)
+      await client.update(CONTROLLERREVISIONS, { ...cur, revision: max + 1 }).catch((e) => {
+        if (!isConflict(e)) throw e;
+      });
     return cur.metadata.name;
   }
   const template = structuredClone(owner.spec?.template ?? {});
   template.$patch = 'replace';
   const cause = owner.metadata.annotations?.['kubernetes.io/change-cause'];
-  await client.create(CONTROLLERREVISIONS, owner.metadata.namespace, {
-    apiVersion: 'apps/v1', kind: 'ControllerRevision',
-    metadata: { name, labels: { ...(owner.spec?.selector?.matchLabels ?? {}), [REVISION_HASH_LABEL]: hash }, ...(cause ? { annotations: { 'kubernetes.io/change-cause': cause } } : {}), ownerReferences: [ownerRefTo(owner, kind, 'apps/v1')] },
-    data: { spec: { template } },
-    revision: max + 1,
-  }).catch((e) => { if (!isAlreadyExists(e)) throw e; });
+  await client
+    .create(CONTROLLERREVISIONS, owner.metadata.namespace, {
+      apiVersion: 'apps/v1',
+      kind: 'ControllerRevision',
+      metadata: {
+        name,
+        labels: { ...(owner.spec?.selector?.matchLabels ?? {}), [REVISION_HASH_LABEL]: hash },
+        ...(cause ? { annotations: { 'kubernetes.io/change-cause': cause } } : {}),
+        ownerReferences: [ownerRefTo(owner, kind, 'apps/v1')],
+      },
+      data: { spec: { template } },
+      revision: max + 1,
+    })
+    .catch((e) => {
+      if (!isAlreadyExists(e)) throw e;
+    });
   return name;
 }

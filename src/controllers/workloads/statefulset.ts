@@ -7,7 +7,7 @@
 // status.currentRevision/updateRevision are what `kubectl rollout status` compares.
 // Not done: volumeClaimTemplates (no PersistentVolumeClaims are created), maxUnavailable.
 
-import { Controller, SharedInformerFactory, objectKey, isNotFound, isConflict, isAlreadyExists, type Client, type KObject } from '../runtime/index.ts';
+import { Controller, type SharedInformerFactory, objectKey, isNotFound, isConflict, isAlreadyExists, type Client, type KObject } from '../runtime/index.ts';
 import { PODS, controllerRef, ownerRefTo, isPodReady, isPodAvailable, isTerminating, stableJson, templateHash } from './common.ts';
 import { ensureRevision, CONTROLLERREVISIONS, REVISION_HASH_LABEL } from './revisions.ts';
 
@@ -21,7 +21,10 @@ export class StatefulSetController {
   private readonly pods;
   private readonly revisions;
 
-  constructor(private readonly client: Client, factory: SharedInformerFactory) {
+  constructor(
+    private readonly client: Client,
+    factory: SharedInformerFactory,
+  ) {
     this.sets = factory.informerFor(STATEFULSETS);
     this.pods = factory.informerFor(PODS);
     this.revisions = factory.informerFor(CONTROLLERREVISIONS);
@@ -66,7 +69,9 @@ export class StatefulSetController {
         continue;
       }
       if (!p) {
-        await this.client.create(PODS, ns, this.podFor(sts, ord, hash)).catch((e) => { if (!isAlreadyExists(e)) throw e; });
+        await this.client.create(PODS, ns, this.podFor(sts, ord, hash)).catch((e) => {
+          if (!isAlreadyExists(e)) throw e;
+        });
         if (!parallel) return this.updateStatus(sts, owned, updateRevision, hash);
         continue;
       }
@@ -75,7 +80,10 @@ export class StatefulSetController {
     // Scale down: highest ordinal first, one at a time unless Parallel, and only while the rest are healthy.
     condemned.sort((a, b) => b.metadata.name.localeCompare(a.metadata.name, undefined, { numeric: true }));
     for (const p of condemned) {
-      if (isTerminating(p)) { if (!parallel) return this.updateStatus(sts, owned, updateRevision, hash); continue; }
+      if (isTerminating(p)) {
+        if (!parallel) return this.updateStatus(sts, owned, updateRevision, hash);
+        continue;
+      }
       if (!parallel && ![...byOrdinal.values()].every(runningAndReady)) break;
       await this.deletePod(p);
       if (!parallel) return this.updateStatus(sts, owned, updateRevision, hash);
@@ -95,17 +103,25 @@ export class StatefulSetController {
   }
 
   private deletePod(p: KObject): Promise<void> {
-    return this.client.delete(PODS, p.metadata.namespace, p.metadata.name, { preconditions: { uid: p.metadata.uid } }).catch((e) => { if (!isNotFound(e) && !isConflict(e)) throw e; });
+    return this.client.delete(PODS, p.metadata.namespace, p.metadata.name, { preconditions: { uid: p.metadata.uid } }).catch((e) => {
+      if (!isNotFound(e) && !isConflict(e)) throw e;
+    });
   }
 
   private podFor(sts: KObject, ord: number, hash: string): KObject {
     const t = structuredClone(sts.spec?.template ?? {});
     const name = `${sts.metadata.name}-${ord}`;
     return {
-      apiVersion: 'v1', kind: 'Pod',
+      apiVersion: 'v1',
+      kind: 'Pod',
       metadata: {
         name,
-        labels: { ...(t.metadata?.labels ?? {}), [REVISION_HASH_LABEL]: hash, 'statefulset.kubernetes.io/pod-name': name, 'apps.kubernetes.io/pod-index': String(ord) },
+        labels: {
+          ...(t.metadata?.labels ?? {}),
+          [REVISION_HASH_LABEL]: hash,
+          'statefulset.kubernetes.io/pod-name': name,
+          'apps.kubernetes.io/pod-index': String(ord),
+        },
         ...(t.metadata?.annotations ? { annotations: t.metadata.annotations } : {}),
         ownerReferences: [ownerRefTo(sts, 'StatefulSet', 'apps/v1')],
       },
@@ -127,7 +143,8 @@ export class StatefulSetController {
       currentReplicas: live.filter((p) => p.metadata.labels?.[REVISION_HASH_LABEL] === currentHash).length,
       updatedReplicas: updated,
       availableReplicas: live.filter((p) => isPodAvailable(p, sts.spec?.minReadySeconds ?? 0)).length,
-      currentRevision, updateRevision,
+      currentRevision,
+      updateRevision,
       collisionCount: sts.status?.collisionCount ?? 0,
     };
     for (const k of ['readyReplicas', 'currentReplicas', 'updatedReplicas']) if (!status[k]) delete status[k];
@@ -135,7 +152,10 @@ export class StatefulSetController {
     try {
       await this.client.updateStatus(STATEFULSETS, { ...sts, status });
     } catch (e) {
-      if (isConflict(e)) { this.controller.enqueue(objectKey(sts)); return; }
+      if (isConflict(e)) {
+        this.controller.enqueue(objectKey(sts));
+        return;
+      }
       if (!isNotFound(e)) throw e;
     }
   }

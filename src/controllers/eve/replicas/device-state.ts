@@ -18,7 +18,15 @@ import { toBinary, toJson } from '@bufbuild/protobuf';
 import { EdgeDevConfigSchema } from '../../../eve/gen/config/devconfig_pb.ts';
 import type { DeviceApi } from '../../../eve/device-api.ts';
 import {
-  SharedInformerFactory, isAlreadyExists, isConflict, isNotFound, objectKey, type Client, type GVR, type Informer, type KObject,
+  SharedInformerFactory,
+  isAlreadyExists,
+  isConflict,
+  isNotFound,
+  objectKey,
+  type Client,
+  type GVR,
+  type Informer,
+  type KObject,
 } from '../../runtime/index.ts';
 
 const SECRETS: GVR = { group: '', version: 'v1', resource: 'secrets' };
@@ -47,7 +55,11 @@ export class DeviceStateStore {
   private flushing?: Promise<void>;
   private stopped = false;
 
-  constructor(private readonly client: Client, private readonly api: DeviceApi, private readonly o: DeviceStateOptions) {
+  constructor(
+    private readonly client: Client,
+    private readonly api: DeviceApi,
+    private readonly o: DeviceStateOptions,
+  ) {
     this.informers = new SharedInformerFactory(client);
     this.informer = this.informers.informerFor(SECRETS, { namespace: o.namespace, labelSelector: `${DEVICE_STATE_LABEL}=true` });
   }
@@ -95,8 +107,10 @@ export class DeviceStateStore {
     const have = this.api.getDevice(uuid);
     if (!have) {
       this.api.addDevice({
-        uuid, deviceCertPem: cert,
-        serial: unb64(d.serial)?.toString() ?? '', softSerial: unb64(d.softSerial)?.toString() ?? '',
+        uuid,
+        deviceCertPem: cert,
+        serial: unb64(d.serial)?.toString() ?? '',
+        softSerial: unb64(d.softSerial)?.toString() ?? '',
         onboardCertHash: unb64(d.onboardCertHash)?.toString() ?? '',
       });
     }
@@ -179,16 +193,24 @@ export class DeviceStateStore {
     const node = this.o.nodeOf?.(uuid);
     const data: Record<string, string> = { uuid: b64(uuid), deviceCertificate: b64(d.deviceCertPem) };
     // Empty values are left out (kubeve's API server, unlike Kubernetes, rejects "" as base64 data).
-    for (const [k, v] of [['serial', d.serial], ['softSerial', d.softSerial], ['onboardCertHash', d.onboardCertHash]] as const) if (v) data[k] = b64(v);
+    for (const [k, v] of [
+      ['serial', d.serial],
+      ['softSerial', d.softSerial],
+      ['onboardCertHash', d.onboardCertHash],
+    ] as const)
+      if (v) data[k] = b64(v);
     if (cfg) {
       data.configHash = b64(cfg.hash);
       data.config = b64(toBinary(EdgeDevConfigSchema, cfg.config));
       data['config.json'] = b64(JSON.stringify(toJson(EdgeDevConfigSchema, cfg.config), null, 2) + '\n');
     }
     return {
-      apiVersion: 'v1', kind: 'Secret', type: SECRET_TYPE,
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: SECRET_TYPE,
       metadata: {
-        name: deviceSecretName(uuid), namespace: this.o.namespace,
+        name: deviceSecretName(uuid),
+        namespace: this.o.namespace,
         labels: { [DEVICE_STATE_LABEL]: 'true', 'app.kubernetes.io/managed-by': 'kubeve', ...(node ? { [EDGENODE_LABEL]: node } : {}) },
       },
       data,
@@ -213,7 +235,12 @@ export class DeviceStateStore {
       if (cur && sameState(cur, want)) return;
       try {
         if (!cur) await this.client.create(SECRETS, this.o.namespace, want, { fieldManager: FIELD_MANAGER });
-        else await this.client.update(SECRETS, { ...want, metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, ...want.metadata.labels } } }, { fieldManager: FIELD_MANAGER });
+        else
+          await this.client.update(
+            SECRETS,
+            { ...want, metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, ...want.metadata.labels } } },
+            { fieldManager: FIELD_MANAGER },
+          );
         return;
       } catch (e) {
         if (!isAlreadyExists(e) && !isConflict(e)) throw e;

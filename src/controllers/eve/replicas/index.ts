@@ -55,7 +55,10 @@ export class DeviceReplica {
   static async start(client: Client, o: DeviceReplicaOptions): Promise<DeviceReplica> {
     let first = false;
     await syncPkiSecret(client, {
-      namespace: o.namespace, name: o.pkiSecret ?? 'kubeve-pki', dir: path.join(o.dataDir, 'eve', 'pki'), hosts: o.tlsHosts,
+      namespace: o.namespace,
+      name: o.pkiSecret ?? 'kubeve-pki',
+      dir: path.join(o.dataDir, 'eve', 'pki'),
+      hosts: o.tlsHosts,
       onCreated: () => (first = true),
     });
     let self: DeviceReplica | undefined;
@@ -102,7 +105,10 @@ export class DeviceReplica {
       // directory already knows too, e.g. a single server's data directory made a replica.
       if (first) for (const d of device.listDevices()) await state.persist(d.uuid);
       const relay = new DeviceRelay(client, {
-        namespace: o.namespace, identity: o.identity, log: o.log, pod: o.pod,
+        namespace: o.namespace,
+        identity: o.identity,
+        log: o.log,
+        pod: o.pod,
         sink: () => {
           const c = leading();
           if (!c) return undefined;

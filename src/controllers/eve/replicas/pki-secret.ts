@@ -37,7 +37,10 @@ const same = (a: Record<string, string>, b: Record<string, string>) =>
  * Loads the PKI from Secret `namespace/name` into `dir` (creating or renewing it as needed) and
  * returns it. `dir` is then what startDeviceApi reads (<dataDir>/eve/pki).
  */
-export async function syncPkiSecret(client: Client, o: { namespace: string; name: string; dir: string; hosts?: string[]; onCreated?(): void }): Promise<ControllerPki> {
+export async function syncPkiSecret(
+  client: Client,
+  o: { namespace: string; name: string; dir: string; hosts?: string[]; onCreated?(): void },
+): Promise<ControllerPki> {
   for (let attempt = 0; ; attempt++) {
     let secret: KObject | undefined;
     try {
@@ -54,11 +57,18 @@ export async function syncPkiSecret(client: Client, o: { namespace: string; name
     if (same(now, stored)) return pki;
     try {
       if (!secret) {
-        await client.create(SECRETS, o.namespace, {
-          apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
-          metadata: { name: o.name, namespace: o.namespace, labels: { 'app.kubernetes.io/name': 'kubeve', 'app.kubernetes.io/component': 'pki' } },
-          data: now,
-        }, { fieldManager: 'kubeve-operator' });
+        await client.create(
+          SECRETS,
+          o.namespace,
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            type: 'Opaque',
+            metadata: { name: o.name, namespace: o.namespace, labels: { 'app.kubernetes.io/name': 'kubeve', 'app.kubernetes.io/component': 'pki' } },
+            data: now,
+          },
+          { fieldManager: 'kubeve-operator' },
+        );
         o.onCreated?.();
       } else {
         // An empty Secret (e.g. created by the chart) is filled; otherwise renewed certificates are written back.

@@ -17,7 +17,10 @@ export const RELAY_LABEL = 'eve.kubeve.io/relay';
 
 /** A DNS-label-safe form of a replica identity; long ones keep a hash so distinct identities stay distinct. */
 function relaySuffix(identity: string): string {
-  const clean = identity.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  const clean = identity
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   if (clean.length <= 40) return clean;
   return `${clean.slice(0, 31).replace(/-+$/, '')}-${crypto.createHash('sha256').update(identity).digest('hex').slice(0, 8)}`;
 }
@@ -44,7 +47,11 @@ export class DeviceRelay {
   constructor(
     private readonly client: Client,
     private readonly o: {
-      namespace: string; identity: string; flushMs?: number; sink(): RelaySink | undefined; log?(m: string): void;
+      namespace: string;
+      identity: string;
+      flushMs?: number;
+      sink(): RelaySink | undefined;
+      log?(m: string): void;
       /** This replica's Pod: its ConfigMap is then owned by it, and garbage-collected with it after a crash. */
       pod?: { name: string; uid: string };
     },
@@ -85,9 +92,12 @@ export class DeviceRelay {
     const data: Record<string, string> = {};
     for (const [u, s] of this.seen) data[u] = JSON.stringify(s);
     const obj: KObject = {
-      apiVersion: 'v1', kind: 'ConfigMap',
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
       metadata: {
-        name: this.name, namespace: this.o.namespace, labels: { [RELAY_LABEL]: 'true', 'app.kubernetes.io/managed-by': 'kubeve' },
+        name: this.name,
+        namespace: this.o.namespace,
+        labels: { [RELAY_LABEL]: 'true', 'app.kubernetes.io/managed-by': 'kubeve' },
         ...(this.o.pod ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: this.o.pod.name, uid: this.o.pod.uid }] } : {}),
       },
       data,
