@@ -680,7 +680,12 @@ scheduling:
   assert.equal(p.status, 201, JSON.stringify(p.body));
   assert.deepEqual(p.body.spec.overhead, { cpu: '250m', memory: '120Mi' });
   assert.deepEqual(p.body.spec.nodeSelector, { site: 'lab', sandbox: 'yes' });
-  assert.deepEqual(p.body.spec.tolerations, [{ key: 'sandbox', operator: 'Exists', effect: 'NoSchedule' }]);
+  // DefaultTolerationSeconds runs before RuntimeClass admission (kube's plugin order): its two come first.
+  assert.deepEqual(p.body.spec.tolerations, [
+    { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+    { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+    { key: 'sandbox', operator: 'Exists', effect: 'NoSchedule' },
+  ]);
   const conflict = await createPod('sandbox-conflict', { runtimeClassName: 'sandboxed', nodeSelector: { sandbox: 'no' } });
   assert.equal(conflict.status, 403);
   assert.equal(
