@@ -494,8 +494,10 @@ export class RolloutController {
     st.updated = count((d) => d.state === 'Updated');
     st.failed = count((d) => FAILED.has(d.state));
     st.updating = inFlight();
-    st.staged = count((d) => d.state === 'Staged');
-    const ready = count((d) => !!d.activatedTime || d.state === 'Staged');
+    // A prestaged device waiting for a disruption budget is still staged.
+    const staged = (d: DeviceEntry) => d.state === 'Staged' || (plan.prestage && d.state === 'Waiting');
+    st.staged = count(staged);
+    const ready = count((d) => !!d.activatedTime || staged(d));
     st.readyToActivate = `${devices.length ? Math.floor((ready * 100) / devices.length) : 0}%`;
     const current = batches.find((b) => b.phase !== 'Succeeded') ?? batches[batches.length - 1];
     st.batch = `${current ? current.index + 1 : 0}/${batches.length}`;
