@@ -147,6 +147,67 @@ spec:
   }
 });
 
+test('a Deployment of 2 replicas spread over the devices with a PDB maxUnavailable 1: its devices reboot one at a time, both replicas Ready at the end', async () => {
+  const NEW = '14.12.0-kvm-amd64';
+  const f = await fleetOf('r', 4);
+  await env.apply(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: shop, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: shop}}
+  template:
+    metadata: {labels: {app: shop}}
+    spec:
+      nodeSelector: {group: r}
+      tolerations:
+        - {key: kubeve.io/edge-node, operator: Exists, effect: NoSchedule}
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - {topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {app: shop}}}
+      containers:
+        - {name: main, image: library/nginx:1.27}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: shop, namespace: default}
+spec:
+  maxUnavailable: 1
+  selector: {matchLabels: {app: shop}}
+`);
+  await env.ok(['rollout', 'status', 'deployment/shop', '-n', 'default', '--timeout=90s']);
+  const pods = JSON.parse(await env.ok(['get', 'pods', '-n', 'default', '-l', 'app=shop', '-o', 'json'])).items;
+  const hosts: string[] = pods.map((p: any) => p.spec.nodeName);
+  assert.equal(new Set(hosts).size, 2, `the replicas run on two devices (${hosts.join(', ')})`);
+  await eventually(
+    async () => (await env.ok(['get', 'pdb', 'shop', '-n', 'default', '-o', 'jsonpath={.status.disruptionsAllowed}'])) === '1',
+    30_000,
+    'PDB allows 1',
+  );
+  let both = 0;
+  const sim = setInterval(() => {
+    if (hosts.every((h) => updating(f, h))) both++;
+  }, 20);
+  try {
+    await create('fleet-r', {
+      version: NEW,
+      image: `lfedge/eve:${NEW}`,
+      selector: { matchLabels: { group: 'r' } },
+      batches: [{ size: 4 }],
+      maxUnavailable: 4,
+      healthWindowSeconds: 30,
+    });
+    const done = await waitPhase('fleet-r', 'Completed', 180_000);
+    assert.equal(done.status.updated, 4);
+    assert.equal(both, 0, "the two replicas' devices were never updating at the same time");
+    for (const d of f.devices) assert.equal(d.model.runningVersion, NEW, `${d.serial} runs ${NEW}`);
+    await env.ok(['rollout', 'status', 'deployment/shop', '-n', 'default', '--timeout=60s']);
+  } finally {
+    clearInterval(sim);
+  }
+});
+
 test('without a PodDisruptionBudget the same fleet with pods updates all 4 devices at once', async () => {
   const NEW = '14.11.0-kvm-amd64';
   const f = await fleetOf('q', 4);
