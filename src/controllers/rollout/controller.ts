@@ -58,6 +58,11 @@ export interface RolloutControllerOptions {
   resyncMs?: number;
   /** Device reports within this window are handled by one pass over the rollout (default 100 ms). */
   debounceMs?: number;
+  /**
+   * Gate activation on PodDisruptionBudgets (default true). Needs read access to pods and PDBs; off
+   * where no pods run on EVE Nodes (an operator without the kubelet bridge: there are no such Nodes).
+   */
+  disruptionBudgets?: boolean;
 }
 
 /** EdgeNode writes of one pass, a few at a time (a batch of thousands should not wait on each write in turn). */
@@ -113,7 +118,7 @@ export class RolloutController {
   private readonly rollouts: Informer;
   private readonly nodes: Informer;
   private readonly apps: Informer;
-  private readonly budgets: DisruptionBudgets;
+  private readonly budgets?: DisruptionBudgets;
   /** Rollouts with devices held back by a PodDisruptionBudget: pod and budget changes look at them again. */
   private readonly waitingOnBudget = new Set<string>();
   private readonly now: () => number;
@@ -175,7 +180,7 @@ export class RolloutController {
       if (owner) this.deviceReport(owner);
     };
     this.apps.addEventHandler({ onAdd: appChanged, onUpdate: (_, a) => appChanged(a), onDelete: appChanged });
-    this.budgets = new DisruptionBudgets(this.informers);
+    if (opts.disruptionBudgets !== false) this.budgets = new DisruptionBudgets(this.informers);
     // Pods coming back Ready (on an updated device or elsewhere) and budget changes may free held-back devices.
     const budgetsMoved = () => {
       for (const r of this.waitingOnBudget) this.deviceReport(r);
@@ -184,8 +189,8 @@ export class RolloutController {
       appChanged(p);
       budgetsMoved();
     };
-    this.budgets.pods.addEventHandler({ onAdd: podChanged, onUpdate: (_, p) => podChanged(p), onDelete: podChanged });
-    this.budgets.pdbs.addEventHandler({ onAdd: budgetsMoved, onUpdate: budgetsMoved, onDelete: budgetsMoved });
+    this.budgets?.pods.addEventHandler({ onAdd: podChanged, onUpdate: (_, p) => podChanged(p), onDelete: podChanged });
+    this.budgets?.pdbs.addEventHandler({ onAdd: budgetsMoved, onUpdate: budgetsMoved, onDelete: budgetsMoved });
   }
 
   /** A device report goes to the rollout that owns the device; a new or relabelled device to every running rollout (it may join). */
@@ -426,12 +431,12 @@ export class RolloutController {
         }
         let budget = plan.maxUnavailable - inFlight();
         // A reboot disrupts the pods on the device: PodDisruptionBudgets decide which devices may go together.
-        const guard = this.budgets.guard(devices.filter((d) => d.activatedTime && !SETTLED.has(d.state)).map((d) => d.name));
+        const guard = this.budgets?.guard(devices.filter((d) => d.activatedTime && !SETTLED.has(d.state)).map((d) => d.name));
         for (const d of members) {
           if (budget <= 0) break;
           if (d.activatedTime || SETTLED.has(d.state)) continue;
           if (plan.prestage && d.state !== 'Staged') continue; // activate only what is downloaded
-          const blocker = guard.admit(d.name);
+          const blocker = guard?.admit(d.name);
           if (blocker) {
             d.state = 'Waiting';
             d.reason = 'DisruptionBudget';
