@@ -148,7 +148,8 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     const lead = async () => {
       const c = new EveControllers(client, { ...o.eve, onRendered: o.eve?.onRendered ?? ((r, sec) => metrics.render(r, sec)) });
       await rep.lead(c);
-      rollouts = new RolloutController(client, { informers: c.informers });
+      // PDBs gate reboots only where pods run on EVE Nodes (the bridge); the chart's RBAC reads no pods otherwise.
+      rollouts = new RolloutController(client, { informers: c.informers, disruptionBudgets: !!o.kubelet?.enabled });
       await rollouts.start();
       if (o.kubelet?.enabled) {
         kubelet = new KubeletBridge(client, c.informers, { leasePolicy: 'vouch', ...o.kubelet });

@@ -211,7 +211,7 @@ export async function startKubeve(o: KubeveOptions): Promise<Kubeve> {
       else await eve.start(deviceApi);
       const workloads = new WorkloadControllers(client);
       await workloads.start();
-      const rollouts = new RolloutController(client, { informers: eve.informers });
+      const rollouts = new RolloutController(client, { informers: eve.informers, disruptionBudgets: o.kubelet?.enabled !== false });
       await rollouts.start();
       const kubelet =
         o.kubelet?.enabled === false

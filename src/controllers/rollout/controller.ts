@@ -13,6 +13,7 @@ import { EventRecorder } from '../eve/recorder.ts';
 import { API_VERSION, APPINSTANCES, EDGENODES, GROUP, VERSION, rfc3339, setCondition, type Condition } from '../eve/status.ts';
 import { FAILED, SETTLED, observeDevice, unreadyApps, type DeviceState } from './observe.ts';
 import { isProblem, planRollout, windowState, type RolloutPlan } from './spec.ts';
+import { DisruptionBudgets } from './disruption.ts';
 
 export const BASEOSROLLOUTS: GVR = { group: GROUP, version: VERSION, resource: 'baseosrollouts' };
 /** On an EdgeNode: the rollout that drives its spec.baseOS. */
@@ -29,6 +30,8 @@ interface DeviceEntry {
   name: string;
   batch: number;
   state: DeviceState;
+  /** Why a Waiting device is held back (DisruptionBudget). */
+  reason?: string;
   progress?: number;
   message?: string;
   activatedTime?: string;
@@ -55,6 +58,11 @@ export interface RolloutControllerOptions {
   resyncMs?: number;
   /** Device reports within this window are handled by one pass over the rollout (default 100 ms). */
   debounceMs?: number;
+  /**
+   * Gate activation on PodDisruptionBudgets (default true). Needs read access to pods and PDBs; off
+   * where no pods run on EVE Nodes (an operator without the kubelet bridge: there are no such Nodes).
+   */
+  disruptionBudgets?: boolean;
 }
 
 /** EdgeNode writes of one pass, a few at a time (a batch of thousands should not wait on each write in turn). */
@@ -110,6 +118,9 @@ export class RolloutController {
   private readonly rollouts: Informer;
   private readonly nodes: Informer;
   private readonly apps: Informer;
+  private readonly budgets?: DisruptionBudgets;
+  /** Rollouts with devices held back by a PodDisruptionBudget: pod and budget changes look at them again. */
+  private readonly waitingOnBudget = new Set<string>();
   private readonly now: () => number;
   /**
    * EdgeNodes this controller wrote, by name → the resourceVersion written, until the informer
@@ -169,6 +180,17 @@ export class RolloutController {
       if (owner) this.deviceReport(owner);
     };
     this.apps.addEventHandler({ onAdd: appChanged, onUpdate: (_, a) => appChanged(a), onDelete: appChanged });
+    if (opts.disruptionBudgets !== false) this.budgets = new DisruptionBudgets(this.informers);
+    // Pods coming back Ready (on an updated device or elsewhere) and budget changes may free held-back devices.
+    const budgetsMoved = () => {
+      for (const r of this.waitingOnBudget) this.deviceReport(r);
+    };
+    const podChanged = (p: KObject) => {
+      appChanged(p);
+      budgetsMoved();
+    };
+    this.budgets?.pods.addEventHandler({ onAdd: podChanged, onUpdate: (_, p) => podChanged(p), onDelete: podChanged });
+    this.budgets?.pdbs.addEventHandler({ onAdd: budgetsMoved, onUpdate: budgetsMoved, onDelete: budgetsMoved });
   }
 
   /** A device report goes to the rollout that owns the device; a new or relabelled device to every running rollout (it may join). */
@@ -217,12 +239,18 @@ export class RolloutController {
 
   async reconcile(name: string): Promise<{ requeueAfterMs?: number } | void> {
     const stored = this.rollouts.store.get(name);
-    if (!stored || stored.metadata?.deletionTimestamp) return;
+    if (!stored || stored.metadata?.deletionTimestamp) {
+      this.waitingOnBudget.delete(name);
+      return;
+    }
     // Our last status write may not be in the cache yet: it is the newest copy (a later change by
     // anyone else would have made that write conflict).
     const cached = this.unseen(this.unseenStatus, name, this.now()) ? this.unseenStatus.get(name)!.object : stored;
     const phase0 = cached.status?.phase;
-    if (TERMINAL.has(phase0)) return;
+    if (TERMINAL.has(phase0)) {
+      this.waitingOnBudget.delete(name);
+      return;
+    }
     const r = cloneJson(cached);
     const st: KObject = r.status ?? (r.status = {});
     const now = this.now();
@@ -278,6 +306,13 @@ export class RolloutController {
     }
     st.devices = devices;
     st.batches = batches;
+    // A device held back last pass is a candidate again (prestaged ones were staged: only staged ones are candidates then).
+    for (const d of devices) {
+      if (d.state !== 'Waiting') continue;
+      d.state = plan.prestage ? 'Staged' : 'Pending';
+      delete d.reason;
+      delete d.message;
+    }
 
     // Observe every device the rollout has touched.
     let requeue = this.opts.resyncMs ?? 30_000;
@@ -395,13 +430,24 @@ export class RolloutController {
           break;
         }
         let budget = plan.maxUnavailable - inFlight();
+        // A reboot disrupts the pods on the device: PodDisruptionBudgets decide which devices may go together.
+        const guard = this.budgets?.guard(devices.filter((d) => d.activatedTime && !SETTLED.has(d.state)).map((d) => d.name));
         for (const d of members) {
           if (budget <= 0) break;
           if (d.activatedTime || SETTLED.has(d.state)) continue;
           if (plan.prestage && d.state !== 'Staged') continue; // activate only what is downloaded
+          const blocker = guard?.admit(d.name);
+          if (blocker) {
+            d.state = 'Waiting';
+            d.reason = 'DisruptionBudget';
+            d.message = blocker;
+            continue;
+          }
           pendingWrites.push({ d, activate: true });
           budget--;
         }
+        const held = members.filter((d) => d.state === 'Waiting').length;
+        if (held) message = `batch ${b.index + 1}: ${held} devices wait for PodDisruptionBudgets`;
         if (b.phase === 'Pending' && (pendingWrites.some((w) => w.activate) || flying.length)) {
           b.phase = 'Progressing';
           b.startTime = rfc3339(now);
@@ -453,8 +499,10 @@ export class RolloutController {
     st.updated = count((d) => d.state === 'Updated');
     st.failed = count((d) => FAILED.has(d.state));
     st.updating = inFlight();
-    st.staged = count((d) => d.state === 'Staged');
-    const ready = count((d) => !!d.activatedTime || d.state === 'Staged');
+    // A prestaged device waiting for a disruption budget is still staged.
+    const staged = (d: DeviceEntry) => d.state === 'Staged' || (plan.prestage && d.state === 'Waiting');
+    st.staged = count(staged);
+    const ready = count((d) => !!d.activatedTime || staged(d));
     st.readyToActivate = `${devices.length ? Math.floor((ready * 100) / devices.length) : 0}%`;
     const current = batches.find((b) => b.phase !== 'Succeeded') ?? batches[batches.length - 1];
     st.batch = `${current ? current.index + 1 : 0}/${batches.length}`;
@@ -466,6 +514,11 @@ export class RolloutController {
     const moving = phase === 'Progressing' || phase === 'Prestaging';
     setCondition(st, { type: 'Progressing', status: moving ? 'True' : 'False', reason: phase, message }, now);
     setCondition(st, { type: 'Complete', status: phase === 'Completed' ? 'True' : 'False', reason: phase, message: phase === 'Completed' ? message : '' }, now);
+    if (devices.some((d) => d.state === 'Waiting')) {
+      this.waitingOnBudget.add(name);
+      // Budgets usually move with pod and budget events; this is the fallback.
+      requeue = Math.min(requeue, 5000);
+    } else this.waitingOnBudget.delete(name);
     compactDevices(st, devices);
     const result = await this.writeStatus(cached, r, phase0);
     if (TERMINAL.has(phase)) return result;

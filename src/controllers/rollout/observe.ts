@@ -5,7 +5,18 @@
 
 import type { KObject } from '../../apiserver/resource.ts';
 
-export type DeviceState = 'Pending' | 'Downloading' | 'Staged' | 'Rebooting' | 'Testing' | 'Verifying' | 'Updated' | 'FellBack' | 'Failed' | 'RePinned';
+export type DeviceState =
+  | 'Pending'
+  | 'Waiting'
+  | 'Downloading'
+  | 'Staged'
+  | 'Rebooting'
+  | 'Testing'
+  | 'Verifying'
+  | 'Updated'
+  | 'FellBack'
+  | 'Failed'
+  | 'RePinned';
 
 /** States a device does not leave by itself. */
 export const SETTLED: ReadonlySet<string> = new Set(['Updated', 'FellBack', 'Failed', 'RePinned']);

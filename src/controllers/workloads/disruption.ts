@@ -131,7 +131,7 @@ export class DisruptionController {
 }
 
 /** policy/v1: an empty selector selects every pod of the namespace, a missing one none. */
-function budgetSelects(pdb: KObject, pod: KObject): boolean {
+export function budgetSelects(pdb: KObject, pod: KObject): boolean {
   const sel = pdb.spec?.selector;
   if (!sel || typeof sel !== 'object') return false;
   if (!Object.keys(sel.matchLabels ?? {}).length && !(sel.matchExpressions ?? []).length) return true;
