@@ -26,6 +26,9 @@ let b: Replica;
 let proxy: Awaited<ReturnType<typeof roundRobinProxy>>;
 let fleet: SimFleet | undefined;
 let late: SimFleet | undefined;
+let common: { etcd: string[]; prefix: string; args: string[] };
+/** The device the last test put an app on. */
+let appNode = '';
 const cleanup: Array<() => Promise<unknown> | unknown> = [];
 
 type Kc = ReturnType<typeof readKubeconfig>;
@@ -57,7 +60,7 @@ const cond = (o: any, type: string) => (o.status?.conditions ?? []).find((c: any
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kubeve-ha-'));
   etcd = await startEtcd(1);
-  const common = { etcd: etcd.endpoints, prefix: '/ha', args: ['--offline-timeout', '6'] };
+  common = { etcd: etcd.endpoints, prefix: '/ha', args: ['--offline-timeout', '6'] };
   a = await startReplica({ ...common, dataDir: join(dir, 'a') });
   cleanup.push(() => a.stop());
   await a.waitFor(LEADING, 30_000);
@@ -275,7 +278,7 @@ test('kill -9 the leader under write and device load: no acknowledged write lost
   for (const [n, rv] of acked) assert.equal(have.get(n).metadata.resourceVersion, rv, `${n} unchanged since acknowledged`);
 
   // A change rendered by B's controllers still reaches a device through the proxy.
-  const target = names[0]!;
+  const target = (appNode = names[0]!);
   const n0 = await node(b.kubeconfig, target);
   await ok(
     b.kubeconfig,
@@ -306,4 +309,30 @@ spec:
   const n1 = await node(b.kubeconfig, target);
   assert.equal(n1.status.configVersion, n0.status.configVersion + 1, 'one new config version for the change');
   assert.equal(applied.get(target)!.at(-1), n1.status.renderedConfigHash);
+});
+
+test('kill -9 the leader of a device with an app: a replica on an empty data dir takes over and renders no config version, never one without the app', async (ctx) => {
+  assert.ok(appNode, 'the previous test put an app on a device');
+  const c = await startReplica({ ...common, dataDir: join(dir, 'c') });
+  cleanup.push(() => c.stop());
+  const stateOf = async () => {
+    const l = await json(c.kubeconfig, ['get', 'secret', '-n', 'kube-system', '-l', `eve.kubeve.io/edgenode=${appNode}`]);
+    return JSON.parse(Buffer.from(l.items[0].data['config.json'], 'base64').toString());
+  };
+  const before = await json(c.kubeconfig, ['get', 'edgenode', appNode]);
+  assert.equal((await stateOf()).apps.length, 1);
+  const killedAt = Date.now();
+  await b.kill9();
+  await c.waitFor(LEADING, 30_000);
+  ctx.diagnostic(`C leads ${Date.now() - killedAt} ms after the kill`);
+  // Watch what C serves while its controllers settle: the app never leaves the config.
+  const seen = new Set<string>();
+  for (const until = Date.now() + 5000; Date.now() < until; ) {
+    const cfg = await stateOf();
+    seen.add(`v${cfg.id.version}:${cfg.apps.length} app(s)`);
+  }
+  const after = await json(c.kubeconfig, ['get', 'edgenode', appNode]);
+  assert.deepEqual([...seen], [`v${before.status.configVersion}:1 app(s)`], 'the served config stays the one with the app');
+  assert.equal(after.status.configVersion, before.status.configVersion, `${appNode}: config version unchanged`);
+  assert.equal(after.status.renderedConfigHash, before.status.renderedConfigHash, `${appNode}: config hash unchanged`);
 });

@@ -17,6 +17,8 @@ let fleet: SimFleet | undefined;
 const procs: OperatorProcess[] = [];
 const nodes = ['op-0000', 'op-0001'];
 const applied = new Map<string, string[]>();
+/** Apps in every config each device received. */
+const appsSeen = new Map<string, number[]>();
 
 const json = async (args: string[]) => JSON.parse(await t.ok([...args, '-o', 'json']));
 const node = (name: string) => json(['get', 'edgenode', name]);
@@ -106,7 +108,11 @@ test('kubeve operator as the ServiceAccount: CRDs applied, devices onboard, an a
   });
   for (const d of fleet.devices) {
     applied.set(d.serial, []);
-    d.on('config', (hash: string) => applied.get(d.serial)!.push(hash));
+    appsSeen.set(d.serial, []);
+    d.on('config', (hash: string, config: { apps?: unknown[] }) => {
+      applied.get(d.serial)!.push(hash);
+      appsSeen.get(d.serial)!.push(config?.apps?.length ?? 0);
+    });
   }
   fleet.start();
   await fleet.waitFor((f) => f.counts().configured === 2, 60_000, '2 configured devices');
@@ -143,6 +149,8 @@ test('kubeve operator as the ServiceAccount: CRDs applied, devices onboard, an a
 test('kill -9 the operator and start it on an empty data dir: no device config version or hash changes', async () => {
   const before = await Promise.all(nodes.map(node));
   const appliedBefore = nodes.map((s) => applied.get(s)!.length);
+  const appsBefore = appsSeen.get('op-0000')!.length;
+  assert.equal(appsSeen.get('op-0000')!.at(-1), 1, 'op-0000 runs a config with its app');
   await procs[0]!.kill9();
   const a2 = start('op-a2', port1);
   await a2.waitFor('leading, EVE controllers started', 40_000); // the old lease must expire first
@@ -156,6 +164,8 @@ test('kill -9 the operator and start it on an empty data dir: no device config v
     assert.equal(applied.get(nodes[i]!)!.length, appliedBefore[i], `${nodes[i]}: the device fetched no new config`);
   }
   assert.equal(fleet!.counts().configured, 2);
+  // A config without the app, even one replaced a moment later, would make EVE delete the app.
+  assert.deepEqual(appsSeen.get('op-0000')!.slice(appsBefore), [], 'op-0000 received no config after the restart (none without its app)');
 });
 
 test("two replicas: exactly one holds the Lease; kill -9 it and the other leads within 20 s; both serve the device API; a follower serves devices the leader's configs", async (ctx) => {

@@ -105,6 +105,8 @@ export class EveControllers {
     }
     this.informers.start();
     await this.informers.waitForCacheSync();
+    // Every object a render reads is cached now (the node's AppInstances included): render.
+    this.render.start();
     this.presence.start();
   }
 

@@ -12,6 +12,12 @@
 // Versioning: EdgeDevConfig.id.version is bumped exactly when the content hash changes. The
 // version and hash of what the device API serves are persisted by the device API itself, so after
 // a restart a device whose inputs did not change renders to the identical bytes and hash.
+//
+// Nothing is rendered before start(): a node's AppInstances are known only from the AppInstance
+// informer's events, so a render while that informer is still listing (the EdgeNode one is often
+// first) would push a config without the node's apps, and the next render would put them back
+// under a new version: on a device, EVE deletes and recreates the apps. Changes seen before then
+// are queued and rendered at start(), from complete caches.
 
 import { toJson } from '@bufbuild/protobuf';
 import { log } from '../../observability/log.ts';
@@ -80,6 +86,10 @@ export class RenderController implements OwnerLookup {
   private running = 0;
   private readonly waiters: Array<() => void> = [];
   private api?: DeviceApi;
+  private started = false;
+  private stopped = false;
+  private markStarted!: () => void;
+  private readonly startedPromise = new Promise<void>((r) => (this.markStarted = r));
   /** A UUID the device's config no longer has (its app, volume or node is gone). */
   onReleased?: (uuid: string, owner: UuidOwner) => void;
 
@@ -161,7 +171,7 @@ export class RenderController implements OwnerLookup {
   private mark(name: string): void {
     if (!name || !this.index.byName.has(name)) return;
     this.dirty.add(name);
-    if (!this.timer) {
+    if (this.started && !this.stopped && !this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         this.pump();
@@ -191,7 +201,20 @@ export class RenderController implements OwnerLookup {
     return new Promise((r) => this.waiters.push(r));
   }
 
+  /**
+   * Every informer a render reads has synced and the device API serves what was served before
+   * (its persisted or shared state): render what changed meanwhile, and from now on as it changes.
+   */
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    this.markStarted();
+    if (this.dirty.size) this.pump();
+  }
+
   stop(): void {
+    this.stopped = true;
+    this.markStarted(); // a cold-start render waiting for start() gives up instead of hanging
     clearTimeout(this.timer);
     this.timer = undefined;
     this.dirty.clear();
@@ -206,7 +229,10 @@ export class RenderController implements OwnerLookup {
    */
   render(name: string): Promise<string | undefined> {
     const prev = this.chains.get(name) ?? Promise.resolve(undefined);
-    const p = prev.catch(() => undefined).then(() => this.observed(name));
+    const p = prev
+      .catch(() => undefined)
+      .then(() => this.startedPromise)
+      .then(() => (this.stopped ? undefined : this.observed(name)));
     this.chains.set(name, p);
     void p
       .catch(() => undefined)
