@@ -118,7 +118,8 @@ test("taints, cordons and extended resources: kube's reasons, and a tolerating p
 test('an unschedulable pod whose tolerations change is tried again at once', async () => {
   await t.ok(['delete', 'pod', 'train2', '--wait=false']);
   // train (no toleration) waits; adding the toleration (allowed on a pod) lets it land on gpu0.
-  await t.ok(['patch', 'pod', 'train', '-p', JSON.stringify({ spec: { tolerations: [{ key: 'gpu', operator: 'Exists', effect: 'NoSchedule' }] } })]);
+  // Appended (a pod's existing tolerations, DefaultTolerationSeconds' included, cannot be removed).
+  await t.ok(['patch', 'pod', 'train', '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/spec/tolerations/-', value: { key: 'gpu', operator: 'Exists', effect: 'NoSchedule' } }])]);
   assert.equal(await until('train placed', async () => (await json(['get', 'pod', 'train'])).spec.nodeName, 1500), 'gpu0');
 });
 
