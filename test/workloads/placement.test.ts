@@ -119,7 +119,14 @@ test('an unschedulable pod whose tolerations change is tried again at once', asy
   await t.ok(['delete', 'pod', 'train2', '--wait=false']);
   // train (no toleration) waits; adding the toleration (allowed on a pod) lets it land on gpu0.
   // Appended (a pod's existing tolerations, DefaultTolerationSeconds' included, cannot be removed).
-  await t.ok(['patch', 'pod', 'train', '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/spec/tolerations/-', value: { key: 'gpu', operator: 'Exists', effect: 'NoSchedule' } }])]);
+  await t.ok([
+    'patch',
+    'pod',
+    'train',
+    '--type=json',
+    '-p',
+    JSON.stringify([{ op: 'add', path: '/spec/tolerations/-', value: { key: 'gpu', operator: 'Exists', effect: 'NoSchedule' } }]),
+  ]);
   assert.equal(await until('train placed', async () => (await json(['get', 'pod', 'train'])).spec.nodeName, 1500), 'gpu0');
 });
 
