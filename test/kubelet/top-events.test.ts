@@ -24,6 +24,8 @@ after(async () => {
   await env?.close();
 });
 
+const nodeRow = (n: string) => new RegExp(`^${n}\\s+[1-9]\\d*m\\s+\\d+%\\s+[1-9]\\d*Mi\\s+\\d+%`, 'm');
+
 test('kubectl top node / top pod show the usage devices report through metrics.k8s.io/v1beta1', async () => {
   const groups = JSON.parse(await env.ok(['get', '--raw', '/apis/metrics.k8s.io/v1beta1']));
   assert.deepEqual(groups.resources.map((r: any) => [r.name, r.kind, r.verbs]).sort(), [
@@ -43,13 +45,14 @@ spec:
   const top = await eventually(
     async () => {
       const r = await env.kubectl(['top', 'node']);
-      return r.code === 0 && /^top-0001\s/m.test(r.stdout) && /^top-0000\s/m.test(r.stdout) ? r.stdout : undefined;
+      // A usage needs two device samples (or a counter that has moved since boot): wait for non-zero numbers.
+      return r.code === 0 && ['top-0000', 'top-0001'].every((n) => nodeRow(n).test(r.stdout)) ? r.stdout : undefined;
     },
     30_000,
-    'kubectl top node lists both nodes',
+    'kubectl top node lists both nodes with their usage',
   );
   // NAME CPU(cores) CPU(%) MEMORY(bytes) MEMORY(%): numbers from the device metrics.
-  for (const n of ['top-0000', 'top-0001']) assert.match(top, new RegExp(`^${n}\\s+[1-9]\\d*m\\s+\\d+%\\s+[1-9]\\d*Mi\\s+\\d+%`, 'm'), top);
+  for (const n of ['top-0000', 'top-0001']) assert.match(top, nodeRow(n), top);
   const nm = JSON.parse(await env.ok(['get', '--raw', '/apis/metrics.k8s.io/v1beta1/nodes/top-0000']));
   assert.equal(nm.kind, 'NodeMetrics');
   assert.match(nm.usage.cpu, /^\d+n$/);
